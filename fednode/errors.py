@@ -1,0 +1,133 @@
+"""All of fednode's exceptions, in one tree.
+
+::
+
+    FednodeError                      root; carries the exit code the CLI maps it to
+    ├── ConfigError                   settings or a configuration file is invalid        (exit 2)
+    ├── BadInputError                 input data is malformed: names file, line, field   (exit 4)
+    │   ├── EtlInputError             a source extract or vocabulary file
+    │   ├── NoteInputError            a clinical-notes file for de-identification
+    │   └── PolicyFileError           a site policy YAML or compiled site file
+    ├── RefusedByPolicyError          the site policy denies the request                 (exit 3)
+    │   ├── BudgetExceededError       the privacy budget cannot cover the request
+    │   └── ApprovalRefusedError      an approval is not allowed (denied verdict, same approver twice, bad TOTP)
+    ├── IntegrityError                something was tampered with or does not match       (exit 5)
+    │   ├── AuditChainError           the audit chain is broken; names the first bad record
+    │   ├── DigestMismatchError       deployed bytes differ from the approved digest
+    │   └── SignatureError            a signature does not verify
+    ├── NotFoundError                 a job, study or record that was asked for does not exist (exit 4)
+    ├── DataQualityError              the data-quality gate failed                        (exit 4)
+    └── ServiceError                  an external component failed (database, NVFlare)   (exit 1)
+
+Messages never contain patient text or identifiers: they name files, lines, fields, ids and reasons only.
+"""
+
+from __future__ import annotations
+
+from fednode.exitcodes import ExitCode
+
+
+class FednodeError(Exception):
+    """Root of every fednode error."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str, *, title: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.title = title or type(self).__name__
+
+
+class ConfigError(FednodeError):
+    """Settings or a configuration file is invalid."""
+
+    exit_code = ExitCode.USAGE
+
+
+class BadInputError(FednodeError):
+    """Input data is malformed. The message names the file, line and field."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        title: str | None = None,
+    ) -> None:
+        where = ":".join(str(p) for p in (file, line) if p is not None)
+        if field:
+            where = f"{where} field {field!r}" if where else f"field {field!r}"
+        super().__init__(f"{where}: {message}" if where else message, title=title)
+        self.file = file
+        self.line = line
+        self.field = field
+
+
+class EtlInputError(BadInputError):
+    """A Synthea extract or vocabulary file is malformed."""
+
+
+class NoteInputError(BadInputError):
+    """A clinical-notes file is malformed."""
+
+
+class PolicyFileError(BadInputError):
+    """A site policy YAML or a compiled NVFlare site file is invalid."""
+
+
+class RefusedByPolicyError(FednodeError):
+    """The site policy denies the request."""
+
+    exit_code = ExitCode.REFUSED_BY_POLICY
+
+
+class BudgetExceededError(RefusedByPolicyError):
+    """The privacy budget cannot cover the request."""
+
+
+class ApprovalRefusedError(RefusedByPolicyError):
+    """An approval is not allowed (denied verdict, repeated approver, bad second factor)."""
+
+
+class IntegrityError(FednodeError):
+    """Something was tampered with or does not match what was approved."""
+
+    exit_code = ExitCode.INTEGRITY_FAILURE
+
+
+class AuditChainError(IntegrityError):
+    """The audit hash chain is broken."""
+
+    def __init__(self, message: str, *, first_bad_seq: int | None = None) -> None:
+        super().__init__(message)
+        self.first_bad_seq = first_bad_seq
+
+
+class DigestMismatchError(IntegrityError):
+    """Deployed job bytes differ from the approved digest."""
+
+
+class SignatureError(IntegrityError):
+    """A signature does not verify."""
+
+
+class NotFoundError(FednodeError):
+    """A job, study or record that was asked for does not exist."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class DataQualityError(FednodeError):
+    """The data-quality gate failed."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class ServiceError(FednodeError):
+    """An external component (database, NVFlare) failed."""
+
+    exit_code = ExitCode.INTERNAL

@@ -1,0 +1,27 @@
+"""Suite-wide fixtures: an isolated FEDNODE_HOME and offline settings for every test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "data"
+
+
+@pytest.fixture
+def fednode_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh site home, set as FEDNODE_HOME for the test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("FEDNODE_HOME", str(home))
+    monkeypatch.delenv("FEDNODE_CONFIG", raising=False)
+    yield home
