@@ -37,9 +37,18 @@ def _root(
 
 def _register() -> None:
     """Attach each command group. Each module imports its heavy dependencies lazily, inside the commands."""
-    from node.cli import commands_data, commands_deid, commands_fl, commands_jobs, commands_policy, commands_tui
+    from node.cli import (
+        commands_data,
+        commands_deid,
+        commands_experiment,
+        commands_fl,
+        commands_jobs,
+        commands_policy,
+        commands_tui,
+    )
 
-    for module in (commands_data, commands_deid, commands_policy, commands_jobs, commands_fl, commands_tui):
+    modules = (commands_data, commands_deid, commands_policy, commands_jobs, commands_fl, commands_experiment, commands_tui)
+    for module in modules:
         module.register(app)
 
 
