@@ -44,10 +44,11 @@ def _register() -> None:
         commands_fl,
         commands_jobs,
         commands_policy,
+        commands_runtime,
         commands_tui,
     )
 
-    modules = (commands_data, commands_deid, commands_policy, commands_jobs, commands_fl, commands_experiment, commands_tui)
+    modules = (commands_data, commands_deid, commands_policy, commands_jobs, commands_fl, commands_experiment, commands_runtime, commands_tui)
     for module in modules:
         module.register(app)
 

@@ -1,0 +1,133 @@
+"""The compose files and Dockerfiles keep the hardening the product promises (no Docker needed)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "compose"
+SITE = COMPOSE / "site.yml"
+COORDINATOR = COMPOSE / "coordinator.yml"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def _services(path: Path) -> dict[str, dict[str, Any]]:
+    return _load(path)["services"]
+
+
+ALL_SERVICES = [(SITE, name) for name in _services(SITE)] + [(COORDINATOR, name) for name in _services(COORDINATOR)]
+
+
+@pytest.mark.parametrize(("path", "name"), ALL_SERVICES, ids=[f"{p.stem}:{n}" for p, n in ALL_SERVICES])
+def test_every_service_is_hardened(path: Path, name: str) -> None:
+    svc = _services(path)[name]
+    assert re.fullmatch(r"\d+:\d+", svc["user"]), "user must be numeric uid:gid"
+    assert not svc["user"].startswith("0:"), "never root"
+    assert svc["init"] is True
+    assert svc["read_only"] is True
+    assert svc["tmpfs"], "a read-only service needs an explicit tmpfs list"
+    assert all(str(t).startswith("/tmp") for t in svc["tmpfs"])
+    assert svc["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in svc["security_opt"]
+    assert "privileged" not in svc
+    assert "network_mode" not in svc, "no host networking"
+
+
+@pytest.mark.parametrize("path", [SITE, COORDINATOR])
+def test_long_running_services_have_healthchecks_and_one_offs_are_profiles(path: Path) -> None:
+    for name, svc in _services(path).items():
+        if "tools" in svc.get("profiles", []):
+            assert svc.get("restart") == "no", name
+            continue
+        assert svc["healthcheck"]["test"][:2] == ["CMD", "fednode-healthcheck"], name
+        assert svc["restart"] == "unless-stopped", name
+
+
+def test_site_publishes_no_port_and_mounts_data_read_only() -> None:
+    for name, svc in _services(SITE).items():
+        assert "ports" not in svc and "expose" not in svc, f"{name}: a site is outbound only"
+        volumes = svc["volumes"]
+        assert "site-state:/var/lib/fednode" in volumes, "state lives on a named volume"
+        source = [v for v in volumes if ":/data/source" in v]
+        policy = [v for v in volumes if ":/etc/fednode/policy.yaml" in v]
+        assert source and all(v.endswith(":ro") for v in source), name
+        assert policy and all(v.endswith(":ro") for v in policy), name
+        assert set(svc["secrets"]) == {"startup_kit", "site_key", "totp_secrets"}, name
+    assert set(_load(SITE)["volumes"]) == {"site-state"}
+
+
+def test_site_tools_cover_etl_deid_dq() -> None:
+    tools = {n for n, s in _services(SITE).items() if "tools" in s.get("profiles", [])}
+    assert tools == {"etl", "deid", "dq"}
+    assert _services(SITE)["etl"]["command"][:2] == ["fednode", "etl"]
+    assert _services(SITE)["deid"]["command"][:3] == ["fednode", "deid", "run"]
+
+
+def test_coordinator_publishes_only_8002() -> None:
+    services = _services(COORDINATOR)
+    published = [p for svc in services.values() for p in svc.get("ports", [])]
+    assert published == ["${FEDNODE_PORT:-8002}:8002"]
+    coord = services["coordinator"]
+    assert "coordinator-state:/var/lib/fednode" in coord["volumes"]
+    assert {"server_kit", "admin_kit", "signing_key"} <= set(coord["secrets"])
+
+
+@pytest.mark.parametrize("path", [SITE, COORDINATOR])
+def test_secrets_come_from_files_not_environment(path: Path) -> None:
+    doc = _load(path)
+    for name, secret in doc["secrets"].items():
+        assert set(secret) == {"file"}, name
+    for svc in doc["services"].values():
+        for key, value in svc.get("environment", {}).items():
+            assert not re.search(r"(PASSWORD|SECRET|TOKEN|PRIVATE)", key), key
+            assert "BEGIN" not in str(value)
+
+
+@pytest.mark.parametrize("path", [SITE, COORDINATOR])
+def test_version_key_keeps_docker_compose_1_29_on_the_v3_format(path: Path) -> None:
+    # Without `version`, docker-compose 1.x reads a file as the legacy v1 format and rejects `services:`.
+    assert str(_load(path)["version"]).startswith("3.")
+
+
+@pytest.mark.parametrize("path", [SITE, COORDINATOR])
+def test_docker_compose_accepts_the_file(path: Path, tmp_path: Path) -> None:
+    binary = shutil.which("docker-compose", path="/usr/bin:/usr/local/bin")
+    if binary is None:
+        pytest.skip("docker-compose is not installed")
+    result = subprocess.run(
+        [binary, "-f", str(path), "--project-directory", str(tmp_path), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("role", ["site", "coordinator"])
+def test_dockerfile_is_multistage_non_root_offline_and_healthchecked(role: str) -> None:
+    text = (REPO / "images" / role / "Dockerfile").read_text()
+    assert "ARG BASE_IMAGE=python:3.11-slim-bookworm" in text
+    assert "ARG TORCH_FLAVOR=cpu" in text
+    assert re.search(r"FROM \$\{BASE_IMAGE\} AS build", text)
+    assert re.search(r"FROM \$\{BASE_IMAGE\} AS runtime", text)
+    assert "COPY --from=build /opt/fednode/venv" in text
+    assert re.search(r"^USER \d+:\d+$", text, re.M)
+    assert "HEALTHCHECK" in text and "fednode-healthcheck" in text
+    assert "PYTHONUNBUFFERED=1" in text and "PYTHONDONTWRITEBYTECODE=1" in text
+    installs = re.findall(r"pip install[^\n]*", text)
+    assert installs and all("--no-index" in line for line in installs), "images install from the wheelhouse only"
+    assert "torch==2.13.0" in text
+    assert "HF_HUB_OFFLINE=1" in text
