@@ -7,10 +7,15 @@
     ├── BadInputError                 input data is malformed: names file, line, field   (exit 4)
     │   ├── EtlInputError             a source extract or vocabulary file
     │   ├── NoteInputError            a clinical-notes file for de-identification
+    │   ├── NerDataError              NER training data (CoNLL file, gold spans) is malformed
+    │   ├── AggregationInputError     model updates that cannot be aggregated (keys, shapes, dtypes)
+    │   ├── ManifestError             a job manifest in the NVFlare job meta is missing or malformed
     │   └── PolicyFileError           a site policy YAML or compiled site file
     ├── RefusedByPolicyError          the site policy denies the request                 (exit 3)
     │   ├── BudgetExceededError       the privacy budget cannot cover the request
-    │   └── ApprovalRefusedError      an approval is not allowed (denied verdict, same approver twice, bad TOTP)
+    │   ├── ApprovalRefusedError      an approval is not allowed (denied verdict, same approver twice, bad TOTP)
+    │   ├── JobStateError             a job transition its current state does not allow (e.g. run a rejected job)
+    │   └── EgressBlockedError        a task result leaving the site failed the egress checks
     ├── IntegrityError                something was tampered with or does not match       (exit 5)
     │   ├── AuditChainError           the audit chain is broken; names the first bad record
     │   ├── DigestMismatchError       deployed bytes differ from the approved digest
@@ -18,6 +23,7 @@
     ├── NotFoundError                 a job, study or record that was asked for does not exist (exit 4)
     ├── DataQualityError              the data-quality gate failed                        (exit 4)
     └── ServiceError                  an external component failed (database, NVFlare)   (exit 1)
+        └── QuorumNotMetError         fewer site updates arrived than the round's min_clients
 
 Messages never contain patient text or identifiers: they name files, lines, fields, ids and reasons only.
 """
@@ -75,6 +81,18 @@ class NoteInputError(BadInputError):
     """A clinical-notes file is malformed."""
 
 
+class NerDataError(BadInputError):
+    """NER training or evaluation data (a CoNLL/TSV file, gold spans from the CDM) is malformed."""
+
+
+class AggregationInputError(BadInputError):
+    """Model updates cannot be aggregated: missing keys, mismatched shapes or non-float tensors."""
+
+
+class ManifestError(BadInputError):
+    """A job manifest carried in the NVFlare job meta is missing or malformed."""
+
+
 class PolicyFileError(BadInputError):
     """A site policy YAML or a compiled NVFlare site file is invalid."""
 
@@ -91,6 +109,14 @@ class BudgetExceededError(RefusedByPolicyError):
 
 class ApprovalRefusedError(RefusedByPolicyError):
     """An approval is not allowed (denied verdict, repeated approver, bad second factor)."""
+
+
+class JobStateError(RefusedByPolicyError):
+    """A job transition that the job's current state does not allow (run a rejected job, approve a running one)."""
+
+
+class EgressBlockedError(RefusedByPolicyError):
+    """A task result leaving the site failed the egress checks (unexpected keys, shapes, dtypes or text)."""
 
 
 class IntegrityError(FednodeError):
@@ -131,3 +157,12 @@ class ServiceError(FednodeError):
     """An external component (database, NVFlare) failed."""
 
     exit_code = ExitCode.INTERNAL
+
+
+class QuorumNotMetError(ServiceError):
+    """Fewer site updates arrived than the round's ``min_clients``: the round cannot be aggregated."""
+
+    def __init__(self, message: str, *, arrived: int, required: int) -> None:
+        super().__init__(message)
+        self.arrived = arrived
+        self.required = required

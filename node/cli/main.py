@@ -38,6 +38,7 @@ def _root(
 def _register() -> None:
     """Attach each command group. Each module imports its heavy dependencies lazily, inside the commands."""
     from node.cli import (
+        commands_audit,
         commands_data,
         commands_deid,
         commands_experiment,
@@ -48,7 +49,17 @@ def _register() -> None:
         commands_tui,
     )
 
-    modules = (commands_data, commands_deid, commands_policy, commands_jobs, commands_fl, commands_experiment, commands_runtime, commands_tui)
+    modules = (
+        commands_data,
+        commands_deid,
+        commands_policy,
+        commands_jobs,
+        commands_audit,
+        commands_fl,
+        commands_experiment,
+        commands_runtime,
+        commands_tui,
+    )
     for module in modules:
         module.register(app)
 
