@@ -15,18 +15,18 @@ from typing import Any
 class JobState(StrEnum):
     """Where a job stands at this site."""
 
-    PENDING = "pending"      # held at check_resources, waiting for people
-    APPROVED = "approved"    # enough approvals bound to the digest; the gate will let it deploy
-    REJECTED = "rejected"    # a person said no; the gate refuses it
-    RUNNING = "running"      # deployed (digest re-checked) and started
-    FINISHED = "finished"    # ended normally
-    REFUSED = "refused"      # refused by the gate or policy (digest mismatch, meta changed, denied verdict)
-    FAILED = "failed"        # started but ended with an error
+    PENDING = "pending"  # held at check_resources, waiting for people
+    APPROVED = "approved"  # enough approvals bound to the digest; the gate will let it deploy
+    REJECTED = "rejected"  # a person said no; the gate refuses it
+    RUNNING = "running"  # deployed (digest re-checked) and started
+    FINISHED = "finished"  # ended normally
+    REFUSED = "refused"  # refused by the gate or policy (digest mismatch, meta changed, denied verdict)
+    FAILED = "failed"  # started but ended with an error
 
 
 class JobKind(StrEnum):
     CONFIG_ONLY = "config_only"  # uses the appliance's built-in, reviewed trainer
-    BYOC = "byoc"                # brings its own code
+    BYOC = "byoc"  # brings its own code
 
 
 class RuleOutcome(StrEnum):

@@ -1,1 +1,9 @@
-"""The site dashboard: a Textual app over the services in ``policies`` and ``node``."""
+"""The site dashboard: a Textual app over the services in ``policies`` and ``node``.
+
+Build it with :func:`make_app` and a :class:`DashboardServices` implementation (``node.services.SiteServices``).
+"""
+
+from tui.app import FednodeApp, make_app
+from tui.services import DashboardServices
+
+__all__ = ["DashboardServices", "FednodeApp", "make_app"]

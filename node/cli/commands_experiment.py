@@ -1,9 +1,188 @@
-"""`fednode experiment` commands: the paper's experiments (see the CLI contract in DESIGN.md)."""
+"""`fednode experiment clients|imbalance`: the seed paper's experiments, in-process, against a central baseline."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from node.cli._context import CliContext, get_ctx, handled_errors
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from node.experiments import ExperimentConfig
+    from node.experiments.config import DATA_DIR
+
+
+@dataclass(frozen=True)
+class _Common:
+    rounds: int
+    local_epochs: int
+    model: str | None
+    train_limit: int | None
+    test_limit: int | None
+    out: Path
+    device: str | None
+    seed: int
+    batch_size: int
+    lr: float | None
+    bf16: bool
+    aggregator: str
+    data_dir: Path | None
+
+
+def _config(cli: CliContext, common: _Common) -> ExperimentConfig:
+    from node.experiments import ExperimentConfig
+
+    model = common.model or (str(cli.settings.fl.model_dir) if cli.settings.fl.model_dir else "minilm")
+    return ExperimentConfig(
+        rounds=common.rounds,
+        local_epochs=common.local_epochs,
+        model=model,
+        train_limit=common.train_limit,
+        test_limit=common.test_limit,
+        device=common.device or cli.settings.fl.device,
+        seed=common.seed,
+        batch_size=common.batch_size,
+        lr=common.lr,
+        bf16=common.bf16,
+        aggregator=common.aggregator,
+        progress=not cli.json_output,
+        data_dir=common.data_dir or DATA_DIR,
+    )
+
+
+def _run(cli: CliContext, kind: str, configurations: list[tuple[str, list[float]]], common: _Common) -> None:
+    from node.experiments import ExperimentContext, markdown_table, run_experiment, write_report
+
+    config = _config(cli, common)
+    ctx = ExperimentContext.load(config)
+    report = run_experiment(kind, configurations, ctx)
+    paths = write_report(report, common.out)
+    payload: dict[str, Any] = {
+        "ok": True,
+        "experiment": kind,
+        "table": {r.name: r.final for r in report.columns},
+        "files": {k: str(v) for k, v in paths.items()},
+        "overhead": report.overhead,
+    }
+
+    def render(console: Console) -> None:
+        console.print(markdown_table(report), markup=False, highlight=False)
+        for label, path in paths.items():
+            console.print(f"{label}: {path}", markup=False, highlight=False)
+
+    cli.emit(payload, render)
+
+
+_Rounds = Annotated[int, typer.Option("--rounds", min=1, help="Federated rounds (central: the same epochs).")]
+_Epochs = Annotated[int, typer.Option("--local-epochs", min=1, help="Local epochs per round.")]
+_Model = Annotated[
+    str | None,
+    typer.Option("--model", help="'minilm', 'tiny' or a local HF checkpoint folder (default: settings)."),
+]
+_TrainLimit = Annotated[int | None, typer.Option("--train-limit", min=1, help="Use the first N training sentences.")]
+_TestLimit = Annotated[
+    int | None, typer.Option("--test-limit", min=1, help="Score on the first N test sentences (quick runs).")
+]
+_Out = Annotated[Path, typer.Option("--out", help="Folder for the JSON, Markdown table and F1 plot.")]
+_Device = Annotated[str | None, typer.Option("--device", help="torch device, e.g. cpu or cuda (default: settings).")]
+_Seed = Annotated[int, typer.Option("--seed", help="Seed for shards, initial head and batches.")]
+_Batch = Annotated[int, typer.Option("--batch-size", min=1, help="Training batch size.")]
+_Lr = Annotated[float | None, typer.Option("--lr", help="Learning rate (default 5e-5; tiny model 3e-3).")]
+_Bf16 = Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast for the forward pass.")]
+_DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Folder with train.tsv/test.tsv (default: bundled NCBI-disease).")
+]
+_Agg = Annotated[str, typer.Option("--aggregator", help="fedavg, fedprox, scaffold, median, trimmed_mean, ...")]
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add the ``experiment`` group to the root app."""
+    group = typer.Typer(help="The paper's experiments: federated vs central NER on NCBI-disease.", no_args_is_help=True)
+    app.add_typer(group, name="experiment")
+
+    @group.command("clients")
+    def clients_cmd(
+        ctx: typer.Context,
+        sites: Annotated[str, typer.Option("--sites", help="Comma-separated site counts, even shares.")] = "2,4,6",
+        rounds: _Rounds = 20,
+        local_epochs: _Epochs = 1,
+        model: _Model = None,
+        train_limit: _TrainLimit = None,
+        test_limit: _TestLimit = None,
+        out: _Out = Path("out/experiments"),
+        device: _Device = None,
+        seed: _Seed = 0,
+        batch_size: _Batch = 16,
+        lr: _Lr = None,
+        bf16: _Bf16 = False,
+        aggregator: _Agg = "fedavg",
+        data_dir: _DataDir = None,
+    ) -> None:
+        """Federated NER with 2, 4, 6 ... sites holding even shares, against a central baseline."""
+        cli = get_ctx(ctx)
+        with handled_errors(cli):
+            from node.experiments import clients_configurations, parse_sites
+
+            common = _Common(
+                rounds,
+                local_epochs,
+                model,
+                train_limit,
+                test_limit,
+                out,
+                device,
+                seed,
+                batch_size,
+                lr,
+                bf16,
+                aggregator,
+                data_dir,
+            )
+            _run(cli, "clients", clients_configurations(parse_sites(sites)), common)
+
+    @group.command("imbalance")
+    def imbalance_cmd(
+        ctx: typer.Context,
+        shares: Annotated[
+            str, typer.Option("--shares", help="Comma-separated share groups, e.g. 50/50,75/25,90/10.")
+        ] = "50/50,75/25,90/10",
+        rounds: _Rounds = 20,
+        local_epochs: _Epochs = 1,
+        model: _Model = None,
+        train_limit: _TrainLimit = None,
+        test_limit: _TestLimit = None,
+        out: _Out = Path("out/experiments"),
+        device: _Device = None,
+        seed: _Seed = 0,
+        batch_size: _Batch = 16,
+        lr: _Lr = None,
+        bf16: _Bf16 = False,
+        aggregator: _Agg = "fedavg",
+        data_dir: _DataDir = None,
+    ) -> None:
+        """Federated NER with skewed data shares between sites, against a central baseline."""
+        cli = get_ctx(ctx)
+        with handled_errors(cli):
+            from node.experiments import imbalance_configurations, parse_shares
+
+            common = _Common(
+                rounds,
+                local_epochs,
+                model,
+                train_limit,
+                test_limit,
+                out,
+                device,
+                seed,
+                batch_size,
+                lr,
+                bf16,
+                aggregator,
+                data_dir,
+            )
+            _run(cli, "imbalance", imbalance_configurations(parse_shares(shares)), common)

@@ -1,9 +1,182 @@
-"""`fednode` commands for jobs (see the CLI contract in DESIGN.md)."""
+"""`fednode jobs`, `fednode approve`, `fednode reject`, `fednode approvers enroll`: the same approval service
+the dashboard uses (``policies.registry.JobService``)."""
 
 from __future__ import annotations
 
+import getpass
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from node.cli._context import get_ctx, handled_errors
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from policies.contracts import JobRecord
+
+
+def _job_json(job: JobRecord) -> dict[str, Any]:
+    m = job.manifest
+    return {
+        "job_id": job.job_id,
+        "state": job.state.value,
+        "state_reason": job.state_reason,
+        "study": m.study,
+        "app": m.app_name,
+        "kind": m.kind.value,
+        "submitter": m.submitter,
+        "digest": m.digest,
+        "verdict_allowed": job.verdict.allowed,
+        "deny_reasons": list(job.verdict.reasons),
+        "approvals": [
+            {"approver": a.approver, "decision": a.decision, "at": a.at.isoformat(), "second_factor": a.second_factor}
+            for a in job.approvals
+        ],
+        "required_approvals": job.required_approvals,
+        "dp": None
+        if m.dp is None
+        else {"noise_multiplier": m.dp.noise_multiplier, "target_epsilon": m.dp.target_epsilon, "delta": m.dp.delta},
+        "dataset": m.dataset,
+        "created_at": job.created_at.isoformat(),
+        "updated_at": job.updated_at.isoformat(),
+    }
+
+
+def _render_jobs(jobs: list[JobRecord]) -> Any:
+    def render(console: Console) -> None:
+        from rich.table import Table
+
+        table = Table(title="jobs at this site", show_lines=False)
+        for col in ("job", "state", "study", "kind", "verdict", "approvals", "digest", "submitted by"):
+            table.add_column(col)
+        for j in jobs:
+            yes = sum(1 for a in j.approvals if a.decision == "approve")
+            table.add_row(
+                j.job_id,
+                j.state.value,
+                j.manifest.study,
+                j.manifest.kind.value,
+                "allow" if j.verdict.allowed else "[red]deny[/red]",
+                f"{yes}/{j.required_approvals}",
+                j.manifest.digest[:12],
+                j.manifest.submitter,
+            )
+        console.print(table)
+
+    return render
+
+
+def _render_decision(job: JobRecord) -> Any:
+    def render(console: Console) -> None:
+        yes = sum(1 for a in job.approvals if a.decision == "approve")
+        console.print(
+            f"job {job.job_id}: [bold]{job.state.value}[/bold] ({yes}/{job.required_approvals} approvals, "
+            f"digest {job.manifest.digest[:12]})"
+        )
+
+    return render
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+
+    @app.command("jobs")
+    def jobs_cmd(
+        ctx: typer.Context,
+        state: Annotated[
+            list[str] | None, typer.Option("--state", help="Only jobs in this state (repeatable).")
+        ] = None,
+        job: Annotated[str | None, typer.Option("--job", help="Show one job in full (JSON with --json).")] = None,
+    ) -> None:
+        """List the jobs this site knows, newest first."""
+        from fednode.errors import BadInputError
+        from policies.contracts import JobState
+        from policies.services import open_site_services
+
+        cli = get_ctx(ctx)
+        with handled_errors(cli):
+            try:
+                states = [JobState(s) for s in state] if state else None
+            except ValueError as exc:
+                raise BadInputError(f"unknown state; use one of {', '.join(s.value for s in JobState)}") from exc
+            services = open_site_services(cli.settings)
+            try:
+                if job is not None:
+                    record = services.jobs.get(job)
+                    cli.emit({"ok": True, "job": _job_json(record)}, _render_decision(record))
+                    return
+                jobs = services.jobs.list_jobs(states)
+                cli.emit({"ok": True, "jobs": [_job_json(j) for j in jobs]}, _render_jobs(jobs))
+            finally:
+                services.close()
+
+    @app.command("approve")
+    def approve_cmd(
+        ctx: typer.Context,
+        job_id: Annotated[str, typer.Argument(help="The job id (see `fednode jobs`).")],
+        reason: Annotated[str, typer.Option("--reason", help="Why this job may run (stored and audited).")],
+        approver: Annotated[str | None, typer.Option("--approver", help="Who approves (default: the OS user).")] = None,
+        totp: Annotated[str | None, typer.Option("--totp", help="Current TOTP code, where the policy asks.")] = None,
+    ) -> None:
+        """Approve a pending job (bound to its digest). Exit 3 if the policy or the approval rules refuse."""
+        from policies.services import open_site_services
+
+        cli = get_ctx(ctx)
+        with handled_errors(cli):
+            services = open_site_services(cli.settings, require_policy=True)
+            try:
+                record = services.jobs.approve(job_id, approver or getpass.getuser(), reason, totp_code=totp)
+            finally:
+                services.close()
+            cli.emit({"ok": True, "job": _job_json(record)}, _render_decision(record))
+
+    @app.command("reject")
+    def reject_cmd(
+        ctx: typer.Context,
+        job_id: Annotated[str, typer.Argument(help="The job id (see `fednode jobs`).")],
+        reason: Annotated[str, typer.Option("--reason", help="Why this job must not run (stored and audited).")],
+        approver: Annotated[str | None, typer.Option("--approver", help="Who rejects (default: the OS user).")] = None,
+    ) -> None:
+        """Reject a pending or approved (not yet running) job."""
+        from policies.services import open_site_services
+
+        cli = get_ctx(ctx)
+        with handled_errors(cli):
+            services = open_site_services(cli.settings, require_policy=True)
+            try:
+                record = services.jobs.reject(job_id, approver or getpass.getuser(), reason)
+            finally:
+                services.close()
+            cli.emit({"ok": True, "job": _job_json(record)}, _render_decision(record))
+
+    approvers = typer.Typer(help="Approvers' second factor (TOTP).", no_args_is_help=True)
+    app.add_typer(approvers, name="approvers")
+
+    @approvers.command("enroll")
+    def enroll_cmd(
+        ctx: typer.Context,
+        name: Annotated[str, typer.Argument(help="The approver, as listed in the policy's approval.approvers.")],
+        replace: Annotated[bool, typer.Option("--replace", help="Rotate an existing secret.")] = False,
+    ) -> None:
+        """Create an approver's TOTP secret; prints it once (load it into an authenticator app)."""
+        from fednode.errors import ApprovalRefusedError
+        from policies.services import open_site_services
+
+        cli = get_ctx(ctx)
+        with handled_errors(cli):
+            services = open_site_services(cli.settings, require_policy=True)
+            try:
+                if not services.jobs.rules.allows(name):
+                    raise ApprovalRefusedError(f"{name!r} is not an approver in the site policy")
+                enrolled = services.totp.enroll(name, site=services.site, replace=replace)
+            finally:
+                services.close()
+
+            def render(console: Console) -> None:
+                console.print(f"TOTP secret for {enrolled.approver} (shown once): [bold]{enrolled.secret}[/bold]")
+                console.print(f"otpauth URI: {enrolled.uri}", soft_wrap=True)
+
+            cli.emit(
+                {"ok": True, "approver": enrolled.approver, "secret": enrolled.secret, "uri": enrolled.uri}, render
+            )

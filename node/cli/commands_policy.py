@@ -1,9 +1,213 @@
-"""`fednode` commands for policy (see the CLI contract in DESIGN.md)."""
+"""`fednode policy check JOB_DIR` and `fednode policy compile`: the site policy engine from the command line.
+
+``check`` reads a standard NVFlare 2.9 job folder, builds the manifest of each app this site would run, and
+prints the verdict rule by rule (exit 0 allow, 3 deny, 4 bad input). ``compile`` writes the NVFlare site files
+(privacy.json, authorization.json, resources.json) after building every class they name.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from fednode.exitcodes import ExitCode
+from node.cli._context import CliContext, get_ctx, handled_errors
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from fednode.settings import Settings
+    from policies.contracts import JobManifest, Verdict
+    from policies.policy_model import SitePolicy
+    from policies.verdicts import SiteState
+
+policy_app = typer.Typer(help="The site policy: check a job against it, compile it to NVFlare site files.")
+
+_OUTCOME_STYLE = {"allow": "green", "warn": "yellow", "deny": "bold red"}
+
+
+def _load(cli: CliContext, policy_file: Path | None) -> tuple[Path, SitePolicy]:
+    from policies.policy_model import load_policy
+
+    path = policy_file or cli.settings.policy_path
+    return path, load_policy(path)
+
+
+def _parse_now(value: str | None) -> datetime:
+    from fednode.errors import BadInputError
+
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadInputError("not an ISO 8601 date-time", field="--now") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _budgets(settings: Settings, policy: SitePolicy, given: list[str]) -> tuple[dict[str, float], str]:
+    """Remaining epsilon per dataset: ``--budget`` values, else the ledger in state.db, else nothing spent yet."""
+    from fednode.errors import BadInputError
+
+    if given:
+        out: dict[str, float] = {}
+        for item in given:
+            name, sep, value = item.partition("=")
+            try:
+                out[name.strip()] = float(value) if sep else float("nan")
+            except ValueError:
+                raise BadInputError("expected DATASET=EPSILON", field="--budget") from None
+            if not sep or out[name.strip()] != out[name.strip()]:
+                raise BadInputError("expected DATASET=EPSILON", field="--budget")
+        return out, "given on the command line"
+    if not settings.state_db_path.is_file():
+        return dict(policy.privacy.budgets), "no ledger at this site yet: nothing spent"
+    from policies.site_state import PolicyFile, ledger_budget
+
+    source = ledger_budget(settings, PolicyFile(settings.policy_path))
+    found = {ds: source(ds) for ds in policy.privacy.budgets}
+    return {ds: v for ds, v in found.items() if v is not None}, "from the privacy ledger"
+
+
+def _records(settings: Settings, given: int | None) -> tuple[int, str]:
+    if given is not None:
+        return given, "given on the command line"
+    from policies.site_state import cdm_note_count
+
+    return cdm_note_count(settings.omop_db_url)(), "NOTE rows in the site's CDM"
+
+
+def _verdict_json(manifest: JobManifest, verdict: Verdict) -> dict[str, Any]:
+    return {
+        "app": manifest.app_name,
+        "job_id": manifest.job_id,
+        "kind": manifest.kind.value,
+        "digest": manifest.digest,
+        "allowed": verdict.allowed,
+        "policy_digest": verdict.policy_digest,
+        "results": [{"rule": r.rule, "outcome": r.outcome.value, "reason": r.reason} for r in verdict.results],
+        "findings": [
+            {"file": f.file, "line": f.line, "capability": f.capability, "message": f.message} for f in verdict.findings
+        ],
+    }
+
+
+def _render_check(verdicts: list[tuple[JobManifest, Verdict]], state: SiteState, notes: list[str]) -> Any:
+    def render(console: Console) -> None:
+        from rich.table import Table
+
+        for manifest, verdict in verdicts:
+            word = "[green]ALLOW[/green]" if verdict.allowed else "[bold red]DENY[/bold red]"
+            console.print(
+                f"{word} job {manifest.job_id} app {manifest.app_name} ({manifest.kind.value}, "
+                f"digest {manifest.digest[:16]}) under policy {verdict.policy_digest[:16]}"
+            )
+            table = Table(show_header=True, header_style="bold")
+            for col in ("rule", "outcome", "reason"):
+                table.add_column(col)
+            for r in verdict.results:
+                style = _OUTCOME_STYLE[r.outcome.value]
+                table.add_row(r.rule, f"[{style}]{r.outcome.value}[/{style}]", r.reason)
+            console.print(table)
+            for f in verdict.findings:
+                console.print(f"  {f.file}:{f.line}  [yellow]{f.capability}[/yellow]  {f.message}", highlight=False)
+        for note in notes:
+            console.print(f"[dim]{note}[/dim]")
+
+    return render
+
+
+@policy_app.command("check")
+def check(
+    ctx: typer.Context,
+    job_dir: Annotated[Path, typer.Argument(help="An NVFlare 2.9 job folder (meta.json + app folders).")],
+    policy_file: Annotated[
+        Path | None, typer.Option("--policy", help="Site policy YAML (default: the site's).")
+    ] = None,
+    site: Annotated[str | None, typer.Option(help="Judge the app sent to this site (default: the policy's).")] = None,
+    submitter: Annotated[str | None, typer.Option(help="Submitter 'name / org' (default: from meta.json).")] = None,
+    coordinator: Annotated[str | None, typer.Option(help="Coordinator 'name / org' to check.")] = None,
+    records: Annotated[int | None, typer.Option(min=0, help="Local record count (default: NOTE rows).")] = None,
+    budget: Annotated[
+        list[str] | None, typer.Option(help="Remaining budget DATASET=EPSILON (repeatable; default: ledger).")
+    ] = None,
+    now: Annotated[str | None, typer.Option(help="Judge as of this ISO 8601 time (default: now).")] = None,
+) -> None:
+    """Judge a job folder against the site policy: exit 0 allow, 3 deny."""
+    cli = get_ctx(ctx)
+    with handled_errors(cli):
+        from policies.jobfolder import build_manifests
+        from policies.verdicts import SiteState, evaluate
+
+        _, policy = _load(cli, policy_file)
+        when = _parse_now(now)
+        remaining, budget_note = _budgets(cli.settings, policy, budget or [])
+        count, records_note = _records(cli.settings, records)
+        state = SiteState(policy, when, remaining, count, coordinator)
+        manifests = build_manifests(job_dir, site=site or policy.site.name, submitted_at=when, submitter=submitter)
+        verdicts = [(m, evaluate(m, state)) for m in manifests.values()]
+        allowed = all(v.allowed for _, v in verdicts)
+        notes = [f"budget: {budget_note}", f"local records: {count} ({records_note})"]
+        payload = {
+            "ok": allowed,
+            "allowed": allowed,
+            "exit_code": int(ExitCode.OK if allowed else ExitCode.REFUSED_BY_POLICY),
+            "apps": [_verdict_json(m, v) for m, v in verdicts],
+            "notes": notes,
+        }
+        cli.emit(payload, _render_check(verdicts, state, notes))
+    if not allowed:
+        raise typer.Exit(int(ExitCode.REFUSED_BY_POLICY))
+
+
+@policy_app.command("compile")
+def compile_cmd(
+    ctx: typer.Context,
+    policy_file: Annotated[
+        Path | None, typer.Option("--policy", help="Site policy YAML (default: the site's).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="The site's NVFlare local/ folder (default: $FEDNODE_HOME/nvflare-kit/local).")
+    ] = None,
+    base_resources: Annotated[
+        Path | None,
+        typer.Option(help="Provisioned resources.json to merge into (default: OUT/resources.json.default)."),
+    ] = None,
+    validate: Annotated[bool, typer.Option(help="Build every class the files name before writing.")] = True,
+) -> None:
+    """Compile the site policy to NVFlare site files (privacy.json, authorization.json, resources.json)."""
+    cli = get_ctx(ctx)
+    with handled_errors(cli):
+        from policies.compile import compile_site, load_base_resources, validate_site_files, write_site_files
+        from policies.policy_model import policy_digest
+
+        path, policy = _load(cli, policy_file)
+        local = out or cli.settings.home / "nvflare-kit" / "local"
+        base = load_base_resources(base_resources or local / "resources.json.default")
+        files = compile_site(policy, base_resources=base)
+        built = validate_site_files(files) if validate else {}
+        written = write_site_files(files, local)
+        payload = {
+            "ok": True,
+            "policy": str(path),
+            "policy_digest": policy_digest(policy),
+            "written": [str(p) for p in written],
+            "validated": validate,
+            "classes_built": built,
+        }
+
+        def render(console: Console) -> None:
+            for p in written:
+                console.print(f"wrote {p}")
+            state = f"validated ({sum(built.values())} classes built)" if validate else "[yellow]not validated[/]"
+            console.print(f"policy {policy_digest(policy)[:16]}: {state}")
+
+        cli.emit(payload, render)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.add_typer(policy_app, name="policy")

@@ -1,0 +1,1 @@
+"""Audit-log and ledger benchmark (``python -m bench.audit``)."""

@@ -1,0 +1,210 @@
+"""``python -m bench.fl [--quick] [--device cuda] [--out bench/results]``.
+
+Runs the clients experiment (2, 4, 6 sites, even shares) and the imbalance experiment (50/50, 75/25, 90/10)
+against one central baseline trained on the same data with the same budget of epochs, then measures the
+federation overhead per round against a central epoch on the same data. Writes ``fl_experiments.json``,
+``fl_experiments.md`` and ``fl_experiments_f1.png`` (plus ``fl_experiments.runs.json``, a checkpoint that
+``--resume`` continues from when a long run was cut off).
+
+Needs only torch, transformers, numpy, matplotlib, tqdm and seqeval (no NVFlare, pydantic or SQLAlchemy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from node.experiments import (
+    CENTRAL,
+    ExperimentConfig,
+    ExperimentContext,
+    ExperimentReport,
+    RunResult,
+    clients_configurations,
+    hardware_info,
+    imbalance_configurations,
+    markdown_table,
+    measure_overhead,
+    parse_shares,
+    parse_sites,
+    plot_f1,
+    run_federation,
+    write_json,
+)
+from node.experiments.runner import _data_facts, run_configuration, run_overhead_from_runs
+
+STEM = "fl_experiments"
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.fl", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="600 training sentences, 300 test sentences, 3 rounds")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", type=Path, default=Path("bench/results"))
+    p.add_argument("--model", default="minilm", help="minilm, tiny or a local HF checkpoint folder")
+    p.add_argument("--rounds", type=int, default=None)
+    p.add_argument("--train-limit", type=int, default=None)
+    p.add_argument("--test-limit", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--sites", default="2,4,6")
+    p.add_argument("--shares", default="50/50,75/25,90/10")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
+    p.add_argument("--resume", action="store_true", help="skip runs already in the checkpoint file")
+    p.add_argument("--no-overhead", action="store_true", help="skip the overhead measurement")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--experiments", default="clients,imbalance", help="which of clients,imbalance to run")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run configurations in N processes at once (a GPU is rarely saturated by one); >1 makes the "
+        "per-round times of the experiment runs unsuitable as timings (the overhead measurement runs alone)",
+    )
+    return p.parse_args(argv)
+
+
+def _config(a: argparse.Namespace) -> ExperimentConfig:
+    """Full size by default; ``--quick`` shrinks what the user did not set explicitly."""
+    q = a.quick
+    return ExperimentConfig(
+        rounds=a.rounds if a.rounds is not None else (3 if q else 20),
+        model=a.model,
+        train_limit=a.train_limit if a.train_limit is not None else (600 if q else None),
+        test_limit=a.test_limit if a.test_limit is not None else (300 if q else None),
+        device=a.device,
+        lr=a.lr if a.lr is not None else (1e-4 if q else None),
+        batch_size=a.batch_size,
+        bf16=a.bf16,
+        progress=not a.no_progress,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    a = _args(argv)
+    cfg = _config(a)
+    a.out.mkdir(parents=True, exist_ok=True)
+    checkpoint = a.out / f"{STEM}.runs.json"
+    done: dict[str, Any] = {}
+    if a.resume and checkpoint.is_file():
+        saved = json.loads(checkpoint.read_text(encoding="utf-8"))
+        if saved.get("config") == cfg.as_dict():
+            done = saved["runs"]
+        else:
+            print("bench.fl: checkpoint is for another configuration; starting over", file=sys.stderr)
+
+    started = time.perf_counter()
+    ctx = ExperimentContext.load(cfg)
+    chosen = [e.strip() for e in a.experiments.split(",") if e.strip()]
+    experiments = {
+        "clients": clients_configurations(parse_sites(a.sites)),
+        "imbalance": imbalance_configurations(parse_shares(a.shares)),
+    }
+    experiments = {k: v for k, v in experiments.items() if k in chosen}
+    results: dict[str, RunResult] = {}
+
+    def save(key: str, run_dict: dict[str, Any]) -> None:
+        done[key] = run_dict
+        write_json({"config": cfg.as_dict(), "runs": done}, checkpoint)
+
+    todo: list[tuple[str, str, list[float] | None]] = [("central", CENTRAL, None)]
+    todo += [(f"{kind}:{name}", name, list(shares)) for kind, confs in experiments.items() for name, shares in confs]
+    todo = [t for t in todo if t[0] not in done]
+    if a.workers > 1 and todo:
+        worker_cfg = replace(cfg, progress=False)
+        with ProcessPoolExecutor(a.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(run_configuration, worker_cfg, name, shares): key for key, name, shares in todo}
+            for future, key in futures.items():
+                save(key, future.result())
+                print(f"bench.fl: {key} finished", file=sys.stderr)
+
+    def run(key: str, name: str, shares: list[float] | None) -> RunResult:
+        if key in done:
+            results[key] = RunResult.from_dict(done[key])
+            return results[key]
+        if shares is None:
+            results[key] = ctx.run_central()
+        else:
+            shards = ctx.encode_shards(shares)
+            results[key] = run_federation(name, shards, ctx.test, cfg, model=ctx.model, initial_state=ctx.initial_state)
+        save(key, results[key].as_dict())
+        return results[key]
+
+    central = run("central", CENTRAL, None)
+    reports = []
+    for kind, configurations in experiments.items():
+        t0 = time.perf_counter()
+        runs = [run(f"{kind}:{name}", name, shares) for name, shares in configurations]
+        reports.append(
+            ExperimentReport(
+                kind=kind,
+                config=cfg,
+                runs=runs,
+                central=central,
+                data=_data_facts(ctx),
+                hardware=hardware_info(cfg.device),
+                seconds=time.perf_counter() - t0,
+                overhead=run_overhead_from_runs(runs, central),
+            )
+        )
+
+    overhead: dict[str, Any] = {}
+    if not a.no_overhead:
+        small = replace(cfg, progress=False)
+        ctx_small = replace(ctx, config=small)
+        overhead = {
+            f"{n}_sites": measure_overhead(ctx_small, sites=n, sentences=min(len(ctx.train), 320), repeats=3)
+            for n in (2, 6)
+        }
+
+    payload = {
+        "benchmark": "fl",
+        "quick": a.quick,
+        "config": cfg.as_dict(),
+        "hardware": hardware_info(cfg.device),
+        "seconds": time.perf_counter() - started,
+        "experiments": {r.kind: r.as_dict() for r in reports},
+        "overhead_per_round": overhead,
+        "overhead_target_pct": 10.0,
+        "workers": a.workers,
+    }
+    write_json(payload, a.out / f"{STEM}.json")
+    md = [f"## Federated vs central NER ({'quick' if a.quick else 'full'} run)", ""]
+    md += [markdown_table(r) for r in reports]
+    if overhead:
+        md += [
+            "### Federation overhead per round (in-process) vs a central epoch on the same data",
+            "",
+            "| Sites | Sentences | Central epoch (s) | Federated round (s) | Overhead | Bytes per round "
+            "| Floor 2 x model x sites |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for o in overhead.values():
+            md.append(
+                f"| {o['sites']} | {o['sentences']} | {o['central_epoch_seconds']:.2f} | "
+                f"{o['federated_round_seconds']:.2f} | {o['overhead_pct']:+.1f} % | {o['bytes_per_round']:,} | "
+                f"{o['bytes_floor']:,} |"
+            )
+        md += [
+            "",
+            "Target: at most 10 % overhead (medians of 3 interleaved repeats; round = train + "
+            "serialisation both ways + FedAvg, without evaluation).",
+            "",
+        ]
+    (a.out / f"{STEM}.md").write_text("\n".join(md), encoding="utf-8")
+    plot_f1(reports, a.out / f"{STEM}_f1.png")
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

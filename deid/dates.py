@@ -1,0 +1,175 @@
+"""Dates as the five countries and English write them: find, parse, and re-render shifted in the same format.
+
+Formats: ``2024-03-12``, ``12.03.2024``, ``12.3.2024``, ``12.3.24``, ``12/3-24``, ``12/3/2024``, ``12. mars 2024``,
+``12 mars``, ``12. maaliskuuta 2024``, ``12. märtsil 2024``, ``March 12, 2024``, ``12 March 2024``, ``mars 2024``,
+``maaliskuussa 2024`` and the year-less ``12.03.``. A year alone is not a date (it must stay).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import regex
+
+_MONTHS: dict[str, tuple[tuple[str, ...], ...]] = {
+    # one tuple of 12 forms per written form, per language
+    "en": (
+        ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+         "November", "December"),
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    ),
+    "nb": (
+        ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
+         "november", "desember"),
+        ("jan", "feb", "mar", "apr", "mai", "jun", "jul", "aug", "sep", "okt", "nov", "des"),
+    ),
+    "sv": (
+        ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
+         "november", "december"),
+    ),
+    "da": (
+        ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september", "oktober",
+         "november", "december"),
+    ),
+    "fi": (
+        ("tammikuuta", "helmikuuta", "maaliskuuta", "huhtikuuta", "toukokuuta", "kesäkuuta", "heinäkuuta",
+         "elokuuta", "syyskuuta", "lokakuuta", "marraskuuta", "joulukuuta"),
+        ("tammikuussa", "helmikuussa", "maaliskuussa", "huhtikuussa", "toukokuussa", "kesäkuussa",
+         "heinäkuussa", "elokuussa", "syyskuussa", "lokakuussa", "marraskuussa", "joulukuussa"),
+        ("tammikuu", "helmikuu", "maaliskuu", "huhtikuu", "toukokuu", "kesäkuu", "heinäkuu", "elokuu",
+         "syyskuu", "lokakuu", "marraskuu", "joulukuu"),
+    ),
+    "et": (
+        ("jaanuaril", "veebruaril", "märtsil", "aprillil", "mail", "juunil", "juulil", "augustil", "septembril",
+         "oktoobril", "novembril", "detsembril"),
+        ("jaanuar", "veebruar", "märts", "aprill", "mai", "juuni", "juuli", "august", "september", "oktoober",
+         "november", "detsember"),
+    ),
+}
+
+
+def month_forms(lang: str) -> tuple[tuple[str, ...], ...]:
+    """The month-name tables of a language (each a 12-tuple)."""
+    return _MONTHS.get(lang, _MONTHS["en"])
+
+
+_FORM_INDEX: dict[str, tuple[int, tuple[str, ...]]] = {}
+for _tables in _MONTHS.values():
+    for _table in _tables:
+        for _i, _name in enumerate(_table):
+            _FORM_INDEX.setdefault(_name.lower(), (_i + 1, _table))
+_MONTH_ALT = "|".join(sorted(_FORM_INDEX, key=len, reverse=True))
+
+_D = r"(?P<d>0?[1-9]|[12]\d|3[01])"
+_M = r"(?P<m>0?[1-9]|1[0-2])"
+_MN = rf"(?P<mn>(?i:{_MONTH_ALT}))\.?"
+_Y4 = r"(?P<y>(?:1[89]|20)\d\d)"
+_Y = r"(?P<y>(?:1[89]|20)\d\d|\d\d)"
+_L = r"(?<![\w.,/\-])"
+_R = r"(?![\w/\-]|[.,]\d)"
+
+PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
+    (name, regex.compile(p))
+    for name, p in (
+        ("iso", rf"{_L}{_Y4}-(?P<m>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
+        ("dotted", rf"{_L}{_D}\.{_M}\.{_Y}{_R}"),
+        ("slash_dash", rf"{_L}{_D}/{_M}-{_Y}{_R}"),
+        ("slash", rf"{_L}{_D}/{_M}/{_Y}{_R}"),
+        ("day_month_name", rf"{_L}{_D}\.?[ ]{_MN}(?:[ ]{_Y4})?(?![\w])"),
+        ("month_name_day", rf"{_L}{_MN}[ ]{_D}(?:st|nd|rd|th)?,?[ ]{_Y4}(?![\w])"),
+        ("month_name_year", rf"{_L}{_MN}[ ]{_Y4}(?![\w])"),
+        ("dotted_no_year", rf"{_L}{_D}\.(?P<m>0[1-9]|1[0-2])\.(?![\w.]|[,]\d)"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class DateMatch:
+    """A date found in text: where, which format, and its parts (year None when the text has none)."""
+
+    start: int
+    end: int
+    fmt: str
+    year: int | None
+    month: int
+    day: int | None
+    match: regex.Match[str]
+
+    def as_date(self, default_year: int = 2000) -> dt.date:
+        return dt.date(self.year or default_year, self.month, self.day or 1)
+
+
+def _year(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    value = int(raw)
+    if len(raw) == 2:
+        value += 2000 if value <= 30 else 1900
+    return value
+
+
+def find_dates(text: str) -> Iterator[DateMatch]:
+    """Every calendar-valid date in ``text`` (overlapping finds from different formats included)."""
+    for fmt, pattern in PATTERNS:
+        for m in pattern.finditer(text, timeout=5.0):
+            groups = m.groupdict()
+            month = _FORM_INDEX[groups["mn"].lower()][0] if groups.get("mn") else int(groups["m"])
+            day = int(groups["d"]) if groups.get("d") else None
+            year = _year(groups.get("y"))
+            try:
+                dt.date(year or 2000, month, day or 1)
+            except ValueError:
+                if fmt != "slash":
+                    continue
+                # 3/12/2024 written the US way: month first
+                if day is None or day > 12:
+                    continue
+                month, day = day, month
+                try:
+                    dt.date(year or 2000, month, day)
+                except ValueError:
+                    continue
+            yield DateMatch(m.start(), m.end(), fmt, year, month, day, m)
+
+
+def _pad(original: str, value: int, padded: bool) -> str:
+    return f"{value:02d}" if padded or original.startswith("0") else str(value)
+
+
+def render_like(found: DateMatch, new: dt.date) -> str:
+    """``new`` written exactly the way ``found`` was written (padding, separators, month-name form, case)."""
+    m = found.match
+    numeric = [m.groupdict().get(g) or "" for g in ("d", "m")]
+    padded = any(raw.startswith("0") for raw in numeric)
+    pieces: list[tuple[int, int, str]] = []
+    for group in ("d", "m", "y", "mn"):
+        raw = m.groupdict().get(group)
+        if raw is None:
+            continue
+        start, end = m.span(group)
+        if group == "d":
+            new_text = _pad(raw, new.day, padded)
+        elif group == "m":
+            new_text = _pad(raw, new.month, padded)
+        elif group == "y":
+            new_text = f"{new.year % 100:02d}" if len(raw) == 2 else str(new.year)
+        else:
+            table = _FORM_INDEX[raw.lower()][1]
+            name = table[new.month - 1]
+            new_text = name.capitalize() if raw[:1].isupper() else name
+        pieces.append((start, end, new_text))
+    out = m.group(0)
+    base = m.start()
+    for start, end, new_text in sorted(pieces, reverse=True):
+        out = out[: start - base] + new_text + out[end - base :]
+    return out
+
+
+def parse_one(text: str) -> DateMatch | None:
+    """The date that spans all of ``text``, if any."""
+    for found in find_dates(text):
+        if found.start == 0 and found.end == len(text):
+            return found
+    return None

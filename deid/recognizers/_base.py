@@ -1,0 +1,116 @@
+"""What the regex-and-rule recognizers share: one pattern table per class, a ``phi`` group, a validator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import regex
+from presidio_analyzer import LocalRecognizer, RecognizerResult
+
+from deid.labels import LANGUAGES, Label
+
+COUNTRY_KEY = "country"
+"""``recognition_metadata`` key naming the country whose identifier format matched (``no``, ``se``, ...)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One pattern: its name, the regex, the base score, and the country it belongs to (if any).
+
+    When the regex has a group named ``phi`` only that group is the span (the rest is context, like a cue word).
+    """
+
+    name: str
+    pattern: str
+    score: float
+    country: str = ""
+    flags: int = regex.UNICODE
+
+
+class RuleRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is untyped
+    """A recognizer driven by a table of :class:`Rule` and a per-match :meth:`check`."""
+
+    ENTITY: ClassVar[Label]
+    RULES: ClassVar[Sequence[Rule]]
+    PRESIDIO_ENTITY: ClassVar[str | None] = None
+    """Presidio entity name when it differs from the label (``DK_CPR``): keeps each country's reading of a number
+    apart until our resolution, since Presidio merges same-entity duplicates and would drop the country."""
+
+    def __init__(self, supported_language: str = "en", rules: Sequence[Rule] | None = None) -> None:
+        self._rules = tuple(rules if rules is not None else self.RULES)
+        self._compiled = [(r, regex.compile(r.pattern, r.flags)) for r in self._rules]
+        super().__init__(
+            supported_entities=[self.entity_name],
+            supported_language=supported_language,
+            name=f"{type(self).__name__}_{supported_language}",
+        )
+
+    @property
+    def entity_name(self) -> str:
+        return self.PRESIDIO_ENTITY or str(self.ENTITY)
+
+    def load(self) -> None:
+        """Nothing to load: the rules compile in ``__init__``."""
+
+    def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
+        """The score for a match, or None to reject it. Override to validate (checksums, dates, word lists)."""
+        return rule.score
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        """Every validated match of every rule."""
+        if entities and self.entity_name not in entities:
+            return []
+        best: dict[tuple[int, int], RecognizerResult] = {}
+        for rule, compiled in self._compiled:
+            for match in compiled.finditer(text, timeout=5.0):
+                start, end = match.span("phi") if "phi" in compiled.groupindex else match.span()
+                if start < 0 or start >= end:
+                    continue
+                score = self.check(text, start, end, match, rule)
+                if score is None or score <= 0:
+                    continue
+                if (start, end) in best and best[(start, end)].score >= score:
+                    continue
+                best[(start, end)] = RecognizerResult(
+                        entity_type=self.entity_name,
+                        start=start,
+                        end=end,
+                        score=score,
+                        recognition_metadata={
+                            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                            COUNTRY_KEY: rule.country,
+                        },
+                    )
+        return _maximal(list(best.values()))
+
+
+def _maximal(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Drop results that lie inside a longer result of the same recognizer (``5123 4567`` in ``+372 5123 4567``)."""
+    return [
+        r
+        for r in results
+        if not any(o is not r and o.start <= r.start and r.end <= o.end and (o.end - o.start) > (r.end - r.start)
+                   for o in results)
+    ]
+
+
+def for_all_languages(cls: type[LocalRecognizer], languages: Sequence[str] = LANGUAGES) -> list[LocalRecognizer]:
+    """One instance per language: a Nordic hospital sees every country's identifiers in every language."""
+    return [cls(supported_language=lang) for lang in languages]
+
+
+def words_alternation(words: Sequence[str]) -> str:
+    """A regex alternation of ``words``, longest first, escaped."""
+    return "|".join(regex.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+def is_valid_date(year: int, month: int, day: int) -> bool:
+    """Whether year-month-day is a calendar date."""
+    import calendar
+
+    if not (1 <= month <= 12) or day < 1:
+        return False
+    return day <= calendar.monthrange(year, month)[1]

@@ -1,0 +1,71 @@
+"""Street addresses: a street name with a Nordic-Baltic street word (``Storgata``, ``Skolvägen``, ``Asters Allé``,
+``Niitynperäntie``, ``Tartu mnt``) and a house number, optionally followed by a postal code and town; and the
+English ``6907 Griffith Street`` order.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from typing import Any, ClassVar
+
+from deid.labels import Label
+from deid.recognizers._base import Rule, RuleRecognizer, words_alternation
+
+_EXTRA_SUFFIXES = (
+    "gate", "gata", "gaten", "gt.", "veien", "vegen", "vei", "veg", "allé", "alle", "plass", "plassen", "vej",
+    "vejen", "gade", "stræde", "vænget", "vang", "parken", "boulevard", "torv", "vägen", "väg", "gatan", "gränd",
+    "torget", "backen", "stigen", "katu", "tie", "kuja", "polku", "bulevardi", "raitti", "väylä", "rinne", "kaari",
+    "tänav", "tn", "mnt", "maantee", "puiestee", "pst", "põik", "väljak", "tee",
+)
+_EN_SUFFIXES = (
+    "Street", "St.", "Avenue", "Ave", "Road", "Rd", "Lane", "Drive", "Court", "Way", "Boulevard", "Place",
+    "Square", "Terrace", "Circle",
+)
+_UP = "A-ZÆØÅÄÖÕÜŠŽ"
+
+
+@cache
+def street_suffixes() -> tuple[str, ...]:
+    """Street-name endings: Faker's Norwegian, Swedish, Finnish and Danish tables plus the list above."""
+    out = set(_EXTRA_SUFFIXES)
+    for locale in ("no_NO", "sv_SE", "fi_FI", "da_DK"):
+        provider = importlib.import_module(f"faker.providers.address.{locale}").Provider
+        out.update(s.strip().lower() for s in getattr(provider, "street_suffixes", ()))
+    return tuple(sorted(out))
+
+
+@cache
+def english_suffixes() -> tuple[str, ...]:
+    provider = importlib.import_module("faker.providers.address.en_US").Provider
+    return tuple(sorted({*_EN_SUFFIXES, *(str(s) for s in provider.street_suffixes)}))
+
+
+def _rules() -> tuple[Rule, ...]:
+    suffix = words_alternation(street_suffixes())
+    cap = rf"[{_UP}][\w\-']*"
+    postal = rf"(?:,?[ ](?:(?:N|S|DK|FI|EE)-)?(?:\d{{3}}[ ]\d{{2}}|\d{{4,5}})[ ]{cap}(?:[ ]{cap})?)?"
+    number = r"[ ]\d{1,4}(?:[ ]?[A-Za-z](?![\w]))?(?:[ ]?-[ ]?\d{1,4})?"
+    street = (
+        rf"(?:{cap}[ ]){{0,2}}(?:[{_UP}][\w\-]*(?i:{suffix})|(?i:{suffix}))(?![\w])\.?"
+    )
+    en = rf"\d{{1,5}}[ ](?:{cap}[ ]){{1,3}}(?:{words_alternation(english_suffixes())})(?![\w])\.?(?:,?[ ](?:Apt\.|Suite)[ ]\d{{1,4}})?"
+    return (
+        Rule("nordic_street", rf"(?<![\w])(?P<phi>{street}{number}{postal})(?![\w])", 0.9),
+        Rule("english_street", rf"(?<![\w])(?P<phi>{en}{postal})(?![\w])", 0.85),
+    )
+
+
+class StreetAddressRecognizer(RuleRecognizer):
+    """Street addresses (street word + house number, with an optional postal code and town)."""
+
+    ENTITY: ClassVar[Label] = Label.ADDRESS
+    RULES: ClassVar[tuple[Rule, ...]] = ()
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(supported_language=supported_language, rules=_rules())
+
+    def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
+        """Reject a match whose first word is a lower-case street word alone (``vei 3`` in running text)."""
+        first = text[start:end].split(" ", 1)[0]
+        return rule.score if first[:1].isupper() or first[:1].isdigit() else None

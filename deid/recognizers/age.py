@@ -1,0 +1,30 @@
+"""Ages over 89 (HIPAA Safe Harbor §164.514(b)(2)(i)(C) aggregates them; Datatilsynet and IMY guidance agree).
+Ages under 90 are not identifying and stay.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from deid.labels import Label
+from deid.recognizers._base import Rule, RuleRecognizer
+
+_UNITS = (
+    r"(?:år|års|årig|åring|årige|åriga|year|years|yr|yrs|y/o|yo|-year-old|vuotias|vuotiaan|vuotiaana|vuotta|"
+    r"aastane|aastase|aastasel|aastat)"
+)
+_CUES = r"(?i:age|aged|alder|ålder|alderen|åldern|ikä|iältään|vanus|vanuses|years old)"
+
+
+class AgeOver89Recognizer(RuleRecognizer):
+    """An age of 90 or more, written with an age word or after an age cue (the number is the span)."""
+
+    ENTITY: ClassVar[Label] = Label.AGE
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule("age_unit", rf"(?<![\w.,])(?P<phi>\d{{2,3}})(?:[ \-]?{_UNITS})(?![\w])", 0.85),
+        Rule("age_cue", rf"{_CUES}[ ]*:?[ ]*(?P<phi>\d{{2,3}})(?![\w.,]\d|[\w])", 0.85),
+    )
+
+    def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
+        """Only 90 to 125."""
+        return rule.score if 90 <= int(text[start:end]) <= 125 else None

@@ -1,0 +1,52 @@
+"""Danish CPR number (CPR-loven § 3; CPR-kontoret's "Personnummeret i CPR").
+
+``DDMMYY-SSSS``: birth date and a serial number whose first digit with the year gives the century. The mod-11
+rule was dropped in 2007 (numbers without it are issued), so only the date is validated. Without the hyphen a
+10-digit run must also sit next to a CPR cue word, since so many other 10-digit numbers are date-valid.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from deid.labels import Label
+from deid.recognizers._base import Rule, RuleRecognizer, is_valid_date
+
+
+def century(year2: int, seventh: int) -> int:
+    """The birth century from the two-digit year and the seventh digit (CPR-kontoret's table)."""
+    if seventh <= 3:
+        return 1900
+    if seventh in (4, 9):
+        return 2000 if year2 <= 36 else 1900
+    return 2000 if year2 <= 57 else 1800
+
+
+def is_valid(number: str) -> bool:
+    """Whether ``number`` has a valid CPR date part (day, month, and the century the serial implies)."""
+    digits = "".join(c for c in number if c.isdigit())
+    if len(digits) != 10:
+        return False
+    day, month, year2 = int(digits[0:2]), int(digits[2:4]), int(digits[4:6])
+    return is_valid_date(century(year2, int(digits[6])) + year2, month, day)
+
+
+class DkCprRecognizer(RuleRecognizer):
+    """Danish CPR number, date-validated (the mod-11 rule is not required)."""
+
+    ENTITY: ClassVar[Label] = Label.NATIONAL_ID
+    PRESIDIO_ENTITY: ClassVar[str | None] = "DK_CPR"
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule("dk_cpr_dash", r"(?<![\d\-+/.])(?P<phi>\d{6}-\d{4})(?![\d\-/]|\.\d)", 0.6, country="dk"),
+        Rule(
+            "dk_cpr_cued",
+            r"(?i:cpr|cpr-nr|cpr-nummer|personnummer|national id|personal id|id)\.?:?[ ]*(?:nr\.?[ ]*)?(?P<phi>\d{10})(?!\d)",
+            0.9,
+            country="dk",
+        ),
+    )
+    CONTEXT: ClassVar[tuple[str, ...]] = ("cpr", "cpr-nr", "cpr-nummer", "personnummer")
+
+    def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
+        """The rule's score when the date part is valid."""
+        return rule.score if is_valid(text[start:end]) else None

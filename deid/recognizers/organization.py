@@ -1,0 +1,89 @@
+"""Hospital and clinic names: a hospital word (``sykehus``, ``sjukhuset``, ``Rigshospitalet``, ``keskussairaala``,
+``Keskhaigla``, ``legesenter``, ``Hospital``) with the capitalised words before it (``Haukeland
+universitetssjukehus``, ``Tartu Ülikooli Kliinikum``, ``Helsingin yliopistollinen keskussairaala``).
+A bare generic word (``sykehuset``, ``the hospital``) is not a name and stays.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import regex
+from presidio_analyzer import LocalRecognizer, RecognizerResult
+
+from deid.labels import Label
+from deid.lexicon import HOSPITAL_WORDS, NOT_NAMES, ORG_CONNECTORS, stop_words
+from deid.recognizers._base import COUNTRY_KEY
+from deid.recognizers._tokens import adjacent, sentence_initial, tokens
+
+_KEYWORD = regex.compile(
+    "(?i:" + "|".join(regex.escape(w) for w in sorted(HOSPITAL_WORDS, key=len, reverse=True)) + ")"
+)
+_MAX_LEFT = 4
+
+
+class HospitalRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is untyped
+    """Names of hospitals, clinics and health centres."""
+
+    ENTITY: ClassVar[Label] = Label.ORGANIZATION
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entities=[str(self.ENTITY)],
+            supported_language=supported_language,
+            name=f"HospitalRecognizer_{supported_language}",
+        )
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        """Every hospital name found."""
+        toks = tokens(text)
+        out: list[RecognizerResult] = []
+        for k, tok in enumerate(toks):
+            m = _KEYWORD.search(tok.text)
+            if m is None:
+                continue
+            own_prefix = m.start() > 0 and tok.text[:1].isupper()
+            start_index = end_index = k
+            named = own_prefix
+            j = k - 1
+            while j >= 0 and k - j <= _MAX_LEFT and adjacent(text, toks[j], toks[j + 1]):
+                word = toks[j]
+                if word.is_cap and word.bare not in NOT_NAMES and word.bare not in stop_words():
+                    start_index = j
+                    named = True
+                elif word.text.lower() in ORG_CONNECTORS:
+                    pass
+                else:
+                    break
+                j -= 1
+            # a connector word ("of") on the left edge is not part of the name
+            while start_index < k and not toks[start_index].is_cap:
+                start_index += 1
+            # "Universitetssykehuset Nord-Norge", "Sykehuset Innlandet": capitalised words after a named keyword
+            if tok.text[:1].isupper() and (named or not sentence_initial(text, tok)):
+                j = k + 1
+                while j < len(toks) and j - k <= 2 and adjacent(text, toks[j - 1], toks[j]) and toks[j].is_cap:
+                    if toks[j].bare in NOT_NAMES or toks[j].bare in stop_words():
+                        break
+                    end_index = j
+                    named = True
+                    j += 1
+            if not named:
+                continue
+            out.append(
+                RecognizerResult(
+                    entity_type=str(self.ENTITY),
+                    start=toks[start_index].start,
+                    end=toks[end_index].bare_end,
+                    score=0.8,
+                    recognition_metadata={
+                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                        COUNTRY_KEY: "",
+                    },
+                )
+            )
+        return out

@@ -1,0 +1,140 @@
+"""Person names without a trained model: name lists, title and role cues, and capitalisation.
+
+A run of capitalised words is a name when (in order of strength) it follows a title or role cue (``dr.``,
+``overlege``, ``sjuksköterska``, ``lääkäri``, ``pasient``, ``Navn:``), it starts with a known given name and has
+more than one word, or it is one known given or family name that does not start a sentence. Disease eponyms
+(``Parkinson``, ``Huntington disease``, ``Alzheimers sykdom``) never count.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from presidio_analyzer import LocalRecognizer, RecognizerResult
+
+from deid.labels import Label
+from deid.lexicon import (
+    DISEASE_HEADS,
+    EPONYMS,
+    HOSPITAL_WORDS,
+    MEDICAL_SUFFIXES,
+    NATIONALITIES,
+    NOT_NAMES,
+    TITLE_CUES,
+    cities,
+    first_names,
+    last_names,
+)
+from deid.recognizers._base import COUNTRY_KEY
+from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
+
+_CUES = frozenset(TITLE_CUES) | {"navn", "namn", "name", "nimi", "navn:", "name:"}
+_DISEASE = frozenset(DISEASE_HEADS)
+_MAX_WORDS = 4
+
+
+def _is_eponym(word: str) -> bool:
+    stem = word.rstrip(".")
+    for candidate in (stem, stem[:-1] if stem.endswith("s") else stem, stem[:-2] if stem.endswith("'s") else stem):
+        if candidate in EPONYMS:
+            return True
+    return False
+
+
+def _hospitalish(word: str) -> bool:
+    lower = word.lower()
+    return any(h in lower for h in HOSPITAL_WORDS)
+
+
+class NameListPersonRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is untyped
+    """Names from lists and cues; works in every language, no model needed."""
+
+    ENTITY: ClassVar[Label] = Label.PERSON
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entities=[str(self.ENTITY)],
+            supported_language=supported_language,
+            name=f"NameListPersonRecognizer_{supported_language}",
+        )
+
+    def load(self) -> None:
+        """Read the name lists once (cached per process)."""
+        first_names()
+        last_names()
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        """Every name run found."""
+        toks = tokens(text)
+        out: list[RecognizerResult] = []
+        i = 0
+        while i < len(toks):
+            tok = toks[i]
+            if not tok.is_cap or tok.bare in NOT_NAMES and not self._cue_before(text, toks, i):
+                i += 1
+                continue
+            run = [tok]
+            j = i + 1
+            while j < len(toks) and len(run) < _MAX_WORDS and toks[j].is_cap and adjacent(text, run[-1], toks[j]):
+                if toks[j].bare in NOT_NAMES:
+                    break
+                run.append(toks[j])
+                j += 1
+            score = self._score(text, toks, i, run, toks[j] if j < len(toks) else None)
+            if score is not None:
+                out.append(self._result(run[0].start, run[-1].bare_end, score))
+            i = j
+        return out
+
+    @staticmethod
+    def _cue_before(text: str, toks: list[Token], i: int) -> bool:
+        if i == 0:
+            return False
+        prev = toks[i - 1]
+        gap = text[prev.end : toks[i].start]
+        return prev.text.lower().rstrip(":") in _CUES and gap.strip(" :") == "" and "\n" not in gap
+
+    def _score(self, text: str, toks: list[Token], i: int, run: list[Token], nxt: Token | None) -> float | None:
+        words = [t.bare for t in run]
+        if any(_is_eponym(w) for w in words) and not self._cue_before(text, toks, i):
+            return None
+        if nxt is not None and adjacent(text, run[-1], nxt) and nxt.text.lower().rstrip(".") in _DISEASE:
+            return None
+        if any(_hospitalish(w) for w in words):
+            return None
+        if nxt is not None and adjacent(text, run[-1], nxt) and _hospitalish(nxt.text):
+            return None
+        if any(c.isdigit() for w in words for c in w):
+            return None
+        firsts, lasts = first_names(), last_names()
+        if self._cue_before(text, toks, i):
+            return 0.9
+        if any(w in NATIONALITIES for w in words):
+            return None
+        lone = words[0] if len(words) == 1 else ""
+        if lone and lone.lower().endswith(MEDICAL_SUFFIXES) and lone not in firsts and lone not in lasts:
+            return None
+        known_first = words[0] in firsts
+        known_any = any(w in firsts or w in lasts for w in words)
+        if len(words) >= 2 and known_first:
+            return 0.85
+        if len(words) >= 2 and known_any and not sentence_initial(text, run[0]):
+            return 0.7
+        if len(words) >= 2 and words[-1] in lasts and words[0] not in cities():
+            return 0.65
+        if len(words) == 1 and known_any and not sentence_initial(text, run[0]) and words[0] not in cities():
+            return 0.6
+        return None
+
+    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
+        return RecognizerResult(
+            entity_type=str(self.ENTITY),
+            start=start,
+            end=end,
+            score=score,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                COUNTRY_KEY: "",
+            },
+        )

@@ -1,0 +1,45 @@
+"""Telephone numbers of Norway, Sweden, Denmark, Finland and Estonia (national numbering plans: Nkom, PTS,
+Energistyrelsen, Traficom, TTJA), in international form (``+47``, ``0047``, ``(+358)``) or national groupings.
+
+National 8-digit Norwegian/Danish numbers written without spaces look like any other number, so they count only
+next to a phone cue word (``tlf``, ``tel``, ``puh``, ``mob``, ``gsm``, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from deid.labels import Label
+from deid.recognizers._base import Rule, RuleRecognizer
+
+_CC = r"(?:47|46|45|358|372)"
+_END = r"(?![\d])"
+_START = r"(?<![\w+\-/.,])"
+
+CUES = r"(?i:tlf|tel|telefon|telefonnr|telefonnummer|phone|ph|puh|puhelin|puhelinnumero|mob|mobil|mobiltelefon|gsm|mobiil|matkapuhelin|kontakt)"
+
+
+class NordicPhoneRecognizer(RuleRecognizer):
+    """Phone numbers of the five countries."""
+
+    ENTITY: ClassVar[Label] = Label.PHONE
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "intl",
+            rf"(?<![\w])(?P<phi>(?:\(\+?{_CC}\)|\+{_CC}|00{_CC})[ \-]?(?:\(0\)[ \-]?)?\d(?:[ \-]?\d){{5,10}}){_END}",
+            0.9,
+        ),
+        Rule("no_dk_2222", rf"{_START}(?P<phi>\d{{2}} \d{{2}} \d{{2}} \d{{2}}){_END}", 0.6, country="no"),
+        Rule("no_323", rf"{_START}(?P<phi>[2-9]\d{{2}} \d{{2}} \d{{3}}){_END}", 0.6, country="no"),
+        Rule("dk_44", rf"{_START}(?P<phi>[2-9]\d{{3}} \d{{4}}){_END}", 0.5, country="dk"),
+        Rule("se_area", rf"{_START}(?P<phi>0\d{{1,3}}-\d{{2,3}}(?: \d{{2,3}}){{1,3}}){_END}", 0.7, country="se"),
+        Rule("se_mobile", rf"{_START}(?P<phi>07\d \d{{3}} \d{{2}} \d{{2}}){_END}", 0.7, country="se"),
+        Rule("fi", rf"{_START}(?P<phi>(?:\(0\d{{1,2}}\)|0\d{{1,2}})[ \-]\d{{3,4}} ?\d{{3,4}}){_END}", 0.6, country="fi"),
+        Rule("ee", rf"{_START}(?P<phi>[56]\d{{2,3}} \d{{4}}){_END}", 0.5, country="ee"),
+        Rule("cued", rf"{CUES}\.?:?[ ]*(?:nr\.?[ ]*)?(?P<phi>\+?\d[\d \-()]{{5,16}}\d){_END}", 0.8),
+    )
+
+    def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
+        """Between 7 and 15 digits, as the numbering plans allow."""
+        digits = sum(c.isdigit() for c in text[start:end])
+        return rule.score if 7 <= digits <= 15 else None

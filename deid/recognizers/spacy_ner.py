@@ -1,0 +1,77 @@
+"""English names and places from the spaCy ``en_core_web_sm`` model (its PERSON, GPE, LOC and FAC entities),
+with the clinical filters a general-domain model needs: no disease eponyms (``Duchenne muscular dystrophy``),
+no gene or protein symbols, no countries. spaCy's ORG fires on gene and disease names in biomedical text, so
+organisations come from :mod:`deid.recognizers.organization` instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from presidio_analyzer import LocalRecognizer, RecognizerResult
+
+from deid.labels import Label
+from deid.lexicon import COUNTRIES, DISEASE_HEADS, EPONYMS, MEDICAL_SUFFIXES, NATIONALITIES, NOT_NAMES
+from deid.recognizers._base import COUNTRY_KEY
+
+_MAP = {"PERSON": Label.PERSON, "GPE": Label.LOCATION, "LOC": Label.LOCATION, "FAC": Label.LOCATION}
+_DISEASE = frozenset(DISEASE_HEADS)
+
+
+def _keep(ent: Any) -> bool:
+    words = [t.text for t in ent]
+    if any(w in EPONYMS or w.rstrip("s'") in EPONYMS for w in words):
+        return False
+    if any(any(c.isdigit() for c in w) or (w.isupper() and len(w) > 1) for w in words):
+        return False
+    if not all(w[:1].isupper() or w in {"-", "'s", "."} for w in words):
+        return False
+    if ent.text in COUNTRIES or ent.text in NOT_NAMES or any(w in NATIONALITIES for w in words):
+        return False
+    if len(words) == 1 and (len(words[0]) <= 3 or words[0].lower().endswith(MEDICAL_SUFFIXES)):
+        return False  # gene and protein symbols (Rho, Tf, Rac) and disease or organism names
+    if any(len(w) == 1 for w in words if w != "-"):
+        return False  # "L ." from an author list in a tokenised corpus
+    doc = ent.doc
+    following = [t.text.lower() for t in doc[ent.end : ent.end + 3]]
+    return not any(w in _DISEASE for w in following)
+
+
+class SpacyNerRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is untyped
+    """spaCy's English NER, filtered for clinical text."""
+
+    ENTITY: ClassVar[Label] = Label.PERSON
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entities=[str(Label.PERSON), str(Label.LOCATION)],
+            supported_language=supported_language,
+            name=f"SpacyNerRecognizer_{supported_language}",
+        )
+
+    def load(self) -> None:
+        """The model is loaded by the NLP engine."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        """The kept entities of the NLP artifacts."""
+        if nlp_artifacts is None:
+            return []
+        out = []
+        for ent in nlp_artifacts.entities:
+            label = _MAP.get(ent.label_)
+            if label is None or not _keep(ent):
+                continue
+            out.append(
+                RecognizerResult(
+                    entity_type=str(label),
+                    start=ent.start_char,
+                    end=ent.end_char,
+                    score=0.7,
+                    recognition_metadata={
+                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                        COUNTRY_KEY: "",
+                    },
+                )
+            )
+        return out

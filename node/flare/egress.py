@@ -1,0 +1,416 @@
+"""The egress guard: nothing leaves the site but numeric model tensors of the expected form and allowed metrics.
+
+:class:`EgressGuard` is an NVFlare component for the site's ``privacy.json`` ``components`` list: those are the
+only site-configured objects NVFlare 2.9 registers as event handlers in the job process (``local/resources.json``
+components are not). There it sees
+
+* ``AFTER_TASK_DATA_FILTER``: the global model sent down; its tensor names, shapes and dtypes become the expected
+  schema of this task's result;
+* ``AFTER_TASK_RESULT_FILTER``: the result after *all* filters, the site's and the job's own (site filters run
+  first, so a filter alone cannot be last); a result that fails :func:`check_result` is emptied in place and
+  turned into an ``EXECUTION_RESULT_ERROR`` reply, so nothing of it leaks;
+* ``BEFORE_SEND_TASK_RESULT``: the same object again, re-checked just before it is sent, in case job code held a
+  reference and changed it after the filters.
+
+Every decision is recorded with ``record_egress``. Reasons and logs name only expected tensor names, counts and
+kinds, never a value or an unexpected key (which could itself be PHI).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from nvflare.apis.dxo import DataKind, MetaKey
+from nvflare.apis.event_type import EventType
+from nvflare.apis.filter import Filter
+from nvflare.apis.fl_component import FLComponent
+from nvflare.apis.fl_constant import FLContextKey, ReturnCode
+from nvflare.apis.fl_context import FLContext
+from nvflare.apis.shareable import ReservedHeaderKey, Shareable
+from nvflare.app_common.app_constant import AlgorithmConstants, AppConstants
+
+from node.flare.site_services import FlareServices, UsesFlareServices
+from policies.contracts import EgressDecision
+
+log = logging.getLogger("fednode.node.flare.egress")
+
+DEFAULT_METRICS = frozenset(
+    {
+        "loss",
+        "train_loss",
+        "val_loss",
+        "precision",
+        "recall",
+        "f1",
+        "accuracy",
+        "val_precision",
+        "val_recall",
+        "val_f1",
+        "num_examples",
+        "epsilon",
+        "steps",
+        "seconds",
+    }
+)
+"""Scalar metrics a result may carry unless the site policy names others."""
+
+NUMERIC_DTYPES = frozenset(
+    {"float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"}
+)
+_INT_META = frozenset(
+    {MetaKey.NUM_STEPS_CURRENT_ROUND, MetaKey.CURRENT_ROUND, MetaKey.TOTAL_ROUNDS, MetaKey.START_ROUND}
+)
+_INT_HEADERS = frozenset({AppConstants.CURRENT_ROUND, AppConstants.NUM_ROUNDS, AppConstants.START_ROUND})
+_RETURN_CODES = frozenset(v for k, v in vars(ReturnCode).items() if k.isupper() and isinstance(v, str))
+_RUNNER_HEADERS = (
+    ReservedHeaderKey.TASK_NAME,
+    ReservedHeaderKey.TASK_ID,
+    ReservedHeaderKey.COOKIE_JAR,
+    ReservedHeaderKey.AUDIT_EVENT_ID,
+)
+_DXO_KEY = "DXO"
+_MAX_FILTER_HISTORY = 32
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """The form one tensor must keep: shape and dtype name (numpy spelling)."""
+
+    shape: tuple[int, ...]
+    dtype: str
+
+
+Schema = dict[str, TensorSpec]
+
+
+def dtype_name(value: Any) -> str | None:
+    """The numpy-style dtype name of an array or torch tensor, or ``None`` if ``value`` is neither."""
+    if isinstance(value, np.ndarray):
+        return str(value.dtype) if value.dtype.kind in "biuf" else f"non-numeric:{value.dtype.kind}"
+    module = type(value).__module__
+    if module.startswith("torch") and hasattr(value, "dtype") and hasattr(value, "shape"):
+        return str(value.dtype).removeprefix("torch.")
+    return None
+
+
+def spec_of(value: Any) -> TensorSpec | None:
+    """The spec of a numeric array/tensor, or ``None`` for anything else."""
+    name = dtype_name(value)
+    if name is None or name not in NUMERIC_DTYPES:
+        return None
+    return TensorSpec(shape=tuple(int(d) for d in value.shape), dtype=name)
+
+
+def schema_of(task_data: Shareable) -> Schema | None:
+    """The expected result schema from the task data (a DXO of model tensors), or ``None`` if it has none."""
+    dxo = task_data.get(_DXO_KEY) if isinstance(task_data, Mapping) else None
+    if not isinstance(dxo, Mapping) or dxo.get("kind") not in (DataKind.WEIGHTS, DataKind.WEIGHT_DIFF):
+        return None
+    data = dxo.get("data")
+    if not isinstance(data, Mapping) or not data:
+        return None
+    schema: Schema = {}
+    for name, value in data.items():
+        spec = spec_of(value)
+        if not isinstance(name, str) or spec is None:
+            return None
+        schema[name] = spec
+    return schema
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return math.isfinite(float(value))
+    if isinstance(value, np.generic | np.ndarray) and getattr(value, "ndim", 0) == 0:
+        return value.dtype.kind in "iuf" and bool(np.isfinite(value))
+    return False
+
+
+def _loaded_filter_names() -> frozenset[str]:
+    """Class names of every NVFlare ``Filter`` subclass loaded in this process (what ``filter_history`` holds)."""
+    seen: set[str] = set()
+    stack: list[type] = [Filter]
+    while stack:
+        cls = stack.pop()
+        subclasses: list[type] = cls.__subclasses__()
+        for sub in subclasses:
+            if sub.__name__ not in seen:
+                seen.add(sub.__name__)
+                stack.append(sub)
+    return frozenset(seen)
+
+
+@dataclass(frozen=True)
+class EgressPolicy:
+    """What may leave: the allowed metric names and DXO kinds; whether a model result needs a known schema."""
+
+    allowed_metrics: frozenset[str] = DEFAULT_METRICS
+    allowed_kinds: frozenset[str] = frozenset({DataKind.WEIGHTS, DataKind.WEIGHT_DIFF, DataKind.METRICS})
+
+
+def check_result(
+    result: Mapping[str, Any],
+    expected: Schema | None,
+    policy: EgressPolicy,
+    *,
+    runner_headers: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Why ``result`` may not leave the site, or ``None`` if it may.
+
+    ``runner_headers`` are headers NVFlare's runner adds after the filters (task name and id, cookie jar, audit id):
+    allowed only with exactly these values.
+    """
+    extra_keys = [k for k in result if k not in (ReservedHeaderKey.HEADERS, _DXO_KEY)]
+    if extra_keys:
+        return f"unexpected top-level entries ({len(extra_keys)})"
+    reason = _check_headers(result.get(ReservedHeaderKey.HEADERS), runner_headers or {})
+    if reason:
+        return reason
+    headers = result.get(ReservedHeaderKey.HEADERS) or {}
+    rc = headers.get(ReservedHeaderKey.RC, ReturnCode.OK)
+    dxo = result.get(_DXO_KEY)
+    if dxo is None:
+        return None if rc != ReturnCode.OK else "result carries no data"
+    if headers.get(ReservedHeaderKey.CONTENT_TYPE) != "DXO":
+        return "DXO without its content type"
+    if not isinstance(dxo, Mapping) or set(dxo) - {"kind", "data", "meta"}:
+        return "malformed DXO"
+    kind = dxo.get("kind")
+    if kind not in policy.allowed_kinds:
+        return "DXO kind not allowed"
+    data = dxo.get("data")
+    if not isinstance(data, Mapping):
+        return "DXO data is not a mapping"
+    reason = _check_metrics(data, policy) if kind == DataKind.METRICS else _check_tensors(data, expected)
+    return reason or _check_meta(dxo.get("meta") or {}, policy, expected)
+
+
+def _check_headers(headers: object, runner_headers: Mapping[str, Any]) -> str | None:
+    if headers is None:
+        return None
+    if not isinstance(headers, Mapping):
+        return "headers are not a mapping"
+    for key, value in headers.items():
+        if key in runner_headers:
+            if value != runner_headers[key]:
+                return f"header {key} changed after the filters"
+        elif key == ReservedHeaderKey.CONTENT_TYPE:
+            if value != "DXO":
+                return "content type is not DXO"
+        elif key == ReservedHeaderKey.RC:
+            if value not in _RETURN_CODES:
+                return "unknown return code"
+        elif key in _INT_HEADERS:
+            if not isinstance(value, int) or isinstance(value, bool):
+                return f"header {key} is not an integer"
+        else:
+            return "unexpected header"
+    return None
+
+
+def _check_tensors(data: Mapping[Any, Any], expected: Schema | None) -> str | None:
+    if expected is None:
+        return "no global model was seen to compare the result with"
+    if not data:
+        return "model result is empty"
+    unexpected = [k for k in data if not isinstance(k, str) or k not in expected]
+    if unexpected:
+        return f"unexpected tensor names ({len(unexpected)} of {len(data)})"
+    for name, value in data.items():
+        spec = spec_of(value)
+        if spec is None:
+            return f"tensor {name} is not a numeric array"
+        want = expected[name]
+        if spec.dtype != want.dtype:
+            return f"tensor {name} has dtype {spec.dtype}, expected {want.dtype}"
+        if spec.shape != want.shape:
+            return f"tensor {name} has shape {list(spec.shape)}, expected {list(want.shape)}"
+    return None
+
+
+def _check_metrics(data: Mapping[Any, Any], policy: EgressPolicy) -> str | None:
+    bad = [k for k in data if not isinstance(k, str) or k not in policy.allowed_metrics]
+    if bad:
+        return f"metrics not on the allow-list ({len(bad)})"
+    if not all(_is_number(v) for v in data.values()):
+        return "a metric is not a finite number"
+    return None
+
+
+def _check_meta(meta: object, policy: EgressPolicy, expected: Schema | None) -> str | None:
+    if not isinstance(meta, Mapping):
+        return "DXO meta is not a mapping"
+    for key, value in meta.items():
+        if key in _INT_META:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                return f"meta {key} is not a non-negative integer"
+        elif key == MetaKey.INITIAL_METRICS:
+            if not isinstance(value, Mapping) or _check_metrics(value, policy):
+                return "initial metrics are not allowed numbers"
+        elif key == AlgorithmConstants.SCAFFOLD_CTRL_DIFF:
+            if not isinstance(value, Mapping) or _check_tensors(value, expected):
+                return "SCAFFOLD control difference does not match the model"
+        elif key == MetaKey.FILTER_HISTORY:
+            if not _valid_filter_history(value):
+                return "filter history names something that is not a loaded filter"
+        elif isinstance(key, str) and key in policy.allowed_metrics:
+            if not _is_number(value):
+                return f"meta metric {key} is not a finite number"
+        else:
+            return "unexpected meta entry"
+    return None
+
+
+def _valid_filter_history(value: object) -> bool:
+    if not isinstance(value, list) or len(value) > _MAX_FILTER_HISTORY:
+        return False
+    names = _loaded_filter_names()
+    return all(isinstance(v, str) and v in names for v in value)
+
+
+def block_in_place(result: Shareable) -> None:
+    """Empty ``result`` (data, meta, headers) and mark it as an error reply: nothing of it can leave."""
+    result.clear()
+    result[ReservedHeaderKey.HEADERS] = {}
+    result.set_return_code(ReturnCode.EXECUTION_RESULT_ERROR)
+
+
+# --- the per-process record of what each task expects --------------------------------------------------------
+
+
+class _Expectations:
+    """Task id -> (schema, round, runner headers); bounded, shared by the guard and the schema filter."""
+
+    def __init__(self, limit: int = 64) -> None:
+        self._items: OrderedDict[str, tuple[Schema | None, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._limit = limit
+
+    def put(self, task_id: str, schema: Schema | None, round_: int) -> None:
+        with self._lock:
+            self._items[task_id] = (schema, round_)
+            self._items.move_to_end(task_id)
+            while len(self._items) > self._limit:
+                self._items.popitem(last=False)
+
+    def get(self, task_id: str) -> tuple[Schema | None, int]:
+        with self._lock:
+            return self._items.get(task_id, (None, -1))
+
+
+EXPECTED = _Expectations()
+"""This process's expectations, keyed by NVFlare task id (one job per job process)."""
+
+
+def remember_task(fl_ctx: FLContext) -> None:
+    """Record the expected result schema and round of the task now in ``fl_ctx`` (``TASK_DATA``, ``TASK_ID``)."""
+    task_data = fl_ctx.get_prop(FLContextKey.TASK_DATA)
+    task_id = str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "")
+    if not isinstance(task_data, Shareable) or not task_id:
+        return
+    round_ = task_data.get_header(AppConstants.CURRENT_ROUND, -1)
+    EXPECTED.put(task_id, schema_of(task_data), round_ if isinstance(round_, int) else -1)
+
+
+class EgressGuard(FLComponent, UsesFlareServices):  # type: ignore[misc]  # nvflare is untyped
+    """Checks every task result after all filters and again before it is sent; blocks and audits failures.
+
+    Args (JSON, from ``privacy.json``):
+        allowed_metrics: scalar metric names a result may carry (default :data:`DEFAULT_METRICS`).
+    """
+
+    def __init__(self, allowed_metrics: Iterable[str] | None = None, *, services: FlareServices | None = None) -> None:
+        super().__init__()
+        metrics = frozenset(allowed_metrics) if allowed_metrics is not None else DEFAULT_METRICS
+        self.policy = EgressPolicy(allowed_metrics=metrics)
+        self._services = services
+        self._pending: dict[str, tuple[Shareable, dict[str, Any]]] = {}
+
+    def handle_event(self, event_type: str, fl_ctx: FLContext) -> None:
+        if event_type == EventType.AFTER_TASK_DATA_FILTER:
+            remember_task(fl_ctx)
+        elif event_type == EventType.AFTER_TASK_RESULT_FILTER:
+            result = fl_ctx.get_prop(FLContextKey.TASK_RESULT)
+            task_id = str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "")
+            if isinstance(result, Shareable) and self.inspect(result, task_id, fl_ctx, final=False):
+                self._pending[task_id] = (result, self._runner_headers(fl_ctx))
+        elif event_type == EventType.BEFORE_SEND_TASK_RESULT:
+            for task_id, (result, runner_headers) in list(self._pending.items()):
+                self._pending.pop(task_id, None)
+                self.inspect(result, task_id, fl_ctx, final=True, runner_headers=runner_headers)
+
+    @staticmethod
+    def _runner_headers(fl_ctx: FLContext) -> dict[str, Any]:
+        """The header values NVFlare's runner will add after the filters, from the task being processed."""
+        task_data = fl_ctx.get_prop(FLContextKey.TASK_DATA)
+        headers: dict[str, Any] = {
+            ReservedHeaderKey.TASK_NAME: fl_ctx.get_prop(FLContextKey.TASK_NAME),
+            ReservedHeaderKey.TASK_ID: fl_ctx.get_prop(FLContextKey.TASK_ID),
+        }
+        if isinstance(task_data, Shareable):
+            headers[ReservedHeaderKey.COOKIE_JAR] = task_data.get_cookie_jar()
+        return headers
+
+    def inspect(
+        self,
+        result: Shareable,
+        task_id: str,
+        fl_ctx: FLContext,
+        *,
+        final: bool,
+        runner_headers: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Check ``result``; block it in place and audit if it fails. Returns whether it passed."""
+        expected, round_ = EXPECTED.get(task_id)
+        allowed_runner = dict(runner_headers or {})
+        if final:
+            audit_id = (result.get(ReservedHeaderKey.HEADERS) or {}).get(ReservedHeaderKey.AUDIT_EVENT_ID)
+            if isinstance(audit_id, str) and len(audit_id) <= 64:
+                allowed_runner[ReservedHeaderKey.AUDIT_EVENT_ID] = audit_id
+        try:
+            reason = check_result(result, expected, self.policy, runner_headers=allowed_runner)
+        except Exception as exc:  # an inspection that cannot finish fails closed
+            reason = f"inspection failed ({type(exc).__name__})"
+        job_id = str(fl_ctx.get_job_id() or "")
+        if reason is None:
+            if not final:
+                self._record(job_id, round_, True, _summary(result))
+            return True
+        keep = {k: v for k, v in allowed_runner.items() if final and v is not None}
+        block_in_place(result)
+        for key, value in keep.items():
+            result.set_header(key, value)
+        log.warning("egress.blocked job=%s round=%s reason=%s", job_id, round_, reason)
+        self._record(job_id, round_, False, reason)
+        return False
+
+    def _record(self, job_id: str, round_: int, allowed: bool, reason: str) -> None:
+        record_decision(self.services, job_id, round_, allowed, reason)
+
+
+def record_decision(services: FlareServices, job_id: str, round_: int, allowed: bool, reason: str) -> None:
+    """Record one egress decision in the registry (audited there); a failed write is logged, never raised."""
+    decision = EgressDecision(job_id=job_id, round=round_, allowed=allowed, reason=reason, at=datetime.now(UTC))
+    try:
+        services.jobs.record_egress(decision)
+    except Exception as exc:  # the decision already took effect; the audit failure is reported, not raised
+        log.error("egress.audit_failed job=%s kind=%s", job_id, type(exc).__name__)
+
+
+def _summary(result: Mapping[str, Any]) -> str:
+    dxo = result.get(_DXO_KEY)
+    if not isinstance(dxo, Mapping):
+        return "passed: no data"
+    data = dxo.get("data") or {}
+    kind = dxo.get("kind")
+    return f"passed: {getattr(kind, 'value', kind)} with {len(data)} entries"

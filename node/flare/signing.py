@@ -1,0 +1,172 @@
+"""The signed global model: Ed25519 over the model's digest and its provenance manifest.
+
+The coordinator writes three files next to each other when a study ends:
+
+- ``global_model.safetensors``: the model weights;
+- ``provenance.json``: what produced them (job id and app digest, sites per round, rounds, approvals received,
+  aggregation rule, model digest);
+- ``provenance.sig.json``: the coordinator's Ed25519 signature over the canonical JSON of the provenance (which
+  itself names the model digest), with the key id and public key.
+
+A site calls :func:`verify_signed_model` before it uses a model: the signature must verify against a public key the
+site trusts (pinned out of band, e.g. shipped with the site's startup kit), the weights must hash to the digest in
+the provenance, and the job digest must be the one the site approved. Any failure raises ``SignatureError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fednode.errors import SignatureError
+from policies.keys import SiteKey, key_id, load_public_key, verify_signature
+
+MODEL_FILE = "global_model.safetensors"
+PROVENANCE_FILE = "provenance.json"
+SIGNATURE_FILE = "provenance.sig.json"
+SCHEMA = "fednode.provenance/1"
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One aggregation round: who contributed, with what weight, and the numbers they reported."""
+
+    round: int
+    sites: tuple[str, ...]
+    weights: Mapping[str, float] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    rejected: tuple[str, ...] = ()
+    metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What the coordinator attests about a global model."""
+
+    job_id: str
+    job_digest: str
+    study: str
+    algorithm: str
+    rounds: tuple[RoundRecord, ...]
+    sites: tuple[str, ...]
+    approvals: Mapping[str, Mapping[str, Any]]
+    model_sha256: str
+    model_file: str = MODEL_FILE
+    created_at: str = ""
+    schema: str = SCHEMA
+
+    def canonical(self) -> bytes:
+        """The exact bytes that are signed: sorted-key, compact JSON."""
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"), default=list).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Provenance:
+        try:
+            rounds = tuple(
+                RoundRecord(
+                    round=int(r["round"]),
+                    sites=tuple(r["sites"]),
+                    weights=dict(r.get("weights", {})),
+                    missing=tuple(r.get("missing", ())),
+                    rejected=tuple(r.get("rejected", ())),
+                    metrics={k: dict(v) for k, v in r.get("metrics", {}).items()},
+                )
+                for r in data["rounds"]
+            )
+            return cls(
+                job_id=str(data["job_id"]),
+                job_digest=str(data["job_digest"]),
+                study=str(data["study"]),
+                algorithm=str(data["algorithm"]),
+                rounds=rounds,
+                sites=tuple(data["sites"]),
+                approvals={k: dict(v) for k, v in data["approvals"].items()},
+                model_sha256=str(data["model_sha256"]),
+                model_file=str(data.get("model_file", MODEL_FILE)),
+                created_at=str(data.get("created_at", "")),
+                schema=str(data.get("schema", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SignatureError(f"{PROVENANCE_FILE}: malformed provenance ({type(exc).__name__}: {exc})") from exc
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sign_model(folder: Path, provenance: Provenance, key: SiteKey) -> Path:
+    """Write ``provenance.json`` and its signature next to the model file already in ``folder``."""
+    model_path = folder / provenance.model_file
+    if sha256_file(model_path) != provenance.model_sha256:
+        raise SignatureError(f"{model_path.name}: bytes do not match the provenance's model digest")
+    (folder / PROVENANCE_FILE).write_text(json.dumps(asdict(provenance), indent=2, sort_keys=True), encoding="utf-8")
+    signature = {
+        "algorithm": "ed25519",
+        "key_id": key.key_id,
+        "public_key": key.public_pem,
+        "signature": key.sign(provenance.canonical()),
+    }
+    sig_path = folder / SIGNATURE_FILE
+    sig_path.write_text(json.dumps(signature, indent=2, sort_keys=True), encoding="utf-8")
+    return sig_path
+
+
+@dataclass(frozen=True)
+class VerifiedModel:
+    """A model whose signature, weights and provenance checked out."""
+
+    model_path: Path
+    provenance: Provenance
+    key_id: str
+
+
+def verify_signed_model(
+    folder: Path,
+    trusted_public_keys: Sequence[str],
+    *,
+    expected_job_digest: str | None = None,
+) -> VerifiedModel:
+    """Verify a signed global model before use; raise ``SignatureError`` on anything wrong.
+
+    ``trusted_public_keys`` are PEM texts the site trusts; the public key embedded in the signature file only
+    selects among them and is never trusted on its own.
+    """
+    if not trusted_public_keys:
+        raise SignatureError("no trusted coordinator key configured: refusing to trust any model")
+    try:
+        sig = json.loads((folder / SIGNATURE_FILE).read_text(encoding="utf-8"))
+        prov_data = json.loads((folder / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SignatureError(f"{Path(exc.filename).name}: missing; the model is not signed") from exc
+    except json.JSONDecodeError as exc:
+        raise SignatureError(f"signature or provenance file is not valid JSON (line {exc.lineno})") from exc
+    if not isinstance(sig, dict) or sig.get("algorithm") != "ed25519":
+        raise SignatureError(f"{SIGNATURE_FILE}: unsupported signature algorithm")
+    provenance = Provenance.from_json(prov_data)
+    if provenance.schema != SCHEMA:
+        raise SignatureError(f"{PROVENANCE_FILE}: unknown schema {provenance.schema!r}")
+    message = provenance.canonical()
+    signer = None
+    for pem in trusted_public_keys:
+        public = load_public_key(pem)
+        if verify_signature(public, str(sig.get("signature", "")), message):
+            signer = key_id(public)
+            break
+    if signer is None:
+        raise SignatureError(f"{SIGNATURE_FILE}: signature does not verify against any trusted coordinator key")
+    model_path = folder / provenance.model_file
+    if model_path.name != provenance.model_file or not model_path.is_file():
+        raise SignatureError(f"{provenance.model_file}: model file missing")
+    if sha256_file(model_path) != provenance.model_sha256:
+        raise SignatureError(f"{model_path.name}: weights do not match the signed digest")
+    if expected_job_digest is not None and provenance.job_digest != expected_job_digest:
+        raise SignatureError("provenance: the model comes from a job whose digest this site did not approve")
+    return VerifiedModel(model_path=model_path, provenance=provenance, key_id=signer)

@@ -1,0 +1,30 @@
+"""Tamper-evident audit log: hash-chained records, Ed25519-signed checkpoints, verification and export."""
+
+from policies.audit._chain import (
+    GENESIS_HASH,
+    AuditRecord,
+    Checkpoint,
+    VerifyReport,
+    canonical_json,
+    record_hash,
+    verify_records,
+)
+from policies.audit._events import AuditEvent
+from policies.audit._export import export_jsonl, export_ro_crate, read_jsonl, verify_jsonl
+from policies.audit._log import AuditLog
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEvent",
+    "AuditLog",
+    "AuditRecord",
+    "Checkpoint",
+    "VerifyReport",
+    "canonical_json",
+    "export_jsonl",
+    "export_ro_crate",
+    "read_jsonl",
+    "record_hash",
+    "verify_jsonl",
+    "verify_records",
+]

@@ -1,0 +1,218 @@
+"""Hashing and verification of the audit chain: pure functions over records, shared by the live log and by the
+offline verifier of an export.
+
+A record's hash is ``sha256(canonical JSON of {seq, at, event, actor, job_id, details, prev_hash})``; the first
+record's ``prev_hash`` is 64 zeros. A checkpoint signs ``{seq, hash, at, next_due, key_id}`` with the site's
+Ed25519 key; ``next_due`` says where the next checkpoint must be, so deleting one is noticed too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from fednode.errors import AuditChainError
+from policies.keys import key_id as _key_id
+from policies.keys import verify_signature
+
+GENESIS_HASH = "0" * 64
+_CHECKPOINT_DOMAIN = b"fednode-audit-checkpoint\n"
+
+
+def canonical_json(obj: Any) -> str:
+    """Sorted keys, no spaces, UTF-8 kept: the bytes that get hashed and signed."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One record of the chain. ``at`` is canonical ISO-8601 UTC text, exactly as hashed."""
+
+    seq: int
+    at: str
+    event: str
+    actor: str
+    job_id: str | None
+    details: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "event": self.event,
+            "actor": self.actor,
+            "job_id": self.job_id,
+            "details": dict(self.details),
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> AuditRecord:
+        return cls(
+            seq=int(obj["seq"]),
+            at=str(obj["at"]),
+            event=str(obj["event"]),
+            actor=str(obj["actor"]),
+            job_id=None if obj.get("job_id") is None else str(obj["job_id"]),
+            details=dict(obj.get("details") or {}),
+            prev_hash=str(obj["prev_hash"]),
+            hash=str(obj["hash"]),
+        )
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement that the chain up to ``seq`` ends in ``hash``."""
+
+    seq: int
+    hash: str
+    at: str
+    next_due: int
+    key_id: str
+    signature: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "hash": self.hash,
+            "at": self.at,
+            "next_due": self.next_due,
+            "key_id": self.key_id,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Checkpoint:
+        return cls(
+            seq=int(obj["seq"]),
+            hash=str(obj["hash"]),
+            at=str(obj["at"]),
+            next_due=int(obj["next_due"]),
+            key_id=str(obj["key_id"]),
+            signature=str(obj["signature"]),
+        )
+
+
+def record_hash(
+    seq: int, at: str, event: str, actor: str, job_id: str | None, details: Mapping[str, Any], prev_hash: str
+) -> str:
+    """The hash a record with these fields must carry."""
+    body = {
+        "seq": seq,
+        "at": at,
+        "event": event,
+        "actor": actor,
+        "job_id": job_id,
+        "details": details,
+        "prev_hash": prev_hash,
+    }
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def checkpoint_message(seq: int, hash_: str, at: str, next_due: int, key_id: str) -> bytes:
+    """The bytes a checkpoint signature covers."""
+    body = {"seq": seq, "hash": hash_, "at": at, "next_due": next_due, "key_id": key_id}
+    return _CHECKPOINT_DOMAIN + canonical_json(body).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What a successful verification covered."""
+
+    records: int
+    checkpoints: int
+    last_seq: int
+    last_hash: str
+    last_checkpoint_seq: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "records": self.records,
+            "checkpoints": self.checkpoints,
+            "last_seq": self.last_seq,
+            "last_hash": self.last_hash,
+            "last_checkpoint_seq": self.last_checkpoint_seq,
+        }
+
+
+def _fail(seq: int, why: str) -> AuditChainError:
+    return AuditChainError(f"audit chain broken at record {seq}: {why}", first_bad_seq=seq)
+
+
+def verify_records(
+    records: Iterable[AuditRecord], checkpoints: Iterable[Checkpoint], public_key: Ed25519PublicKey | None
+) -> VerifyReport:
+    """Check the whole chain; raise :class:`AuditChainError` naming the first bad record.
+
+    ``records`` must come in ascending ``seq`` order (as stored or exported). Detects a changed record (its hash),
+    a deleted one (a gap in ``seq``, or a successor linked to a hash that is no longer there), an inserted one
+    (its successor links past it), reordering (links), and, with the signed checkpoints, a chain rewritten with
+    fresh hashes or truncated past a checkpoint. ``public_key=None`` skips signature checks (never in production).
+    """
+    by_seq = {c.seq: c for c in checkpoints}
+    expected_kid = None if public_key is None else _key_id(public_key)
+    prev_hash = GENESIS_HASH
+    prev_prev_hash: str | None = None
+    expected_seq = 1
+    count = 0
+    last_good_checkpoint = 0
+    for rec in records:
+        if rec.seq != expected_seq:
+            if rec.seq > expected_seq:
+                raise _fail(expected_seq, f"record missing (next stored record is {rec.seq})")
+            raise _fail(rec.seq, f"out of order or duplicated (expected {expected_seq})")
+        if rec.prev_hash != prev_hash:
+            if rec.prev_hash == prev_prev_hash:
+                raise _fail(rec.seq - 1, "inserted: its successor links past it")
+            raise _fail(rec.seq, "does not link to its predecessor (a record was deleted, inserted or moved)")
+        if record_hash(rec.seq, rec.at, rec.event, rec.actor, rec.job_id, rec.details, rec.prev_hash) != rec.hash:
+            raise _fail(rec.seq, "content changed (hash does not match)")
+        cp = by_seq.get(rec.seq)
+        if cp is not None:
+            _check_checkpoint(cp, rec, public_key, expected_kid, last_good_checkpoint)
+            last_good_checkpoint = rec.seq
+        prev_prev_hash, prev_hash = prev_hash, rec.hash
+        expected_seq += 1
+        count += 1
+    last_seq = expected_seq - 1
+    ordered = sorted(by_seq.values(), key=lambda c: c.seq)
+    if ordered and ordered[-1].seq > last_seq:
+        raise _fail(last_seq + 1, f"chain truncated: a signed checkpoint covers record {ordered[-1].seq}")
+    for cp in ordered:
+        if cp.next_due <= last_seq and cp.next_due not in by_seq:
+            raise _fail(cp.next_due, "its signed checkpoint is missing")
+    return VerifyReport(
+        records=count,
+        checkpoints=len(ordered),
+        last_seq=last_seq,
+        last_hash=prev_hash,
+        last_checkpoint_seq=ordered[-1].seq if ordered else None,
+    )
+
+
+def _check_checkpoint(
+    cp: Checkpoint, rec: AuditRecord, public_key: Ed25519PublicKey | None, expected_kid: str | None, after: int
+) -> None:
+    if cp.hash != rec.hash:
+        # a consistent chain that disagrees with a signature: some record after the last good checkpoint was
+        # rewritten together with every hash after it; the earliest it can be is named
+        raise _fail(
+            after + 1,
+            f"records {after + 1}..{rec.seq} were rewritten (record {rec.seq} differs from its signed checkpoint)",
+        )
+    if public_key is None:
+        return
+    if cp.key_id != expected_kid:
+        raise _fail(rec.seq, f"checkpoint signed by another key ({cp.key_id})")
+    message = checkpoint_message(cp.seq, cp.hash, cp.at, cp.next_due, cp.key_id)
+    if not verify_signature(public_key, cp.signature, message):
+        raise _fail(rec.seq, "checkpoint signature does not verify")

@@ -1,0 +1,36 @@
+"""Audit event tags, ``subject:action``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditEvent(StrEnum):
+    """Every kind of thing the audit log records. Add members here; never reuse a tag for a new meaning."""
+
+    JOB_PENDING = "job:pending"  # the gate recorded a job for review
+    JOB_CONFLICT = "job:conflict"  # a job id came back with a different digest or pinned meta
+    JOB_APPROVAL_RECORDED = "job:approval_recorded"  # one approver said yes; more are needed
+    JOB_APPROVAL_REFUSED = "job:approval_refused"  # an approval attempt was refused (verdict, TOTP, approver)
+    JOB_APPROVED = "job:approved"  # the last required approval; bound to the digest
+    JOB_REJECTED = "job:rejected"
+    JOB_RUNNING = "job:running"
+    JOB_FINISHED = "job:finished"
+    JOB_REFUSED = "job:refused"  # refused by gate or policy (digest mismatch, meta changed, denied verdict)
+    JOB_FAILED = "job:failed"
+    JOB_ROUND = "job:round"
+    DIGEST_VERIFIED = "digest:verified"
+    DIGEST_MISMATCH = "digest:mismatch"
+    EGRESS_ALLOWED = "egress:allowed"
+    EGRESS_BLOCKED = "egress:blocked"
+    BUDGET_RESERVED = "budget:reserved"
+    BUDGET_REFUSED = "budget:refused"
+    BUDGET_COMMITTED = "budget:committed"
+    BUDGET_RELEASED = "budget:released"
+    BUDGET_STEPS = "budget:steps"  # DP-SGD steps recorded in the accountant history
+    POLICY_LOADED = "policy:loaded"
+    POLICY_COMPILED = "policy:compiled"
+    AUDIT_EXPORTED = "audit:exported"
+    RECEIPT_ISSUED = "receipt:issued"
+    MODEL_VERIFIED = "model:verified"
+    MODEL_REJECTED = "model:rejected"

@@ -1,0 +1,82 @@
+"""Wiring: build the site's state services (store, key, audit, ledger, job service) from the settings and the
+site policy, once per process. The gate, the CLI and the dashboard all start here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fednode.settings import Settings
+from policies.audit import AuditLog
+from policies.keys import DEFAULT_KEY_NAME, SiteKey, load_or_create_site_key
+from policies.ledger import PrivacyLedger
+from policies.policy_model import SitePolicy, load_policy
+from policies.registry import ApprovalRules, JobService
+from policies.state import Clock, StateStore, utc_now
+from policies.totp import FileTotpVerifier
+
+
+@dataclass
+class SiteServices:
+    """Everything that reads or writes state.db, sharing one store."""
+
+    site: str
+    store: StateStore
+    key: SiteKey
+    audit: AuditLog
+    ledger: PrivacyLedger
+    jobs: JobService
+    totp: FileTotpVerifier
+    policy: SitePolicy | None
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+def signing_key_path(settings: Settings, policy: SitePolicy | None) -> Path:
+    """The site key file: the policy's ``site.signing_key`` (relative to FEDNODE_HOME), else keys/site.ed25519.pem."""
+    if policy is not None:
+        path = policy.site.signing_key
+        return path if path.is_absolute() else settings.home / path
+    return settings.keys_dir / DEFAULT_KEY_NAME
+
+
+def load_site_policy(settings: Settings, *, required: bool) -> SitePolicy | None:
+    """The site policy at ``settings.policy_path``; None when it does not exist and ``required`` is false."""
+    path = settings.policy_path
+    if not path.exists() and not required:
+        return None
+    return load_policy(path)
+
+
+def open_site_services(
+    settings: Settings,
+    policy: SitePolicy | None = None,
+    *,
+    require_policy: bool = False,
+    clock: Clock = utc_now,
+    state_url: str | None = None,
+) -> SiteServices:
+    """Open state.db (creating it), the site key (creating it), and the services on top.
+
+    Without a site policy, nobody can approve (empty approver list) and no dataset has a budget: reads,
+    audit verification and the ledger view still work.
+    """
+    if policy is None:
+        policy = load_site_policy(settings, required=require_policy)
+    store = StateStore(state_url) if state_url else StateStore.for_path(settings.state_db_path)
+    key = load_or_create_site_key(signing_key_path(settings, policy))
+    audit = AuditLog(store, key, checkpoint_every=settings.policy.checkpoint_every, clock=clock)
+    if policy is not None:
+        dp = policy.privacy.dp
+        ledger = PrivacyLedger(
+            store, audit, budgets=policy.privacy.budgets, delta=dp.delta, accountant=dp.accountant, clock=clock
+        )
+        rules = ApprovalRules.from_policy(policy.approval)
+    else:
+        ledger = PrivacyLedger(store, audit, budgets={}, delta=1e-5, clock=clock)
+        rules = ApprovalRules()
+    totp = FileTotpVerifier(settings.keys_dir / "totp")
+    jobs = JobService(store, audit, ledger, rules=rules, totp=totp, clock=clock)
+    site = policy.site.name if policy is not None else settings.site_name
+    return SiteServices(site, store, key, audit, ledger, jobs, totp, policy)

@@ -1,0 +1,201 @@
+"""The egress guard on NVFlare's own Shareable/DXO objects, as the client runner hands them to event handlers."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from nvflare.apis.dxo import DXO, DataKind, MetaKey
+from nvflare.apis.event_type import EventType
+from nvflare.apis.fl_constant import FLContextKey, ReservedKey, ReturnCode
+from nvflare.apis.fl_context import FLContext
+from nvflare.apis.shareable import ReservedHeaderKey, Shareable
+from nvflare.app_common.app_constant import AppConstants
+
+from node.flare.egress import EgressGuard, EgressPolicy, check_result, schema_of
+from node.flare.gate import ApprovalGate
+from policies.contracts import JobState
+from tests.node.sitekit import ctx, make_job, new_site, server_meta, services_for
+
+# Synthetic PHI: a Faker-style Norwegian name and a fødselsnummer with valid check digits (not a real person).
+PHI_NAME = "Kari Nordmann-Bjørnstad"
+PHI_FNR = "01017012366"
+
+GLOBAL = {
+    "encoder.weight": np.zeros((4, 3), dtype=np.float32),
+    "classifier.bias": np.zeros((3,), dtype=np.float32),
+}
+
+
+def _task_data(round_: int = 2) -> Shareable:
+    s = DXO(DataKind.WEIGHTS, {k: v.copy() for k, v in GLOBAL.items()}).to_shareable()
+    s.set_header(AppConstants.CURRENT_ROUND, round_)
+    s.set_header(AppConstants.NUM_ROUNDS, 5)
+    return s
+
+
+def _update(**extra: object) -> dict[str, object]:
+    data: dict[str, object] = {k: np.full(v.shape, 0.01, dtype=v.dtype) for k, v in GLOBAL.items()}
+    data.update(extra)
+    return data
+
+
+def _result(
+    data: dict[str, object], meta: dict[str, object] | None = None, kind: str = DataKind.WEIGHT_DIFF
+) -> Shareable:
+    s = DXO(kind, data, meta or {MetaKey.NUM_STEPS_CURRENT_ROUND: 12}).to_shareable()
+    s.set_header(AppConstants.CURRENT_ROUND, 2)
+    return s
+
+
+@pytest.fixture
+def site_and_guard(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A running job in a real registry, and the guard wired to it."""
+    site = new_site(tmp_path)
+    services = services_for(site)
+    gate = ApprovalGate(services=services)
+    meta = server_meta(make_job(tmp_path), "job-1")
+    gate.check_job("job-1", meta, "site-a")
+    site.jobs.approve("job-1", "dr.hansen", "ok")
+    site.jobs.mark_running("job-1")
+    assert site.jobs.get("job-1").state is JobState.RUNNING
+    return site, EgressGuard(services=services)
+
+
+def _job_ctx(task_id: str = "task-1") -> FLContext:
+    fl_ctx = ctx()
+    fl_ctx.set_prop(ReservedKey.RUN_NUM, "job-1", private=False, sticky=False)
+    fl_ctx.set_prop(FLContextKey.TASK_ID, task_id, private=True, sticky=False)
+    fl_ctx.set_prop(FLContextKey.TASK_NAME, "train", private=True, sticky=False)
+    return fl_ctx
+
+
+def _run_task(guard: EgressGuard, result: Shareable, task_id: str = "task-1") -> Shareable:
+    """The client runner's sequence: task data filtered, executor ran, result filtered, then sent."""
+    fl_ctx = _job_ctx(task_id)
+    task = _task_data()
+    fl_ctx.set_prop(FLContextKey.TASK_DATA, task, private=True, sticky=False)
+    guard.handle_event(EventType.AFTER_TASK_DATA_FILTER, fl_ctx)
+    fl_ctx.set_prop(FLContextKey.TASK_DATA, None, private=True, sticky=False)  # the runner clears it
+    fl_ctx.set_prop(FLContextKey.TASK_RESULT, result, private=True, sticky=False)
+    guard.handle_event(EventType.AFTER_TASK_RESULT_FILTER, fl_ctx)
+    fl_ctx.set_prop(FLContextKey.TASK_RESULT, None, private=True, sticky=False)
+    result.set_header(ReservedHeaderKey.TASK_NAME, "train")  # added by the runner after the filters
+    result.set_header(ReservedHeaderKey.TASK_ID, task_id)
+    guard.handle_event(EventType.BEFORE_SEND_TASK_RESULT, fl_ctx)
+    return result
+
+
+def _decisions(site: object) -> list[tuple[bool, str]]:
+    return [(d.allowed, d.reason) for d in site.jobs.egress("job-1")]  # type: ignore[attr-defined]
+
+
+def test_clean_update_passes_and_is_recorded(site_and_guard) -> None:  # type: ignore[no-untyped-def]
+    site, guard = site_and_guard
+    result = _run_task(guard, _result(_update()))
+    assert result.get_return_code() == ReturnCode.OK
+    assert set(result["DXO"]["data"]) == set(GLOBAL)
+    assert _decisions(site) == [(True, "passed: WEIGHT_DIFF with 2 entries")]
+
+
+def test_torch_tensors_pass_like_arrays(site_and_guard) -> None:  # type: ignore[no-untyped-def]
+    _site, guard = site_and_guard
+    data = {k: torch.full(v.shape, 0.5, dtype=torch.float32) for k, v in GLOBAL.items()}
+    assert _run_task(guard, _result(data)).get_return_code() == ReturnCode.OK
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (_update(secret=np.zeros((3,), dtype=np.float32)), "unexpected tensor names (1 of 3)"),
+        (
+            {"encoder.weight": np.array([[PHI_NAME] * 3] * 4), "classifier.bias": np.zeros(3, np.float32)},
+            "not a numeric",
+        ),
+        ({**_update(), "classifier.bias": np.zeros((4,), dtype=np.float32)}, "shape [4], expected [3]"),
+        ({**_update(), "classifier.bias": np.zeros((3,), dtype=np.float64)}, "dtype float64, expected float32"),
+        ({**_update(), "classifier.bias": PHI_FNR.encode()}, "not a numeric"),
+        ({**_update(), "classifier.bias": np.array([PHI_NAME], dtype=object)}, "not a numeric"),
+    ],
+)
+def test_smuggled_strings_extra_keys_and_wrong_forms_are_blocked(site_and_guard, data, reason) -> None:  # type: ignore[no-untyped-def]
+    site, guard = site_and_guard
+    result = _run_task(guard, _result(data))
+    assert result.get_return_code() == ReturnCode.EXECUTION_RESULT_ERROR
+    assert "DXO" not in result and set(result) == {ReservedHeaderKey.HEADERS}
+    allowed, recorded = _decisions(site)[-1]
+    assert not allowed and reason in recorded
+
+
+def test_metrics_only_whitelisted_numbers(site_and_guard) -> None:  # type: ignore[no-untyped-def]
+    site, guard = site_and_guard
+    ok = _run_task(guard, _result({"f1": 0.8, "loss": np.float32(0.3)}, {}, DataKind.METRICS), "t-ok")
+    assert ok.get_return_code() == ReturnCode.OK
+    bad = _run_task(guard, _result({"f1": 0.8, "patient": 1.0}, {}, DataKind.METRICS), "t-bad")
+    assert bad.get_return_code() == ReturnCode.EXECUTION_RESULT_ERROR
+    text = _run_task(guard, _result({"f1": PHI_NAME}, {}, DataKind.METRICS), "t-text")
+    assert text.get_return_code() == ReturnCode.EXECUTION_RESULT_ERROR
+    assert [a for a, _ in _decisions(site)] == [True, False, False]
+
+
+def test_a_change_after_the_filters_is_caught_before_sending(site_and_guard) -> None:  # type: ignore[no-untyped-def]
+    site, guard = site_and_guard
+    result = _result(_update())
+    fl_ctx = _job_ctx()
+    fl_ctx.set_prop(FLContextKey.TASK_DATA, _task_data(), private=True, sticky=False)
+    guard.handle_event(EventType.AFTER_TASK_DATA_FILTER, fl_ctx)
+    fl_ctx.set_prop(FLContextKey.TASK_RESULT, result, private=True, sticky=False)
+    guard.handle_event(EventType.AFTER_TASK_RESULT_FILTER, fl_ctx)
+    result["DXO"]["meta"]["note"] = PHI_NAME  # job code kept a reference and wrote into it later
+    result.set_header(ReservedHeaderKey.TASK_ID, "task-1")
+    guard.handle_event(EventType.BEFORE_SEND_TASK_RESULT, fl_ctx)
+    assert result.get_return_code() == ReturnCode.EXECUTION_RESULT_ERROR
+    assert result.get_header(ReservedHeaderKey.TASK_ID) == "task-1"  # the server can still match the reply
+    assert "DXO" not in result
+    assert [a for a, _ in _decisions(site)] == [True, False]
+
+
+def test_model_result_without_a_known_global_model_is_blocked() -> None:
+    assert (
+        check_result(_result(_update()), None, EgressPolicy()) == "no global model was seen to compare the result with"
+    )
+
+
+def test_schema_comes_from_the_global_model() -> None:
+    schema = schema_of(_task_data())
+    assert (
+        schema is not None and schema["encoder.weight"].shape == (4, 3) and schema["encoder.weight"].dtype == "float32"
+    )
+
+
+def test_synthetic_phi_never_reaches_logs_audit_or_the_wire(site_and_guard, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A training result carrying a name and a fødselsnummer in its metrics, meta, headers and key names."""
+    site, guard = site_and_guard
+    caplog.set_level(logging.DEBUG)
+    attempts = [
+        _result(_update(), {MetaKey.NUM_STEPS_CURRENT_ROUND: 3, "patient": PHI_NAME}),
+        _result(_update(), {MetaKey.INITIAL_METRICS: {"f1": 0.9, "fnr": PHI_FNR}}),
+        _result(_update(**{f"{PHI_NAME} {PHI_FNR}": np.zeros(3, np.float32)})),
+        _result({"f1": 0.5, PHI_FNR: 1.0}, {}, DataKind.METRICS),
+        _result(_update(), {MetaKey.FILTER_HISTORY: [PHI_NAME]}),
+    ]
+    header_smuggle = _result(_update())
+    header_smuggle.set_header("comment", f"{PHI_NAME} {PHI_FNR}")
+    attempts.append(header_smuggle)
+
+    sent = [_run_task(guard, r, f"task-{i}") for i, r in enumerate(attempts)]
+
+    wire = b"".join(pickle.dumps(dict(s)) for s in sent)
+    audit = repr([r.to_json() for r in site.audit.records()])
+    registry = repr(site.jobs.egress("job-1"))
+    for needle in (PHI_NAME, PHI_FNR, "Nordmann"):
+        assert needle.encode() not in wire
+        assert needle not in caplog.text
+        assert needle not in audit
+        assert needle not in registry
+    assert all(s.get_return_code() == ReturnCode.EXECUTION_RESULT_ERROR for s in sent)
+    assert len(site.jobs.egress("job-1")) == len(attempts)

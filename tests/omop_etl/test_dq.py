@@ -1,0 +1,82 @@
+"""The data-quality gate: DQD checks on the bundled sample, planted violations, accepted failures."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select, update
+
+from fednode.errors import EtlInputError
+from omop_etl.cdm import ConditionOccurrence, Person
+from omop_etl.db import make_engine
+from omop_etl.dq.accept import apply_accepted, read_accepted
+from omop_etl.dq.checks import run_dq
+from omop_etl.dq.spec import load_spec
+from omop_etl.synthea.eras import merge
+from omop_etl.synthea.run import run_etl
+from tests.omop_etl.helpers import REPO, SYNTHEA, VOCAB
+
+SPEC = load_spec(REPO / "data" / "omop-spec" / "dqd")
+ACCEPTED = REPO / "omop_etl" / "dq" / "accepted_bundled_sample.txt"
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'omop.db'}")
+    run_etl(engine, SYNTHEA, vocab_dir=VOCAB)
+    return engine
+
+
+def test_bundled_sample_fails_only_the_explained_checks(sample: Engine) -> None:
+    report = run_dq(sample, SPEC)
+    checks = {r.check for r in report.results if r.status != "not_applicable"} | {"plausibleGender"}
+    expected = {
+        "cdmTable", "cdmField", "isRequired", "cdmDatatype", "isPrimaryKey", "isForeignKey", "fkDomain", "fkClass",
+        "isStandardValidConcept", "measureValueCompleteness", "standardConceptRecordCompleteness",
+        "sourceValueCompleteness", "plausibleValueLow", "plausibleValueHigh", "plausibleTemporalAfter",
+        "plausibleDuringLife", "withinVisitDates", "plausibleGender", "measurePersonCompleteness",
+    }  # fmt: skip
+    assert expected <= checks
+    accepted = read_accepted(ACCEPTED)
+    gated = apply_accepted(report, accepted)
+    assert gated.passed, [(r.check, r.table, r.field, r.concept_id) for r in gated.failed]
+    assert len(report.failed) == gated.summary()["accepted"] == len(accepted)
+
+
+def test_planted_violations_fail_their_checks(sample: Engine) -> None:
+    with sample.begin() as conn:
+        conn.execute(update(Person).where(Person.person_id == 1).values(year_of_birth=1700))
+        conn.execute(
+            update(ConditionOccurrence)
+            .where(ConditionOccurrence.condition_occurrence_id <= 3)
+            .values(condition_start_date=date(1800, 1, 1))
+        )
+        female = select(Person.person_id).where(Person.gender_concept_id == 8532).limit(1).scalar_subquery()
+        conn.execute(
+            update(ConditionOccurrence)
+            .where(ConditionOccurrence.person_id == female)
+            .values(condition_concept_id=26662)  # testicular hypofunction: DQD's plausibleGender says Male
+        )
+    report = apply_accepted(run_dq(sample, SPEC), read_accepted(ACCEPTED))
+    failed = {(r.check, r.table, r.field) for r in report.failed}
+    assert ("plausibleGender", "condition_occurrence", "condition_concept_id") in failed
+    assert ("plausibleValueLow", "person", "year_of_birth") in failed
+    assert ("plausibleTemporalAfter", "condition_occurrence", "condition_start_date") in failed
+    assert not report.passed
+
+
+def test_accept_file_needs_a_reason(tmp_path: Path) -> None:
+    bad = tmp_path / "accept.txt"
+    bad.write_text("isRequired person.person_id\n")
+    with pytest.raises(EtlInputError, match=r"accept\.txt:1"):
+        read_accepted(bad)
+
+
+def test_era_merge_joins_gaps_up_to_30_days() -> None:
+    d = date.fromisoformat
+    eras = merge(
+        [(d("2020-01-01"), d("2020-01-10")), (d("2020-02-05"), d("2020-02-06")), (d("2020-04-01"), d("2020-04-01"))]
+    )
+    assert eras == [(d("2020-01-01"), d("2020-02-06"), 2, 26), (d("2020-04-01"), d("2020-04-01"), 1, 0)]

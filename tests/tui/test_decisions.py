@@ -1,0 +1,192 @@
+"""Approve and reject through the dashboard, keyboard only, against the real registry and audit log."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.widgets import Label
+
+from fednode.errors import ApprovalRefusedError
+from policies.contracts import JobKind, JobState
+from tests.tui.pilotkit import jobs_loaded, type_text, until
+from tests.tui.sitekit import EVIL, Site, manifest
+from tui import make_app
+from tui.screens.decision_dialog import DecisionDialog
+from tui.screens.error_dialog import ErrorDialog
+from tui.screens.review import JobReviewScreen
+
+SIZE = (80, 24)
+
+
+async def _open_review_and_press(pilot, key: str) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, JobReviewScreen) and pilot.app.screen.rules is not None)
+    await pilot.press(key)
+
+
+async def _fill(pilot, approver: str, reason: str, code: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    await until(pilot, lambda: isinstance(pilot.app.screen, DecisionDialog))
+    await type_text(pilot, approver)
+    await pilot.press("enter")
+    await type_text(pilot, reason)
+    await pilot.press("enter")
+    if code is not None:
+        await type_text(pilot, code)
+        await pilot.press("enter")
+
+
+def test_approve_with_one_approver_releases_the_job(single_site: Site) -> None:
+    asyncio.run(_approve_with_one_approver_releases_the_job(single_site))
+
+
+async def _approve_with_one_approver_releases_the_job(single_site: Site) -> None:
+    single_site.register(manifest("job-1"))
+    app = make_app(single_site.settings, single_site.services, clock=single_site.clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await jobs_loaded(pilot, 1)
+        await _open_review_and_press(pilot, "a")
+        await _fill(pilot, "dr.hansen", "DPIA 2026-14 covers this study")
+        await until(pilot, lambda: single_site.services.job("job-1").state is JobState.APPROVED)
+        await app.workers.wait_for_complete()
+
+    record = single_site.services.job("job-1")
+    assert [(a.approver, a.decision, a.reason) for a in record.approvals] == [
+        ("dr.hansen", "approve", "DPIA 2026-14 covers this study")
+    ]
+    assert record.approvals[0].digest == record.manifest.digest
+    assert single_site.services.state.jobs.is_approved("job-1", record.manifest.digest)
+    events = single_site.events("job-1")
+    assert events[0] == "job:pending" and events[-1] == "job:approved"
+    assert "budget:reserved" in events
+    reservation = single_site.services.state.ledger.reservation("job-1")
+    assert reservation is not None and reservation.reserved_epsilon > 0
+
+
+def test_reject_needs_a_reason_and_is_recorded(single_site: Site) -> None:
+    asyncio.run(_reject_needs_a_reason_and_is_recorded(single_site))
+
+
+async def _reject_needs_a_reason_and_is_recorded(single_site: Site) -> None:
+    single_site.register(manifest("job-1"))
+    app = make_app(single_site.settings, single_site.services, clock=single_site.clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await jobs_loaded(pilot, 1)
+        await _open_review_and_press(pilot, "r")
+        await _fill(pilot, "dr.larsen", "")  # Enter on an empty reason: the dialog refuses to send it
+        dialog = app.screen
+        assert isinstance(dialog, DecisionDialog)
+        assert "reason is required" in str(dialog.query_one("#decision-problem", Label).render())
+        assert single_site.services.job("job-1").state is JobState.PENDING
+        await type_text(pilot, "scope creep: reads notes beyond the DUA")
+        await pilot.press("enter")
+        await until(pilot, lambda: single_site.services.job("job-1").state is JobState.REJECTED)
+        await app.workers.wait_for_complete()
+
+    record = single_site.services.job("job-1")
+    assert record.state_reason == "scope creep: reads notes beyond the DUA"
+    assert [(a.approver, a.decision) for a in record.approvals] == [("dr.larsen", "reject")]
+    assert single_site.events("job-1") == ["job:pending", "job:rejected"]
+
+
+def test_four_eyes_with_totp_needs_two_distinct_approvers(site: Site) -> None:
+    asyncio.run(_four_eyes_with_totp_needs_two_distinct_approvers(site))
+
+
+async def _four_eyes_with_totp_needs_two_distinct_approvers(site: Site) -> None:
+    hansen, larsen = site.enroll("dr.hansen"), site.enroll("dr.larsen")
+    site.register(manifest("job-1"))
+    app = make_app(site.settings, site.services, clock=site.clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await jobs_loaded(pilot, 1)
+        await _open_review_and_press(pilot, "a")
+        await _fill(pilot, "dr.hansen", "first reviewer: code matches the study protocol", site.code(hansen))
+        await until(pilot, lambda: len(site.services.job("job-1").approvals) == 1)
+        await app.workers.wait_for_complete()
+        assert site.services.job("job-1").state is JobState.PENDING
+
+        # the same person again: the dialog names the rule and sends nothing
+        await pilot.press("a")
+        await _fill(pilot, "dr.hansen", "again", site.code(hansen))
+        dialog = app.screen
+        assert isinstance(dialog, DecisionDialog)
+        assert "second, different approver" in str(dialog.query_one("#decision-problem", Label).render())
+        await pilot.press("escape")
+
+        await pilot.press("a")
+        await _fill(pilot, "dr.larsen", "second reviewer: DP settings within policy", site.code(larsen))
+        await until(pilot, lambda: site.services.job("job-1").state is JobState.APPROVED)
+        await app.workers.wait_for_complete()
+
+    record = site.services.job("job-1")
+    assert sorted(a.approver for a in record.approvals) == ["dr.hansen", "dr.larsen"]
+    assert all(a.second_factor for a in record.approvals)
+    events = site.events("job-1")
+    assert events.count("job:approval_recorded") == 1
+    assert events[-1] == "job:approved"
+    assert "job:approval_refused" not in events
+
+
+def test_wrong_totp_code_is_refused_audited_and_shown(site: Site) -> None:
+    asyncio.run(_wrong_totp_code_is_refused_audited_and_shown(site))
+
+
+async def _wrong_totp_code_is_refused_audited_and_shown(site: Site) -> None:
+    secret = site.enroll("dr.hansen")
+    site.register(manifest("job-1"))
+    wrong = "000000" if site.code(secret) != "000000" else "111111"
+    app = make_app(site.settings, site.services, clock=site.clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await jobs_loaded(pilot, 1)
+        await _open_review_and_press(pilot, "a")
+        await _fill(pilot, "dr.hansen", "looks fine", wrong)
+        await until(pilot, lambda: isinstance(app.screen, ErrorDialog))
+        error = app.screen
+        assert isinstance(error, ErrorDialog)
+        assert error.error_title == "ApprovalRefusedError"
+        assert "TOTP" in error.error_message
+        await pilot.press("enter")
+        assert isinstance(app.screen, JobReviewScreen)
+
+    record = site.services.job("job-1")
+    assert record.state is JobState.PENDING and record.approvals == ()
+    assert "job:approved" not in site.events("job-1")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="policies.registry raises _Refusal inside store.write(), which rolls the refusal's audit record back",
+)
+def test_a_refused_approval_is_audited(site: Site) -> None:
+    site.enroll("dr.hansen")
+    site.register(manifest("job-1"))
+    with pytest.raises(ApprovalRefusedError):
+        site.services.approve("job-1", "dr.hansen", "looks fine", "000000")
+    refused = site.services.state.audit.records(job_id="job-1", events=["job:approval_refused"])
+    assert [(r.actor, r.details["why"]) for r in refused] == [("dr.hansen", "totp_bad")]
+
+
+def test_a_denying_verdict_cannot_be_approved(single_site: Site) -> None:
+    asyncio.run(_a_denying_verdict_cannot_be_approved(single_site))
+
+
+async def _a_denying_verdict_cannot_be_approved(single_site: Site) -> None:
+    single_site.register(manifest("job-evil", kind=JobKind.BYOC, files={"custom/evil.py": EVIL}))
+    assert not single_site.services.job("job-evil").verdict.allowed
+    app = make_app(single_site.settings, single_site.services, clock=single_site.clock)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await jobs_loaded(pilot, 1)
+        await _open_review_and_press(pilot, "a")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, JobReviewScreen)  # no dialog opened
+        assert any("cannot be approved" in n.message for n in app._notifications)
+        # rejecting it is still possible
+        await pilot.press("r")
+        await _fill(pilot, "privacy.officer", "network access and pickle in job code")
+        await until(pilot, lambda: single_site.services.job("job-evil").state is JobState.REJECTED)
+        await app.workers.wait_for_complete()
+
+    record = single_site.services.job("job-evil")
+    assert [a.decision for a in record.approvals] == ["reject"]
+    events = single_site.events("job-evil")
+    assert "job:approved" not in events and "job:approval_recorded" not in events

@@ -1,0 +1,1 @@
+"""The dashboard's screens: the job review and its modal dialogs."""

@@ -1,0 +1,174 @@
+"""What the dashboard needs from the site, as a :class:`typing.Protocol`.
+
+The dashboard is coded against :class:`DashboardServices`; ``node.services.SiteServices`` implements it over the
+job registry, audit log, ledger, policy and site reports in ``policies``/``omop_etl``. The shapes of the records
+it reads are declared here as read-only protocols too, so ``tui`` depends on no storage or FLARE module (the
+import-linter contracts in ``pyproject.toml``). Every method may block on I/O: call them from workers only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from policies.contracts import EgressDecision, JobRecord, JobState, RoundReport
+
+
+class AuditEntry(Protocol):
+    """One record of the hash-chained audit log."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def at(self) -> str: ...
+    @property
+    def event(self) -> str: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def job_id(self) -> str | None: ...
+    @property
+    def details(self) -> Mapping[str, Any]: ...
+
+
+class ChainStatus(Protocol):
+    """The outcome of verifying the audit chain end to end."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def records(self) -> int: ...
+    @property
+    def first_bad_seq(self) -> int | None: ...
+    @property
+    def message(self) -> str: ...
+
+
+class BudgetImpact(Protocol):
+    """What a job would take from its dataset's privacy budget, against what is used and left."""
+
+    @property
+    def dataset(self) -> str: ...
+    @property
+    def budget_epsilon(self) -> float: ...
+    @property
+    def used_epsilon(self) -> float: ...
+    @property
+    def remaining_epsilon(self) -> float: ...
+    @property
+    def job_epsilon(self) -> float: ...
+    @property
+    def delta(self) -> float: ...
+
+
+class ApprovalRules(Protocol):
+    """Who may approve, how many distinct people must, and whether a TOTP code is needed."""
+
+    @property
+    def approvers(self) -> Sequence[str]: ...
+    @property
+    def required_approvals(self) -> int: ...
+    @property
+    def totp_required(self) -> bool: ...
+
+
+class PolicyFile(Protocol):
+    """A named text file: the policy as loaded or one compiled NVFlare site file."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+class PolicyReport(Protocol):
+    """The site policy as loaded, whether it validates, and what it compiles to."""
+
+    @property
+    def source(self) -> PolicyFile: ...
+    @property
+    def problems(self) -> Sequence[str]: ...
+    @property
+    def compiled(self) -> Sequence[PolicyFile]: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def drift(self) -> Sequence[str]: ...
+
+
+class DataReport(Protocol):
+    """Counts about the site's data: CDM row counts and the latest DQ and de-identification reports (no PHI)."""
+
+    @property
+    def row_counts(self) -> Mapping[str, int]: ...
+    @property
+    def dq(self) -> Mapping[str, Any] | None: ...
+    @property
+    def deid(self) -> Mapping[str, Any] | None: ...
+    @property
+    def etl(self) -> Mapping[str, Any] | None: ...
+
+
+class DashboardServices(Protocol):
+    """The site services the dashboard calls; ``node.services.SiteServices`` is the real one."""
+
+    def revision(self) -> int:
+        """A number that grows with every change to the site state (cheap to poll)."""
+        ...
+
+    def list_jobs(self, states: Sequence[JobState] | None = None) -> Sequence[JobRecord]:
+        """Jobs at this site, newest first (all states when ``states`` is None)."""
+        ...
+
+    def job(self, job_id: str) -> JobRecord:
+        """One job; raises ``NotFoundError``."""
+        ...
+
+    def last_approved(self, study: str, *, before: str) -> JobRecord | None:
+        """The last approved job of ``study`` other than ``before`` (the baseline of the review diff)."""
+        ...
+
+    def approval_rules(self) -> ApprovalRules:
+        """The site policy's approval section."""
+        ...
+
+    def approve(self, job_id: str, approver: str, reason: str, totp_code: str | None = None) -> JobRecord:
+        """Record one approval; raises ``ApprovalRefusedError`` when it is not allowed."""
+        ...
+
+    def reject(self, job_id: str, approver: str, reason: str) -> JobRecord:
+        """Reject the job."""
+        ...
+
+    def rounds(self, job_id: str) -> Sequence[RoundReport]:
+        """The job's local training rounds, in order."""
+        ...
+
+    def egress(self, job_id: str) -> Sequence[EgressDecision]:
+        """The egress guard's decisions on the job's outgoing results."""
+        ...
+
+    def budget_impact(self, job_id: str) -> BudgetImpact | None:
+        """What the job would take from its dataset's budget (None for a job without DP)."""
+        ...
+
+    def audit_records(self, *, search: str | None = None, limit: int = 500) -> Sequence[AuditEntry]:
+        """The newest ``limit`` audit records matching ``search`` (actor, event, job or details), newest first."""
+        ...
+
+    def verify_audit(self) -> ChainStatus:
+        """Verify the whole audit chain (never raises for a broken chain: the status says where)."""
+        ...
+
+    def export_audit(self, destination: Path) -> ChainStatus:
+        """Write the audit log with its checkpoints as JSONL to ``destination``, verifying it on the way."""
+        ...
+
+    def policy(self) -> PolicyReport:
+        """The site policy as loaded, its validation and its compiled NVFlare files."""
+        ...
+
+    def data(self) -> DataReport:
+        """CDM row counts and the latest DQ/de-identification reports."""
+        ...

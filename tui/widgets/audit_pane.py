@@ -1,0 +1,165 @@
+"""The audit log: its chain verified, searchable, exportable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static
+
+from tui.services import AuditEntry, ChainStatus, DashboardServices
+from tui.workers import ReportsWorkerFailures
+
+
+def chain_line(status: ChainStatus) -> Text:
+    """One line on the chain's health."""
+    if status.ok:
+        return Text(f"chain verified: {status.records} records, signatures valid", style="bold green")
+    where = f" at record {status.first_bad_seq}" if status.first_bad_seq is not None else ""
+    return Text(f"CHAIN BROKEN{where}: {status.message}", style="bold red")
+
+
+def details_text(entry: AuditEntry) -> str:
+    """The record's details as ``key=value`` pairs (ids, digests, counts and short reasons only)."""
+    pairs = " ".join(f"{k}={v}" for k, v in sorted(entry.details.items()))
+    return f"#{entry.seq} {entry.at} {entry.event} by {entry.actor}" + (f": {pairs}" if pairs else "")
+
+
+class AuditPane(ReportsWorkerFailures, Vertical):
+    """Records newest first, filtered by the search box; ``v`` re-verifies, ``e`` exports."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_search", "Search", id="audit.search"),
+        Binding("v", "verify", "Verify", id="audit.verify"),
+        Binding("e", "export", "Export", id="audit.export"),
+    ]
+
+    class RecordsLoaded(Message):
+        """Records matching the search."""
+
+        def __init__(self, records: Sequence[AuditEntry]) -> None:
+            super().__init__()
+            self.records = records
+
+    class Verified(Message):
+        """The chain was verified (or exported, which verifies it)."""
+
+        def __init__(self, status: ChainStatus, exported_to: Path | None = None) -> None:
+            super().__init__()
+            self.status = status
+            self.exported_to = exported_to
+
+    def __init__(
+        self,
+        services: DashboardServices,
+        *,
+        export_dir: Path,
+        refresh_s: float,
+        clock: Callable[[], datetime],
+        id: str | None = None,  # Textual's name
+    ) -> None:
+        super().__init__(id=id)
+        self.services = services
+        self.export_dir = export_dir
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self.records: list[AuditEntry] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("verifying the chain...", id="audit-chain")
+        yield Input(placeholder="search actor, event, job, details  (/)", id="audit-search")
+        table: DataTable[str | Text] = DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+        table.add_column("seq", key="seq", width=5)
+        table.add_column("at (UTC)", key="at", width=16)
+        table.add_column("event", key="event", width=22)
+        table.add_column("actor", key="actor", width=12)
+        table.add_column("job", key="job", width=12)
+        yield table
+        yield Static("", id="audit-detail", markup=False)
+
+    def on_mount(self) -> None:
+        self.action_verify()
+        self.action_reload()
+        self.set_interval(self.refresh_s * 2, self.action_reload)
+
+    def action_reload(self) -> None:
+        """Read the records matching the search box."""
+        self.load(self.query_one("#audit-search", Input).value.strip() or None)
+
+    def action_focus_search(self) -> None:
+        """Put the cursor in the search box."""
+        self.query_one("#audit-search", Input).focus()
+
+    def action_verify(self) -> None:
+        """Verify the whole chain now."""
+        self.query_one("#audit-chain", Static).update("verifying the chain...")
+        self.verify()
+
+    def action_export(self) -> None:
+        """Export the log (verified on the way) to ``export_dir``."""
+        stamp = self.clock().strftime("%Y%m%dT%H%M%SZ")
+        self.export(self.export_dir / f"audit-{stamp}.jsonl")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="audit-records")
+    def load(self, search: str | None) -> None:
+        """Read matching records (newest first)."""
+        self.post_message(self.RecordsLoaded(self.services.audit_records(search=search)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="audit-verify")
+    def verify(self) -> None:
+        """Verify the chain."""
+        self.post_message(self.Verified(self.services.verify_audit()))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="audit-export")
+    def export(self, destination: Path) -> None:
+        """Export and verify."""
+        self.post_message(self.Verified(self.services.export_audit(destination), exported_to=destination))
+
+    @on(Input.Changed, "#audit-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.load(event.value.strip() or None)
+
+    @on(Input.Submitted, "#audit-search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#audit-table", DataTable).focus()
+
+    @on(RecordsLoaded)
+    def _records_loaded(self, message: RecordsLoaded) -> None:
+        fresh = list(message.records)
+        if [(r.seq, r.event) for r in fresh] == [(r.seq, r.event) for r in self.records]:
+            return
+        self.records = fresh
+        table: DataTable[str | Text] = self.query_one("#audit-table", DataTable)
+        table.clear()
+        for r in fresh:
+            style = "red" if r.event.endswith(("refused", "rejected", "blocked", "mismatch")) else ""
+            at = r.at[:16].replace("T", " ")
+            table.add_row(str(r.seq), at, Text(r.event, style=style), r.actor, r.job_id or "-", key=str(r.seq))
+        self._show_detail()
+
+    @on(Verified)
+    def _verified(self, message: Verified) -> None:
+        self.query_one("#audit-chain", Static).update(chain_line(message.status))
+        if message.exported_to is not None:
+            self.notify(f"Exported {message.status.records} records to {message.exported_to}", title="Audit export")
+
+    @on(DataTable.RowHighlighted, "#audit-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        table: DataTable[str | Text] = self.query_one("#audit-table", DataTable)
+        if table.row_count == 0:
+            self.query_one("#audit-detail", Static).update("no records")
+            return
+        index = min(table.cursor_row, len(self.records) - 1)
+        self.query_one("#audit-detail", Static).update(details_text(self.records[index]))

@@ -1,0 +1,59 @@
+"""One file of a job, read-only, syntax-highlighted, with the static-scan findings marked at their lines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from policies.contracts import Finding, ManifestFile
+
+FINDING_STYLE = "on #5f0000"
+
+
+def render_file(file: ManifestFile, findings: Sequence[Finding]) -> RenderableType:
+    """The file's text with line numbers, finding lines highlighted, and the findings listed above it."""
+    here = sorted((f for f in findings if f.file == file.path), key=lambda f: f.line)
+    header = Text()
+    header.append(f"{file.path}", style="bold")
+    header.append(f"  sha256 {file.sha256[:12]}  {file.size} B\n", style="dim")
+    for finding in here:
+        header.append(f"  ! line {finding.line} [{finding.capability}] ", style="bold red")
+        header.append(f"{finding.message}\n")
+    if file.content is None:
+        return Group(header, Text("binary file: not shown (the gate refuses compiled files)", style="italic"))
+    lexer = Syntax.guess_lexer(file.path, file.content)
+    syntax = Syntax(
+        file.content,
+        lexer,
+        line_numbers=True,
+        theme="monokai",
+        word_wrap=False,
+        highlight_lines={f.line for f in here},
+        indent_guides=False,
+    )
+    for finding in here:  # a visible band on each finding's line, beyond Syntax's subtle highlight
+        syntax.stylize_range(FINDING_STYLE, (finding.line, 0), (finding.line + 1, 0))
+    return Group(header, syntax)
+
+
+class CodeView(VerticalScroll, can_focus=True):
+    """A scrollable, read-only view of one manifest file."""
+
+    DEFAULT_CSS = """
+    CodeView { height: 1fr; }
+    CodeView > Static { width: auto; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("Select a file.", id="code-body")
+
+    def show(self, file: ManifestFile, findings: Sequence[Finding]) -> None:
+        """Show ``file`` with the findings that point into it."""
+        self.query_one("#code-body", Static).update(render_file(file, findings))
+        self.scroll_home(animate=False)

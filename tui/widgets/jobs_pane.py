@@ -1,0 +1,169 @@
+"""The job list: every job at this site with its state, polled from the services so new ones appear at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable, Static
+
+from policies.contracts import JobRecord, JobState
+from tui.format import STATE_STYLE, approvals, short_when
+from tui.services import DashboardServices
+from tui.workers import ReportsWorkerFailures
+
+FILTERS: tuple[JobState | None, ...] = (None, *JobState)
+"""What ``f`` cycles through: all jobs, then each state."""
+
+# State order in the list: what needs a person first.
+_ORDER = {state: i for i, state in enumerate(JobState)}
+
+
+def _fingerprint(jobs: Sequence[JobRecord]) -> tuple[tuple[str, str, int, datetime], ...]:
+    return tuple((j.job_id, j.state.value, len(j.approvals), j.updated_at) for j in jobs)
+
+
+class JobsPane(ReportsWorkerFailures, Vertical):
+    """A table of jobs (pending first); Enter opens the review of the job under the cursor."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f", "cycle_filter", "Filter", id="jobs.filter"),
+        Binding("ctrl+r", "reload", "Reload", id="jobs.reload"),
+    ]
+
+    state_filter: reactive[JobState | None] = reactive(None)
+    """Show only jobs in this state (None: all)."""
+
+    class Loaded(Message):
+        """The services were polled: ``jobs`` is a fresh list, or None when nothing changed since the last one."""
+
+        def __init__(self, revision: int, jobs: Sequence[JobRecord] | None) -> None:
+            super().__init__()
+            self.revision = revision
+            self.jobs = jobs
+
+    class Open(Message):
+        """The user asked to review ``record``."""
+
+        def __init__(self, record: JobRecord) -> None:
+            super().__init__()
+            self.record = record
+
+    def __init__(
+        self,
+        services: DashboardServices,
+        *,
+        refresh_s: float,
+        clock: Callable[[], datetime],
+        id: str | None = None,  # Textual's name
+    ) -> None:
+        super().__init__(id=id)
+        self.services = services
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self.jobs: list[JobRecord] = []
+        self.revision: int | None = None
+        self._shown: tuple[tuple[str, str, int, datetime], ...] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Loading jobs...", id="jobs-status")
+        table: DataTable[str | Text] = DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+        table.add_column("state", key="state", width=8)
+        table.add_column("job", key="job", width=12)
+        table.add_column("study", key="study", width=12)
+        table.add_column("submitter", key="submitter", width=12)
+        table.add_column("submitted", key="submitted", width=11)
+        table.add_column("ok", key="ok", width=4)
+        table.add_column("appr", key="appr", width=4)
+        yield table
+
+    def on_mount(self) -> None:
+        self.action_reload()
+        self.set_interval(self.refresh_s, self.poll)
+
+    def poll(self) -> None:
+        """Ask the services whether anything changed; re-read the jobs if so."""
+        self.reload(self.revision)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="jobs")
+    def reload(self, known: int | None) -> None:
+        """Poll the state revision and read the job list when it moved (the result comes back as :class:`Loaded`)."""
+        revision = self.services.revision()
+        jobs = None if revision == known else self.services.list_jobs()
+        self.post_message(self.Loaded(revision, jobs))
+
+    def action_reload(self) -> None:
+        """Read the job list now."""
+        self.reload(None)
+
+    def action_cycle_filter(self) -> None:
+        """Show the next state filter."""
+        self.state_filter = FILTERS[(FILTERS.index(self.state_filter) + 1) % len(FILTERS)]
+
+    def watch_state_filter(self) -> None:
+        self._shown = None
+        self._render_jobs()
+
+    @on(Loaded)
+    def _jobs_loaded(self, message: Loaded) -> None:
+        if message.jobs is not None:
+            self.revision = message.revision
+            self.jobs = sorted(message.jobs, key=lambda j: (_ORDER[j.state], -j.created_at.timestamp(), j.job_id))
+        self._render_jobs()
+
+    def shown_jobs(self) -> list[JobRecord]:
+        """The jobs the current filter lets through, in display order."""
+        return [j for j in self.jobs if self.state_filter is None or j.state is self.state_filter]
+
+    def _render_jobs(self) -> None:
+        if not self.is_mounted:
+            return
+        jobs = self.shown_jobs()
+        pending = sum(1 for j in self.jobs if j.state is JobState.PENDING)
+        shown = self.state_filter.value if self.state_filter else "all"
+        self.query_one("#jobs-status", Static).update(
+            f"[b]{pending} pending[/b] · {len(self.jobs)} jobs · showing {shown} (f) · "
+            f"updated {self.clock().strftime('%H:%M:%S')}Z"
+        )
+        fingerprint = _fingerprint(jobs)
+        if fingerprint == self._shown:
+            return
+        self._shown = fingerprint
+        table: DataTable[str | Text] = self.query_one("#jobs-table", DataTable)
+        selected = self._cursor_job_id(table)
+        table.clear()
+        for job in jobs:
+            table.add_row(
+                Text(job.state.value, style=STATE_STYLE.get(job.state, "")),
+                job.job_id,
+                job.manifest.study,
+                job.manifest.submitter,
+                short_when(job.manifest.submitted_at),
+                Text("yes", style="green") if job.verdict.allowed else Text("DENY", style="bold red"),
+                approvals(job),
+                key=job.job_id,
+            )
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
+
+    @staticmethod
+    def _cursor_job_id(table: DataTable[str | Text]) -> str | None:
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return key.value
+
+    @on(DataTable.RowSelected, "#jobs-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        record = next((j for j in self.jobs if j.job_id == event.row_key.value), None)
+        if record is not None:
+            self.post_message(self.Open(record))

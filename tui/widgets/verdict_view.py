@@ -1,0 +1,51 @@
+"""The policy verdict on a job, rule by rule, with the static-scan findings."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from policies.contracts import RuleOutcome, Verdict
+
+OUTCOME_STYLE = {RuleOutcome.ALLOW: "green", RuleOutcome.WARN: "yellow", RuleOutcome.DENY: "bold red"}
+
+
+def render_verdict(verdict: Verdict) -> RenderableType:
+    """A headline (allowed or denied), one row per rule, then the findings."""
+    headline = (
+        Text("Policy verdict: ALLOW", style="bold green")
+        if verdict.allowed
+        else Text("Policy verdict: DENY (this job cannot be approved)", style="bold red")
+    )
+    rules = Table(expand=True, box=None, pad_edge=False)
+    rules.add_column("rule", no_wrap=True)
+    rules.add_column("outcome", no_wrap=True)
+    rules.add_column("reason", ratio=1)
+    for result in verdict.results:
+        rules.add_row(result.rule, Text(result.outcome.value, style=OUTCOME_STYLE[result.outcome]), result.reason)
+    parts: list[RenderableType] = [headline, rules]
+    if verdict.findings:
+        findings = Table(title="static-scan findings", expand=True, box=None, pad_edge=False)
+        findings.add_column("where", no_wrap=True)
+        findings.add_column("capability", no_wrap=True)
+        findings.add_column("message", ratio=1)
+        for f in verdict.findings:
+            findings.add_row(f"{f.file}:{f.line}", f.capability, f.message)
+        parts.append(findings)
+    if verdict.policy_digest:
+        parts.append(Text(f"policy digest {verdict.policy_digest[:12]}", style="dim"))
+    return Group(*parts)
+
+
+class VerdictView(VerticalScroll, can_focus=True):
+    """Scrollable rule-by-rule verdict."""
+
+    DEFAULT_CSS = """
+    VerdictView { height: 1fr; }
+    """
+
+    def __init__(self, verdict: Verdict, *, id: str | None = None) -> None:  # Textual's name
+        super().__init__(Static(render_verdict(verdict)), id=id)
