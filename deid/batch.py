@@ -167,9 +167,9 @@ def process_line(deidentifier: Deidentifier, options: BatchOptions, line: int, r
         return _quarantine(line, note_id, "bad_annotation")
     try:
         patient = obj["person_source_value"]
-        result = deidentifier.deidentify(text, lang, patient)
+        result = deidentifier.deidentify(text, lang, patient, options.operator)
         title = obj.get("title") if isinstance(obj.get("title"), str) else ""
-        new_title = deidentifier.deidentify(title, lang, patient).text if title else ""
+        new_title = deidentifier.deidentify(title, lang, patient, options.operator).text if title else ""
     except Exception as exc:  # a recognizer bug must quarantine the note, not lose the batch
         log.warning("deid.note_failed line=%d error=%s", line, type(exc).__name__)
         return _quarantine(line, note_id, "deid_failed")

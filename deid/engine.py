@@ -48,6 +48,26 @@ def build_analyzer(languages: Sequence[str] = LANGUAGES) -> AnalyzerEngine:
     )
 
 
+CHUNK_CHARS = 100_000
+"""Largest piece of a note analysed at once (spaCy refuses texts over 1,000,000 characters)."""
+
+
+def _chunks(text: str, size: int) -> list[tuple[int, str]]:
+    """``(offset, piece)`` pairs covering ``text``, each cut after a newline (else a space) when possible."""
+    out: list[tuple[int, str]] = []
+    start = 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            cut = text.rfind("\n", start + size // 2, end)
+            if cut < 0:
+                cut = text.rfind(" ", start + size // 2, end)
+            end = cut + 1 if cut >= 0 else end
+        out.append((start, text[start:end]))
+        start = end
+    return out
+
+
 @dataclass(frozen=True)
 class DeidResult:
     """A de-identified text, the PHI found in the original, and where each replacement went."""
@@ -74,10 +94,16 @@ class Deidentifier:
         self.analyzer = analyzer if analyzer is not None else build_analyzer(languages)
 
     def detect(self, text: str, lang: str) -> list[PhiSpan]:
-        """Non-overlapping PHI spans in ``text`` (``lang`` must be one of :data:`deid.labels.LANGUAGES`)."""
-        if not text:
-            return []
-        return resolve(self.analyzer.analyze(text=text, language=lang), lang)
+        """Non-overlapping PHI spans in ``text`` (``lang`` must be one of :data:`deid.labels.LANGUAGES`).
+
+        Long texts are analysed in pieces of at most :data:`CHUNK_CHARS`, cut at line breaks (or spaces), so a
+        10 MB note stays within spaCy's length limit and memory stays flat.
+        """
+        spans: list[PhiSpan] = []
+        for offset, piece in _chunks(text, CHUNK_CHARS):
+            found = resolve(self.analyzer.analyze(text=piece, language=lang), lang)
+            spans.extend(PhiSpan(s.start + offset, s.end + offset, s.label, s.score, s.country) for s in found)
+        return spans
 
     def deidentify(self, text: str, lang: str, patient: str, operator: Operator | None = None) -> DeidResult:
         """``text`` with every PHI span replaced, and the offset map of the replacements."""

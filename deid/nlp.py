@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import spacy
-from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
+from spacy.tokens import Doc
 
 from deid.labels import LANGUAGES
 
@@ -30,6 +31,19 @@ class OfflineSpacyNlpEngine(SpacyNlpEngine):  # type: ignore[misc]  # presidio i
             ],
         )
         super().__init__(models=models, ner_model_configuration=config)
+
+    def _doc_to_nlp_artifact(self, doc: Doc, language: str) -> NlpArtifacts:
+        """Entities and tokens only: lemmas feed Presidio's context enhancer, which the engine does not use."""
+        entities, scores = self._get_updated_entities(list(doc.ents), self._get_scores_for_entities(doc))
+        return NlpArtifacts(
+            entities=entities,
+            tokens=doc,
+            tokens_indices=[],
+            lemmas=[],
+            nlp_engine=self,
+            language=language,
+            scores=scores,
+        )
 
     def load(self) -> None:
         """Load the installed English package and blank pipelines for the other languages."""

@@ -34,6 +34,9 @@ class EtlSettings(_Section):
     vocab_dir: Path = Field(REPO_ROOT / "data" / "omop-vocab", description="Athena-layout vocabulary folder.")
     batch_size: int = Field(5000, ge=1, description="Rows per bulk insert.")
     dq_spec_dir: Path = Field(REPO_ROOT / "data" / "omop-spec" / "dqd", description="DQD threshold files.")
+    dq_accept_file: Path | None = Field(
+        None, description="Accepted, explained DQ failures (`fednode dq --accept` format); none by default."
+    )
 
 
 class DeidSettings(_Section):

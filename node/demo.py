@@ -238,7 +238,7 @@ def _wait(predicate: Callable[[], bool], timeout_s: float, what: str, poll_s: fl
         time.sleep(poll_s)
 
 
-def _site_state(home: Path, site: str, job_id: str) -> JobState | None:
+def site_state(home: Path, site: str, job_id: str) -> JobState | None:
     """The job's state in the site's registry; a refusal by the site's gate or policy stops the demo."""
     from fednode.errors import NotFoundError, RefusedByPolicyError
     from policies.services import open_site_services
@@ -255,7 +255,7 @@ def _site_state(home: Path, site: str, job_id: str) -> JobState | None:
     return record.state
 
 
-def _approve(home: Path, site: str, job_id: str) -> None:
+def approve_as_demo(home: Path, site: str, job_id: str) -> None:
     from policies.services import open_site_services
 
     services = open_site_services(_site_settings(home, site), require_policy=True)
@@ -299,14 +299,30 @@ def _round_printer(run_dir: Path, steps: _Steps) -> Callable[[], list[dict[str, 
     return poll
 
 
-def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> DemoResult:
-    """Run the whole demo; see the module docstring. Stops every process it started, whatever happens."""
-    from node.flare.server.launcher import LocalFederation, free_port
-    from node.flare.signing import verify_signed_model
-    from node.study import StudyClient, StudySpec, build_job
+_FLARE_ENV = (
+    "HOME",
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS",
+    "TOKENIZERS_PARALLELISM",
+)
 
-    steps = _Steps(console, progress)
-    started = time.monotonic()
+
+@dataclass
+class Consortium:
+    """A provisioned demo consortium whose sites hold their data (processes not started yet)."""
+
+    federation: Federation
+    homes: dict[str, Path]
+    env: dict[str, str]
+    """Environment for the NVFlare processes (an isolated ``HOME``, offline flags)."""
+    result: DemoResult
+
+
+def prepare_consortium(config: DemoConfig, steps: _Steps, *, extra_class_prefixes: tuple[str, ...] = ()) -> Consortium:
+    """Steps 1-3: site policies, provisioning, each hospital's data through ETL, de-identification and DQ."""
+    from node.flare.server.launcher import free_port
+
     workdir = config.workdir or Path(tempfile.mkdtemp(prefix="fednode-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     result = DemoResult(workdir=str(workdir))
@@ -324,41 +340,43 @@ def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> 
         "TOKENIZERS_PARALLELISM": "false",
     }
     per_site = max(1, config.sentences // config.sites)
-
     with steps.step(f"policies for {config.sites} hospitals", result.timings, "policies"):
         kits = [
             _compile_site(homes[s], s, site_policy(s, sites=config.sites, min_records=min(200, per_site // 2)))
             for s in sites
         ]
     with steps.step("provisioning (mutual TLS, gRPC)", result.timings, "provision"):
-        fed: Federation = provision_federation(
+        fed = provision_federation(
             workdir / "federation",
             kits,
             admin=ADMIN,
             admin_org=ADMIN_ORG,
             fl_port=free_port(),
             admin_port=free_port(),
+            review_window_h=72.0,
+            extra_class_prefixes=extra_class_prefixes,
         )
     with steps.step("hospital data: notes with synthetic PHI, Synthea split", result.timings, "data"):
         datasets = prepare_sites(sites, workdir / "data", sentences=config.sentences, seed=config.seed)
     with steps.step("ETL, de-identification and DQ gate at each site", result.timings, "etl"):
         for data in datasets:
             result.site_data[data.site] = _prepare_site_data(data, homes[data.site], env, steps)
+    return Consortium(fed, homes, {k: env[k] for k in _FLARE_ENV}, result)
 
-    with LocalFederation(
-        fed,
-        site_homes=homes,
-        env={
-            k: env[k]
-            for k in (
-                "HOME",
-                "HF_HUB_OFFLINE",
-                "TRANSFORMERS_OFFLINE",
-                "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS",
-                "TOKENIZERS_PARALLELISM",
-            )
-        },
-    ) as lf:
+
+def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> DemoResult:
+    """Run the whole demo; see the module docstring. Stops every process it started, whatever happens."""
+    from node.flare.server.launcher import LocalFederation
+    from node.flare.signing import verify_signed_model
+    from node.study import StudyClient, StudySpec, build_job
+
+    steps = _Steps(console, progress)
+    started = time.monotonic()
+    consortium = prepare_consortium(config, steps)
+    fed, homes, result = consortium.federation, consortium.homes, consortium.result
+    sites, workdir = result.sites, Path(result.workdir)
+
+    with LocalFederation(fed, site_homes=homes, env=consortium.env) as lf:
         with steps.step("starting the coordinator and the sites", result.timings, "start"):
             lf.start(timeout_s=300)
         spec = StudySpec(
@@ -380,7 +398,7 @@ def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> 
 
         t_hold = time.monotonic()
         _wait(
-            lambda: all(_site_state(homes[s], s, job_id) is not None for s in sites),
+            lambda: all(site_state(homes[s], s, job_id) is not None for s in sites),
             300,
             "every site to record the job for review",
             poll_s=2,
@@ -389,7 +407,7 @@ def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> 
         steps.say(f"held: the job is {status.status} at the coordinator and pending review at every site")
         if config.auto_approve:
             for s in sites:
-                _approve(homes[s], s, job_id)
+                approve_as_demo(homes[s], s, job_id)
                 steps.say(f"  {s}: approved by {APPROVER} (recorded in the site's audit log)")
         else:
             steps.say("approve the job at each site, in the dashboard or with:")
@@ -397,7 +415,7 @@ def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> 
                 steps.say(f"  fednode --home {homes[s]} approve {job_id} --reason '...'")
             _wait(
                 lambda: all(
-                    _site_state(homes[s], s, job_id) in (JobState.APPROVED, JobState.RUNNING, JobState.FINISHED)
+                    site_state(homes[s], s, job_id) in (JobState.APPROVED, JobState.RUNNING, JobState.FINISHED)
                     for s in sites
                 ),
                 config.approval_timeout_s,

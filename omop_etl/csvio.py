@@ -8,10 +8,10 @@ the header (a truncated line), or broken quoting.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
 from fednode.errors import EtlInputError
 
@@ -65,50 +65,77 @@ def read_table(
     upper_header: bool = True,
     quoted: bool = True,
 ) -> Table:
-    """Read the whole of ``path`` strictly (see the module docstring).
+    """Read the whole of ``path`` strictly (see the module docstring) into memory."""
+    header, rows = stream_table(path, required, delimiter=delimiter, upper_header=upper_header, quoted=quoted)
+    return Table(path=path, header=header, rows=list(rows))
 
+
+def stream_table(
+    path: Path,
+    required: Sequence[str],
+    *,
+    delimiter: str | None = None,
+    upper_header: bool = True,
+    quoted: bool = True,
+) -> tuple[tuple[str, ...], Iterator[tuple[int, list[str]]]]:
+    """The header now and the rows as they are read (for files too large to hold, such as Athena's).
+
+    Raises EtlInputError for a bad header at once and for a bad row when iteration reaches it.
     ``quoted=False`` reads quote characters literally, as Athena's tab-separated files need.
     """
-    text = _decode(path)
-    first = text.split("\n", 1)[0].rstrip("\r")
+    with path.open("rb") as raw:
+        first_bytes = raw.readline()
+    try:
+        first = first_bytes.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError:
+        _decode(path)  # raises with the exact line and column
+        raise
     if not first.strip():
         raise EtlInputError("file is empty or has no header", file=path.name, line=1)
     delimiter = delimiter or detect_delimiter(path, first, required)
+    handle = path.open(encoding="utf-8-sig", newline="")
     reader = csv.reader(
-        io.StringIO(text, newline=""),
-        delimiter=delimiter,
-        quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
-        strict=True,
+        handle, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE, strict=True
     )
     try:
         header_row = next(reader)
-    except csv.Error as exc:
+    except UnicodeDecodeError:
+        handle.close()
+        _decode(path)  # the text layer decodes ahead in chunks: re-scan for the exact line and column
+        raise
+    except (csv.Error, StopIteration) as exc:
+        handle.close()
         raise EtlInputError(f"malformed header: {exc}", file=path.name, line=1) from None
     header = tuple(h.strip().upper() if upper_header else h.strip() for h in header_row)
     have = {h.lower() for h in header}
     for column in required:
         if column.lower() not in have:
+            handle.close()
             raise EtlInputError("required column is missing", file=path.name, line=1, field=column)
+    return header, _rows(path, handle, reader, header)
+
+
+def _rows(path: Path, handle: TextIO, reader: Any, header: tuple[str, ...]) -> Iterator[tuple[int, list[str]]]:
     width = len(header)
-    rows: list[tuple[int, list[str]]] = []
-    line = 1
-    try:
-        for row in reader:
-            line = reader.line_num
-            if len(row) != width:
-                if not row:
-                    continue  # a blank line
-                column = header[len(row)] if len(row) < width else f"#{width + 1}"
-                raise EtlInputError(
-                    f"expected {width} fields, found {len(row)} (truncated or malformed line)",
-                    file=path.name,
-                    line=line,
-                    field=column,
-                )
-            rows.append((line, row))
-    except csv.Error as exc:
-        raise EtlInputError(f"malformed CSV: {exc}", file=path.name, line=reader.line_num) from None
-    return Table(path=path, header=header, rows=rows)
+    with handle:
+        try:
+            for row in reader:
+                if len(row) != width:
+                    if not row:
+                        continue  # a blank line
+                    column = header[len(row)] if len(row) < width else f"#{width + 1}"
+                    raise EtlInputError(
+                        f"expected {width} fields, found {len(row)} (truncated or malformed line)",
+                        file=path.name,
+                        line=reader.line_num,
+                        field=column,
+                    )
+                yield reader.line_num, row
+        except csv.Error as exc:
+            raise EtlInputError(f"malformed CSV: {exc}", file=path.name, line=reader.line_num) from None
+        except UnicodeDecodeError:
+            _decode(path)  # the text layer decodes ahead in chunks: re-scan for the exact line and column
+            raise
 
 
 def iter_records(table: Table) -> Iterator[tuple[int, dict[str, str]]]:

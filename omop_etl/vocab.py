@@ -20,7 +20,7 @@ from sqlalchemy.orm import aliased
 
 from fednode.errors import EtlInputError
 from omop_etl.cdm import Concept, ConceptRelationship, table
-from omop_etl.csvio import read_table
+from omop_etl.csvio import stream_table
 
 log = logging.getLogger("fednode.omop_etl.vocab")
 
@@ -83,17 +83,18 @@ def _converter(column_type: Any) -> Callable[[str], Any]:
 
 def _load_file(conn: Connection, path: Path, target: Table, batch_size: int) -> int:
     columns = [c.name for c in target.columns]
-    first = path.read_text(encoding="utf-8-sig", errors="replace").split("\n", 1)[0]
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
+        first = handle.readline()
     quoted = "\t" not in first  # Athena's tab files carry literal quotes in names
-    parsed = read_table(path, columns, upper_header=False, quoted=quoted)
-    lower = [h.lower() for h in parsed.header]
+    header, rows = stream_table(path, columns, upper_header=False, quoted=quoted)  # Athena files are large
+    lower = [h.lower() for h in header]
     positions = [lower.index(c) for c in columns]
     converters = [_converter(c.type) for c in target.columns]
     required = [not c.nullable for c in target.columns]
     conn.execute(delete(target))
     batch: list[dict[str, Any]] = []
     count = 0
-    for line, row in parsed.rows:
+    for line, row in rows:
         record: dict[str, Any] = {}
         for name, pos, convert, needed in zip(columns, positions, converters, required, strict=True):
             try:

@@ -392,9 +392,9 @@ class JobService:
             reserved = self._ledger.apply_reservation(plan, session=s, actor=approver)
         approvers = sorted({a.approver for a in existing} | {approver})
         row.approved_at = now
-        extra = {"approvers": approvers, "reason": reason}
+        extra: dict[str, object] = {"approvers": approvers, "reason": reason}
         if reserved is not None:
-            extra["reserved_epsilon"] = reserved.reserved_epsilon  # type: ignore[assignment]  # JSON value
+            extra["reserved_epsilon"] = reserved.reserved_epsilon
         self._transition(s, row, JobState.APPROVED, "", approver, {**details, **extra})
         log.info("registry.job_approved job=%s approvals=%d", job_id, count)
         return self._record(s, row)
@@ -582,7 +582,7 @@ class JobService:
     ) -> JobRecord:
         with self._committing() as s:
             row = self._row(s, job_id)
-            if row.state == target.value and target is not JobState.REFUSED:
+            if row.state == target.value:
                 return self._record(s, row)  # idempotent (the gate may report twice)
             if row.state not in {x.value for x in sources}:
                 raise _Refusal(JobStateError(f"job {job_id} is {row.state}; cannot become {target.value}"))

@@ -46,10 +46,10 @@ STEM = "fl_experiments"
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.fl", description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="600 training sentences, 300 test sentences, 3 rounds")
+    p.add_argument("--quick", action="store_true", help="tiny BERT, 600 training sentences, 5 rounds")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=Path("bench/results"))
-    p.add_argument("--model", default="minilm", help="minilm, tiny or a local HF checkpoint folder")
+    p.add_argument("--model", default=None, help="minilm (default; --quick: tiny) or a local HF checkpoint folder")
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--train-limit", type=int, default=None)
     p.add_argument("--test-limit", type=int, default=None)
@@ -60,6 +60,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
     p.add_argument("--resume", action="store_true", help="skip runs already in the checkpoint file")
     p.add_argument("--no-overhead", action="store_true", help="skip the overhead measurement")
+    p.add_argument("--overhead-sentences", type=int, default=320, help="training sentences timed per repeat")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--experiments", default="clients,imbalance", help="which of clients,imbalance to run")
     p.add_argument(
@@ -76,12 +77,12 @@ def _config(a: argparse.Namespace) -> ExperimentConfig:
     """Full size by default; ``--quick`` shrinks what the user did not set explicitly."""
     q = a.quick
     return ExperimentConfig(
-        rounds=a.rounds if a.rounds is not None else (3 if q else 20),
-        model=a.model,
+        rounds=a.rounds if a.rounds is not None else (5 if q else 20),
+        model=a.model or ("tiny" if q else "minilm"),
         train_limit=a.train_limit if a.train_limit is not None else (600 if q else None),
-        test_limit=a.test_limit if a.test_limit is not None else (300 if q else None),
+        test_limit=a.test_limit,
         device=a.device,
-        lr=a.lr if a.lr is not None else (1e-4 if q else None),
+        lr=a.lr,
         batch_size=a.batch_size,
         bf16=a.bf16,
         progress=not a.no_progress,
@@ -162,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         small = replace(cfg, progress=False)
         ctx_small = replace(ctx, config=small)
         overhead = {
-            f"{n}_sites": measure_overhead(ctx_small, sites=n, sentences=min(len(ctx.train), 320), repeats=3)
+            f"{n}_sites": measure_overhead(
+                ctx_small, sites=n, sentences=min(len(ctx.train), a.overhead_sentences), repeats=3
+            )
             for n in (2, 6)
         }
 

@@ -88,13 +88,18 @@ class RuleRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is unty
 
 
 def _maximal(results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Drop results that lie inside a longer result of the same recognizer (``5123 4567`` in ``+372 5123 4567``)."""
-    return [
-        r
-        for r in results
-        if not any(o is not r and o.start <= r.start and r.end <= o.end and (o.end - o.start) > (r.end - r.start)
-                   for o in results)
-    ]
+    """Drop results that lie inside a longer result of the same recognizer (``5123 4567`` in ``+372 5123 4567``).
+
+    One sweep in start order (longest first at equal starts); spans are already unique.
+    """
+    kept: list[RecognizerResult] = []
+    max_end = -1
+    for r in sorted(results, key=lambda r: (r.start, -r.end)):
+        if r.end <= max_end:
+            continue
+        kept.append(r)
+        max_end = r.end
+    return kept
 
 
 def for_all_languages(cls: type[LocalRecognizer], languages: Sequence[str] = LANGUAGES) -> list[LocalRecognizer]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import regex
 
@@ -33,9 +34,10 @@ class Token:
         return self.text[:1].isupper() and not self.text.isupper() or (len(self.bare) == 1 and self.text.isupper())
 
 
-def tokens(text: str) -> list[Token]:
-    """The words of ``text`` in order."""
-    return [Token(m.group(0), m.start(), m.end()) for m in WORD.finditer(text)]
+@lru_cache(maxsize=4)
+def tokens(text: str) -> tuple[Token, ...]:
+    """The words of ``text`` in order (cached: the name, hospital and place recognizers read the same text)."""
+    return tuple(Token(m.group(0), m.start(), m.end()) for m in WORD.finditer(text))
 
 
 def adjacent(text: str, left: Token, right: Token) -> bool:

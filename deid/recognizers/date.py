@@ -28,16 +28,13 @@ class NordicDateRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio i
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         """Every date found; year-less and month-year forms score lower than full dates."""
-        finds = list(find_dates(text))
-        # keep only maximal finds: "mars 2024" inside "12. mars 2024" is the same date
-        finds = [f for f in finds if not any(o is not f and o.start <= f.start and f.end <= o.end
-                                             and (o.end - o.start) > (f.end - f.start) for o in finds)]
-        seen: set[tuple[int, int]] = set()
+        # keep only maximal finds ("mars 2024" inside "12. mars 2024" is the same date): one sweep in start order
+        seen_end = -1
         results = []
-        for found in finds:
-            if (found.start, found.end) in seen:
+        for found in sorted(find_dates(text), key=lambda f: (f.start, -f.end)):
+            if found.end <= seen_end:
                 continue
-            seen.add((found.start, found.end))
+            seen_end = found.end
             score = 0.85 if found.year is not None and found.day is not None else 0.6
             results.append(
                 RecognizerResult(

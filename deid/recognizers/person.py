@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import regex
+
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from deid.labels import Label
@@ -41,9 +43,11 @@ def _is_eponym(word: str) -> bool:
     return False
 
 
+_HOSPITAL_RE = regex.compile("|".join(regex.escape(h) for h in HOSPITAL_WORDS), regex.IGNORECASE)
+
+
 def _hospitalish(word: str) -> bool:
-    lower = word.lower()
-    return any(h in lower for h in HOSPITAL_WORDS)
+    return _HOSPITAL_RE.search(word) is not None
 
 
 class NameListPersonRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is untyped
@@ -87,14 +91,14 @@ class NameListPersonRecognizer(LocalRecognizer):  # type: ignore[misc]  # presid
         return out
 
     @staticmethod
-    def _cue_before(text: str, toks: list[Token], i: int) -> bool:
+    def _cue_before(text: str, toks: tuple[Token, ...], i: int) -> bool:
         if i == 0:
             return False
         prev = toks[i - 1]
         gap = text[prev.end : toks[i].start]
         return prev.text.lower().rstrip(":") in _CUES and gap.strip(" :") == "" and "\n" not in gap
 
-    def _score(self, text: str, toks: list[Token], i: int, run: list[Token], nxt: Token | None) -> float | None:
+    def _score(self, text: str, toks: tuple[Token, ...], i: int, run: list[Token], nxt: Token | None) -> float | None:
         words = [t.bare for t in run]
         if any(_is_eponym(w) for w in words) and not self._cue_before(text, toks, i):
             return None

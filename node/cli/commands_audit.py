@@ -66,11 +66,12 @@ def register(app: typer.Typer) -> None:
     def export_cmd(
         ctx: typer.Context,
         out: Annotated[Path | None, typer.Option("--out", help="JSONL file (default: stdout).")] = None,
-        crate: Annotated[
-            Path | None, typer.Option("--ro-crate", help="Write a Five Safes RO-Crate folder here instead.")
+        crate: Annotated[Path | None, typer.Option("--ro-crate", help="Write an RO-Crate folder here instead.")] = None,
+        job: Annotated[
+            str | None, typer.Option("--job", help="With --ro-crate: a Five Safes RO-Crate for this job.")
         ] = None,
     ) -> None:
-        """Export the audit log (verified while written): JSONL, or a Five Safes RO-Crate folder."""
+        """Export the audit log (verified while written): JSONL, or an RO-Crate folder (Five Safes with --job)."""
         from policies.audit import AuditEvent, export_jsonl, export_ro_crate
         from policies.services import open_site_services
 
@@ -79,8 +80,15 @@ def register(app: typer.Typer) -> None:
             services = open_site_services(cli.settings)
             try:
                 if crate is not None:
+                    record = services.jobs.get(job) if job else None
                     report = export_ro_crate(
-                        services.audit, crate, site=services.site, public_key=services.key.public_key
+                        services.audit,
+                        crate,
+                        site=services.site,
+                        public_key=services.key.public_key,
+                        job=record,
+                        egress=services.jobs.egress(job) if job else (),
+                        rounds=len(services.jobs.rounds(job)) if job else 0,
                     )
                     target = str(crate)
                 elif out is not None:

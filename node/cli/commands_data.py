@@ -207,6 +207,7 @@ def dq(
         finally:
             bar.close()
             engine.dispose()
+        accept = accept or cli.settings.etl.dq_accept_file
         if accept is not None:
             report = apply_accepted(report, read_accepted(accept))
         payload = report.to_dict()

@@ -78,6 +78,29 @@ def _render_decision(job: JobRecord) -> Any:
     return render
 
 
+def _render_job(job: JobRecord) -> Any:
+    def render(console: Console) -> None:
+        m = job.manifest
+        console.print(f"[bold]{job.job_id}[/bold]  {job.state.value}  {job.state_reason}".rstrip())
+        console.print(f"study {m.study}, app {m.app_name} ({m.kind.value}), submitted by {m.submitter}")
+        console.print(f"digest {m.digest}; {len(m.files)} files; {m.algorithm}, {m.rounds} rounds")
+        if m.dp is not None:
+            console.print(
+                f"DP: noise {m.dp.noise_multiplier}, clip {m.dp.max_grad_norm}, target epsilon "
+                f"{m.dp.target_epsilon} at delta {m.dp.delta:g} on {m.dataset}"
+            )
+        for r in job.verdict.results:
+            colour = {"allow": "green", "deny": "red"}.get(r.outcome.value, "yellow")
+            console.print(f"  [{colour}]{r.outcome.value:5}[/{colour}] {r.rule}: {r.reason}", highlight=False)
+        for f in job.verdict.findings:
+            console.print(f"  finding {f.file}:{f.line} [{f.capability}] {f.message}", highlight=False)
+        for a in job.approvals:
+            factor = ", TOTP" if a.second_factor else ""
+            console.print(f"  {a.decision} by {a.approver} at {a.at.isoformat()}{factor}: {a.reason}", highlight=False)
+
+    return render
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
 
@@ -104,7 +127,7 @@ def register(app: typer.Typer) -> None:
             try:
                 if job is not None:
                     record = services.jobs.get(job)
-                    cli.emit({"ok": True, "job": _job_json(record)}, _render_decision(record))
+                    cli.emit({"ok": True, "job": _job_json(record)}, _render_job(record))
                     return
                 jobs = services.jobs.list_jobs(states)
                 cli.emit({"ok": True, "jobs": [_job_json(j) for j in jobs]}, _render_jobs(jobs))

@@ -1,4 +1,5 @@
-"""Exports of the audit log an auditor can verify without the site: JSONL and a Five Safes RO-Crate folder.
+"""Exports of the audit log an auditor can verify without the site: JSONL, and an RO-Crate folder (Five Safes
+RO-Crate for one job).
 
 JSONL: one object a line; ``{"type": "record", ...}`` for each record in order, then
 ``{"type": "checkpoint", ...}`` for each signed checkpoint, then one ``{"type": "head", ...}`` line.
@@ -7,7 +8,8 @@ JSONL: one object a line; ``{"type": "record", ...}`` for each record in order, 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,10 +18,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fednode.errors import BadInputError
 from policies.audit._chain import AuditRecord, Checkpoint, VerifyReport, canonical_json, verify_records
 from policies.audit._log import AuditLog
+from policies.contracts import EgressDecision, JobRecord
 from policies.keys import public_key_pem
 
 FIVE_SAFES_PROFILE = "https://w3id.org/5s-crate/0.4"
 RO_CRATE_SPEC = "https://w3id.org/ro/crate/1.1"
+SHP = "https://w3id.org/shp#"
+SHA256 = "https://www.iana.org/assignments/named-information#sha-256"
+COMPLETED = "http://schema.org/CompletedActionStatus"
+FAILED = "http://schema.org/FailedActionStatus"
 
 
 def export_jsonl(audit: AuditLog, out: IO[str]) -> VerifyReport:
@@ -68,54 +75,184 @@ def verify_jsonl(path: Path, public_key: Ed25519PublicKey) -> VerifyReport:
     return verify_records(records, checkpoints, public_key)
 
 
-def export_ro_crate(audit: AuditLog, folder: Path, *, site: str, public_key: Ed25519PublicKey) -> VerifyReport:
-    """Write a Five Safes RO-Crate folder: ``audit.jsonl``, ``site.pub`` and ``ro-crate-metadata.json``."""
+def export_ro_crate(
+    audit: AuditLog,
+    folder: Path,
+    *,
+    site: str,
+    public_key: Ed25519PublicKey,
+    job: JobRecord | None = None,
+    egress: Sequence[EgressDecision] = (),
+    rounds: int = 0,
+) -> VerifyReport:
+    """Write an RO-Crate folder: ``audit.jsonl`` (the whole chain, verified while written), ``site.pub`` and
+    ``ro-crate-metadata.json``.
+
+    With ``job`` the crate follows the Five Safes RO-Crate profile (0.4) for that job: the app (by digest) as
+    main entity, the study as project, the run as a ``CreateAction``, the policy verdict as a
+    ``ValidationCheck``, each approval as a ``SignOff``, the egress guard's decisions as a ``DisclosureCheck``,
+    and the chain verification as a ``CheckValue``. Without one it is a plain RO-Crate 1.1 of the log.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "audit.jsonl").open("w", encoding="utf-8") as fh:
         report = export_jsonl(audit, fh)
     (folder / "site.pub").write_text(public_key_pem(public_key), encoding="ascii")
-    metadata = _crate_metadata(site, report)
+    graph = _base_graph(site, report)
+    if job is not None:
+        graph = _five_safes(graph, site, report, job, egress, rounds)
+    metadata = {"@context": "https://w3id.org/ro/crate/1.1/context", "@graph": graph}
     (folder / "ro-crate-metadata.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
     return report
 
 
-def _crate_metadata(site: str, report: VerifyReport) -> dict[str, Any]:
-    return {
-        "@context": "https://w3id.org/ro/crate/1.1/context",
-        "@graph": [
+def _base_graph(site: str, report: VerifyReport) -> list[dict[str, Any]]:
+    return [
+        {
+            "@id": "ro-crate-metadata.json",
+            "@type": "CreativeWork",
+            "conformsTo": {"@id": RO_CRATE_SPEC},
+            "about": {"@id": "./"},
+        },
+        {
+            "@id": "./",
+            "@type": "Dataset",
+            "name": f"fednode audit log of {site}",
+            "description": "Hash-chained audit log of the site's federated-learning jobs, with Ed25519-signed "
+            "checkpoints. Contains no patient data.",
+            "datePublished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "hasPart": [{"@id": "audit.jsonl"}, {"@id": "site.pub"}],
+            "publisher": {"@id": _site_id(site)},
+            "mentions": [{"@id": "#audit-verification"}],
+        },
+        {
+            "@id": "audit.jsonl",
+            "@type": "File",
+            "encodingFormat": "application/jsonl",
+            "description": f"{report.records} records, {report.checkpoints} signed checkpoints; "
+            f"head {report.last_hash}",
+        },
+        {"@id": "site.pub", "@type": "File", "encodingFormat": "application/x-pem-file", "name": "site public key"},
+        {
+            "@id": "#audit-verification",
+            "@type": "AssessAction",
+            "additionalType": {"@id": SHP + "CheckValue"},
+            "name": f"Audit chain and checkpoint signatures verified: {report.records} records",
+            "object": {"@id": "audit.jsonl"},
+            "instrument": {"@id": SHA256},
+            "agent": {"@id": _site_id(site)},
+            "actionStatus": COMPLETED,
+        },
+        {"@id": SHA256, "@type": "DefinedTerm", "name": "sha-256 hash chain with Ed25519-signed checkpoints"},
+        {"@id": _site_id(site), "@type": "Organization", "name": site},
+    ]
+
+
+def _five_safes(
+    graph: list[dict[str, Any]],
+    site: str,
+    report: VerifyReport,
+    job: JobRecord,
+    egress: Sequence[EgressDecision],
+    rounds: int,
+) -> list[dict[str, Any]]:
+    m = job.manifest
+    by_id = {node["@id"]: node for node in graph}
+    root = by_id["./"]
+    app_id = f"#app-{m.digest}"
+    project_id = f"#study-{m.study}"
+    policy_id = f"#policy-{job.verdict.policy_digest or 'unknown'}"
+    root["name"] = f"fednode job {job.job_id} at {site}"
+    root["conformsTo"] = {"@id": FIVE_SAFES_PROFILE}
+    root["mainEntity"] = {"@id": app_id}
+    root["sourceOrganization"] = {"@id": project_id}
+    mentions: list[dict[str, str]] = root["mentions"]
+    extra: list[dict[str, Any]] = [
+        {"@id": FIVE_SAFES_PROFILE, "@type": "Profile", "name": "Five Safes RO-Crate profile"},
+        {
+            "@id": app_id,
+            "@type": ["SoftwareSourceCode", "Dataset"],
+            "name": m.app_name,
+            "identifier": f"sha256:{m.digest}",
+            "description": f"{m.kind.value} job app, {len(m.files)} files, {m.algorithm}, {m.rounds} rounds",
+        },
+        {"@id": project_id, "@type": "Project", "name": m.study},
+        {"@id": policy_id, "@type": "CreativeWork", "name": "fednode site policy", "identifier": policy_id[8:]},
+        {"@id": "#submitter", "@type": "Person", "name": m.submitter},
+    ]
+    run_id = f"#run-{job.job_id}"
+    mentions.append({"@id": run_id})
+    extra.append(
+        {
+            "@id": run_id,
+            "@type": "CreateAction",
+            "name": f"Federated training job {job.job_id}: {job.state.value}, {rounds} rounds recorded",
+            "instrument": {"@id": app_id},
+            "agent": {"@id": "#submitter"},
+            "object": [{"@id": f"#dataset-{m.dataset}"}],
+            "actionStatus": _status(job.state.value),
+        }
+    )
+    extra.append({"@id": f"#dataset-{m.dataset}", "@type": "Dataset", "name": f"site dataset {m.dataset}"})
+    verdict_id = f"#validate-{job.job_id}"
+    mentions.append({"@id": verdict_id})
+    extra.append(
+        {
+            "@id": verdict_id,
+            "@type": "AssessAction",
+            "additionalType": {"@id": SHP + "ValidationCheck"},
+            "name": "Site policy verdict: " + ("allowed" if job.verdict.allowed else "denied"),
+            "object": {"@id": app_id},
+            "instrument": {"@id": policy_id},
+            "agent": {"@id": _site_id(site)},
+            "actionStatus": COMPLETED if job.verdict.allowed else FAILED,
+            "result": [{"@id": f"#rule-{r.rule}"} for r in job.verdict.results],
+        }
+    )
+    extra += [
+        {"@id": f"#rule-{r.rule}", "@type": "PropertyValue", "name": r.rule, "value": r.outcome.value}
+        for r in job.verdict.results
+    ]
+    for n, a in enumerate(job.approvals, 1):
+        sign_id = f"#signoff-{n}"
+        mentions.append({"@id": sign_id})
+        extra.append(
             {
-                "@id": "ro-crate-metadata.json",
-                "@type": "CreativeWork",
-                "conformsTo": [{"@id": RO_CRATE_SPEC}, {"@id": FIVE_SAFES_PROFILE}],
-                "about": {"@id": "./"},
-            },
+                "@id": sign_id,
+                "@type": "AssessAction",
+                "additionalType": {"@id": SHP + "SignOff"},
+                "name": f"Sign-off by {a.approver}: {'approved' if a.decision == 'approve' else 'rejected'}",
+                "endTime": a.at.isoformat(),
+                "object": [{"@id": app_id}, {"@id": project_id}],
+                "instrument": {"@id": policy_id},
+                "agent": {"@id": f"#approver-{n}"},
+                "actionStatus": COMPLETED if a.decision == "approve" else FAILED,
+            }
+        )
+        extra.append({"@id": f"#approver-{n}", "@type": "Person", "name": a.approver})
+    if egress:
+        blocked = sum(1 for e in egress if not e.allowed)
+        mentions.append({"@id": "#disclosure"})
+        extra.append(
             {
-                "@id": "./",
-                "@type": "Dataset",
-                "name": f"fednode audit log of {site}",
-                "description": "Hash-chained audit log of the site's federated-learning jobs, with Ed25519-signed "
-                "checkpoints. Contains no patient data.",
-                "conformsTo": {"@id": FIVE_SAFES_PROFILE},
-                "hasPart": [{"@id": "audit.jsonl"}, {"@id": "site.pub"}],
-                "mentions": {"@id": "#audit-verification"},
-            },
-            {
-                "@id": "audit.jsonl",
-                "@type": "File",
-                "encodingFormat": "application/jsonl",
-                "description": f"{report.records} records, {report.checkpoints} signed checkpoints; "
-                f"head {report.last_hash}",
-            },
-            {"@id": "site.pub", "@type": "File", "encodingFormat": "application/x-pem-file"},
-            {
-                "@id": "#audit-verification",
-                "@type": "CreateAction",
-                "name": "Audit chain verified at export",
-                "actionStatus": "http://schema.org/CompletedActionStatus",
-                "object": {"@id": "audit.jsonl"},
-                "result": report.to_json(),
-                "agent": {"@id": f"#site-{site}"},
-            },
-            {"@id": f"#site-{site}", "@type": "Organization", "name": site},
-        ],
-    }
+                "@id": "#disclosure",
+                "@type": "AssessAction",
+                "additionalType": {"@id": SHP + "DisclosureCheck"},
+                "name": f"Egress guard: {len(egress) - blocked} results released, {blocked} blocked",
+                "object": {"@id": run_id},
+                "agent": {"@id": _site_id(site)},
+                "actionStatus": COMPLETED,
+            }
+        )
+    return graph + extra
+
+
+def _site_id(site: str) -> str:
+    return f"#site-{site}"
+
+
+def _status(state: str) -> str:
+    """schema.org action status of a job state."""
+    active = "http://schema.org/ActiveActionStatus"
+    return {"finished": COMPLETED, "approved": active, "running": active}.get(
+        state, "http://schema.org/PotentialActionStatus" if state == "pending" else FAILED
+    )

@@ -1,17 +1,12 @@
-"""Fixtures for the OMOP ETL tests: the bundled data and a PostgreSQL server (one per session)."""
+"""Fixtures for the OMOP ETL tests: a PostgreSQL server, started once per session."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.pg import postgres_server
-
-REPO = Path(__file__).resolve().parents[2]
-SYNTHEA = REPO / "data" / "synthea-sample"
-VOCAB = REPO / "data" / "omop-vocab"
 
 
 @pytest.fixture(scope="session")

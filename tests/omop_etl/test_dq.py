@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select, update
 
 from fednode.errors import EtlInputError
@@ -80,3 +83,22 @@ def test_era_merge_joins_gaps_up_to_30_days() -> None:
         [(d("2020-01-01"), d("2020-01-10")), (d("2020-02-05"), d("2020-02-06")), (d("2020-04-01"), d("2020-04-01"))]
     )
     assert eras == [(d("2020-01-01"), d("2020-02-06"), 2, 26), (d("2020-04-01"), d("2020-04-01"), 1, 0)]
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 400), st.integers(0, 60)).map(
+            lambda p: (date(2020, 1, 1) + timedelta(days=p[0]), date(2020, 1, 1) + timedelta(days=p[0] + p[1]))
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_eras_cover_every_interval_and_are_separated_by_more_than_30_days(intervals: list[tuple[date, date]]) -> None:
+    eras = merge(intervals)
+    assert sum(count for _, _, count, _ in eras) == len(intervals)
+    for (_, end, _, _), (start, _, _, _) in pairwise(eras):
+        assert (start - end).days > 30
+    for s, e in intervals:
+        assert any(a <= s and e <= b for a, b, _, _ in eras)
+    assert all(0 <= gap <= (b - a).days for a, b, _, gap in eras)

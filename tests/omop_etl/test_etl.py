@@ -11,6 +11,7 @@ from fednode.errors import EtlInputError
 from omop_etl.cdm import ConditionOccurrence, DrugExposure, Measurement, Person, VisitOccurrence
 from omop_etl.db import make_engine
 from omop_etl.quarantine import quarantine_table
+from omop_etl.stats import row_counts
 from omop_etl.synthea.run import LOAD_ORDER, run_etl
 from tests.omop_etl.helpers import SYNTHEA, VOCAB, copy_sample, dump, edit_csv
 
@@ -52,6 +53,8 @@ def test_sample_fills_every_table_with_etl_synthea_conventions(tmp_path: Path) -
             == 0
         )
     assert (tmp_path / "q" / "etl-latest.csv").is_file()
+    counts = row_counts(engine)
+    assert len(counts) == 39 and counts["person"] == 27 and counts["note"] == 0
 
 
 def test_rerun_changes_nothing(tmp_path: Path) -> None:

@@ -213,3 +213,29 @@ def test_cli_jobs_approve_reject(fednode_home: Path) -> None:
     assert missing.exit_code == 4
     shown = runner.invoke(app, ["--json", "ledger", "show"])
     assert shown.exit_code == 0 and json.loads(shown.stdout)["datasets"]
+
+
+def test_cli_enroll_and_approve_with_totp(fednode_home: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "policies" / "examples" / "site-policy.yaml"
+    (fednode_home / "policy.yaml").write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    from fednode.settings import load_settings
+    from policies.services import open_site_services
+
+    services = open_site_services(load_settings(home=fednode_home), require_policy=True)
+    assert services.jobs.rules.totp_required
+    who = services.jobs.rules.approvers[0]
+    services.jobs.register_pending(manifest("job-1"), ALLOW)
+    services.close()
+    runner = CliRunner()
+    stranger = runner.invoke(app, ["--json", "approvers", "enroll", "mallory"])
+    assert stranger.exit_code == 3
+    enrolled = runner.invoke(app, ["--json", "approvers", "enroll", who])
+    assert enrolled.exit_code == 0, enrolled.output
+    secret = json.loads(enrolled.stdout)["secret"]
+    no_code = runner.invoke(app, ["--json", "approve", "job-1", "--reason", "ok", "--approver", who])
+    assert no_code.exit_code == 3 and "TOTP" in json.loads(no_code.stdout)["message"]
+    ok = runner.invoke(
+        app, ["--json", "approve", "job-1", "--reason", "ok", "--approver", who, "--totp", pyotp.TOTP(secret).now()]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["job"]["approvals"][0]["second_factor"] is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -13,8 +14,10 @@ from typer.testing import CliRunner
 from fednode.errors import AuditChainError, BadInputError
 from node.cli.main import app
 from policies.audit import AuditEvent, AuditLog, export_jsonl, export_ro_crate, verify_jsonl
+from policies.contracts import EgressDecision
 from policies.keys import SiteKey
 from policies.state import StateStore
+from tests.policies.statekit import ALLOW, DIGEST_A, T0, dp, make_site, manifest
 
 
 @pytest.fixture
@@ -57,14 +60,59 @@ def test_malformed_export_names_line(tmp_path: Path) -> None:
         verify_jsonl(path, SiteKey.generate().public_key)
 
 
-def test_ro_crate(audit: AuditLog, tmp_path: Path) -> None:
+def _graph(folder: Path) -> dict[str, dict[str, Any]]:
+    meta = json.loads((folder / "ro-crate-metadata.json").read_text())
+    assert meta["@context"] == "https://w3id.org/ro/crate/1.1/context"
+    graph = {node["@id"]: node for node in meta["@graph"]}
+    assert len(graph) == len(meta["@graph"])  # every @id unique
+    return graph
+
+
+def test_ro_crate_of_the_log(audit: AuditLog, tmp_path: Path) -> None:
     key = audit._signer.public_key  # type: ignore[union-attr]
     export_ro_crate(audit, tmp_path / "crate", site="site-oslo", public_key=key)
-    meta = json.loads((tmp_path / "crate" / "ro-crate-metadata.json").read_text())
-    graph = {node["@id"]: node for node in meta["@graph"]}
-    assert {"@id": "https://w3id.org/5s-crate/0.4"} in graph["ro-crate-metadata.json"]["conformsTo"]
-    assert graph["#audit-verification"]["result"]["records"] == 10
+    graph = _graph(tmp_path / "crate")
+    assert graph["ro-crate-metadata.json"]["conformsTo"] == {"@id": "https://w3id.org/ro/crate/1.1"}
+    assert "conformsTo" not in graph["./"]  # the whole log is not one Five Safes run
+    assert "10 records" in graph["#audit-verification"]["name"]
     assert verify_jsonl(tmp_path / "crate" / "audit.jsonl", key).records == 10
+
+
+def test_five_safes_crate_of_a_job(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "state.db", required=2)
+    site.jobs.register_pending(manifest(dp=dp()), ALLOW)
+    site.jobs.approve("job-1", "dr.hansen", "ok")
+    site.jobs.approve("job-1", "dr.larsen", "ok")
+    site.jobs.mark_running("job-1")
+    site.jobs.record_egress(EgressDecision("job-1", 1, True, "weights only", T0))
+    site.jobs.record_egress(EgressDecision("job-1", 2, False, "unexpected key", T0))
+    site.jobs.mark_finished("job-1")
+    crate = tmp_path / "crate"
+    export_ro_crate(
+        site.audit,
+        crate,
+        site="site-oslo",
+        public_key=site.key.public_key,
+        job=site.jobs.get("job-1"),
+        egress=site.jobs.egress("job-1"),
+        rounds=0,
+    )
+    graph = _graph(crate)
+    root = graph["./"]
+    assert root["conformsTo"] == {"@id": "https://w3id.org/5s-crate/0.4"}
+    assert graph[root["mainEntity"]["@id"]]["identifier"] == "sha256:" + DIGEST_A
+    assert graph[root["sourceOrganization"]["@id"]]["@type"] == "Project"
+    kinds = [graph[m["@id"]].get("additionalType", {}).get("@id") for m in root["mentions"]]
+    assert kinds.count("https://w3id.org/shp#SignOff") == 2
+    assert "https://w3id.org/shp#ValidationCheck" in kinds and "https://w3id.org/shp#DisclosureCheck" in kinds
+    assert "https://w3id.org/shp#CheckValue" in kinds
+    assert "1 blocked" in graph["#disclosure"]["name"]
+    assert graph["#run-job-1"]["actionStatus"] == "http://schema.org/CompletedActionStatus"
+    for node in graph.values():  # every reference resolves inside the crate (or is the profile itself)
+        for value in node.values():
+            for ref in value if isinstance(value, list) else [value]:
+                if isinstance(ref, dict) and set(ref) == {"@id"} and not ref["@id"].startswith("http"):
+                    assert ref["@id"] in graph, ref
 
 
 def test_cli_verify_export_and_tamper(fednode_home: Path) -> None:
@@ -82,6 +130,11 @@ def test_cli_verify_export_and_tamper(fednode_home: Path) -> None:
     exported = runner.invoke(app, ["--json", "audit", "export", "--out", str(out)])
     assert exported.exit_code == 0, exported.output
     assert json.loads(exported.stdout)["records"] == 3
+    crate = runner.invoke(app, ["--json", "audit", "export", "--ro-crate", str(fednode_home / "crate")])
+    assert crate.exit_code == 0, crate.output
+    assert (fednode_home / "crate" / "ro-crate-metadata.json").is_file()
+    unknown = runner.invoke(app, ["--json", "audit", "export", "--ro-crate", str(fednode_home / "c2"), "--job", "x"])
+    assert unknown.exit_code == 4
     with services.store.write() as s:
         s.execute(text("UPDATE audit_record SET actor = 'mallory' WHERE seq = 2"))
     services.close()

@@ -38,6 +38,15 @@ async def jobs_loaded(pilot: Pilot[None], count: int) -> None:
     await until(pilot, lambda: len(job_rows(app)) == count)
 
 
+async def settle(pilot: Pilot[None]) -> None:
+    """Wait for the loading workers (not one that awaits an open dialog), let the screen render, stop cursors."""
+    busy = [w for w in pilot.app.workers if w.group != "decision" and not w.is_finished]
+    for worker in busy:
+        await worker.wait()
+    await pilot.pause(0.1)
+    freeze_cursors(pilot)
+
+
 def freeze_cursors(pilot: Pilot[None]) -> None:
     """Stop every text cursor blinking on the current screen (stable screenshots)."""
     for widget in pilot.app.screen.query(Input):

@@ -13,12 +13,14 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from tests.tui.pilotkit import freeze_cursors, jobs_loaded, until
+from tests.tui.pilotkit import jobs_loaded, settle, until
 from tests.tui.sitekit import Site, open_site, populate
 from tui import make_app
 from tui.screens.decision_dialog import DecisionDialog
 from tui.screens.error_dialog import ErrorDialog
 from tui.screens.review import JobReviewScreen
+from tui.widgets.data_pane import DataPane
+from tui.widgets.policy_pane import PolicyPane
 
 SIZE = (80, 24)
 Compare = Callable[..., bool]
@@ -33,12 +35,6 @@ def rich_site(fednode_home: Path) -> Iterator[Site]:
     s.services.close()
 
 
-async def _settle(pilot: Pilot[None]) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.1)
-    freeze_cursors(pilot)
-
-
 def _open(job_id: str, *keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     async def run(pilot: Pilot[None]) -> None:
         await jobs_loaded(pilot, 4)
@@ -46,10 +42,10 @@ def _open(job_id: str, *keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
         table.move_cursor(row=table.get_row_index(job_id))
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(pilot.app.screen, JobReviewScreen) and pilot.app.screen.rules is not None)
-        await _settle(pilot)
+        await settle(pilot)
         for key in keys:
             await pilot.press(key)
-            await _settle(pilot)
+            await settle(pilot)
 
     return run
 
@@ -59,7 +55,7 @@ def _tab(key: str, ready: Callable[[Pilot[None]], bool]) -> Callable[[Pilot[None
         await jobs_loaded(pilot, 4)
         await pilot.press(key)
         await until(pilot, lambda: ready(pilot))
-        await _settle(pilot)
+        await settle(pilot)
 
     return run
 
@@ -101,7 +97,7 @@ def test_approve_dialog_four_eyes_totp(snap_compare: Compare, rich_site: Site) -
     async def run(pilot: Pilot[None]) -> None:
         await _open("job-2", "a")(pilot)
         await until(pilot, lambda: isinstance(pilot.app.screen, DecisionDialog))
-        await _settle(pilot)
+        await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run)
 
@@ -114,7 +110,7 @@ def test_training(snap_compare: Compare, rich_site: Site) -> None:
 
 def test_data(snap_compare: Compare, rich_site: Site) -> None:
     app = make_app(rich_site.settings, rich_site.services, clock=rich_site.clock)
-    ready = _tab("3", lambda p: "row counts" in _text(p, "#data-body"))
+    ready = _tab("3", lambda p: p.app.query_one(DataPane).report is not None)
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
@@ -129,7 +125,7 @@ def test_audit(snap_compare: Compare, rich_site: Site) -> None:
 
 def test_policy(snap_compare: Compare, rich_site: Site) -> None:
     app = make_app(rich_site.settings, rich_site.services, clock=rich_site.clock)
-    ready = _tab("5", lambda p: "policy valid" in _text(p, "#policy-status"))
+    ready = _tab("5", lambda p: p.app.query_one(PolicyPane).report is not None)
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
@@ -142,6 +138,6 @@ def test_error_dialog(snap_compare: Compare, rich_site: Site) -> None:
         await _tab("4", lambda p: "BROKEN" in _text(p, "#audit-chain"))(pilot)
         await pilot.press("e")
         await until(pilot, lambda: isinstance(pilot.app.screen, ErrorDialog))
-        await _settle(pilot)
+        await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run)

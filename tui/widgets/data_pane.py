@@ -125,6 +125,7 @@ class DataPane(ReportsWorkerFailures, VerticalScroll, can_focus=True):
     def __init__(self, services: DashboardServices, *, id: str | None = None) -> None:  # Textual's name
         super().__init__(id=id)
         self.services = services
+        self.report: DataReport | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Reading the site's data reports...", id="data-body")
@@ -143,4 +144,5 @@ class DataPane(ReportsWorkerFailures, VerticalScroll, can_focus=True):
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
+        self.report = message.report
         self.query_one("#data-body", Static).update(render_data(message.report))

@@ -60,6 +60,7 @@ class PolicyPane(ReportsWorkerFailures, Vertical):
         super().__init__(id=id)
         self.services = services
         self.files: list[PolicyFile] = []
+        self.report: PolicyReport | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Loading the site policy...", id="policy-status")
@@ -82,7 +83,7 @@ class PolicyPane(ReportsWorkerFailures, Vertical):
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
-        report = message.report
+        report = self.report = message.report
         self.query_one("#policy-status", Static).update(validation_line(report))
         self.files = [report.source, *report.compiled]
         options = self.query_one("#policy-files", OptionList)

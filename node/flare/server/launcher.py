@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import psutil
+
 from fednode.errors import ServiceError
 from node.provision import Federation
 
@@ -43,22 +45,34 @@ class Participant:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def _descendants(self) -> list[psutil.Process]:
+        """The job processes this participant spawned (NVFlare starts them in sessions of their own)."""
+        try:
+            return list(psutil.Process(self.popen.pid).children(recursive=True))
+        except psutil.NoSuchProcess:
+            return []
+
+    def _signal_all(self, sig: signal.Signals, descendants: list[psutil.Process]) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, sig)  # started with start_new_session: the group id is the parent's pid
+        for proc in descendants:
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                proc.send_signal(sig)
+
     def stop(self, grace_s: float = 10.0) -> None:
-        """Stop the whole process group (the parent and its job processes): SIGTERM, then SIGKILL."""
-        pgid = self.popen.pid  # started with start_new_session: the group id is the parent's pid
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGTERM)
+        """Stop the parent and every job process it spawned: SIGTERM, then SIGKILL after ``grace_s``."""
+        descendants = self._descendants()
+        self._signal_all(signal.SIGTERM, descendants)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=grace_s)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
+        psutil.wait_procs(descendants, timeout=grace_s)
+        self._signal_all(signal.SIGKILL, descendants)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=grace_s)
 
     def kill(self) -> None:
         """Kill the participant and its job processes at once (a site dropping out)."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
+        self._signal_all(signal.SIGKILL, self._descendants())
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=10)
 

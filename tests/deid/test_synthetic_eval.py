@@ -1,0 +1,61 @@
+"""The synthetic gold generator, the Danish CPR provider, the demo header, and the evaluation metrics."""
+
+from __future__ import annotations
+
+import random
+
+from faker import Faker
+
+from deid.evaluate import ANY, evaluate, score_note
+from deid.labels import LANGUAGES, Label
+from deid.recognizers import dk_cpr
+from deid.synthetic import DanishCprProvider, generate, make_phi_header
+
+
+def test_generator_is_deterministic_and_spans_are_consistent() -> None:
+    notes = generate("dev", 24, seed=5)
+    assert notes == generate("dev", 24, seed=5)
+    assert {n["lang"] for n in notes} == set(LANGUAGES)
+    for note in notes:
+        text = note["text"]
+        assert isinstance(text, str)
+        for span in note["phi"]:  # type: ignore[union-attr]
+            assert Label(span["label"]) and text[span["start"] : span["end"]].strip() == text[span["start"] : span["end"]]
+            assert span["end"] > span["start"]
+
+
+def test_dev_and_test_splits_use_disjoint_templates() -> None:
+    dev = " ".join(str(n["text"]) for n in generate("dev", 30, seed=1) if n["lang"] == "nb")
+    test = " ".join(str(n["text"]) for n in generate("test", 30, seed=2) if n["lang"] == "nb")
+    assert "Vurdert av overlege" in dev and "Vurdert av overlege" not in test
+    assert "Tilsett av lege" in test and "Tilsett av lege" not in dev
+
+
+def test_danish_cpr_provider_is_date_valid() -> None:
+    fake = Faker("da_DK")
+    fake.add_provider(DanishCprProvider)
+    fake.seed_instance(3)
+    numbers = [fake.cpr() for _ in range(200)]
+    assert all(dk_cpr.is_valid(n) and n[6] == "-" for n in numbers)
+    assert len(set(numbers)) > 190
+
+
+def test_phi_header_for_the_demo() -> None:
+    header, spans = make_phi_header(random.Random(1), "sv")  # noqa: S311
+    assert header.endswith("\n") and len(spans) == 6
+    assert {label for _, _, label in spans} == {"PERSON", "NATIONAL_ID", "ADDRESS", "PHONE", "EMAIL", "ID"}
+    for start, end, _ in spans:
+        assert header[start:end] and "\n" not in header[start:end]
+
+
+def test_entity_and_character_metrics() -> None:
+    gold = [(0, 10, "PERSON"), (20, 30, "DATE")]
+    pred = [(0, 5, "PERSON"), (40, 45, "PHONE"), (20, 30, "PERSON")]
+    counts = score_note(gold, pred)
+    person = counts["PERSON"].metrics()
+    assert person["recall"] == 1.0 and person["precision"] == 0.5  # (20,30) PERSON overlaps no gold PERSON
+    assert counts["DATE"].metrics()["recall"] == 0.0
+    assert counts[ANY].metrics()["recall"] == 1.0  # every gold character span was replaced by something
+    assert counts["PERSON"].metrics()["char_recall"] == 0.5
+    report = evaluate([("nb", gold, pred), ("sv", [], [])])
+    assert report.notes == 2 and "ALL/DATE" in report.failures(0.98, 0.9)
