@@ -67,6 +67,8 @@ class DemoConfig:
     rounds: int = 3
     sentences: int = 1500
     test_sentences: int | None = None
+    dev_sentences: int = 200
+    """NCBI-disease devel sentences the coordinator scores each round's global model on (0: none)."""
     model_spec: str = "minilm"
     algorithm: str = "fedavg"
     min_clients: int | None = None
@@ -108,12 +110,14 @@ class DemoResult:
         from rich.table import Table
 
         table = Table(title=f"fednode demo: job {self.job_id} ({len(self.sites)} sites)")
-        for col in ("round", "sites", "mean local loss", "seconds"):
+        for col in ("round", "sites", "mean train loss", "devel P", "devel R", "devel F1", "seconds"):
             table.add_column(col)
         for r in self.rounds:
-            losses = [m.get("loss") for m in r.get("metrics", {}).values() if isinstance(m.get("loss"), float)]
+            losses = [_loss(m) for m in r.get("metrics", {}).values()]
             mean = f"{sum(losses) / len(losses):.4f}" if losses else "-"
-            table.add_row(str(r["round"]), ",".join(r["sites"]), mean, f"{r['seconds']:.1f}")
+            g = r.get("global") or {}
+            dev = [f"{g[k]:.3f}" if k in g else "-" for k in ("precision", "recall", "f1")]
+            table.add_row(str(r["round"]), ",".join(r["sites"]), mean, *dev, f"{r['seconds']:.1f}")
         console.print(table)
         t = self.test
         console.print(
@@ -278,6 +282,11 @@ def _evaluate(model_path: Path, model_spec: str, limit: int | None) -> dict[str,
     return {k: float(v) for k, v in result.metrics().items()}
 
 
+def _loss(metrics: dict[str, Any]) -> float:
+    value = metrics.get("train_loss", metrics.get("loss", float("nan")))
+    return float(value) if isinstance(value, int | float) else float("nan")
+
+
 def _round_printer(run_dir: Path, steps: _Steps) -> Callable[[], list[dict[str, Any]]]:
     seen: list[dict[str, Any]] = []
 
@@ -288,11 +297,17 @@ def _round_printer(run_dir: Path, steps: _Steps) -> Callable[[], list[dict[str, 
             for rec in lines[len(seen) :]:
                 seen.append(rec)
                 per_site = "; ".join(
-                    f"{s}: loss {m.get('loss', float('nan')):.4f}" for s, m in sorted(rec.get("metrics", {}).items())
+                    f"{s} train loss {_loss(m):.4f}" for s, m in sorted(rec.get("metrics", {}).items())
+                )
+                g = rec.get("global") or {}
+                dev = (
+                    f"; global model on devel: P {g['precision']:.3f} R {g['recall']:.3f} F1 {g['f1']:.3f}"
+                    if "f1" in g
+                    else ""
                 )
                 steps.say(
                     f"  round {rec['round']} aggregated from {', '.join(rec['sites'])} in "
-                    f"{rec['seconds']:.1f} s ({per_site})"
+                    f"{rec['seconds']:.1f} s ({per_site}{dev})"
                 )
         return seen
 
@@ -390,6 +405,8 @@ def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> 
             batch_size=config.batch_size,
             learning_rate=config.learning_rate,
             seed=config.seed,
+            eval_set=str(NCBI_DIR / "devel.tsv") if config.dev_sentences else None,
+            eval_limit=config.dev_sentences or None,
         )
         job, result.digest = build_job(spec, workdir / "jobs")
         client = StudyClient(fed)

@@ -99,6 +99,11 @@ class SiteServices:
         self.settings = settings
         self.state = state
 
+    @property
+    def site(self) -> str:
+        """This site's name (from the policy, else the settings)."""
+        return self.state.site
+
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utc_now) -> SiteServices:
         """Open state.db, the site key and the services on top (the site policy must validate if present)."""
@@ -201,21 +206,20 @@ class SiteServices:
         return self.settings.home / SITE_LOCAL_DIR
 
     def _drift(self, compiled: Sequence[TextFile]) -> tuple[str, ...]:
-        """Where the site files NVFlare reads differ from what the policy compiles to."""
+        """Where the site files NVFlare reads (``SITE_LOCAL_DIR``) differ from what the policy compiles to."""
         problems = []
         for file in compiled:
             deployed = self._local_dir / file.name
-            shown = SITE_LOCAL_DIR / file.name
             try:
                 same = json.loads(deployed.read_text(encoding="utf-8")) == json.loads(file.text)
             except FileNotFoundError:
-                problems.append(f"{shown}: not written yet (run `fednode policy compile`)")
+                problems.append(f"{file.name} not written yet")
                 continue
             except (OSError, ValueError) as exc:
-                problems.append(f"{shown}: unreadable ({type(exc).__name__})")
+                problems.append(f"{file.name} unreadable ({type(exc).__name__})")
                 continue
             if not same:
-                problems.append(f"{shown}: differs from the policy (run `fednode policy compile`)")
+                problems.append(f"{file.name} differs from the policy")
         return tuple(problems)
 
     def data(self) -> DataView:

@@ -65,6 +65,9 @@ class StudySpec:
     wait_after_min_s: int = 15
     round_timeout_s: int = 0
     executor_args: Mapping[str, Any] = field(default_factory=dict)
+    eval_set: str | None = None
+    """A CoNLL file of public sentences at the coordinator to score each round's global model on."""
+    eval_limit: int | None = None
 
     def __post_init__(self) -> None:
         if not self.sites:
@@ -98,6 +101,8 @@ def server_config(spec: StudySpec) -> dict[str, Any]:
                     "task_name": TRAIN_TASK,
                     "round_timeout_s": spec.round_timeout_s,
                     "wait_after_min_s": spec.wait_after_min_s,
+                    "eval_set": spec.eval_set,
+                    "eval_limit": spec.eval_limit,
                 },
             }
         ],

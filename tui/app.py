@@ -73,7 +73,7 @@ class FednodeApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = f"site {self.settings.site_name}"
+        self.sub_title = f"site {self.services.site}"
         self.query_one("#jobs-table").focus()
 
     def action_show_tab(self, tab: str) -> None:

@@ -113,6 +113,11 @@ class DataReport(Protocol):
 class DashboardServices(Protocol):
     """The site services the dashboard calls; ``node.services.SiteServices`` is the real one."""
 
+    @property
+    def site(self) -> str:
+        """This site's name."""
+        ...
+
     def revision(self) -> int:
         """A number that grows with every change to the site state (cheap to poll)."""
         ...

@@ -144,8 +144,15 @@ def evaluate(
             metrics: dict[str, dict[str, dict[str, Any]]] = payload["metrics"]  # type: ignore[assignment]
             for lang, labels in metrics.items():
                 for label, m in labels.items():
-                    table.add_row(lang, label, str(m["gold"]), f"{m['precision']:.3f}", f"{m['recall']:.3f}",
-                                  f"{m['f2']:.3f}", f"{m['char_recall']:.3f}")
+                    table.add_row(
+                        lang,
+                        label,
+                        str(m["gold"]),
+                        f"{m['precision']:.3f}",
+                        f"{m['recall']:.3f}",
+                        f"{m['f2']:.3f}",
+                        f"{m['char_recall']:.3f}",
+                    )
             console.print(table)
             console.print("targets met" if not failures else f"[red]targets missed:[/red] {', '.join(failures)}")
 

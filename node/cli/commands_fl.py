@@ -38,7 +38,9 @@ def provision(
     ctx: typer.Context,
     sites: Annotated[int, typer.Option("--sites", min=1, help="Number of sites (site-1 ... site-N).")] = 3,
     site: Annotated[list[str] | None, typer.Option("--site", help="A site as NAME or NAME:ORG; repeatable.")] = None,
-    out: FederationOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the kits (default: $FEDNODE_HOME/federation).")
+    ] = None,
     project: Annotated[str, typer.Option(help="Project name.")] = "fednode",
     server_host: Annotated[
         str, typer.Option(help="The coordinator's host name (in its TLS certificate).")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -32,7 +33,7 @@ from nvflare.apis.dxo import DataKind, MetaKey
 from nvflare.apis.event_type import EventType
 from nvflare.apis.filter import Filter
 from nvflare.apis.fl_component import FLComponent
-from nvflare.apis.fl_constant import FLContextKey, ReturnCode
+from nvflare.apis.fl_constant import FLContextKey, ProcessType, ReservedKey, ReturnCode
 from nvflare.apis.fl_context import FLContext
 from nvflare.apis.shareable import ReservedHeaderKey, Shareable
 from nvflare.app_common.app_constant import AlgorithmConstants, AppConstants
@@ -76,6 +77,11 @@ _RUNNER_HEADERS = (
     ReservedHeaderKey.COOKIE_JAR,
     ReservedHeaderKey.AUDIT_EVENT_ID,
 )
+_NVFLARE_HEADER_NAMES = frozenset(
+    v for cls in (ReservedHeaderKey, ReservedKey) for k, v in vars(cls).items() if k.isupper() and isinstance(v, str)
+)
+"""NVFlare's own header names: safe to name in a reason (a job's own header name could itself be PHI)."""
+_AUDIT_ID = re.compile(r"[0-9A-Fa-f-]{1,64}")
 _DXO_KEY = "DXO"
 _MAX_FILTER_HISTORY = 32
 
@@ -214,7 +220,7 @@ def _check_headers(headers: object, runner_headers: Mapping[str, Any]) -> str | 
             if not isinstance(value, int) or isinstance(value, bool):
                 return f"header {key} is not an integer"
         else:
-            return "unexpected header"
+            return f"unexpected header {key}" if key in _NVFLARE_HEADER_NAMES else "unexpected header"
     return None
 
 
@@ -288,38 +294,67 @@ def block_in_place(result: Shareable) -> None:
 # --- the per-process record of what each task expects --------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TaskExpectation:
+    """What one task's result may look like: the model schema, the round, and the headers NVFlare's runner adds
+    after the filters (task name and id, the task's cookie jar), with their exact values."""
+
+    schema: Schema | None
+    round: int
+    runner_headers: Mapping[str, Any]
+
+
+_UNKNOWN_TASK = TaskExpectation(schema=None, round=-1, runner_headers={})
+
+
 class _Expectations:
-    """Task id -> (schema, round, runner headers); bounded, shared by the guard and the schema filter."""
+    """Task id -> :class:`TaskExpectation`; bounded, shared by the guard and the schema filter in one process."""
 
     def __init__(self, limit: int = 64) -> None:
-        self._items: OrderedDict[str, tuple[Schema | None, int]] = OrderedDict()
+        self._items: OrderedDict[str, TaskExpectation] = OrderedDict()
         self._lock = threading.Lock()
         self._limit = limit
 
-    def put(self, task_id: str, schema: Schema | None, round_: int) -> None:
+    def put(self, task_id: str, expectation: TaskExpectation) -> None:
         with self._lock:
-            self._items[task_id] = (schema, round_)
+            self._items[task_id] = expectation
             self._items.move_to_end(task_id)
             while len(self._items) > self._limit:
                 self._items.popitem(last=False)
 
-    def get(self, task_id: str) -> tuple[Schema | None, int]:
+    def get(self, task_id: str) -> TaskExpectation:
         with self._lock:
-            return self._items.get(task_id, (None, -1))
+            return self._items.get(task_id, _UNKNOWN_TASK)
 
 
 EXPECTED = _Expectations()
 """This process's expectations, keyed by NVFlare task id (one job per job process)."""
 
 
+def on_server(fl_ctx: FLContext) -> bool:
+    """True in a server process: the site components act on what leaves a site, never on what a server receives
+    (NVFlare's simulator copies one ``local/`` folder to the server and every site)."""
+    return fl_ctx.get_process_type() in (ProcessType.SERVER_PARENT, ProcessType.SERVER_JOB)
+
+
 def remember_task(fl_ctx: FLContext) -> None:
-    """Record the expected result schema and round of the task now in ``fl_ctx`` (``TASK_DATA``, ``TASK_ID``)."""
+    """Record what the result of the task now in ``fl_ctx`` (``TASK_DATA``, ``TASK_ID``, ``TASK_NAME``) may be."""
     task_data = fl_ctx.get_prop(FLContextKey.TASK_DATA)
     task_id = str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "")
     if not isinstance(task_data, Shareable) or not task_id:
         return
     round_ = task_data.get_header(AppConstants.CURRENT_ROUND, -1)
-    EXPECTED.put(task_id, schema_of(task_data), round_ if isinstance(round_, int) else -1)
+    runner_headers: dict[str, Any] = {
+        ReservedHeaderKey.TASK_NAME: fl_ctx.get_prop(FLContextKey.TASK_NAME),
+        ReservedHeaderKey.TASK_ID: task_id,
+    }
+    cookie_jar = task_data.get_cookie_jar()
+    if cookie_jar:
+        runner_headers[ReservedHeaderKey.COOKIE_JAR] = cookie_jar
+    EXPECTED.put(
+        task_id,
+        TaskExpectation(schema_of(task_data), round_ if isinstance(round_, int) else -1, runner_headers),
+    )
 
 
 class EgressGuard(FLComponent, UsesFlareServices):  # type: ignore[misc]  # nvflare is untyped
@@ -334,64 +369,50 @@ class EgressGuard(FLComponent, UsesFlareServices):  # type: ignore[misc]  # nvfl
         metrics = frozenset(allowed_metrics) if allowed_metrics is not None else DEFAULT_METRICS
         self.policy = EgressPolicy(allowed_metrics=metrics)
         self._services = services
-        self._pending: dict[str, tuple[Shareable, dict[str, Any]]] = {}
+        self._pending: dict[str, Shareable] = {}
 
     def handle_event(self, event_type: str, fl_ctx: FLContext) -> None:
+        if on_server(fl_ctx):
+            return
         if event_type == EventType.AFTER_TASK_DATA_FILTER:
             remember_task(fl_ctx)
         elif event_type == EventType.AFTER_TASK_RESULT_FILTER:
             result = fl_ctx.get_prop(FLContextKey.TASK_RESULT)
             task_id = str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "")
             if isinstance(result, Shareable) and self.inspect(result, task_id, fl_ctx, final=False):
-                self._pending[task_id] = (result, self._runner_headers(fl_ctx))
+                self._pending[task_id] = result
         elif event_type == EventType.BEFORE_SEND_TASK_RESULT:
-            for task_id, (result, runner_headers) in list(self._pending.items()):
+            for task_id, result in list(self._pending.items()):
                 self._pending.pop(task_id, None)
-                self.inspect(result, task_id, fl_ctx, final=True, runner_headers=runner_headers)
+                self.inspect(result, task_id, fl_ctx, final=True)
 
-    @staticmethod
-    def _runner_headers(fl_ctx: FLContext) -> dict[str, Any]:
-        """The header values NVFlare's runner will add after the filters, from the task being processed."""
-        task_data = fl_ctx.get_prop(FLContextKey.TASK_DATA)
-        headers: dict[str, Any] = {
-            ReservedHeaderKey.TASK_NAME: fl_ctx.get_prop(FLContextKey.TASK_NAME),
-            ReservedHeaderKey.TASK_ID: fl_ctx.get_prop(FLContextKey.TASK_ID),
-        }
-        if isinstance(task_data, Shareable):
-            headers[ReservedHeaderKey.COOKIE_JAR] = task_data.get_cookie_jar()
-        return headers
+    def inspect(self, result: Shareable, task_id: str, fl_ctx: FLContext, *, final: bool) -> bool:
+        """Check ``result``; block it in place and audit if it fails. Returns whether it passed.
 
-    def inspect(
-        self,
-        result: Shareable,
-        task_id: str,
-        fl_ctx: FLContext,
-        *,
-        final: bool,
-        runner_headers: Mapping[str, Any] | None = None,
-    ) -> bool:
-        """Check ``result``; block it in place and audit if it fails. Returns whether it passed."""
-        expected, round_ = EXPECTED.get(task_id)
-        allowed_runner = dict(runner_headers or {})
-        if final:
+        ``final`` is the check just before sending, when NVFlare's runner has added the task name and id, the
+        task's cookie jar and an audit event id: those must carry exactly the values the runner adds.
+        """
+        expected = EXPECTED.get(task_id)
+        allowed_runner: dict[str, Any] = dict(expected.runner_headers) if final else {}
+        if final:  # the runner's audit id (a UUID, or None without an audit service) replaced any earlier value
             audit_id = (result.get(ReservedHeaderKey.HEADERS) or {}).get(ReservedHeaderKey.AUDIT_EVENT_ID)
-            if isinstance(audit_id, str) and len(audit_id) <= 64:
+            if audit_id is None or (isinstance(audit_id, str) and _AUDIT_ID.fullmatch(audit_id)):
                 allowed_runner[ReservedHeaderKey.AUDIT_EVENT_ID] = audit_id
         try:
-            reason = check_result(result, expected, self.policy, runner_headers=allowed_runner)
+            reason = check_result(result, expected.schema, self.policy, runner_headers=allowed_runner)
         except Exception as exc:  # an inspection that cannot finish fails closed
             reason = f"inspection failed ({type(exc).__name__})"
         job_id = str(fl_ctx.get_job_id() or "")
         if reason is None:
             if not final:
-                self._record(job_id, round_, True, _summary(result))
+                self._record(job_id, expected.round, True, _summary(result))
             return True
-        keep = {k: v for k, v in allowed_runner.items() if final and v is not None}
         block_in_place(result)
-        for key, value in keep.items():
-            result.set_header(key, value)
-        log.warning("egress.blocked job=%s round=%s reason=%s", job_id, round_, reason)
-        self._record(job_id, round_, False, reason)
+        for key in (ReservedHeaderKey.TASK_NAME, ReservedHeaderKey.TASK_ID):
+            if final and expected.runner_headers.get(key) is not None:
+                result.set_header(key, expected.runner_headers[key])
+        log.warning("egress.blocked job=%s round=%s reason=%s", job_id, expected.round, reason)
+        self._record(job_id, expected.round, False, reason)
         return False
 
     def _record(self, job_id: str, round_: int, allowed: bool, reason: str) -> None:

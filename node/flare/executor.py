@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -179,7 +180,7 @@ class NerExecutor(Executor, UsesFlareServices):  # type: ignore[misc]  # nvflare
         dp = self._dp_run(job_id)
         if abort_signal is not None and abort_signal.triggered:
             return None
-        config = TrainConfig(**{**self.config.__dict__, "seed": self.config.seed + round_})
+        config = replace(self.config, seed=self.config.seed + round_)
         local = train_local(global_state, data, config, model=model, scaffold=scaffold, dp=dp, desc=f"round {round_}")
         if abort_signal is not None and abort_signal.triggered:
             return None

@@ -29,7 +29,15 @@ from nvflare.apis.fl_constant import FLContextKey, ReturnCode
 from nvflare.apis.fl_context import FLContext
 from nvflare.apis.shareable import Shareable
 
-from node.flare.egress import DEFAULT_METRICS, EXPECTED, EgressPolicy, block_in_place, check_result, record_decision
+from node.flare.egress import (
+    DEFAULT_METRICS,
+    EXPECTED,
+    EgressPolicy,
+    block_in_place,
+    check_result,
+    on_server,
+    record_decision,
+)
 from node.flare.site_services import FlareServices, UsesFlareServices
 from policies.ledger import ReservationStatus
 
@@ -46,7 +54,7 @@ class _SiteFilter(Filter, UsesFlareServices):  # type: ignore[misc]  # nvflare i
         self._services = services
 
     def process(self, shareable: Shareable, fl_ctx: FLContext) -> Shareable:
-        if shareable.get_return_code() != ReturnCode.OK:
+        if shareable.get_return_code() != ReturnCode.OK or on_server(fl_ctx):
             return shareable
         try:
             reason = self.apply(shareable, fl_ctx)
@@ -55,7 +63,7 @@ class _SiteFilter(Filter, UsesFlareServices):  # type: ignore[misc]  # nvflare i
         if reason is not None:
             job_id = str(fl_ctx.get_job_id() or "")
             task_id = str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "")
-            _, round_ = EXPECTED.get(task_id)
+            round_ = EXPECTED.get(task_id).round
             block_in_place(shareable)
             log.warning("filters.blocked filter=%s job=%s round=%s reason=%s", self.name, job_id, round_, reason)
             record_decision(self.services, job_id, round_, False, f"{self.name}: {reason}")
@@ -152,5 +160,5 @@ class EgressSchemaFilter(_SiteFilter):
         self.policy = EgressPolicy(allowed_metrics=metrics)
 
     def apply(self, shareable: Shareable, fl_ctx: FLContext) -> str | None:
-        expected, _ = EXPECTED.get(str(fl_ctx.get_prop(FLContextKey.TASK_ID) or ""))
-        return check_result(shareable, expected, self.policy)
+        expected = EXPECTED.get(str(fl_ctx.get_prop(FLContextKey.TASK_ID) or ""))
+        return check_result(shareable, expected.schema, self.policy)

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from fednode.errors import NotFoundError
@@ -129,7 +130,12 @@ class CdmRecordCounter:
         from sqlalchemy import create_engine, text
         from sqlalchemy.exc import SQLAlchemyError
 
-        engine = create_engine(self._url)
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self._url)
+        if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+            return 0  # no CDM yet; do not create an empty database file by connecting
+        engine = create_engine(url)
         try:
             with engine.connect() as conn:
                 return int(conn.execute(text(self.QUERY)).scalar_one())

@@ -12,11 +12,14 @@ from node.cli.main import app
 runner = CliRunner()
 
 
+TEXT = "Overlege Kari Hansen, fnr 12119616032. Parkinsons sykdom."
+DISEASE = TEXT.index("Parkinsons sykdom")
+
+
 def _notes(path: Path) -> Path:
     rows = [
         {"note_id": "n1", "id": "n1", "person_source_value": "p1", "note_date": "2024-03-12", "title": "Epikrise",
-         "lang": "nb", "text": "Overlege Kari Hansen, fnr 12119616032. Parkinsons sykdom.",
-         "annotations": [{"start": 39, "end": 57, "label": "Disease"}]},
+         "lang": "nb", "text": TEXT, "annotations": [{"start": DISEASE, "end": DISEASE + 17, "label": "Disease"}]},
         {"note_id": "n2", "id": "n2", "person_source_value": "p1", "note_date": "2024-03-13", "title": "",
          "lang": "zz", "text": "Overlege Kari Hansen."},
     ]

@@ -11,7 +11,7 @@ import pytest
 import torch
 from nvflare.apis.dxo import DXO, DataKind, MetaKey
 from nvflare.apis.event_type import EventType
-from nvflare.apis.fl_constant import FLContextKey, ReservedKey, ReturnCode
+from nvflare.apis.fl_constant import FLContextKey, ProcessType, ReservedKey, ReturnCode
 from nvflare.apis.fl_context import FLContext
 from nvflare.apis.shareable import ReservedHeaderKey, Shareable
 from nvflare.app_common.app_constant import AppConstants
@@ -199,3 +199,15 @@ def test_synthetic_phi_never_reaches_logs_audit_or_the_wire(site_and_guard, capl
         assert needle not in registry
     assert all(s.get_return_code() == ReturnCode.EXECUTION_RESULT_ERROR for s in sent)
     assert len(site.jobs.egress("job-1")) == len(attempts)
+
+
+def test_site_components_do_nothing_in_a_server_process(site_and_guard) -> None:  # type: ignore[no-untyped-def]
+    """The simulator copies one local/ folder to the server too: the guard must not judge what a server receives."""
+    site, guard = site_and_guard
+    fl_ctx = _job_ctx()
+    fl_ctx.set_prop(FLContextKey.PROCESS_TYPE, ProcessType.SERVER_JOB, private=True, sticky=False)
+    received = _result(_update(secret=np.zeros((3,), dtype=np.float32)))
+    fl_ctx.set_prop(FLContextKey.TASK_RESULT, received, private=True, sticky=False)
+    guard.handle_event(EventType.AFTER_TASK_RESULT_FILTER, fl_ctx)
+    assert received.get_return_code() == ReturnCode.OK and "DXO" in received
+    assert _decisions(site) == []

@@ -123,3 +123,11 @@ def test_dp_round_accounts_its_steps_in_the_site_ledger(tmp_path, cdm_url, globa
     assert sum(s for _, _, s in history) == 2
     assert history[0][0] >= policy.privacy.dp.min_noise_multiplier
     assert from_shareable(result).meta[MetaKey.INITIAL_METRICS]["epsilon"] > 0
+
+
+def test_cdm_record_counter_counts_annotated_notes(cdm_url: str, tmp_path: Path) -> None:
+    from node.flare.site_services import CdmRecordCounter
+
+    assert CdmRecordCounter(cdm_url)() == 6
+    missing = tmp_path / "none.db"
+    assert CdmRecordCounter(f"sqlite:///{missing}")() == 0 and not missing.exists()

@@ -95,3 +95,34 @@ def test_bad_site_lists_are_refused(tmp_path: Path, sites: list[SiteKit]) -> Non
 def test_a_site_file_may_not_escape_local(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         provision_federation(tmp_path, [SiteKit("site-1", "a", {"../startup/x.json": {}})])
+
+
+def test_the_cli_provisions_and_prints_the_kits(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from node.cli import app
+
+    out = tmp_path / "fed"
+    res = CliRunner().invoke(
+        app,
+        [
+            "--home",
+            str(tmp_path / "home"),
+            "--json",
+            "provision",
+            "--sites",
+            "2",
+            "--out",
+            str(out),
+            "--port",
+            "18902",
+            "--admin-port",
+            "18903",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout.strip().splitlines()[-1])
+    assert sorted(payload["site_dirs"]) == ["site-1", "site-2"]
+    assert load_federation(out).fl_port == 18902
+    bad = CliRunner().invoke(app, ["--home", str(tmp_path / "home"), "--json", "provision", "--site", "Bad_Name"])
+    assert bad.exit_code == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -18,16 +17,42 @@ def test_notes_into_cdm(tmp_path: Path, fednode_home: Path) -> None:
     engine = create_engine(url)
     create_cdm(engine)
     with engine.begin() as conn:
-        conn.execute(insert(Person), [{"person_id": 1, "gender_concept_id": 0, "year_of_birth": 1950,
-                                       "race_concept_id": 0, "ethnicity_concept_id": 0, "person_source_value": "p1"}])
+        conn.execute(
+            insert(Person),
+            [
+                {
+                    "person_id": 1,
+                    "gender_concept_id": 0,
+                    "year_of_birth": 1950,
+                    "race_concept_id": 0,
+                    "ethnicity_concept_id": 0,
+                    "person_source_value": "p1",
+                }
+            ],
+        )
     text = "Pasient Ola Nordmann, fnr 12119616032, har Parkinsons sykdom. Kontroll 12.03.2024 hos lege Kari Hansen."
     start = text.index("Parkinsons sykdom")
     rows = [
-        {"note_id": "n1", "person_source_value": "p1", "note_date": "2024-03-12", "title": "Epikrise", "lang": "nb",
-         "text": text, "annotations": [{"start": start, "end": start + 17, "label": "Disease"},
-                                       {"start": 8, "end": 20, "label": "Disease"}]},
-        {"note_id": "n2", "person_source_value": "p-unknown", "note_date": "2024-03-12", "title": "", "lang": "nb",
-         "text": "Lege Kari Hansen."},
+        {
+            "note_id": "n1",
+            "person_source_value": "p1",
+            "note_date": "2024-03-12",
+            "title": "Epikrise",
+            "lang": "nb",
+            "text": text,
+            "annotations": [
+                {"start": start, "end": start + 17, "label": "Disease"},
+                {"start": 8, "end": 20, "label": "Disease"},
+            ],
+        },
+        {
+            "note_id": "n2",
+            "person_source_value": "p-unknown",
+            "note_date": "2024-03-12",
+            "title": "",
+            "lang": "nb",
+            "text": "Lege Kari Hansen.",
+        },
         {"note_id": "n3", "person_source_value": "p1", "note_date": "2024-03-12", "title": "", "text": "  "},
     ]
     notes = tmp_path / "notes.jsonl"
@@ -47,4 +72,3 @@ def test_notes_into_cdm(tmp_path: Path, fednode_home: Path) -> None:
     # the same run again is idempotent and keeps the same surrogates (site secret)
     again = deidentify_notes_into_cdm(settings, notes, url)
     assert again["load"]["unchanged"] == 1
-    assert isinstance(dt.date.today(), dt.date)

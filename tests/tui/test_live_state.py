@@ -14,6 +14,7 @@ from tests.tui.pilotkit import job_rows, jobs_loaded, type_text, until
 from tests.tui.sitekit import Site, manifest
 from tui import make_app
 from tui.screens.error_dialog import ErrorDialog
+from tui.screens.review import JobReviewScreen
 
 SIZE = (80, 24)
 
@@ -120,3 +121,19 @@ async def _export(site: Site) -> None:
     assert path.name == "audit-20261127T120000Z.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines()
     assert '"type":"record"' in lines[0] and '"type":"head"' in lines[-1]
+
+
+def test_submitter_chosen_names_are_shown_as_text_not_markup(single_site: Site) -> None:
+    asyncio.run(_names_are_text(single_site))
+
+
+async def _names_are_text(site: Site) -> None:
+    site.register(manifest("job-[b]1", study="[red]study[/"))
+    app = make_app(site.settings, site.services, clock=site.clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await jobs_loaded(pilot, 1)
+        assert str(app.query_one("#jobs-table", DataTable).get_row_at(0)[2]) == "[red]study[/"
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, JobReviewScreen))
+        title = str(app.screen.query_one("#review-title", Static).render())
+        assert "job-[b]1" in title and "study [red]study[/" in title

@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from policies.contracts import JobRecord
 from policies.totp import normalise_name as _norm
@@ -19,6 +19,13 @@ from tui.format import approvals, short_digest
 from tui.services import ApprovalRules
 
 _TOTP = re.compile(r"^[0-9]{6}$")
+
+HINTS = {
+    "approver": "1 · Who are you? Your name as the site policy lists approvers.",
+    "reason": "2 · Why? The reason is recorded in the audit log.",
+    "totp": "3 · The 6-digit code from your authenticator app.",
+}
+"""What the step line says while each field has focus (Enter moves to the next field, Escape cancels)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ class DecisionDialog(ModalScreen[Decision | None]):
         verb = "Approve" if self.approve else "Reject"
         manifest = self.record.manifest
         with Vertical(id="decision-box", classes="dialog"):
-            yield Label(f"{verb} job {self.record.job_id}", classes="dialog-title")
+            yield Label(f"{verb} job {self.record.job_id}", classes="dialog-title", markup=False)
             yield Static(
                 f"study {manifest.study} · digest {short_digest(manifest.digest)} · approvals {approvals(self.record)}",
                 id="decision-facts",
@@ -67,6 +74,7 @@ class DecisionDialog(ModalScreen[Decision | None]):
                     id="decision-four-eyes",
                     markup=False,
                 )
+            yield Static(HINTS["approver"], id="decision-hint", markup=False)
             yield Input(placeholder="your identity (approver)", id="approver")
             yield Input(placeholder="reason (required)", id="reason")
             if self.needs_totp:
@@ -75,6 +83,7 @@ class DecisionDialog(ModalScreen[Decision | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(verb, id="confirm", variant="success" if self.approve else "error")
                 yield Button("Cancel", id="cancel")
+        yield Footer()
 
     def problem(self) -> str | None:
         """What is missing or wrong in the form, or None when it can be sent."""
@@ -101,6 +110,12 @@ class DecisionDialog(ModalScreen[Decision | None]):
             reason=self.query_one("#reason", Input).value.strip(),
             totp_code=totp,
         )
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Say what the focused field is for."""
+        hint = HINTS.get(event.widget.id or "")
+        if hint is not None:
+            self.query_one("#decision-hint", Static).update(hint)
 
     @on(Input.Submitted)
     def _next_field(self, event: Input.Submitted) -> None:

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Footer, Label, Static
 
 
 class ErrorDialog(ModalScreen[None]):
@@ -25,9 +25,10 @@ class ErrorDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="error-box", classes="dialog"):
-            yield Label(self.error_title, id="error-title", classes="dialog-title")
+            yield Label(self.error_title, id="error-title", classes="dialog-title", markup=False)
             yield Static(self.error_message, id="error-message", markup=False)
             yield Button("Close", id="error-close", variant="error")
+        yield Footer()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

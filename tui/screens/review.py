@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -87,13 +88,15 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
                 yield JobFacts(self.record, id="review-facts")
         yield Footer()
 
-    def _title(self) -> str:
+    def _title(self) -> Text:
+        """Job id, study, state, approvals and digest (submitter-chosen names are text, never markup)."""
         r = self.record
-        style = STATE_STYLE.get(r.state, "")
-        return (
-            f"[b]{r.job_id}[/b]  study {r.manifest.study}  [{style}]{r.state.value}[/]  "
-            f"approvals {approvals(r)}  digest {short_digest(r.manifest.digest)}"
-        )
+        title = Text()
+        title.append(r.job_id, style="bold")
+        title.append(f"  study {r.manifest.study}  ")
+        title.append(r.state.value, style=STATE_STYLE.get(r.state, ""))
+        title.append(f"  approvals {approvals(r)}  digest {short_digest(r.manifest.digest)}")
+        return title
 
     def on_mount(self) -> None:
         self.sub_title = f"review {self.record.job_id}"
@@ -140,7 +143,7 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
         decidable = (JobState.PENDING,) if approve else (JobState.PENDING, JobState.APPROVED)
         if self.record.state not in decidable:
             verb = "approved" if approve else "rejected"
-            self.notify(f"Job is {self.record.state.value}: it cannot be {verb} now.", severity="warning")
+            self.notify(f"Job is {self.record.state.value}: it cannot be {verb} now.", severity="warning", markup=False)
             return
         if approve and not self.record.verdict.allowed:
             self.notify("The policy verdict denies this job: it cannot be approved.", severity="error")
@@ -178,6 +181,7 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
                 f"Approval by {message.decision.approver} recorded ({approvals(record)}): "
                 "a second, different approver is needed.",
                 title="Recorded",
+                markup=False,
             )
         else:
-            self.notify(f"Job {record.job_id} is now {record.state.value}.", title="Decided")
+            self.notify(f"Job {record.job_id} is now {record.state.value}.", title="Decided", markup=False)

@@ -23,8 +23,7 @@ def chain_line(status: ChainStatus) -> Text:
     """One line on the chain's health."""
     if status.ok:
         return Text(f"chain verified: {status.records} records, signatures valid", style="bold green")
-    where = f" at record {status.first_bad_seq}" if status.first_bad_seq is not None else ""
-    return Text(f"CHAIN BROKEN{where}: {status.message}", style="bold red")
+    return Text(f"CHAIN BROKEN: {status.message}", style="bold red")
 
 
 def details_text(entry: AuditEntry) -> str:
@@ -143,14 +142,20 @@ class AuditPane(ReportsWorkerFailures, Vertical):
         for r in fresh:
             style = "red" if r.event.endswith(("refused", "rejected", "blocked", "mismatch")) else ""
             at = r.at[:16].replace("T", " ")
-            table.add_row(str(r.seq), at, Text(r.event, style=style), r.actor, r.job_id or "-", key=str(r.seq))
+            table.add_row(
+                str(r.seq), at, Text(r.event, style=style), Text(r.actor), Text(r.job_id or "-"), key=str(r.seq)
+            )
         self._show_detail()
 
     @on(Verified)
     def _verified(self, message: Verified) -> None:
         self.query_one("#audit-chain", Static).update(chain_line(message.status))
         if message.exported_to is not None:
-            self.notify(f"Exported {message.status.records} records to {message.exported_to}", title="Audit export")
+            self.notify(
+                f"Exported {message.status.records} records to {message.exported_to}",
+                title="Audit export",
+                markup=False,
+            )
 
     @on(DataTable.RowHighlighted, "#audit-table")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:

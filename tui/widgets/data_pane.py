@@ -63,7 +63,7 @@ def render_report(title: str, report: Mapping[str, Any] | None, missing: str) ->
         if isinstance(value, list) and 0 < len(value) <= MAX_LISTED and all(isinstance(v, Mapping) for v in value):
             tables.append(_records_table(key, value))
         else:
-            pairs.add_row(key, _cell(value))
+            pairs.add_row(Text(key), _cell(value))
     return Group(pairs, *tables)
 
 
@@ -71,9 +71,9 @@ def _records_table(title: str, records: Sequence[Mapping[str, Any]]) -> Table:
     columns: list[str] = []
     for record in records:
         columns.extend(k for k, v in record.items() if k not in columns and not isinstance(v, Mapping | list))
-    table = Table(title=title, title_justify="left", box=None, expand=True)
+    table = Table(title=Text(title), title_justify="left", box=None, expand=True)
     for column in columns[:6]:
-        table.add_column(column, no_wrap=column != columns[0])
+        table.add_column(Text(column), no_wrap=column != columns[0])
     for record in records:
         table.add_row(*(_cell(record[c]) if c in record else Text("-") for c in columns[:6]))
     return table
@@ -88,7 +88,7 @@ def render_row_counts(counts: Mapping[str, int]) -> RenderableType:
     table.add_column("rows", justify="right")
     for name, rows in sorted(counts.items()):
         if rows:
-            table.add_row(name, f"{rows:,}")
+            table.add_row(Text(name), f"{rows:,}")
     empty = sum(1 for rows in counts.values() if not rows)
     if empty:
         table.add_row(Text(f"{empty} other CDM tables are empty", style="dim"), "0")

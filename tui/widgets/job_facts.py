@@ -15,11 +15,11 @@ from tui.services import BudgetImpact
 
 
 def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold", show_header=False, box=None, expand=True)
+    table = Table(title=Text(title), title_justify="left", title_style="bold", show_header=False, box=None, expand=True)
     table.add_column("key", style="dim", no_wrap=True)
     table.add_column("value", ratio=1)
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(key, Text(value))
     return table
 
 

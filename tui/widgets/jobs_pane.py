@@ -23,8 +23,21 @@ from tui.workers import ReportsWorkerFailures
 FILTERS: tuple[JobState | None, ...] = (None, *JobState)
 """What ``f`` cycles through: all jobs, then each state."""
 
-# State order in the list: what needs a person first.
-_ORDER = {state: i for i, state in enumerate(JobState)}
+_ORDER = {
+    state: i
+    for i, state in enumerate(
+        (
+            JobState.PENDING,
+            JobState.RUNNING,
+            JobState.APPROVED,
+            JobState.FAILED,
+            JobState.REFUSED,
+            JobState.REJECTED,
+            JobState.FINISHED,
+        )
+    )
+}
+"""Order of states in the list: what needs a person first, then what is live, then history."""
 
 
 def _fingerprint(jobs: Sequence[JobRecord]) -> tuple[tuple[str, str, int, datetime], ...]:
@@ -143,9 +156,9 @@ class JobsPane(ReportsWorkerFailures, Vertical):
         for job in jobs:
             table.add_row(
                 Text(job.state.value, style=STATE_STYLE.get(job.state, "")),
-                job.job_id,
-                job.manifest.study,
-                job.manifest.submitter,
+                Text(job.job_id),
+                Text(job.manifest.study),
+                Text(job.manifest.submitter),
                 short_when(job.manifest.submitted_at),
                 Text("yes", style="green") if job.verdict.allowed else Text("DENY", style="bold red"),
                 approvals(job),

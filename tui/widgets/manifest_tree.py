@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -17,7 +18,7 @@ class ManifestTree(Tree[ManifestFile]):
     """
 
     def __init__(self, manifest: JobManifest, *, id: str | None = None) -> None:  # Textual's name
-        super().__init__(manifest.app_name or manifest.job_id, id=id)
+        super().__init__(Text(manifest.app_name or manifest.job_id), id=id)
         self.manifest = manifest
         self.show_root = True
         self.guide_depth = 2
@@ -27,9 +28,9 @@ class ManifestTree(Tree[ManifestFile]):
             for depth in range(1, len(parts)):
                 key = parts[:depth]
                 if key not in folders:
-                    folders[key] = folders[key[:-1]].add(key[-1] + "/", expand=True)
+                    folders[key] = folders[key[:-1]].add(Text(key[-1] + "/"), expand=True)
             label = parts[-1] if file.content is not None else f"{parts[-1]} (binary, {size(file.size)})"
-            folders[parts[:-1]].add_leaf(label, data=file)
+            folders[parts[:-1]].add_leaf(Text(label), data=file)
         self.root.expand()
 
     def first_file(self) -> TreeNode[ManifestFile] | None:

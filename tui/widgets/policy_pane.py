@@ -27,7 +27,7 @@ def validation_line(report: PolicyReport) -> Text:
         return text
     text = Text(f"policy valid: {report.source.name} · digest {report.digest[:12]}", style="bold green")
     if report.drift:
-        text.append("\nsite files out of date: ", style="bold yellow")
+        text.append("\nsite files out of date (run `fednode policy compile`): ", style="bold yellow")
         text.append("; ".join(report.drift), style="")
     else:
         text.append(" · site files up to date", style="green")
@@ -88,7 +88,9 @@ class PolicyPane(ReportsWorkerFailures, Vertical):
         self.files = [report.source, *report.compiled]
         options = self.query_one("#policy-files", OptionList)
         options.clear_options()
-        options.add_options(Option(f.name if i else f"{f.name} (policy)", id=str(i)) for i, f in enumerate(self.files))
+        options.add_options(
+            Option(Text(f.name if i else f"{f.name} (policy)"), id=str(i)) for i, f in enumerate(self.files)
+        )
         options.highlighted = 0
 
     @on(OptionList.OptionHighlighted, "#policy-files")

@@ -32,17 +32,20 @@ class Progress:
     egress: Sequence[EgressDecision]
 
 
-def summary(progress: Progress) -> str:
-    """``3 of 20 rounds done, 17 to go · 1.2 MiB sent · egress 3 allowed, 0 blocked``."""
+def summary(progress: Progress) -> Text:
+    """``job-1 running · 3 of 20 rounds done, 17 to go · 1.2 MiB sent · egress 3 allowed, 0 blocked``."""
     planned = progress.record.manifest.rounds
     done = len(progress.rounds)
     sent = sum(r.bytes_sent for r in progress.rounds)
     allowed = sum(1 for e in progress.egress if e.allowed)
     blocked = len(progress.egress) - allowed
-    return (
-        f"[b]{progress.record.job_id}[/b] {progress.record.state.value} · {done} of {planned} rounds done, "
-        f"{max(planned - done, 0)} to go · {size(sent)} sent · egress {allowed} allowed, {blocked} blocked"
+    text = Text()
+    text.append(progress.record.job_id, style="bold")
+    text.append(
+        f" {progress.record.state.value} · {done} of {planned} rounds done, {max(planned - done, 0)} to go · "
+        f"{size(sent)} sent · egress {allowed} allowed, {blocked} blocked"
     )
+    return text
 
 
 class TrainingPane(ReportsWorkerFailures, Vertical):
@@ -120,7 +123,7 @@ class TrainingPane(ReportsWorkerFailures, Vertical):
         self.job_ids = ids
         select: Select[str] = self.query_one("#training-job", Select)
         current = self._selected()
-        select.set_options((f"{j.job_id} ({j.state.value})", j.job_id) for j in message.jobs)
+        select.set_options((Text(f"{j.job_id} ({j.state.value})"), j.job_id) for j in message.jobs)
         if current in ids:
             select.value = current
         elif ids:
@@ -142,7 +145,7 @@ class TrainingPane(ReportsWorkerFailures, Vertical):
         egress.clear()
         for e in progress.egress:
             verdict = Text("allowed", style="green") if e.allowed else Text("BLOCKED", style="bold red")
-            egress.add_row(str(e.round), verdict, short_when(e.at), e.reason)
+            egress.add_row(str(e.round), verdict, short_when(e.at), Text(e.reason))
 
     def _fill_rounds(self, rounds: Sequence[RoundReport]) -> None:
         table: DataTable[str | Text] = self.query_one("#training-rounds", DataTable)

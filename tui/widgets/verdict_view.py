@@ -11,6 +11,8 @@ from textual.widgets import Static
 from policies.contracts import RuleOutcome, Verdict
 
 OUTCOME_STYLE = {RuleOutcome.ALLOW: "green", RuleOutcome.WARN: "yellow", RuleOutcome.DENY: "bold red"}
+_RANK = {RuleOutcome.DENY: 0, RuleOutcome.WARN: 1, RuleOutcome.ALLOW: 2}
+"""Denials first, then warnings: what the reviewer must read comes on top."""
 
 
 def render_verdict(verdict: Verdict) -> RenderableType:
@@ -24,8 +26,9 @@ def render_verdict(verdict: Verdict) -> RenderableType:
     rules.add_column("rule", no_wrap=True)
     rules.add_column("outcome", no_wrap=True)
     rules.add_column("reason", ratio=1)
-    for result in verdict.results:
-        rules.add_row(result.rule, Text(result.outcome.value, style=OUTCOME_STYLE[result.outcome]), result.reason)
+    for result in sorted(verdict.results, key=lambda r: _RANK[r.outcome]):  # stable: rule order within a rank
+        outcome = Text(result.outcome.value, style=OUTCOME_STYLE[result.outcome])
+        rules.add_row(Text(result.rule), outcome, Text(result.reason))
     parts: list[RenderableType] = [headline, rules]
     if verdict.findings:
         findings = Table(title="static-scan findings", expand=True, box=None, pad_edge=False)
@@ -33,7 +36,7 @@ def render_verdict(verdict: Verdict) -> RenderableType:
         findings.add_column("capability", no_wrap=True)
         findings.add_column("message", ratio=1)
         for f in verdict.findings:
-            findings.add_row(f"{f.file}:{f.line}", f.capability, f.message)
+            findings.add_row(Text(f"{f.file}:{f.line}"), Text(f.capability), Text(f.message))
         parts.append(findings)
     if verdict.policy_digest:
         parts.append(Text(f"policy digest {verdict.policy_digest[:12]}", style="dim"))

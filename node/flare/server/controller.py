@@ -3,7 +3,8 @@
 Each round the controller sends the global weights to every connected site and waits for results. With
 ``min_clients`` below the number of sites the round closes once ``min_clients`` results are in and the others have
 had ``wait_after_min_s`` more seconds: a site that drops out mid-round no longer stalls the study, and a site that
-reconnects is sent the next round. Updates (local - global) go to :mod:`node.aggregation` (FedAvg, FedProx,
+reconnects is sent the next round. With ``eval_set`` (a CoNLL file of public sentences at the coordinator, e.g.
+NCBI-disease devel) each new global model is scored there. Updates (local - global) go to :mod:`node.aggregation` (FedAvg, FedProx,
 SCAFFOLD, coordinate median, trimmed mean, geometric median, norm clipping) wrapped in its ``Quorum``.
 
 At the end the weights are written as ``global_model.safetensors`` in the job's run folder with a provenance
@@ -53,6 +54,8 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         task_name: str = "train",
         round_timeout_s: int = 0,
         wait_after_min_s: int = 15,
+        eval_set: str | None = None,
+        eval_limit: int | None = None,
     ) -> None:
         super().__init__(persistor_id="", ignore_result_error=True)
         if num_rounds < 1 or min_clients < 1:
@@ -67,7 +70,10 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         self.task_name = task_name
         self.round_timeout_s = round_timeout_s
         self.wait_after_min_s = wait_after_min_s
+        self.eval_set = eval_set
+        self.eval_limit = eval_limit
         self._approvals: dict[str, dict[str, Any]] = {}
+        self._evaluator: Any = None
 
     # -- the workflow ---------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -118,7 +124,8 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
                 metrics=metrics,
             )
             records.append(record)
-            self._append_round(record, time.monotonic() - started, model_bytes, len(targets))
+            scores = self._evaluate(state)
+            self._append_round(record, time.monotonic() - started, model_bytes, len(targets), scores)
             self.info(f"fednode.round_done round={rnd} sites={','.join(arrived)} missing={len(record.missing)}")
         meta = self._job_meta()
         path = sign_final_model(
@@ -184,8 +191,26 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
                 self._approvals[site] = {str(k): v for k, v in approval.items()}
         return updates, metrics
 
-    def _append_round(self, record: RoundRecord, seconds: float, model_bytes: int, targets: int) -> None:
+    def _evaluate(self, state: Mapping[str, torch.Tensor]) -> dict[str, float]:
+        """Entity-level scores of the new global model on the coordinator's public evaluation set, if any."""
+        if not self.eval_set:
+            return {}
+        from node.ner.data import read_conll
+        from node.ner.evaluate import evaluate
+        from node.ner.model import load_ner_model
+        from node.ner.train import encode_for
+
+        if self._evaluator is None:
+            model = load_ner_model(self.model_spec, seed=self.seed)
+            self._evaluator = (model, encode_for(read_conll(Path(self.eval_set), limit=self.eval_limit), model))
+        model, data = self._evaluator
+        return {k: float(v) for k, v in evaluate(dict(state), data, model=model).metrics().items()}
+
+    def _append_round(
+        self, record: RoundRecord, seconds: float, model_bytes: int, targets: int, scores: Mapping[str, float]
+    ) -> None:
         line = {
+            "global": dict(scores),
             "round": record.round,
             "sites": list(record.sites),
             "missing": list(record.missing),

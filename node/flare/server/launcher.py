@@ -207,11 +207,13 @@ class LocalFederation:
 
 @contextlib.contextmanager
 def admin_session(federation: Federation, timeout_s: float = 60.0) -> Iterator[Any]:
-    """Open ``new_secure_session`` with the admin kit, closed on exit."""
+    """Open ``new_secure_session`` with the admin kit, closed on exit. Its chatter goes to stderr, so that
+    ``--json`` output stays one object on stdout."""
     from nvflare.fuel.flare_api.flare_api import new_secure_session
 
     try:
-        sess = new_secure_session(federation.admin_name, str(federation.admin_dir), timeout=timeout_s)
+        with contextlib.redirect_stdout(sys.stderr):  # NVFlare prints "Connecting to FLARE ..." on stdout
+            sess = new_secure_session(federation.admin_name, str(federation.admin_dir), timeout=timeout_s)
     except Exception as exc:  # NVFlare raises several unrelated types here
         raise ServiceError(f"cannot open an admin session to the coordinator: {type(exc).__name__}: {exc}") from exc
     try:
