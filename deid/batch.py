@@ -180,7 +180,7 @@ def process_line(deidentifier: Deidentifier, options: BatchOptions, line: int, r
             kept.append((moved[0], moved[1], label))
     return DeidentifiedRecord(
         line=line,
-        note_id=note_id,
+        note_id=str(note_id),
         person_source_value=obj["person_source_value"],
         note_date=note_date,
         title=new_title,
@@ -205,7 +205,7 @@ _WORKER: tuple[Deidentifier, BatchOptions] | None = None
 
 
 def _init_worker(options: BatchOptions) -> None:
-    global _WORKER  # noqa: PLW0603  # one engine per worker process, built once
+    global _WORKER  # one engine per worker process, built once
     _WORKER = (Deidentifier(operator=options.operator, key=options.key), options)
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fednode.settings import DeidSettings
-
 from deid.batch import read_lines
 from deid.engine import Deidentifier
 from deid.files import check_input
 from deid.labels import normalise_language
+from fednode.settings import DeidSettings
 
 
 def _detect_one(engine: Deidentifier, settings: DeidSettings, raw: bytes) -> dict[str, object]:

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 from presidio_analyzer import AnalyzerEngine
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deid.labels import LANGUAGES
 from deid.nlp import OfflineSpacyNlpEngine
 from deid.offsets import OffsetMap, Replacement
 from deid.operators import Operator, Replacer
-from deid.recognizers import build_registry
+from deid.recognizers import MODEL_RECOGNIZERS, build_registry
 from deid.resolve import resolve
 from deid.spans import PhiSpan
 
@@ -27,8 +28,12 @@ class _NoContextEnhancer(ContextAwareEnhancer):  # type: ignore[misc]  # presidi
     """Our recognizers put their cue words in their patterns; Presidio's lemma enhancer would only add cost."""
 
     def __init__(self) -> None:
-        super().__init__(context_similarity_factor=0.0, min_score_with_context_similarity=0.0, context_prefix_count=0,
-                         context_suffix_count=0)
+        super().__init__(
+            context_similarity_factor=0.0,
+            min_score_with_context_similarity=0.0,
+            context_prefix_count=0,
+            context_suffix_count=0,
+        )
 
     def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers, context=None):  # type: ignore[no-untyped-def]  # presidio's signature
         return raw_results
@@ -101,9 +106,17 @@ class Deidentifier:
         """
         spans: list[PhiSpan] = []
         for offset, piece in _chunks(text, CHUNK_CHARS):
-            found = resolve(self.analyzer.analyze(text=piece, language=lang), lang)
+            artifacts = None if lang in MODEL_RECOGNIZERS else self._no_model_artifacts(lang)
+            found = resolve(self.analyzer.analyze(text=piece, language=lang, nlp_artifacts=artifacts), lang)
             spans.extend(PhiSpan(s.start + offset, s.end + offset, s.label, s.score, s.country) for s in found)
         return spans
+
+    def _no_model_artifacts(self, lang: str) -> NlpArtifacts:
+        """Empty NLP artifacts for a language without a trained model: no recognizer of ours reads spaCy tokens
+        there, so the blank pipeline's tokenizer would be wasted work."""
+        return NlpArtifacts(
+            entities=[], tokens=[], tokens_indices=[], lemmas=[], nlp_engine=self.analyzer.nlp_engine, language=lang
+        )
 
     def deidentify(self, text: str, lang: str, patient: str, operator: Operator | None = None) -> DeidResult:
         """``text`` with every PHI span replaced, and the offset map of the replacements."""

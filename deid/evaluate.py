@@ -42,8 +42,16 @@ class Counts:
 
         p, r, f2 = prf(self.pred_correct, self.pred, self.gold_found, self.gold)
         cp, cr, cf2 = prf(self.char_tp, self.char_pred, self.char_tp, self.char_gold)
-        return {"gold": self.gold, "pred": self.pred, "precision": p, "recall": r, "f2": f2,
-                "char_precision": cp, "char_recall": cr, "char_f2": cf2}
+        return {
+            "gold": self.gold,
+            "pred": self.pred,
+            "precision": p,
+            "recall": r,
+            "f2": f2,
+            "char_precision": cp,
+            "char_recall": cr,
+            "char_f2": cf2,
+        }
 
 
 Span = tuple[int, int, str]
@@ -86,8 +94,10 @@ class EvalReport:
     def to_dict(self) -> dict[str, object]:
         return {
             "notes": self.notes,
-            "metrics": {lang: {label: c.metrics() for label, c in sorted(labels.items())}
-                        for lang, labels in sorted(self.by.items())},
+            "metrics": {
+                lang: {label: c.metrics() for label, c in sorted(labels.items())}
+                for lang, labels in sorted(self.by.items())
+            },
         }
 
     def failures(self, min_recall: float, min_precision: float) -> list[str]:

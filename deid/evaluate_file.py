@@ -6,11 +6,10 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from fednode.errors import NoteInputError
-
 from deid.engine import Deidentifier
 from deid.evaluate import EvalReport, Span, evaluate
 from deid.labels import normalise_language
+from fednode.errors import NoteInputError
 
 
 def _pairs(path: Path, engine: Deidentifier) -> Iterator[tuple[str, Sequence[Span], Sequence[Span]]]:

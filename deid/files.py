@@ -15,11 +15,10 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from fednode.errors import ConfigError, NoteInputError
-from fednode.settings import DeidSettings
-
 from deid.batch import BatchOptions, BatchReport, DeidentifiedRecord, Outcome, QuarantinedRecord
 from deid.operators import OPERATORS, Operator
+from fednode.errors import ConfigError, NoteInputError
+from fednode.settings import DeidSettings
 
 log = logging.getLogger("fednode.deid.files")
 
@@ -70,14 +69,16 @@ def write_jsonl_atomic(path: Path, records: Iterable[DeidentifiedRecord]) -> int
                 count += 1
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
+        Path(tmp_name).replace(path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return count
 
 
-def split_outcomes(outcomes: Iterable[Outcome], report: BatchReport) -> tuple[list[DeidentifiedRecord], list[QuarantinedRecord]]:
+def split_outcomes(
+    outcomes: Iterable[Outcome], report: BatchReport
+) -> tuple[list[DeidentifiedRecord], list[QuarantinedRecord]]:
     """Separate de-identified notes from quarantined ones, counting both into ``report``."""
     done: list[DeidentifiedRecord] = []
     held: list[QuarantinedRecord] = []

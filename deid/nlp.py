@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import spacy
 from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
+from spacy.language import Language
 from spacy.tokens import Doc
 
 from deid.labels import LANGUAGES
@@ -21,13 +22,26 @@ class OfflineSpacyNlpEngine(SpacyNlpEngine):  # type: ignore[misc]  # presidio i
     """A :class:`SpacyNlpEngine` whose ``load`` never calls ``spacy.cli.download``."""
 
     def __init__(self, languages: Sequence[str] = LANGUAGES) -> None:
-        models = [{"lang_code": lang, "model_name": ENGLISH_MODEL if lang == "en" else f"blank:{lang}"}
-                  for lang in languages]
+        models = [
+            {"lang_code": lang, "model_name": ENGLISH_MODEL if lang == "en" else f"blank:{lang}"} for lang in languages
+        ]
         config = NerModelConfiguration(
             model_to_presidio_entity_mapping={"PERSON": "PERSON", "GPE": "GPE", "LOC": "LOC", "FAC": "FAC"},
             labels_to_ignore=[
-                "ORG", "NORP", "DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "PRODUCT",
-                "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE",
+                "ORG",
+                "NORP",
+                "DATE",
+                "TIME",
+                "CARDINAL",
+                "ORDINAL",
+                "QUANTITY",
+                "MONEY",
+                "PERCENT",
+                "PRODUCT",
+                "EVENT",
+                "WORK_OF_ART",
+                "LAW",
+                "LANGUAGE",
             ],
         )
         super().__init__(models=models, ner_model_configuration=config)
@@ -47,10 +61,11 @@ class OfflineSpacyNlpEngine(SpacyNlpEngine):  # type: ignore[misc]  # presidio i
 
     def load(self) -> None:
         """Load the installed English package and blank pipelines for the other languages."""
-        self.nlp = {}
+        loaded: dict[str, Language] = {}
         for model in self.models:
             name = model["model_name"]
             if name.startswith("blank:"):
-                self.nlp[model["lang_code"]] = spacy.blank(name.removeprefix("blank:"))
+                loaded[model["lang_code"]] = spacy.blank(name.removeprefix("blank:"))
             else:
-                self.nlp[model["lang_code"]] = spacy.load(name, disable=list(_UNUSED_PIPES))
+                loaded[model["lang_code"]] = spacy.load(name, disable=list(_UNUSED_PIPES))
+        self.nlp = loaded  # type: ignore[assignment]  # presidio declares the attribute as None until load()

@@ -20,8 +20,18 @@ MIN_SCORE = 0.4
 """Candidates below this are dropped (a lone family name scores 0.6, a validated number 1.0)."""
 
 LABEL_ORDER: tuple[Label, ...] = (
-    Label.NATIONAL_ID, Label.EMAIL, Label.URL, Label.IP, Label.PHONE, Label.ID, Label.DATE, Label.AGE,
-    Label.ADDRESS, Label.ORGANIZATION, Label.PERSON, Label.LOCATION,
+    Label.NATIONAL_ID,
+    Label.EMAIL,
+    Label.URL,
+    Label.IP,
+    Label.PHONE,
+    Label.ID,
+    Label.DATE,
+    Label.AGE,
+    Label.ADDRESS,
+    Label.ORGANIZATION,
+    Label.PERSON,
+    Label.LOCATION,
 )
 _RANK = {label: len(LABEL_ORDER) - i for i, label in enumerate(LABEL_ORDER)}
 
@@ -37,7 +47,9 @@ def label_of(entity_type: str) -> Label:
 
 def _candidate(result: Any) -> PhiSpan:
     meta = result.recognition_metadata or {}
-    return PhiSpan(result.start, result.end, label_of(result.entity_type), float(result.score), meta.get(COUNTRY_KEY, ""))
+    return PhiSpan(
+        result.start, result.end, label_of(result.entity_type), float(result.score), meta.get(COUNTRY_KEY, "")
+    )
 
 
 def resolve(results: Iterable[Any], language: str, min_score: float = MIN_SCORE) -> list[PhiSpan]:

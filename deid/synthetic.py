@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,7 +26,7 @@ from deid.recognizers import dk_cpr, fi_henkilotunnus, se_personnummer
 
 Split = Literal["dev", "test"]
 _LOCALE = {"nb": "no_NO", "sv": "sv_SE", "da": "da_DK", "fi": "fi_FI", "et": "et_EE", "en": "en_US"}
-_CITIES = {
+_CITIES: dict[str, tuple[str, ...]] = {
     "nb": ("Oslo", "Bergen", "Trondheim", "Stavanger", "Tromsø", "Bodø", "Drammen", "Ålesund", "Hamar", "Molde"),
     "sv": ("Stockholm", "Göteborg", "Malmö", "Uppsala", "Umeå", "Linköping", "Örebro", "Luleå", "Lund", "Kalmar"),
     "da": ("København", "Aarhus", "Odense", "Aalborg", "Esbjerg", "Randers", "Kolding", "Vejle", "Herning", "Viborg"),
@@ -35,124 +35,306 @@ _CITIES = {
 }
 _CITIES["en"] = _CITIES["nb"] + _CITIES["sv"]
 _HOSPITALS = {
-    "nb": ("Oslo universitetssykehus", "Haukeland universitetssjukehus", "St. Olavs hospital", "Sørlandet sykehus",
-           "Universitetssykehuset Nord-Norge", "Ullevål legesenter"),
-    "sv": ("Karolinska Universitetssjukhuset", "Sahlgrenska universitetssjukhuset", "Skånes universitetssjukhus",
-           "Norrlands universitetssjukhus", "Akademiska sjukhuset", "Centrala vårdcentralen"),
-    "da": ("Rigshospitalet", "Aarhus Universitetshospital", "Odense Universitetshospital", "Herlev Hospital",
-           "Bispebjerg Hospital", "Aalborg Universitetshospital"),
-    "fi": ("Helsingin yliopistollinen keskussairaala", "Tampereen yliopistollinen sairaala", "Oulun yliopistollinen sairaala",
-           "Kuopion yliopistollinen sairaala", "Meilahden sairaala", "Kallion terveysasema"),
-    "et": ("Tartu Ülikooli Kliinikum", "Põhja-Eesti Regionaalhaigla", "Ida-Tallinna Keskhaigla", "Pärnu Haigla",
-           "Lääne-Tallinna Keskhaigla", "Viljandi Haigla"),
+    "nb": (
+        "Oslo universitetssykehus",
+        "Haukeland universitetssjukehus",
+        "St. Olavs hospital",
+        "Sørlandet sykehus",
+        "Universitetssykehuset Nord-Norge",
+        "Ullevål legesenter",
+    ),
+    "sv": (
+        "Karolinska Universitetssjukhuset",
+        "Sahlgrenska universitetssjukhuset",
+        "Skånes universitetssjukhus",
+        "Norrlands universitetssjukhus",
+        "Akademiska sjukhuset",
+        "Centrala vårdcentralen",
+    ),
+    "da": (
+        "Rigshospitalet",
+        "Aarhus Universitetshospital",
+        "Odense Universitetshospital",
+        "Herlev Hospital",
+        "Bispebjerg Hospital",
+        "Aalborg Universitetshospital",
+    ),
+    "fi": (
+        "Helsingin yliopistollinen keskussairaala",
+        "Tampereen yliopistollinen sairaala",
+        "Oulun yliopistollinen sairaala",
+        "Kuopion yliopistollinen sairaala",
+        "Meilahden sairaala",
+        "Kallion terveysasema",
+    ),
+    "et": (
+        "Tartu Ülikooli Kliinikum",
+        "Põhja-Eesti Regionaalhaigla",
+        "Ida-Tallinna Keskhaigla",
+        "Pärnu Haigla",
+        "Lääne-Tallinna Keskhaigla",
+        "Viljandi Haigla",
+    ),
     "en": ("Massachusetts General Hospital", "St. Mary's Hospital", "Royal Free Hospital", "Mayo Clinic Hospital"),
 }
 _HOSPITAL_WORD = {"nb": "sykehus", "sv": "sjukhus", "da": "Sygehus", "fi": "sairaala", "et": "Haigla", "en": "Hospital"}
-_EE_STREETS = ("Tartu mnt", "Pärnu mnt", "Narva mnt", "Vabaduse pst", "Riia tänav", "Lossi tänav", "Kalda tee",
-               "Mere pst", "Rüütli tänav", "Jaama tänav", "Pikk tänav", "Aia tänav")
+_EE_STREETS = (
+    "Tartu mnt",
+    "Pärnu mnt",
+    "Narva mnt",
+    "Vabaduse pst",
+    "Riia tänav",
+    "Lossi tänav",
+    "Kalda tee",
+    "Mere pst",
+    "Rüütli tänav",
+    "Jaama tänav",
+    "Pikk tänav",
+    "Aia tänav",
+)
 _DISEASES = {
     "nb": ("hjertesvikt", "diabetes mellitus type 2", "KOLS", "atrieflimmer", "Parkinsons sykdom", "Alzheimers sykdom"),
-    "sv": ("hjärtsvikt", "diabetes mellitus typ 2", "KOL", "förmaksflimmer", "Parkinsons sjukdom", "Alzheimers sjukdom"),
+    "sv": (
+        "hjärtsvikt",
+        "diabetes mellitus typ 2",
+        "KOL",
+        "förmaksflimmer",
+        "Parkinsons sjukdom",
+        "Alzheimers sjukdom",
+    ),
     "da": ("hjertesvigt", "type 2-diabetes", "KOL", "atrieflimren", "Parkinsons sygdom", "Alzheimers sygdom"),
-    "fi": ("sydämen vajaatoiminta", "tyypin 2 diabetes", "keuhkoahtaumatauti", "eteisvärinä", "Parkinsonin tauti",
-           "Alzheimerin tauti"),
-    "et": ("südamepuudulikkus", "II tüüpi diabeet", "krooniline obstruktiivne kopsuhaigus", "kodade virvendus",
-           "Parkinsoni tõbi", "Alzheimeri tõbi"),
-    "en": ("heart failure", "type 2 diabetes", "COPD", "atrial fibrillation", "Parkinson disease", "Huntington disease",
-           "Duchenne muscular dystrophy", "Alzheimer's disease", "Crohn disease"),
+    "fi": (
+        "sydämen vajaatoiminta",
+        "tyypin 2 diabetes",
+        "keuhkoahtaumatauti",
+        "eteisvärinä",
+        "Parkinsonin tauti",
+        "Alzheimerin tauti",
+    ),
+    "et": (
+        "südamepuudulikkus",
+        "II tüüpi diabeet",
+        "krooniline obstruktiivne kopsuhaigus",
+        "kodade virvendus",
+        "Parkinsoni tõbi",
+        "Alzheimeri tõbi",
+    ),
+    "en": (
+        "heart failure",
+        "type 2 diabetes",
+        "COPD",
+        "atrial fibrillation",
+        "Parkinson disease",
+        "Huntington disease",
+        "Duchenne muscular dystrophy",
+        "Alzheimer's disease",
+        "Crohn disease",
+    ),
 }
 _ICD = ("I50.9", "E11.9", "J44.1", "I48.0", "G20", "G30.1", "I21.4", "N18.3", "C50.9", "K50.0")
-_ATC = ("C09AA05 ramipril 5 mg", "A10BA02 metformin 500 mg", "N04BA02 levodopa 100 mg", "B01AF01 rivaroksaban 20 mg",
-        "C07AB02 metoprolol 50 mg", "N06DA02 donepezil 10 mg")
+_ATC = (
+    "C09AA05 ramipril 5 mg",
+    "A10BA02 metformin 500 mg",
+    "N04BA02 levodopa 100 mg",
+    "B01AF01 rivaroksaban 20 mg",
+    "C07AB02 metoprolol 50 mg",
+    "N06DA02 donepezil 10 mg",
+)
 
 # {P}=PERSON {ID}=NATIONAL_ID {T}=PHONE {E}=EMAIL {U}=URL {IP}=IP {A}=ADDRESS {L}=LOCATION {D}=DATE {AGE}=AGE
 # {R}=ID (record) {O}=ORGANIZATION; {DX} disease (annotated, must stay); {ICD} {ATC} {Y} {YOUNG} {LAB} {BAD} stay.
 _HEADERS: dict[str, tuple[str, str]] = {
-    "nb": ("Pasient: {P}\nFødselsnummer: {ID}\nAdresse: {A}\nTlf: {T}\nE-post: {E}\nJournalnr: {R}\n",
-           "Navn: {P}, f.nr. {ID}\nBosted: {A}\nMobil {T}, e-post {E}\nSaksnr. {R}\n"),
-    "sv": ("Patient: {P}\nPersonnummer: {ID}\nAdress: {A}\nTel: {T}\nE-post: {E}\nJournalnr: {R}\n",
-           "Namn: {P}, pnr {ID}\nBostadsadress: {A}\nMobil: {T}, mejl {E}\nDiarienr: {R}\n"),
-    "da": ("Patient: {P}\nCPR: {ID}\nAdresse: {A}\nTlf: {T}\nE-mail: {E}\nJournalnr: {R}\n",
-           "Navn: {P}, CPR-nr. {ID}\nBopæl: {A}\nMobil {T}, mail {E}\nSagsnr. {R}\n"),
-    "fi": ("Potilas: {P}\nHenkilötunnus: {ID}\nOsoite: {A}\nPuh: {T}\nSähköposti: {E}\nPotilasnumero: {R}\n",
-           "Nimi: {P}, hetu {ID}\nKotiosoite: {A}\nPuhelin {T}, email {E}\nLähetenumero: {R}\n"),
-    "et": ("Patsient: {P}\nIsikukood: {ID}\nAadress: {A}\nTel: {T}\nE-post: {E}\nHaigusloo nr: {R}\n",
-           "Nimi: {P}, isikukood {ID}\nElukoht: {A}\nMobiil {T}, e-post {E}\nSaatekiri nr {R}\n"),
-    "en": ("Patient: {P}\nNational ID: {ID}\nAddress: {A}\nPhone: {T}\nEmail: {E}\nMRN: {R}\n",
-           "Name: {P}, ID {ID}\nHome address: {A}\nMobile {T}, email {E}\nCase number: {R}\n"),
+    "nb": (
+        "Pasient: {P}\nFødselsnummer: {ID}\nAdresse: {A}\nTlf: {T}\nE-post: {E}\nJournalnr: {R}\n",
+        "Navn: {P}, f.nr. {ID}\nBosted: {A}\nMobil {T}, e-post {E}\nSaksnr. {R}\n",
+    ),
+    "sv": (
+        "Patient: {P}\nPersonnummer: {ID}\nAdress: {A}\nTel: {T}\nE-post: {E}\nJournalnr: {R}\n",
+        "Namn: {P}, pnr {ID}\nBostadsadress: {A}\nMobil: {T}, mejl {E}\nDiarienr: {R}\n",
+    ),
+    "da": (
+        "Patient: {P}\nCPR: {ID}\nAdresse: {A}\nTlf: {T}\nE-mail: {E}\nJournalnr: {R}\n",
+        "Navn: {P}, CPR-nr. {ID}\nBopæl: {A}\nMobil {T}, mail {E}\nSagsnr. {R}\n",
+    ),
+    "fi": (
+        "Potilas: {P}\nHenkilötunnus: {ID}\nOsoite: {A}\nPuh: {T}\nSähköposti: {E}\nPotilasnumero: {R}\n",
+        "Nimi: {P}, hetu {ID}\nKotiosoite: {A}\nPuhelin {T}, email {E}\nLähetenumero: {R}\n",
+    ),
+    "et": (
+        "Patsient: {P}\nIsikukood: {ID}\nAadress: {A}\nTel: {T}\nE-post: {E}\nHaigusloo nr: {R}\n",
+        "Nimi: {P}, isikukood {ID}\nElukoht: {A}\nMobiil {T}, e-post {E}\nSaatekiri nr {R}\n",
+    ),
+    "en": (
+        "Patient: {P}\nNational ID: {ID}\nAddress: {A}\nPhone: {T}\nEmail: {E}\nMRN: {R}\n",
+        "Name: {P}, ID {ID}\nHome address: {A}\nMobile {T}, email {E}\nCase number: {R}\n",
+    ),
 }
 _BODY: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "nb": (
-        ("Innlagt ved {O} {D} med forverring av {DX}.", "Vurdert av overlege {P} på medisinsk avdeling.",
-         "Pasienten er {AGE} år og bor alene i {L}.", "{YOUNG} år gammel bror med {DX}, kjent siden {Y}.",
-         "Diagnose {ICD}. Medisin: {ATC} x 2.", "Hb {LAB} g/dL, CRP {INT} mg/L, kreatinin {INT} µmol/L.",
-         "Kontroll {D} hos fastlege {P}.", "Epikrise sendt til {O}, se {U}.", "Ref. {BAD} er ugyldig.",
-         "Innlogging fra {IP} ble logget."),
-        ("Pasienten kom til {O} den {D} grunnet {DX}.", "Tilsett av lege {P}, som ringte pårørende på {T}.",
-         "Alder {AGE} år, opprinnelig fra {L}.", "Bruker {ATC} daglig mot {DX}. Diagnosekode {ICD}.",
-         "Operert i {Y}; {YOUNG} år ved operasjonen.", "Natrium {INT} mmol/L, Hb {LAB} g/dL.",
-         "Datter {P} følger opp; ny time {D}.", "Prøvesvar på {U} (maskin {IP}).", "Nummer {BAD} avvist."),
+        (
+            "Innlagt ved {O} {D} med forverring av {DX}.",
+            "Vurdert av overlege {P} på medisinsk avdeling.",
+            "Pasienten er {AGE} år og bor alene i {L}.",
+            "{YOUNG} år gammel bror med {DX}, kjent siden {Y}.",
+            "Diagnose {ICD}. Medisin: {ATC} x 2.",
+            "Hb {LAB} g/dL, CRP {INT} mg/L, kreatinin {INT} µmol/L.",
+            "Kontroll {D} hos fastlege {P}.",
+            "Epikrise sendt til {O}, se {U}.",
+            "Ref. {BAD} er ugyldig.",
+            "Innlogging fra {IP} ble logget.",
+        ),
+        (
+            "Pasienten kom til {O} den {D} grunnet {DX}.",
+            "Tilsett av lege {P}, som ringte pårørende på {T}.",
+            "Alder {AGE} år, opprinnelig fra {L}.",
+            "Bruker {ATC} daglig mot {DX}. Diagnosekode {ICD}.",
+            "Operert i {Y}; {YOUNG} år ved operasjonen.",
+            "Natrium {INT} mmol/L, Hb {LAB} g/dL.",
+            "Datter {P} følger opp; ny time {D}.",
+            "Prøvesvar på {U} (maskin {IP}).",
+            "Nummer {BAD} avvist.",
+        ),
     ),
     "sv": (
-        ("Inlagd på {O} {D} för {DX}.", "Bedömd av överläkare {P} på medicinkliniken.",
-         "Patienten är {AGE} år och bor i {L}.", "Brodern, {YOUNG} år, har {DX} sedan {Y}.",
-         "Diagnos {ICD}. Läkemedel: {ATC} x 2.", "Hb {LAB} g/dL, CRP {INT} mg/L.",
-         "Återbesök {D} hos sjuksköterska {P}.", "Remiss skickad till {O}, se {U}.", "Nr {BAD} är ogiltigt.",
-         "Inloggning från {IP}."),
-        ("Patienten sökte {O} den {D} på grund av {DX}.", "Undersökt av läkare {P}; anhörig nås på {T}.",
-         "Ålder {AGE} år, uppvuxen i {L}.", "Tar {ATC} mot {DX}. Diagnoskod {ICD}.",
-         "Opererad {Y}, då {YOUNG} år gammal.", "Kreatinin {INT} µmol/L, Hb {LAB} g/dL.",
-         "Dottern {P} följer med; ny tid {D}.", "Provsvar via {U} (dator {IP}).", "Referens {BAD} avvisad."),
+        (
+            "Inlagd på {O} {D} för {DX}.",
+            "Bedömd av överläkare {P} på medicinkliniken.",
+            "Patienten är {AGE} år och bor i {L}.",
+            "Brodern, {YOUNG} år, har {DX} sedan {Y}.",
+            "Diagnos {ICD}. Läkemedel: {ATC} x 2.",
+            "Hb {LAB} g/dL, CRP {INT} mg/L.",
+            "Återbesök {D} hos sjuksköterska {P}.",
+            "Remiss skickad till {O}, se {U}.",
+            "Nr {BAD} är ogiltigt.",
+            "Inloggning från {IP}.",
+        ),
+        (
+            "Patienten sökte {O} den {D} på grund av {DX}.",
+            "Undersökt av läkare {P}; anhörig nås på {T}.",
+            "Ålder {AGE} år, uppvuxen i {L}.",
+            "Tar {ATC} mot {DX}. Diagnoskod {ICD}.",
+            "Opererad {Y}, då {YOUNG} år gammal.",
+            "Kreatinin {INT} µmol/L, Hb {LAB} g/dL.",
+            "Dottern {P} följer med; ny tid {D}.",
+            "Provsvar via {U} (dator {IP}).",
+            "Referens {BAD} avvisad.",
+        ),
     ),
     "da": (
-        ("Indlagt på {O} {D} med {DX}.", "Vurderet af overlæge {P} på medicinsk afdeling.",
-         "Patienten er {AGE} år og bor i {L}.", "Broderen på {YOUNG} år har {DX} siden {Y}.",
-         "Diagnose {ICD}. Medicin: {ATC} x 2.", "Hb {LAB} mmol/L, CRP {INT} mg/L.",
-         "Kontrol {D} hos sygeplejerske {P}.", "Epikrise sendt til {O}, se {U}.", "Nr. {BAD} er ugyldigt.",
-         "Login fra {IP}."),
-        ("Patienten kom til {O} den {D} pga. {DX}.", "Set af læge {P}; pårørende på {T}.",
-         "Alder {AGE} år, opvokset i {L}.", "Får {ATC} mod {DX}. Diagnosekode {ICD}.",
-         "Opereret i {Y}, {YOUNG} år gammel.", "Kreatinin {INT} µmol/L, Hb {LAB} mmol/L.",
-         "Datteren {P} deltog; ny tid {D}.", "Prøvesvar på {U} (maskine {IP}).", "Reference {BAD} afvist."),
+        (
+            "Indlagt på {O} {D} med {DX}.",
+            "Vurderet af overlæge {P} på medicinsk afdeling.",
+            "Patienten er {AGE} år og bor i {L}.",
+            "Broderen på {YOUNG} år har {DX} siden {Y}.",
+            "Diagnose {ICD}. Medicin: {ATC} x 2.",
+            "Hb {LAB} mmol/L, CRP {INT} mg/L.",
+            "Kontrol {D} hos sygeplejerske {P}.",
+            "Epikrise sendt til {O}, se {U}.",
+            "Nr. {BAD} er ugyldigt.",
+            "Login fra {IP}.",
+        ),
+        (
+            "Patienten kom til {O} den {D} pga. {DX}.",
+            "Set af læge {P}; pårørende på {T}.",
+            "Alder {AGE} år, opvokset i {L}.",
+            "Får {ATC} mod {DX}. Diagnosekode {ICD}.",
+            "Opereret i {Y}, {YOUNG} år gammel.",
+            "Kreatinin {INT} µmol/L, Hb {LAB} mmol/L.",
+            "Datteren {P} deltog; ny tid {D}.",
+            "Prøvesvar på {U} (maskine {IP}).",
+            "Reference {BAD} afvist.",
+        ),
     ),
     "fi": (
-        ("Potilas otettiin sisään {O} {D}, syynä {DX}.", "Potilaan tutki ylilääkäri {P}.",
-         "Potilas on {AGE}-vuotias ja asuu paikkakunnalla {L}.", "Veli {YOUNG}-vuotias, sairastaa {DX} vuodesta {Y}.",
-         "Diagnoosi {ICD}. Lääkitys: {ATC} x 2.", "Hb {LAB} g/dl, CRP {INT} mg/l.",
-         "Kontrolli {D}, hoitaja {P}.", "Lähete lähetetty: {O}, katso {U}.", "Numero {BAD} on virheellinen.",
-         "Kirjautuminen osoitteesta {IP}."),
-        ("Potilas tuli {O} {D} syynä {DX}.", "Tutkinut lääkäri {P}; omainen tavoitettavissa {T}.",
-         "Ikä {AGE} vuotta, kotoisin: {L}.", "Käyttää {ATC} sairauteen {DX}. Diagnoosikoodi {ICD}.",
-         "Leikattu {Y}, silloin {YOUNG}-vuotias.", "Kreatiniini {INT} µmol/l, Hb {LAB} g/dl.",
-         "Tytär {P} mukana; uusi aika {D}.", "Tulokset: {U} (kone {IP}).", "Viite {BAD} hylätty."),
+        (
+            "Potilas otettiin sisään {O} {D}, syynä {DX}.",
+            "Potilaan tutki ylilääkäri {P}.",
+            "Potilas on {AGE}-vuotias ja asuu paikkakunnalla {L}.",
+            "Veli {YOUNG}-vuotias, sairastaa {DX} vuodesta {Y}.",
+            "Diagnoosi {ICD}. Lääkitys: {ATC} x 2.",
+            "Hb {LAB} g/dl, CRP {INT} mg/l.",
+            "Kontrolli {D}, hoitaja {P}.",
+            "Lähete lähetetty: {O}, katso {U}.",
+            "Numero {BAD} on virheellinen.",
+            "Kirjautuminen osoitteesta {IP}.",
+        ),
+        (
+            "Potilas tuli {O} {D} syynä {DX}.",
+            "Tutkinut lääkäri {P}; omainen tavoitettavissa {T}.",
+            "Ikä {AGE} vuotta, kotoisin: {L}.",
+            "Käyttää {ATC} sairauteen {DX}. Diagnoosikoodi {ICD}.",
+            "Leikattu {Y}, silloin {YOUNG}-vuotias.",
+            "Kreatiniini {INT} µmol/l, Hb {LAB} g/dl.",
+            "Tytär {P} mukana; uusi aika {D}.",
+            "Tulokset: {U} (kone {IP}).",
+            "Viite {BAD} hylätty.",
+        ),
     ),
     "et": (
-        ("Hospitaliseeritud {O} {D}, põhjuseks {DX}.", "Patsienti vaatas üle arst {P}.",
-         "Patsient on {AGE}-aastane ja elab linnas {L}.", "Vend, {YOUNG}-aastane, põeb {DX} alates {Y}.",
-         "Diagnoos {ICD}. Ravim: {ATC} x 2.", "Hb {LAB} g/dl, CRP {INT} mg/l.",
-         "Kontroll {D}, õde {P}.", "Saatekiri saadetud: {O}, vt {U}.", "Number {BAD} on vigane.",
-         "Sisselogimine aadressilt {IP}."),
-        ("Patsient pöördus {O} {D}, põhjus {DX}.", "Läbi vaadanud peaarst {P}; lähedane telefonil {T}.",
-         "Vanus {AGE} aastat, pärit: {L}.", "Kasutab {ATC} haiguse {DX} raviks. Kood {ICD}.",
-         "Opereeritud {Y}, siis {YOUNG}-aastane.", "Kreatiniin {INT} µmol/l, Hb {LAB} g/dl.",
-         "Tütar {P} kaasas; uus aeg {D}.", "Tulemused: {U} (arvuti {IP}).", "Viide {BAD} tagasi lükatud."),
+        (
+            "Hospitaliseeritud {O} {D}, põhjuseks {DX}.",
+            "Patsienti vaatas üle arst {P}.",
+            "Patsient on {AGE}-aastane ja elab linnas {L}.",
+            "Vend, {YOUNG}-aastane, põeb {DX} alates {Y}.",
+            "Diagnoos {ICD}. Ravim: {ATC} x 2.",
+            "Hb {LAB} g/dl, CRP {INT} mg/l.",
+            "Kontroll {D}, õde {P}.",
+            "Saatekiri saadetud: {O}, vt {U}.",
+            "Number {BAD} on vigane.",
+            "Sisselogimine aadressilt {IP}.",
+        ),
+        (
+            "Patsient pöördus {O} {D}, põhjus {DX}.",
+            "Läbi vaadanud peaarst {P}; lähedane telefonil {T}.",
+            "Vanus {AGE} aastat, pärit: {L}.",
+            "Kasutab {ATC} haiguse {DX} raviks. Kood {ICD}.",
+            "Opereeritud {Y}, siis {YOUNG}-aastane.",
+            "Kreatiniin {INT} µmol/l, Hb {LAB} g/dl.",
+            "Tütar {P} kaasas; uus aeg {D}.",
+            "Tulemused: {U} (arvuti {IP}).",
+            "Viide {BAD} tagasi lükatud.",
+        ),
     ),
     "en": (
-        ("Admitted to {O} on {D} with {DX}.", "Seen by Dr. {P} on the medical ward.",
-         "The patient is {AGE} years old and lives in {L}.", "Brother, {YOUNG} years old, has had {DX} since {Y}.",
-         "Diagnosis {ICD}. Medication: {ATC} twice daily.", "Hb {LAB} g/dL, CRP {INT} mg/L.",
-         "Follow-up on {D} with nurse {P}.", "Discharge letter sent to {O}, see {U}.", "Number {BAD} is invalid.",
-         "Login from {IP}."),
-        ("The patient presented at {O} on {D} because of {DX}.", "Examined by physician {P}; relative reachable at {T}.",
-         "Age {AGE}, originally from {L}.", "Takes {ATC} for {DX}. Diagnosis code {ICD}.",
-         "Operated in {Y}, aged {YOUNG} at the time.", "Creatinine {INT} µmol/L, Hb {LAB} g/dL.",
-         "Daughter {P} attended; next appointment {D}.", "Results at {U} (workstation {IP}).",
-         "Reference {BAD} rejected."),
+        (
+            "Admitted to {O} on {D} with {DX}.",
+            "Seen by Dr. {P} on the medical ward.",
+            "The patient is {AGE} years old and lives in {L}.",
+            "Brother, {YOUNG} years old, has had {DX} since {Y}.",
+            "Diagnosis {ICD}. Medication: {ATC} twice daily.",
+            "Hb {LAB} g/dL, CRP {INT} mg/L.",
+            "Follow-up on {D} with nurse {P}.",
+            "Discharge letter sent to {O}, see {U}.",
+            "Number {BAD} is invalid.",
+            "Login from {IP}.",
+        ),
+        (
+            "The patient presented at {O} on {D} because of {DX}.",
+            "Examined by physician {P}; relative reachable at {T}.",
+            "Age {AGE}, originally from {L}.",
+            "Takes {ATC} for {DX}. Diagnosis code {ICD}.",
+            "Operated in {Y}, aged {YOUNG} at the time.",
+            "Creatinine {INT} µmol/L, Hb {LAB} g/dL.",
+            "Daughter {P} attended; next appointment {D}.",
+            "Results at {U} (workstation {IP}).",
+            "Reference {BAD} rejected.",
+        ),
     ),
 }
-_SLOT_LABEL = {"P": Label.PERSON, "ID": Label.NATIONAL_ID, "T": Label.PHONE, "E": Label.EMAIL, "U": Label.URL,
-               "IP": Label.IP, "A": Label.ADDRESS, "L": Label.LOCATION, "D": Label.DATE, "AGE": Label.AGE,
-               "R": Label.ID, "O": Label.ORGANIZATION}
+_SLOT_LABEL = {
+    "P": Label.PERSON,
+    "ID": Label.NATIONAL_ID,
+    "T": Label.PHONE,
+    "E": Label.EMAIL,
+    "U": Label.URL,
+    "IP": Label.IP,
+    "A": Label.ADDRESS,
+    "L": Label.LOCATION,
+    "D": Label.DATE,
+    "AGE": Label.AGE,
+    "R": Label.ID,
+    "O": Label.ORGANIZATION,
+}
 
 
 class DanishCprProvider(BaseProvider):  # type: ignore[misc]  # faker is untyped
@@ -231,14 +413,28 @@ class NoteFactory:
 
     def phone(self, lang: str) -> str:
         r = self.rng
-        d = lambda n: "".join(str(r.randint(0, 9)) for _ in range(n))  # noqa: E731
+
+        def d(n: int) -> str:
+            return "".join(str(r.randint(0, 9)) for _ in range(n))
+
         forms = {
-            "nb": (f"{r.randint(2, 9)}{d(1)} {d(2)} {d(2)} {d(2)}", f"+47 {r.randint(4, 9)}{d(2)} {d(2)} {d(3)}",
-                   f"{r.randint(4, 9)}{d(2)} {d(2)} {d(3)}", f"+47{r.randint(2, 9)}{d(7)}"),
-            "sv": (f"08-{d(3)} {d(3)} {d(2)}", f"070-{d(3)} {d(2)} {d(2)}", f"+46 70 {d(3)} {d(2)} {d(2)}",
-                   f"031-{d(2)} {d(2)} {d(2)}"),
-            "da": (f"{r.randint(2, 9)}{d(1)} {d(2)} {d(2)} {d(2)}", f"+45 {r.randint(2, 9)}{d(3)} {d(4)}",
-                   f"+45 {r.randint(2, 9)}{d(7)}"),
+            "nb": (
+                f"{r.randint(2, 9)}{d(1)} {d(2)} {d(2)} {d(2)}",
+                f"+47 {r.randint(4, 9)}{d(2)} {d(2)} {d(3)}",
+                f"{r.randint(4, 9)}{d(2)} {d(2)} {d(3)}",
+                f"+47{r.randint(2, 9)}{d(7)}",
+            ),
+            "sv": (
+                f"08-{d(3)} {d(3)} {d(2)}",
+                f"070-{d(3)} {d(2)} {d(2)}",
+                f"+46 70 {d(3)} {d(2)} {d(2)}",
+                f"031-{d(2)} {d(2)} {d(2)}",
+            ),
+            "da": (
+                f"{r.randint(2, 9)}{d(1)} {d(2)} {d(2)} {d(2)}",
+                f"+45 {r.randint(2, 9)}{d(3)} {d(4)}",
+                f"+45 {r.randint(2, 9)}{d(7)}",
+            ),
             "fi": (f"040 {d(3)} {d(4)}", f"09 {d(4)} {d(3)}", f"+358 40 {d(3)} {d(4)}", f"(09) {d(3)} {d(4)}"),
             "et": (f"5{d(3)} {d(4)}", f"+372 5{d(3)} {d(4)}", f"6{d(2)} {d(4)}"),
         }
@@ -249,8 +445,10 @@ class NoteFactory:
         r = self.rng
         city = r.choice(_CITIES[lang])
         if lang in ("et", "en"):
-            street = f"{r.choice(_EE_STREETS)} {r.randint(1, 120)}" if lang == "et" else str(
-                self.fakers["nb"].street_address()
+            street = (
+                f"{r.choice(_EE_STREETS)} {r.randint(1, 120)}"
+                if lang == "et"
+                else str(self.fakers["nb"].street_address())
             )
             code = f"{r.randint(10000, 99999)}"
         else:
@@ -264,20 +462,27 @@ class NoteFactory:
         r = self.rng
         day = dt.date(2015, 1, 1) + dt.timedelta(days=r.randint(0, 365 * 10))
         months = month_forms(lang)[0]
-        forms = [day.isoformat(), day.strftime("%d.%m.%Y"), f"{day.day}.{day.month}.{day.year}",
-                 f"{day.day}. {months[day.month - 1]} {day.year}"]
+        forms = [
+            day.isoformat(),
+            day.strftime("%d.%m.%Y"),
+            f"{day.day}.{day.month}.{day.year}",
+            f"{day.day}. {months[day.month - 1]} {day.year}",
+        ]
         if lang in ("da", "nb"):
             forms += [f"{day.day}/{day.month}-{day.strftime('%y')}"]
         if lang == "en":
-            forms = [day.isoformat(), f"{months[day.month - 1]} {day.day}, {day.year}",
-                     f"{day.day} {months[day.month - 1]} {day.year}", day.strftime("%d.%m.%Y")]
+            forms = [
+                day.isoformat(),
+                f"{months[day.month - 1]} {day.day}, {day.year}",
+                f"{day.day} {months[day.month - 1]} {day.year}",
+                day.strftime("%d.%m.%Y"),
+            ]
         if lang == "sv":
             forms[3] = f"{day.day} {months[day.month - 1]} {day.year}"
         return r.choice(forms)
 
     def location(self, lang: str) -> str:
-        city = self.rng.choice(_CITIES[lang])
-        return city
+        return self.rng.choice(_CITIES[lang])
 
     def organization(self, lang: str) -> str:
         r = self.rng
@@ -288,8 +493,14 @@ class NoteFactory:
 
     def record(self) -> str:
         r = self.rng
-        return r.choice((f"{r.randint(2015, 2025)}-{r.randint(0, 999999):06d}", f"J{r.randint(100000, 9999999)}",
-                         f"{r.randint(1000000, 99999999)}", f"KS-{r.randint(10000, 999999)}"))
+        return r.choice(
+            (
+                f"{r.randint(2015, 2025)}-{r.randint(0, 999999):06d}",
+                f"J{r.randint(100000, 9999999)}",
+                f"{r.randint(1000000, 99999999)}",
+                f"KS-{r.randint(10000, 999999)}",
+            )
+        )
 
     def email(self, lang: str) -> str:
         return str(self.fakers[lang].email())
@@ -298,8 +509,13 @@ class NoteFactory:
         r = self.rng
         tld = {"nb": "no", "sv": "se", "da": "dk", "fi": "fi", "et": "ee", "en": "org"}[lang]
         last = str(self.fakers[lang].last_name()).lower().replace("ø", "o").replace("ä", "a").replace("ö", "o")
-        return r.choice((f"https://journal.{last}-helse.{tld}/p/{r.randint(1000, 99999)}", f"www.{last}.{tld}",
-                         f"http://{last}.{tld}/pasient?id={r.randint(100, 9999)}"))
+        return r.choice(
+            (
+                f"https://journal.{last}-helse.{tld}/p/{r.randint(1000, 99999)}",
+                f"www.{last}.{tld}",
+                f"http://{last}.{tld}/pasient?id={r.randint(100, 9999)}",
+            )
+        )
 
     def ip(self) -> str:
         fake = self.fakers["en"]
@@ -317,27 +533,44 @@ class NoteFactory:
     # -- notes ------------------------------------------------------------------------------------------------
     def patient(self, pid: str, lang: str) -> Patient:
         p = Patient(pid, lang)
-        p.values = {"P": self.name(lang), "ID": self.national_id(lang), "A": self.address(lang), "T": self.phone(lang),
-                    "E": self.email(lang), "R": self.record()}
+        p.values = {
+            "P": self.name(lang),
+            "ID": self.national_id(lang),
+            "A": self.address(lang),
+            "T": self.phone(lang),
+            "E": self.email(lang),
+            "R": self.record(),
+        }
         return p
 
     def _slot(self, slot: str, lang: str, patient: Patient, first_header: bool) -> tuple[str, str | None]:
         r = self.rng
         if first_header and slot in patient.values:
             return patient.values[slot], str(_SLOT_LABEL[slot])
-        makers = {
+        makers: dict[str, Callable[[], str]] = {
             "P": lambda: self.name(lang) if r.random() < 0.5 else str(self.fakers[lang].last_name()),
-            "ID": lambda: self.national_id(lang), "T": lambda: self.phone(lang), "E": lambda: self.email(lang),
-            "U": lambda: self.url(lang), "IP": self.ip, "A": lambda: self.address(lang),
-            "L": lambda: self.location(lang), "D": lambda: self.date(lang), "AGE": lambda: str(r.randint(90, 104)),
-            "R": self.record, "O": lambda: self.organization(lang),
+            "ID": lambda: self.national_id(lang),
+            "T": lambda: self.phone(lang),
+            "E": lambda: self.email(lang),
+            "U": lambda: self.url(lang),
+            "IP": self.ip,
+            "A": lambda: self.address(lang),
+            "L": lambda: self.location(lang),
+            "D": lambda: self.date(lang),
+            "AGE": lambda: str(r.randint(90, 104)),
+            "R": self.record,
+            "O": lambda: self.organization(lang),
         }
         if slot in makers:
             return makers[slot](), str(_SLOT_LABEL[slot])
-        fillers = {
-            "DX": lambda: r.choice(_DISEASES[lang]), "ICD": lambda: r.choice(_ICD), "ATC": lambda: r.choice(_ATC),
-            "Y": lambda: str(r.randint(1960, 2024)), "YOUNG": lambda: str(r.randint(18, 89)),
-            "LAB": lambda: f"{r.randint(80, 170) / 10:.1f}", "INT": lambda: str(r.randint(3, 250)),
+        fillers: dict[str, Callable[[], str]] = {
+            "DX": lambda: r.choice(_DISEASES[lang]),
+            "ICD": lambda: r.choice(_ICD),
+            "ATC": lambda: r.choice(_ATC),
+            "Y": lambda: str(r.randint(1960, 2024)),
+            "YOUNG": lambda: str(r.randint(18, 89)),
+            "LAB": lambda: f"{r.randint(80, 170) / 10:.1f}",
+            "INT": lambda: str(r.randint(3, 250)),
             "BAD": self.bad_number,
         }
         return fillers[slot](), ("Disease" if slot == "DX" else None)

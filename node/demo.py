@@ -52,6 +52,7 @@ DQ_ACCEPTED_SPLIT = (
     "# Splitting the 27-patient sample among sites concentrates codes the bundled vocabulary SUBSET lacks:\n"
     "standardConceptRecordCompleteness drug_exposure.drug_concept_id  # CVX vaccines are not in the subset\n"
     "sourceValueCompleteness procedure_occurrence.procedure_source_value  # unmapped in the subset\n"
+    "standardConceptRecordCompleteness procedure_occurrence.procedure_concept_id  # the same codes\n"
     "standardConceptRecordCompleteness condition_occurrence.condition_concept_id  # 1 of 48 codes not in the subset\n"
     "sourceValueCompleteness condition_occurrence.condition_source_value  # the same code\n"
 )
@@ -76,7 +77,6 @@ class DemoConfig:
     batch_size: int = 16
     learning_rate: float = 5e-5
     workdir: Path | None = None
-    keep: bool = False
     approval_timeout_s: float = 3600.0
     training_timeout_s: float = 3600.0
     seed: int = 0
@@ -219,7 +219,12 @@ def _prepare_site_data(data: SiteData, home: Path, env: dict[str, str], steps: _
     dq = _fednode(home, ["dq", "--accept", str(accepted)], site_env)
     summary = dq.get("summary", {})
     if dq["_exit_code"] != 0:
-        raise DataQualityError(f"{data.site}: the data-quality gate failed ({summary.get('fail', '?')} checks)")
+        failed = [
+            f"{c.get('check')} {c.get('table')}.{c.get('field') or c.get('concept_id') or ''}"
+            for c in dq.get("checks", [])
+            if c.get("status") == "fail"
+        ]
+        raise DataQualityError(f"{data.site}: the data-quality gate failed: {'; '.join(failed) or summary}")
     steps.say(
         f"  {data.site}: {data.notes_count} notes ({data.mentions} disease mentions), {data.patients} patients; "
         f"de-identified {notes.get('deid', {}).get('deidentified', '?')}, "
@@ -469,8 +474,7 @@ def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> 
     with steps.step("evaluating on NCBI-disease test", result.timings, "evaluate"):
         result.test = _evaluate(verified.model_path, config.model_spec, config.test_sentences)
     result.timings["total"] = round(time.monotonic() - started, 1)
-    if config.workdir is None and not config.keep:
-        steps.say(f"results kept in {workdir}")
+    steps.say(f"everything is kept in {workdir}")
     return result
 
 

@@ -14,11 +14,13 @@ finishes each kit the way fednode needs it:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import re
 import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,9 +206,10 @@ def provision_federation(
         shutil.rmtree(workspace)
     spec = {**spec, "gen_scripts": False}
     try:
-        ctx = Provisioner(str(workspace), prepare_builders(spec), prepare_packager(spec)).provision(
-            prepare_project(spec)
-        )
+        with contextlib.redirect_stdout(sys.stderr):  # NVFlare prints progress on stdout; keep --json output clean
+            ctx = Provisioner(str(workspace), prepare_builders(spec), prepare_packager(spec)).provision(
+                prepare_project(spec)
+            )
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"project.yml: NVFlare provisioning refused it: {exc}") from exc
     if ctx is None or ctx.get("build_error"):

@@ -22,9 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.deid._worker import KEY
+
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench" / "results"
-KEY = b"bench-site-secret-0123456789abcd"
+
 TARGET_NOTES_PER_S_PER_CORE = 50.0
 
 
@@ -69,14 +71,17 @@ def _baseline(notes: list[tuple[str, str, str]]) -> dict[str, float]:
 
     class FullPipelineEngine(OfflineSpacyNlpEngine):
         def load(self) -> None:
-            self.nlp = {m["lang_code"]: spacy.load(ENGLISH_MODEL) if m["lang_code"] == "en"
-                        else spacy.blank(m["lang_code"]) for m in self.models}
+            self.nlp = {
+                m["lang_code"]: spacy.load(ENGLISH_MODEL) if m["lang_code"] == "en" else spacy.blank(m["lang_code"])
+                for m in self.models
+            }
 
     FullPipelineEngine._doc_to_nlp_artifact = SpacyNlpEngine._doc_to_nlp_artifact  # Presidio's own, with lemmas
     nlp_engine = FullPipelineEngine(LANGUAGES)
     nlp_engine.load()
-    analyzer = AnalyzerEngine(registry=build_registry(LANGUAGES), nlp_engine=nlp_engine,
-                              supported_languages=list(LANGUAGES))
+    analyzer = AnalyzerEngine(
+        registry=build_registry(LANGUAGES), nlp_engine=nlp_engine, supported_languages=list(LANGUAGES)
+    )
     anonymizer = AnonymizerEngine()
     analyzer.analyze(notes[0][0], language=notes[0][1])
     started, cpu = time.perf_counter(), time.process_time()
@@ -86,28 +91,14 @@ def _baseline(notes: list[tuple[str, str, str]]) -> dict[str, float]:
     return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu}
 
 
-_ENGINE: Any = None
-
-
-def _init() -> None:
-    global _ENGINE  # noqa: PLW0603  # one engine per worker process
-    from deid.engine import Deidentifier
-
-    _ENGINE = Deidentifier(operator="surrogate", key=KEY)
-
-
-def _one(note: tuple[str, str, str]) -> float:
-    started = time.process_time()
-    _ENGINE.deidentify(*note)
-    return time.process_time() - started
-
-
 def _ours_parallel(notes: list[tuple[str, str, str]], workers: int) -> dict[str, float]:
+    from bench.deid import _worker
+
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init) as pool:
-        pool.map(_one, notes[:workers], chunksize=1)  # every worker built and warm
+    with ctx.Pool(workers, initializer=_worker.init) as pool:
+        pool.map(_worker.one, notes[:workers], chunksize=1)  # every worker built and warm
         started = time.perf_counter()
-        cpu = sum(pool.map(_one, notes, chunksize=4))
+        cpu = sum(pool.map(_worker.one, notes, chunksize=4))
         return {"seconds": time.perf_counter() - started, "cpu_seconds": cpu}
 
 
@@ -163,8 +154,11 @@ def heldout_quality() -> dict[str, Any]:
     from deid.evaluate_file import evaluate_file
 
     report = evaluate_file(REPO / "data" / "deid-gold" / "test.jsonl")
-    return {"notes": report.notes, "all_languages": report.to_dict()["metrics"]["ALL"],  # type: ignore[index]
-            "targets_missed": report.failures(0.98, 0.90)}
+    return {
+        "notes": report.notes,
+        "all_languages": report.to_dict()["metrics"]["ALL"],  # type: ignore[index]
+        "targets_missed": report.failures(0.98, 0.90),
+    }
 
 
 def _markdown(res: dict[str, Any]) -> str:
@@ -180,20 +174,33 @@ def _markdown(res: dict[str, Any]) -> str:
     ]
     for name in ("ours_1", "ours_n", "presidio_baseline_1"):
         r = t[name]
-        lines.append(f"| {name} | {r['processes']} | {r['notes_per_s']} | {r['notes_per_s_per_core']} | "
-                     f"{r['notes_per_cpu_s']} |")
-    lines += ["", f"Ratio ours / Presidio baseline (1 process, notes/s): **{t['ratio_vs_presidio']}**. "
-              f"Target {TARGET_NOTES_PER_S_PER_CORE:.0f} notes/s per core: "
-              f"{'met' if t['target_met'] else 'not met'} (CPU-normalised: {t['ours_1']['notes_per_cpu_s']}).", ""]
+        lines.append(
+            f"| {name} | {r['processes']} | {r['notes_per_s']} | {r['notes_per_s_per_core']} | {r['notes_per_cpu_s']} |"
+        )
+    lines += [
+        "",
+        f"Ratio ours / Presidio baseline (1 process, notes/s): **{t['ratio_vs_presidio']}**. "
+        f"Target {TARGET_NOTES_PER_S_PER_CORE:.0f} notes/s per core: "
+        f"{'met' if t['target_met'] else 'not met'} (CPU-normalised: {t['ours_1']['notes_per_cpu_s']}).",
+        "",
+    ]
     n = res["ncbi_disease"]
-    lines += [f"NCBI-disease mini: {n['survived']}/{n['disease_spans']} gold Disease spans survive untouched; "
-              f"removed: {', '.join(n['removed']) or 'none'}.", ""]
+    lines += [
+        f"NCBI-disease mini: {n['survived']}/{n['disease_spans']} gold Disease spans survive untouched; "
+        f"removed: {', '.join(n['removed']) or 'none'}.",
+        "",
+    ]
     if "heldout" in res:
-        lines += ["Held-out test set (entity level, all languages):", "", "| label | gold | P | R | F2 | char R |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "Held-out test set (entity level, all languages):",
+            "",
+            "| label | gold | P | R | F2 | char R |",
+            "|---|---|---|---|---|---|",
+        ]
         for label, m in res["heldout"]["all_languages"].items():
-            lines.append(f"| {label} | {m['gold']} | {m['precision']} | {m['recall']} | {m['f2']} | "
-                         f"{m['char_recall']} |")
+            lines.append(
+                f"| {label} | {m['gold']} | {m['precision']} | {m['recall']} | {m['f2']} | {m['char_recall']} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -219,8 +226,12 @@ def main() -> int:
         "target_met": ours_1["notes_per_s_per_core"] >= TARGET_NOTES_PER_S_PER_CORE,
     }
     res: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "loadavg": [round(x, 2) for x in os.getloadavg()],
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "quick": args.quick,
         "throughput": throughput,
         "ncbi_disease": ncbi_survival(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from presidio_analyzer import EntityRecognizer, RecognizerRegistry
 
@@ -26,7 +26,9 @@ from deid.recognizers.se_personnummer import SePersonnummerRecognizer
 from deid.recognizers.spacy_ner import SpacyNerRecognizer
 from deid.recognizers.url import UrlRecognizer
 
-RECOGNIZER_CLASSES: tuple[type[EntityRecognizer], ...] = (
+RecognizerFactory = Callable[..., EntityRecognizer]
+
+RECOGNIZER_CLASSES: tuple[RecognizerFactory, ...] = (
     NoFodselsnummerRecognizer,
     SePersonnummerRecognizer,
     DkCprRecognizer,
@@ -47,7 +49,7 @@ RECOGNIZER_CLASSES: tuple[type[EntityRecognizer], ...] = (
 )
 """Recognizers that need no model: registered for every language."""
 
-MODEL_RECOGNIZERS: dict[str, tuple[type[EntityRecognizer], ...]] = {"en": (SpacyNerRecognizer,)}
+MODEL_RECOGNIZERS: dict[str, tuple[RecognizerFactory, ...]] = {"en": (SpacyNerRecognizer,)}
 """Recognizers that read a trained pipeline's entities, per language that has one."""
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import regex
-from presidio_analyzer import LocalRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, LocalRecognizer, RecognizerResult
 
-from deid.labels import LANGUAGES, Label
+from deid.labels import Label
 
 COUNTRY_KEY = "country"
 """``recognition_metadata`` key naming the country whose identifier format matched (``no``, ``se``, ...)."""
@@ -73,18 +73,26 @@ class RuleRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is unty
                     continue
                 if (start, end) in best and best[(start, end)].score >= score:
                     continue
-                best[(start, end)] = RecognizerResult(
-                        entity_type=self.entity_name,
-                        start=start,
-                        end=end,
-                        score=score,
-                        recognition_metadata={
-                            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                            COUNTRY_KEY: rule.country,
-                        },
-                    )
+                best[(start, end)] = make_result(self, self.entity_name, start, end, score, rule.country)
         return _maximal(list(best.values()))
+
+
+def make_result(
+    recognizer: EntityRecognizer, entity: str, start: int, end: int, score: float, country: str = ""
+) -> RecognizerResult:
+    """A Presidio result carrying the recognizer's name and id and our country key."""
+    name = str(recognizer.name)  # type: ignore[has-type]  # presidio assigns it in __init__ without a type
+    return RecognizerResult(
+        entity_type=entity,
+        start=start,
+        end=end,
+        score=score,
+        recognition_metadata={
+            RecognizerResult.RECOGNIZER_NAME_KEY: name,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
+            COUNTRY_KEY: country,
+        },
+    )
 
 
 def _maximal(results: list[RecognizerResult]) -> list[RecognizerResult]:
@@ -100,11 +108,6 @@ def _maximal(results: list[RecognizerResult]) -> list[RecognizerResult]:
         kept.append(r)
         max_end = r.end
     return kept
-
-
-def for_all_languages(cls: type[LocalRecognizer], languages: Sequence[str] = LANGUAGES) -> list[LocalRecognizer]:
-    """One instance per language: a Nordic hospital sees every country's identifiers in every language."""
-    return [cls(supported_language=lang) for lang in languages]
 
 
 def words_alternation(words: Sequence[str]) -> str:

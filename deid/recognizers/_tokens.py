@@ -31,7 +31,7 @@ class Token:
 
     @property
     def is_cap(self) -> bool:
-        return self.text[:1].isupper() and not self.text.isupper() or (len(self.bare) == 1 and self.text.isupper())
+        return (self.text[:1].isupper() and not self.text.isupper()) or (len(self.bare) == 1 and self.text.isupper())
 
 
 @lru_cache(maxsize=4)

@@ -13,14 +13,69 @@ from deid.labels import Label
 from deid.recognizers._base import Rule, RuleRecognizer, words_alternation
 
 _EXTRA_SUFFIXES = (
-    "gate", "gata", "gaten", "gt.", "veien", "vegen", "vei", "veg", "allé", "alle", "plass", "plassen", "vej",
-    "vejen", "gade", "stræde", "vænget", "vang", "parken", "boulevard", "torv", "vägen", "väg", "gatan", "gränd",
-    "torget", "backen", "stigen", "katu", "tie", "kuja", "polku", "bulevardi", "raitti", "väylä", "rinne", "kaari",
-    "tänav", "tn", "mnt", "maantee", "puiestee", "pst", "põik", "väljak", "tee",
+    "gate",
+    "gata",
+    "gaten",
+    "gt.",
+    "veien",
+    "vegen",
+    "vei",
+    "veg",
+    "allé",
+    "alle",
+    "plass",
+    "plassen",
+    "vej",
+    "vejen",
+    "gade",
+    "stræde",
+    "vænget",
+    "vang",
+    "parken",
+    "boulevard",
+    "torv",
+    "vägen",
+    "väg",
+    "gatan",
+    "gränd",
+    "torget",
+    "backen",
+    "stigen",
+    "katu",
+    "tie",
+    "kuja",
+    "polku",
+    "bulevardi",
+    "raitti",
+    "väylä",
+    "rinne",
+    "kaari",
+    "tänav",
+    "tn",
+    "mnt",
+    "maantee",
+    "puiestee",
+    "pst",
+    "põik",
+    "väljak",
+    "tee",
 )
 _EN_SUFFIXES = (
-    "Street", "St.", "Avenue", "Ave", "Road", "Rd", "Lane", "Drive", "Court", "Way", "Boulevard", "Place",
-    "Square", "Terrace", "Circle",
+    "Street",
+    "St.",
+    "Avenue",
+    "Ave",
+    "Road",
+    "Rd",
+    "Lane",
+    "Drive",
+    "Court",
+    "Way",
+    "Boulevard",
+    "Place",
+    "Square",
+    "Terrace",
+    "Circle",
 )
 _UP = "A-ZÆØÅÄÖÕÜŠŽ"
 
@@ -46,10 +101,10 @@ def _rules() -> tuple[Rule, ...]:
     cap = rf"[{_UP}][\w\-']*"
     postal = rf"(?:,?[ ](?:(?:N|S|DK|FI|EE)-)?(?:\d{{3}}[ ]\d{{2}}|\d{{4,5}})[ ]{cap}(?:[ ]{cap})?)?"
     number = r"[ ]\d{1,4}(?:[ ]?[A-Za-z](?![\w]))?(?:[ ]?-[ ]?\d{1,4})?"
-    street = (
-        rf"(?:{cap}[ ]){{0,2}}(?:[{_UP}][\w\-]*(?i:{suffix})|(?i:{suffix}))(?![\w])\.?"
-    )
-    en = rf"\d{{1,5}}[ ](?:{cap}[ ]){{1,3}}(?:{words_alternation(english_suffixes())})(?![\w])\.?(?:,?[ ](?:Apt\.|Suite)[ ]\d{{1,4}})?"
+    street = rf"(?:{cap}[ ]){{0,2}}(?:[{_UP}][\w\-]*(?i:{suffix})|(?i:{suffix}))(?![\w])\.?"
+    en_suffix = words_alternation(english_suffixes())
+    apartment = r"(?:,?[ ](?:Apt\.|Suite)[ ]\d{1,4})?"
+    en = rf"\d{{1,5}}[ ](?:{cap}[ ]){{1,3}}(?:{en_suffix})(?![\w])\.?{apartment}"
     return (
         Rule("nordic_street", rf"(?<![\w])(?P<phi>{street}{number}{postal})(?![\w])", 0.9),
         Rule("english_street", rf"(?<![\w])(?P<phi>{en}{postal})(?![\w])", 0.85),

@@ -8,7 +8,7 @@ from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from deid.dates import find_dates
 from deid.labels import Label
-from deid.recognizers._base import COUNTRY_KEY
+from deid.recognizers._base import make_result
 
 
 class NordicDateRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is untyped
@@ -37,16 +37,6 @@ class NordicDateRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio i
             seen_end = found.end
             score = 0.85 if found.year is not None and found.day is not None else 0.6
             results.append(
-                RecognizerResult(
-                    entity_type=str(self.ENTITY),
-                    start=found.start,
-                    end=found.end,
-                    score=score,
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                        COUNTRY_KEY: "",
-                    },
-                )
+                make_result(self, str(self.ENTITY), found.start, found.end, score)
             )
         return results

@@ -40,7 +40,8 @@ class DkCprRecognizer(RuleRecognizer):
         Rule("dk_cpr_dash", r"(?<![\d\-+/.])(?P<phi>\d{6}-\d{4})(?![\d\-/]|\.\d)", 0.6, country="dk"),
         Rule(
             "dk_cpr_cued",
-            r"(?i:cpr|cpr-nr|cpr-nummer|personnummer|national id|personal id|id)\.?:?[ ]*(?:nr\.?[ ]*)?(?P<phi>\d{10})(?!\d)",
+            r"(?i:cpr|cpr-nr|cpr-nummer|personnummer|national id|personal id|id)\.?:?[ ]*(?:nr\.?[ ]*)?"
+            r"(?P<phi>\d{10})(?!\d)",
             0.9,
             country="dk",
         ),

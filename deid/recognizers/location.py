@@ -17,7 +17,7 @@ from deid.lexicon import (
     HOSPITAL_WORDS,
     cities,
 )
-from deid.recognizers._base import COUNTRY_KEY
+from deid.recognizers._base import make_result
 from deid.recognizers._tokens import adjacent, tokens
 
 
@@ -64,16 +64,6 @@ class GazetteerLocationRecognizer(LocalRecognizer):  # type: ignore[misc]  # pre
             if nxt is not None and adjacent(text, tok, nxt) and any(h in nxt.text.lower() for h in HOSPITAL_WORDS):
                 continue
             out.append(
-                RecognizerResult(
-                    entity_type=str(self.ENTITY),
-                    start=tok.start,
-                    end=tok.start + len(word),
-                    score=0.72,
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                        COUNTRY_KEY: "",
-                    },
-                )
+                make_result(self, str(self.ENTITY), tok.start, tok.start + len(word), 0.72)
             )
         return out

@@ -13,7 +13,7 @@ from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from deid.labels import Label
 from deid.lexicon import HOSPITAL_WORDS, NOT_NAMES, ORG_CONNECTORS, stop_words
-from deid.recognizers._base import COUNTRY_KEY
+from deid.recognizers._base import make_result
 from deid.recognizers._tokens import adjacent, sentence_initial, tokens
 
 _KEYWORD = regex.compile(
@@ -74,16 +74,6 @@ class HospitalRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is 
             if not named:
                 continue
             out.append(
-                RecognizerResult(
-                    entity_type=str(self.ENTITY),
-                    start=toks[start_index].start,
-                    end=toks[end_index].bare_end,
-                    score=0.8,
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                        COUNTRY_KEY: "",
-                    },
-                )
+                make_result(self, str(self.ENTITY), toks[start_index].start, toks[end_index].bare_end, 0.8)
             )
         return out

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import regex
-
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from deid.labels import Label
@@ -27,7 +26,7 @@ from deid.lexicon import (
     first_names,
     last_names,
 )
-from deid.recognizers._base import COUNTRY_KEY
+from deid.recognizers._base import make_result
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
 
 _CUES = frozenset(TITLE_CUES) | {"navn", "namn", "name", "nimi", "navn:", "name:"}
@@ -74,7 +73,7 @@ class NameListPersonRecognizer(LocalRecognizer):  # type: ignore[misc]  # presid
         i = 0
         while i < len(toks):
             tok = toks[i]
-            if not tok.is_cap or tok.bare in NOT_NAMES and not self._cue_before(text, toks, i):
+            if not tok.is_cap or (tok.bare in NOT_NAMES and not self._cue_before(text, toks, i)):
                 i += 1
                 continue
             run = [tok]
@@ -131,14 +130,4 @@ class NameListPersonRecognizer(LocalRecognizer):  # type: ignore[misc]  # presid
         return None
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
-        return RecognizerResult(
-            entity_type=str(self.ENTITY),
-            start=start,
-            end=end,
-            score=score,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                COUNTRY_KEY: "",
-            },
-        )
+        return make_result(self, str(self.ENTITY), start, end, score)

@@ -16,7 +16,10 @@ _CC = r"(?:47|46|45|358|372)"
 _END = r"(?![\d])"
 _START = r"(?<![\w+\-/.,])"
 
-CUES = r"(?i:tlf|tel|telefon|telefonnr|telefonnummer|phone|ph|puh|puhelin|puhelinnumero|mob|mobil|mobiltelefon|gsm|mobiil|matkapuhelin|kontakt)"
+CUES = (
+    r"(?i:tlf|tel|telefon|telefonnr|telefonnummer|phone|ph|puh|puhelin|puhelinnumero|mob|mobil|mobiltelefon|gsm"
+    r"|mobiil|matkapuhelin|kontakt)"
+)
 
 
 class NordicPhoneRecognizer(RuleRecognizer):
@@ -34,7 +37,9 @@ class NordicPhoneRecognizer(RuleRecognizer):
         Rule("dk_44", rf"{_START}(?P<phi>[2-9]\d{{3}} \d{{4}}){_END}", 0.5, country="dk"),
         Rule("se_area", rf"{_START}(?P<phi>0\d{{1,3}}-\d{{2,3}}(?: \d{{2,3}}){{1,3}}){_END}", 0.7, country="se"),
         Rule("se_mobile", rf"{_START}(?P<phi>07\d \d{{3}} \d{{2}} \d{{2}}){_END}", 0.7, country="se"),
-        Rule("fi", rf"{_START}(?P<phi>(?:\(0\d{{1,2}}\)|0\d{{1,2}})[ \-]\d{{3,4}} ?\d{{3,4}}){_END}", 0.6, country="fi"),
+        Rule(
+            "fi", rf"{_START}(?P<phi>(?:\(0\d{{1,2}}\)|0\d{{1,2}})[ \-]\d{{3,4}} ?\d{{3,4}}){_END}", 0.6, country="fi"
+        ),
         Rule("ee", rf"{_START}(?P<phi>[56]\d{{2,3}} \d{{4}}){_END}", 0.5, country="ee"),
         Rule("cued", rf"{CUES}\.?:?[ ]*(?:nr\.?[ ]*)?(?P<phi>\+?\d[\d \-()]{{5,16}}\d){_END}", 0.8),
     )

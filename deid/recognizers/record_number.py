@@ -25,7 +25,8 @@ class RecordNumberRecognizer(RuleRecognizer):
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
             "cued_record",
-            rf"(?<![\w]){_CUES}\.?[ ]*(?:(?i:nr|no|number)\.?[ ]*)?[:#]?[ ]*(?P<phi>[A-Z]{{0,4}}[\-/]?\d[\dA-Z\-/]{{3,24}})(?![\w\-/])",
+            rf"(?<![\w]){_CUES}\.?[ ]*(?:(?i:nr|no|number)\.?[ ]*)?[:#]?[ ]*"
+            rf"(?P<phi>[A-Z]{{0,4}}[\-/]?\d[\dA-Z\-/]{{3,24}})(?![\w\-/])",
             0.85,
         ),
     )

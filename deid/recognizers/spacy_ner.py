@@ -12,7 +12,7 @@ from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from deid.labels import Label
 from deid.lexicon import COUNTRIES, DISEASE_HEADS, EPONYMS, MEDICAL_SUFFIXES, NATIONALITIES, NOT_NAMES
-from deid.recognizers._base import COUNTRY_KEY
+from deid.recognizers._base import make_result
 
 _MAP = {"PERSON": Label.PERSON, "GPE": Label.LOCATION, "LOC": Label.LOCATION, "FAC": Label.LOCATION}
 _DISEASE = frozenset(DISEASE_HEADS)
@@ -62,16 +62,6 @@ class SpacyNerRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is 
             if label is None or not _keep(ent):
                 continue
             out.append(
-                RecognizerResult(
-                    entity_type=str(label),
-                    start=ent.start_char,
-                    end=ent.end_char,
-                    score=0.7,
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                        COUNTRY_KEY: "",
-                    },
-                )
+                make_result(self, str(label), ent.start_char, ent.end_char, 0.7)
             )
         return out

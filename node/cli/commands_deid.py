@@ -170,15 +170,20 @@ def gold_set(
     """Generate the synthetic gold set (dev: template group A; held-out test: template group B, another seed)."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
-        from deid.synthetic import generate
+        from deid.synthetic import Split, generate
 
         out.mkdir(parents=True, exist_ok=True)
-        written = {}
-        for split, n, split_seed in (("dev", dev, seed), ("test", test, seed + 101)):
-            notes = generate(split, n, split_seed)  # type: ignore[arg-type]  # the literal split names
+        written: dict[str, dict[str, object]] = {}
+        splits: tuple[tuple[Split, int, int], ...] = (("dev", dev, seed), ("test", test, seed + 101))
+        for split, n, split_seed in splits:
+            notes = generate(split, n, split_seed)
             path = out / f"{split}.jsonl"
             path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in notes), encoding="utf-8")
-            written[split] = {"path": str(path), "notes": len(notes), "phi": sum(len(x["phi"]) for x in notes)}  # type: ignore[arg-type]
+            phi = 0
+            for note in notes:
+                spans = note["phi"]
+                phi += len(spans) if isinstance(spans, list) else 0
+            written[split] = {"path": str(path), "notes": len(notes), "phi": phi}
         payload = {"ok": True, "splits": written}
         cli.emit(payload, _summary("deid gold", payload))
 

@@ -186,6 +186,10 @@ def demo(
     rounds: Annotated[int, typer.Option(min=1, help="Federated rounds.")] = 3,
     sentences: Annotated[int, typer.Option(min=10, help="NCBI-disease train sentences shared among the sites.")] = 1500,
     test_sentences: Annotated[int | None, typer.Option(help="Test sentences scored (default: all 940).")] = None,
+    dev_sentences: Annotated[
+        int, typer.Option(min=0, help="Devel sentences the coordinator scores each round on (0: none).")
+    ] = 200,
+    local_epochs: Annotated[int, typer.Option(min=1, help="Local epochs per round at each site.")] = 1,
     model: Annotated[str, typer.Option(help="minilm (default), tiny, or a checkpoint folder.")] = "minilm",
     algorithm: Annotated[str, typer.Option(help="Aggregation rule.")] = "fedavg",
     min_clients: Annotated[int | None, typer.Option(help="Quorum per round (default: every site).")] = None,
@@ -205,6 +209,8 @@ def demo(
             rounds=rounds,
             sentences=sentences,
             test_sentences=test_sentences,
+            dev_sentences=dev_sentences,
+            local_epochs=local_epochs,
             model_spec=model,
             algorithm=algorithm,
             min_clients=min_clients,

@@ -1,24 +1,26 @@
-"""`fednode dashboard`: the site dashboard in this terminal (see docs/dashboard.md)."""
+"""`fednode dashboard`: the site dashboard in this terminal (see docs/dashboard.md).
+
+The dashboard is its own program (``python -m tui``); this command hands the terminal over to it, so the CLI never
+imports the dashboard (the import-linter contracts in pyproject.toml keep it that way).
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
-from node.cli._context import get_ctx, handled_errors
+from node.cli._context import get_ctx
 
 
 def dashboard(ctx: typer.Context) -> None:
     """Review and approve jobs, follow training, read the audit log, the policy and the data (a terminal UI)."""
     cli = get_ctx(ctx)
-    with handled_errors(cli):
-        from node.services import SiteServices
-        from tui import make_app  # the one sanctioned node -> tui import (see the import-linter contracts)
-
-        services = SiteServices.from_settings(cli.settings)
-        try:
-            make_app(cli.settings, services).run()
-        finally:
-            services.close()
+    env = dict(os.environ)
+    env["FEDNODE_HOME"] = str(cli.settings.home)
+    argv = [sys.executable, "-m", "tui"]
+    os.execve(sys.executable, argv, env)  # noqa: S606  # our own interpreter running our own package
 
 
 def register(app: typer.Typer) -> None:

@@ -25,7 +25,17 @@ from node.aggregation import (
     make_aggregator,
 )
 from node.experiments.config import ExperimentConfig
-from node.ner import EncodedDataset, NerModel, ScaffoldControls, StateDict, TrainConfig, evaluate, train_local
+from node.ner import (
+    EncodedDataset,
+    NerModel,
+    ScaffoldControls,
+    StateDict,
+    TrainConfig,
+    encode,
+    evaluate,
+    read_conll,
+    train_local,
+)
 
 log = logging.getLogger("fednode.node.experiments")
 
@@ -96,6 +106,24 @@ def _roundtrip(state: StateDict) -> tuple[StateDict, int]:
     return copy, size
 
 
+def _train_config(config: ExperimentConfig, rnd: int, site: int) -> TrainConfig:
+    """The local training settings of one site in one round (its own, reproducible seed)."""
+    return TrainConfig(
+        epochs=config.local_epochs,
+        batch_size=config.batch_size,
+        lr=config.learning_rate,
+        fedprox_mu=config.fedprox_mu,
+        seed=config.seed * 1_000_003 + rnd * 1_009 + site,
+        bf16=config.bf16,
+    )
+
+
+def _root_set(config: ExperimentConfig, model: NerModel) -> EncodedDataset:
+    """FLTrust's small, clean server root set: the first ``extra["root_size"]`` (default 100) devel sentences."""
+    size = int(config.extra.get("root_size", 100))
+    return encode(read_conll(config.data_dir / "devel.tsv", limit=size), model.tokenizer)
+
+
 def run_federation(
     name: str,
     shards: Sequence[EncodedDataset],
@@ -115,13 +143,24 @@ def run_federation(
     if central and len(shards) != 1:
         raise ValueError("a central run has exactly one shard")
     n_sites = len(shards)
-    agg = aggregator or make_aggregator(
-        config.aggregator, **({"total_sites": n_sites} if config.aggregator == "scaffold" else {})
-    )
+    state = {k: v.clone() for k, v in initial_state.items()}
+    if aggregator is None:
+        options: dict[str, Any] = {}
+        if config.aggregator == "scaffold":
+            options["total_sites"] = n_sites
+        elif config.aggregator == "fltrust":
+            root = _root_set(config, model)
+
+            def root_update() -> StateDict:
+                # the server's own update on its root set, from the same global model the sites started from
+                return train_local(state, root, _train_config(config, 0, -1), model=model).update
+
+            options["root_update"] = root_update
+        aggregator = make_aggregator(config.aggregator, **options)
+    agg = aggregator
     is_scaffold = isinstance(agg, Scaffold)
     local_controls: list[StateDict] = [{} for _ in shards]
     result = RunResult(name=name, site_sizes=[len(s) for s in shards])
-    state = {k: v.clone() for k, v in initial_state.items()}
     for rnd in range(1, config.rounds + 1):
         updates: list[ClientUpdate] = []
         train_s = transport_s = 0.0
@@ -132,14 +171,7 @@ def run_federation(
             site_state, size = _roundtrip(state) if not central else (state, 0)
             transport_s += time.perf_counter() - t0
             bytes_down += size
-            tc = TrainConfig(
-                epochs=config.local_epochs,
-                batch_size=config.batch_size,
-                lr=config.learning_rate,
-                fedprox_mu=config.fedprox_mu,
-                seed=config.seed * 1_000_003 + rnd * 1_009 + i,
-                bf16=config.bf16,
-            )
+            tc = _train_config(config, rnd, i)
             controls = ScaffoldControls(agg.global_control, local_controls[i]) if is_scaffold else None  # type: ignore[attr-defined]
             t0 = time.perf_counter()
             local = train_local(

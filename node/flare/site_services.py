@@ -128,9 +128,8 @@ class CdmRecordCounter:
 
     def _count(self) -> int:
         from sqlalchemy import create_engine, text
-        from sqlalchemy.exc import SQLAlchemyError
-
         from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import SQLAlchemyError
 
         url = make_url(self._url)
         if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():

@@ -19,7 +19,7 @@ import torch.nn.functional as F  # noqa: N812  # torch's own convention
 from tqdm import tqdm
 
 from fednode.errors import ConfigError, NerDataError
-from node.aggregation._ops import difference
+from node.aggregation import difference
 from node.ner.data import NerExample
 from node.ner.dp import DpRun, check_budget, epsilon_of, freeze_embeddings
 from node.ner.encoding import Encoded, EncodedDataset, collate, encode
@@ -81,7 +81,7 @@ class LocalResult:
 
     def weights(self, global_state: StateDict) -> StateDict:
         """The site's local weights (global + update), for transports that send weights rather than diffs."""
-        from node.aggregation._ops import apply_update
+        from node.aggregation import apply_update
 
         return apply_update(global_state, self.update)
 
@@ -172,14 +172,16 @@ def train_local(
         sample_rate = 0.0
         accountant: Any = None
         if dp is not None:
-            forward_module, optimizer, accountant, sample_rate = _make_private(net, optimizer, dp, n, config)
-            check_budget(dp, sample_rate, total_steps)
+            sample_rate = _sample_rate(dp, n, config)
+            check_budget(dp, sample_rate, total_steps)  # before any hook is attached or any step taken
 
         amp = torch.autocast(device_type=device.type, dtype=torch.bfloat16) if config.bf16 and dp is None else None
         losses: list[float] = []
         steps = 0
         bar = tqdm(total=total_steps, desc=desc, file=sys.stderr, disable=not progress, leave=False, unit="step")
         try:
+            if dp is not None:
+                forward_module, optimizer, accountant = _make_private(net, optimizer, dp, sample_rate, n, config)
             for _ in range(config.epochs):
                 if dp is not None:
                     batches: Iterator[list[int]] = _poisson_batches(n, sample_rate, steps_per_epoch, gen)
@@ -242,9 +244,17 @@ def train_local(
             p.requires_grad_(True)
 
 
+def _sample_rate(dp: DpRun, n: int, config: TrainConfig) -> float:
+    """Poisson rate: the policy's, or batch_size / n."""
+    p = dp.params
+    if p.noise_multiplier <= 0 or p.max_grad_norm <= 0:
+        raise ConfigError("DP needs a positive noise_multiplier and max_grad_norm")
+    return p.sample_rate if p.sample_rate > 0 else min(1.0, config.batch_size / n)
+
+
 def _make_private(
-    net: torch.nn.Module, optimizer: torch.optim.Optimizer, dp: DpRun, n: int, config: TrainConfig
-) -> tuple[Any, Any, Any, float]:
+    net: torch.nn.Module, optimizer: torch.optim.Optimizer, dp: DpRun, sample_rate: float, n: int, config: TrainConfig
+) -> tuple[Any, Any, Any]:
     """Wrap model and optimizer for DP-SGD; the accountant starts from the ledger's history."""
     from opacus import GradSampleModule
     from opacus.optimizers import DPOptimizer
@@ -252,9 +262,6 @@ def _make_private(
     from node.ner.dp import make_accountant
 
     p = dp.params
-    if p.noise_multiplier <= 0 or p.max_grad_norm <= 0:
-        raise ConfigError("DP needs a positive noise_multiplier and max_grad_norm")
-    sample_rate = p.sample_rate if p.sample_rate > 0 else min(1.0, config.batch_size / n)
     expected = max(1, round(sample_rate * n))
     gsm = GradSampleModule(net, batch_first=True, loss_reduction="mean")
     dp_opt = DPOptimizer(
@@ -267,7 +274,7 @@ def _make_private(
     )
     accountant = make_accountant(p.accountant, dp.store.accountant_history(dp.dataset))
     dp_opt.attach_step_hook(accountant.get_optimizer_hook_fn(sample_rate=sample_rate))
-    return gsm, dp_opt, accountant, sample_rate
+    return gsm, dp_opt, accountant
 
 
 def _record_dp(dp: DpRun, accountant: Any, sample_rate: float, steps: int) -> float:

@@ -1,8 +1,15 @@
-"""Stable CDM ids keyed on source identifiers (table ``fednode_id_map``), so reloading an extract is idempotent."""
+"""Stable CDM ids keyed on source identifiers (table ``fednode_id_map``), so reloading an extract is idempotent.
+
+A source key (patient id, encounter id, or file|encounter|code|start[|n]) is stored as its 128-bit BLAKE2b
+digest: 16 bytes instead of ~100 characters per CDM row, with a collision chance below 1e-26 at 10^7 rows.
+On SQLite the map is a clustered (WITHOUT ROWID) table.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Connection, Integer, String, Table, func, select
+import hashlib
+
+from sqlalchemy import Column, Connection, Integer, LargeBinary, String, Table, func, select
 
 from omop_etl.cdm import table as cdm_table
 from omop_etl.quarantine import EXTENSION_METADATA
@@ -11,9 +18,15 @@ id_map_table = Table(
     "fednode_id_map",
     EXTENSION_METADATA,
     Column("cdm_table", String(50), primary_key=True),
-    Column("source_key", String(255), primary_key=True),
+    Column("source_key", LargeBinary(16), primary_key=True),
     Column("cdm_id", Integer, nullable=False),
+    sqlite_with_rowid=False,
 )
+
+
+def digest(key: str) -> bytes:
+    """The stored form of a source key."""
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=16).digest()
 
 
 class IdAllocator:
@@ -21,17 +34,17 @@ class IdAllocator:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self._maps: dict[str, dict[str, int]] = {}
+        self._maps: dict[str, dict[bytes, int]] = {}
         self._next: dict[str, int] = {}
-        self._new: list[tuple[str, str, int]] = []
+        self._new: list[tuple[str, bytes, int]] = []
 
-    def _load(self, name: str) -> dict[str, int]:
+    def _load(self, name: str) -> dict[bytes, int]:
         known = self._maps.get(name)
         if known is None:
             rows = self._conn.execute(
                 select(id_map_table.c.source_key, id_map_table.c.cdm_id).where(id_map_table.c.cdm_table == name)
             )
-            known = {str(k): int(v) for k, v in rows}
+            known = {bytes(k): int(v) for k, v in rows}
             pk = next(iter(cdm_table(name).primary_key.columns))
             in_table = self._conn.execute(select(func.max(pk))).scalar() or 0
             self._maps[name] = known
@@ -43,7 +56,8 @@ class IdAllocator:
         known = self._load(name)
         out: list[int] = []
         next_id = self._next[name]
-        for key in keys:
+        for text in keys:
+            key = digest(text)
             found = known.get(key)
             if found is None:
                 found = next_id
@@ -61,6 +75,7 @@ class IdAllocator:
         SQLAlchemy's insert, the same path the benchmark's raw baseline uses).
         """
         count = len(self._new)
+        self._new.sort()  # key order: B-tree pages fill in sequence instead of at random
         marker = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
         sql = f"INSERT INTO fednode_id_map (cdm_table, source_key, cdm_id) VALUES ({marker}, {marker}, {marker})"  # noqa: S608  # constant text; values are bound
         for start in range(0, count, batch_size):

@@ -16,8 +16,14 @@ OPTIONS = BatchOptions("surrogate", b"k" * 32, "en", 1_000_000)
 
 
 def _note(note_id: str, text: str, lang: str | None = "nb", **extra: object) -> bytes:
-    obj: dict[str, object] = {"note_id": note_id, "person_source_value": "p1", "note_date": "2024-03-12",
-                              "title": "Epikrise", "text": text, **extra}
+    obj: dict[str, object] = {
+        "note_id": note_id,
+        "person_source_value": "p1",
+        "note_date": "2024-03-12",
+        "title": "Epikrise",
+        "text": text,
+        **extra,
+    }
     if lang is not None:
         obj["lang"] = lang
     return json.dumps(obj, ensure_ascii=False).encode("utf-8")
@@ -39,7 +45,7 @@ def test_every_note_deidentified_or_quarantined(
         b'{"note_id": "bad-utf8", "text": "\xff\xfe Ola Nordmann"}',
         b'{"note_id": "not json", ',
         _note("nolang", phi_text, lang="xx"),
-        _note("missing", phi_text) .replace(b'"person_source_value": "p1", ', b""),
+        _note("missing", phi_text).replace(b'"person_source_value": "p1", ', b""),
         _note("badspan", phi_text, annotations=[{"start": 5, "end": 999, "label": "X"}]),
         _note("mixed", "Potilas Kalevi Koskinen, hetu 131052-308T; pasient Ola Nordmann.", lang="fi"),
         _note("default-lang", phi_text, lang=None),
@@ -93,8 +99,9 @@ def test_note_longer_than_spacy_limit_is_deidentified_in_chunks(deidentifier: De
     assert outcome.text.count("<PERSON>") == 22 and outcome.text.count("<DATE>") == 22
 
 
-def test_failing_recognizer_quarantines_not_crashes(deidentifier: Deidentifier, monkeypatch: pytest.MonkeyPatch,
-                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_failing_recognizer_quarantines_not_crashes(
+    deidentifier: Deidentifier, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def boom(*_: object, **__: object) -> None:
         raise RuntimeError("Ola Nordmann 12119616032")  # an exception message may carry PHI
 

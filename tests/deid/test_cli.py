@@ -18,10 +18,25 @@ DISEASE = TEXT.index("Parkinsons sykdom")
 
 def _notes(path: Path) -> Path:
     rows = [
-        {"note_id": "n1", "id": "n1", "person_source_value": "p1", "note_date": "2024-03-12", "title": "Epikrise",
-         "lang": "nb", "text": TEXT, "annotations": [{"start": DISEASE, "end": DISEASE + 17, "label": "Disease"}]},
-        {"note_id": "n2", "id": "n2", "person_source_value": "p1", "note_date": "2024-03-13", "title": "",
-         "lang": "zz", "text": "Overlege Kari Hansen."},
+        {
+            "note_id": "n1",
+            "id": "n1",
+            "person_source_value": "p1",
+            "note_date": "2024-03-12",
+            "title": "Epikrise",
+            "lang": "nb",
+            "text": TEXT,
+            "annotations": [{"start": DISEASE, "end": DISEASE + 17, "label": "Disease"}],
+        },
+        {
+            "note_id": "n2",
+            "id": "n2",
+            "person_source_value": "p1",
+            "note_date": "2024-03-13",
+            "title": "",
+            "lang": "zz",
+            "text": "Overlege Kari Hansen.",
+        },
     ]
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
@@ -29,19 +44,34 @@ def _notes(path: Path) -> Path:
 
 def test_detect_contract(tmp_path: Path, fednode_home: Path) -> None:
     out = tmp_path / "spans.jsonl"
-    result = runner.invoke(app, ["--json", "deid", "detect", "--input", str(_notes(tmp_path / "in.jsonl")),
-                                 "--output", str(out)])
+    result = runner.invoke(
+        app, ["--json", "deid", "detect", "--input", str(_notes(tmp_path / "in.jsonl")), "--output", str(out)]
+    )
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in out.read_text().splitlines()]
-    assert lines[0] == {"id": "n1", "spans": [{"start": 9, "end": 20, "label": "PERSON"},
-                                              {"start": 26, "end": 37, "label": "NATIONAL_ID"}]}
+    assert lines[0] == {
+        "id": "n1",
+        "spans": [{"start": 9, "end": 20, "label": "PERSON"}, {"start": 26, "end": 37, "label": "NATIONAL_ID"}],
+    }
     assert lines[1]["error"] == "unsupported_language"
 
 
 def test_run_file_mode_and_report(tmp_path: Path, fednode_home: Path) -> None:
     out = tmp_path / "deid.jsonl"
-    result = runner.invoke(app, ["--json", "deid", "run", "--input", str(_notes(tmp_path / "in.jsonl")),
-                                 "--output", str(out), "--operator", "tag"])
+    result = runner.invoke(
+        app,
+        [
+            "--json",
+            "deid",
+            "run",
+            "--input",
+            str(_notes(tmp_path / "in.jsonl")),
+            "--output",
+            str(out),
+            "--operator",
+            "tag",
+        ],
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["deid"]["deidentified"] == 1 and payload["deid"]["quarantined"] == {"unsupported_language": 1}
@@ -55,15 +85,28 @@ def test_run_file_mode_and_report(tmp_path: Path, fednode_home: Path) -> None:
 
 
 def test_hmac_without_secret_is_a_usage_error(tmp_path: Path, fednode_home: Path) -> None:
-    result = runner.invoke(app, ["--json", "deid", "run", "--input", str(_notes(tmp_path / "in.jsonl")),
-                                 "--output", str(tmp_path / "o.jsonl"), "--operator", "hmac"])
+    result = runner.invoke(
+        app,
+        [
+            "--json",
+            "deid",
+            "run",
+            "--input",
+            str(_notes(tmp_path / "in.jsonl")),
+            "--output",
+            str(tmp_path / "o.jsonl"),
+            "--operator",
+            "hmac",
+        ],
+    )
     assert result.exit_code == 2
     assert not (tmp_path / "o.jsonl").exists()
 
 
 def test_missing_input_is_bad_input(tmp_path: Path, fednode_home: Path) -> None:
-    result = runner.invoke(app, ["--json", "deid", "run", "--input", str(tmp_path / "nope.jsonl"),
-                                 "--output", str(tmp_path / "o.jsonl")])
+    result = runner.invoke(
+        app, ["--json", "deid", "run", "--input", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o.jsonl")]
+    )
     assert result.exit_code == 4
 
 

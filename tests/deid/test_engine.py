@@ -35,15 +35,34 @@ def test_clinical_content_stays(deidentifier: Deidentifier, lang: str) -> None:
 
 
 GOES = [
-    ("nb", "Pasient: Ola Nordmann, fnr 12119616032, tlf 22 33 44 55, Storgata 12, 0155 Oslo. Innlagt 12. mars 2024 "
-     "ved Haukeland universitetssjukehus. Alder 92 år. Journalnr: 2024-000123. ola@helse.no, 10.0.0.12",
-     {Label.PERSON, Label.NATIONAL_ID, Label.PHONE, Label.ADDRESS, Label.DATE, Label.ORGANIZATION, Label.AGE,
-      Label.ID, Label.EMAIL, Label.IP}),
-    ("fi", "Potilas Kalevi Koskinen, hetu 131052-308T, puh 040 123 4567, asuu Tampereella. 12. maaliskuuta 2024.",
-     {Label.PERSON, Label.NATIONAL_ID, Label.PHONE, Label.LOCATION, Label.DATE}),
-    ("en", "Patient John Smith (MRN 4471823) was seen by Dr. Rachel Davis at Massachusetts General Hospital on "
-     "March 12, 2024; see https://portal.example.org/p/1.",
-     {Label.PERSON, Label.ID, Label.ORGANIZATION, Label.DATE, Label.URL}),
+    (
+        "nb",
+        "Pasient: Ola Nordmann, fnr 12119616032, tlf 22 33 44 55, Storgata 12, 0155 Oslo. Innlagt 12. mars 2024 "
+        "ved Haukeland universitetssjukehus. Alder 92 år. Journalnr: 2024-000123. ola@helse.no, 10.0.0.12",
+        {
+            Label.PERSON,
+            Label.NATIONAL_ID,
+            Label.PHONE,
+            Label.ADDRESS,
+            Label.DATE,
+            Label.ORGANIZATION,
+            Label.AGE,
+            Label.ID,
+            Label.EMAIL,
+            Label.IP,
+        },
+    ),
+    (
+        "fi",
+        "Potilas Kalevi Koskinen, hetu 131052-308T, puh 040 123 4567, asuu Tampereella. 12. maaliskuuta 2024.",
+        {Label.PERSON, Label.NATIONAL_ID, Label.PHONE, Label.LOCATION, Label.DATE},
+    ),
+    (
+        "en",
+        "Patient John Smith (MRN 4471823) was seen by Dr. Rachel Davis at Massachusetts General Hospital on "
+        "March 12, 2024; see https://portal.example.org/p/1.",
+        {Label.PERSON, Label.ID, Label.ORGANIZATION, Label.DATE, Label.URL},
+    ),
 ]
 
 

@@ -10,17 +10,48 @@ from deid.labels import Label
 from deid.offsets import OffsetMap, Replacement
 
 _WORDS = st.sampled_from(
-    ["Pasient", "Kari", "Hansen", "har", "Parkinsons", "sykdom", "12.03.2024", "tlf", "22 33 44 55", "G20",
-     "Hb", "12.3", "g/dL", "overlege", "Ola", "Nordmann", "Bergen", "fnr", "12119616032", "og", ".", ",", "\n",
-     "2019", "hetu", "131052-308T", "Tampereella", "ola@helse.no"]
+    [
+        "Pasient",
+        "Kari",
+        "Hansen",
+        "har",
+        "Parkinsons",
+        "sykdom",
+        "12.03.2024",
+        "tlf",
+        "22 33 44 55",
+        "G20",
+        "Hb",
+        "12.3",
+        "g/dL",
+        "overlege",
+        "Ola",
+        "Nordmann",
+        "Bergen",
+        "fnr",
+        "12119616032",
+        "og",
+        ".",
+        ",",
+        "\n",
+        "2019",
+        "hetu",
+        "131052-308T",
+        "Tampereella",
+        "ola@helse.no",
+    ]
 )
 
 
 @settings(max_examples=150, deadline=None)
-@given(words=st.lists(_WORDS, min_size=1, max_size=40), data=st.data(),
-       operator=st.sampled_from(["surrogate", "tag", "redact", "hmac"]))
-def test_non_phi_span_keeps_its_text(deidentifier: Deidentifier, words: list[str], data: st.DataObject,
-                                     operator: str) -> None:
+@given(
+    words=st.lists(_WORDS, min_size=1, max_size=40),
+    data=st.data(),
+    operator=st.sampled_from(["surrogate", "tag", "redact", "hmac"]),
+)
+def test_non_phi_span_keeps_its_text(
+    deidentifier: Deidentifier, words: list[str], data: st.DataObject, operator: str
+) -> None:
     text = " ".join(words)
     start = data.draw(st.integers(0, len(text) - 1))
     end = data.draw(st.integers(start + 1, len(text)))

@@ -20,7 +20,9 @@ def test_generator_is_deterministic_and_spans_are_consistent() -> None:
         text = note["text"]
         assert isinstance(text, str)
         for span in note["phi"]:  # type: ignore[union-attr]
-            assert Label(span["label"]) and text[span["start"] : span["end"]].strip() == text[span["start"] : span["end"]]
+            assert (
+                Label(span["label"]) and text[span["start"] : span["end"]].strip() == text[span["start"] : span["end"]]
+            )
             assert span["end"] > span["start"]
 
 
@@ -41,7 +43,7 @@ def test_danish_cpr_provider_is_date_valid() -> None:
 
 
 def test_phi_header_for_the_demo() -> None:
-    header, spans = make_phi_header(random.Random(1), "sv")  # noqa: S311
+    header, spans = make_phi_header(random.Random(1), "sv")
     assert header.endswith("\n") and len(spans) == 6
     assert {label for _, _, label in spans} == {"PERSON", "NATIONAL_ID", "ADDRESS", "PHONE", "EMAIL", "ID"}
     for start, end, _ in spans:

@@ -68,6 +68,7 @@ def test_budget_is_checked_before_the_first_step(tiny: NerModel, data: EncodedDa
     with pytest.raises(BudgetExceededError, match="over the target"):
         train_local(tiny.state(), data, TrainConfig(), model=tiny, dp=DpRun(tight, store, "d", "j"))
     assert store.entries == {}  # nothing was spent
+    assert all(not m._forward_hooks for m in tiny.model.modules())  # and no Opacus hook was left behind
 
 
 def test_prv_accountant_is_supported(tiny: NerModel, data: EncodedDataset) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from pathlib import Path
 
 from textual.widgets import DataTable, Input, Static
 
+from fednode.settings import Settings
 from node.services import SiteServices
 from policies.contracts import JobState
 from tests.tui.pilotkit import job_rows, jobs_loaded, type_text, until
@@ -15,6 +17,8 @@ from tests.tui.sitekit import Site, manifest
 from tui import make_app
 from tui.screens.error_dialog import ErrorDialog
 from tui.screens.review import JobReviewScreen
+from tui.widgets.data_pane import DataPane
+from tui.widgets.policy_pane import PolicyPane
 
 SIZE = (80, 24)
 
@@ -137,3 +141,27 @@ async def _names_are_text(site: Site) -> None:
         await until(pilot, lambda: isinstance(app.screen, JobReviewScreen))
         title = str(app.screen.query_one("#review-title", Static).render())
         assert "job-[b]1" in title and "study [red]study[/" in title
+
+
+def test_a_fresh_site_without_policy_or_jobs_opens(fednode_home: Path) -> None:
+    settings = Settings(home=fednode_home)
+    services = SiteServices.from_settings(settings)
+    try:
+        asyncio.run(_fresh_site(settings, services))
+    finally:
+        services.close()
+
+
+async def _fresh_site(settings: Settings, services: SiteServices) -> None:
+    app = make_app(settings, services)
+    async with app.run_test(size=SIZE) as pilot:
+        status = app.query_one("#jobs-status", Static)
+        await until(pilot, lambda: "0 pending" in str(status.render()))
+        await pilot.press("5")
+        pane = app.query_one(PolicyPane)
+        await until(pilot, lambda: pane.report is not None)
+        assert pane.report is not None and pane.report.problems == ("policy.yaml: no site policy (nobody can approve)",)
+        await pilot.press("3")
+        data = app.query_one(DataPane)
+        await until(pilot, lambda: data.report is not None)
+        assert data.report is not None and data.report.row_counts == {} and data.report.dq is None

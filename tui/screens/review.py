@@ -101,7 +101,7 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = f"review {self.record.job_id}"
         tree = self.query_one(ManifestTree)
-        first = tree.first_file()
+        first = tree.first_to_read({f.file for f in self.record.verdict.findings})
         if first is not None and first.data is not None:
             tree.move_cursor(first)
             self._show_file(first.data)

@@ -87,7 +87,12 @@ class AuditPane(ReportsWorkerFailures, Vertical):
     def on_mount(self) -> None:
         self.action_verify()
         self.action_reload()
-        self.set_interval(self.refresh_s * 2, self.action_reload)
+        self.set_interval(self.refresh_s * 2, self._tick)
+
+    def _tick(self) -> None:
+        """Poll while the tab is shown (a hidden tab catches up within one interval when shown)."""
+        if self.is_on_screen:
+            self.action_reload()
 
     def action_reload(self) -> None:
         """Read the records matching the search box."""

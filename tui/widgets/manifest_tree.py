@@ -33,12 +33,26 @@ class ManifestTree(Tree[ManifestFile]):
             folders[parts[:-1]].add_leaf(Text(label), data=file)
         self.root.expand()
 
-    def first_file(self) -> TreeNode[ManifestFile] | None:
-        """The first file node, in tree order (shown when the review opens)."""
+    def files(self) -> list[TreeNode[ManifestFile]]:
+        """File nodes in tree order."""
+        found: list[TreeNode[ManifestFile]] = []
         stack = [self.root]
         while stack:
             node = stack.pop(0)
             if node.data is not None:
-                return node
+                found.append(node)
             stack = list(node.children) + stack
+        return found
+
+    def first_to_read(self, flagged: set[str]) -> TreeNode[ManifestFile] | None:
+        """The file a reviewer should see first: one with scan findings, else the first Python file, else any."""
+        nodes = self.files()
+        for wanted in (
+            lambda n: n.data is not None and n.data.path in flagged,
+            lambda n: n.data is not None and n.data.path.endswith(".py"),
+            lambda n: True,
+        ):
+            match = next((n for n in nodes if wanted(n)), None)
+            if match is not None:
+                return match
         return None

@@ -3,9 +3,10 @@
 Each round the controller sends the global weights to every connected site and waits for results. With
 ``min_clients`` below the number of sites the round closes once ``min_clients`` results are in and the others have
 had ``wait_after_min_s`` more seconds: a site that drops out mid-round no longer stalls the study, and a site that
-reconnects is sent the next round. With ``eval_set`` (a CoNLL file of public sentences at the coordinator, e.g.
-NCBI-disease devel) each new global model is scored there. Updates (local - global) go to :mod:`node.aggregation` (FedAvg, FedProx,
-SCAFFOLD, coordinate median, trimmed mean, geometric median, norm clipping) wrapped in its ``Quorum``.
+reconnects is sent the next round. Updates (local - global) go to :mod:`node.aggregation` (FedAvg, FedProx,
+SCAFFOLD, coordinate median, trimmed mean, geometric median, norm clipping) wrapped in its ``Quorum``. With
+``eval_set`` (a CoNLL file of public sentences at the coordinator, e.g. NCBI-disease devel) each new global model
+is scored there.
 
 At the end the weights are written as ``global_model.safetensors`` in the job's run folder with a provenance
 manifest (job digest, sites per round, rounds, approvals received) signed with the coordinator's Ed25519 key

@@ -1,0 +1,33 @@
+"""The dashboard program: ``python -m tui`` (what ``fednode dashboard`` starts).
+
+This is the dashboard's own edge: it builds the settings once, opens the site services and runs the app. The CLI
+in ``node`` starts it as a separate program rather than importing it, so nothing imports ``tui``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from fednode.errors import FednodeError
+from fednode.settings import load_settings
+
+
+def main() -> int:
+    from node.services import SiteServices
+    from tui.app import make_app
+
+    settings = load_settings()
+    try:
+        services = SiteServices.from_settings(settings)
+    except FednodeError as exc:
+        print(f"{exc.title}: {exc.message}", file=sys.stderr)
+        return int(exc.exit_code)
+    try:
+        make_app(settings, services).run()
+    finally:
+        services.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
