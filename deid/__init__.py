@@ -16,7 +16,7 @@ from deid.offsets import OffsetMap, Replacement
 from deid.spans import PhiSpan
 
 if TYPE_CHECKING:
-    from deid.engine import DeidResult, Deidentifier
+    from deid.engine import Deidentifier, DeidResult
     from deid.synthetic import make_phi_header
 
 _LAZY = {

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from presidio_analyzer import AnalyzerEngine
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from deid.labels import LANGUAGES
 from deid.nlp import OfflineSpacyNlpEngine
@@ -97,6 +99,7 @@ class Deidentifier:
         self.ephemeral_key = key is None
         self.key = key if key is not None else secrets.token_bytes(32)
         self.analyzer = analyzer if analyzer is not None else build_analyzer(languages)
+        self._empty_doc = Doc(Vocab(), words=[])
 
     def detect(self, text: str, lang: str) -> list[PhiSpan]:
         """Non-overlapping PHI spans in ``text`` (``lang`` must be one of :data:`deid.labels.LANGUAGES`).
@@ -115,7 +118,12 @@ class Deidentifier:
         """Empty NLP artifacts for a language without a trained model: no recognizer of ours reads spaCy tokens
         there, so the blank pipeline's tokenizer would be wasted work."""
         return NlpArtifacts(
-            entities=[], tokens=[], tokens_indices=[], lemmas=[], nlp_engine=self.analyzer.nlp_engine, language=lang
+            entities=[],
+            tokens=self._empty_doc,
+            tokens_indices=[],
+            lemmas=[],
+            nlp_engine=self.analyzer.nlp_engine,
+            language=lang,
         )
 
     def deidentify(self, text: str, lang: str, patient: str, operator: Operator | None = None) -> DeidResult:

@@ -357,6 +357,17 @@ EPONYMS: frozenset[str] = frozenset(
 )
 """Surnames that name diseases, signs and scores: never a PERSON when followed by a disease word."""
 
+DISEASE_ONLY_EPONYMS: frozenset[str] = frozenset(
+    """Alzheimer Parkinson Huntington Duchenne Crohn Hodgkin Asperger Tourette Creutzfeldt Jakob Guillain Barré
+    Kaposi Raynaud Sjögren Sjøgren Cushing Addison Marfan Klinefelter Hashimoto Bechterew Bekhterev Charcot
+    Friedreich Gaucher Niemann Hirschsprung Kawasaki Meniere Ménière Peyronie Tay Sachs Wernicke Korsakoff
+    Waldenström Wegener Behçet Dupuytren Fallot Wilms Ewing Burkitt Willebrand Zellweger Fabry Pompe Krabbe
+    Canavan Rett Angelman Prader""".split()
+)
+"""Eponyms that, capitalised on their own, are nearly always the disease and not a person in clinical text.
+The rest of :data:`EPONYMS` (Smith, Wilson, Andersen, Becker, ...) are common surnames: they are excluded only
+when a disease word follows."""
+
 DISEASE_HEADS: tuple[str, ...] = (
     "disease",
     "diseases",
@@ -1059,7 +1070,7 @@ def last_names() -> frozenset[str]:
     names: set[str] = set()
     for locale in _NAME_LOCALES:
         names.update(_provider_attr("person", locale, "last_names"))
-    return frozenset(n for n in names if len(n) > 1 and n not in NOT_NAMES and n not in EPONYMS)
+    return frozenset(n for n in names if len(n) > 1 and n not in NOT_NAMES and n not in DISEASE_ONLY_EPONYMS)
 
 
 @cache

@@ -9,13 +9,14 @@ health check reads.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fednode.errors import ConfigError
 
@@ -76,3 +77,81 @@ def exec_supervisor(staged: StagedKit) -> None:
     argv = supervisor_argv(staged)
     log.info("runtime.exec supervisor=%s", argv[-1])
     os.execve(argv[0], argv, env)  # noqa: S606  # the kit's own start script, from a provisioned kit
+
+
+def server_storage_overlay(workspace: Path) -> LocalOverlay:
+    """Point the coordinator's job store and snapshots into ``workspace/storage`` (the state volume).
+
+    ``fednode provision`` writes the provisioning host's absolute paths there; inside the container they would
+    land on a tmpfs and every queued job would vanish with a restart.
+    """
+
+    def overlay(local: Path) -> None:
+        path = local / "resources.json"
+        try:
+            resources: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: unreadable server resources ({type(exc).__name__})") from None
+        storage = workspace / "storage"
+        for comp in resources.get("components", []):
+            if isinstance(comp, dict) and comp.get("id") == "job_manager":
+                comp.setdefault("args", {})["uri_root"] = str(storage / "jobs")
+        snapshot = resources.get("snapshot_persistor", {}).get("args", {}).get("storage", {}).get("args")
+        if isinstance(snapshot, dict):
+            snapshot["root_dir"] = str(storage / "snapshots")
+        path.write_text(json.dumps(resources, indent=2) + "\n", encoding="utf-8")
+        log.info("runtime.server_storage root=%s", storage)
+
+    return overlay
+
+
+def write_admin_federation(home: Path, server_kit: Path, admin_source: Path, sites: Sequence[str]) -> Path:
+    """Stage the admin kit and describe this container's federation for ``fednode study ...``.
+
+    ``fednode provision`` records the provisioning host's paths in ``federation.json``; inside the coordinator
+    container the kits lie elsewhere (compose secrets, staged copies). This writes
+    ``$FEDNODE_HOME/federation/federation.json`` naming the staged kits, and for each site the coordinator public
+    key provisioning pinned there (``local/coordinator.pub``), which is what ``fednode study download`` verifies
+    the signed model against. Returns the federation folder.
+    """
+    from node.provision import COORDINATOR_KEY_DIR, COORDINATOR_PUBLIC_KEY, FEDERATION_FILE, Federation
+
+    admin_json = admin_source / "startup" / "fed_admin.json"
+    try:
+        admin = json.loads(admin_json.read_text(encoding="utf-8"))["admin"]
+        server = json.loads((server_kit / "startup" / "fed_server.json").read_text(encoding="utf-8"))["servers"][0]
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        raise ConfigError(f"admin or server kit: unreadable startup files ({type(exc).__name__})") from None
+    if not sites:
+        raise ConfigError("the coordinator needs the provisioned site names (FEDNODE_SITES) for study submission")
+    public = server_kit / COORDINATOR_KEY_DIR / "site.ed25519.pub"
+    if not public.is_file():
+        raise ConfigError(f"{public}: the server kit carries no model-signing public key (re-run `fednode provision`)")
+    root = home / "federation"
+    admin_dir = root / "admin"
+    if admin_dir.exists():
+        shutil.rmtree(admin_dir)
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    shutil.copytree(admin_source, admin_dir, symlinks=False)
+    (admin_dir / "transfer").mkdir(exist_ok=True)
+    site_dirs: dict[str, Path] = {}
+    for name in sites:
+        local = root / "sites" / name / "local"
+        local.mkdir(parents=True, exist_ok=True)
+        (local / COORDINATOR_PUBLIC_KEY).write_text(public.read_text(encoding="ascii"), encoding="ascii")
+        site_dirs[name] = local.parent
+    fl_port = int(str(server["service"]["target"]).rsplit(":", 1)[1])
+    federation = Federation(
+        project=str(admin["project_name"]),
+        root=root,
+        server_name=str(admin["server_identity"]),
+        server_dir=server_kit,
+        admin_name=str(admin["username"]),
+        admin_dir=admin_dir,
+        site_dirs=site_dirs,
+        fl_port=fl_port,
+        admin_port=int(admin["port"]),
+    )
+    (root / FEDERATION_FILE).write_text(json.dumps(federation.to_json(), indent=2), encoding="utf-8")
+    log.info("runtime.admin_federation sites=%d root=%s", len(site_dirs), root)
+    return root

@@ -36,7 +36,5 @@ class NordicDateRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio i
                 continue
             seen_end = found.end
             score = 0.85 if found.year is not None and found.day is not None else 0.6
-            results.append(
-                make_result(self, str(self.ENTITY), found.start, found.end, score)
-            )
+            results.append(make_result(self, str(self.ENTITY), found.start, found.end, score))
         return results

@@ -63,7 +63,5 @@ class GazetteerLocationRecognizer(LocalRecognizer):  # type: ignore[misc]  # pre
             nxt = toks[k + 1] if k + 1 < len(toks) else None
             if nxt is not None and adjacent(text, tok, nxt) and any(h in nxt.text.lower() for h in HOSPITAL_WORDS):
                 continue
-            out.append(
-                make_result(self, str(self.ENTITY), tok.start, tok.start + len(word), 0.72)
-            )
+            out.append(make_result(self, str(self.ENTITY), tok.start, tok.start + len(word), 0.72))
         return out

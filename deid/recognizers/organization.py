@@ -73,7 +73,5 @@ class HospitalRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is 
                     j += 1
             if not named:
                 continue
-            out.append(
-                make_result(self, str(self.ENTITY), toks[start_index].start, toks[end_index].bare_end, 0.8)
-            )
+            out.append(make_result(self, str(self.ENTITY), toks[start_index].start, toks[end_index].bare_end, 0.8))
         return out

@@ -16,7 +16,7 @@ from presidio_analyzer import LocalRecognizer, RecognizerResult
 from deid.labels import Label
 from deid.lexicon import (
     DISEASE_HEADS,
-    EPONYMS,
+    DISEASE_ONLY_EPONYMS,
     HOSPITAL_WORDS,
     MEDICAL_SUFFIXES,
     NATIONALITIES,
@@ -35,11 +35,10 @@ _MAX_WORDS = 4
 
 
 def _is_eponym(word: str) -> bool:
-    stem = word.rstrip(".")
-    for candidate in (stem, stem[:-1] if stem.endswith("s") else stem, stem[:-2] if stem.endswith("'s") else stem):
-        if candidate in EPONYMS:
-            return True
-    return False
+    """A disease-only eponym, also in the genitive (``Parkinsons``, ``Alzheimer's``, ``Parkinsonin``)."""
+    stem = word.rstrip(".").removesuffix("'s").removesuffix("’s")
+    candidates = (stem, stem.removesuffix("s"), stem.removesuffix("in"), stem.removesuffix("i"))
+    return any(c in DISEASE_ONLY_EPONYMS for c in candidates)
 
 
 _HOSPITAL_RE = regex.compile("|".join(regex.escape(h) for h in HOSPITAL_WORDS), regex.IGNORECASE)
@@ -83,11 +82,27 @@ class NameListPersonRecognizer(LocalRecognizer):  # type: ignore[misc]  # presid
                     break
                 run.append(toks[j])
                 j += 1
-            score = self._score(text, toks, i, run, toks[j] if j < len(toks) else None)
+            if len(run) > 1 and run[0].text.lower().rstrip(":") in _CUES:
+                # "Datteren Tim Kristensen": a capitalised role word starts the sentence; the name follows it
+                i += 1
+                run = run[1:]
+            score = self._score(text, toks, i, run, j)
             if score is not None:
                 out.append(self._result(run[0].start, run[-1].bare_end, score))
             i = j
         return out
+
+    @staticmethod
+    def _disease_follows(text: str, toks: tuple[Token, ...], run: list[Token], after: int) -> bool:
+        """A disease word within the next two words (``Becker muscular dystrophy``, ``Wilsons sykdom``)."""
+        prev = run[-1]
+        for nxt in toks[after : after + 2]:
+            if not adjacent(text, prev, nxt):
+                return False
+            if nxt.text.lower().rstrip(".,") in _DISEASE:
+                return True
+            prev = nxt
+        return False
 
     @staticmethod
     def _cue_before(text: str, toks: tuple[Token, ...], i: int) -> bool:
@@ -97,11 +112,12 @@ class NameListPersonRecognizer(LocalRecognizer):  # type: ignore[misc]  # presid
         gap = text[prev.end : toks[i].start]
         return prev.text.lower().rstrip(":") in _CUES and gap.strip(" :") == "" and "\n" not in gap
 
-    def _score(self, text: str, toks: tuple[Token, ...], i: int, run: list[Token], nxt: Token | None) -> float | None:
+    def _score(self, text: str, toks: tuple[Token, ...], i: int, run: list[Token], after: int) -> float | None:
+        nxt = toks[after] if after < len(toks) else None
         words = [t.bare for t in run]
         if any(_is_eponym(w) for w in words) and not self._cue_before(text, toks, i):
             return None
-        if nxt is not None and adjacent(text, run[-1], nxt) and nxt.text.lower().rstrip(".") in _DISEASE:
+        if self._disease_follows(text, toks, run, after):
             return None
         if any(_hospitalish(w) for w in words):
             return None

@@ -61,7 +61,5 @@ class SpacyNerRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is 
             label = _MAP.get(ent.label_)
             if label is None or not _keep(ent):
                 continue
-            out.append(
-                make_result(self, str(label), ent.start_char, ent.end_char, 0.7)
-            )
+            out.append(make_result(self, str(label), ent.start_char, ent.end_char, 0.7))
         return out

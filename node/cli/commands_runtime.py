@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -17,30 +16,62 @@ KitOption = Annotated[
     Path | None,
     typer.Option("--kit", envvar="FEDNODE_STARTUP_KIT", help="Startup kit folder from `fednode provision`."),
 ]
+SiteKeyOption = Annotated[
+    Path,
+    typer.Option(
+        "--site-key",
+        envvar="FEDNODE_SITE_KEY_FILE",
+        help="The site's Ed25519 key (PEM) to install into the state volume; empty or absent: keep or create one.",
+    ),
+]
+AdminKitOption = Annotated[
+    Path | None,
+    typer.Option("--admin-kit", envvar="FEDNODE_ADMIN_KIT", help="The operator's admin kit (for `fednode study`)."),
+]
+SitesOption = Annotated[
+    str,
+    typer.Option(
+        "--sites", envvar="FEDNODE_SITES", help="The provisioned sites, comma-separated (for `fednode study`)."
+    ),
+]
 
 
 @site_app.command("start")
-def site_start(ctx: typer.Context, kit: KitOption = None) -> None:
-    """Compile the site policy into the kit's local/ files, then run the FLARE client (foreground)."""
+def site_start(
+    ctx: typer.Context, kit: KitOption = None, site_key: SiteKeyOption = Path("/run/secrets/site_key")
+) -> None:
+    """Install the site key, compile the site policy into the kit's local/ files, then run the FLARE client."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
         from node.runtime import exec_supervisor, stage_kit
-        from node.site_boot import policy_overlay
+        from node.site_boot import install_site_key, policy_overlay
+        from policies.services import load_site_policy, open_site_services, signing_key_path
 
+        policy = load_site_policy(cli.settings, required=False)
+        install_site_key(site_key, signing_key_path(cli.settings, policy))
+        # state.db (approvals, audit chain) exists before FLARE starts: the health check and `exec` commands read it
+        open_site_services(cli.settings, policy).close()
         source = kit or Path("/run/secrets/startup_kit")
         staged = stage_kit(source, cli.settings.home, overlay=policy_overlay(cli.settings))
         exec_supervisor(staged)
 
 
 @coordinator_app.command("start")
-def coordinator_start(ctx: typer.Context, kit: KitOption = None) -> None:
-    """Run the FLARE server from its startup kit (foreground)."""
+def coordinator_start(
+    ctx: typer.Context, kit: KitOption = None, admin_kit: AdminKitOption = None, sites: SitesOption = ""
+) -> None:
+    """Run the FLARE server from its startup kit (foreground); set up `fednode study` when an admin kit is given."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
-        from node.runtime import exec_supervisor, stage_kit
+        from node.runtime import exec_supervisor, server_storage_overlay, stage_kit, write_admin_federation
 
-        source = kit or Path(os.environ.get("FEDNODE_STARTUP_KIT", "/run/secrets/server_kit"))
-        exec_supervisor(stage_kit(source, cli.settings.home))
+        source = kit or Path("/run/secrets/server_kit")
+        home = cli.settings.home
+        staged = stage_kit(source, home, overlay=server_storage_overlay(home / "nvflare"))
+        if admin_kit is not None and admin_kit.is_dir():
+            names = [s.strip() for s in sites.split(",") if s.strip()]
+            write_admin_federation(home, staged.kit, admin_kit, names)
+        exec_supervisor(staged)
 
 
 def register(app: typer.Typer) -> None:

@@ -42,7 +42,7 @@ def test_every_service_is_hardened(path: Path, name: str) -> None:
     assert svc["cap_drop"] == ["ALL"]
     assert "no-new-privileges:true" in svc["security_opt"]
     assert "privileged" not in svc
-    assert "network_mode" not in svc, "no host networking"
+    assert svc.get("network_mode", "none") == "none", "no host or shared networking"
 
 
 @pytest.mark.parametrize("path", [SITE, COORDINATOR])
@@ -64,8 +64,15 @@ def test_site_publishes_no_port_and_mounts_data_read_only() -> None:
         policy = [v for v in volumes if ":/etc/fednode/policy.yaml" in v]
         assert source and all(v.endswith(":ro") for v in source), name
         assert policy and all(v.endswith(":ro") for v in policy), name
-        assert set(svc["secrets"]) == {"startup_kit", "site_key", "totp_secrets"}, name
+        assert set(svc["secrets"]) == {"startup_kit", "site_key"}, name
     assert set(_load(SITE)["volumes"]) == {"site-state"}
+
+
+def test_site_one_off_tools_that_read_patient_data_have_no_network() -> None:
+    for name, svc in _services(SITE).items():
+        if "tools" in svc.get("profiles", []):
+            assert svc["network_mode"] == "none", name
+    assert "network_mode" not in _services(SITE)["site"], "the FL client dials the coordinator"
 
 
 def test_site_tools_cover_etl_deid_dq() -> None:
@@ -81,7 +88,8 @@ def test_coordinator_publishes_only_8002() -> None:
     assert published == ["${FEDNODE_PORT:-8002}:8002"]
     coord = services["coordinator"]
     assert "coordinator-state:/var/lib/fednode" in coord["volumes"]
-    assert {"server_kit", "admin_kit", "signing_key"} <= set(coord["secrets"])
+    assert set(coord["secrets"]) == {"server_kit", "admin_kit"}
+    assert coord["environment"]["FEDNODE_ADMIN_KIT"] == "/run/secrets/admin_kit"
 
 
 @pytest.mark.parametrize("path", [SITE, COORDINATOR])
@@ -99,6 +107,22 @@ def test_secrets_come_from_files_not_environment(path: Path) -> None:
 def test_version_key_keeps_docker_compose_1_29_on_the_v3_format(path: Path) -> None:
     # Without `version`, docker-compose 1.x reads a file as the legacy v1 format and rejects `services:`.
     assert str(_load(path)["version"]).startswith("3.")
+
+
+E2E_OVERRIDES = [
+    (SITE, REPO / "tests/e2e/compose/site.network.yml"),
+    (COORDINATOR, REPO / "tests/e2e/compose/coordinator.network.yml"),
+]
+
+
+@pytest.mark.parametrize(("path", "override"), E2E_OVERRIDES, ids=["site", "coordinator"])
+def test_e2e_overrides_only_attach_a_network_and_tune_health_checks(path: Path, override: Path) -> None:
+    doc = _load(override)
+    assert str(doc["version"]) == str(_load(path)["version"])
+    for name, svc in doc["services"].items():
+        assert name in _services(path), name
+        assert set(svc) <= {"networks", "healthcheck"}, name
+    assert doc["networks"]["federation"]["external"] is True
 
 
 @pytest.mark.parametrize("path", [SITE, COORDINATOR])

@@ -1,0 +1,339 @@
+"""The appliance as a hospital runs it: both images built, a coordinator stack and two site stacks from the
+shipped compose files on a Docker bridge network, every step through ``docker-compose`` and ``exec``.
+
+Provisioning (coordinator host name as on the network, one port for FL and admin), each site's data through the
+one-off ``etl``/``deid``/``dq`` services, the NER study (tiny model) submitted at the coordinator and HELD at both
+sites, approved in each site with ``fednode approve``, trained, downloaded with its signature verified (in the
+container and again here against the key pinned in a site kit); then one site stopped and the other restarted
+with its state intact. Everything started here is removed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tests.e2e.docker_harness import (
+    REPO,
+    Network,
+    Stack,
+    build_images,
+    require_docker,
+    sh,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.slow]
+
+SITES = ("site-1", "site-2")
+SERVER_HOST = "coordinator"
+APPROVER = "dr.e2e"
+UID = 10001
+OVERRIDES = REPO / "tests" / "e2e" / "compose"
+
+
+@dataclass
+class Federation:
+    """The stacks of one run and the host folders they mount."""
+
+    run_id: str
+    root: Path
+    network: Network
+    coordinator: Stack
+    sites: dict[str, Stack]
+    site_kits: dict[str, Path]
+
+    def all_stacks(self) -> list[Stack]:
+        return [self.coordinator, *self.sites.values()]
+
+
+def _cli(*args: str, home: Path) -> dict[str, Any]:
+    """``fednode --json ...`` on the host (provisioning happens at the coordinator operator's workstation)."""
+    env = {**os.environ, "FEDNODE_HOME": str(home), "HOME": str(home)}
+    proc = subprocess.run(  # our own CLI, fixed arguments
+        [sys.executable, "-c", "from node.cli import main; main()", "--json", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    payload: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return payload
+
+
+def _site_policy(site: str) -> dict[str, Any]:
+    """The example policy with this federation's identities: the coordinator by its network name, one approver."""
+    from node.demo import site_policy
+
+    policy = site_policy(site, sites=len(SITES), min_records=10)
+    policy["participants"]["coordinators"] = [{"name": SERVER_HOST, "org": "coordinator"}]
+    policy["approval"] = {"approvers": [APPROVER], "required_approvals": 1, "totp_required": False}
+    return policy
+
+
+def _chown_tree(path: Path) -> None:
+    for p in [path, *path.rglob("*")]:
+        os.chown(p, UID, UID, follow_symlinks=False)
+
+
+def _prepare_site_folder(root: Path, site: str, kit: Path, data: Any) -> dict[str, str]:
+    """The folder a hospital's IT prepares next to compose/site.yml; returns the compose environment."""
+    import shutil
+
+    from node.demo import DQ_ACCEPTED, DQ_ACCEPTED_SPLIT
+
+    folder = root / site
+    (folder / "secrets").mkdir(parents=True)
+    shutil.copytree(kit, folder / "secrets" / "startup_kit")
+    key = folder / "secrets" / "site_key.pem"
+    if site == SITES[0]:  # IT supplies the key (installed into the volume at boot) ...
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        key.write_bytes(pem)
+    else:  # ... or leaves the file empty and the site creates its own
+        key.write_bytes(b"")
+    key.chmod(0o600)
+    (folder / "policy.yaml").write_text(yaml.safe_dump(_site_policy(site), sort_keys=False), encoding="utf-8")
+    source = folder / "source"
+    shutil.copytree(data.synthea, source / "synthea")
+    shutil.copyfile(data.notes, source / "notes.jsonl")
+    (source / "dq-accepted.txt").write_text(
+        DQ_ACCEPTED.read_text(encoding="utf-8") + DQ_ACCEPTED_SPLIT, encoding="utf-8"
+    )
+    _chown_tree(folder)
+    return {
+        "FEDNODE_SITE_NAME": site,
+        "FEDNODE_STARTUP_KIT": str(folder / "secrets" / "startup_kit"),
+        "FEDNODE_SITE_KEY": str(key),
+        "FEDNODE_POLICY": str(folder / "policy.yaml"),
+        "FEDNODE_SOURCE": str(source),
+    }
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    require_docker()
+    t0 = time.monotonic()
+    build_images()
+    print(f"\n[e2e] images built in {time.monotonic() - t0:.0f} s", flush=True)
+    from node.demo_data import prepare_sites
+
+    root = tmp_path_factory.mktemp("docker-fed")
+    root.chmod(0o755)
+    run_id = f"fnd{os.getpid()}{int(time.time()) % 100000}"
+    fed = _cli(
+        "provision",
+        *[arg for s in SITES for arg in ("--site", s)],
+        "--out",
+        str(root / "provision"),
+        "--server-host",
+        SERVER_HOST,
+        "--port",
+        "8002",
+        "--admin-port",
+        "8002",
+        home=root / "operator",
+    )
+    server_kit, admin_kit = root / "coordinator" / "server_kit", root / "coordinator" / "admin_kit"
+    import shutil
+
+    shutil.copytree(fed["server_dir"], server_kit)
+    shutil.copytree(fed["admin_dir"], admin_kit)
+    _chown_tree(root / "coordinator")
+    datasets = {d.site: d for d in prepare_sites(list(SITES), root / "data", sentences=60, seed=0)}
+    network = Network(name=f"{run_id}-net")
+    common = {"FEDNODE_E2E_NETWORK": network.name, "FEDNODE_SERVER_HOST": SERVER_HOST}
+    coordinator = Stack(
+        project=f"{run_id}-coordinator",
+        files=[REPO / "compose" / "coordinator.yml", OVERRIDES / "coordinator.network.yml"],
+        env={
+            **common,
+            "FEDNODE_SERVER_KIT": str(server_kit),
+            "FEDNODE_ADMIN_KIT": str(admin_kit),
+            "FEDNODE_SITES": ",".join(SITES),
+            "FEDNODE_PORT": "127.0.0.1:",  # a free loopback port: never 8002 on a shared machine
+        },
+    )
+    sites = {
+        s: Stack(
+            project=f"{run_id}-{s}",
+            files=[REPO / "compose" / "site.yml", OVERRIDES / "site.network.yml"],
+            env={**common, **_prepare_site_folder(root / "sites", s, Path(fed["site_dirs"][s]), datasets[s])},
+        )
+        for s in SITES
+    }
+    federation = Federation(
+        run_id, root, network, coordinator, sites, {s: Path(p) for s, p in fed["site_dirs"].items()}
+    )
+    failed = True
+    try:
+        network.create()
+        yield federation
+        failed = False
+    finally:
+        for stack in federation.all_stacks():
+            if failed:
+                print(f"\n===== logs of {stack.project} =====\n{stack.logs()}", flush=True)
+            stack.down()
+        network.remove()
+
+
+def _health(stack: Stack, service: str) -> str:
+    cid = stack.compose("ps", "-q", service, timeout=60).stdout.strip()
+    if not cid:
+        return "absent"
+    out = sh(["docker", "inspect", "--format", "{{.State.Health.Status}}", cid], timeout=60, check=False)
+    return out.stdout.strip()
+
+
+def _registered_sites(coordinator: Stack) -> set[str]:
+    """Site names the coordinator's FLARE server has registered, through the admin API in the container."""
+    script = (
+        "import json,sys\n"
+        "from node.provision import load_federation\n"
+        "from node.flare.server.launcher import admin_session\n"
+        "with admin_session(load_federation(__import__('pathlib').Path('/var/lib/fednode/federation')), 30) as s:\n"
+        "    info = s.get_system_info()\n"
+        "print(json.dumps([c.name for c in info.client_info]))\n"
+    )
+    out = coordinator.exec("coordinator", "python", "-c", script, timeout=120, check=False)
+    if out.returncode != 0:
+        return set()
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _site_jobs(stack: Stack) -> dict[str, dict[str, Any]]:
+    payload = stack.exec_json("site", "jobs", timeout=120)
+    jobs = payload["jobs"]
+    assert isinstance(jobs, list)
+    return {j["job_id"]: j for j in jobs}
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.last = self.t0
+
+    def lap(self, what: str) -> None:
+        now = time.monotonic()
+        print(f"[e2e] {what}: {now - self.last:.0f} s (total {now - self.t0:.0f} s)", flush=True)
+        self.last = now
+
+
+def test_docker_federation_holds_trains_and_keeps_site_state(federation: Federation) -> None:
+    clock = _Clock()
+    coord, sites = federation.coordinator, federation.sites
+
+    # 1. coordinator and both sites up, health checks green, both sites registered with the server
+    coord.up("coordinator")
+    wait_until(lambda: _health(coord, "coordinator") == "healthy", timeout=240, what="a healthy coordinator")
+    for stack in sites.values():
+        stack.up("site")
+    for site, stack in sites.items():
+        wait_until(lambda s=stack: _health(s, "site") == "healthy", timeout=240, what=f"a healthy {site}")
+    wait_until(lambda: _registered_sites(coord) >= set(SITES), timeout=240, interval=5, what="both sites registered")
+    clock.lap("stacks up, healthy and connected")
+
+    # 2. each hospital's data: ETL (Synthea -> OMOP CDM), de-identification into NOTE/NOTE_NLP, the DQ gate
+    for site, stack in sites.items():
+        stack.run("etl", timeout=900)
+        deid = json.loads(
+            stack.run("deid", "fednode", "--json", "deid", "run", "--input", "/data/source/notes.jsonl")
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        assert deid["ok"] is True, site
+        stack.run("dq", "fednode", "dq", "--accept", "/data/source/dq-accepted.txt", timeout=900)
+    clock.lap("ETL, de-identification and DQ at both sites")
+
+    # 3. the study, submitted at the coordinator with the admin kit, is held by both sites
+    submitted = coord.exec_json(
+        "coordinator",
+        "study",
+        "submit",
+        "--name",
+        "ner-e2e",
+        "--rounds",
+        "1",
+        "--model",
+        "tiny",
+        "--max-examples",
+        "40",
+        timeout=300,
+    )
+    job_id, digest = str(submitted["job_id"]), str(submitted["digest"])
+    for site, stack in sites.items():
+        wait_until(
+            lambda s=stack: _site_jobs(s).get(job_id, {}).get("state") == "pending",
+            timeout=180,
+            what=f"{site} to hold job {job_id} as pending",
+        )
+        held = _site_jobs(stack)[job_id]
+        assert held["digest"] == digest and held["verdict_allowed"] is True, held
+    status = coord.exec_json("coordinator", "study", "status", job_id)
+    assert status["status"] == "SUBMITTED", status
+    clock.lap("study submitted and held at both sites")
+
+    # 4. one approval per site, through the same service the dashboard uses
+    for site, stack in sites.items():
+        approved = stack.exec_json("site", "approve", job_id, "--reason", "e2e review", "--approver", APPROVER)
+        job = approved["job"]
+        assert isinstance(job, dict) and job["state"] == "approved", (site, job)
+
+    # 5. it trains and finishes
+    def finished() -> bool:
+        state = coord.exec_json("coordinator", "study", "status", job_id)["status"]
+        assert not str(state).startswith(("FAILED", "ABORTED", "FINISHED:EXEC", "FINISHED:ABORT")), state
+        return str(state).startswith("FINISHED")
+
+    wait_until(finished, timeout=900, interval=5, what=f"job {job_id} to finish")
+    assert coord.exec_json("coordinator", "study", "status", job_id)["status"] == "FINISHED:COMPLETED"
+    clock.lap("approved, trained, finished")
+
+    # 6. the global model: downloaded and verified in the container, then verified here against a site's pin
+    downloaded = coord.exec_json(
+        "coordinator", "study", "download", job_id, "--out", "/var/lib/fednode/results", timeout=300
+    )
+    assert downloaded["job_digest"] == digest
+    assert sorted(downloaded["sites"]) == sorted(SITES)
+    cid = coord.compose("ps", "-q", "coordinator").stdout.strip()
+    local = federation.root / "result"
+    model_dir = Path(str(downloaded["model"])).parent
+    sh(["docker", "cp", f"{cid}:{model_dir}", str(local)], timeout=120)
+    from node.flare.signing import verify_signed_model
+    from node.provision import COORDINATOR_PUBLIC_KEY
+
+    pinned = (federation.site_kits[SITES[0]] / "local" / COORDINATOR_PUBLIC_KEY).read_text(encoding="ascii")
+    verified = verify_signed_model(local, [pinned], expected_job_digest=digest)
+    assert sorted(verified.provenance.sites) == sorted(SITES)
+    for site, stack in sites.items():
+        assert _site_jobs(stack)[job_id]["state"] == "finished", site
+    clock.lap("model downloaded and its signature verified")
+
+    # 7. one site goes away; the other restarts and keeps its state (jobs, audit chain) on its named volume
+    gone, kept = sites[SITES[1]], sites[SITES[0]]
+    gone.stop("site")
+    kept.compose("restart", "site", timeout=180)
+    wait_until(lambda: _health(kept, "site") == "healthy", timeout=240, what=f"{SITES[0]} healthy after restart")
+    after = _site_jobs(kept)[job_id]
+    assert after["state"] == "finished" and after["digest"] == digest
+    assert after["approvals"][0]["approver"] == APPROVER
+    audit = kept.exec_json("site", "audit", "verify")
+    assert audit["ok"] is True, audit
+    clock.lap("site restarted with its state")
