@@ -66,7 +66,7 @@ class DemoConfig:
     sites: int = 3
     auto_approve: bool = False
     rounds: int = 3
-    sentences: int = 1500
+    sentences: int = 3000
     test_sentences: int | None = None
     dev_sentences: int = 200
     """NCBI-disease devel sentences the coordinator scores each round's global model on (0: none)."""
@@ -75,7 +75,8 @@ class DemoConfig:
     min_clients: int | None = None
     local_epochs: int = 1
     batch_size: int = 16
-    learning_rate: float = 5e-5
+    learning_rate: float | None = None
+    """Local AdamW rate; default 1e-4 (MiniLM or a checkpoint), 3e-3 for the tiny random BERT."""
     workdir: Path | None = None
     approval_timeout_s: float = 3600.0
     training_timeout_s: float = 3600.0
@@ -408,7 +409,7 @@ def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> 
             model_spec=config.model_spec,
             local_epochs=config.local_epochs,
             batch_size=config.batch_size,
-            learning_rate=config.learning_rate,
+            learning_rate=config.learning_rate or (3e-3 if config.model_spec == "tiny" else 1e-4),
             seed=config.seed,
             eval_set=str(NCBI_DIR / "devel.tsv") if config.dev_sentences else None,
             eval_limit=config.dev_sentences or None,

@@ -36,7 +36,7 @@ from node.flare.server.launcher import LocalFederation
 from node.study import StudyClient, StudySpec, build_job, read_rounds
 from policies.contracts import JobState
 
-_BYTES = re.compile(r"\[(server|client)\] download (?:tx|ref)=\S+ done: .*?\(([\d,]+) bytes\)")
+_BYTES = re.compile(r"\[(server|client)\] download (?:tx |ref=)\S+ done: .*?\(([\d,]+) bytes\)")
 
 
 class MemorySampler:
@@ -59,19 +59,22 @@ class MemorySampler:
 
     def _run(self) -> None:
         while not self._stop.wait(0.25):
-            groups: dict[int, int] = {}
-            for proc in psutil.process_iter(["pid", "memory_info"]):
-                try:
-                    pgid = os.getpgid(proc.info["pid"])
-                except (ProcessLookupError, PermissionError):
-                    continue
-                mem = proc.info.get("memory_info")
-                if mem is not None:
-                    groups[pgid] = groups.get(pgid, 0) + int(mem.rss)
             for site in self.sites:
                 participant = self.federation.participants.get(site)
-                if participant is not None:
-                    self.peak[site] = max(self.peak[site], groups.get(participant.popen.pid, 0))
+                if participant is None:
+                    continue
+                try:
+                    parent = psutil.Process(participant.popen.pid)
+                    procs = [parent, *parent.children(recursive=True)]  # job processes run in their own sessions
+                except psutil.NoSuchProcess:
+                    continue
+                total = 0
+                for proc in procs:
+                    try:
+                        total += int(proc.memory_info().rss)
+                    except psutil.NoSuchProcess:
+                        continue
+                self.peak[site] = max(self.peak[site], total)
 
 
 def _submit_and_hold(client: StudyClient, homes: dict[str, Path], spec: StudySpec, jobs: Path) -> str:
@@ -104,8 +107,9 @@ def _latency(client: StudyClient, homes: dict[str, Path], job_id: str) -> dict[s
     return {"coordinator_running_s": round(coordinator or -1, 2), "all_sites_running_s": round(site_running or -1, 2)}
 
 
-def _bytes_per_round(server_dir: Path, job_id: str, rounds: int) -> dict[str, float]:
-    text = (server_dir / job_id / "log.txt").read_text(encoding="utf-8", errors="replace")
+def _bytes_per_round(result_folder: Path, rounds: int) -> dict[str, float]:
+    """Weight bytes moved, from the coordinator's job log in the downloaded result."""
+    text = (result_folder / "log.txt").read_text(encoding="utf-8", errors="replace")
     down = up = 0
     for side, size in _BYTES.findall(text):
         n = int(size.replace(",", ""))
@@ -116,13 +120,13 @@ def _bytes_per_round(server_dir: Path, job_id: str, rounds: int) -> dict[str, fl
     return {"to_sites": down / rounds, "to_coordinator": up / rounds, "total": (down + up) / rounds}
 
 
-def run(quick: bool, out: Path) -> dict[str, Any]:
+def run(quick: bool, out: Path, workdir: Path | None = None) -> dict[str, Any]:
     config = DemoConfig(
         sites=2 if quick else 3,
         sentences=60 if quick else 600,
         model_spec="tiny" if quick else "minilm",
         rounds=2 if quick else 3,
-        workdir=Path(os.environ.get("FEDNODE_BENCH_WORKDIR", "")) or None,
+        workdir=workdir,
     )
     steps = _Steps(Console(stderr=True), True)
     consortium = prepare_consortium(config, steps)
@@ -160,7 +164,7 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
         folder = client.download(train_job, jobs / "results")
         rounds = read_rounds(folder)
         model_bytes = rounds[0]["model_bytes"] if rounds else 0
-        per_round = _bytes_per_round(consortium.federation.server_dir, train_job, max(1, len(rounds)))
+        per_round = _bytes_per_round(folder, max(1, len(rounds)))
     coordinator = [x["coordinator_running_s"] for x in latencies if x["coordinator_running_s"] >= 0]
     site = [x["all_sites_running_s"] for x in latencies if x["all_sites_running_s"] >= 0]
     floor = 2 * model_bytes * len(sites)
@@ -221,8 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.federation", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="2 sites, tiny BERT, 60 sentences")
     p.add_argument("--out", type=Path, default=Path("bench/results"))
+    p.add_argument("--workdir", type=Path, default=None, help="where the consortium lives (default: a temp folder)")
     args = p.parse_args(argv)
-    result = run(args.quick, args.out)
+    result = run(args.quick, args.out, args.workdir)
     print(json.dumps({k: result[k] for k in ("approval_to_run", "bytes_per_round")}, indent=2))
     return 0
 

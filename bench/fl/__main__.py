@@ -60,6 +60,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
     p.add_argument("--resume", action="store_true", help="skip runs already in the checkpoint file")
     p.add_argument("--no-overhead", action="store_true", help="skip the overhead measurement")
+    p.add_argument("--overhead-only", action="store_true", help="only measure the overhead (fl_overhead.json/.md)")
+    p.add_argument("--overhead-sites", default="2,6", help="site counts for the overhead measurement")
     p.add_argument("--overhead-sentences", type=int, default=320, help="training sentences timed per repeat")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--experiments", default="clients,imbalance", help="which of clients,imbalance to run")
@@ -89,6 +91,54 @@ def _config(a: argparse.Namespace) -> ExperimentConfig:
     )
 
 
+def _overhead_markdown(overhead: dict[str, Any]) -> list[str]:
+    if not overhead:
+        return []
+    md = [
+        "### Federation overhead per round (in-process) vs a central epoch on the same data",
+        "",
+        "| Sites | Sentences | Central epoch (s) | Federated round (s) | Overhead | Bytes per round "
+        "| Floor 2 x model x sites |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for o in overhead.values():
+        md.append(
+            f"| {o['sites']} | {o['sentences']} | {o['central_epoch_seconds']:.2f} | "
+            f"{o['federated_round_seconds']:.2f} | {o['overhead_pct']:+.1f} % | {o['bytes_per_round']:,} | "
+            f"{o['bytes_floor']:,} |"
+        )
+    md += [
+        "",
+        "Target: at most 10 % overhead (medians of 3 interleaved repeats; round = train + serialisation both "
+        "ways + FedAvg, without evaluation).",
+        "",
+    ]
+    return md
+
+
+def _overhead_only(a: argparse.Namespace, cfg: ExperimentConfig, ctx: ExperimentContext) -> int:
+    small = replace(cfg, progress=False)
+    ctx_small = replace(ctx, config=small)
+    overhead = {
+        f"{n}_sites": measure_overhead(
+            ctx_small, sites=n, sentences=min(len(ctx.train), a.overhead_sentences), repeats=3
+        )
+        for n in parse_sites(a.overhead_sites)
+    }
+    payload = {
+        "benchmark": "fl_overhead",
+        "config": cfg.as_dict(),
+        "hardware": hardware_info(cfg.device),
+        "overhead_per_round": overhead,
+        "overhead_target_pct": 10.0,
+    }
+    write_json(payload, a.out / "fl_overhead.json")
+    md = [f"## Federation overhead per round, model `{cfg.model}` on {cfg.device}", "", *_overhead_markdown(overhead)]
+    (a.out / "fl_overhead.md").write_text("\n".join(md), encoding="utf-8")
+    print("\n".join(md))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
     a = _args(argv)
@@ -105,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     ctx = ExperimentContext.load(cfg)
+    if a.overhead_only:
+        return _overhead_only(a, cfg, ctx)
     chosen = [e.strip() for e in a.experiments.split(",") if e.strip()]
     experiments = {
         "clients": clients_configurations(parse_sites(a.sites)),
@@ -166,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{n}_sites": measure_overhead(
                 ctx_small, sites=n, sentences=min(len(ctx.train), a.overhead_sentences), repeats=3
             )
-            for n in (2, 6)
+            for n in parse_sites(a.overhead_sites)
         }
 
     payload = {
@@ -183,26 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(payload, a.out / f"{STEM}.json")
     md = [f"## Federated vs central NER ({'quick' if a.quick else 'full'} run)", ""]
     md += [markdown_table(r) for r in reports]
-    if overhead:
-        md += [
-            "### Federation overhead per round (in-process) vs a central epoch on the same data",
-            "",
-            "| Sites | Sentences | Central epoch (s) | Federated round (s) | Overhead | Bytes per round "
-            "| Floor 2 x model x sites |",
-            "|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for o in overhead.values():
-            md.append(
-                f"| {o['sites']} | {o['sentences']} | {o['central_epoch_seconds']:.2f} | "
-                f"{o['federated_round_seconds']:.2f} | {o['overhead_pct']:+.1f} % | {o['bytes_per_round']:,} | "
-                f"{o['bytes_floor']:,} |"
-            )
-        md += [
-            "",
-            "Target: at most 10 % overhead (medians of 3 interleaved repeats; round = train + "
-            "serialisation both ways + FedAvg, without evaluation).",
-            "",
-        ]
+    md += _overhead_markdown(overhead)
     (a.out / f"{STEM}.md").write_text("\n".join(md), encoding="utf-8")
     plot_f1(reports, a.out / f"{STEM}_f1.png")
     print("\n".join(md))

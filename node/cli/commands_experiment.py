@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -50,7 +51,7 @@ def _config(cli: CliContext, common: _Common) -> ExperimentConfig:
         lr=common.lr,
         bf16=common.bf16,
         aggregator=common.aggregator,
-        progress=not cli.json_output,
+        progress=not cli.json_output and sys.stderr.isatty(),
         data_dir=common.data_dir or DATA_DIR,
     )
 

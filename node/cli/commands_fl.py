@@ -184,12 +184,15 @@ def demo(
         bool, typer.Option("--auto-approve", help="Record a scripted approval in each site's audit log.")
     ] = False,
     rounds: Annotated[int, typer.Option(min=1, help="Federated rounds.")] = 3,
-    sentences: Annotated[int, typer.Option(min=10, help="NCBI-disease train sentences shared among the sites.")] = 1500,
+    sentences: Annotated[int, typer.Option(min=10, help="NCBI-disease train sentences shared among the sites.")] = 3000,
     test_sentences: Annotated[int | None, typer.Option(help="Test sentences scored (default: all 940).")] = None,
     dev_sentences: Annotated[
         int, typer.Option(min=0, help="Devel sentences the coordinator scores each round on (0: none).")
     ] = 200,
     local_epochs: Annotated[int, typer.Option(min=1, help="Local epochs per round at each site.")] = 1,
+    lr: Annotated[
+        float | None, typer.Option("--lr", help="Local AdamW rate (default 1e-4; 3e-3 for --model tiny).")
+    ] = None,
     model: Annotated[str, typer.Option(help="minilm (default), tiny, or a checkpoint folder.")] = "minilm",
     algorithm: Annotated[str, typer.Option(help="Aggregation rule.")] = "fedavg",
     min_clients: Annotated[int | None, typer.Option(help="Quorum per round (default: every site).")] = None,
@@ -211,6 +214,7 @@ def demo(
             test_sentences=test_sentences,
             dev_sentences=dev_sentences,
             local_epochs=local_epochs,
+            learning_rate=lr,
             model_spec=model,
             algorithm=algorithm,
             min_clients=min_clients,

@@ -45,6 +45,7 @@ def plot_f1(reports: Sequence[ExperimentReport], path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, len(reports), figsize=(6 * len(reports), 4), squeeze=False)
     for ax, report in zip(axes[0], reports, strict=True):
@@ -57,6 +58,7 @@ def plot_f1(reports: Sequence[ExperimentReport], path: Path) -> Path:
         ax.set_xlabel("round (central: epoch)")
         ax.set_ylabel("entity-level F1 (test)")
         ax.set_ylim(0.0, 1.0)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()

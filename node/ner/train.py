@@ -9,6 +9,7 @@ import logging
 import math
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -204,7 +205,11 @@ def train_local(
                         prox = sum(((p - anchor[name]) ** 2).sum() for name, p in named)
                         loss = loss + 0.5 * config.fedprox_mu * prox
                     optimizer.zero_grad(set_to_none=True)
-                    loss.backward()  # type: ignore[no-untyped-call]  # torch stub
+                    with warnings.catch_warnings():
+                        # Opacus' hooks on the first trainable layer see inputs that need no grad (frozen
+                        # embeddings): torch warns, the per-sample gradients are still right.
+                        warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+                        loss.backward()  # type: ignore[no-untyped-call]  # torch stub
                     if dp is None and config.max_grad_norm is not None:
                         torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
                     optimizer.step()

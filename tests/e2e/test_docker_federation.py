@@ -236,6 +236,7 @@ class _Clock:
         self.last = now
 
 
+@pytest.mark.timeout(2400)  # a cold image build (~3 min) plus the flow (~11 min on 2 cores)
 def test_docker_federation_holds_trains_and_keeps_site_state(federation: Federation) -> None:
     clock = _Clock()
     coord, sites = federation.coordinator, federation.sites
@@ -311,7 +312,8 @@ def test_docker_federation_holds_trains_and_keeps_site_state(federation: Federat
         "coordinator", "study", "download", job_id, "--out", "/var/lib/fednode/results", timeout=300
     )
     assert downloaded["job_digest"] == digest
-    assert sorted(downloaded["sites"]) == sorted(SITES)
+    model_sites = downloaded["sites"]
+    assert isinstance(model_sites, list) and sorted(model_sites) == sorted(SITES)
     cid = coord.compose("ps", "-q", "coordinator").stdout.strip()
     local = federation.root / "result"
     model_dir = Path(str(downloaded["model"])).parent

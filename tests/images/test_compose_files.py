@@ -24,7 +24,8 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _services(path: Path) -> dict[str, dict[str, Any]]:
-    return _load(path)["services"]
+    services: dict[str, dict[str, Any]] = _load(path)["services"]
+    return services
 
 
 ALL_SERVICES = [(SITE, name) for name in _services(SITE)] + [(COORDINATOR, name) for name in _services(COORDINATOR)]
