@@ -181,7 +181,9 @@ def _markdown(res: dict[str, Any]) -> str:
         "",
         f"Ratio ours / Presidio baseline (1 process, notes/s): **{t['ratio_vs_presidio']}**. "
         f"Target {TARGET_NOTES_PER_S_PER_CORE:.0f} notes/s per core: "
-        f"{'met' if t['target_met'] else 'not met'} (CPU-normalised: {t['ours_1']['notes_per_cpu_s']}).",
+        f"wall clock {'met' if t['target_met'] else 'not met'}; per CPU-second "
+        f"{'met' if t.get('target_met_cpu_normalised') else 'not met'} ({t['ours_1']['notes_per_cpu_s']}). "
+        f"Load average {res['machine']['loadavg']} on {res['machine']['cpus']} CPUs: wall figures are contended.",
         "",
     ]
     n = res["ncbi_disease"]
@@ -224,6 +226,8 @@ def main() -> int:
         "ratio_vs_presidio": round(ours_1["notes_per_s"] / base_1["notes_per_s"], 2),
         "target_notes_per_s_per_core": TARGET_NOTES_PER_S_PER_CORE,
         "target_met": ours_1["notes_per_s_per_core"] >= TARGET_NOTES_PER_S_PER_CORE,
+        # on a shared machine wall-clock per core understates a core; CPU seconds measure the work itself
+        "target_met_cpu_normalised": ours_1["notes_per_cpu_s"] >= TARGET_NOTES_PER_S_PER_CORE,
     }
     res: dict[str, Any] = {
         "machine": {

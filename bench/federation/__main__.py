@@ -185,7 +185,12 @@ def run(quick: bool, out: Path, workdir: Path | None = None) -> dict[str, Any]:
                 "rounds_completed": len(rounds),
             },
             "peak_site_rss_bytes": memory.peak,
-            "hardware": {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()},
+            "hardware": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "load_average_1m": round(os.getloadavg()[0], 2),
+            },
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
     )
@@ -215,7 +220,9 @@ def _markdown(r: dict[str, Any], quick: bool) -> str:
         *[f"| peak RSS, {s} (parent + job process) | {_mib(v)} | |" for s, v in r["peak_site_rss_bytes"].items()],
         "",
         f"Training job status: {r.get('training_status')}; rounds completed: {b['rounds_completed']}. "
-        f"Machine: {r['hardware']['cpus']} CPUs, Python {r['hardware']['python']}; measured {r['measured_at']}.",
+        f"Machine: {r['hardware']['cpus']} CPUs (load average {r['hardware']['load_average_1m']} at the end), "
+        f"Python {r['hardware']['python']}; measured {r['measured_at']}. Bytes are the weight payloads NVFlare's "
+        "streaming layer reported moving (gRPC/TLS framing not included).",
         "",
     ]
     return "\n".join(lines)

@@ -195,7 +195,6 @@ def main(argv: list[str] | None = None) -> int:
     central = run("central", CENTRAL, None)
     reports = []
     for kind, configurations in experiments.items():
-        t0 = time.perf_counter()
         runs = [run(f"{kind}:{name}", name, shares) for name, shares in configurations]
         reports.append(
             ExperimentReport(
@@ -205,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                 central=central,
                 data=_data_facts(ctx),
                 hardware=hardware_info(cfg.device),
-                seconds=time.perf_counter() - t0,
+                seconds=sum(r.round_seconds + r.eval_seconds for run in runs for r in run.rounds),
                 overhead=run_overhead_from_runs(runs, central),
             )
         )

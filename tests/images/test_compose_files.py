@@ -156,3 +156,13 @@ def test_dockerfile_is_multistage_non_root_offline_and_healthchecked(role: str) 
     assert installs and all("--no-index" in line for line in installs), "images install from the wheelhouse only"
     assert "torch==2.13.0" in text
     assert "HF_HUB_OFFLINE=1" in text
+
+
+def test_offline_bundle_script_saves_both_images_once_with_checksums() -> None:
+    script = REPO / "images" / "bundle.sh"
+    assert script.stat().st_mode & 0o111, "executable"
+    subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
+    text = script.read_text()
+    assert re.search(r'docker save -o "\$DIR/images.tar" "\$\{IMAGES\[@\]\}"', text), "one archive, shared layers once"
+    assert "fednode-site:$VERSION" in text and "fednode-coordinator:$VERSION" in text
+    assert "sha256sum" in text and "SHA256SUMS" in text
