@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)  ## the embedded local federation (NVFlare POC mode, no Docker)
 	$(BIN)/fednode demo --auto-approve
 
-test: $(STAMP)  ## the whole test suite (starts PostgreSQL itself; Docker tests where a daemon runs)
+test: $(STAMP) lint  ## lint + types + import contracts, then the whole suite (starts PostgreSQL itself; Docker where a daemon runs)
 	$(BIN)/python -m pytest tests
 
 test-fast: $(STAMP)
