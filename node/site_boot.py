@@ -12,6 +12,7 @@ carry the gate (a kit compiled at provisioning); otherwise boot fails with a :cl
 
 :func:`install_site_key` takes the site's Ed25519 key from the compose secret into the state volume, where the
 approval service, the audit log and the dashboard read it (``policies.services.signing_key_path``).
+:func:`install_totp_secrets` does the same for the approvers' TOTP secrets (a TOML file, ``name = "BASE32"``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tomllib
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -27,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fednode.errors import ConfigError, PolicyFileError
 from fednode.settings import Settings
 from node.runtime import LocalOverlay
+from policies.totp import FileTotpVerifier
 
 log = logging.getLogger("fednode.node.site_boot")
 
@@ -126,6 +129,30 @@ def install_site_key(secret: Path, target: Path) -> bool:
     return True
 
 
+def install_totp_secrets(secret: Path, verifier: FileTotpVerifier) -> int:
+    """Install approvers' TOTP secrets from ``secret`` (TOML: ``approver = "BASE32"``); returns how many were new.
+
+    An absent or empty file installs nothing (approvers may enrol in the container instead). A malformed file or
+    entry is a ConfigError naming the file and the approver, never the secret.
+    """
+    if not secret.is_file():
+        return 0
+    text = secret.read_text(encoding="utf-8")
+    if not text.strip():
+        return 0
+    try:
+        entries = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{secret}: not valid TOML ({exc.args[0].split('(')[0].strip()})") from None
+    installed = 0
+    for approver, value in entries.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"{secret}: the entry for approver {approver!r} must be a base32 string")
+        installed += verifier.install(approver, value)
+    log.info("site_boot.totp_installed new=%d total=%d", installed, len(entries))
+    return installed
+
+
 def _raw(key: Ed25519PrivateKey) -> bytes:
     return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
@@ -140,4 +167,4 @@ def _public_raw(private_path: Path) -> bytes:
     return _raw(key)
 
 
-__all__ = ["compile_policy_into", "install_site_key", "policy_overlay", "require_gate"]
+__all__ = ["compile_policy_into", "install_site_key", "install_totp_secrets", "policy_overlay", "require_gate"]

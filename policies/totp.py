@@ -7,6 +7,7 @@ approval service can refuse a replayed code (it stores used steps in state.db).
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import os
 import stat
@@ -69,6 +70,30 @@ class FileTotpVerifier:
             fh.write(secret + "\n")
         uri = pyotp.TOTP(secret).provisioning_uri(name=f"{approver}@{site}", issuer_name=self._issuer)
         return Enrollment(approver=approver, secret=secret, uri=uri)
+
+    def install(self, approver: str, secret: str) -> bool:
+        """Install an approver's existing secret (from IT's secrets file); True when it was written.
+
+        The same secret again changes nothing; a different one for an enrolled approver is refused, so a restart
+        never silently rotates a second factor (rotate with ``enroll(..., replace=True)``).
+        """
+        cleaned = secret.strip().replace(" ", "").upper()
+        if len(cleaned) < 16:
+            raise ConfigError(f"TOTP secret for approver {approver!r} is too short (at least 16 base32 characters)")
+        try:
+            pyotp.TOTP(cleaned).now()
+        except (ValueError, TypeError, binascii.Error):
+            raise ConfigError(f"TOTP secret for approver {approver!r} is not valid base32") from None
+        path = self._path(approver)
+        if path.is_file():
+            if path.read_text(encoding="ascii").strip() == cleaned:
+                return False
+            raise ConfigError(f"approver {approver!r} already has a different TOTP secret; rotate it deliberately")
+        self._folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(cleaned + "\n")
+        return True
 
     def verify(self, approver: str, code: str, at: datetime) -> int | None:
         path = self._path(approver)

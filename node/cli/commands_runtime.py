@@ -44,11 +44,13 @@ def site_start(
     cli = get_ctx(ctx)
     with handled_errors(cli):
         from node.runtime import exec_supervisor, stage_kit
-        from node.site_boot import install_site_key, policy_overlay
+        from node.site_boot import install_site_key, install_totp_secrets, policy_overlay
         from policies.services import load_site_policy, open_site_services, signing_key_path
+        from policies.totp import FileTotpVerifier
 
         policy = load_site_policy(cli.settings, required=False)
         install_site_key(site_key, signing_key_path(cli.settings, policy))
+        install_totp_secrets(Path("/run/secrets/totp_secrets"), FileTotpVerifier(cli.settings.keys_dir / "totp"))
         # state.db (approvals, audit chain) exists before FLARE starts: the health check and `exec` commands read it
         open_site_services(cli.settings, policy).close()
         source = kit or Path("/run/secrets/startup_kit")

@@ -109,6 +109,9 @@ def _prepare_site_folder(root: Path, site: str, kit: Path, data: Any) -> dict[st
     else:  # ... or leaves the file empty and the site creates its own
         key.write_bytes(b"")
     key.chmod(0o600)
+    totp = folder / "secrets" / "totp.toml"  # approvers may also enrol inside the container
+    totp.write_text("", encoding="utf-8")
+    totp.chmod(0o600)
     (folder / "policy.yaml").write_text(yaml.safe_dump(_site_policy(site), sort_keys=False), encoding="utf-8")
     source = folder / "source"
     shutil.copytree(data.synthea, source / "synthea")
@@ -121,6 +124,7 @@ def _prepare_site_folder(root: Path, site: str, kit: Path, data: Any) -> dict[st
         "FEDNODE_SITE_NAME": site,
         "FEDNODE_STARTUP_KIT": str(folder / "secrets" / "startup_kit"),
         "FEDNODE_SITE_KEY": str(key),
+        "FEDNODE_TOTP_SECRETS": str(totp),
         "FEDNODE_POLICY": str(folder / "policy.yaml"),
         "FEDNODE_SOURCE": str(source),
     }
