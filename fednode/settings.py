@@ -66,6 +66,9 @@ class FlSettings(_Section):
     check_timeout_s: float = Field(15.0, gt=0, description="Longest any NVFlare event handler may take.")
     review_window_h: float = Field(72.0, gt=0, description="How long the coordinator keeps a held job queued.")
     device: str = Field("cpu", description="torch device for training.")
+    torch_threads: int = Field(
+        0, ge=0, description="CPU threads torch may use for training (0: torch's default, all cores)."
+    )
 
 
 class TuiSettings(_Section):

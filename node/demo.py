@@ -326,6 +326,7 @@ _FLARE_ENV = (
     "TRANSFORMERS_OFFLINE",
     "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS",
     "TOKENIZERS_PARALLELISM",
+    "FEDNODE_FL__TORCH_THREADS",
 )
 
 
@@ -359,6 +360,8 @@ def prepare_consortium(config: DemoConfig, steps: _Steps, *, extra_class_prefixe
         "TRANSFORMERS_OFFLINE": "1",
         "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "",
         "TOKENIZERS_PARALLELISM": "false",
+        # every site trains at once on this one machine: share the cores instead of oversubscribing them
+        "FEDNODE_FL__TORCH_THREADS": str(max(1, (os.cpu_count() or 1) // config.sites)),
     }
     per_site = max(1, config.sentences // config.sites)
     with steps.step(f"policies for {config.sites} hospitals", result.timings, "policies"):

@@ -210,6 +210,9 @@ class NerExecutor(Executor, UsesFlareServices):  # type: ignore[misc]  # nvflare
                 if settings.fl.model_dir is None:
                     raise ConfigError("model_spec 'site' needs settings.fl.model_dir")
                 spec = str(settings.fl.model_dir)
+            if settings.fl.torch_threads:
+                # Several sites on one machine (the demo) oversubscribe the cores with torch's default threads.
+                torch.set_num_threads(settings.fl.torch_threads)
             model = load_ner_model(spec, device=settings.fl.device, seed=self.config.seed)
             engine = make_engine(settings.omop_db_url)
             try:
