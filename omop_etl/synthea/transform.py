@@ -490,6 +490,28 @@ class SyntheaTransformer:
         self._devices()
         self._allergies()
 
+    def _event_rows(
+        self, table: str, stem: str, start_col: str, stop_col: str | None
+    ) -> Iterator[tuple[int, list[str], dict[str, int], str, str, int, _Visit | None, datetime, datetime | None]]:
+        """Each good row of an event file with its key, person, visit and dates; bad rows are quarantined here.
+
+        Yields ``(line, row, header, key, code, person_id, visit, start, stop)``.
+        """
+        h, rows = self._rows(stem)
+        counts: Counter[str] = Counter()
+        for line, r in rows:
+            patient, encounter, code = r[h["PATIENT"]], r[h["ENCOUNTER"]], r[h["CODE"]]
+            key = self._keyed(stem, (encounter or patient, code, r[h[start_col]]), counts)
+            ctx = self._context(table, stem, line, key, patient, encounter)
+            if ctx is None:
+                continue
+            person_id, visit = ctx
+            stop_s = r[h[stop_col]] if stop_col else None
+            span = self._interval(table, stem, line, key, person_id, r[h[start_col]], stop_s)
+            if span is None:
+                continue
+            yield line, r, h, key, code, person_id, visit, span[0], span[1]
+
     def _interval(
         self, table: str, stem: str, line: int, key: str, person_id: int, start_s: str, stop_s: str | None
     ) -> tuple[datetime, datetime | None] | None:
@@ -617,22 +639,10 @@ class SyntheaTransformer:
         return {c: i for i, c in enumerate(src.header)}, src.rows
 
     def _conditions(self) -> None:
-        h, rows = self._rows("conditions")
-        counts: Counter[str] = Counter()
         rs = self.rowset("condition_occurrence")
-        for line, r in rows:
-            patient, encounter, code = r[h["PATIENT"]], r[h["ENCOUNTER"]], r[h["CODE"]]
-            key = self._keyed("conditions", (encounter or patient, code, r[h["START"]]), counts)
-            ctx = self._context("condition_occurrence", "conditions", line, key, patient, encounter)
-            if ctx is None:
-                continue
-            person_id, visit = ctx
-            span = self._interval(
-                "condition_occurrence", "conditions", line, key, person_id, r[h["START"]], r[h["STOP"]]
-            )
-            if span is None:
-                continue
-            start, stop = span
+        for _, _r, _h, key, code, person_id, visit, start, stop in self._event_rows(
+            "condition_occurrence", "conditions", "START", "STOP"
+        ):
             mapping = self._map("condition_occurrence", "SNOMED", code)
             if mapping.domain_id == "Observation":
                 self._add_observation(key, person_id, visit, mapping, code, start)
@@ -660,21 +670,10 @@ class SyntheaTransformer:
             )
 
     def _drugs(self, stem: str, start_col: str, stop_col: str | None, vocab: str) -> None:
-        h, rows = self._rows(stem)
-        counts: Counter[str] = Counter()
         rs = self.rowset("drug_exposure")
-        for line, r in rows:
-            patient, encounter, code = r[h["PATIENT"]], r[h["ENCOUNTER"]], r[h["CODE"]]
-            key = self._keyed(stem, (encounter or patient, code, r[h[start_col]]), counts)
-            ctx = self._context("drug_exposure", stem, line, key, patient, encounter)
-            if ctx is None:
-                continue
-            person_id, visit = ctx
-            stop_s = r[h[stop_col]] if stop_col else None
-            span = self._interval("drug_exposure", stem, line, key, person_id, r[h[start_col]], stop_s)
-            if span is None:
-                continue
-            start, stop = span
+        for _, r, h, key, code, person_id, visit, start, stop in self._event_rows(
+            "drug_exposure", stem, start_col, stop_col
+        ):
             end = stop or start
             mapping = self._map("drug_exposure", vocab, code)
             rs.add(
@@ -697,21 +696,9 @@ class SyntheaTransformer:
             )
 
     def _procedures(self) -> None:
-        h, rows = self._rows("procedures")
-        counts: Counter[str] = Counter()
-        for line, r in rows:
-            patient, encounter, code = r[h["PATIENT"]], r[h["ENCOUNTER"]], r[h["CODE"]]
-            key = self._keyed("procedures", (encounter or patient, code, r[h["START"]]), counts)
-            ctx = self._context("procedure_occurrence", "procedures", line, key, patient, encounter)
-            if ctx is None:
-                continue
-            person_id, visit = ctx
-            span = self._interval(
-                "procedure_occurrence", "procedures", line, key, person_id, r[h["START"]], r[h["STOP"]]
-            )
-            if span is None:
-                continue
-            start, stop = span
+        for _, _r, _h, key, code, person_id, visit, start, stop in self._event_rows(
+            "procedure_occurrence", "procedures", "START", "STOP"
+        ):
             mapping = self._map("procedure_occurrence", "SNOMED", code)
             if mapping.domain_id == "Measurement":
                 self._add_measurement(key, person_id, visit, mapping, code, start)
@@ -721,19 +708,9 @@ class SyntheaTransformer:
                 self._add_procedure(key, person_id, visit, mapping, code, start, stop)
 
     def _observations(self) -> None:
-        h, rows = self._rows("observations")
-        counts: Counter[str] = Counter()
-        for line, r in rows:
-            patient, encounter, code = r[h["PATIENT"]], r[h["ENCOUNTER"]], r[h["CODE"]]
-            key = self._keyed("observations", (encounter or patient, code, r[h["DATE"]]), counts)
-            ctx = self._context("measurement", "observations", line, key, patient, encounter)
-            if ctx is None:
-                continue
-            person_id, visit = ctx
-            span = self._interval("measurement", "observations", line, key, person_id, r[h["DATE"]], None)
-            if span is None:
-                continue
-            start = span[0]
+        for line, r, h, key, code, person_id, visit, start, _stop in self._event_rows(
+            "measurement", "observations", "DATE", None
+        ):
             value, units, kind = r[h["VALUE"]], r[h["UNITS"]], r[h["TYPE"]]
             number: float | None = None
             if kind == "numeric":
@@ -755,20 +732,10 @@ class SyntheaTransformer:
                 self._add_observation(key, person_id, visit, mapping, code, start, value, units)
 
     def _devices(self) -> None:
-        h, rows = self._rows("devices")
-        counts: Counter[str] = Counter()
         rs = self.rowset("device_exposure")
-        for line, r in rows:
-            patient, encounter, code = r[h["PATIENT"]], r[h["ENCOUNTER"]], r[h["CODE"]]
-            key = self._keyed("devices", (encounter or patient, code, r[h["START"]]), counts)
-            ctx = self._context("device_exposure", "devices", line, key, patient, encounter)
-            if ctx is None:
-                continue
-            person_id, visit = ctx
-            span = self._interval("device_exposure", "devices", line, key, person_id, r[h["START"]], r[h["STOP"]])
-            if span is None:
-                continue
-            start, stop = span
+        for _, r, h, key, code, person_id, visit, start, stop in self._event_rows(
+            "device_exposure", "devices", "START", "STOP"
+        ):
             mapping = self._map("device_exposure", "SNOMED", code)
             rs.add(
                 key,
@@ -788,21 +755,12 @@ class SyntheaTransformer:
             )
 
     def _allergies(self) -> None:
-        h, rows = self._rows("allergies")
-        counts: Counter[str] = Counter()
-        for line, r in rows:
-            patient, encounter, code = r[h["PATIENT"]], r[h["ENCOUNTER"]], r[h["CODE"]]
-            key = self._keyed("allergies", (encounter or patient, code, r[h["START"]]), counts)
-            ctx = self._context("observation", "allergies", line, key, patient, encounter)
-            if ctx is None:
-                continue
-            person_id, visit = ctx
-            span = self._interval("observation", "allergies", line, key, person_id, r[h["START"]], r[h["STOP"]])
-            if span is None:
-                continue
+        for _, r, h, key, code, person_id, visit, start, _stop in self._event_rows(
+            "observation", "allergies", "START", "STOP"
+        ):
             vocab = SYSTEM_VOCAB.get(r[h["SYSTEM"]], r[h["SYSTEM"]])
             mapping = self._map("observation", vocab, code)
-            self._add_observation(key, person_id, visit, mapping, code, span[0])
+            self._add_observation(key, person_id, visit, mapping, code, start)
 
     # --- the whole -----------------------------------------------------------------------------------------
     def run(self) -> Transformed:
