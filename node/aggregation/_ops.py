@@ -19,11 +19,15 @@ def float_keys(state: Mapping[str, torch.Tensor]) -> list[str]:
     return [k for k, v in state.items() if torch.is_floating_point(v)]
 
 
-def check_updates(updates: Sequence[ClientUpdate]) -> tuple[list[ClientUpdate], tuple[str, ...]]:
+def check_updates(
+    updates: Sequence[ClientUpdate], *, check_finite: bool = True
+) -> tuple[list[ClientUpdate], tuple[str, ...]]:
     """Validate a round's updates; return the usable ones and the sites dropped for non-finite values.
 
     Raises :class:`AggregationInputError` when there is nothing to aggregate, when keys or shapes differ between
     sites, when a tensor is not floating point or when a weight (``num_examples``) is negative.
+    ``check_finite=False`` skips the scan for NaN/inf values (a caller that checks its result instead, see
+    :func:`all_finite`).
     """
     if not updates:
         raise AggregationInputError("no updates to aggregate")
@@ -40,7 +44,7 @@ def check_updates(updates: Sequence[ClientUpdate]) -> tuple[list[ClientUpdate], 
             missing = sorted(set(keys) - set(u.update))[:3]
             extra = sorted(set(u.update) - set(keys))[:3]
             raise AggregationInputError(f"site {u.site!r} sent different keys (missing {missing}, extra {extra})")
-        finite = True
+        finite = check_finite
         for k in keys:
             t, r = u.update[k], reference.update[k]
             if t.shape != r.shape:
@@ -51,7 +55,7 @@ def check_updates(updates: Sequence[ClientUpdate]) -> tuple[list[ClientUpdate], 
                 raise AggregationInputError(f"site {u.site!r} sent a non-float tensor ({t.dtype})", field=k)
             if finite and not bool(torch.isfinite(t).all()):
                 finite = False
-        if finite:
+        if finite or not check_finite:
             kept.append(u)
         else:
             log.warning("aggregation.update_rejected site=%s reason=non_finite", u.site)
@@ -59,6 +63,11 @@ def check_updates(updates: Sequence[ClientUpdate]) -> tuple[list[ClientUpdate], 
     if not kept:
         raise AggregationInputError("every update held non-finite values")
     return kept, tuple(rejected)
+
+
+def all_finite(state: Mapping[str, torch.Tensor]) -> bool:
+    """True when no entry holds NaN or inf."""
+    return all(bool(torch.isfinite(v).all()) for v in state.values())
 
 
 def flatten(state: Mapping[str, torch.Tensor], keys: Sequence[str]) -> torch.Tensor:
@@ -114,15 +123,29 @@ def apply_update(
     out: StateDict = {}
     for k, v in state.items():
         if k in update:
-            out[k] = (v.detach() + scale * update[k].to(v.device, v.dtype)).clone()
+            out[k] = torch.add(v.detach(), update[k].to(v.device, v.dtype), alpha=scale)
         else:
             out[k] = v.detach().clone()
     return out
 
 
-def difference(new: Mapping[str, torch.Tensor], old: Mapping[str, torch.Tensor]) -> StateDict:
-    """``new - old`` over the floating-point entries (the update a site sends)."""
-    return {k: (new[k].detach() - old[k].detach().to(new[k].device)).cpu() for k in float_keys(new)}
+def difference(new: Mapping[str, torch.Tensor], old: Mapping[str, torch.Tensor], *, to_cpu: bool = True) -> StateDict:
+    """``new - old`` over the floating-point entries (the update a site sends), on the CPU or on ``new``'s device."""
+    out = {k: new[k].detach() - old[k].detach().to(new[k].device) for k in float_keys(new)}
+    return {k: v.cpu() for k, v in out.items()} if to_cpu else out
+
+
+def weighted_sum(updates: Sequence[ClientUpdate], weights: torch.Tensor, keys: Sequence[str]) -> StateDict:
+    """``Σ w_i u_i / Σ w_i`` key by key, accumulated in place (no sites x parameters matrix is built)."""
+    w = (weights.to(torch.float64) / weights.to(torch.float64).sum()).tolist()
+    out: StateDict = {}
+    for k in keys:
+        first = updates[0].update[k]
+        acc = first.to(torch.float32) * w[0]
+        for u, wi in zip(updates[1:], w[1:], strict=True):
+            acc.add_(u.update[k].to(acc.device), alpha=wi)
+        out[k] = acc.to(first.dtype)
+    return out
 
 
 def zeros_like(state: Mapping[str, torch.Tensor]) -> StateDict:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from node.experiments.config import ExperimentConfig, shares_label
-from node.experiments.simulation import RunResult, _roundtrip, run_federation
+from node.experiments.simulation import RunResult, message_bytes, run_federation
 from node.ner import (
     EncodedDataset,
     NerExample,
@@ -205,7 +205,7 @@ def measure_overhead(
         central_s.append(c.rounds[0].round_seconds)
         fed_s.append(f.rounds[0].round_seconds)
     c_med, f_med = statistics.median(central_s), statistics.median(fed_s)
-    _, model_bytes = _roundtrip(ctx.initial_state)
+    model_bytes = message_bytes(ctx.initial_state)
     bytes_round = f.rounds[0].bytes_down + f.rounds[0].bytes_up
     return {
         "sites": sites,

@@ -1,21 +1,19 @@
 """The in-process federation: sites train with :func:`node.ner.train_local`, the server aggregates with
 :mod:`node.aggregation`, the global model is evaluated on the test set after every round.
 
-Each round also does what a real transport would: the global state is serialised once per site on the way down
-and each update on the way up (``torch.save`` into memory), so bytes and the cost of (de)serialisation count.
+Each round also does what a real transport would: the server serialises the global state once and every site
+reads its own copy of those bytes on the way down; each site serialises its update on the way up and the server
+reads it (:mod:`node.experiments.wire`, the safetensors layout), so bytes and the cost of (de)serialisation count.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
-
-import torch
 
 from node.aggregation import (
     Aggregator,
@@ -25,6 +23,7 @@ from node.aggregation import (
     make_aggregator,
 )
 from node.experiments.config import ExperimentConfig
+from node.experiments.wire import WireBuffer, unpack
 from node.ner import (
     EncodedDataset,
     NerModel,
@@ -96,14 +95,9 @@ class RunResult:
         return cls(name=str(data["name"]), site_sizes=[int(x) for x in data["site_sizes"]], rounds=rounds)
 
 
-def _roundtrip(state: StateDict) -> tuple[StateDict, int]:
-    """Serialise and deserialise a state dict in memory, as a transport would; returns (copy, bytes)."""
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    size = buffer.tell()
-    buffer.seek(0)
-    copy: StateDict = torch.load(buffer, weights_only=True)
-    return copy, size
+def message_bytes(state: StateDict) -> int:
+    """The size of ``state`` on the wire (header included)."""
+    return len(WireBuffer().pack(state))
 
 
 def _train_config(config: ExperimentConfig, rnd: int, site: int) -> TrainConfig:
@@ -160,17 +154,23 @@ def run_federation(
     agg = aggregator
     is_scaffold = isinstance(agg, Scaffold)
     local_controls: list[StateDict] = [{} for _ in shards]
+    pinned = model.device.type == "cuda"  # device copies from and to page-locked host memory
+    downlink = WireBuffer(pinned=pinned)
+    uplinks = [WireBuffer(pinned=pinned) for _ in shards]
     result = RunResult(name=name, site_sizes=[len(s) for s in shards])
     for rnd in range(1, config.rounds + 1):
         updates: list[ClientUpdate] = []
         train_s = transport_s = 0.0
         bytes_down = bytes_up = 0
         losses: list[float] = []
+        t0 = time.perf_counter()
+        sent = downlink.pack(state) if not central else None
+        transport_s += time.perf_counter() - t0
         for i, shard in enumerate(shards):
             t0 = time.perf_counter()
-            site_state, size = _roundtrip(state) if not central else (state, 0)
+            site_state = unpack(sent) if sent is not None else state
             transport_s += time.perf_counter() - t0
-            bytes_down += size
+            bytes_down += len(sent) if sent is not None else 0
             tc = _train_config(config, rnd, i)
             controls = ScaffoldControls(agg.global_control, local_controls[i]) if is_scaffold else None  # type: ignore[attr-defined]
             t0 = time.perf_counter()
@@ -182,15 +182,20 @@ def run_federation(
                 scaffold=controls,
                 progress=config.progress,
                 desc=f"{name} r{rnd} site-{i + 1}",
+                update_on_device=True,
             )
             train_s += time.perf_counter() - t0
             losses.append(local.metrics["train_loss"])
             if local.local_control is not None:
                 local_controls[i] = local.local_control
             t0 = time.perf_counter()
-            update, size = _roundtrip(local.update) if not central else (local.update, 0)
+            if central:
+                update = local.update
+            else:
+                message = uplinks[i].pack(local.update)
+                update = unpack(message)
+                bytes_up += len(message)
             transport_s += time.perf_counter() - t0
-            bytes_up += size
             updates.append(ClientUpdate(f"site-{i + 1}", update, local.num_examples, local.control_delta))
         t0 = time.perf_counter()
         aggregated = agg.aggregate(updates).update if not central else updates[0].update

@@ -126,6 +126,7 @@ def train_local(
     dp: DpRun | None = None,
     progress: bool = False,
     desc: str = "train",
+    update_on_device: bool = False,
 ) -> LocalResult:
     """Train ``model`` from ``global_state`` on this site's examples and return the update.
 
@@ -135,6 +136,8 @@ def train_local(
     restored into the accountant first, the budget is checked before the first step (BudgetExceededError), and
     the steps taken are recorded afterwards. FedProx under DP applies the proximal gradient as a separate,
     data-independent step after each noisy step (Opacus' per-sample clipping would otherwise drop it).
+    The update is computed on the model's device and moved to the CPU unless ``update_on_device`` (a caller that
+    serialises it straight from the device, as the in-process federation does).
     """
     data = _as_dataset(examples, model)
     n = len(data)
@@ -147,6 +150,8 @@ def train_local(
     net = model.model
     net.train()
     device = model.device
+    # the global weights on the model's device, to take the update there (a device copy; the CPU needs none)
+    base = global_state if device.type == "cpu" else {k: v.detach().clone() for k, v in net.state_dict().items()}
     pad_id = int(model.tokenizer.pad_token_id or 0)
 
     frozen: list[torch.nn.Parameter] = freeze_embeddings(net) if dp is not None else []
@@ -227,8 +232,7 @@ def train_local(
             if dp is not None and hasattr(forward_module, "_close"):
                 forward_module._close()  # remove Opacus hooks and per-sample grads from the shared model
 
-        local_state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-        update = difference(local_state, {k: v.cpu() for k, v in global_state.items()})
+        update = difference(net.state_dict(), base, to_cpu=not update_on_device)
         metrics = {
             "train_loss": sum(losses) / len(losses) if losses else float("nan"),
             "steps": float(steps),

@@ -110,6 +110,29 @@ def test_non_finite_update_is_dropped_and_named() -> None:
     assert float(result.update["w"]) == pytest.approx(2.0)
 
 
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
+def test_fedavg_drops_a_non_finite_site_even_with_zero_weight(bad: float) -> None:
+    # the weighted sum is checked instead of every update; a zero-weight site must still be caught (0 x inf = NaN)
+    result = FedAvg().aggregate([_u("a", [1.0, 2.0], 2), _u("b", [bad, 0.0], 0), _u("c", [3.0, 4.0], 2)])
+    assert result.rejected == ("b",)
+    assert result.update["w"].tolist() == pytest.approx([2.0, 3.0])
+    assert set(result.weights) == {"a", "c"}
+
+
+def test_fedavg_with_every_site_finite_rejects_none_and_matches_the_mean() -> None:
+    gen = torch.Generator().manual_seed(3)
+    ups = [
+        ClientUpdate(f"s{i}", {"w": torch.randn(50, generator=gen), "b": torch.randn(3, generator=gen)}, i + 1)
+        for i in range(5)
+    ]
+    result = FedAvg().aggregate(ups)
+    assert result.rejected == ()
+    total = sum(u.num_examples for u in ups)
+    for key in ("w", "b"):
+        expected = sum(u.update[key] * u.num_examples for u in ups) / total
+        assert torch.allclose(result.update[key], expected, atol=1e-6)
+
+
 def test_mismatched_shapes_or_keys_are_refused() -> None:
     with pytest.raises(AggregationInputError, match="shape"):
         FedAvg().aggregate([_u("a", [1.0, 2.0]), _u("b", [1.0])])
