@@ -102,6 +102,8 @@ class DemoResult:
     test: dict[str, float] = field(default_factory=dict)
     model: str = ""
     signed_by: str = ""
+    receipts: list[str] = field(default_factory=list)
+    """Sites whose signed approval receipt the model's provenance holds, verified with each site's own key."""
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -271,6 +273,17 @@ def approve_as_demo(home: Path, site: str, job_id: str) -> None:
     services = open_site_services(_site_settings(home, site), require_policy=True)
     try:
         services.jobs.approve(job_id, APPROVER, "scripted approval: fednode demo --auto-approve")
+    finally:
+        services.close()
+
+
+def site_public_key(home: Path, site: str) -> str:
+    """The site's own public key (PEM): what it checks its approval receipt in a model's provenance against."""
+    from policies.services import open_site_services
+
+    services = open_site_services(_site_settings(home, site))
+    try:
+        return services.key.public_pem
     finally:
         services.close()
 
@@ -469,12 +482,19 @@ def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> 
             raise ServiceError(f"job {job_id} ended as {status.status}; see {fed.server_dir / 'log.txt'}")
         folder = client.download(job_id, workdir / "results")
 
-    verified = verify_signed_model(folder, [client.trusted_key()], expected_job_digest=result.digest)
+    site_keys = {s: site_public_key(homes[s], s) for s in sites}
+    verified = verify_signed_model(
+        folder, [client.trusted_key()], expected_job_digest=result.digest, site_keys=site_keys
+    )
     result.model, result.signed_by = str(verified.model_path), verified.key_id
+    result.receipts = list(verified.receipts_verified)
     from node.study import read_rounds
 
     result.rounds = read_rounds(folder)
-    steps.say(f"signed model verified (key {verified.key_id}); scoring on the standard test set")
+    steps.say(
+        f"signed model verified (key {verified.key_id}); approval receipts in its provenance, each verified with "
+        f"its site's own key: {', '.join(verified.receipts_verified) or 'none'}; scoring on the standard test set"
+    )
     with steps.step("evaluating on NCBI-disease test", result.timings, "evaluate"):
         result.test = _evaluate(verified.model_path, config.model_spec, config.test_sentences)
     result.timings["total"] = round(time.monotonic() - started, 1)

@@ -180,16 +180,21 @@ def provision_federation(
     admin_org: str = "coordinator",
     server_host: str = "localhost",
     fl_port: int = 8002,
-    admin_port: int = 8003,
+    admin_port: int | None = None,
     review_window_h: float = 72.0,
     server_components: Sequence[Mapping[str, Any]] = (),
     extra_class_prefixes: Sequence[str] = (),
 ) -> Federation:
-    """Provision startup kits under ``out_dir`` and finish them for fednode. Re-provisioning replaces the kits."""
+    """Provision startup kits under ``out_dir`` and finish them for fednode. Re-provisioning replaces the kits.
+
+    ``admin_port`` defaults to ``fl_port``: NVFlare 2.9 serves admin and FL traffic on one port, so the coordinator
+    opens exactly one.
+    """
     from nvflare.lighter.prov_utils import prepare_builders, prepare_packager
     from nvflare.lighter.provision import prepare_project
     from nvflare.lighter.provisioner import Provisioner
 
+    admin_port = fl_port if admin_port is None else admin_port
     spec = project_dict(
         project,
         sites,

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +21,14 @@ from typing import Any, Literal
 from fednode.errors import ConfigError
 
 log = logging.getLogger("fednode.node.runtime")
+
+CLIENT_OUTCOME_WAIT_ENV = "NVFLARE_CLIENT_OUTCOME_WAIT_TIMEOUT"
+"""NVFlare's ``client_outcome_wait_timeout`` (``ConfigService`` reads ``NVFLARE_<NAME>``): how long the coordinator
+waits for a site's end-of-job report before it closes a finished job. NVFlare's default, 900 s, keeps a job RUNNING
+for 15 minutes after a site dropped out."""
+CLIENT_OUTCOME_WAIT_S = 30
+"""fednode's value for it, wherever a coordinator starts (image, compose file, ``fednode coordinator start``, the
+local launcher)."""
 
 Role = Literal["site", "coordinator"]
 LocalOverlay = Callable[[Path], None]
@@ -70,9 +78,17 @@ def supervisor_argv(staged: StagedKit) -> list[str]:
     return ["/bin/bash", str(staged.supervisor)]
 
 
-def exec_supervisor(staged: StagedKit) -> None:
-    """Replace this process with the kit's supervisor (never returns)."""
+def coordinator_env() -> dict[str, str]:
+    """Environment defaults for a coordinator's FLARE server (an operator's own values take precedence)."""
+    return {CLIENT_OUTCOME_WAIT_ENV: str(CLIENT_OUTCOME_WAIT_S)}
+
+
+def exec_supervisor(staged: StagedKit, defaults: Mapping[str, str] | None = None) -> None:
+    """Replace this process with the kit's supervisor (never returns). ``defaults`` fill environment variables
+    that are not set already."""
     env = dict(os.environ)
+    for key, value in (defaults or {}).items():
+        env.setdefault(key, value)
     env["NVFL_WORKSPACE"] = str(staged.workspace)
     argv = supervisor_argv(staged)
     log.info("runtime.exec supervisor=%s", argv[-1])

@@ -22,6 +22,7 @@ from typing import Any
 
 from fednode.errors import ConfigError, NotFoundError, ServiceError
 from node.flare.manifest import Declaration, embed_manifest
+from node.flare.server.root_set import root_train_args
 from node.provision import COORDINATOR_PUBLIC_KEY, Federation
 
 log = logging.getLogger("fednode.node.study")
@@ -68,6 +69,10 @@ class StudySpec:
     eval_set: str | None = None
     """A CoNLL file of public sentences at the coordinator to score each round's global model on."""
     eval_limit: int | None = None
+    root_set: str | None = None
+    """FLTrust: the coordinator's root set (a CoNLL file there); ``None``: the bundled NCBI-disease devel set."""
+    root_size: int = 100
+    """FLTrust: how many of the root set's first sentences the coordinator trains on each round."""
 
     def __post_init__(self) -> None:
         if not self.sites:
@@ -77,6 +82,8 @@ class StudySpec:
         quorum = self.quorum
         if not 1 <= quorum <= len(self.sites):
             raise ConfigError(f"min_clients must be between 1 and {len(self.sites)}, got {quorum}")
+        if self.root_size < 1:
+            raise ConfigError(f"root_size must be at least 1, got {self.root_size}")
 
     @property
     def quorum(self) -> int:
@@ -84,33 +91,47 @@ class StudySpec:
 
 
 def server_config(spec: StudySpec) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "num_rounds": spec.rounds,
+        "min_clients": spec.quorum,
+        "algorithm": spec.algorithm,
+        "algorithm_args": dict(spec.algorithm_args),
+        "model_spec": spec.model_spec,
+        "seed": spec.seed,
+        "study": spec.name,
+        "task_name": TRAIN_TASK,
+        "round_timeout_s": spec.round_timeout_s,
+        "wait_after_min_s": spec.wait_after_min_s,
+        "eval_set": spec.eval_set,
+        "eval_limit": spec.eval_limit,
+    }
+    if spec.algorithm == "fltrust":
+        # the coordinator's root update trains exactly as the sites do
+        args.update(root_set=spec.root_set, root_size=spec.root_size, root_train=root_train_args(executor_args(spec)))
     return {
         "format_version": 2,
-        "workflows": [
-            {
-                "id": "fednode_controller",
-                "path": CONTROLLER_PATH,
-                "args": {
-                    "num_rounds": spec.rounds,
-                    "min_clients": spec.quorum,
-                    "algorithm": spec.algorithm,
-                    "algorithm_args": dict(spec.algorithm_args),
-                    "model_spec": spec.model_spec,
-                    "seed": spec.seed,
-                    "study": spec.name,
-                    "task_name": TRAIN_TASK,
-                    "round_timeout_s": spec.round_timeout_s,
-                    "wait_after_min_s": spec.wait_after_min_s,
-                    "eval_set": spec.eval_set,
-                    "eval_limit": spec.eval_limit,
-                },
-            }
-        ],
+        "workflows": [{"id": "fednode_controller", "path": CONTROLLER_PATH, "args": args}],
         "components": [],
     }
 
 
 def client_config(spec: StudySpec) -> dict[str, Any]:
+    return {
+        "format_version": 2,
+        "executors": [
+            {
+                "tasks": [TRAIN_TASK],
+                "executor": {"id": "fednode_ner", "path": EXECUTOR_PATH, "args": executor_args(spec)},
+            }
+        ],
+        "task_data_filters": [],
+        "task_result_filters": [],
+        "components": [],
+    }
+
+
+def executor_args(spec: StudySpec) -> dict[str, Any]:
+    """The sites' trainer arguments (``NerExecutor``)."""
     args: dict[str, Any] = {
         "model_spec": spec.model_spec,
         "local_epochs": spec.local_epochs,
@@ -123,13 +144,7 @@ def client_config(spec: StudySpec) -> dict[str, Any]:
     if spec.fedprox_mu:
         args["fedprox_mu"] = spec.fedprox_mu
     args.update(spec.executor_args)
-    return {
-        "format_version": 2,
-        "executors": [{"tasks": [TRAIN_TASK], "executor": {"id": "fednode_ner", "path": EXECUTOR_PATH, "args": args}}],
-        "task_data_filters": [],
-        "task_result_filters": [],
-        "components": [],
-    }
+    return args
 
 
 def build_job(spec: StudySpec, out_dir: Path) -> tuple[Path, str]:
@@ -275,11 +290,18 @@ def _status(sess: Any, job_id: str) -> JobStatus:
 
 
 def find_model_folder(result: Path) -> Path:
-    """The folder inside a downloaded job result that holds the signed model."""
+    """The folder inside a downloaded job result that holds the signed model.
+
+    A study that failed has none: its ``run_status.json`` says why (``ServiceError`` with that reason).
+    """
+    from node.flare.server.run_status import read_run_status
     from node.flare.signing import MODEL_FILE
 
     hits = sorted(result.rglob(MODEL_FILE))
     if not hits:
+        status = read_run_status(result)
+        if status is not None and status.failed:
+            raise ServiceError(f"the study failed after {status.rounds_done} round(s): {status.reason}")
         raise NotFoundError(f"{result}: the job result holds no {MODEL_FILE}")
     return hits[0].parent
 

@@ -46,7 +46,10 @@ def provision(
         str, typer.Option(help="The coordinator's host name (in its TLS certificate).")
     ] = "localhost",
     port: Annotated[int, typer.Option(help="The coordinator's FL port (the one port any party opens).")] = 8002,
-    admin_port: Annotated[int, typer.Option(help="The coordinator's admin port.")] = 8003,
+    admin_port: Annotated[
+        int | None,
+        typer.Option(help="The coordinator's admin port; default: the FL port (NVFlare shares one port for both)."),
+    ] = None,
     admin: Annotated[str, typer.Option(help="The project admin's identity (an e-mail).")] = "admin@coordinator.org",
 ) -> None:
     """Provision startup kits: a coordinator, the sites and an admin, mutual TLS over gRPC."""
@@ -68,7 +71,7 @@ def provision(
             admin=admin,
             server_host=server_host,
             fl_port=port,
-            admin_port=admin_port,
+            admin_port=port if admin_port is None else admin_port,
             review_window_h=cli.settings.fl.review_window_h,
         )
 
@@ -92,6 +95,11 @@ def study_submit(
     model: Annotated[str, typer.Option(help="minilm, tiny, or a checkpoint folder at every site.")] = "minilm",
     local_epochs: Annotated[int, typer.Option(min=1)] = 1,
     max_examples: Annotated[int | None, typer.Option(help="Cap on training examples per site and round.")] = None,
+    root_set: Annotated[
+        str | None,
+        typer.Option(help="fltrust: the coordinator's root set (CoNLL file there); default: bundled NCBI devel."),
+    ] = None,
+    root_size: Annotated[int, typer.Option(min=1, help="fltrust: root-set sentences used each round.")] = 100,
     federation: FederationOpt = None,
 ) -> None:
     """Build the NER study (manifest embedded, every site mandatory) and submit it through the FLARE API."""
@@ -109,6 +117,8 @@ def study_submit(
             model_spec=model,
             local_epochs=local_epochs,
             max_examples=max_examples,
+            root_set=root_set,
+            root_size=root_size,
         )
         job, digest = build_job(spec, fed.root / "jobs")
         job_id = StudyClient(fed).submit(job)
@@ -147,17 +157,25 @@ def study_download(
     ctx: typer.Context,
     job_id: Annotated[str, typer.Argument(help="The job id.")],
     out: Annotated[Path, typer.Option("--out", help="Where to put the job result.")] = Path("results"),
+    site_key: Annotated[
+        list[str] | None,
+        typer.Option("--site-key", help="SITE=PUBLIC_KEY_PEM_FILE: verify that site's approval receipt; repeatable."),
+    ] = None,
     federation: FederationOpt = None,
 ) -> None:
-    """Download the result and verify the signed model against the pinned coordinator key (exit 5 if it fails)."""
+    """Download the result and verify the signed model against the pinned coordinator key (exit 5 if it fails).
+
+    The provenance names the sites whose signed approval receipts it holds; with ``--site-key`` each given site's
+    receipt must verify against its public key."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
         from node.flare.signing import verify_signed_model
         from node.study import StudyClient, read_rounds
 
+        keys = _site_keys(site_key or [])
         client = StudyClient(_load(cli, federation))
         folder = client.download(job_id, out)
-        verified = verify_signed_model(folder, [client.trusted_key()])
+        verified = verify_signed_model(folder, [client.trusted_key()], site_keys=keys)
         rounds = read_rounds(folder)
         payload: dict[str, Any] = {
             "ok": True,
@@ -165,6 +183,8 @@ def study_download(
             "signed_by": verified.key_id,
             "job_digest": verified.provenance.job_digest,
             "sites": list(verified.provenance.sites),
+            "receipts": list(verified.receipts),
+            "receipts_verified": list(verified.receipts_verified),
             "rounds": len(verified.provenance.rounds),
             "per_round": rounds,
         }
@@ -172,9 +192,27 @@ def study_download(
             payload,
             lambda c: c.print(
                 f"[green]verified[/green] {verified.model_path} (signed by {verified.key_id}, "
-                f"{len(verified.provenance.rounds)} rounds, sites {', '.join(verified.provenance.sites)})"
+                f"{len(verified.provenance.rounds)} rounds, sites {', '.join(verified.provenance.sites)}; "
+                f"signed approval receipts from {', '.join(verified.receipts) or 'no site'}"
+                + (f", verified for {', '.join(verified.receipts_verified)})" if verified.receipts_verified else ")")
             ),
         )
+
+
+def _site_keys(entries: list[str]) -> dict[str, str]:
+    """``SITE=FILE`` options to site name -> public key PEM text."""
+    from fednode.errors import ConfigError
+
+    keys: dict[str, str] = {}
+    for entry in entries:
+        site, sep, path = entry.partition("=")
+        if not sep or not site or not path:
+            raise ConfigError(f"--site-key {entry!r}: expected SITE=PUBLIC_KEY_FILE")
+        try:
+            keys[site] = Path(path).read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"--site-key {site}: cannot read {path} ({type(exc).__name__})") from exc
+    return keys
 
 
 def demo(

@@ -62,10 +62,19 @@ def site_start(
 def coordinator_start(
     ctx: typer.Context, kit: KitOption = None, admin_kit: AdminKitOption = None, sites: SitesOption = ""
 ) -> None:
-    """Run the FLARE server from its startup kit (foreground); set up `fednode study` when an admin kit is given."""
+    """Run the FLARE server from its startup kit (foreground); set up `fednode study` when an admin kit is given.
+
+    NVFLARE_CLIENT_OUTCOME_WAIT_TIMEOUT defaults to 30 s (NVFlare's 900 s keeps a finished job RUNNING for 15
+    minutes after a site dropped out); a value in the environment wins."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
-        from node.runtime import exec_supervisor, server_storage_overlay, stage_kit, write_admin_federation
+        from node.runtime import (
+            coordinator_env,
+            exec_supervisor,
+            server_storage_overlay,
+            stage_kit,
+            write_admin_federation,
+        )
 
         source = kit or Path("/run/secrets/server_kit")
         home = cli.settings.home
@@ -73,7 +82,7 @@ def coordinator_start(
         if admin_kit is not None and admin_kit.is_dir():
             names = [s.strip() for s in sites.split(",") if s.strip()]
             write_admin_federation(home, staged.kit, admin_kit, names)
-        exec_supervisor(staged)
+        exec_supervisor(staged, coordinator_env())
 
 
 def register(app: typer.Typer) -> None:

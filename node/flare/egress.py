@@ -12,6 +12,9 @@ components are not). There it sees
 * ``BEFORE_SEND_TASK_RESULT``: the same object again, re-checked just before it is sent, in case job code held a
   reference and changed it after the filters.
 
+One non-numeric meta entry may leave: the site's own signed approval receipt (``fednode_approval``), and only
+after :mod:`node.flare.approval_receipt` found it to be exactly the receipt this site signed for this job.
+
 Every decision is recorded with ``record_egress``. Reasons and logs name only expected tensor names, counts and
 kinds, never a value or an unexpected key (which could itself be PHI).
 """
@@ -38,6 +41,7 @@ from nvflare.apis.fl_context import FLContext
 from nvflare.apis.shareable import ReservedHeaderKey, Shareable
 from nvflare.app_common.app_constant import AlgorithmConstants, AppConstants
 
+from node.flare.approval_receipt import RECEIPT_META_KEY, ReceiptCheck, make_receipt_check
 from node.flare.site_services import FlareServices, UsesFlareServices
 from policies.contracts import EgressDecision
 
@@ -170,11 +174,13 @@ def check_result(
     policy: EgressPolicy,
     *,
     runner_headers: Mapping[str, Any] | None = None,
+    receipt_check: ReceiptCheck | None = None,
 ) -> str | None:
     """Why ``result`` may not leave the site, or ``None`` if it may.
 
     ``runner_headers`` are headers NVFlare's runner adds after the filters (task name and id, cookie jar, audit id):
-    allowed only with exactly these values.
+    allowed only with exactly these values. ``receipt_check`` judges a signed approval receipt in the meta
+    (:func:`node.flare.approval_receipt.make_receipt_check`); without one, a receipt is blocked like any other text.
     """
     extra_keys = [k for k in result if k not in (ReservedHeaderKey.HEADERS, _DXO_KEY)]
     if extra_keys:
@@ -198,7 +204,7 @@ def check_result(
     if not isinstance(data, Mapping):
         return "DXO data is not a mapping"
     reason = _check_metrics(data, policy) if kind == DataKind.METRICS else _check_tensors(data, expected)
-    return reason or _check_meta(dxo.get("meta") or {}, policy, expected)
+    return reason or _check_meta(dxo.get("meta") or {}, policy, expected, receipt_check)
 
 
 def _check_headers(headers: object, runner_headers: Mapping[str, Any]) -> str | None:
@@ -253,7 +259,9 @@ def _check_metrics(data: Mapping[Any, Any], policy: EgressPolicy) -> str | None:
     return None
 
 
-def _check_meta(meta: object, policy: EgressPolicy, expected: Schema | None) -> str | None:
+def _check_meta(
+    meta: object, policy: EgressPolicy, expected: Schema | None, receipt_check: ReceiptCheck | None
+) -> str | None:
     if not isinstance(meta, Mapping):
         return "DXO meta is not a mapping"
     for key, value in meta.items():
@@ -269,6 +277,10 @@ def _check_meta(meta: object, policy: EgressPolicy, expected: Schema | None) -> 
         elif key == MetaKey.FILTER_HISTORY:
             if not _valid_filter_history(value):
                 return "filter history names something that is not a loaded filter"
+        elif key == RECEIPT_META_KEY:
+            reason = receipt_check(value) if receipt_check is not None else "approval receipt cannot be checked here"
+            if reason:
+                return reason
         elif isinstance(key, str) and key in policy.allowed_metrics:
             if not _is_number(value):
                 return f"meta metric {key} is not a finite number"
@@ -398,11 +410,14 @@ class EgressGuard(FLComponent, UsesFlareServices):  # type: ignore[misc]  # nvfl
             audit_id = (result.get(ReservedHeaderKey.HEADERS) or {}).get(ReservedHeaderKey.AUDIT_EVENT_ID)
             if audit_id is None or (isinstance(audit_id, str) and _AUDIT_ID.fullmatch(audit_id)):
                 allowed_runner[ReservedHeaderKey.AUDIT_EVENT_ID] = audit_id
+        job_id = str(fl_ctx.get_job_id() or "")
         try:
-            reason = check_result(result, expected.schema, self.policy, runner_headers=allowed_runner)
+            receipts = receipt_check_for(self.services, job_id)
+            reason = check_result(
+                result, expected.schema, self.policy, runner_headers=allowed_runner, receipt_check=receipts
+            )
         except Exception as exc:  # an inspection that cannot finish fails closed
             reason = f"inspection failed ({type(exc).__name__})"
-        job_id = str(fl_ctx.get_job_id() or "")
         if reason is None:
             if not final:
                 self._record(job_id, expected.round, True, _summary(result))
@@ -417,6 +432,11 @@ class EgressGuard(FLComponent, UsesFlareServices):  # type: ignore[misc]  # nvfl
 
     def _record(self, job_id: str, round_: int, allowed: bool, reason: str) -> None:
         record_decision(self.services, job_id, round_, allowed, reason)
+
+
+def receipt_check_for(services: FlareServices, job_id: str) -> ReceiptCheck:
+    """The receipt check for results of ``job_id`` at this site (its issuer, its name)."""
+    return make_receipt_check(services.receipts, site=services.site_name, job_id=job_id)
 
 
 def record_decision(services: FlareServices, job_id: str, round_: int, allowed: bool, reason: str) -> None:

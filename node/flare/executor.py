@@ -10,6 +10,9 @@ parameters are the stricter of the declared ones and the policy's (noise at leas
 clipping at most ``max_grad_norm``, the policy's ``delta`` and accountant), the accountant continues from the
 privacy ledger's history for the dataset, the dataset's budget caps the run, and the steps taken are written back
 to the ledger. SCAFFOLD control variates stay at the site between rounds; only their difference is sent.
+
+Each result also carries the site's signed approval receipt for the job (:mod:`node.flare.approval_receipt`), which
+the egress guard checks and the coordinator records in the signed model's provenance.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from nvflare.app_common.app_constant import AlgorithmConstants, AppConstants
 from nvflare.app_common.utils.fl_model_utils import FLModelUtils
 
 from fednode.errors import ConfigError, FednodeError
+from node.flare.approval_receipt import RECEIPT_META_KEY
 from node.flare.site_services import FlareServices, UsesFlareServices
 from node.ner.dp import DpRun, HistoryEntry
 from node.ner.encoding import EncodedDataset
@@ -189,6 +193,9 @@ class NerExecutor(Executor, UsesFlareServices):  # type: ignore[misc]  # nvflare
         if local.control_delta is not None and local.local_control is not None:
             self._local_control = dict(local.local_control)
             meta[AlgorithmConstants.SCAFFOLD_CTRL_DIFF] = to_numpy(local.control_delta)
+        receipt = self._receipt(job_id)
+        if receipt is not None:
+            meta[RECEIPT_META_KEY] = receipt
         update = to_numpy(local.update)
         self._report(job_id, round_, metrics, sum(int(a.nbytes) for a in update.values()))
         log.info("executor.round_done job=%s round=%d examples=%d", job_id, round_, local.num_examples)
@@ -247,6 +254,11 @@ class NerExecutor(Executor, UsesFlareServices):  # type: ignore[misc]  # nvflare
         if params is None:
             return None
         return DpRun(params=params, store=LedgerAccountantStore(ledger), dataset=dataset, job_id=job_id)
+
+    def _receipt(self, job_id: str) -> dict[str, Any] | None:
+        """This site's signed approval receipt for the job, if it has a signer and an approved record of it."""
+        issuer = self.services.receipts
+        return issuer.for_job(job_id) if issuer is not None else None
 
     def _report(self, job_id: str, round_: int, metrics: dict[str, float], nbytes: int) -> None:
         report = RoundReport(job_id=job_id, round=round_, metrics=metrics, bytes_sent=nbytes, at=datetime.now(UTC))

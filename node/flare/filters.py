@@ -36,6 +36,7 @@ from node.flare.egress import (
     block_in_place,
     check_result,
     on_server,
+    receipt_check_for,
     record_decision,
 )
 from node.flare.site_services import FlareServices, UsesFlareServices
@@ -161,4 +162,5 @@ class EgressSchemaFilter(_SiteFilter):
 
     def apply(self, shareable: Shareable, fl_ctx: FLContext) -> str | None:
         expected = EXPECTED.get(str(fl_ctx.get_prop(FLContextKey.TASK_ID) or ""))
-        return check_result(shareable, expected.schema, self.policy)
+        receipts = receipt_check_for(self.services, str(fl_ctx.get_job_id() or ""))
+        return check_result(shareable, expected.schema, self.policy, receipt_check=receipts)

@@ -10,7 +10,9 @@ The coordinator writes three files next to each other when a study ends:
 
 A site calls :func:`verify_signed_model` before it uses a model: the signature must verify against a public key the
 site trusts (pinned out of band, e.g. shipped with the site's startup kit), the weights must hash to the digest in
-the provenance, and the job digest must be the one the site approved. Any failure raises ``SignatureError``.
+the provenance, and the job digest must be the one the site approved. Where the provenance holds a site's signed
+approval receipt (``approvals[site]["receipt"]``) and the caller gives that site's public key (a site its own), the
+receipt must verify against it and name this job and digest. Any failure raises ``SignatureError``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fednode.errors import SignatureError
+from fednode.errors import BadInputError, SignatureError
 from policies.keys import SiteKey, key_id, load_public_key, verify_signature
+from policies.receipts import Receipt, verify_receipt
 
 MODEL_FILE = "global_model.safetensors"
 PROVENANCE_FILE = "provenance.json"
@@ -119,13 +122,45 @@ def sign_model(folder: Path, provenance: Provenance, key: SiteKey) -> Path:
     return sig_path
 
 
+def digest_matches(receipt_digest: str, app: str, job_digest: str) -> bool:
+    """Whether a receipt's app digest is the job's digest (one app) or that app's entry in it (several apps)."""
+    return receipt_digest == job_digest or f"{app}={receipt_digest}" in job_digest.split(";")
+
+
+def receipt_sites(provenance: Provenance) -> tuple[str, ...]:
+    """The sites whose signed approval receipt the provenance holds."""
+    return tuple(sorted(s for s, entry in provenance.approvals.items() if isinstance(entry.get("receipt"), Mapping)))
+
+
+def verify_site_receipt(provenance: Provenance, site: str, public_key_pem: str) -> None:
+    """Check ``site``'s receipt in the provenance against that site's public key; ``SignatureError`` if wrong."""
+    entry = provenance.approvals.get(site, {}).get("receipt")
+    try:
+        receipt = Receipt.from_json(entry if isinstance(entry, Mapping) else {})
+        body = verify_receipt(receipt, load_public_key(public_key_pem))
+    except BadInputError as exc:
+        raise SignatureError(f"provenance: {site}'s approval receipt is malformed") from exc
+    except SignatureError as exc:
+        raise SignatureError(f"provenance: {site}'s approval receipt: {exc.message}") from exc
+    if body.get("site") != site or body.get("job_id") != provenance.job_id:
+        raise SignatureError(f"provenance: {site}'s approval receipt names another site or job")
+    if not digest_matches(str(body.get("job_digest", "")), str(body.get("app", "")), provenance.job_digest):
+        raise SignatureError(f"provenance: {site}'s approval receipt is for another job digest")
+
+
 @dataclass(frozen=True)
 class VerifiedModel:
-    """A model whose signature, weights and provenance checked out."""
+    """A model whose signature, weights and provenance checked out.
+
+    ``receipts``: the sites whose signed approval receipt the provenance holds; ``receipts_verified``: those whose
+    receipt was checked against a public key the caller gave.
+    """
 
     model_path: Path
     provenance: Provenance
     key_id: str
+    receipts: tuple[str, ...] = ()
+    receipts_verified: tuple[str, ...] = ()
 
 
 def verify_signed_model(
@@ -133,11 +168,13 @@ def verify_signed_model(
     trusted_public_keys: Sequence[str],
     *,
     expected_job_digest: str | None = None,
+    site_keys: Mapping[str, str] | None = None,
 ) -> VerifiedModel:
     """Verify a signed global model before use; raise ``SignatureError`` on anything wrong.
 
     ``trusted_public_keys`` are PEM texts the site trusts; the public key embedded in the signature file only
-    selects among them and is never trusted on its own.
+    selects among them and is never trusted on its own. ``site_keys`` maps site names to their public keys (PEM):
+    each of those sites' receipts in the provenance, where present, must verify against its key.
     """
     if not trusted_public_keys:
         raise SignatureError("no trusted coordinator key configured: refusing to trust any model")
@@ -169,4 +206,8 @@ def verify_signed_model(
         raise SignatureError(f"{model_path.name}: weights do not match the signed digest")
     if expected_job_digest is not None and provenance.job_digest != expected_job_digest:
         raise SignatureError("provenance: the model comes from a job whose digest this site did not approve")
-    return VerifiedModel(model_path=model_path, provenance=provenance, key_id=signer)
+    receipts = receipt_sites(provenance)
+    checked = tuple(sorted(s for s in (site_keys or {}) if s in receipts))
+    for site in checked:
+        verify_site_receipt(provenance, site, (site_keys or {})[site])
+    return VerifiedModel(model_path, provenance, signer, receipts=receipts, receipts_verified=checked)

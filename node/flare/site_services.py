@@ -1,4 +1,5 @@
-"""The site's services as the NVFlare components see them: the job registry, the policy verdict, the ledger.
+"""The site's services as the NVFlare components see them: the job registry, the policy verdict, the ledger and
+the signer of its approval receipts.
 
 NVFlare builds our components from JSON arguments in ``local/resources.json`` and ``privacy.json``, so nothing
 can pass them a settings object. :func:`get_flare_services` is therefore the ONE place below the edge that calls
@@ -22,6 +23,7 @@ from typing import Protocol
 
 from fednode.errors import NotFoundError
 from fednode.settings import Settings, load_settings
+from node.flare.approval_receipt import ReceiptIssuer
 from policies.contracts import EgressDecision, JobManifest, JobRecord, RoundReport, RuleOutcome, RuleResult, Verdict
 from policies.ledger import PrivacyLedger
 from policies.policy_model import SitePolicy
@@ -71,6 +73,8 @@ class FlareServices:
     ledger: PrivacyLedger | None = None
     policy: SitePolicy | None = None
     settings: Settings | None = None
+    receipts: ReceiptIssuer | None = None
+    """Signs this site's approval receipt for a job (attached to results; the egress guard checks it)."""
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def lookup(self, job_id: str) -> JobRecord | None:
@@ -185,6 +189,7 @@ def build_flare_services(settings: Settings, *, clock: Clock = utc_now) -> Flare
         ledger=state.ledger,
         policy=state.policy,
         settings=settings,
+        receipts=ReceiptIssuer(site=state.site, jobs=state.jobs, key=state.key, audit=state.audit, clock=clock),
         closers=[state.close],
     )
 

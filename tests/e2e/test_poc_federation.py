@@ -2,8 +2,10 @@
 hospital's notes de-identified into its CDM, the site policy compiled into its NVFlare files.
 
 Shows: a submitted job is HELD (stays SUBMITTED) while it is pending review, and every site is mandatory; after
-approval it runs and the signed model verifies; bytes changed after approval are refused at deploy; a result that
-tries to carry text out is blocked by the egress guard.
+approval it runs and the signed model verifies, its provenance holding each site's signed approval receipt (checked
+against that site's own key, for the approved digest); bytes changed after approval are refused at deploy; a result
+that tries to carry text out is blocked by the egress guard, and the study then ends with that reason instead of
+running on.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from fednode.errors import ServiceError
 from fednode.settings import load_settings
-from node.demo import Consortium, DemoConfig, _Steps, approve_as_demo, prepare_consortium
+from node.demo import APPROVER, Consortium, DemoConfig, _Steps, approve_as_demo, prepare_consortium
 from node.flare.manifest import embed_manifest
 from node.flare.server.launcher import LocalFederation
 from node.flare.signing import verify_signed_model
@@ -45,6 +48,13 @@ class Running:
         services = open_site_services(load_settings(home=self.consortium.homes[site], site_name=site))
         try:
             return next((j for j in services.jobs.list_jobs() if j.job_id == job_id), None)
+        finally:
+            services.close()
+
+    def public_key(self, site: str) -> str:
+        services = open_site_services(load_settings(home=self.consortium.homes[site], site_name=site))
+        try:
+            return services.key.public_pem
         finally:
             services.close()
 
@@ -131,9 +141,18 @@ def test_a_held_job_waits_for_every_site_then_runs_and_its_signed_model_verifies
     final = running.client.wait(job_id, timeout_s=300)
     assert final.status == "FINISHED:COMPLETED"
     folder = running.client.download(job_id, tmp_path / "out")
-    verified = verify_signed_model(folder, [running.client.trusted_key()], expected_job_digest=digest)
+    site_keys = {site: running.public_key(site) for site in running.sites}
+    verified = verify_signed_model(
+        folder, [running.client.trusted_key()], expected_job_digest=digest, site_keys=site_keys
+    )
     assert verified.provenance.sites == ("site-1", "site-2")
     assert verified.provenance.rounds[0].sites == ("site-1", "site-2")
+    # each site's own signed approval receipt, for the digest it approved, verified against that site's key
+    assert verified.receipts == verified.receipts_verified == ("site-1", "site-2")
+    for site in running.sites:
+        body = verified.provenance.approvals[site]["receipt"]["body"]
+        assert (body["site"], body["job_id"], body["job_digest"]) == (site, job_id, digest)
+        assert [a["name"] for a in body["approvers"]] == [APPROVER]
     for site in running.sites:
         record = running.record(site, job_id)
         assert record is not None and record.state is JobState.FINISHED
@@ -166,6 +185,8 @@ def test_a_result_carrying_text_is_blocked_by_the_egress_guard(running: Running,
     for site in running.sites:
         approve_as_demo(running.consortium.homes[site], site, job_id)
     final = running.client.wait(job_id, timeout_s=300)
-    assert final.status != "FINISHED:COMPLETED"  # no update passed, so no quorum and no model
+    assert final.status == "FINISHED:EXECUTION_EXCEPTION"  # no update passed: the study ended, no model
     for site in running.sites:
         assert False in running.egress(site, job_id)
+    with pytest.raises(ServiceError, match="no usable result from any of the 2 sites"):
+        running.client.download(job_id, tmp_path / "out")

@@ -181,3 +181,17 @@ def test_offline_bundle_script_saves_both_images_once_with_checksums() -> None:
     assert re.search(r'docker save -o "\$DIR/images.tar" "\$\{IMAGES\[@\]\}"', text), "one archive, shared layers once"
     assert "fednode-site:$VERSION" in text and "fednode-coordinator:$VERSION" in text
     assert "sha256sum" in text and "SHA256SUMS" in text
+
+
+def test_the_coordinator_closes_a_finished_job_without_waiting_15_minutes_for_a_lost_site() -> None:
+    """NVFlare's ``client_outcome_wait_timeout`` (900 s by default) is set to fednode's value in the image, the
+    compose file and ``fednode coordinator start`` (``node.runtime.coordinator_env``), as the local launcher does."""
+    from node.runtime import CLIENT_OUTCOME_WAIT_ENV, CLIENT_OUTCOME_WAIT_S, coordinator_env
+
+    assert CLIENT_OUTCOME_WAIT_ENV == "NVFLARE_CLIENT_OUTCOME_WAIT_TIMEOUT"
+    env = _services(COORDINATOR)["coordinator"]["environment"]
+    assert env[CLIENT_OUTCOME_WAIT_ENV] == f"${{{CLIENT_OUTCOME_WAIT_ENV}:-{CLIENT_OUTCOME_WAIT_S}}}"
+    dockerfile = (REPO / "images" / "coordinator" / "Dockerfile").read_text()
+    assert re.search(rf"^\s*{CLIENT_OUTCOME_WAIT_ENV}={CLIENT_OUTCOME_WAIT_S}$", dockerfile, re.M)
+    assert coordinator_env() == {CLIENT_OUTCOME_WAIT_ENV: str(CLIENT_OUTCOME_WAIT_S)}
+    assert CLIENT_OUTCOME_WAIT_ENV not in (REPO / "images" / "site" / "Dockerfile").read_text()

@@ -30,10 +30,14 @@ SITE = "site-a"
 SITES = ("site-a", "site-b", "site-c")
 SUBMITTER = ("lead@karolinska.example", "Karolinska Institutet")
 
-ALLOW = Verdict(True, (RuleResult("ethics_approval", RuleOutcome.ALLOW, "in force"),), policy_digest="p" * 64)
-DENY = Verdict(False, (RuleResult("job_kind", RuleOutcome.DENY, "byoc is not allowed here"),), policy_digest="p" * 64)
+POLICY_DIGEST = "5d" * 32
+"""A sha256 in hex, as ``policies.policy_model.policy_digest`` gives (receipts carry it; the egress guard checks it)."""
+ALLOW = Verdict(True, (RuleResult("ethics_approval", RuleOutcome.ALLOW, "in force"),), policy_digest=POLICY_DIGEST)
+DENY = Verdict(
+    False, (RuleResult("job_kind", RuleOutcome.DENY, "byoc is not allowed here"),), policy_digest=POLICY_DIGEST
+)
 WINDOW = Verdict(
-    False, (RuleResult("time_window", RuleOutcome.DENY, "outside the allowed window"),), policy_digest="p" * 64
+    False, (RuleResult("time_window", RuleOutcome.DENY, "outside the allowed window"),), policy_digest=POLICY_DIGEST
 )
 
 CLIENT_CONFIG = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +17,13 @@ from nvflare.apis.fl_context import FLContext
 from nvflare.apis.shareable import ReservedHeaderKey, Shareable
 from nvflare.app_common.app_constant import AppConstants
 
+from node.flare.approval_receipt import RECEIPT_META_KEY, ReceiptIssuer
 from node.flare.egress import EgressGuard, EgressPolicy, check_result, schema_of
 from node.flare.gate import ApprovalGate
 from policies.contracts import JobState
-from tests.node.sitekit import ctx, make_job, new_site, server_meta, services_for
+from policies.keys import SiteKey
+from policies.receipts import _message as _receipt_message
+from tests.node.sitekit import SITE, ctx, make_job, new_site, server_meta, services_for
 
 # Synthetic PHI: a Faker-style Norwegian name and a fødselsnummer with valid check digits (not a real person).
 PHI_NAME = "Kari Nordmann-Bjørnstad"
@@ -211,3 +215,75 @@ def test_site_components_do_nothing_in_a_server_process(site_and_guard) -> None:
     guard.handle_event(EventType.AFTER_TASK_RESULT_FILTER, fl_ctx)
     assert received.get_return_code() == ReturnCode.OK and "DXO" in received
     assert _decisions(site) == []
+
+
+# -- the site's own signed approval receipt: the one text entry that may leave, and only exactly as issued ---------
+
+
+@pytest.fixture
+def receipt_guard(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A running job, a guard whose site signs receipts, and the receipt it issued for the job."""
+    home = tmp_path / "signing-site"
+    home.mkdir()
+    site = new_site(home)
+    issuer = ReceiptIssuer(site=SITE, jobs=site.jobs, key=site.key, audit=site.audit)
+    services = replace(services_for(site), receipts=issuer)
+    gate = ApprovalGate(services=services)
+    gate.check_job("job-1", server_meta(make_job(home), "job-1"), SITE)
+    site.jobs.approve("job-1", "dr.hansen", "ok")
+    site.jobs.mark_running("job-1")
+    receipt = issuer.for_job("job-1")
+    assert receipt is not None
+    return site, EgressGuard(services=services), receipt
+
+
+def _with_receipt(receipt: object) -> Shareable:
+    return _result(_update(), {MetaKey.NUM_STEPS_CURRENT_ROUND: 12, RECEIPT_META_KEY: receipt})
+
+
+def test_the_sites_own_receipt_passes_and_its_issue_is_audited(receipt_guard) -> None:  # type: ignore[no-untyped-def]
+    site, guard, receipt = receipt_guard
+    sent = _run_task(guard, _with_receipt(receipt))
+    assert sent.get_return_code() == ReturnCode.OK
+    assert sent["DXO"]["meta"][RECEIPT_META_KEY]["body"]["job_digest"] == site.jobs.get("job-1").manifest.digest
+    assert _decisions(site)[-1][0] is True
+    issued = [r for r in site.audit.records() if r.event == "receipt:issued"]
+    assert len(issued) == 1 and issued[0].job_id == "job-1"
+
+
+def _resigned(receipt: dict, key: SiteKey, **body_changes: object) -> dict:  # type: ignore[type-arg]
+    """The receipt with its body changed and signed again with ``key`` (a forgery by code that holds a key)."""
+    body = {**receipt["body"], **body_changes}
+    return {"body": body, "key_id": key.key_id, "signature": key.sign(_receipt_message(body, key.key_id))}
+
+
+@pytest.mark.parametrize(
+    ("forge", "reason"),
+    [
+        (lambda r, k: PHI_NAME, "not a signed receipt object"),
+        (lambda r, k: {**r, "note": PHI_NAME}, "not a signed receipt object"),
+        (lambda r, k: {**r, "body": {**r["body"], "note": PHI_NAME}}, "missing or unexpected entries"),
+        (lambda r, k: {**r, "body": {**r["body"], "study": f"{PHI_NAME}\n{PHI_FNR}"}}, "names are not identifiers"),
+        (lambda r, k: {**r, "body": {**r["body"], "job_digest": PHI_FNR}}, "not a sha256"),
+        (lambda r, k: {**r, "body": {**r["body"], "study": PHI_NAME}}, "not signed by this site's key"),
+        (lambda r, k: _resigned(r, k, study=PHI_NAME), "not the one this site issued"),
+        (lambda r, k: _resigned(r, SiteKey.generate(), study=PHI_NAME), "not signed by this site's key"),
+        (lambda r, k: _resigned(r, k, job_id="job-2"), "another site or job"),
+    ],
+    ids=["text", "extra-key", "extra-body-key", "multi-line-study", "digest", "edited", "re-signed", "foreign", "job"],
+)
+def test_anything_but_the_issued_receipt_is_blocked(receipt_guard, forge, reason) -> None:  # type: ignore[no-untyped-def]
+    site, guard, receipt = receipt_guard
+    sent = _run_task(guard, _with_receipt(forge(receipt, site.key)))
+    assert sent.get_return_code() == ReturnCode.EXECUTION_RESULT_ERROR and "DXO" not in sent
+    allowed, recorded = _decisions(site)[-1]
+    assert not allowed and reason in recorded
+    assert PHI_NAME not in recorded and PHI_FNR not in recorded
+
+
+def test_a_guard_without_the_sites_signer_blocks_any_receipt(site_and_guard, receipt_guard) -> None:  # type: ignore[no-untyped-def]
+    site, guard = site_and_guard
+    _other, _g, receipt = receipt_guard
+    sent = _run_task(guard, _with_receipt(receipt))
+    assert sent.get_return_code() == ReturnCode.EXECUTION_RESULT_ERROR
+    assert "no site key here" in _decisions(site)[-1][1]

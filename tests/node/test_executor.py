@@ -17,6 +17,7 @@ from nvflare.app_common.app_constant import AppConstants
 from nvflare.app_common.utils.fl_model_utils import FLModelUtils
 
 from fednode.settings import load_settings
+from node.flare.approval_receipt import RECEIPT_META_KEY, ReceiptIssuer
 from node.flare.egress import EgressGuard
 from node.flare.executor import NerExecutor, site_dp_params
 from node.flare.gate import ApprovalGate
@@ -24,6 +25,7 @@ from node.flare.site_services import FlareServices
 from node.ner.model import load_ner_model
 from policies.contracts import DpParams
 from policies.policy_model import DpSection
+from policies.receipts import Receipt, verify_receipt
 from tests.node.sitekit import ALLOW, build_cdm, ctx, make_job, new_site, server_meta
 
 
@@ -40,7 +42,10 @@ def global_params() -> dict[str, np.ndarray]:
 def _services(tmp_path: Path, cdm_url: str, *, dataset: str = "omop") -> tuple[object, FlareServices]:
     site = new_site(tmp_path)
     settings = load_settings(home=tmp_path, omop_url=cdm_url)
-    services = FlareServices(site_name="site-a", jobs=site.jobs, evaluate=lambda _m: ALLOW, settings=settings)
+    issuer = ReceiptIssuer(site="site-a", jobs=site.jobs, key=site.key, audit=site.audit)
+    services = FlareServices(
+        site_name="site-a", jobs=site.jobs, evaluate=lambda _m: ALLOW, settings=settings, receipts=issuer
+    )
     job = make_job(tmp_path, dataset=dataset)
     ApprovalGate(services=services).check_job("job-1", server_meta(job, "job-1"), "site-a")
     site.jobs.approve("job-1", "dr.hansen", "ok")
@@ -74,6 +79,11 @@ def test_a_round_on_the_site_cdm_returns_an_update_the_egress_guard_passes(tmp_p
     assert sum(float(np.abs(v).sum()) for v in dxo.data.values()) > 0  # it trained
     assert dxo.meta["num_examples"] > 0 and dxo.meta[MetaKey.NUM_STEPS_CURRENT_ROUND] == 3
     assert result.get_header(AppConstants.CURRENT_ROUND) == 0
+    receipt = Receipt.from_json(dxo.meta[RECEIPT_META_KEY])  # the site's signed approval, for the provenance
+    body = verify_receipt(receipt, site.key.public_key)  # type: ignore[attr-defined]
+    assert body["site"] == "site-a" and body["job_id"] == "job-1"
+    assert body["job_digest"] == site.jobs.get("job-1").manifest.digest  # type: ignore[attr-defined]
+    assert [a["name"] for a in body["approvers"]] == ["dr.hansen"]
 
     fl_ctx.set_prop(FLContextKey.TASK_RESULT, result, private=True, sticky=False)
     guard.handle_event(EventType.AFTER_TASK_RESULT_FILTER, fl_ctx)

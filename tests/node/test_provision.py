@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fednode.errors import ConfigError
 from node.provision import (
@@ -126,3 +127,20 @@ def test_the_cli_provisions_and_prints_the_kits(tmp_path: Path) -> None:
     assert load_federation(out).fl_port == 18902
     bad = CliRunner().invoke(app, ["--home", str(tmp_path / "home"), "--json", "provision", "--site", "Bad_Name"])
     assert bad.exit_code == 2
+
+
+def test_the_admin_port_defaults_to_the_fl_port_so_the_coordinator_opens_one(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from node.cli import app
+
+    out = tmp_path / "fed"
+    args = ["--home", str(tmp_path / "home"), "--json", "provision", "--sites", "1", "--out", str(out)]
+    res = CliRunner().invoke(app, [*args, "--port", "18912"])
+    assert res.exit_code == 0, res.output
+    fed = load_federation(out)
+    assert fed.fl_port == fed.admin_port == 18912
+    server = _json(fed.server_dir / "startup" / "fed_server.json")["servers"][0]
+    assert server["admin_port"] == 18912 and server["service"]["target"].endswith(":18912")
+    assert _json(fed.admin_dir / "startup" / "fed_admin.json")["admin"]["port"] == 18912
+    assert yaml.safe_load((out / "project.yml").read_text())["participants"][0]["admin_port"] == 18912

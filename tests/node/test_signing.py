@@ -1,8 +1,10 @@
-"""The signed global model: a site accepts it only with a trusted signature, intact weights and its own digest."""
+"""The signed global model: a site accepts it only with a trusted signature, intact weights and its own digest; the
+sites' signed approval receipts in its provenance verify against each site's own key."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,9 @@ from node.flare.signing import (
     verify_signed_model,
 )
 from policies.keys import SiteKey
+from policies.receipts import issue_receipt
+from tests.policies.statekit import ALLOW as STATE_ALLOW
+from tests.policies.statekit import make_site, manifest
 
 DIGEST = "a" * 64
 
@@ -103,3 +108,44 @@ def test_signing_refuses_a_provenance_that_names_other_weights(tmp_path: Path) -
     save_file({"w": torch.ones(1)}, str(folder / MODEL_FILE))
     with pytest.raises(SignatureError, match="do not match"):
         sign_model(folder, prov, key)
+
+
+def _signed_with_receipt(tmp_path: Path, coordinator: SiteKey, site_key: SiteKey, digest: str = DIGEST) -> Path:
+    """A signed model whose provenance holds site-1's signed approval receipt for job-1 and ``digest``."""
+    registry = make_site(tmp_path / "site-1.db", key=site_key)
+    registry.jobs.register_pending(manifest("job-1", digest=digest), STATE_ALLOW)
+    registry.jobs.approve("job-1", "dr.hansen", "reviewed")
+    receipt = issue_receipt(registry.jobs.get("job-1"), site="site-1", key=site_key)
+    folder = _signed(tmp_path, coordinator)
+    prov = Provenance.from_json(json.loads((folder / PROVENANCE_FILE).read_text()))
+    approvals = {
+        "site-1": {"evidence": "signed_receipt", "receipt": receipt.to_json()},
+        "site-2": {"evidence": "accepted_for_deploy"},
+    }
+    sign_model(folder, replace(prov, approvals=approvals), coordinator)
+    return folder
+
+
+def test_a_sites_receipt_in_the_provenance_verifies_with_its_own_key(tmp_path: Path) -> None:
+    coordinator, site_key = SiteKey.generate(), SiteKey.generate()
+    folder = _signed_with_receipt(tmp_path, coordinator, site_key)
+    plain = verify_signed_model(folder, [coordinator.public_pem])
+    assert plain.receipts == ("site-1",) and plain.receipts_verified == ()
+    checked = verify_signed_model(folder, [coordinator.public_pem], site_keys={"site-1": site_key.public_pem})
+    assert checked.receipts_verified == ("site-1",)
+    # a key for a site that sent no receipt checks nothing (the model still reports whose receipts it holds)
+    assert (
+        verify_signed_model(
+            folder, [coordinator.public_pem], site_keys={"site-2": site_key.public_pem}
+        ).receipts_verified
+        == ()
+    )
+    with pytest.raises(SignatureError, match="site-1's approval receipt"):
+        verify_signed_model(folder, [coordinator.public_pem], site_keys={"site-1": SiteKey.generate().public_pem})
+
+
+def test_a_receipt_for_other_bytes_is_refused(tmp_path: Path) -> None:
+    coordinator, site_key = SiteKey.generate(), SiteKey.generate()
+    folder = _signed_with_receipt(tmp_path, coordinator, site_key, digest="b" * 64)
+    with pytest.raises(SignatureError, match="another job digest"):
+        verify_signed_model(folder, [coordinator.public_pem], site_keys={"site-1": site_key.public_pem})

@@ -123,3 +123,27 @@ def test_the_admin_federation_names_the_staged_kits_and_the_pinned_key(kits: dic
     assert StudyClient(fed).trusted_key() == pinned_at_site
     with pytest.raises(ConfigError, match="FEDNODE_SITES"):
         write_admin_federation(tmp_path, staged.kit, kits["admin"], [])
+
+
+def test_coordinator_start_runs_flare_with_the_client_outcome_wait_set(
+    kits: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fednode coordinator start` (the image's command) sets NVFLARE_CLIENT_OUTCOME_WAIT_TIMEOUT unless the operator
+    did: NVFlare's 900 s default keeps a finished job RUNNING for 15 minutes after a site dropped out."""
+    from typer.testing import CliRunner
+
+    from node.cli import app
+    from node.runtime import CLIENT_OUTCOME_WAIT_ENV
+
+    started: list[tuple[str, dict[str, str]]] = []
+    monkeypatch.setattr("node.runtime.os.execve", lambda path, _argv, env: started.append((path, dict(env))))
+    monkeypatch.delenv(CLIENT_OUTCOME_WAIT_ENV, raising=False)
+    argv = ["--home", str(tmp_path), "coordinator", "start", "--kit", str(kits["server"])]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert started[-1][1][CLIENT_OUTCOME_WAIT_ENV] == "30"
+    assert started[-1][1]["NVFL_WORKSPACE"] == str(tmp_path / "nvflare")
+
+    monkeypatch.setenv(CLIENT_OUTCOME_WAIT_ENV, "120")
+    assert CliRunner().invoke(app, argv).exit_code == 0
+    assert started[-1][1][CLIENT_OUTCOME_WAIT_ENV] == "120"  # the operator's own value wins

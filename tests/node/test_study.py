@@ -9,6 +9,7 @@ import pytest
 
 from fednode.errors import ConfigError
 from node.flare.manifest import folder_digest, manifest_for_site
+from node.flare.server.root_set import ROOT_TRAIN_KEYS
 from node.study import APP_NAME, CONTROLLER_PATH, EXECUTOR_PATH, StudySpec, build_job
 from policies.contracts import JobKind
 
@@ -59,3 +60,31 @@ def test_changing_a_config_after_building_changes_the_digest(tmp_path: Path) -> 
 def test_bad_specs_are_refused(sites: tuple[str, ...], min_clients: int | None, rounds: int) -> None:
     with pytest.raises(ConfigError):
         StudySpec(name="s", sites=sites, min_clients=min_clients, rounds=rounds)
+
+
+def test_an_fltrust_study_gives_the_coordinator_the_sites_training_settings_for_its_root_update(
+    tmp_path: Path,
+) -> None:
+    spec = StudySpec(
+        name="s",
+        sites=("site-1", "site-2"),
+        algorithm="fltrust",
+        batch_size=8,
+        learning_rate=1e-3,
+        root_size=50,
+        executor_args={"max_steps": 4},
+    )
+    job, _ = build_job(spec, tmp_path)
+    server = json.loads((job / APP_NAME / "config" / "config_fed_server.json").read_text())["workflows"][0]["args"]
+    client = json.loads((job / APP_NAME / "config" / "config_fed_client.json").read_text())
+    executor = client["executors"][0]["executor"]["args"]
+    assert server["root_size"] == 50 and server["root_set"] is None  # None: the coordinator's bundled devel set
+    assert server["root_train"] == {k: executor[k] for k in ROOT_TRAIN_KEYS if k in executor}
+    assert server["root_train"]["max_steps"] == 4 and server["root_train"]["learning_rate"] == 1e-3
+    other, _ = build_job(StudySpec(name="t", sites=("site-1",)), tmp_path)
+    assert (
+        "root_train"
+        not in json.loads((other / APP_NAME / "config" / "config_fed_server.json").read_text())["workflows"][0]["args"]
+    )
+    with pytest.raises(ConfigError):
+        StudySpec(name="s", sites=("a",), algorithm="fltrust", root_size=0)

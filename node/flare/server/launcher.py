@@ -25,6 +25,7 @@ import psutil
 
 from fednode.errors import ServiceError
 from node.provision import Federation
+from node.runtime import CLIENT_OUTCOME_WAIT_ENV, CLIENT_OUTCOME_WAIT_S
 
 log = logging.getLogger("fednode.node.flare.server.launcher")
 
@@ -85,7 +86,7 @@ class LocalFederation:
     site_homes: Mapping[str, Path] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     """Extra environment for every participant (``HOME``, offline flags)."""
-    client_outcome_wait_s: float = 30.0
+    client_outcome_wait_s: float = CLIENT_OUTCOME_WAIT_S
     """How long the coordinator waits for a site's end-of-job report before it closes a finished job (NVFlare's
     default, 900 s, keeps a job RUNNING for 15 minutes after a site dropped out)."""
     participants: dict[str, Participant] = field(default_factory=dict)
@@ -139,7 +140,7 @@ class LocalFederation:
             "secure_train=true",
             "config_folder=config",
         ]
-        extra = {"NVFLARE_CLIENT_OUTCOME_WAIT_TIMEOUT": str(self.client_outcome_wait_s)}
+        extra = {CLIENT_OUTCOME_WAIT_ENV: str(self.client_outcome_wait_s)}
         return self._spawn(fed.server_name, fed.server_dir, args, extra)
 
     def start_site(self, name: str) -> Participant:

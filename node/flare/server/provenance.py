@@ -10,9 +10,11 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
+from fednode.errors import BadInputError
 from node.flare.manifest import META_KEY, decode_app, digest_of
-from node.flare.signing import MODEL_FILE, Provenance, RoundRecord, sha256_file, sign_model
+from node.flare.signing import MODEL_FILE, Provenance, RoundRecord, digest_matches, sha256_file, sign_model
 from policies.keys import load_or_create_site_key
+from policies.receipts import Receipt
 
 
 def job_digest_from_meta(meta: Mapping[str, Any]) -> str:
@@ -36,15 +38,44 @@ def job_digest_from_meta(meta: Mapping[str, Any]) -> str:
     return ";".join(f"{k}={v}" for k, v in digests.items())
 
 
-def approvals_from_meta(meta: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def approvals_from_meta(
+    meta: Mapping[str, Any],
+    receipts: Mapping[str, object] | None = None,
+    *,
+    job_id: str = "",
+    job_digest: str = "",
+) -> dict[str, dict[str, Any]]:
     """Per-site approval evidence the coordinator holds: the sites that had to accept the job before it ran.
 
     NVFlare only deploys a job once every mandatory site accepted it at ``check_resources``, and a fednode site
-    accepts only after its people approved the digest; sites that also send a signed receipt with their results
-    replace these entries with the receipt.
+    accepts only after its people approved the digest (``{"evidence": "accepted_for_deploy"}``). A site whose
+    results carried its signed approval receipt for this job gets ``{"evidence": "signed_receipt", "receipt":
+    ...}`` instead (:func:`receipt_evidence`); anyone holding the site's public key can verify it.
     """
     sites = meta.get("mandatory_clients") or []
-    return {str(s): {"evidence": "accepted_for_deploy"} for s in sites if isinstance(s, str)}
+    approvals = {str(s): {"evidence": "accepted_for_deploy"} for s in sites if isinstance(s, str)}
+    for site, value in (receipts or {}).items():
+        entry = receipt_evidence(site, value, job_id=job_id, job_digest=job_digest)
+        if entry is not None:
+            approvals[site] = entry
+    return approvals
+
+
+def receipt_evidence(site: str, value: object, *, job_id: str, job_digest: str) -> dict[str, Any] | None:
+    """The provenance entry for ``site``'s receipt, or ``None`` when ``value`` is not a receipt that this site
+    issued for this job and digest (the coordinator holds no site keys; a site verifies the signature)."""
+    if not isinstance(value, Mapping):
+        return None
+    try:
+        receipt = Receipt.from_json(value)
+    except BadInputError:
+        return None
+    body = receipt.body
+    if body.get("site") != site or body.get("job_id") != job_id:
+        return None
+    if job_digest and not digest_matches(str(body.get("job_digest", "")), str(body.get("app", "")), job_digest):
+        return None
+    return {"evidence": "signed_receipt", "receipt": receipt.to_json()}
 
 
 def sign_final_model(
