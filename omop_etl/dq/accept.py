@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from fednode.errors import EtlInputError
-from omop_etl.dq.checks import FAIL, CheckResult, DqReport
+from omop_etl.dq.report import FAIL, CheckResult, DqReport
 
 ACCEPTED = "accepted"
 _LINE = re.compile(

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from sqlalchemy import Connection, select
 
 from omop_etl.cdm import Concept, ConceptAncestor
-from omop_etl.synthea.transform import RowSet
+from omop_etl.synthea.rowset import RowSet
 
 PERSISTENCE = timedelta(days=30)
 

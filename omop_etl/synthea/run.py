@@ -20,8 +20,9 @@ from omop_etl.cdm import table as cdm_table
 from omop_etl.quarantine import EXTENSION_METADATA, QuarantineLog, write_quarantine
 from omop_etl.synthea.eras import condition_eras, drug_eras
 from omop_etl.synthea.ids import IdAllocator
+from omop_etl.synthea.rowset import RowSet
 from omop_etl.synthea.sources import read_sources
-from omop_etl.synthea.transform import RowSet, SyntheaTransformer
+from omop_etl.synthea.transform import SyntheaTransformer
 from omop_etl.synthea.writer import TableChanges, sync_table
 from omop_etl.vocab import ConceptMapper, VocabReport, ensure_core_concepts, load_vocabulary
 
