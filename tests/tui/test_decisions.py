@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from textual.pilot import Pilot
@@ -188,3 +189,34 @@ async def _a_denying_verdict_cannot_be_approved(single_site: Site) -> None:
     assert [a.decision for a in record.approvals] == ["reject"]
     events = single_site.events("job-evil")
     assert "job:approved" not in events and "job:approval_recorded" not in events
+
+
+def test_approve_pressed_while_the_review_loads_opens_the_dialog_once_loaded(
+    single_site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asyncio.run(_approve_pressed_while_loading(single_site, monkeypatch))
+
+
+async def _approve_pressed_while_loading(single_site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    single_site.register(manifest("job-1"))
+    release = threading.Event()
+    read_rules = single_site.services.approval_rules
+
+    def slow_rules() -> object:
+        release.wait(10)  # a loaded machine: the review's worker has not read the rules yet
+        return read_rules()
+
+    monkeypatch.setattr(single_site.services, "approval_rules", slow_rules)
+    app = make_app(single_site.settings, single_site.services, clock=single_site.clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await jobs_loaded(pilot, 1)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, JobReviewScreen))
+        await pilot.press("a")  # before the rules are read: the key is not lost
+        await pilot.pause(0.2)
+        assert not isinstance(pilot.app.screen, DecisionDialog)
+        release.set()
+        await until(pilot, lambda: isinstance(pilot.app.screen, DecisionDialog))
+        await _fill(pilot, "dr.hansen", "DPIA 2026-14 covers this study")
+        await until(pilot, lambda: single_site.services.job("job-1").state is JobState.APPROVED)
+        await app.workers.wait_for_complete()

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyotp
 import pytest
 
 from fednode.settings import Settings
@@ -14,7 +13,6 @@ from node.services import SiteServices
 from policies.contracts import JobState
 from tests.tui.sitekit import manifest, open_site
 from tests.tui.tmuxkit import TmuxDashboard, have_tmux
-from tui.screens.decision_dialog import HINTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not have_tmux(), reason="tmux is not installed")]
 
@@ -24,14 +22,6 @@ def dashboard(fednode_home: Path) -> Iterator[TmuxDashboard]:
     tmux = TmuxDashboard(fednode_home)
     yield tmux
     tmux.close()
-
-
-def _approve(tmux: TmuxDashboard, approver: str, reason: str, secret: str) -> None:
-    tmux.keys("a")
-    tmux.wait_for(HINTS["approver"])
-    tmux.field(approver, then=HINTS["reason"])
-    tmux.field(reason, then=HINTS["totp"])
-    tmux.field(pyotp.TOTP(secret).now())  # the dashboard process runs on the real clock
 
 
 def _state(home: Path) -> SiteServices:
@@ -51,9 +41,9 @@ def test_two_approvers_release_a_pending_job_with_keystrokes(fednode_home: Path,
     dashboard.keys("Enter")
     dashboard.wait_for("approvals 0/2")
 
-    _approve(dashboard, "dr.hansen", "protocol v1 reviewed", secrets["dr.hansen"])
+    dashboard.approve("dr.hansen", "protocol v1 reviewed", secrets["dr.hansen"])
     dashboard.wait_for("approvals 1/2")
-    _approve(dashboard, "dr.larsen", "DP settings within policy", secrets["dr.larsen"])
+    dashboard.approve("dr.larsen", "DP settings within policy", secrets["dr.larsen"])
     dashboard.wait_for("approved")
 
     dashboard.keys("Escape")

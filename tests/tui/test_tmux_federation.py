@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyotp
 import pytest
 from rich.console import Console
 
@@ -24,7 +23,6 @@ from node.services import SiteServices
 from node.study import StudyClient, StudySpec, build_job
 from policies.contracts import JobRecord, JobState
 from tests.tui.tmuxkit import TmuxDashboard, have_tmux
-from tui.screens.decision_dialog import HINTS
 
 pytestmark = [
     pytest.mark.e2e,
@@ -105,14 +103,6 @@ def _enroll(federation: Federation) -> dict[str, str]:
         services.close()
 
 
-def _approve(tmux: TmuxDashboard, approver: str, reason: str, secret: str) -> None:
-    tmux.keys("a")
-    tmux.wait_for(HINTS["approver"])
-    tmux.field(approver, then=HINTS["reason"])
-    tmux.field(reason, then=HINTS["totp"])
-    tmux.field(pyotp.TOTP(secret).now())  # the dashboard and the gate run on the real clock
-
-
 def _shows(screen: str, job_id: str, state: JobState) -> bool:
     """Whether a line of the screen (the jobs table's row; the id is cut to the column's width) shows the state."""
     return any(job_id[:8] in line and state.value in line for line in screen.splitlines())
@@ -141,11 +131,11 @@ def test_a_held_federation_job_is_approved_in_the_dashboard_and_starts(
     dashboard.keys("Enter")
     dashboard.wait_for("approvals 0/2")
 
-    _approve(dashboard, "dr.hansen", "protocol reviewed", secrets["dr.hansen"])
+    dashboard.approve("dr.hansen", "protocol reviewed", secrets["dr.hansen"])
     dashboard.wait_for("approvals 1/2")
     assert federation.state(HERE, job_id) is JobState.PENDING  # one person is not enough here
     assert federation.client.status(job_id).status == "SUBMITTED"  # so the job is still held
-    _approve(dashboard, "dr.larsen", "no PHI leaves the site", secrets["dr.larsen"])
+    dashboard.approve("dr.larsen", "no PHI leaves the site", secrets["dr.larsen"])
     dashboard.wait_for("approvals 2/2")
     dashboard.keys("Escape")
     dashboard.wait_for("0 pending")

@@ -16,6 +16,10 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+import pyotp
+
+from tui.screens.decision_dialog import HINTS
+
 REPO = Path(__file__).resolve().parents[2]
 FEDNODE = Path(sys.executable).with_name("fednode")
 EXITED = "[dashboard exited "
@@ -74,7 +78,7 @@ class TmuxDashboard:
         """The visible screen as plain text."""
         return self._tmux("capture-pane", "-p", "-t", "dash").stdout
 
-    def wait_for(self, text: str, *, timeout: float = 30.0) -> str:
+    def wait_for(self, text: str, *, timeout: float = 60.0) -> str:
         """Wait until ``text`` is on the screen; returns the screen."""
         deadline = time.monotonic() + timeout
         while True:
@@ -103,6 +107,15 @@ class TmuxDashboard:
         self.keys("Enter")
         if then is not None:
             self.wait_for(then)
+
+    def approve(self, approver: str, reason: str, totp_secret: str) -> None:
+        """Open the approve dialog on the job in view and fill it: approver, reason, a current TOTP code (the
+        dashboard runs on the real clock)."""
+        self.keys("a")
+        self.wait_for(HINTS["approver"])
+        self.field(approver, then=HINTS["reason"])
+        self.field(reason, then=HINTS["totp"])
+        self.field(pyotp.TOTP(totp_secret).now())
 
     def exit_code(self, *, timeout: float = 15.0) -> int:
         """Wait for the dashboard to end; its exit status."""

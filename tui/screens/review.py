@@ -72,6 +72,7 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
         self.record = record
         self.services = services
         self.rules: ApprovalRules | None = None
+        self._asked_before_loaded: bool | None = None  # approve (True) or reject (False) pressed while loading
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -124,6 +125,9 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
         self.query_one("#review-title", Static).update(self._title())
         self.query_one(DiffView).show(context.record.manifest, context.baseline)
         self.query_one(JobFacts).show(context.record, context.budget)
+        if self._asked_before_loaded is not None:
+            approve, self._asked_before_loaded = self._asked_before_loaded, None
+            self.action_decide(approve)
 
     @on(Tree.NodeHighlighted, "#review-tree")
     def _file_highlighted(self, event: Tree.NodeHighlighted[ManifestFile]) -> None:
@@ -148,8 +152,9 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
         if approve and not self.record.verdict.allowed:
             self.notify("The policy verdict denies this job: it cannot be approved.", severity="error")
             return
-        if self.rules is None:
-            self.notify("Still loading the review; try again in a moment.", severity="warning")
+        if self.rules is None:  # the dialog needs the approval rules: it opens as soon as they are read
+            self._asked_before_loaded = approve
+            self.notify("Reading the approval rules; the dialog opens in a moment.")
             return
         self.decide(approve, self.rules)
 
