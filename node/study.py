@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ APP_NAME = "app"
 CONTROLLER_PATH = "node.flare.server.controller.FednodeController"
 EXECUTOR_PATH = "node.flare.executor.NerExecutor"
 TRAIN_TASK = "train"
+COMPLETED_STATES = ("FINISHED:COMPLETED", "FINISHED_OK")
 TERMINAL_STATES = (
     "FINISHED:COMPLETED",
     "FINISHED:ABORTED",
@@ -192,10 +194,16 @@ class JobStatus:
     name: str
     schedule_count: int
     last_schedule_reason: str
+    failure: str = ""
+    """Why a study that ended without completing failed, from its ``run_status.json`` (empty when unknown)."""
 
     @property
     def done(self) -> bool:
         return self.status.startswith("FINISHED") or self.status in TERMINAL_STATES
+
+    @property
+    def failed(self) -> bool:
+        return self.done and self.status not in COMPLETED_STATES
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -204,6 +212,7 @@ class JobStatus:
             "name": self.name,
             "schedule_count": self.schedule_count,
             "last_schedule_reason": self.last_schedule_reason,
+            "failure": self.failure,
         }
 
 
@@ -229,8 +238,12 @@ class StudyClient:
         return job_id
 
     def status(self, job_id: str) -> JobStatus:
+        """The job's status; for a study that ended without completing, also why (read from its result)."""
         with self._session() as sess:
-            return _status(sess, job_id)
+            status = _status(sess, job_id)
+            if status.failed:
+                status = replace(status, failure=_failure_reason(sess, job_id))
+            return status
 
     def wait(
         self,
@@ -287,6 +300,22 @@ def _status(sess: Any, job_id: str) -> JobStatus:
         schedule_count=int(meta.get("schedule_count", 0) or 0),
         last_schedule_reason=last[:300],
     )
+
+
+def _failure_reason(sess: Any, job_id: str) -> str:
+    """Why a finished study failed, from the ``run_status.json`` in its result; empty when it holds none."""
+    from node.flare.server.run_status import read_run_status
+
+    with tempfile.TemporaryDirectory(prefix="fednode-status-") as tmp:
+        try:
+            location = sess.download_job_result(job_id, tmp)
+        except Exception as exc:  # NVFlare raises its own exception types; the status stands without a reason
+            log.warning("study.status_reason_unavailable job_id=%s kind=%s", job_id, type(exc).__name__)
+            return ""
+        status = read_run_status(Path(location)) if location else None
+    if status is None or not status.failed:
+        return ""
+    return f"failed after {status.rounds_done} round(s): {status.reason}"
 
 
 def find_model_folder(result: Path) -> Path:

@@ -140,6 +140,8 @@ def study_status(
     """The job's state at the coordinator (SUBMITTED while sites review it, RUNNING, FINISHED:...)."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
+        from rich.markup import escape
+
         from node.study import StudyClient
 
         status = StudyClient(_load(cli, federation)).status(job_id)
@@ -147,7 +149,8 @@ def study_status(
             {"ok": True, **status.to_json()},
             lambda c: c.print(
                 f"{job_id}: [bold]{status.status}[/bold] (schedule tries {status.schedule_count})"
-                + (f"\n  last: {status.last_schedule_reason}" if status.last_schedule_reason else "")
+                + (f"\n  last: {escape(status.last_schedule_reason)}" if status.last_schedule_reason else "")
+                + (f"\n  why: {escape(status.failure)}" if status.failure else "")
             ),
         )
 

@@ -190,3 +190,5 @@ def test_a_result_carrying_text_is_blocked_by_the_egress_guard(running: Running,
         assert False in running.egress(site, job_id)
     with pytest.raises(ServiceError, match="no usable result from any of the 2 sites"):
         running.client.download(job_id, tmp_path / "out")
+    status = running.client.status(job_id)  # `fednode study status` says why, too
+    assert status.failed and "no usable result from any of the 2 sites" in status.failure
