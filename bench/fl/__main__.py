@@ -118,15 +118,18 @@ def _overhead_markdown(overhead: dict[str, Any]) -> list[str]:
     return md
 
 
-def _overhead_only(a: argparse.Namespace, cfg: ExperimentConfig, ctx: ExperimentContext) -> int:
-    small = replace(cfg, progress=False)
-    ctx_small = replace(ctx, config=small)
-    overhead = {
-        f"{n}_sites": measure_overhead(
-            ctx_small, sites=n, sentences=min(len(ctx.train), a.overhead_sentences), repeats=3
-        )
+def _measure_overheads(a: argparse.Namespace, cfg: ExperimentConfig, ctx: ExperimentContext) -> dict[str, Any]:
+    """The overhead per round for each of ``--overhead-sites``, measured alone (no progress bars)."""
+    quiet = replace(ctx, config=replace(cfg, progress=False))
+    sentences = min(len(ctx.train), a.overhead_sentences)
+    return {
+        f"{n}_sites": measure_overhead(quiet, sites=n, sentences=sentences, repeats=3)
         for n in parse_sites(a.overhead_sites)
     }
+
+
+def _overhead_only(a: argparse.Namespace, cfg: ExperimentConfig, ctx: ExperimentContext) -> int:
+    overhead = _measure_overheads(a, cfg, ctx)
     payload = {
         "benchmark": "fl_overhead",
         "config": cfg.as_dict(),
@@ -223,16 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
 
-    overhead: dict[str, Any] = {}
-    if not a.no_overhead:
-        small = replace(cfg, progress=False)
-        ctx_small = replace(ctx, config=small)
-        overhead = {
-            f"{n}_sites": measure_overhead(
-                ctx_small, sites=n, sentences=min(len(ctx.train), a.overhead_sentences), repeats=3
-            )
-            for n in parse_sites(a.overhead_sites)
-        }
+    overhead = {} if a.no_overhead else _measure_overheads(a, cfg, ctx)
 
     payload = {
         "benchmark": "fl",
