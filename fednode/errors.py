@@ -15,7 +15,8 @@
     │   ├── BudgetExceededError       the privacy budget cannot cover the request
     │   ├── ApprovalRefusedError      an approval is not allowed (denied verdict, same approver twice, bad TOTP)
     │   ├── JobStateError             a job transition its current state does not allow (e.g. run a rejected job)
-    │   └── EgressBlockedError        a task result leaving the site failed the egress checks
+    │   ├── EgressBlockedError        a task result leaving the site failed the egress checks
+    │   └── SandboxUnavailableError   the kernel cannot confine job code here, so BYOC jobs are refused
     ├── IntegrityError                something was tampered with or does not match       (exit 5)
     │   ├── AuditChainError           the audit chain is broken; names the first bad record
     │   ├── DigestMismatchError       deployed bytes differ from the approved digest
@@ -23,7 +24,8 @@
     ├── NotFoundError                 a job, study or record that was asked for does not exist (exit 4)
     ├── DataQualityError              the data-quality gate failed                        (exit 4)
     └── ServiceError                  an external component failed (database, NVFlare)   (exit 1)
-        └── QuorumNotMetError         fewer site updates arrived than the round's min_clients
+        ├── QuorumNotMetError         fewer site updates arrived than the round's min_clients
+        └── SandboxError              a job sandbox spec is malformed or confinement failed
 
 Messages never contain patient text or identifiers: they name files, lines, fields, ids and reasons only.
 """
@@ -166,3 +168,11 @@ class QuorumNotMetError(ServiceError):
         super().__init__(message)
         self.arrived = arrived
         self.required = required
+
+
+class SandboxUnavailableError(RefusedByPolicyError):
+    """The kernel cannot confine job code (no Landlock, or too old an ABI): BYOC jobs are refused here."""
+
+
+class SandboxError(ServiceError):
+    """A job sandbox spec is malformed, or confining the job process failed (it then never runs)."""
