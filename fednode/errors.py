@@ -10,11 +10,14 @@
     │   ├── NerDataError              NER training data (CoNLL file, gold spans) is malformed
     │   ├── AggregationInputError     model updates that cannot be aggregated (keys, shapes, dtypes)
     │   ├── ManifestError             a job manifest in the NVFlare job meta is missing or malformed
+    │   ├── JobFolderError            a job folder cannot be reviewed (not a job, links, compiled files, too large)
     │   └── PolicyFileError           a site policy YAML or compiled site file
     ├── RefusedByPolicyError          the site policy denies the request                 (exit 3)
     │   ├── BudgetExceededError       the privacy budget cannot cover the request
     │   ├── ApprovalRefusedError      an approval is not allowed (denied verdict, same approver twice, bad TOTP)
     │   ├── JobStateError             a job transition its current state does not allow (e.g. run a rejected job)
+    │   ├── ByocConfigError           a BYOC job's config cannot run confined (what to change is in the message)
+    │   ├── StagingRefusedError       the site will not stage its data for a job (not approved, data_access)
     │   ├── EgressBlockedError        a task result leaving the site failed the egress checks
     │   └── SandboxUnavailableError   the kernel cannot confine job code here, so BYOC jobs are refused
     ├── IntegrityError                something was tampered with or does not match       (exit 5)
@@ -95,6 +98,11 @@ class ManifestError(BadInputError):
     """A job manifest carried in the NVFlare job meta is missing or malformed."""
 
 
+class JobFolderError(BadInputError):
+    """A job folder on disk cannot be reviewed: not an NVFlare job, symbolic links, special or compiled files,
+    over the size limit, or an embedded manifest that no longer matches the folder's files."""
+
+
 class PolicyFileError(BadInputError):
     """A site policy YAML or a compiled NVFlare site file is invalid."""
 
@@ -115,6 +123,14 @@ class ApprovalRefusedError(RefusedByPolicyError):
 
 class JobStateError(RefusedByPolicyError):
     """A job transition that the job's current state does not allow (run a rejected job, approve a running one)."""
+
+
+class StagingRefusedError(RefusedByPolicyError):
+    """The site will not stage its data for a job: not approved, or a column it needs is outside ``data_access``."""
+
+
+class ByocConfigError(RefusedByPolicyError):
+    """A BYOC job's client config asks for something the site cannot run confined; the message says what to change."""
 
 
 class EgressBlockedError(RefusedByPolicyError):

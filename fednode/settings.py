@@ -62,6 +62,11 @@ class FlSettings(_Section):
     """The NVFlare client/server and the built-in trainer."""
 
     model_dir: Path | None = Field(None, description="HF checkpoint folder; default: bundled all-MiniLM-L6-v2.")
+    base_model: str | None = Field(
+        None,
+        description="Base checkpoint whose tokenizer and config are staged into a BYOC job's model/: 'minilm' "
+        "(bundled), 'tiny' (tests) or a folder; default: model_dir, else the bundled all-MiniLM-L6-v2.",
+    )
     workspace: Path | None = Field(None, description="NVFlare workspace; default $FEDNODE_HOME/nvflare.")
     check_timeout_s: float = Field(15.0, gt=0, description="Longest any NVFlare event handler may take.")
     review_window_h: float = Field(72.0, gt=0, description="How long the coordinator keeps a held job queued.")
