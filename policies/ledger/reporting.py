@@ -17,6 +17,7 @@ from policies.ledger.storage import (
     flat_spent,
     recorded_steps,
     reservations_with_steps,
+    steps_taken_by_job,
     to_reservation,
     usage_parts,
 )
@@ -87,6 +88,12 @@ class LedgerReports:
         """Every DP-SGD step taken on ``dataset`` (compacted), for ``accountant.history = ...`` in the trainer."""
         with self._store.read() as s:
             return list(compact(recorded_steps(s, dataset)))
+
+    def job_steps(self, job_id: str) -> list[Step]:
+        """Every step recorded by ``job_id`` (compacted): the persisted state of a per-job accountant."""
+        with self._store.read() as s:
+            taken = steps_taken_by_job(s, job_id)
+        return list(compact((nm, sr, n) for (nm, sr), n in taken.items()))
 
     def epsilon_spent(self, dataset: str, delta: float | None = None, accountant: str | None = None) -> float:
         """Epsilon actually spent on ``dataset``: the accountant over the recorded steps, plus flat spends."""
