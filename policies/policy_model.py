@@ -94,9 +94,9 @@ class ResultFilter(StrEnum):
     PERCENTILE_PRIVACY = "percentile_privacy"  # NVFlare PercentilePrivacy
     SVT_PRIVACY = "svt_privacy"  # NVFlare SVTPrivacy
     WEIGHTS_ONLY = "weights_only"  # NVFlare DXOBlocker allowing model weights/diffs and metrics only
-    NORM_CLIP = "norm_clip"  # node.flare.filters.UpdateNormClip
-    DP_BUDGET = "dp_budget"  # node.flare.filters.DpBudgetFilter
-    EGRESS_SCHEMA = "egress_schema"  # node.flare.filters.EgressSchemaFilter
+    NORM_CLIP = "norm_clip"  # node.site.filters.UpdateNormClip
+    DP_BUDGET = "dp_budget"  # node.site.filters.DpBudgetFilter
+    EGRESS_SCHEMA = "egress_schema"  # node.site.filters.EgressSchemaFilter
 
 
 class Weekday(StrEnum):
@@ -172,6 +172,26 @@ class JobsSection(_Strict):
     min_local_records: int = Field(100, ge=0, description="Fewest local training records this site must hold.")
     max_app_bytes: int = Field(2 * 1024 * 1024, ge=1, description="Largest app (all files) the site accepts.")
     forbidden_capabilities: list[Capability] = Field(default_factory=lambda: list(Capability))
+
+
+class SandboxSection(_Strict):
+    """Limits on a BYOC job's confined training process (enforced by the kernel at run time, see docs/policy.md).
+
+    The process gets no network but its one loopback channel to the site's job process, and file access only to
+    its working directory, the staged data and the Python runtime; these are the resource limits on top.
+    """
+
+    memory_mib: int | None = Field(
+        8192, ge=256, le=4_194_304, description="Address-space limit per process (RLIMIT_AS), MiB; null: none."
+    )
+    max_processes: int = Field(
+        256, ge=1, le=65_536, description="Processes and threads the job may start (RLIMIT_NPROC headroom)."
+    )
+    wall_minutes: int = Field(
+        24 * 60, ge=1, le=30 * 24 * 60, description="Longest the training process may run, minutes (whole job)."
+    )
+    cpu_minutes: int | None = Field(None, ge=1, description="CPU time limit (RLIMIT_CPU), minutes; null: none.")
+    file_size_mib: int = Field(16_384, ge=1, description="Largest file the job may write (RLIMIT_FSIZE), MiB.")
 
 
 class DpSection(_Strict):
@@ -277,6 +297,7 @@ class SitePolicy(_Strict):
     )
     approval: ApprovalSection
     schedule: ScheduleSection = ScheduleSection()
+    sandbox: SandboxSection = SandboxSection()
 
     @property
     def zone(self) -> ZoneInfo:

@@ -23,6 +23,7 @@ class AuditEvent(StrEnum):
     DIGEST_MISMATCH = "digest:mismatch"
     EGRESS_ALLOWED = "egress:allowed"
     EGRESS_BLOCKED = "egress:blocked"
+    SANDBOX_DENIED = "sandbox:denied"  # confined job code tried something the sandbox forbids (category only)
     BUDGET_RESERVED = "budget:reserved"
     BUDGET_REFUSED = "budget:refused"
     BUDGET_COMMITTED = "budget:committed"
