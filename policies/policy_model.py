@@ -203,6 +203,14 @@ class DpSection(_Strict):
     min_noise_multiplier: float = Field(0.5, ge=0)
     max_grad_norm: float = Field(1.0, gt=0, description="Largest per-sample clipping norm.")
     accountant: str = Field("prv", pattern=r"^(prv|rdp)$")
+    site_noise_multiplier: float | None = Field(
+        None,
+        gt=0,
+        le=1000,
+        description="Bring-your-own-code jobs: the site's own Gaussian noise on every update at egress, as a multiple "
+        "of site_clip_norm (the site cannot verify job code's DP-SGD). Needed for BYOC jobs when DP is required.",
+    )
+    site_clip_norm: float = Field(1.0, gt=0, description="BYOC jobs: the L2 norm every update is clipped to at egress.")
 
 
 class FilterSpec(_Strict):
