@@ -12,9 +12,12 @@ For a BYOC job (``job_meta["byoc"]``, set by NVFlare at deploy) it first, in the
 4. writes the job's :class:`~node.site.sandbox.SandboxSpec` (working directory = the app folder, read-only
    staged data and Python runtime, limits from the policy's ``sandbox`` section, no secrets) into
    ``<run dir>/fednode-sandbox/`` (outside the job's reach), with its denial report file beside it;
-5. rewrites the config so the training script runs as an external process whose command the site built:
-   ``<python> -m node.site.trainer --spec <spec> -- <python> -u custom/<script>.py <args>`` (an in-process
-   Client API job becomes an external-process one; its code is unchanged);
+5. moves the job's ``custom/`` folder to ``job_code/`` (NVFlare puts ``custom/`` on the job process's own
+   ``sys.path``: a module the job process tried to import and did not find elsewhere would otherwise be the
+   job's code) and rewrites the config so the training script runs as an external process whose command the
+   site built: ``<python> -I -m node.site.trainer --spec <spec> -- <python> -u job_code/<script>.py <args>``
+   (an in-process Client API job becomes an external-process one; its code is unchanged; ``-I`` keeps the app
+   folder and ``PYTHONPATH`` off the wrapper's path before it confines);
 6. starts the CJ with an environment without secrets (:func:`job_process_env`).
 
 When the job ends (``JOB_COMPLETED``) it reads the sandbox's denial reports, writes one ``sandbox:denied`` audit
@@ -63,6 +66,8 @@ SPEC_FILE = "spec.json"
 REPORT_FILE = "denials.jsonl"
 DONE_FILE = "finished"
 TRAINER_MODULE = "node.site.trainer"
+CODE_FOLDER = "job_code"
+"""Where the job's ``custom/`` folder is moved in the app folder before the job process starts."""
 MAX_DENIAL_RECORDS = 50
 """At most this many ``sandbox:denied`` records per job (one per distinct kind; the rest summed in the last)."""
 
@@ -120,7 +125,8 @@ def sandbox_limits(section: SandboxSection) -> dict[str, int | None]:
 
 def trainer_command(spec_path: Path, task: TaskScript, *, python: str = sys.executable) -> list[str]:
     """The argv the job process runs for the training script: the site's confining wrapper around it."""
-    return [python, "-m", TRAINER_MODULE, "--spec", str(spec_path), "--", python, "-u", task.app_path, *task.args]
+    script = f"{CODE_FOLDER}/{task.script}"
+    return [python, "-I", "-m", TRAINER_MODULE, "--spec", str(spec_path), "--", python, "-u", script, *task.args]
 
 
 def prepare_byoc(
@@ -144,6 +150,9 @@ def prepare_byoc(
         raise ByocConfigError("the deployed config_fed_client.json cannot be read") from None
     task = plan_client_config(config)
     _check_script(app_dir, task)
+    code = app_dir / CODE_FOLDER
+    if code.exists() or code.is_symlink():
+        raise ByocConfigError(f"the app has a top-level {CODE_FOLDER}/ folder; the site needs that name: rename it")
 
     sandbox_dir = run_dir / SANDBOX_FOLDER
     if sandbox_dir.exists():
@@ -152,8 +161,9 @@ def prepare_byoc(
     report_path = sandbox_dir / REPORT_FILE
     report_path.touch(mode=0o600)
 
+    (app_dir / "custom").rename(code)
     staged = stage(job_id, app_dir) if stage is not None else None
-    read_only = [app_dir / "custom", *(staged.read_only_paths() if staged is not None else ())]
+    read_only = [code, *(staged.read_only_paths() if staged is not None else ())]
     tmp = app_dir / "tmp"
     tmp.mkdir(exist_ok=True)
     env = {
@@ -163,6 +173,7 @@ def prepare_byoc(
         "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": str(code),  # as NVFlare's external mode has custom/ on the path
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "HF_DATASETS_OFFLINE": "1",

@@ -129,10 +129,13 @@ def test_a_byoc_in_process_job_is_rewritten_to_run_the_sites_confining_command(t
     args = json.loads((app / "config" / "config_fed_client.json").read_text())["executors"][0]["executor"]["args"]
     assert args["execution_mode"] == "external_process"
     assert args["command"] == [
-        "/venv/bin/python", "-m", "node.site.trainer", "--spec", str(run / "fednode-sandbox" / "spec.json"), "--",
-        "/venv/bin/python", "-u", "custom/train.py", "--data_dir", "data", "--model_dir", "model",
+        "/venv/bin/python", "-I", "-m", "node.site.trainer", "--spec", str(run / "fednode-sandbox" / "spec.json"),
+        "--", "/venv/bin/python", "-u", "job_code/train.py", "--data_dir", "data", "--model_dir", "model",
     ]  # fmt: skip
     assert "task_script_path" not in args
+    # the job's code left custom/, which NVFlare puts on the job process's own sys.path
+    assert not (app / "custom").exists()
+    assert (app / "job_code" / "train.py").is_file()
 
 
 def test_the_spec_confines_to_the_app_folder_with_staged_data_read_only_and_policy_limits(tmp_path: Path) -> None:
@@ -142,7 +145,8 @@ def test_the_spec_confines_to_the_app_folder_with_staged_data_read_only_and_poli
     launch = jl.prepare_byoc("job-1", app, run, policy=policy, stage=Recorder().stage, require_support=_ok)
     spec = SandboxSpec.load(launch.spec_path)
     assert spec.workdir == app
-    assert {app / "custom", app / "data", app / "model"} <= set(spec.read_only)
+    assert {app / "job_code", app / "data", app / "model"} <= set(spec.read_only)
+    assert spec.env["PYTHONPATH"] == str(app / "job_code")
     assert spec.report_path == run / "fednode-sandbox" / "denials.jsonl"
     assert app not in spec.report_path.parents  # the job cannot reach its own report or spec
     assert app not in launch.spec_path.parents
@@ -187,6 +191,14 @@ def test_a_script_that_is_a_symlink_out_of_custom_is_refused(tmp_path: Path) -> 
     (app / "custom" / "train.py").unlink()
     (app / "custom" / "train.py").symlink_to(tmp_path / "elsewhere.py")
     with pytest.raises(ByocConfigError, match="not a regular file"):
+        jl.prepare_byoc("job-1", app, run, policy=_policy(), stage=None, require_support=_ok)
+
+
+def test_an_app_that_already_has_the_code_folder_is_refused(tmp_path: Path) -> None:
+    ws = _deploy(tmp_path)
+    app, run = Path(ws.get_app_dir("job-1")), Path(ws.get_run_dir("job-1"))
+    (app / "job_code").mkdir()
+    with pytest.raises(ByocConfigError, match="job_code"):
         jl.prepare_byoc("job-1", app, run, policy=_policy(), stage=None, require_support=_ok)
 
 

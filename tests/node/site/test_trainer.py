@@ -16,7 +16,6 @@ from fednode.errors import SandboxError
 from node.site import trainer
 from node.site.sandbox import SandboxSpec, probe
 
-REPO = Path(__file__).resolve().parents[3]
 SUPPORT = probe()
 
 
@@ -120,8 +119,8 @@ def test_confined_the_script_reaches_the_job_processs_port_and_nothing_else(
     spec_path = SandboxSpec.for_job(work, report_path=sandbox / "denials.jsonl", wall_seconds=60).write(
         sandbox / "spec.json"
     )
-    env = {**os.environ, trainer.BOOTSTRAP_ENV: str(boot), "FEDNODE_DEID__SECRET": "x", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "node.site.trainer", "--spec", str(spec_path), "--"]
+    env = {**os.environ, trainer.BOOTSTRAP_ENV: str(boot), "FEDNODE_DEID__SECRET": "x"}
+    cmd = [sys.executable, "-I", "-m", "node.site.trainer", "--spec", str(spec_path), "--"]  # as the launcher
     cmd += [sys.executable, "-c", PROBE, str(allowed), str(other)]
     done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
