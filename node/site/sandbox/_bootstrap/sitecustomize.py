@@ -178,6 +178,20 @@ def _install() -> None:
         if family in (2, 10) and type_ & 0xF != 1:
             deny("socket.socket", "network", "datagram-socket")
 
+    def check_path(action: str, value: Any, roots: tuple[str, ...], category: str) -> None:
+        path = as_path(value)
+        if path is not None and not allowed(path, roots):
+            deny(action, category, kind(path))
+
+    def on_listdir(action: str, args: tuple[Any, ...]) -> None:
+        check_path(action, "." if args[0] is None else args[0], readable, "file-read")
+
+    def on_change(action: str, paths: tuple[Any, ...], dir_fds: tuple[Any, ...]) -> None:
+        if any(d not in (None, -1) for d in dir_fds):
+            return  # relative to a directory fd: the kernel decides
+        for value in paths:
+            check_path(action, value, writable, "file-write")
+
     handlers: dict[str, Callable[[tuple[Any, ...]], None]] = {
         "open": on_open,
         "os.system": lambda a: deny("os.system", "process", "shell"),
@@ -194,6 +208,17 @@ def _install() -> None:
         "os.kill": lambda a: on_kill("os.kill", a),
         "os.killpg": lambda a: on_kill("os.killpg", a),
         "ctypes.dlopen": on_dlopen,
+        "os.listdir": lambda a: on_listdir("os.listdir", a),
+        "os.scandir": lambda a: on_listdir("os.scandir", a),
+        "os.rename": lambda a: on_change("os.rename", a[:2], a[2:4]),
+        "os.link": lambda a: on_change("os.link", a[1:2], a[2:4]),
+        "os.symlink": lambda a: on_change("os.symlink", a[1:2], a[2:3]),
+        "os.remove": lambda a: on_change("os.remove", a[:1], a[1:2]),
+        "os.rmdir": lambda a: on_change("os.rmdir", a[:1], a[1:2]),
+        "os.mkdir": lambda a: on_change("os.mkdir", a[:1], a[2:3]),
+        "os.truncate": lambda a: on_change("os.truncate", a[:1], ()),
+        "os.chmod": lambda a: on_change("os.chmod", a[:1], a[2:3]),
+        "os.chown": lambda a: on_change("os.chown", a[:1], a[3:4]),
     }
     get = handlers.get
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from node.site.sandbox import run_confined
 from tests.node.site.sandbox.conftest import Site, accepted_any, needs_landlock, nonroot_python
 
 pytestmark = needs_landlock
@@ -47,14 +48,16 @@ FILE_ACTIONS = [
     ("read-state-db", "open({home!r} + '/state.db').read()", ("file-read", "state.db")),
     ("read-omop-db", "open({home!r} + '/omop.db', 'rb').read()", ("file-read", "omop.db")),
     ("read-site-key", "open({home!r} + '/keys/site.key').read()", ("file-read", "keys")),
-    ("list-keys", "os.listdir({home!r} + '/keys')", None),
+    ("list-keys", "os.listdir({home!r} + '/keys')", ("file-read", "keys")),
     ("read-init-environ", "open('/proc/1/environ', 'rb').read()", ("file-read", "proc-environ")),
     ("read-parent-environ", "open('/proc/{parent}/environ', 'rb').read()", ("file-read", "proc-environ")),
     ("read-sibling-job", "open({sibling!r} + '/train.tsv').read()", ("file-read", "other-job")),
     ("os-open-sibling-job", "os.open({sibling!r} + '/train.tsv', os.O_RDONLY)", ("file-read", "other-job")),
     ("write-outside", "open({outside!r} + '/leak.txt', 'w').write('x')", ("file-write", "outside-workdir")),
     ("write-staged-data", "open({data!r} + '/train.tsv', 'a').write('x')", ("file-write", "outside-workdir")),
-    ("replace-staged-data", "os.replace('x', {data!r} + '/train.tsv')", None),
+    ("replace-staged-data", "os.replace('x', {data!r} + '/train.tsv')", ("file-write", "outside-workdir")),
+    ("delete-staged-data", "os.remove({data!r} + '/train.tsv')", ("file-write", "outside-workdir")),
+    ("mkdir-in-sibling-job", "os.mkdir({sibling!r} + '/x')", ("file-write", "other-job")),
     ("write-sibling-job", "open({sibling!r} + '/evil.py', 'w').write('x')", ("file-write", "other-job")),
 ]
 
@@ -62,7 +65,7 @@ FILE_ACTIONS = [
 @pytest.mark.parametrize("bypass", [False, True], ids=["hook", "bypassed"])
 @pytest.mark.parametrize(("action", "reported"), [a[1:] for a in FILE_ACTIONS], ids=[a[0] for a in FILE_ACTIONS])
 def test_file_access_outside_the_job_is_denied(
-    site: Site, action: str, reported: tuple[str, str] | None, bypass: bool
+    site: Site, action: str, reported: tuple[str, str], bypass: bool
 ) -> None:
     (site.workdir / "x").write_text("x")
     line, denials = attempt(
@@ -76,10 +79,7 @@ def test_file_access_outside_the_job_is_denied(
         parent=os.getpid(),
     )
     assert line.startswith("DENIED"), line
-    if bypass or reported is None:
-        assert not denials or bypass is False
-    else:
-        assert denials == [reported]
+    assert denials == ([] if bypass else [reported])
     assert (site.data / "train.tsv").read_text() == "aspirin\tO\n\n"
     assert not (site.outside / "leak.txt").exists() and not (site.sibling / "evil.py").exists()
 
@@ -308,3 +308,78 @@ print("trained", torch.get_num_threads() >= 1)
     assert result.stdout.strip() == b"trained True", result.stderr.decode()[-2000:]
     assert (site.workdir / "model.pt").stat().st_size > 0
     assert result.denials == ()
+
+
+@pytest.mark.parametrize("bypass", [False, True], ids=["hook", "bypassed"])
+def test_loading_native_code_from_outside_is_denied(site: Site, bypass: bool) -> None:
+    lib = site.outside / "evil.so"
+    lib.write_bytes(Path("/bin/true").read_bytes()[:4096])
+    code = (
+        f"import ctypes\ntry:\n    ctypes.CDLL({str(lib)!r})\nexcept OSError as exc:\n    print(type(exc).__name__)\n"
+    )
+    result = site.run(code, flags=BYPASS if bypass else ())
+    if bypass:  # the loader's open() is refused by the kernel: ctypes says OSError with EACCES inside
+        assert result.stdout.strip() == b"OSError"
+        assert result.denials == ()
+    else:
+        assert result.stdout.strip() == b"PermissionError"
+        assert [(d.category, d.target) for d in result.denials] == [("native", "outside-workdir")]
+
+
+JOB_SCRIPT = '''
+"""An attacker's task script, run as NVFlare would: python -u custom/train.py --data_dir DATA."""
+import os, socket, subprocess, sys
+
+data_dir = sys.argv[sys.argv.index("--data_dir") + 1]
+home = sys.argv[sys.argv.index("--home") + 1]
+attempts = {
+    "omop": lambda: open(os.path.join(home, "omop.db"), "rb").read(),
+    "key": lambda: open(os.path.join(home, "keys", "site.key")).read(),
+    "other-job": lambda: os.listdir(os.path.join(os.path.dirname(os.getcwd()), "job-b")),
+    "shell": lambda: subprocess.run(["/bin/sh", "-c", "id"], check=True),
+    "connect": lambda: socket.create_connection(("127.0.0.1", int(sys.argv[-1])), timeout=5),
+    "write-out": lambda: open(os.path.join(home, "stolen.txt"), "w").write("x"),
+}
+rows = len(open(os.path.join(data_dir, "train.tsv")).read().splitlines())
+with open("result.txt", "w") as fh:
+    fh.write(f"rows={rows}\\n")
+for name, act in attempts.items():
+    try:
+        act()
+        print(name, "ALLOWED")
+    except PermissionError:
+        print(name, "DENIED")
+print("secret", os.environ.get("FEDNODE_SECRET"))
+'''
+
+
+def test_a_job_script_trying_everything_is_stopped_and_reported(
+    site: Site, listener: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEDNODE_SECRET", "s3cr3t-value")
+    (site.workdir / "custom" / "train.py").write_text(JOB_SCRIPT)
+    port = listener.getsockname()[1]
+    argv = [sys.executable, "-u", "custom/train.py", "--data_dir", str(site.data), "--home", str(site.home), str(port)]
+    result = run_confined(site.spec(), argv)
+    lines = dict(line.split(" ", 1) for line in result.stdout.decode().splitlines())
+    assert lines == {
+        "omop": "DENIED",
+        "key": "DENIED",
+        "other-job": "DENIED",
+        "shell": "DENIED",
+        "connect": "DENIED",
+        "write-out": "DENIED",
+        "secret": "None",
+    }, result.stderr.decode()[-1500:]
+    assert (site.workdir / "result.txt").read_text() == "rows=2\n"
+    assert not (site.home / "stolen.txt").exists() and not accepted_any(listener)
+    assert sorted((d.category, d.target) for d in result.denials) == sorted(
+        [
+            ("file-read", "omop.db"),
+            ("file-read", "keys"),
+            ("file-read", "other-job"),
+            ("process", "executable"),
+            ("network", f"tcp:{port}"),
+            ("file-write", "outside-workdir"),
+        ]
+    )
