@@ -19,7 +19,8 @@ from fednode.errors import BadInputError, JobStateError, SignatureError
 from policies.audit import canonical_json
 from policies.contracts import JobRecord, JobState
 from policies.keys import SiteKey, key_id, verify_signature
-from policies.state import Clock, isoformat, utc_now
+from fednode.clock import Clock, utc_now
+from policies.state import isoformat
 
 RECEIPT_VERSION = 1
 _DOMAIN = b"fednode-approval-receipt\n"

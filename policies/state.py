@@ -12,7 +12,7 @@ call creates them all.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,20 +39,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from fednode.clock import Clock, utc_now  # noqa: F401  # TEMPORARY re-export until node/ imports fednode.clock
 from fednode.errors import ServiceError
 
 log = logging.getLogger("fednode.policies.state")
 
-Clock = Callable[[], datetime]
-"""Injectable time source; always returns an aware UTC datetime."""
-
 _PG_WRITE_LOCK = 0x6665646E6F6465  # "fednode": the advisory lock key that serialises writers on PostgreSQL
 BUSY_TIMEOUT_MS = 30_000
-
-
-def utc_now() -> datetime:
-    """The default clock."""
-    return datetime.now(UTC)
 
 
 def isoformat(at: datetime) -> str:

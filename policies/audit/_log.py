@@ -26,7 +26,8 @@ from policies.audit._chain import (
 )
 from policies.audit._events import AuditEvent
 from policies.keys import SiteKey
-from policies.state import AuditCheckpointRow, AuditRow, Clock, StateStore, isoformat, utc_now
+from fednode.clock import Clock, utc_now
+from policies.state import AuditCheckpointRow, AuditRow, StateStore, isoformat
 
 log = logging.getLogger("fednode.policies.audit")
 

@@ -21,7 +21,8 @@ from policies.ledger.storage import (
     to_reservation,
     usage_parts,
 )
-from policies.state import Clock, LedgerVersionRow, ReservationRow, StateStore, utc_now
+from fednode.clock import Clock, utc_now
+from policies.state import LedgerVersionRow, ReservationRow, StateStore
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from policies.contracts import Approval, JobRecord, JobState
 from policies.jobcodec import manifest_from_json, verdict_from_json
 from policies.ledger import PrivacyLedger
 from policies.registry.rules import MAX_REASON, ApprovalRules
-from policies.state import ApprovalRow, Clock, JobRow, StateStore, utc_now
+from fednode.clock import Clock, utc_now
+from policies.state import ApprovalRow, JobRow, StateStore
 from policies.totp import TotpVerifier
 
 log = logging.getLogger("fednode.policies.registry")

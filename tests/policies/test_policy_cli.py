@@ -35,8 +35,6 @@ def test_clean_job_is_allowed(home: Path) -> None:
 
 def test_malicious_job_is_denied_with_reasons_and_json(home: Path, tmp_path: Path) -> None:
     job = Path(shutil.copytree(FIXTURES / "malicious_byoc_job", tmp_path / "job"))
-    (job / "app" / "custom" / "__pycache__").mkdir()
-    (job / "app" / "custom" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\x00\x01")
     code, out = run("--json", "policy", "check", str(job), *AS_OF)
     assert code == 3
     payload = json.loads(out)  # exactly one JSON object
@@ -46,8 +44,14 @@ def test_malicious_job_is_denied_with_reasons_and_json(home: Path, tmp_path: Pat
     found = {(f["file"], f["capability"]) for f in verdict["findings"]}
     assert ("custom/trainer.py", "subprocess") in found
     assert ("custom/trainer.py", "dynamic_code") in found  # getattr(__builtins__, "ev" + "al")
-    assert ("custom/__pycache__/x.cpython-311.pyc", "compiled_code") in found
     assert payload["exit_code"] == 3 and not payload["allowed"]
+    # a hidden compiled file is not judged at all: the folder is refused as bad input, naming the file
+    (job / "app" / "custom" / "__pycache__").mkdir()
+    (job / "app" / "custom" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\x00\x01")
+    code, out = run("--json", "policy", "check", str(job), *AS_OF)
+    assert code == 4
+    error = json.loads(out)
+    assert error["error"] == "JobFolderError" and "custom/__pycache__" in error["message"]
 
 
 def test_expired_ethics_and_explicit_policy_file(home: Path, tmp_path: Path) -> None:
