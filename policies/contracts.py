@@ -52,6 +52,7 @@ class Finding:
     line: int
     capability: str  # network, subprocess, filesystem, dynamic_code, deserialisation, environment, native_code
     message: str
+    severity: str = "deny"  # "deny": the code_scan rule may deny on it; "warn": shown at its line, never denies
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ class Verdict:
     @property
     def reasons(self) -> tuple[str, ...]:
         return tuple(r.reason for r in self.results if r.outcome is RuleOutcome.DENY)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        """Scan findings that never deny (``severity == "warn"``): the reviewer sees them at their lines."""
+        return tuple(f for f in self.findings if f.severity == "warn")
 
 
 @dataclass(frozen=True)

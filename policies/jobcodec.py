@@ -107,7 +107,8 @@ def verdict_to_json(v: Verdict) -> dict[str, Any]:
         "policy_digest": v.policy_digest,
         "results": [{"rule": r.rule, "outcome": r.outcome.value, "reason": r.reason} for r in v.results],
         "findings": [
-            {"file": f.file, "line": f.line, "capability": f.capability, "message": f.message} for f in v.findings
+            {"file": f.file, "line": f.line, "capability": f.capability, "message": f.message, "severity": f.severity}
+            for f in v.findings
         ],
     }
 
@@ -116,6 +117,9 @@ def verdict_from_json(obj: dict[str, Any]) -> Verdict:
     return Verdict(
         allowed=bool(obj["allowed"]),
         results=tuple(RuleResult(r["rule"], RuleOutcome(r["outcome"]), r["reason"]) for r in obj["results"]),
-        findings=tuple(Finding(f["file"], int(f["line"]), f["capability"], f["message"]) for f in obj["findings"]),
+        findings=tuple(
+            Finding(f["file"], int(f["line"]), f["capability"], f["message"], str(f.get("severity", "deny")))
+            for f in obj["findings"]
+        ),
         policy_digest=str(obj.get("policy_digest", "")),
     )

@@ -172,6 +172,11 @@ class JobsSection(_Strict):
     min_local_records: int = Field(100, ge=0, description="Fewest local training records this site must hold.")
     max_app_bytes: int = Field(2 * 1024 * 1024, ge=1, description="Largest app (all files) the site accepts.")
     forbidden_capabilities: list[Capability] = Field(default_factory=lambda: list(Capability))
+    byoc_components: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][\w.]*$")]] = Field(
+        default_factory=list,
+        description="Class paths a BYOC job's client config may name beyond the built-in table "
+        "(policies.codescan.CLIENT_COMPONENTS); NVFlare skips its own allow-list for BYOC jobs.",
+    )
 
 
 class SandboxSection(_Strict):

@@ -11,14 +11,15 @@ scheduling retry; the approval service may record approvals while only transient
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from fednode.settings import Settings
-from policies.codescan import ALWAYS_REFUSED, scan_manifest
+from policies.codescan import ALWAYS_REFUSED, CLIENT_COMPONENTS, DENY, scan_manifest_bounded
 from policies.contracts import Finding, JobKind, JobManifest, RuleOutcome, RuleResult, Verdict
-from policies.manifest import content_mismatches, files_digest
+from policies.jobfolder import manifest_digest
 from policies.policy_model import (
     ART6_LETTER,
     ART9_LETTER,
@@ -53,9 +54,20 @@ class SiteState:
 Rule = Callable[[JobManifest, SiteState, tuple[Finding, ...]], RuleResult]
 
 
-def evaluate(job: JobManifest, site_state: SiteState, *, extra_rules: Iterable[Rule] = ()) -> Verdict:
+Scan = Callable[[JobManifest, frozenset[str]], tuple[Finding, ...]]
+"""The code scan: (job, allowed client component classes) -> findings."""
+
+
+def bounded_scan(job: JobManifest, components: frozenset[str]) -> tuple[Finding, ...]:
+    """The default scan: in a worker process with a time and memory limit, cached by content."""
+    return scan_manifest_bounded(job, components=components)
+
+
+def evaluate(
+    job: JobManifest, site_state: SiteState, *, extra_rules: Iterable[Rule] = (), scan: Scan = bounded_scan
+) -> Verdict:
     """Judge ``job`` under the site's policy; ``extra_rules`` can only add denials, never lift one."""
-    findings = scan_manifest(job)
+    findings = scan(job, CLIENT_COMPONENTS | frozenset(site_state.policy.jobs.byoc_components))
     results = tuple(rule(job, site_state, findings) for rule in (*RULES, *extra_rules))
     allowed = all(r.outcome is not RuleOutcome.DENY for r in results)
     return Verdict(allowed, results, findings, policy_digest(site_state.policy))
@@ -246,10 +258,10 @@ def privacy_scope(job: JobManifest, state: SiteState, findings: tuple[Finding, .
 
 
 def app_digest(job: JobManifest, state: SiteState, findings: tuple[Finding, ...]) -> RuleResult:
-    mismatched = content_mismatches(job.files)
-    if mismatched:
-        return _deny("app_digest", f"{mismatched[0]}: the content shown differs from its stated hash")
-    recomputed = files_digest(job.files)
+    for f in job.files:
+        if f.content is not None and hashlib.sha256(f.content.encode("utf-8")).hexdigest() != f.sha256:
+            return _deny("app_digest", f"{f.path}: the content shown differs from its stated hash")
+    recomputed = manifest_digest(job.files)
     if recomputed != job.digest:
         return _deny("app_digest", "the stated app digest does not match the files")
     return _allow("app_digest", f"app digest {recomputed[:16]}… matches {len(job.files)} files")
@@ -265,13 +277,13 @@ def app_size(job: JobManifest, state: SiteState, findings: tuple[Finding, ...]) 
 
 def code_scan(job: JobManifest, state: SiteState, findings: tuple[Finding, ...]) -> RuleResult:
     forbidden = {c.value for c in state.policy.jobs.forbidden_capabilities} | ALWAYS_REFUSED
-    denied = [f for f in findings if f.capability in forbidden]
+    denied = [f for f in findings if f.severity == DENY and f.capability in forbidden]
     if denied:
         shown = "; ".join(f"{f.capability} at {f.file}:{f.line}" for f in denied[:5])
         more = f" and {len(denied) - 5} more" if len(denied) > 5 else ""
         return _deny("code_scan", f"{len(denied)} forbidden use(s): {shown}{more}")
     if findings:
-        return _warn("code_scan", f"{len(findings)} finding(s), none forbidden here; review them")
+        return _warn("code_scan", f"{len(findings)} finding(s) to review at their lines, none forbidden here")
     n = sum(1 for f in job.files if f.path.endswith(".py"))
     return _allow("code_scan", f"no forbidden capability in {n} Python file(s)")
 

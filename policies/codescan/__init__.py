@@ -1,37 +1,81 @@
 """Static scan of a job's code (AST, not regex): what its Python reaches, file by file and line by line.
 
 ``scan_files`` takes the app's files as the manifest carries them (relative path -> text, or None for a
-file that is not UTF-8 text) and returns findings sorted by file and line. Compiled or binary files are
-always refused (``compiled_code`` / ``unreviewable``): a reviewer cannot read them and Python may run them.
-The policy decides which of the other capabilities deny a job (``jobs.forbidden_capabilities``).
+file that is not UTF-8 text) and returns findings sorted by file and line. Each finding has a severity:
+``"deny"`` findings can deny the job (the ``code_scan`` rule: always for the capabilities in
+``ALWAYS_REFUSED``, otherwise as ``jobs.forbidden_capabilities`` says), ``"warn"`` findings never deny and
+are shown to the reviewer at their line, because the runtime sandbox enforces what the scan cannot decide.
+
+Job code may use only what the allow-list in :mod:`._tables` names; for a bring-your-own-code app every file
+is scanned or refused and the client config may name only the site's component classes (:mod:`._byoc`).
+``scan_manifest_bounded`` runs the scan in a worker process with a time and memory limit
+(:mod:`.worker`); a scan that does not finish denies that job alone.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
-from policies.codescan._scanner import UNREVIEWABLE, fold_constant, is_inside_workspace, scan_source
-from policies.codescan._tables import COMPILED_SUFFIXES, classify
-from policies.contracts import Finding, JobManifest
+from policies.codescan._byoc import (
+    CLIENT_COMPONENTS,
+    JOB_CONFIG,
+    JOB_LAYOUT,
+    SIGNATURE_FILES,
+    check_client_config,
+    check_layout,
+    is_python,
+    local_module_name,
+)
+from policies.codescan._scanner import (
+    DENY,
+    NOT_ALLOWED,
+    UNREVIEWABLE,
+    WARN,
+    fold_constant,
+    is_inside_workspace,
+    module_exports,
+    scan_source,
+)
+from policies.codescan._tables import ALLOWED, COMPILED_SUFFIXES, DENIED, MODULES, classify, judge
+from policies.codescan.worker import SCAN_DID_NOT_FINISH, ScanLimits, scan_manifest_bounded
+from policies.contracts import Finding, JobKind, JobManifest
 
 COMPILED_CODE = "compiled_code"
 """Capability name of a finding for a compiled or archive file (always refused)."""
 
-ALWAYS_REFUSED = frozenset({COMPILED_CODE, UNREVIEWABLE})
+ALWAYS_REFUSED = frozenset({COMPILED_CODE, UNREVIEWABLE, NOT_ALLOWED, JOB_LAYOUT, JOB_CONFIG, SCAN_DID_NOT_FINISH})
+"""Capabilities whose deny findings deny a job whatever the policy forbids."""
+
+SEVERITIES = (DENY, WARN)
 
 __all__ = [
     "ALWAYS_REFUSED",
+    "CLIENT_COMPONENTS",
     "COMPILED_CODE",
+    "DENY",
+    "JOB_CONFIG",
+    "JOB_LAYOUT",
+    "NOT_ALLOWED",
+    "SCAN_DID_NOT_FINISH",
+    "SEVERITIES",
+    "SIGNATURE_FILES",
     "UNREVIEWABLE",
+    "WARN",
+    "ScanLimits",
     "classify",
     "fold_constant",
     "is_compiled_path",
     "is_inside_workspace",
+    "judge",
     "scan_files",
     "scan_manifest",
+    "scan_manifest_bounded",
     "scan_source",
 ]
+
+_KNOWN_ROOTS = frozenset(n.split(".")[0] for n in (*ALLOWED, *DENIED, *MODULES)) | frozenset(sys.stdlib_module_names)
 
 
 def is_compiled_path(path: str) -> bool:
@@ -40,20 +84,38 @@ def is_compiled_path(path: str) -> bool:
     return "__pycache__" in p.parts or any(s.lower() in COMPILED_SUFFIXES for s in p.suffixes)
 
 
-def scan_files(files: Mapping[str, str | None]) -> tuple[Finding, ...]:
-    """Findings for every file of an app; Python files are parsed, compiled and binary files refused."""
+def scan_files(
+    files: Mapping[str, str | None], *, byoc: bool = False, components: frozenset[str] = CLIENT_COMPONENTS
+) -> tuple[Finding, ...]:
+    """Findings for every file of an app; with ``byoc`` also the app-level rules (layout, client config)."""
     findings: list[Finding] = []
+    modules = {path: local_module_name(path) for path in files if is_python(path)}
+    local = frozenset(m for m in modules.values() if m)
+    for path, module in sorted(modules.items()):
+        root = module.split(".")[0] if module else None
+        if root in _KNOWN_ROOTS and files[path] is not None:
+            findings.append(Finding(path, 0, NOT_ALLOWED, f"the job's module {root!r} shadows a module of that name"))
+    exports = {
+        m: module_exports(text, m, local, is_package=path.endswith("__init__.py"))
+        for path, m in modules.items()
+        if m and (text := files[path]) is not None and not is_compiled_path(path)
+    }
     for path in sorted(files):
         text = files[path]
         if is_compiled_path(path):
             findings.append(Finding(path, 0, COMPILED_CODE, "compiled or packed code cannot be reviewed"))
         elif text is None:
             findings.append(Finding(path, 0, UNREVIEWABLE, "binary file: its content cannot be reviewed"))
-        elif path.endswith((".py", ".pyw", ".pyi")):
-            findings.extend(scan_source(text, path))
-    return tuple(sorted(findings, key=lambda f: (f.file, f.line, f.capability, f.message)))
+        elif is_python(path):
+            findings.extend(scan_source(text, path, module=modules.get(path), local_modules=local, exports=exports))
+    if byoc:
+        findings.extend(check_layout(p for p in files if not is_compiled_path(p)))
+        findings.extend(check_client_config(files, components))
+    return tuple(sorted(set(findings), key=lambda f: (f.file, f.line, f.capability, f.message, f.severity)))
 
 
-def scan_manifest(manifest: JobManifest) -> tuple[Finding, ...]:
-    """Findings for the files a job manifest carries."""
-    return scan_files({f.path: f.content for f in manifest.files})
+def scan_manifest(manifest: JobManifest, *, components: frozenset[str] = CLIENT_COMPONENTS) -> tuple[Finding, ...]:
+    """Findings for the files a job manifest carries (with the BYOC rules for a job that brings code)."""
+    return scan_files(
+        {f.path: f.content for f in manifest.files}, byoc=manifest.kind is JobKind.BYOC, components=components
+    )

@@ -1,4 +1,4 @@
-"""The static scan: each capability is found, and no evasion (alias, getattr, string-built names) passes clean."""
+"""The static scan: each capability is found, no evasion passes clean, and honest code passes (warnings at most)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from policies.codescan import COMPILED_CODE, UNREVIEWABLE, is_compiled_path, sca
 
 
 def caps(source: str) -> set[str]:
-    return {f.capability for f in scan_source(textwrap.dedent(source), "custom/job.py")}
+    return {f.capability for f in scan_source(textwrap.dedent(source), "custom/job.py") if f.severity == "deny"}
+
+
+def found(source: str) -> list[tuple[int, str, str]]:
+    return [(f.line, f.severity, f.capability) for f in scan_source(textwrap.dedent(source), "custom/job.py")]
 
 
 CLEAN = """
@@ -40,14 +44,52 @@ CLEAN = """
         torch.save(model.state_dict(), "model.pt")
         state = torch.load("model.pt", weights_only=True)
         arr = np.load("x.npy")
-        layer = getattr(model, cfg["layer"])
+        layer = getattr(model, "fc")
         _ = Path("relative/file.txt")
-        return float(len(state)) + float(arr.sum()) + float(layer is None) + len(name)
+        Path("out").mkdir(exist_ok=True)
+        (Path("out") / "done.txt").write_text("ok")
+        dtype = np.float32
+        dtype = np.float64  # rebinding used to loop the scanner forever
+        return float(len(state)) + float(arr.sum()) + float(layer is None) + len(name) + np.zeros(1, dtype).size
 """
 
 
 def test_ordinary_training_code_is_clean() -> None:
     assert scan_source(textwrap.dedent(CLEAN), "custom/train.py") == []
+
+
+HONEST_PATHS = """
+    import argparse
+    import os
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data_dir", default="data")
+    parser.add_argument("--model_dir", default="model")
+    args = parser.parse_args()
+    train = os.path.join(args.data_dir, "train.tsv")
+    with open(train, encoding="utf-8") as fh:
+        rows = fh.read().split("\\n\\n")
+    dev = Path(args.data_dir) / "dev.tsv"
+    text = dev.read_text()
+    tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
+    model = AutoModelForTokenClassification.from_pretrained("./model", num_labels=3)
+    local = AutoTokenizer.from_pretrained("model")
+    os.makedirs("outputs", exist_ok=True)
+    torch.save(model.state_dict(), os.path.join("outputs", "last.pt"))
+    np.save("outputs/x.npy", np.zeros(2))
+"""
+
+
+def test_honest_paths_pass_with_warnings_at_most() -> None:
+    results = found(HONEST_PATHS)
+    assert results, "computed paths are shown to the reviewer"
+    assert {sev for _, sev, _ in results} == {"warn"}
+    assert {line for line, _, _ in results} == {15, 17, 19}  # open(train), Path(args.data_dir), from_pretrained(args)
 
 
 @pytest.mark.parametrize(
@@ -77,13 +119,12 @@ def test_ordinary_training_code_is_clean() -> None:
         ("filesystem", "open('/etc/passwd')"),
         ("filesystem", "open('../../secret')"),
         ("filesystem", "open('~/x')"),
-        ("filesystem", "def f(p):\n    return open(p)"),
         ("filesystem", "open(f'/tmp/{1}')"),
-        ("filesystem", "import shutil"),
-        ("filesystem", "from pathlib import Path\nPath('x').write_text('y')"),
+        ("filesystem", "import shutil\nshutil.rmtree('/var/lib/fednode')"),
+        ("filesystem", "from pathlib import Path\nPath('/srv/x').write_text('y')"),
         ("filesystem", "from pathlib import Path\nPath('/var/lib/fednode/state.db')"),
         ("filesystem", "import pathlib\npathlib.Path.home()"),
-        ("filesystem", "import os\nos.remove('x')"),
+        ("filesystem", "import os\nos.remove('../x')"),
         ("filesystem", "import io\nio.open('/etc/shadow')"),
         ("filesystem", "import tempfile"),
         # dynamic code

@@ -156,11 +156,16 @@ def test_dp_optional_site_warns_instead_of_denying() -> None:
 
 def test_findings_of_allowed_capabilities_warn() -> None:
     p = policy(jobs__kinds=["config_only", "byoc"], jobs__forbidden_capabilities=["subprocess"])
-    files = (mf("custom/t.py", "import os\nx = os.environ['A']\n"),)
+    config = (
+        '{"format_version": 2, "executors": [{"tasks": ["*"], "executor": {"path": '
+        '"nvflare.app_common.executors.client_api_executor.ClientAPIExecutor", "args": '
+        '{"execution_mode": "in_process", "task_script_path": "t.py"}}}]}'
+    )
+    files = (mf("config/config_fed_client.json", config), mf("custom/t.py", "import os\nx = os.environ['A']\n"))
     v = evaluate(job(kind=JobKind.BYOC, files=files, digest=manifest_digest(files)), state(p))
     assert v.allowed
     assert result(v, "code_scan").outcome is RuleOutcome.WARN
-    assert v.findings[0].capability == "environment"
+    assert [f.capability for f in v.findings] == ["environment"]
 
 
 def test_compiled_files_are_refused_even_when_no_capability_is_forbidden() -> None:

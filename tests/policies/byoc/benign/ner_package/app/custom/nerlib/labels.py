@@ -1,0 +1,1 @@
+LABELS = ("O", "B-Disease", "I-Disease")
