@@ -13,7 +13,7 @@ from fednode.settings import load_settings
 
 
 def main() -> int:
-    from node.services import SiteServices
+    from node.site.desk import SiteServices
     from tui.app import make_app
 
     settings = load_settings()

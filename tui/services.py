@@ -1,6 +1,6 @@
 """What the dashboard needs from the site, as a :class:`typing.Protocol`.
 
-The dashboard is coded against :class:`DashboardServices`; ``node.services.SiteServices`` implements it over the
+The dashboard is coded against :class:`DashboardServices`; ``node.site.desk.SiteServices`` implements it over the
 job registry, audit log, ledger, policy and site reports in ``policies``/``omop_etl``. The shapes of the records
 it reads are declared here as read-only protocols too, so ``tui`` depends on no storage or FLARE module (the
 import-linter contracts in ``pyproject.toml``). Every method may block on I/O: call them from workers only.
@@ -111,7 +111,7 @@ class DataReport(Protocol):
 
 
 class DashboardServices(Protocol):
-    """The site services the dashboard calls; ``node.services.SiteServices`` is the real one."""
+    """The site services the dashboard calls; ``node.site.desk.SiteServices`` is the real one."""
 
     @property
     def site(self) -> str:

@@ -31,9 +31,10 @@ from typing import Any
 import psutil
 from rich.console import Console
 
-from node.demo import DemoConfig, _Steps, approve_as_demo, prepare_consortium, site_state
-from node.flare.server.launcher import LocalFederation
-from node.study import StudyClient, StudySpec, build_job, read_rounds
+from node.coordinator.launcher import LocalFederation
+from node.coordinator.study import StudyClient, StudySpec, build_job, read_rounds
+from node.local.demo import DemoConfig, approve_as_demo, prepare_consortium, site_state
+from node.local.harness import Steps
 from policies.contracts import JobState
 
 _BYTES = re.compile(r"\[(server|client)\] download (?:tx |ref=)\S+ done: .*?\(([\d,]+) bytes\)")
@@ -128,7 +129,7 @@ def run(quick: bool, out: Path, workdir: Path | None = None) -> dict[str, Any]:
         rounds=2 if quick else 3,
         workdir=workdir,
     )
-    steps = _Steps(Console(stderr=True), True)
+    steps = Steps(Console(stderr=True), True)
     consortium = prepare_consortium(config, steps)
     homes = consortium.homes
     sites = list(homes)

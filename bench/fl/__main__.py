@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from node.experiments import (
+from node.ml.experiments import (
     CENTRAL,
     ExperimentConfig,
     ExperimentContext,
@@ -39,7 +39,7 @@ from node.experiments import (
     run_federation,
     write_json,
 )
-from node.experiments.runner import _data_facts, run_configuration, run_overhead_from_runs
+from node.ml.experiments.runner import _data_facts, run_configuration, run_overhead_from_runs
 
 STEM = "fl_experiments"
 

@@ -137,14 +137,14 @@ def etl(
 
 
 def _load_notes(cli: CliContext, notes: Path, db_url: str) -> Any:
-    """Notes go through de-identification (``node.site_data``); raw text never reaches the CDM from here."""
+    """Notes go through de-identification (``node.site.notes``); raw text never reaches the CDM from here."""
     from fednode.errors import ServiceError
 
     try:  # written by the de-identification side; looked up at run time so this module never needs it
-        deidentify_notes_into_cdm = importlib.import_module("node.site_data").deidentify_notes_into_cdm
+        deidentify_notes_into_cdm = importlib.import_module("node.site.notes").deidentify_notes_into_cdm
     except (ImportError, AttributeError) as exc:
         raise ServiceError(
-            "de-identification is not available in this build (node.site_data); notes were not loaded"
+            "de-identification is not available in this build (node.site.notes); notes were not loaded"
         ) from exc
     result = deidentify_notes_into_cdm(cli.settings, notes, db_url)
     to_dict = getattr(result, "to_dict", None)

@@ -101,7 +101,7 @@ def run(
                 "seconds": round(time.perf_counter() - started, 3),
             }
         else:
-            from node.site_data import deidentify_notes_into_cdm
+            from node.site.notes import deidentify_notes_into_cdm
 
             payload = deidentify_notes_into_cdm(cli.settings, input_path, db, operator=operator, workers=workers)
         _write_report(cli, payload)

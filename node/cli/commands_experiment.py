@@ -14,8 +14,8 @@ from node.cli._context import CliContext, get_ctx, handled_errors
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from node.experiments import ExperimentConfig
-    from node.experiments.config import DATA_DIR
+    from node.ml.experiments import ExperimentConfig
+    from node.ml.experiments.config import DATA_DIR
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class _Common:
 
 
 def _config(cli: CliContext, common: _Common) -> ExperimentConfig:
-    from node.experiments import ExperimentConfig
+    from node.ml.experiments import ExperimentConfig
 
     model = common.model or (str(cli.settings.fl.model_dir) if cli.settings.fl.model_dir else "minilm")
     return ExperimentConfig(
@@ -57,7 +57,7 @@ def _config(cli: CliContext, common: _Common) -> ExperimentConfig:
 
 
 def _run(cli: CliContext, kind: str, configurations: list[tuple[str, list[float]]], common: _Common) -> None:
-    from node.experiments import ExperimentContext, markdown_table, run_experiment, write_report
+    from node.ml.experiments import ExperimentContext, markdown_table, run_experiment, write_report
 
     config = _config(cli, common)
     ctx = ExperimentContext.load(config)
@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
         """Federated NER with 2, 4, 6 ... sites holding even shares, against a central baseline."""
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            from node.experiments import clients_configurations, parse_sites
+            from node.ml.experiments import clients_configurations, parse_sites
 
             common = _Common(
                 rounds,
@@ -169,7 +169,7 @@ def register(app: typer.Typer) -> None:
         """Federated NER with skewed data shares between sites, against a central baseline."""
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            from node.experiments import imbalance_configurations, parse_shares
+            from node.ml.experiments import imbalance_configurations, parse_shares
 
             common = _Common(
                 rounds,

@@ -12,7 +12,7 @@ from node.cli._context import CliContext, get_ctx, handled_errors
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from node.provision import Federation
+    from node.kit.layout import Federation
 
 study_app = typer.Typer(
     name="study", help="Submit a study to the consortium, follow it, download its signed model.", no_args_is_help=True
@@ -29,7 +29,7 @@ def _federation_root(cli: CliContext, given: Path | None) -> Path:
 
 
 def _load(cli: CliContext, given: Path | None) -> Federation:
-    from node.provision import load_federation
+    from node.kit.layout import load_federation
 
     return load_federation(_federation_root(cli, given))
 
@@ -56,7 +56,7 @@ def provision(
     cli = get_ctx(ctx)
     with handled_errors(cli):
         from fednode.errors import ConfigError
-        from node.provision import SiteKit, provision_federation
+        from node.coordinator.provision import SiteKit, provision_federation
 
         kits = []
         for entry in site or [f"site-{i}" for i in range(1, sites + 1)]:
@@ -105,7 +105,7 @@ def study_submit(
     """Build the NER study (manifest embedded, every site mandatory) and submit it through the FLARE API."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
-        from node.study import StudyClient, StudySpec, build_job, sites_from
+        from node.coordinator.study import StudyClient, StudySpec, build_job, sites_from
 
         fed = _load(cli, federation)
         spec = StudySpec(
@@ -142,7 +142,7 @@ def study_status(
     with handled_errors(cli):
         from rich.markup import escape
 
-        from node.study import StudyClient
+        from node.coordinator.study import StudyClient
 
         status = StudyClient(_load(cli, federation)).status(job_id)
         cli.emit(
@@ -172,8 +172,8 @@ def study_download(
     receipt must verify against its public key."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
-        from node.flare.signing import verify_signed_model
-        from node.study import StudyClient, read_rounds
+        from node.coordinator.signing import verify_signed_model
+        from node.coordinator.study import StudyClient, read_rounds
 
         keys = _site_keys(site_key or [])
         client = StudyClient(_load(cli, federation))
@@ -245,7 +245,7 @@ def demo(
     """The local federation: provision, prepare each hospital's data, submit, approve, train, score."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
-        from node.demo import DemoConfig, run_demo
+        from node.local.demo import DemoConfig, run_demo
 
         config = DemoConfig(
             sites=sites,

@@ -43,8 +43,8 @@ def site_start(
     """Install the site key, compile the site policy into the kit's local/ files, then run the FLARE client."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
-        from node.runtime import exec_supervisor, stage_kit
-        from node.site_boot import install_site_key, install_totp_secrets, policy_overlay
+        from node.kit.runtime import exec_supervisor, stage_kit
+        from node.site.boot import install_site_key, install_totp_secrets, policy_overlay
         from policies.services import load_site_policy, open_site_services, signing_key_path
         from policies.totp import FileTotpVerifier
 
@@ -68,7 +68,7 @@ def coordinator_start(
     minutes after a site dropped out); a value in the environment wins."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
-        from node.runtime import (
+        from node.kit.runtime import (
             coordinator_env,
             exec_supervisor,
             server_storage_overlay,

@@ -1,7 +1,7 @@
 """The result filters a policy can require, and the class each one compiles to.
 
 NVFlare classes are the ones that exist in nvflare 2.9.0 (verified by ``tests/policies/test_compile.py``, which
-imports and builds each); ``node.flare.filters.*`` are fednode's own, implemented in ``node`` (docs/policy.md).
+imports and builds each); ``node.site.filters.*`` are fednode's own, implemented in ``node`` (docs/policy.md).
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ FILTERS: dict[ResultFilter, FilterClass] = {
         {"data_kinds": ["WEIGHTS", "WEIGHT_DIFF", "METRICS"], "allow_data_kinds": True},
     ),
     ResultFilter.NORM_CLIP: FilterClass(
-        "node.flare.filters.UpdateNormClip",
+        "node.site.filters.UpdateNormClip",
         frozenset({"max_norm"}),
         required_args=frozenset({"max_norm"}),
     ),
-    ResultFilter.DP_BUDGET: FilterClass("node.flare.filters.DpBudgetFilter", frozenset()),
-    ResultFilter.EGRESS_SCHEMA: FilterClass("node.flare.filters.EgressSchemaFilter", frozenset()),
+    ResultFilter.DP_BUDGET: FilterClass("node.site.filters.DpBudgetFilter", frozenset()),
+    ResultFilter.EGRESS_SCHEMA: FilterClass("node.site.filters.EgressSchemaFilter", frozenset()),
 }

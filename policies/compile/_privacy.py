@@ -3,7 +3,7 @@
 NVFlare applies a site's scope filters to every task result before the job's own filters
 (``PrivacyConfiger`` builds each ``{"path", "args"}`` entry; the client-side default direction is ``out``).
 A job that names another scope is refused by NVFlare (and denied by the ``privacy_scope`` rule).
-The file's ``components`` hold ``node.flare.egress.EgressGuard``: NVFlare 2.9 registers privacy.json
+The file's ``components`` hold ``node.site.egress.guard.EgressGuard``: NVFlare 2.9 registers privacy.json
 components as event handlers in the job process, where the guard checks every result after all filters.
 """
 
@@ -16,7 +16,7 @@ from policies.policy_model import FilterSpec, SitePolicy, policy_digest
 from policies.verdicts import PRIVACY_SCOPE
 
 PRIVACY_COMPONENTS: tuple[dict[str, Any], ...] = (
-    {"id": "fednode_egress_guard", "path": "node.flare.egress.EgressGuard", "args": {}},
+    {"id": "fednode_egress_guard", "path": "node.site.egress.guard.EgressGuard", "args": {}},
 )
 
 

@@ -1,9 +1,9 @@
 """The fednode entries of ``local/resources.json``, merged into the provisioned one.
 
-* ``components``: ``node.flare.gate.ApprovalGate`` (id ``fednode_approval_gate``), replacing an entry with the
+* ``components``: ``node.site.gate.ApprovalGate`` (id ``fednode_approval_gate``), replacing an entry with the
   same id. (The egress guard goes in privacy.json's ``components``: only those become event handlers in the job
   process.)
-* ``app_validator``: ``node.flare.gate.DigestValidator`` (NVFlare calls ``validate(app_folder)`` at deploy).
+* ``app_validator``: ``node.site.gate.DigestValidator`` (NVFlare calls ``validate(app_folder)`` at deploy).
 * ``class_list_enforcement_mode: enforce`` with a ``class_allow_list`` for config-only jobs: fednode's own
   ``node.`` classes and the NVFlare classes a config-only federated job needs, all from NVFlare's own curated
   default list (``nvflare.app_common.default_component_policy``). Nothing that launches processes.
@@ -16,9 +16,9 @@ import copy
 from typing import Any
 
 GATE_COMPONENTS: tuple[dict[str, Any], ...] = (
-    {"id": "fednode_approval_gate", "path": "node.flare.gate.ApprovalGate", "args": {}},
+    {"id": "fednode_approval_gate", "path": "node.site.gate.ApprovalGate", "args": {}},
 )
-APP_VALIDATOR: dict[str, Any] = {"path": "node.flare.gate.DigestValidator", "args": {}}
+APP_VALIDATOR: dict[str, Any] = {"path": "node.site.gate.DigestValidator", "args": {}}
 
 CONFIG_ONLY_CLASSES: tuple[str, ...] = (
     "node.",

@@ -1,6 +1,6 @@
 """The job registry and approval service: the one place that changes a job's state at this site.
 
-The NVFlare gate (``node.flare``), the CLI (``fednode jobs|approve|reject``) and the dashboard all call
+The NVFlare gate (``node.site.gate``), the CLI (``fednode jobs|approve|reject``) and the dashboard all call
 :class:`JobService`, from different processes, on one state.db. Every transition is written together with its
 audit record in one transaction (commit or roll back together); refusals are audited too.
 

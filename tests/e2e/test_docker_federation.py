@@ -78,7 +78,7 @@ def _cli(*args: str, home: Path) -> dict[str, Any]:
 
 def _site_policy(site: str) -> dict[str, Any]:
     """The example policy with this federation's identities: the coordinator by its network name, one approver."""
-    from node.demo import site_policy
+    from node.local.demo import site_policy
 
     policy = site_policy(site, sites=len(SITES), min_records=10)
     policy["participants"]["coordinators"] = [{"name": SERVER_HOST, "org": "coordinator"}]
@@ -95,7 +95,7 @@ def _prepare_site_folder(root: Path, site: str, kit: Path, data: Any) -> dict[st
     """The folder a hospital's IT prepares next to compose/site.yml; returns the compose environment."""
     import shutil
 
-    from node.demo import DQ_ACCEPTED, DQ_ACCEPTED_SPLIT
+    from node.local.demo import DQ_ACCEPTED, DQ_ACCEPTED_SPLIT
 
     folder = root / site
     (folder / "secrets").mkdir(parents=True)
@@ -136,7 +136,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
     t0 = time.monotonic()
     build_images()
     print(f"\n[e2e] images built in {time.monotonic() - t0:.0f} s", flush=True)
-    from node.demo_data import prepare_sites
+    from node.local.data import prepare_sites
 
     root = tmp_path_factory.mktemp("docker-fed")
     root.chmod(0o755)
@@ -210,8 +210,8 @@ def _registered_sites(coordinator: Stack) -> set[str]:
     """Site names the coordinator's FLARE server has registered, through the admin API in the container."""
     script = (
         "import json,sys\n"
-        "from node.provision import load_federation\n"
-        "from node.flare.server.launcher import admin_session\n"
+        "from node.kit.layout import load_federation\n"
+        "from node.coordinator.launcher import admin_session\n"
         "with admin_session(load_federation(__import__('pathlib').Path('/var/lib/fednode/federation')), 30) as s:\n"
         "    info = s.get_system_info()\n"
         "print(json.dumps([c.name for c in info.client_info]))\n"
@@ -322,8 +322,8 @@ def test_docker_federation_holds_trains_and_keeps_site_state(federation: Federat
     local = federation.root / "result"
     model_dir = Path(str(downloaded["model"])).parent
     sh(["docker", "cp", f"{cid}:{model_dir}", str(local)], timeout=120)
-    from node.flare.signing import verify_signed_model
-    from node.provision import COORDINATOR_PUBLIC_KEY
+    from node.coordinator.signing import verify_signed_model
+    from node.kit.layout import COORDINATOR_PUBLIC_KEY
 
     pinned = (federation.site_kits[SITES[0]] / "local" / COORDINATOR_PUBLIC_KEY).read_text(encoding="ascii")
     verified = verify_signed_model(local, [pinned], expected_job_digest=digest)

@@ -23,11 +23,12 @@ from rich.console import Console
 
 from fednode.errors import ServiceError
 from fednode.settings import load_settings
-from node.demo import APPROVER, Consortium, DemoConfig, _Steps, approve_as_demo, prepare_consortium
+from node.coordinator.launcher import LocalFederation
+from node.coordinator.signing import verify_signed_model
+from node.coordinator.study import APP_NAME, StudyClient, StudySpec, build_job
 from node.flare.manifest import embed_manifest
-from node.flare.server.launcher import LocalFederation
-from node.flare.signing import verify_signed_model
-from node.study import APP_NAME, StudyClient, StudySpec, build_job
+from node.local.demo import APPROVER, Consortium, DemoConfig, approve_as_demo, prepare_consortium
+from node.local.harness import Steps
 from policies.contracts import JobRecord, JobState
 from policies.services import open_site_services
 
@@ -69,7 +70,7 @@ class Running:
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     config = DemoConfig(sites=2, sentences=60, model_spec="tiny", rounds=1, workdir=tmp_path_factory.mktemp("poc"))
-    consortium = prepare_consortium(config, _Steps(Console(stderr=True), False), extra_class_prefixes=("tests.node.",))
+    consortium = prepare_consortium(config, Steps(Console(stderr=True), False), extra_class_prefixes=("tests.node.",))
     with LocalFederation(consortium.federation, site_homes=consortium.homes, env=consortium.env) as lf:
         lf.start(timeout_s=300)
         yield Running(consortium, lf, StudyClient(consortium.federation))
@@ -180,7 +181,7 @@ def test_bytes_changed_after_approval_are_refused_at_deploy(running: Running, tm
 
 
 def test_a_result_carrying_text_is_blocked_by_the_egress_guard(running: Running, tmp_path: Path) -> None:
-    leaky = {"path": "tests.node.flare_fixtures.LeakyExecutor", "args": {}}
+    leaky = {"path": "tests.node.coordinator.flare_fixtures.LeakyExecutor", "args": {}}
     job_id, _ = _submit(running, tmp_path, "leaky", executor=leaky)
     for site in running.sites:
         approve_as_demo(running.consortium.homes[site], site, job_id)

@@ -185,8 +185,9 @@ def test_offline_bundle_script_saves_both_images_once_with_checksums() -> None:
 
 def test_the_coordinator_closes_a_finished_job_without_waiting_15_minutes_for_a_lost_site() -> None:
     """NVFlare's ``client_outcome_wait_timeout`` (900 s by default) is set to fednode's value in the image, the
-    compose file and ``fednode coordinator start`` (``node.runtime.coordinator_env``), as the local launcher does."""
-    from node.runtime import CLIENT_OUTCOME_WAIT_ENV, CLIENT_OUTCOME_WAIT_S, coordinator_env
+    compose file and ``fednode coordinator start`` (``node.kit.runtime.coordinator_env``), as the local launcher
+    does."""
+    from node.kit.runtime import CLIENT_OUTCOME_WAIT_ENV, CLIENT_OUTCOME_WAIT_S, coordinator_env
 
     assert CLIENT_OUTCOME_WAIT_ENV == "NVFLARE_CLIENT_OUTCOME_WAIT_TIMEOUT"
     env = _services(COORDINATOR)["coordinator"]["environment"]

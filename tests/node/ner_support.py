@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from node.aggregation import ClientUpdate
+from node.ml.aggregation import ClientUpdate
 
 MINI = Path(__file__).resolve().parents[2] / "data" / "ncbi-disease-mini"
 

@@ -16,8 +16,8 @@ from nvflare.apis.fl_context import FLContext
 from sqlalchemy import insert
 
 from node.flare.manifest import embed_manifest
-from node.flare.site_services import FlareServices
-from node.ner.data import read_conll
+from node.ml.ner.data import read_conll
+from node.site.context import FlareServices
 from omop_etl.cdm import create_cdm
 from omop_etl.cdm.clinical import Person
 from omop_etl.db import make_engine
@@ -42,7 +42,7 @@ WINDOW = Verdict(
 
 CLIENT_CONFIG = {
     "format_version": 2,
-    "executors": [{"tasks": ["train"], "executor": {"path": "node.flare.executor.NerExecutor", "args": {}}}],
+    "executors": [{"tasks": ["train"], "executor": {"path": "node.site.executor.NerExecutor", "args": {}}}],
     "task_result_filters": [],
     "task_data_filters": [],
     "components": [],

@@ -43,7 +43,7 @@ def test_malformed_extract_exits_4_naming_file_and_line(fednode_home: Path, tmp_
 def test_notes_need_the_deidentification_side(
     fednode_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "node.site_data", None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, "node.site.notes", None)  # as if it were not installed
     notes = tmp_path / "notes.jsonl"
     notes.write_text(
         '{"note_id": "1", "person_source_value": "p", "note_date": "2020-01-01", "title": "t", "text": "x"}\n'

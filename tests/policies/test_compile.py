@@ -111,8 +111,8 @@ def test_resources_merge_into_the_provisioned_file() -> None:
     res = compile_site(policy(), base_resources=base).resources
     ids = [c["id"] for c in res["components"]]
     assert ids == ["resource_manager", "fednode_approval_gate"]
-    assert res["components"][1]["path"] == "node.flare.gate.ApprovalGate"
-    assert res["app_validator"]["path"] == "node.flare.gate.DigestValidator"
+    assert res["components"][1]["path"] == "node.site.gate.ApprovalGate"
+    assert res["app_validator"]["path"] == "node.site.gate.DigestValidator"
     assert res["class_list_enforcement_mode"] == "enforce" and res["allow_log_streaming"] is False
     assert base["components"][1]["path"] == "old.Gate"  # the base is not modified
 
@@ -128,7 +128,7 @@ def test_compiled_files_validate_with_the_real_classes(tmp_path: Path) -> None:
 
 
 def test_node_filters_build_once_node_ships_them() -> None:
-    pytest.importorskip("node.flare.filters")
+    pytest.importorskip("node.site.filters")
     validate_site_files(compile_site(parse_policy(yaml.safe_load((EXAMPLES / "site-policy.yaml").read_text()))))
 
 
@@ -174,8 +174,8 @@ def test_nvflares_own_sample_privacy_file_is_refused(tmp_path: Path) -> None:
         ("authorization.json", {"format_version": "2.0", "permissions": {}}, "invalid authorization policy"),
         (
             "resources.json",
-            {"components": [{"id": "g", "path": "node.flare.gate.NoSuchGate"}]},
-            "components.0 (g): class node.flare.gate.NoSuchGate cannot be imported",
+            {"components": [{"id": "g", "path": "node.site.gate.NoSuchGate"}]},
+            "components.0 (g): class node.site.gate.NoSuchGate cannot be imported",
         ),
         (
             "resources.json",

@@ -1,7 +1,7 @@
 """A real site on a temp FEDNODE_HOME for the dashboard tests (not a test module).
 
 Everything is the real thing: the example site policy (adjusted), state.db with the job registry, audit log and
-ledger opened through ``node.services.SiteServices``, verdicts from the real policy engine, TOTP secrets enrolled
+ledger opened through ``node.site.desk.SiteServices``, verdicts from the real policy engine, TOTP secrets enrolled
 with the real verifier. Only the clock is pinned (``FixedClock``) so screenshots and TOTP codes are stable.
 """
 
@@ -18,7 +18,7 @@ import pyotp
 import yaml
 
 from fednode.settings import Settings
-from node.services import SiteServices
+from node.site.desk import SiteServices
 from omop_etl.cdm import Base as CdmBase
 from omop_etl.db import make_engine
 from policies.contracts import (

@@ -10,7 +10,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, Static
 
 from fednode.settings import Settings
-from node.services import SiteServices
+from node.site.desk import SiteServices
 from policies.contracts import JobState
 from tests.tui.pilotkit import job_rows, jobs_loaded, type_text, until
 from tests.tui.sitekit import Site, manifest

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fednode.settings import Settings
-from node.services import SiteServices
+from node.site.desk import SiteServices
 from policies.contracts import JobState
 from tests.tui.sitekit import manifest, open_site
 from tests.tui.tmuxkit import TmuxDashboard, have_tmux

@@ -16,11 +16,12 @@ import pytest
 from rich.console import Console
 
 from fednode.settings import load_settings
-from node import demo
-from node.demo import Consortium, DemoConfig, _Steps, approve_as_demo, prepare_consortium
-from node.flare.server.launcher import LocalFederation
-from node.services import SiteServices
-from node.study import StudyClient, StudySpec, build_job
+from node.coordinator.launcher import LocalFederation
+from node.coordinator.study import StudyClient, StudySpec, build_job
+from node.local import demo
+from node.local.demo import Consortium, DemoConfig, approve_as_demo, prepare_consortium
+from node.local.harness import Steps
+from node.site.desk import SiteServices
 from policies.contracts import JobRecord, JobState
 from tests.tui.tmuxkit import TmuxDashboard, have_tmux
 
@@ -73,7 +74,7 @@ def federation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fede
     """Two hospitals (tiny data) and a coordinator, started; every process stopped afterwards, also on failure."""
     monkeypatch.setattr(demo, "site_policy", _four_eyes_policy)
     config = DemoConfig(sites=2, sentences=60, model_spec="tiny", rounds=1, workdir=tmp_path / "poc")
-    consortium = prepare_consortium(config, _Steps(Console(stderr=True), False))
+    consortium = prepare_consortium(config, Steps(Console(stderr=True), False))
     with LocalFederation(consortium.federation, site_homes=consortium.homes, env=consortium.env) as lf:
         lf.start(timeout_s=180)
         yield Federation(consortium, StudyClient(consortium.federation))

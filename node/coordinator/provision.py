@@ -1,0 +1,271 @@
+"""NVFlare provisioning for a consortium: a coordinator, N sites and an admin, mutual TLS over gRPC.
+
+``provision_federation`` writes a ``project.yml``, runs NVFlare's own provisioner (certificates, startup kits), then
+finishes each kit the way fednode needs it:
+
+- the coordinator's ``local/resources.json`` keeps a held job queued through the review window (DESIGN.md "The
+  approval gate": ``max_schedule_count`` large, ``min_schedule_interval`` 5 s, ``max_schedule_interval`` 10 s) and
+  keeps job and snapshot storage inside the workspace (NVFlare's default is a shared ``/tmp/nvflare``);
+- every kit's component allow-list admits fednode's own classes (``node.site.``, ``node.coordinator.``) and nothing
+  broader;
+- the coordinator gets an Ed25519 model-signing key; each site's ``local/`` pins its public key;
+- each site's ``local/`` receives its compiled policy files (``privacy.json``, ``authorization.json``) and the gate
+  components, merged into ``resources.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import re
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fednode.errors import ConfigError, ServiceError
+from node.kit.layout import COORDINATOR_KEY_DIR, COORDINATOR_PUBLIC_KEY, FEDERATION_FILE, Federation
+from policies.keys import load_or_create_site_key
+
+log = logging.getLogger("fednode.node.coordinator.provision")
+
+FEDNODE_CLASS_PREFIXES = ("node.site.", "node.coordinator.")
+"""Allow-list prefixes for fednode's NVFlare components (gate, egress guard, filters, executor; controller)."""
+
+MIN_SCHEDULE_INTERVAL_S = 5.0
+MAX_SCHEDULE_INTERVAL_S = 10.0
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_ORG_RE = re.compile(r"^[A-Za-z0-9_]{1,63}$")  # NVFlare's own rule for organisation names
+
+
+@dataclass(frozen=True)
+class SiteKit:
+    """What a site brings into provisioning: its name, organisation and compiled ``local/`` content."""
+
+    name: str
+    org: str
+    local_files: Mapping[str, Any] = field(default_factory=dict)
+    """File name -> JSON-serialisable content written into ``local/`` (``privacy.json``, ``authorization.json``)."""
+    components: Sequence[Mapping[str, Any]] = ()
+    """NVFlare components (``{"id", "path", "args"}``) merged into the site's ``local/resources.json``."""
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    """Top-level ``resources.json`` keys a compiled policy sets (other than ``components``)."""
+
+
+def scheduler_args(review_window_h: float) -> dict[str, Any]:
+    """``DefaultJobScheduler`` arguments that keep a held job queued for ``review_window_h`` hours.
+
+    The scheduler backs off from 5 s to 10 s and gives up after ``max_schedule_count`` tries; the count covers the
+    whole window at the 10 s ceiling.
+    """
+    if review_window_h <= 0:
+        raise ConfigError("review window must be positive", title="ConfigError")
+    count = math.ceil(review_window_h * 3600 / MAX_SCHEDULE_INTERVAL_S) + 8
+    return {
+        "max_jobs": 4,
+        "max_schedule_count": count,
+        "min_schedule_interval": MIN_SCHEDULE_INTERVAL_S,
+        "max_schedule_interval": MAX_SCHEDULE_INTERVAL_S,
+    }
+
+
+def project_dict(
+    project: str,
+    sites: Sequence[SiteKit],
+    *,
+    admin: str,
+    admin_org: str,
+    server_host: str,
+    fl_port: int,
+    admin_port: int,
+) -> dict[str, Any]:
+    """The NVFlare ``project.yml`` (api_version 3) for a coordinator, the sites and one project admin."""
+    _check_names(project, sites)
+    participants: list[dict[str, Any]] = [
+        {
+            "name": server_host,
+            "type": "server",
+            "org": admin_org,
+            "fed_learn_port": fl_port,
+            "admin_port": admin_port,
+        }
+    ]
+    participants += [{"name": s.name, "type": "client", "org": s.org} for s in sites]
+    participants.append({"name": admin, "type": "admin", "org": admin_org, "role": "project_admin"})
+    return {
+        "api_version": 3,
+        "name": project,
+        "description": "fednode consortium (provisioned by fednode)",
+        "participants": participants,
+        "builders": [
+            {"path": "nvflare.lighter.impl.workspace.WorkspaceBuilder"},
+            {
+                "path": "nvflare.lighter.impl.static_file.StaticFileBuilder",
+                "args": {"config_folder": "config", "scheme": "grpc"},
+            },
+            {"path": "nvflare.lighter.impl.cert.CertBuilder"},
+            {"path": "nvflare.lighter.impl.signature.SignatureBuilder"},
+        ],
+    }
+
+
+def provision_federation(
+    out_dir: Path,
+    sites: Sequence[SiteKit],
+    *,
+    project: str = "fednode",
+    admin: str = "admin@coordinator.org",
+    admin_org: str = "coordinator",
+    server_host: str = "localhost",
+    fl_port: int = 8002,
+    admin_port: int | None = None,
+    review_window_h: float = 72.0,
+    server_components: Sequence[Mapping[str, Any]] = (),
+    extra_class_prefixes: Sequence[str] = (),
+) -> Federation:
+    """Provision startup kits under ``out_dir`` and finish them for fednode. Re-provisioning replaces the kits.
+
+    ``admin_port`` defaults to ``fl_port``: NVFlare 2.9 serves admin and FL traffic on one port, so the coordinator
+    opens exactly one.
+    """
+    from nvflare.lighter.prov_utils import prepare_builders, prepare_packager
+    from nvflare.lighter.provision import prepare_project
+    from nvflare.lighter.provisioner import Provisioner
+
+    admin_port = fl_port if admin_port is None else admin_port
+    spec = project_dict(
+        project,
+        sites,
+        admin=admin,
+        admin_org=admin_org,
+        server_host=server_host,
+        fl_port=fl_port,
+        admin_port=admin_port,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "project.yml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    workspace = out_dir / "workspace"
+    if workspace.exists():
+        shutil.rmtree(workspace)
+    spec = {**spec, "gen_scripts": False}
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # NVFlare prints progress on stdout; keep --json output clean
+            ctx = Provisioner(str(workspace), prepare_builders(spec), prepare_packager(spec)).provision(
+                prepare_project(spec)
+            )
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(f"project.yml: NVFlare provisioning refused it: {exc}") from exc
+    if ctx is None or ctx.get("build_error"):
+        raise ServiceError("NVFlare provisioning failed while assembling the startup kits")
+    prod = _latest_prod_dir(workspace / project)
+    federation = Federation(
+        project=project,
+        root=out_dir,
+        server_name=server_host,
+        server_dir=prod / server_host,
+        admin_name=admin,
+        admin_dir=prod / admin,
+        site_dirs={s.name: prod / s.name for s in sites},
+        fl_port=fl_port,
+        admin_port=admin_port,
+    )
+    prefixes = (*FEDNODE_CLASS_PREFIXES, *extra_class_prefixes)
+    _finish_server(federation.server_dir, review_window_h, server_components, prefixes)
+    coordinator_pub = load_or_create_site_key(federation.server_dir / COORDINATOR_KEY_DIR).public_pem
+    for site in sites:
+        _finish_site(federation.site_dirs[site.name], site, prefixes)
+        (federation.site_dirs[site.name] / "local" / COORDINATOR_PUBLIC_KEY).write_text(coordinator_pub, "ascii")
+    (out_dir / FEDERATION_FILE).write_text(json.dumps(federation.to_json(), indent=2), encoding="utf-8")
+    log.info("provision.done project=%s sites=%d root=%s", project, len(sites), out_dir)
+    return federation
+
+
+def _check_names(project: str, sites: Sequence[SiteKit]) -> None:
+    if not _NAME_RE.match(project):
+        raise ConfigError(f"project name {project!r}: use lower-case letters, digits and '-'")
+    names = [s.name for s in sites]
+    if not names:
+        raise ConfigError("a federation needs at least one site")
+    if len(set(names)) != len(names):
+        raise ConfigError("site names must be unique")
+    for site in sites:
+        if not _NAME_RE.match(site.name):
+            raise ConfigError(f"site name {site.name!r}: use lower-case letters, digits and '-'")
+        if not _ORG_RE.match(site.org):
+            raise ConfigError(f"site {site.name}: organisation {site.org!r}: use letters, digits and '_'")
+
+
+def _latest_prod_dir(project_root: Path) -> Path:
+    prods = sorted(project_root.glob("prod_*"), key=lambda p: int(p.name.split("_")[1]))
+    if not prods:
+        raise ServiceError(f"{project_root}: NVFlare wrote no prod_NN folder")
+    return prods[-1]
+
+
+def _read_default_resources(kit: Path) -> dict[str, Any]:
+    local = kit / "local"
+    for name in ("resources.json", "resources.json.default"):
+        path = local / name
+        if path.is_file():
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            return data
+    raise ServiceError(f"{local}: NVFlare wrote no resources.json.default")
+
+
+def _allow_fednode(resources: dict[str, Any], prefixes: Sequence[str]) -> None:
+    allow = list(resources.get("class_allow_list", []))
+    allow += [p for p in prefixes if p not in allow]
+    resources["class_allow_list"] = allow
+    resources["class_list_enforcement_mode"] = "enforce"
+
+
+def _merge_components(resources: dict[str, Any], components: Sequence[Mapping[str, Any]]) -> None:
+    merged = {c["id"]: dict(c) for c in resources.get("components", [])}
+    for comp in components:
+        if "id" not in comp or "path" not in comp:
+            raise ConfigError("a site component needs an 'id' and a 'path'")
+        merged[str(comp["id"])] = dict(comp)
+    resources["components"] = list(merged.values())
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def _finish_server(
+    kit: Path, review_window_h: float, components: Sequence[Mapping[str, Any]], prefixes: Sequence[str]
+) -> None:
+    resources = _read_default_resources(kit)
+    _allow_fednode(resources, prefixes)
+    storage = kit / "storage"
+    for comp in resources.get("components", []):
+        if comp.get("id") == "job_scheduler":
+            comp["args"] = scheduler_args(review_window_h)
+        elif comp.get("id") == "job_manager":
+            comp.setdefault("args", {})["uri_root"] = str(storage / "jobs")
+    snapshot = resources.get("snapshot_persistor", {}).get("args", {}).get("storage", {}).get("args")
+    if isinstance(snapshot, dict):
+        snapshot["root_dir"] = str(storage / "snapshots")
+    _merge_components(resources, components)
+    _write_json(kit / "local" / "resources.json", resources)
+
+
+def _finish_site(kit: Path, site: SiteKit, prefixes: Sequence[str]) -> None:
+    resources = _read_default_resources(kit)
+    for key, value in site.resources.items():
+        if key != "components":
+            resources[key] = value
+    _allow_fednode(resources, prefixes)
+    _merge_components(resources, [*site.resources.get("components", []), *site.components])
+    local = kit / "local"
+    _write_json(local / "resources.json", resources)
+    for name, content in site.local_files.items():
+        if "/" in name or name.startswith(".") or name == "resources.json":
+            raise ConfigError(f"site {site.name}: refusing to write local file {name!r}")
+        _write_json(local / name, content)

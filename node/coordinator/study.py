@@ -1,0 +1,354 @@
+"""Studies from the coordinator's side: build the NER job, submit it, follow it, download the signed model.
+
+A study is a config-only NVFlare job: one app (``app``) holding the coordinator's workflow
+(:class:`node.coordinator.controller.FednodeController`) and the sites' built-in, reviewed NER executor. Every site
+is listed in ``deploy_map`` and ``mandatory_clients`` (a site that is not mandatory is skipped, not waited for,
+when it holds a job for review). The manifest the sites review (every file, the app digest, the declared study) is
+embedded into the job meta before submission (:func:`node.flare.manifest.embed_manifest`).
+
+Submission, status and download go through the FLARE API (``new_secure_session``) with the admin's startup kit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from fednode.errors import ConfigError, NotFoundError, ServiceError
+from node.coordinator.root_set import root_train_args
+from node.flare.manifest import Declaration, embed_manifest
+from node.kit.layout import COORDINATOR_PUBLIC_KEY, Federation
+
+log = logging.getLogger("fednode.node.coordinator.study")
+
+APP_NAME = "app"
+CONTROLLER_PATH = "node.coordinator.controller.FednodeController"
+EXECUTOR_PATH = "node.site.executor.NerExecutor"
+TRAIN_TASK = "train"
+COMPLETED_STATES = ("FINISHED:COMPLETED", "FINISHED_OK")
+TERMINAL_STATES = (
+    "FINISHED:COMPLETED",
+    "FINISHED:ABORTED",
+    "FINISHED:EXECUTION_EXCEPTION",
+    "FAILED",
+    "FINISHED:ABANDONED",
+    "FINISHED:CANT_SCHEDULE",
+    "ABORTED",
+    "FINISHED_OK",
+    "FINISHED_ABORTED",
+)
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """What a study asks of the federation. Everything here is shown to each site's reviewers."""
+
+    name: str
+    sites: tuple[str, ...]
+    rounds: int = 3
+    min_clients: int | None = None
+    """Quorum per round; ``None``: every site."""
+    algorithm: str = "fedavg"
+    algorithm_args: Mapping[str, Any] = field(default_factory=dict)
+    model_spec: str = "minilm"
+    """``minilm`` (bundled), ``tiny`` (tests) or a checkpoint folder that exists at the coordinator and every site."""
+    local_epochs: int = 1
+    batch_size: int = 16
+    learning_rate: float = 5e-5
+    max_examples: int | None = None
+    fedprox_mu: float = 0.0
+    seed: int = 0
+    wait_after_min_s: int = 15
+    round_timeout_s: int = 0
+    executor_args: Mapping[str, Any] = field(default_factory=dict)
+    eval_set: str | None = None
+    """A CoNLL file of public sentences at the coordinator to score each round's global model on."""
+    eval_limit: int | None = None
+    root_set: str | None = None
+    """FLTrust: the coordinator's root set (a CoNLL file there); ``None``: the bundled NCBI-disease devel set."""
+    root_size: int = 100
+    """FLTrust: how many of the root set's first sentences the coordinator trains on each round."""
+
+    def __post_init__(self) -> None:
+        if not self.sites:
+            raise ConfigError("a study needs at least one site")
+        if self.rounds < 1:
+            raise ConfigError("rounds must be at least 1")
+        quorum = self.quorum
+        if not 1 <= quorum <= len(self.sites):
+            raise ConfigError(f"min_clients must be between 1 and {len(self.sites)}, got {quorum}")
+        if self.root_size < 1:
+            raise ConfigError(f"root_size must be at least 1, got {self.root_size}")
+
+    @property
+    def quorum(self) -> int:
+        return len(self.sites) if self.min_clients is None else self.min_clients
+
+
+def server_config(spec: StudySpec) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "num_rounds": spec.rounds,
+        "min_clients": spec.quorum,
+        "algorithm": spec.algorithm,
+        "algorithm_args": dict(spec.algorithm_args),
+        "model_spec": spec.model_spec,
+        "seed": spec.seed,
+        "study": spec.name,
+        "task_name": TRAIN_TASK,
+        "round_timeout_s": spec.round_timeout_s,
+        "wait_after_min_s": spec.wait_after_min_s,
+        "eval_set": spec.eval_set,
+        "eval_limit": spec.eval_limit,
+    }
+    if spec.algorithm == "fltrust":
+        # the coordinator's root update trains exactly as the sites do
+        args.update(root_set=spec.root_set, root_size=spec.root_size, root_train=root_train_args(executor_args(spec)))
+    return {
+        "format_version": 2,
+        "workflows": [{"id": "fednode_controller", "path": CONTROLLER_PATH, "args": args}],
+        "components": [],
+    }
+
+
+def client_config(spec: StudySpec) -> dict[str, Any]:
+    return {
+        "format_version": 2,
+        "executors": [
+            {
+                "tasks": [TRAIN_TASK],
+                "executor": {"id": "fednode_ner", "path": EXECUTOR_PATH, "args": executor_args(spec)},
+            }
+        ],
+        "task_data_filters": [],
+        "task_result_filters": [],
+        "components": [],
+    }
+
+
+def executor_args(spec: StudySpec) -> dict[str, Any]:
+    """The sites' trainer arguments (``NerExecutor``)."""
+    args: dict[str, Any] = {
+        "model_spec": spec.model_spec,
+        "local_epochs": spec.local_epochs,
+        "batch_size": spec.batch_size,
+        "learning_rate": spec.learning_rate,
+        "seed": spec.seed,
+    }
+    if spec.max_examples is not None:
+        args["max_examples"] = spec.max_examples
+    if spec.fedprox_mu:
+        args["fedprox_mu"] = spec.fedprox_mu
+    args.update(spec.executor_args)
+    return args
+
+
+def build_job(spec: StudySpec, out_dir: Path) -> tuple[Path, str]:
+    """Write the job folder ``out_dir/<name>`` with the manifest embedded; return it and the app digest."""
+    job = out_dir / spec.name
+    if job.exists():
+        shutil.rmtree(job)
+    config = job / APP_NAME / "config"
+    config.mkdir(parents=True)
+    _write(config / "config_fed_server.json", server_config(spec))
+    _write(config / "config_fed_client.json", client_config(spec))
+    meta = {
+        "name": spec.name,
+        "resource_spec": {},
+        "deploy_map": {APP_NAME: ["server", *spec.sites]},
+        "min_clients": len(spec.sites),
+        "mandatory_clients": list(spec.sites),
+    }
+    _write(job / "meta.json", meta)
+    declaration = Declaration(
+        study=spec.name,
+        algorithm=spec.algorithm,
+        rounds=spec.rounds,
+        data_access={
+            "note": ("note_id", "note_text"),
+            "note_nlp": ("note_id", "offset", "lexical_variant", "term_modifiers", "nlp_system"),
+        },
+        dataset="omop",
+    )
+    digests = embed_manifest(job, declaration)
+    return job, digests[APP_NAME]
+
+
+def _write(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+# -- the FLARE API side ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    job_id: str
+    status: str
+    name: str
+    schedule_count: int
+    last_schedule_reason: str
+    failure: str = ""
+    """Why a study that ended without completing failed, from its ``run_status.json`` (empty when unknown)."""
+
+    @property
+    def done(self) -> bool:
+        return self.status.startswith("FINISHED") or self.status in TERMINAL_STATES
+
+    @property
+    def failed(self) -> bool:
+        return self.done and self.status not in COMPLETED_STATES
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "status": self.status,
+            "name": self.name,
+            "schedule_count": self.schedule_count,
+            "last_schedule_reason": self.last_schedule_reason,
+            "failure": self.failure,
+        }
+
+
+class StudyClient:
+    """Submit, watch and download studies as the consortium's admin (mutual TLS, the admin startup kit)."""
+
+    def __init__(self, federation: Federation, *, timeout_s: float = 60.0) -> None:
+        self.federation = federation
+        self.timeout_s = timeout_s
+
+    def _session(self) -> Any:
+        from node.coordinator.launcher import admin_session
+
+        return admin_session(self.federation, self.timeout_s)
+
+    def submit(self, job_folder: Path) -> str:
+        with self._session() as sess:
+            try:
+                job_id = str(sess.submit_job(str(job_folder)))
+            except Exception as exc:  # NVFlare raises its own exception types
+                raise ServiceError(f"the coordinator refused the job: {type(exc).__name__}: {exc}") from exc
+        log.info("study.submitted job_id=%s", job_id)
+        return job_id
+
+    def status(self, job_id: str) -> JobStatus:
+        """The job's status; for a study that ended without completing, also why (read from its result)."""
+        with self._session() as sess:
+            status = _status(sess, job_id)
+            if status.failed:
+                status = replace(status, failure=_failure_reason(sess, job_id))
+            return status
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        until: Callable[[JobStatus], bool] | None = None,
+        timeout_s: float = 3600.0,
+        poll_s: float = 2.0,
+        on_poll: Callable[[JobStatus], None] | None = None,
+    ) -> JobStatus:
+        """Poll until ``until(status)`` holds (default: the job ended) or the timeout passes."""
+        until = until or (lambda s: s.done)
+        deadline = time.monotonic() + timeout_s
+        with self._session() as sess:
+            while True:
+                status = _status(sess, job_id)
+                if on_poll is not None:
+                    on_poll(status)
+                if until(status):
+                    return status
+                if time.monotonic() > deadline:
+                    raise ServiceError(f"job {job_id}: still {status.status} after {timeout_s:.0f} s")
+                time.sleep(poll_s)
+
+    def download(self, job_id: str, destination: Path) -> Path:
+        """Download the job's result folder into ``destination``; return where the signed model lies."""
+        destination.mkdir(parents=True, exist_ok=True)
+        with self._session() as sess:
+            try:
+                location = sess.download_job_result(job_id, str(destination))
+            except Exception as exc:  # NVFlare raises its own exception types
+                raise ServiceError(f"job {job_id}: download failed: {type(exc).__name__}: {exc}") from exc
+        if not location:
+            raise NotFoundError(f"job {job_id}: the coordinator has no result for it")
+        return find_model_folder(Path(location))
+
+    def trusted_key(self) -> str:
+        """The coordinator's public key as pinned at the sites by provisioning."""
+        site_dir = next(iter(self.federation.site_dirs.values()))
+        return (site_dir / "local" / COORDINATOR_PUBLIC_KEY).read_text(encoding="ascii")
+
+
+def _status(sess: Any, job_id: str) -> JobStatus:
+    try:
+        meta = sess.get_job_meta(job_id)
+    except Exception as exc:  # NVFlare raises its own exception types
+        raise NotFoundError(f"job {job_id}: {type(exc).__name__}: {exc}") from exc
+    history = meta.get("schedule_history") or []
+    last = str(history[-1]) if history else ""
+    return JobStatus(
+        job_id=job_id,
+        status=str(meta.get("status", "")),
+        name=str(meta.get("name", "")),
+        schedule_count=int(meta.get("schedule_count", 0) or 0),
+        last_schedule_reason=last[:300],
+    )
+
+
+def _failure_reason(sess: Any, job_id: str) -> str:
+    """Why a finished study failed, from the ``run_status.json`` in its result; empty when it holds none."""
+    from node.coordinator.run_status import read_run_status
+
+    with tempfile.TemporaryDirectory(prefix="fednode-status-") as tmp:
+        try:
+            location = sess.download_job_result(job_id, tmp)
+        except Exception as exc:  # NVFlare raises its own exception types; the status stands without a reason
+            log.warning("study.status_reason_unavailable job_id=%s kind=%s", job_id, type(exc).__name__)
+            return ""
+        status = read_run_status(Path(location)) if location else None
+    if status is None or not status.failed:
+        return ""
+    return f"failed after {status.rounds_done} round(s): {status.reason}"
+
+
+def find_model_folder(result: Path) -> Path:
+    """The folder inside a downloaded job result that holds the signed model.
+
+    A study that failed has none: its ``run_status.json`` says why (``ServiceError`` with that reason).
+    """
+    from node.coordinator.run_status import read_run_status
+    from node.coordinator.signing import MODEL_FILE
+
+    hits = sorted(result.rglob(MODEL_FILE))
+    if not hits:
+        status = read_run_status(result)
+        if status is not None and status.failed:
+            raise ServiceError(f"the study failed after {status.rounds_done} round(s): {status.reason}")
+        raise NotFoundError(f"{result}: the job result holds no {MODEL_FILE}")
+    return hits[0].parent
+
+
+def read_rounds(model_folder: Path) -> list[dict[str, Any]]:
+    """The per-round records the controller wrote next to the model (``rounds.jsonl``)."""
+    from node.coordinator.controller import ROUNDS_FILE
+
+    path = model_folder / ROUNDS_FILE
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def sites_from(names: Sequence[str] | None, federation: Federation) -> tuple[str, ...]:
+    """The study's sites: those named, or every provisioned site."""
+    sites = tuple(names) if names else tuple(federation.site_dirs)
+    unknown = sorted(set(sites) - set(federation.site_dirs))
+    if unknown:
+        raise ConfigError(f"not provisioned in this federation: {unknown}")
+    return sites

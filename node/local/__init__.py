@@ -1,0 +1,1 @@
+"""Running fednode on one machine: the demo federation, its data and the harness tests and bench/ share."""

@@ -1,0 +1,256 @@
+"""The site services the dashboard (and anything else that shows the site to a person) calls.
+
+:class:`SiteServices` is a facade built once from the settings (:meth:`SiteServices.from_settings`): it opens the
+state services of ``policies`` (job registry and approval service, audit log, privacy ledger, TOTP) on state.db
+and reads the site's policy, its compiled NVFlare files, CDM row counts and the latest ETL/DQ/de-identification
+reports. It implements ``tui.services.DashboardServices`` structurally (``node`` never imports ``tui``).
+Every method may block on I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from fednode.clock import Clock, utc_now
+from fednode.errors import AuditChainError, BadInputError, PolicyFileError, ServiceError
+from fednode.settings import Settings
+from omop_etl.db import make_engine
+from omop_etl.stats import row_counts
+from policies.audit import AuditRecord, export_jsonl
+from policies.compile import compile_site, load_base_resources
+from policies.contracts import EgressDecision, JobRecord, JobState, RoundReport
+from policies.policy_model import load_policy, policy_digest
+from policies.registry import ApprovalRules
+from policies.services import SiteServices as StateServices
+from policies.services import open_site_services
+
+log = logging.getLogger("fednode.node.site.desk")
+
+SITE_LOCAL_DIR = Path("nvflare-kit") / "local"
+"""The site's NVFlare ``local/`` folder under FEDNODE_HOME, where ``fednode policy compile`` writes."""
+BASE_RESOURCES = "resources.json.default"
+"""The provisioned resources.json the compiled one is merged into."""
+REPORT_NAMES = ("etl", "dq", "deid")
+"""The site reports the CLI writes to ``$FEDNODE_HOME/reports/<name>-latest.json`` (counts only, no PHI)."""
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """The outcome of verifying the audit chain."""
+
+    ok: bool
+    records: int
+    first_bad_seq: int | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class BudgetImpact:
+    """What one job would take from its dataset's privacy budget."""
+
+    dataset: str
+    budget_epsilon: float
+    used_epsilon: float  # spent plus what approved jobs have reserved
+    remaining_epsilon: float
+    job_epsilon: float
+    delta: float
+
+
+@dataclass(frozen=True)
+class TextFile:
+    """A named text file: the site policy or one compiled NVFlare site file."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    """The site policy as loaded, its validation problems and its compiled files."""
+
+    source: TextFile
+    problems: tuple[str, ...]  # why the policy does not validate (empty: it does)
+    compiled: tuple[TextFile, ...]
+    digest: str
+    drift: tuple[str, ...] = ()  # where the deployed NVFlare site files differ from the compiled ones
+
+
+@dataclass(frozen=True)
+class DataView:
+    """CDM row counts and the latest site reports (None where a report was not written yet)."""
+
+    row_counts: Mapping[str, int]
+    dq: Mapping[str, Any] | None
+    deid: Mapping[str, Any] | None
+    etl: Mapping[str, Any] | None
+
+
+class SiteServices:
+    """The dashboard's view of one site: jobs and decisions, training, audit, policy and data."""
+
+    def __init__(self, settings: Settings, state: StateServices) -> None:
+        self.settings = settings
+        self.state = state
+
+    @property
+    def site(self) -> str:
+        """This site's name (from the policy, else the settings)."""
+        return self.state.site
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock = utc_now) -> SiteServices:
+        """Open state.db, the site key and the services on top (the site policy must validate if present)."""
+        return cls(settings, open_site_services(settings, clock=clock))
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.state.close()
+
+    # --- jobs and decisions ------------------------------------------------------------------------------
+
+    def revision(self) -> int:
+        """Grows with every change to the site state: poll it to know when to re-read."""
+        return self.state.jobs.revision()
+
+    def list_jobs(self, states: Sequence[JobState] | None = None) -> Sequence[JobRecord]:
+        return self.state.jobs.list_jobs(states)
+
+    def job(self, job_id: str) -> JobRecord:
+        return self.state.jobs.get(job_id)
+
+    def last_approved(self, study: str, *, before: str) -> JobRecord | None:
+        return self.state.jobs.last_approved(study, before=before)
+
+    def approval_rules(self) -> ApprovalRules:
+        return self.state.jobs.rules
+
+    def approve(self, job_id: str, approver: str, reason: str, totp_code: str | None = None) -> JobRecord:
+        return self.state.jobs.approve(job_id, approver, reason, totp_code)
+
+    def reject(self, job_id: str, approver: str, reason: str) -> JobRecord:
+        return self.state.jobs.reject(job_id, approver, reason)
+
+    def rounds(self, job_id: str) -> Sequence[RoundReport]:
+        return self.state.jobs.rounds(job_id)
+
+    def egress(self, job_id: str) -> Sequence[EgressDecision]:
+        return self.state.jobs.egress(job_id)
+
+    def budget_impact(self, job_id: str) -> BudgetImpact | None:
+        """The job's planned epsilon against its dataset's budget; None for a job without DP."""
+        manifest = self.state.jobs.get(job_id).manifest
+        if manifest.dp is None:
+            return None
+        ledger = self.state.ledger
+        summary = ledger.summary(manifest.dataset)
+        return BudgetImpact(
+            dataset=manifest.dataset,
+            budget_epsilon=summary.budget_epsilon,
+            used_epsilon=summary.committed_total_epsilon,
+            remaining_epsilon=summary.remaining_epsilon,
+            job_epsilon=ledger.planned_epsilon(manifest.dp),
+            delta=summary.delta,
+        )
+
+    # --- audit -------------------------------------------------------------------------------------------
+
+    def audit_records(self, *, search: str | None = None, limit: int = 500) -> Sequence[AuditRecord]:
+        return self.state.audit.records(search=search, limit=limit, newest_first=True)
+
+    def verify_audit(self) -> ChainCheck:
+        """Verify the whole chain and its signed checkpoints; a broken chain is a result, not an exception."""
+        try:
+            report = self.state.audit.verify()
+        except AuditChainError as exc:
+            return ChainCheck(False, self.state.audit.count(), exc.first_bad_seq, exc.message)
+        return ChainCheck(True, report.records)
+
+    def export_audit(self, destination: Path) -> ChainCheck:
+        """Write the log as JSONL (records, checkpoints, head), verifying it on the way; raises if it is broken."""
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_name(destination.name + ".partial")
+        with partial.open("w", encoding="utf-8") as out:
+            report = export_jsonl(self.state.audit, out)
+        partial.replace(destination)
+        log.info("services.audit_exported records=%d", report.records)
+        return ChainCheck(True, report.records)
+
+    # --- policy and data ---------------------------------------------------------------------------------
+
+    def policy(self) -> PolicyView:
+        """Read and validate the policy file now (it may have changed since the services were opened)."""
+        path = self.settings.policy_path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return PolicyView(TextFile(path.name, ""), (f"{path.name}: no site policy (nobody can approve)",), (), "")
+        try:
+            policy = load_policy(path)
+            files = compile_site(policy, base_resources=load_base_resources(self._local_dir / BASE_RESOURCES))
+        except PolicyFileError as exc:
+            return PolicyView(TextFile(path.name, text), (exc.message,), (), "")
+        compiled = tuple(
+            TextFile(name, json.dumps(doc, indent=2, sort_keys=True) + "\n") for name, doc in files.by_name().items()
+        )
+        return PolicyView(TextFile(path.name, text), (), compiled, policy_digest(policy), self._drift(compiled))
+
+    @property
+    def _local_dir(self) -> Path:
+        return self.settings.home / SITE_LOCAL_DIR
+
+    def _drift(self, compiled: Sequence[TextFile]) -> tuple[str, ...]:
+        """Where the site files NVFlare reads (``SITE_LOCAL_DIR``) differ from what the policy compiles to."""
+        problems = []
+        for file in compiled:
+            deployed = self._local_dir / file.name
+            try:
+                same = json.loads(deployed.read_text(encoding="utf-8")) == json.loads(file.text)
+            except FileNotFoundError:
+                problems.append(f"{file.name} not written yet")
+                continue
+            except (OSError, ValueError) as exc:
+                problems.append(f"{file.name} unreadable ({type(exc).__name__})")
+                continue
+            if not same:
+                problems.append(f"{file.name} differs from the policy")
+        return tuple(problems)
+
+    def data(self) -> DataView:
+        """CDM row counts and the latest reports."""
+        reports = {name: self._report(name) for name in REPORT_NAMES}
+        return DataView(self._row_counts(), reports["dq"], reports["deid"], reports["etl"])
+
+    def _report(self, name: str) -> Mapping[str, Any] | None:
+        path = self.settings.home / "reports" / f"{name}-latest.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise BadInputError(f"unreadable site report ({type(exc).__name__})", file=str(path)) from exc
+        if not isinstance(data, dict):
+            raise BadInputError("a site report must be a JSON object", file=str(path))
+        return data
+
+    def _row_counts(self) -> Mapping[str, int]:
+        """Rows per CDM table; empty when the CDM was not created yet (a missing SQLite file is not created)."""
+        url = self.settings.omop_db_url
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+            return {}
+        engine = make_engine(url)
+        try:
+            return row_counts(engine)
+        except SQLAlchemyError as exc:
+            raise ServiceError(f"cannot count the CDM rows ({type(exc).__name__})") from exc
+        finally:
+            engine.dispose()
+
+
+__all__ = ["BudgetImpact", "ChainCheck", "DataView", "PolicyView", "SiteServices", "TextFile"]
