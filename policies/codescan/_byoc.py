@@ -24,9 +24,6 @@ JOB_LAYOUT = "job_layout"
 JOB_CONFIG = "job_config"
 """Capability of a finding for a client config the site will not build (always refused)."""
 
-SIGNATURE_FILES = frozenset({".__nvfl_sig.json", ".__nvfl_submitter.crt"})
-"""NVFlare's job signature files: NVFlare writes them at submission; a submitted job must not carry them."""
-
 CLIENT_CONFIG = "config/config_fed_client.json"
 SERVER_CONFIG = "config/config_fed_server.json"
 
@@ -69,11 +66,12 @@ def local_module_name(path: str) -> str | None:
 
 def check_layout(paths: Iterable[str]) -> list[Finding]:
     """Findings for files a BYOC app may not carry (everything else is Python the scan reads, or plain data)."""
+    from policies.manifest import is_signature_file  # policies.manifest imports this package: import late
+
     findings = []
     for path in sorted(paths):
         p = PurePosixPath(path)
-        name = p.name
-        if name in SIGNATURE_FILES:
+        if is_signature_file(path):
             findings.append(_f(path, JOB_LAYOUT, "named like an NVFlare signature file: NVFlare writes those itself"))
         elif path.startswith("/") or ".." in p.parts:
             findings.append(_f(path, JOB_LAYOUT, "a path outside the app folder"))

@@ -292,7 +292,12 @@ class _Binder:
         elif isinstance(node, ast.Assign):
             for target in node.targets:
                 self._targets(target, node.value, scope, scope)
-        elif isinstance(node, ast.AnnAssign | ast.NamedExpr):
+        elif isinstance(node, ast.NamedExpr):
+            owner = scope
+            while owner.kind == "comprehension" and owner.parent is not None:
+                owner = owner.parent  # PEP 572: a walrus in a comprehension binds in the enclosing scope
+            self._targets(node.target, node.value, owner, scope)
+        elif isinstance(node, ast.AnnAssign):
             if node.value is not None:
                 self._targets(node.target, node.value, scope, scope)
         elif isinstance(node, ast.AugAssign):
@@ -642,7 +647,8 @@ class _Judge(ast.NodeVisitor):
             self._roles.setdefault(id(node.func), "call")
         elif isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if all(isinstance(t, ast.Name) for t in targets) and isinstance(node.value, ast.Name | ast.Attribute):
+            plain = all(isinstance(t, ast.Name) for t in targets) and isinstance(node.value, ast.Name | ast.Attribute)
+            if plain and self._scope(node).kind != "class":  # in a class body the name becomes an attribute
                 self._roles[id(node.value)] = "alias"
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             for deco in node.decorator_list:
@@ -692,6 +698,16 @@ class _Judge(ast.NodeVisitor):
         if role != "base" and isinstance(node.ctx, ast.Load):
             for name in self._dotted(self._values(node)):
                 self._judge_name(node, name, role)
+        self.generic_visit(node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        if isinstance(node.op, ast.Div):  # pathlib's "/": an absolute right side replaces the whole path
+            right = self._values(node.right)
+            if any(v.startswith(("s:", "p:")) for v in right):
+                joined = self._values(node)
+                outside = sorted(v[2:] for v in joined if v.startswith(("s:", "p:")) and not _inside(v))
+                if outside:
+                    self.add(node, DENY, _FS, f"path {outside[0][:60]!r} outside the working directory")
         self.generic_visit(node)
 
     # calls --------------------------------------------------------------------------------------------
