@@ -25,7 +25,7 @@ FederationOpt = Annotated[
 
 
 def _federation_root(cli: CliContext, given: Path | None) -> Path:
-    return given or cli.settings.home / "federation"
+    return given or cli.settings.federation_dir
 
 
 def _load(cli: CliContext, given: Path | None) -> Federation:
@@ -87,7 +87,17 @@ def provision(
 @study_app.command("submit")
 def study_submit(
     ctx: typer.Context,
-    name: Annotated[str, typer.Option(help="Study name (the job folder's name).")] = "ner-study",
+    name: Annotated[
+        str | None, typer.Option(help="Study name (default: ner-study, or the job folder's meta.json name).")
+    ] = None,
+    job_folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--job-folder",
+            help="Submit your own NVFlare job folder (bring your own code) instead of the built-in study; its "
+            "server workflow's rounds apply and --rounds/--algorithm/--local-epochs are not used.",
+        ),
+    ] = None,
     site: Annotated[list[str] | None, typer.Option("--site", help="A participating site; default: all.")] = None,
     rounds: Annotated[int, typer.Option(min=1)] = 3,
     min_clients: Annotated[int | None, typer.Option(help="Quorum per round; default: every site.")] = None,
@@ -102,14 +112,31 @@ def study_submit(
     root_size: Annotated[int, typer.Option(min=1, help="fltrust: root-set sentences used each round.")] = 100,
     federation: FederationOpt = None,
 ) -> None:
-    """Build the NER study (manifest embedded, every site mandatory) and submit it through the FLARE API."""
+    """Build the NER study, or take your own job folder (manifest embedded, every site mandatory), and submit it
+    through the FLARE API."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
         from node.coordinator.study import StudyClient, StudySpec, build_job, sites_from
 
         fed = _load(cli, federation)
+        if job_folder is not None:
+            from node.coordinator.byoc import prepare_byoc_job
+
+            prepared = prepare_byoc_job(
+                job_folder, fed.root / "jobs", sites=sites_from(site, fed), model_spec=model, study=name
+            )
+            job_id = StudyClient(fed).submit(prepared.folder)
+            cli.emit(
+                {"ok": True, "job_id": job_id, **prepared.to_json()},
+                lambda c: c.print(
+                    f"submitted [bold]{job_id}[/bold] from {job_folder} (digest {prepared.digest[:12]}, "
+                    f"{prepared.plan.algorithm}, {prepared.plan.rounds} rounds); each site must approve it:\n"
+                    f"  fednode --home <site home> approve {job_id} --reason '...'"
+                ),
+            )
+            return
         spec = StudySpec(
-            name=name,
+            name=name or "ner-study",
             sites=sites_from(site, fed),
             rounds=rounds,
             min_clients=min_clients,
@@ -237,6 +264,14 @@ def demo(
     model: Annotated[str, typer.Option(help="minilm (default), tiny, or a checkpoint folder.")] = "minilm",
     algorithm: Annotated[str, typer.Option(help="Aggregation rule.")] = "fedavg",
     min_clients: Annotated[int | None, typer.Option(help="Quorum per round (default: every site).")] = None,
+    job: Annotated[
+        Path | None,
+        typer.Option(
+            "--job",
+            help="Run your own NVFlare job folder (bring your own code) instead of the built-in study; "
+            "--rounds and --model apply, --lr/--local-epochs/--algorithm/--min-clients do not.",
+        ),
+    ] = None,
     workdir: Annotated[
         Path | None, typer.Option(help="Where the demo federation lives (default: a temp folder).")
     ] = None,
@@ -259,6 +294,7 @@ def demo(
             model_spec=model,
             algorithm=algorithm,
             min_clients=min_clients,
+            job=job,
             workdir=workdir,
             approval_timeout_s=approval_timeout,
         )

@@ -166,15 +166,10 @@ def build_job(spec: StudySpec, out_dir: Path) -> tuple[Path, str]:
         "mandatory_clients": list(spec.sites),
     }
     _write(job / "meta.json", meta)
+    from node.ml.ner.cdm import NER_SPLIT_COLUMNS  # lazy: node.ml.ner brings torch
+
     declaration = Declaration(
-        study=spec.name,
-        algorithm=spec.algorithm,
-        rounds=spec.rounds,
-        data_access={
-            "note": ("note_id", "note_text"),
-            "note_nlp": ("note_id", "offset", "lexical_variant", "term_modifiers", "nlp_system"),
-        },
-        dataset="omop",
+        study=spec.name, algorithm=spec.algorithm, rounds=spec.rounds, data_access=NER_SPLIT_COLUMNS, dataset="omop"
     )
     digests = embed_manifest(job, declaration)
     return job, digests[APP_NAME]

@@ -7,11 +7,13 @@ Steps (each shown as it happens):
 3. each hospital's data: its share of the NCBI-disease train sentences as clinical notes with synthetic PHI, and
    its share of the Synthea sample (:mod:`node.local.data`); then, as the site's operator would, ``fednode etl``
    (Synthea -> OMOP CDM, notes de-identified into NOTE / NOTE_NLP) and ``fednode dq`` (the data-quality gate);
-4. the coordinator and the sites start; the NER study is submitted through the FLARE API and HELD: it stays
-   submitted while every site records it as pending review;
+4. the coordinator and the sites start; the NER study (or, with ``--job``, a researcher's own NVFlare job folder,
+   :mod:`node.coordinator.byoc`) is submitted through the FLARE API and HELD: it stays submitted while every
+   site records it as pending review;
 5. approval at each site through the approval service (``--auto-approve``: a scripted approval recorded in each
    site's audit log; otherwise the demo waits for people using ``fednode approve`` or the dashboard);
-6. training, with each round's metrics as the coordinator aggregates them;
+6. training, with each round's metrics as the coordinator aggregates them (a BYOC job reads the data each site
+   stages for it, :mod:`node.site.staging`);
 7. the signed global model is downloaded, verified against the coordinator key pinned at the sites, and scored on
    the standard NCBI-disease test set (entity-level precision, recall and F1).
 """
@@ -78,6 +80,9 @@ class DemoConfig:
     batch_size: int = 16
     learning_rate: float | None = None
     """Local AdamW rate; default 1e-4 (MiniLM or a checkpoint), 3e-3 for the tiny random BERT."""
+    job: Path | None = None
+    """A researcher's NVFlare job folder (bring your own code) to run instead of the built-in study; ``rounds``
+    replaces its server workflow's number of rounds, ``model_spec`` is the base checkpoint the sites stage."""
     workdir: Path | None = None
     approval_timeout_s: float = 3600.0
     training_timeout_s: float = 3600.0
@@ -135,8 +140,9 @@ class DemoResult:
             )
 
 
-def site_policy(site: str, *, sites: int, min_records: int) -> dict[str, Any]:
-    """The demo hospital's policy: the example policy with this federation's identities and one approver."""
+def site_policy(site: str, *, sites: int, min_records: int, byoc: bool = False) -> dict[str, Any]:
+    """The demo hospital's policy: the example policy with this federation's identities and one approver
+    (``byoc``: jobs that bring their own code are allowed too)."""
     policy: dict[str, Any] = yaml.safe_load(POLICY_TEMPLATE.read_text(encoding="utf-8"))
     policy["site"]["name"] = site
     policy["site"]["organisation"] = f"Demo hospital {site}"
@@ -146,6 +152,8 @@ def site_policy(site: str, *, sites: int, min_records: int) -> dict[str, Any]:
     }
     policy["jobs"]["min_sites"] = min(sites, policy["jobs"].get("min_sites", sites))
     policy["jobs"]["min_local_records"] = min_records
+    if byoc:
+        policy["jobs"]["kinds"] = ["config_only", "byoc"]
     policy["privacy"]["dp"]["required"] = False  # the demo's study trains without DP-SGD
     policy["privacy"]["result_filters"] = [f for f in policy["privacy"]["result_filters"] if f["kind"] != "norm_clip"]
     policy["approval"] = {"approvers": [APPROVER, "dr.hansen"], "required_approvals": 1, "totp_required": False}
@@ -232,9 +240,9 @@ def _wait(predicate: Callable[[], bool], timeout_s: float, what: str, poll_s: fl
 def site_state(home: Path, site: str, job_id: str) -> JobState | None:
     """The job's state in the site's registry; a refusal by the site's gate or policy stops the demo."""
     from fednode.errors import NotFoundError, RefusedByPolicyError
-    from policies.services import open_site_services
+    from policies.state_db import open_state_db
 
-    services = open_site_services(_site_settings(home, site))
+    services = open_state_db(_site_settings(home, site))
     try:
         record = services.jobs.get(job_id)
     except NotFoundError:
@@ -247,9 +255,9 @@ def site_state(home: Path, site: str, job_id: str) -> JobState | None:
 
 
 def approve_as_demo(home: Path, site: str, job_id: str) -> None:
-    from policies.services import open_site_services
+    from policies.state_db import open_state_db
 
-    services = open_site_services(_site_settings(home, site), require_policy=True)
+    services = open_state_db(_site_settings(home, site), require_policy=True)
     try:
         services.jobs.approve(job_id, APPROVER, "scripted approval: fednode demo --auto-approve")
     finally:
@@ -258,9 +266,9 @@ def approve_as_demo(home: Path, site: str, job_id: str) -> None:
 
 def site_public_key(home: Path, site: str) -> str:
     """The site's own public key (PEM): what it checks its approval receipt in a model's provenance against."""
-    from policies.services import open_site_services
+    from policies.state_db import open_state_db
 
-    services = open_site_services(_site_settings(home, site))
+    services = open_state_db(_site_settings(home, site))
     try:
         return services.key.public_pem
     finally:
@@ -319,6 +327,8 @@ _FLARE_ENV = (
     "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS",
     "TOKENIZERS_PARALLELISM",
     "FEDNODE_FL__TORCH_THREADS",
+    "FEDNODE_FL__BASE_MODEL",
+    "PATH",
 )
 
 
@@ -354,11 +364,19 @@ def prepare_consortium(config: DemoConfig, steps: Steps, *, extra_class_prefixes
         "TOKENIZERS_PARALLELISM": "false",
         # every site trains at once on this one machine: share the cores instead of oversubscribing them
         "FEDNODE_FL__TORCH_THREADS": str(max(1, (os.cpu_count() or 1) // config.sites)),
+        # the base checkpoint whose tokenizer and config a BYOC job gets staged in model/ (the coordinator's too)
+        "FEDNODE_FL__BASE_MODEL": config.model_spec,
+        # a job's `python3` is this interpreter (with torch and transformers), as in a site image
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
     per_site = max(1, config.sentences // config.sites)
     with steps.step(f"policies for {config.sites} hospitals", result.timings, "policies"):
         kits = [
-            _compile_site(homes[s], s, site_policy(s, sites=config.sites, min_records=min(200, per_site // 2)))
+            _compile_site(
+                homes[s],
+                s,
+                site_policy(s, sites=config.sites, min_records=min(200, per_site // 2), byoc=config.job is not None),
+            )
             for s in sites
         ]
     with steps.step("provisioning (mutual TLS, gRPC)", result.timings, "provision"):
@@ -380,11 +398,46 @@ def prepare_consortium(config: DemoConfig, steps: Steps, *, extra_class_prefixes
     return Consortium(fed, homes, {k: env[k] for k in _FLARE_ENV}, result)
 
 
+def _build_study(config: DemoConfig, sites: list[str], jobs_dir: Path) -> tuple[Path, str]:
+    """The job folder to submit (manifest embedded) and its app digest: the built-in NER study, or ``config.job``."""
+    from node.coordinator.study import StudySpec, build_job
+
+    eval_set = str(NCBI_DIR / "devel.tsv") if config.dev_sentences else None
+    if config.job is not None:
+        from node.coordinator.byoc import prepare_byoc_job
+
+        prepared = prepare_byoc_job(
+            config.job,
+            jobs_dir,
+            sites=sites,
+            model_spec=config.model_spec,
+            rounds=config.rounds,
+            eval_set=eval_set,
+            eval_limit=config.dev_sentences or None,
+        )
+        return prepared.folder, prepared.digest
+    spec = StudySpec(
+        name="ncbi-disease-ner",
+        sites=tuple(sites),
+        rounds=config.rounds,
+        min_clients=config.min_clients,
+        algorithm=config.algorithm,
+        model_spec=config.model_spec,
+        local_epochs=config.local_epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate or (3e-3 if config.model_spec == "tiny" else 1e-4),
+        seed=config.seed,
+        eval_set=eval_set,
+        eval_limit=config.dev_sentences or None,
+    )
+    return build_job(spec, jobs_dir)
+
+
 def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> DemoResult:
     """Run the whole demo; see the module docstring. Stops every process it started, whatever happens."""
     from node.coordinator.launcher import LocalFederation
     from node.coordinator.signing import verify_signed_model
-    from node.coordinator.study import StudyClient, StudySpec, build_job
+    from node.coordinator.study import StudyClient
 
     steps = Steps(console, progress)
     started = time.monotonic()
@@ -395,21 +448,7 @@ def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> 
     with LocalFederation(fed, site_homes=homes, env=consortium.env) as lf:
         with steps.step("starting the coordinator and the sites", result.timings, "start"):
             lf.start(timeout_s=300)
-        spec = StudySpec(
-            name="ncbi-disease-ner",
-            sites=tuple(sites),
-            rounds=config.rounds,
-            min_clients=config.min_clients,
-            algorithm=config.algorithm,
-            model_spec=config.model_spec,
-            local_epochs=config.local_epochs,
-            batch_size=config.batch_size,
-            learning_rate=config.learning_rate or (3e-3 if config.model_spec == "tiny" else 1e-4),
-            seed=config.seed,
-            eval_set=str(NCBI_DIR / "devel.tsv") if config.dev_sentences else None,
-            eval_limit=config.dev_sentences or None,
-        )
-        job, result.digest = build_job(spec, workdir / "jobs")
+        job, result.digest = _build_study(config, sites, workdir / "jobs")
         client = StudyClient(fed)
         result.job_id = job_id = client.submit(job)
         steps.say(f"study submitted: job {job_id}, app digest {result.digest[:16]}")

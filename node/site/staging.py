@@ -7,7 +7,7 @@ At job start the site writes, for an approved job only and only from the CDM col
     The de-identified NER split from NOTE + NOTE_NLP: ``TOKEN<TAB>TAG`` lines, BIO tags, a blank line after each
     sentence (the layout of the bundled NCBI-disease files). Only annotated notes (at least one gold span) are
     staged, split by note so no note straddles train and dev; their number is the record count the policy's
-    ``min_local_records`` uses (:func:`omop_etl.notes.count_annotated_notes` when it exists).
+    ``min_local_records`` uses (:func:`omop_etl.stats.annotated_note_count`).
 ``model/``
     The site's base checkpoint's tokenizer and ``config.json`` (a 3-label token classifier), never weights: the
     coordinator sends the initial weights, built from the same checkpoint, in the first task.
@@ -28,10 +28,10 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from fednode.errors import StagingRefusedError
+from node.ml.ner.cdm import NER_SPLIT_COLUMNS, GoldNote
 from policies.contracts import JobRecord, JobState
 
 if TYPE_CHECKING:
@@ -49,18 +49,11 @@ _TEMP_PREFIX = ".fednode-staging-"
 _FILE_MODE = 0o444
 _DIR_MODE = 0o555
 
-NER_SPLIT_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "note": ("note_id", "note_text"),
-        "note_nlp": ("note_id", "offset", "lexical_variant", "term_modifiers", "nlp_system"),
-    }
-)
-"""Every CDM column the NER split reads (:func:`omop_etl.notes.read_gold_notes`): nothing else is touched."""
 
 _RUNNABLE = (JobState.APPROVED, JobState.RUNNING)
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".onnx")
 
-GoldNote = tuple[int, str, Sequence[tuple[int, int, str]]]
+__all__ = ["NER_SPLIT_COLUMNS", "StagedData", "base_model_spec", "check_stageable", "remove_staged", "stage_job_data"]
 
 
 @dataclass(frozen=True)
@@ -224,15 +217,24 @@ def remove_staged(staged: StagedData | Path) -> None:
 
 
 def _annotated_notes(cdm_url: str) -> list[GoldNote]:
-    """Every note with at least one gold span, in note_id order (the record count's meaning)."""
+    """Every note with at least one gold span, in note_id order: exactly the site's record count
+    (:func:`omop_etl.stats.annotated_note_count`), or the staging is refused."""
     from omop_etl.db import make_engine
     from omop_etl.notes import read_gold_notes
+    from omop_etl.stats import annotated_note_count
 
     engine = make_engine(cdm_url)
     try:
-        return [note for note in read_gold_notes(engine) if note[2]]
+        notes: list[GoldNote] = [note for note in read_gold_notes(engine) if note[2]]
+        counted = annotated_note_count(engine)
     finally:
         engine.dispose()
+    if counted != len(notes):
+        raise StagingRefusedError(
+            f"the CDM counts {counted} annotated notes but {len(notes)} were read (it changed while staging, or "
+            "NOTE_NLP holds spans of notes NOTE lacks): nothing is staged"
+        )
+    return notes
 
 
 def _split_notes(notes: Sequence[GoldNote], *, dev_fraction: float, seed: int) -> tuple[list[GoldNote], list[GoldNote]]:

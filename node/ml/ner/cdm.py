@@ -6,13 +6,23 @@ note); it is imported lazily so the trainer runs where SQLAlchemy is not install
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from node.ml.ner.data import CharSpan, NerExample, spans_to_example, split_sentences
 
 GoldNote = tuple[int, str, Sequence[tuple[int, int, str]]]
 """One note as the CDM reader yields it: note_id, de-identified text, gold (start, end, label) spans."""
+
+NER_SPLIT_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "note": ("note_id", "note_text"),
+        "note_nlp": ("note_id", "offset", "lexical_variant", "term_modifiers", "nlp_system"),
+    }
+)
+"""Every CDM column the NER examples are read from (:func:`omop_etl.notes.read_gold_notes`), table -> columns:
+what a NER job declares as its ``data_access`` and what the site checks before staging data for one."""
 
 
 def notes_to_examples(notes: Iterable[GoldNote], *, max_words: int = 96) -> list[NerExample]:

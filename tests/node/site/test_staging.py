@@ -265,3 +265,22 @@ def test_remove_staged_takes_everything_away_and_may_run_twice(tmp_path: Path, c
     remove_staged(tmp_path / "never-made")
     again = stage_job_data(_record(), work, policy=_policy(), cdm_url=cdm_url, model_spec="tiny")
     assert again.records == staged.records
+
+
+def test_spans_of_a_note_the_cdm_lacks_make_the_count_disagree_and_staging_is_refused(
+    tmp_path: Path, cdm_url: str
+) -> None:
+    engine = make_engine(cdm_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                'INSERT INTO note_nlp (note_nlp_id, note_id, "offset", lexical_variant, note_nlp_concept_id, '
+                "nlp_system, nlp_date, term_modifiers) VALUES (99999, 99999, '0', 'x', 0, 'gold', '2024-01-01', "
+                "'label=Disease')"
+            )
+        )
+    engine.dispose()
+    work = tmp_path / "job"
+    with pytest.raises(StagingRefusedError, match="annotated notes but"):
+        stage_job_data(_record(), work, policy=_policy(), cdm_url=cdm_url, model_spec="tiny")
+    assert not (work / "data").exists()
