@@ -4,6 +4,7 @@ Measures, confined (``python -m node.site.sandbox`` with Landlock, seccomp, rlim
 the same command unconfined (same interpreter, same minimal environment, same working directory):
 
 - start-up per job: wall time to run ``python -c pass`` and ``python -c "import torch"`` to exit;
+- the same confined without the reporting audit hook ("kernel only"), to split the hook's share;
 - per-round overhead: a round of a small PyTorch training job (an LSTM tagger, forward/backward/step over
   batches, then ``torch.save`` of the weights in the working directory), timed inside the child, and a pure
   Python CPU-bound loop. Runs alternate confined/unconfined so the shared machine's noise hits both alike.
@@ -14,6 +15,7 @@ Target (issue 12): confinement costs under 2 % of a round. Writes ``sandbox.json
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -92,105 +94,116 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
+ARMS = ("plain", "confined", "kernel_only")
+"""Unconfined; confined (Landlock, seccomp, rlimits, audit hook); confined without the audit hook."""
+
+
 class Runner:
-    """Runs one command confined or not, in the same job folder with the same environment."""
+    """Runs one command in one arm, in the same job folder with the same environment."""
 
     def __init__(self, root: Path) -> None:
         self.workdir = root / "job"
         self.workdir.mkdir()
-        self.spec = SandboxSpec.for_job(self.workdir, report_path=root / "denials.jsonl", memory_bytes=8 << 30)
-        self.spec_path = self.spec.write(root / "spec.json")
-        self.env = {**self.spec.env, "TMPDIR": str(self.workdir)}
+        self.report = root / "denials.jsonl"
+        spec = SandboxSpec.for_job(self.workdir, report_path=self.report, memory_bytes=8 << 30)
+        self.spec_paths = {
+            "confined": spec.write(root / "spec.json"),
+            "kernel_only": dataclasses.replace(spec, audit_hook=False).write(root / "spec-nohook.json"),
+        }
+        self.env = {**spec.env, "TMPDIR": str(self.workdir)}
         self.launcher_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO)}
 
-    def run(self, code: str, *, confined: bool) -> tuple[float, str]:
+    def run(self, code: str, arm: str) -> tuple[float, str]:
         """(wall seconds to exit, stdout)."""
         argv = [sys.executable, "-c", code]
-        if confined:
-            cmd, env = sandbox_command(self.spec_path, argv), self.launcher_env
-        else:
+        if arm == "plain":
             cmd, env = argv, self.env
+        else:
+            cmd, env = sandbox_command(self.spec_paths[arm], argv), self.launcher_env
         t0 = time.perf_counter()
         done = subprocess.run(cmd, env=env, cwd=self.workdir, capture_output=True, check=False)
         elapsed = time.perf_counter() - t0
         if done.returncode != 0:
-            raise RuntimeError(f"bench command failed ({'confined' if confined else 'plain'}): {done.stderr[-800:]!r}")
+            raise RuntimeError(f"bench command failed ({arm}): {done.stderr[-800:]!r}")
         return elapsed, done.stdout.decode()
 
 
+def order(i: int) -> tuple[str, ...]:
+    """The arms of repetition ``i``, rotated so that no arm always runs first."""
+    k = i % len(ARMS)
+    return ARMS[k:] + ARMS[:k]
+
+
 def alternate(runner: Runner, code: str, reps: int) -> dict[str, list[float]]:
-    """Wall times of ``reps`` runs each, confined and plain interleaved."""
-    out: dict[str, list[float]] = {"plain": [], "confined": []}
+    """Wall times of ``reps`` runs of each arm, interleaved."""
+    out: dict[str, list[float]] = {arm: [] for arm in ARMS}
     for i in range(reps):
-        for confined in (i % 2 == 0, i % 2 != 0):
-            elapsed, _ = runner.run(code, confined=confined)
-            out["confined" if confined else "plain"].append(elapsed)
+        for arm in order(i):
+            out[arm].append(runner.run(code, arm)[0])
     return out
 
 
 def rounds(runner: Runner, code: str, reps: int) -> dict[str, dict[str, list[float]]]:
     """Per-round wall and CPU times measured inside the child (first round of each run dropped as warm-up),
-    and the per-pair ratio confined/plain of each run's median round (pairs run back to back)."""
-    out: dict[str, dict[str, list[float]]] = {
-        "wall": {"plain": [], "confined": []},
-        "cpu": {"plain": [], "confined": []},
-        "pair_ratio": {"wall": [], "cpu": []},
-    }
+    and per repetition the ratio of each confined arm's median round to the plain one's (run back to back)."""
+    out: dict[str, dict[str, list[float]]] = {clock: {arm: [] for arm in ARMS} for clock in ("wall", "cpu")}
+    ratios: dict[str, list[float]] = {f"{arm}/{clock}": [] for arm in ARMS[1:] for clock in ("wall", "cpu")}
     for i in range(reps):
-        medians: dict[str, dict[str, float]] = {}
-        for confined in (i % 2 == 0, i % 2 != 0):
-            _, stdout = runner.run(code, confined=confined)
+        medians: dict[tuple[str, str], float] = {}
+        for arm in order(i):
+            _, stdout = runner.run(code, arm)
             wall, cpu = json.loads(stdout.strip().splitlines()[-1])
-            key = "confined" if confined else "plain"
-            out["wall"][key].extend(wall[1:])
-            out["cpu"][key].extend(cpu[1:])
-            medians[key] = {"wall": statistics.median(wall[1:]), "cpu": statistics.median(cpu[1:])}
-        for clock in ("wall", "cpu"):
-            out["pair_ratio"][clock].append(medians["confined"][clock] / medians["plain"][clock])
+            for clock, values in (("wall", wall[1:]), ("cpu", cpu[1:])):
+                out[clock][arm].extend(values)
+                medians[(arm, clock)] = statistics.median(values)
+        for arm in ARMS[1:]:
+            for clock in ("wall", "cpu"):
+                ratios[f"{arm}/{clock}"].append(medians[(arm, clock)] / medians[("plain", clock)])
+    out["ratio"] = ratios
     return out
 
 
 def compare(samples: dict[str, list[float]]) -> dict[str, Any]:
-    """Both summaries and the confined overhead of the medians (ms and %)."""
-    plain, confined = summary(samples["plain"]), summary(samples["confined"])
-    delta = confined["median_ms"] - plain["median_ms"]
-    return {
-        "plain": plain,
-        "confined": confined,
-        "overhead_ms": delta,
-        "overhead_pct": 100 * delta / plain["median_ms"],
-    }
+    """Each arm's summary and each confined arm's overhead of the medians against plain (ms and %)."""
+    res: dict[str, Any] = {arm: summary(samples[arm]) for arm in ARMS}
+    base = res["plain"]["median_ms"]
+    for arm in ARMS[1:]:
+        delta = res[arm]["median_ms"] - base
+        res[f"{arm}_overhead_ms"] = delta
+        res[f"{arm}_overhead_pct"] = 100 * delta / base
+    return res
 
 
 def compare_rounds(samples: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
-    """:func:`compare` on wall and CPU time, plus the median paired overhead (%), the least noisy figure."""
+    """:func:`compare` per clock, plus the median paired overhead (%) per arm and clock (the least noisy)."""
     return {
         "wall": compare(samples["wall"]),
         "cpu": compare(samples["cpu"]),
-        "paired_overhead_pct": {k: 100 * (statistics.median(v) - 1) for k, v in samples["pair_ratio"].items()},
-        "pairs": len(samples["pair_ratio"]["wall"]),
+        "paired_overhead_pct": {k: 100 * (statistics.median(v) - 1) for k, v in samples["ratio"].items()},
+        "pairs": len(samples["ratio"]["confined/wall"]),
     }
 
 
 def row(label: str, r: dict[str, Any]) -> str:
     """One Markdown table row of a :func:`compare` result."""
-    return (
-        f"| {label} | {r['plain']['median_ms']:.1f} ms (p95 {r['plain']['p95_ms']:.1f}, n={r['plain']['n']}) "
-        f"| {r['confined']['median_ms']:.1f} ms (p95 {r['confined']['p95_ms']:.1f}) "
-        f"| {r['overhead_ms']:+.1f} ms ({r['overhead_pct']:+.1f} %) |"
-    )
+    cells = [f"{r['plain']['median_ms']:.1f} ms (p95 {r['plain']['p95_ms']:.1f}, n={r['plain']['n']})"]
+    for arm in ARMS[1:]:
+        cells.append(
+            f"{r[arm]['median_ms']:.1f} ms ({r[f'{arm}_overhead_ms']:+.1f} ms, {r[f'{arm}_overhead_pct']:+.1f} %)"
+        )
+    return f"| {label} | " + " | ".join(cells) + " |"
 
 
 def main() -> int:
     p = argparse.ArgumentParser(prog="python -m bench.sandbox", description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer repetitions (about 1 min instead of about 6)")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions (about 1 min instead of about 10)")
     p.add_argument("--out", type=Path, default=Path("bench/results"))
     args = p.parse_args()
     support = probe()
     if not support.available:
         print(f"bench.sandbox: skipped, {support.reason}", file=sys.stderr)
         return 0
-    start_reps, torch_reps, round_reps = (10, 3, 2) if args.quick else (30, 10, 10)
+    start_reps, torch_reps, round_reps = (6, 3, 3) if args.quick else (30, 9, 12)
     n_rounds, steps = (4, 60) if args.quick else (6, 150)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
@@ -201,12 +214,11 @@ def main() -> int:
             rounds(runner, ROUND.format(rounds=n_rounds, steps=steps, threads=1), round_reps)
         )
         results["round_cpu"] = compare_rounds(rounds(runner, CPU.format(rounds=n_rounds, n=3_000_000), round_reps))
-        report_file = Path(tmp) / "denials.jsonl"
-        denials = report_file.read_text() if report_file.exists() else ""
+        denials = runner.report.read_text() if runner.report.exists() else ""
     if denials:
         raise SystemExit("bench.sandbox: the benchmark job must run without a denial")
     round_ms = results["round_torch"]["wall"]["plain"]["median_ms"]
-    startup_of_round = 100 * results["startup_torch"]["overhead_ms"] / round_ms
+    startup_of_round = 100 * results["startup_torch"]["confined_overhead_ms"] / round_ms
     report = {
         "bench": STEM,
         "quick": args.quick,
@@ -224,29 +236,35 @@ def main() -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{STEM}.json").write_text(json.dumps(report, indent=2) + "\n")
-    rows = ["| measurement | unconfined | confined | overhead of medians |", "|---|---:|---:|---:|"]
-    rows.append(row("start-up, `python -c pass` (wall, to exit)", results["startup_python"]))
-    rows.append(row("start-up, `python -c 'import torch'` (wall, to exit)", results["startup_torch"]))
+    rows = [
+        "| measurement (median) | unconfined | confined (overhead) | confined, no audit hook (overhead) |",
+        "|---|---:|---:|---:|",
+        row("start-up, `python -c pass` (wall, to exit)", results["startup_python"]),
+        row("start-up, `python -c 'import torch'` (wall, to exit)", results["startup_torch"]),
+    ]
     labels = {"round_torch": f"round: {steps} LSTM train steps + torch.save", "round_cpu": "round: pure-Python loop"}
     for key, label in labels.items():
         for clock in ("wall", "cpu"):
             rows.append(row(f"{label} ({clock})", results[key][clock]))
-    paired = [
-        f"| {labels[k]} | {results[k]['pairs']} | {results[k]['paired_overhead_pct']['wall']:+.2f} % "
-        f"| {results[k]['paired_overhead_pct']['cpu']:+.2f} % |"
-        for k in labels
-    ]
+    paired = []
+    for key, label in labels.items():
+        po = results[key]["paired_overhead_pct"]
+        paired.append(
+            f"| {label} | {results[key]['pairs']} | {po['confined/wall']:+.2f} % | {po['confined/cpu']:+.2f} % "
+            f"| {po['kernel_only/wall']:+.2f} % | {po['kernel_only/cpu']:+.2f} % |"
+        )
     md = (
         "# Sandbox cost: confined job code against the same job unconfined\n\n"
         f"`python -m bench.sandbox{' --quick' if args.quick else ''}` on {report['host']['machine']}, "
         f"{report['host']['cpus']} CPUs shared with other work, Python {report['host']['python']}, kernel "
-        f"{report['host']['kernel']}, Landlock ABI {support.abi}. Confined = Landlock (files, TCP, scopes) + "
-        "seccomp + rlimits + the reporting audit hook, started through `python -m node.site.sandbox`; unconfined = "
-        "the same interpreter, environment and folder. Runs interleaved; medians.\n\n"
+        f"{report['host']['kernel']}, Landlock ABI {support.abi}. Confined = `python -m node.site.sandbox` with "
+        "Landlock (files, TCP, scopes), seccomp, rlimits and the reporting audit hook; unconfined = the same "
+        "interpreter, environment and folder. The three arms run interleaved, in rotating order.\n\n"
         + "\n".join(rows)
-        + "\n\nPer-round overhead, median over back-to-back pairs of runs of (confined median round / unconfined "
-        "median round - 1), the figure least disturbed by the machine's other load (target: under 2 %):\n\n"
-        "| round | pairs | wall | CPU time |\n|---|---:|---:|---:|\n"
+        + "\n\nPer-round overhead: median over repetitions of (arm's median round / the unconfined run's median "
+        "round, run back to back) - 1; the figure least disturbed by the machine's other load (target: under 2 %):"
+        "\n\n| round | repetitions | confined, wall | confined, CPU | no hook, wall | no hook, CPU |\n"
+        "|---|---:|---:|---:|---:|---:|\n"
         + "\n".join(paired)
         + f"\n\nStart-up overhead per job (with the torch import) is {startup_of_round:+.2f} % of ONE round; a job "
         "pays it once, not per round.\n"
