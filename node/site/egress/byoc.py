@@ -174,6 +174,8 @@ def release_result(
             raise EgressBlockedError("unexpected meta entry")
     summary: str
     if kind == DataKind.METRICS:
+        if AlgorithmConstants.SCAFFOLD_CTRL_DIFF in meta:
+            raise EgressBlockedError("SCAFFOLD control difference without a model update")
         new_data: dict[str, Any] = dict(release_metrics(dxo.get("data") or {}, bounds))
         summary = f"released: {len(new_data)} metrics"
     elif kind in (DataKind.WEIGHTS, DataKind.WEIGHT_DIFF):

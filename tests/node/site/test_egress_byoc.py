@@ -132,6 +132,13 @@ def test_scaffold_controls_are_rounded_and_noised_with_the_update() -> None:
     assert charged == [1] and "site DP" in summary and "1.5" in summary
 
 
+def test_scaffold_controls_beside_metrics_only_are_blocked() -> None:
+    controls = {"w": np.full((4, 3), 0.3, dtype=np.float32)}
+    metrics = DXO(DataKind.METRICS, {"f1": 0.5}, {AlgorithmConstants.SCAFFOLD_CTRL_DIFF: controls}).to_shareable()
+    with pytest.raises(EgressBlockedError, match="without a model update"):
+        _release(metrics)
+
+
 def test_site_dp_is_charged_before_release_and_a_refusal_changes_nothing() -> None:
     def refuse() -> float:
         raise BudgetExceededError("over budget")
