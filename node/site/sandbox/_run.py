@@ -33,12 +33,13 @@ class ConfinedRun:
 
 
 def sandbox_command(spec_path: str | os.PathLike[str], argv: Sequence[str], *, python: str | None = None) -> list[str]:
-    """The argv a launcher spawns: ``[python, -m, node.site.sandbox, --spec, SPEC, --, *argv]``.
+    """The argv a launcher spawns: ``[python, -I, -m, node.site.sandbox, --spec, SPEC, --, *argv]``.
 
-    The spawning environment must let ``python`` import ``node`` (the site's own); the job itself gets only
-    ``spec.env``.
+    ``-I`` (isolated): the wrapper runs unconfined until it execs, so neither the working directory nor
+    ``PYTHONPATH`` (NVFlare puts the app's ``custom/`` on it) may shadow a module it imports; ``node`` must be
+    installed in ``python``'s environment. The job itself gets only ``spec.env``.
     """
-    return [python or sys.executable, "-m", "node.site.sandbox", "--spec", os.fspath(spec_path), "--", *argv]
+    return [python or sys.executable, "-I", "-m", "node.site.sandbox", "--spec", os.fspath(spec_path), "--", *argv]
 
 
 def run_confined(

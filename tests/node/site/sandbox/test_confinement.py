@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from node.site.sandbox import run_confined
+from node.site.sandbox import run_confined, sandbox_command
 from tests.node.site.sandbox.conftest import Site, accepted_any, needs_landlock, nonroot_python
 
 pytestmark = needs_landlock
+
+REPO = str(Path(__file__).resolve().parents[4])
 
 BYPASS = ("-I", "-S")
 
@@ -383,3 +385,33 @@ def test_a_job_script_trying_everything_is_stopped_and_reported(
             ("file-write", "outside-workdir"),
         ]
     )
+
+
+def test_localhost_resolves_and_an_allowed_loopback_port_connects(site: Site, listener: socket.socket) -> None:
+    # NVFlare's Client API hands the trainer tcp://localhost:<port>: /etc/hosts must be readable.
+    port = listener.getsockname()[1]
+    code = f"import socket; socket.create_connection(('localhost', {port}), timeout=5).close(); print('ok')"
+    result = site.run(code, connect_ports=(port,))
+    assert result.stdout.strip() == b"ok", result.stderr.decode()[-800:]
+    assert result.denials == ()
+
+
+def test_the_wrapper_imports_nothing_from_the_job(site: Site, tmp_path: Path) -> None:
+    # The wrapper runs unconfined until execve: a module in the working directory or on PYTHONPATH (NVFlare
+    # puts custom/ there) named like one it imports must not run.
+    marker = tmp_path / "shadow-ran"
+    shadow = f"open({str(marker)!r}, 'w').close()\n"
+    for folder in (site.workdir, site.workdir / "custom"):
+        for name in ("json", "ctypes", "argparse", "node", "fednode", "resource"):
+            (folder / f"{name}.py").write_text(shadow)
+    spec_path = site.spec().write(tmp_path / "spec.json")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{site.workdir / 'custom'}:{REPO}"}
+    done = subprocess.run(
+        sandbox_command(spec_path, [sys.executable, "-I", "-c", "print('job ran')"]),
+        cwd=site.workdir,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    assert done.stdout.strip() == b"job ran", done.stderr.decode()[-800:]
+    assert not marker.exists()

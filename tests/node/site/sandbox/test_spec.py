@@ -94,6 +94,7 @@ def test_sandbox_command_shape() -> None:
     cmd = sandbox_command("/run/spec.json", ["/usr/bin/python3", "-u", "custom/train.py"], python="/py")
     assert cmd == [
         "/py",
+        "-I",
         "-m",
         "node.site.sandbox",
         "--spec",
