@@ -32,9 +32,11 @@ from policies.codescan._scanner import (
     NOT_ALLOWED,
     UNREVIEWABLE,
     WARN,
+    exports_of,
     fold_constant,
     is_inside_workspace,
-    module_exports,
+    judge_prepared,
+    prepare_source,
     scan_source,
 )
 from policies.codescan._tables import ALLOWED, COMPILED_SUFFIXES, DENIED, MODULES, classify, judge
@@ -93,19 +95,20 @@ def scan_files(
         root = module.split(".")[0] if module else None
         if root in _KNOWN_ROOTS and files[path] is not None:
             findings.append(Finding(path, 0, NOT_ALLOWED, f"the job's module {root!r} shadows a module of that name"))
-    exports = {
-        m: module_exports(text, m, local, is_package=path.endswith("__init__.py"))
-        for path, m in modules.items()
-        if m and (text := files[path]) is not None and not is_compiled_path(path)
+    prepared = {
+        path: prepare_source(text, path, module=module, local_modules=local)
+        for path, module in modules.items()
+        if (text := files[path]) is not None and not is_compiled_path(path)
     }
+    exports = {m: exports_of(prepared[path]) for path, m in modules.items() if m and path in prepared}
     for path in sorted(files):
         text = files[path]
         if is_compiled_path(path):
             findings.append(Finding(path, 0, COMPILED_CODE, "compiled or packed code cannot be reviewed"))
         elif text is None:
             findings.append(Finding(path, 0, UNREVIEWABLE, "binary file: its content cannot be reviewed"))
-        elif is_python(path):
-            findings.extend(scan_source(text, path, module=modules.get(path), local_modules=local, exports=exports))
+        elif path in prepared:
+            findings.extend(judge_prepared(prepared[path], local_modules=local, exports=exports))
     if byoc:
         findings.extend(check_layout(p for p in files if not is_compiled_path(p)))
         findings.extend(check_client_config(files, components))

@@ -67,6 +67,69 @@ Values = frozenset[str]
 _UNKNOWN: Values = frozenset({"?"})
 
 
+@dataclass
+class Prepared:
+    """One file parsed and its names solved: what judging it and reading its exports both need."""
+
+    path: str
+    findings: list[Finding]  # found before judging (cookie, identifiers, syntax)
+    binder: _Binder | None = None
+    tree: ast.Module | None = None
+    solved: bool = True
+
+
+def prepare_source(
+    source: str, path: str, *, module: str | None = None, local_modules: frozenset[str] = frozenset()
+) -> Prepared:
+    """Check the text, parse it and solve its bindings (once per file)."""
+    early = _source_checks(source, path)
+    if early:
+        return Prepared(path, early)
+    try:
+        tree = ast.parse(source, filename=path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        line = getattr(exc, "lineno", None) or 1
+        return Prepared(
+            path, [Finding(path, line, UNREVIEWABLE, "the file is not valid Python and cannot be reviewed")]
+        )
+    try:
+        binder = _Binder(
+            module or "",
+            local_modules,
+            is_package=path.endswith("__init__.py"),
+            declarations="global" in source or "nonlocal" in source,
+        )
+        binder.bind(tree)
+        solved = binder.solve()
+    except RecursionError:
+        return Prepared(path, [Finding(path, 1, UNREVIEWABLE, "the code is nested too deeply to be reviewed")])
+    return Prepared(path, [], binder, tree, solved)
+
+
+def exports_of(prepared: Prepared) -> dict[str, Values]:
+    """A module's top-level names bound to imported objects (what ``from module import name`` gives)."""
+    if prepared.binder is None:
+        return {}
+    top = prepared.binder.scopes[0]
+    return {name: vals for name, vals in top.values.items() if any(v.startswith("m:") for v in vals)}
+
+
+def judge_prepared(
+    prepared: Prepared, *, local_modules: frozenset[str], exports: Mapping[str, Mapping[str, Values]]
+) -> list[Finding]:
+    """Every finding for a prepared file."""
+    if prepared.binder is None or prepared.tree is None:
+        return prepared.findings
+    judge_ = _Judge(prepared.path, prepared.binder, local_modules, exports)
+    if not prepared.solved:
+        judge_.add(prepared.tree, DENY, UNREVIEWABLE, "names are rebound too intricately to be resolved")
+    try:
+        judge_.visit(prepared.tree)
+    except RecursionError:
+        return [Finding(prepared.path, 1, UNREVIEWABLE, "the code is nested too deeply to be reviewed")]
+    return judge_.findings
+
+
 def scan_source(
     source: str,
     path: str,
@@ -78,43 +141,11 @@ def scan_source(
     """All findings for one Python file's text; ``path`` is the file's path as the manifest names it.
 
     ``module`` is the file's dotted module name under ``custom/`` (for relative imports), ``local_modules``
-    the job's own modules, ``exports`` their module-level bindings (:func:`module_exports`), so that a name
+    the job's own modules, ``exports`` their module-level bindings (:func:`exports_of`), so that a name
     re-exported by a helper module is judged as what it is.
     """
-    early = _source_checks(source, path)
-    if early:
-        return early
-    try:
-        tree = ast.parse(source, filename=path)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        line = getattr(exc, "lineno", None) or 1
-        return [Finding(path, line, UNREVIEWABLE, "the file is not valid Python and cannot be reviewed")]
-    try:
-        binder = _Binder(module or "", local_modules, is_package=path.endswith("__init__.py"))
-        binder.bind(tree)
-        solved = binder.solve()
-        judge_ = _Judge(path, binder, local_modules, exports or {})
-        if not solved:
-            judge_.add(tree, DENY, UNREVIEWABLE, "names are rebound too intricately to be resolved")
-        judge_.visit(tree)
-    except RecursionError:
-        return [Finding(path, 1, UNREVIEWABLE, "the code is nested too deeply to be reviewed")]
-    return judge_.findings
-
-
-def module_exports(
-    source: str, module: str, local_modules: frozenset[str], *, is_package: bool = False
-) -> dict[str, Values]:
-    """A module's top-level names bound to imported objects (what ``from module import name`` gives)."""
-    try:
-        tree = ast.parse(source)
-        binder = _Binder(module, local_modules, is_package=is_package)
-        binder.bind(tree)
-        binder.solve()
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return {}
-    top = binder.scopes[0]
-    return {name: vals for name, vals in top.values.items() if any(v.startswith("m:") for v in vals)}
+    prepared = prepare_source(source, path, module=module, local_modules=local_modules)
+    return judge_prepared(prepared, local_modules=local_modules, exports=exports or {})
 
 
 def _source_checks(source: str, path: str) -> list[Finding]:
@@ -170,8 +201,11 @@ _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 class _Binder:
     """Collects bindings per scope and solves them; also evaluates expressions for the judge."""
 
-    def __init__(self, module: str, local_modules: frozenset[str], *, is_package: bool = False) -> None:
+    def __init__(
+        self, module: str, local_modules: frozenset[str], *, is_package: bool = False, declarations: bool = True
+    ) -> None:
         self.module = module
+        self.declarations = declarations
         self.package = module if is_package else module.rpartition(".")[0]
         self.local_modules = local_modules
         self.scopes: list[_Scope] = []
@@ -266,7 +300,7 @@ class _Binder:
                 self._add(inner, a.arg, with_defaults[a.arg], scope)
         body: list[ast.stmt] = node.body if isinstance(node.body, list) else [ast.Expr(node.body)]
         # global/nonlocal statements apply to the whole function: read them before its bindings
-        for stmt in ast.walk(ast.Module(body=list(body), type_ignores=[])):
+        for stmt in ast.walk(ast.Module(body=list(body), type_ignores=[])) if self.declarations else ():
             if isinstance(stmt, ast.Global):
                 inner.globals_.update(stmt.names)
             elif isinstance(stmt, ast.Nonlocal):

@@ -1,9 +1,9 @@
 """The bounded scan: each job's code is judged in a child process with a wall-clock and a memory limit.
 
-``scan_manifest_bounded`` starts ``python -m policies.codescan.worker``, hands it the app's files on stdin
-and reads the findings from stdout. The child limits its own address space (``RLIMIT_AS``) and CPU time
-(``RLIMIT_CPU``) before reading anything; the parent kills it when the wall-clock limit passes. Whatever
-goes wrong (timeout, memory, crash, garbage on stdout), the result is one deny finding
+``scan_manifest_bounded`` starts ``python -m policies.codescan`` (:mod:`policies.codescan.__main__`), hands it
+the app's files on stdin and reads the findings from stdout. The child limits its own address space
+(``RLIMIT_AS``) and CPU time (``RLIMIT_CPU``) before reading anything; the parent kills it when the wall-clock
+limit passes. Whatever goes wrong (timeout, memory, crash, garbage on stdout), the result is one deny finding
 (``scan_incomplete``) for that job alone: the caller's thread is free again after at most the timeout.
 Results are cached by the files' content, so a held job re-judged at every scheduling retry costs nothing.
 """
@@ -37,8 +37,12 @@ _CACHE_SIZE = 256
 class ScanLimits:
     """How long and how much memory one job's scan may take."""
 
-    timeout_s: float = 20.0
+    timeout_s: float = 8.0  # below the gate's check timeout (settings.fl.check_timeout_s, 15 s)
     memory_mib: int = 1024
+
+    def as_args(self) -> list[str]:
+        """The worker's command-line arguments (``python -m policies.codescan MEMORY_MIB CPU_S``)."""
+        return [str(self.memory_mib), str(int(self.timeout_s) + 5)]
 
 
 _cache: OrderedDict[str, tuple[Finding, ...]] = OrderedDict()
@@ -91,8 +95,14 @@ def scan_files_bounded(
     return findings
 
 
+def clear_cache() -> None:
+    """Forget cached results (benchmarks time the worker itself)."""
+    with _cache_lock:
+        _cache.clear()
+
+
 def _run(payload: bytes, limits: ScanLimits, argv: Sequence[str] | None) -> tuple[tuple[Finding, ...], bool]:
-    command = list(argv) if argv else [sys.executable, "-m", "policies.codescan.worker", str(limits.memory_mib)]
+    command = list(argv) if argv else [sys.executable, "-m", "policies.codescan", *limits.as_args()]
     env = {"PYTHONPATH": _PACKAGE_ROOT, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8"}
     try:
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
@@ -120,35 +130,3 @@ def _run(payload: bytes, limits: ScanLimits, argv: Sequence[str] | None) -> tupl
 
 def _failed(message: str) -> tuple[Finding, ...]:
     return (Finding("", 0, SCAN_DID_NOT_FINISH, message + ": the job is refused", "deny"),)
-
-
-def main(args: Sequence[str]) -> int:
-    """Worker entry point: limit this process, read one request on stdin, write the findings on stdout."""
-    import resource
-
-    memory = int(args[0]) if args else ScanLimits().memory_mib
-    limit = memory * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    cpu = int(ScanLimits().timeout_s) + 5
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    from policies.codescan import CLIENT_COMPONENTS, scan_files
-
-    request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-    components = request.get("components")
-    findings = scan_files(
-        request["files"],
-        byoc=bool(request["byoc"]),
-        components=frozenset(components) if components is not None else CLIENT_COMPONENTS,
-    )
-    out = {
-        "findings": [
-            {"file": f.file, "line": f.line, "capability": f.capability, "message": f.message, "severity": f.severity}
-            for f in findings
-        ]
-    }
-    sys.stdout.write(json.dumps(out))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Benchmark of the static code scan (``python -m bench.scan``)."""
