@@ -34,8 +34,9 @@ def _state() -> SiteState:
 
 def _scan(job: JobManifest, components: frozenset[str]) -> tuple[Finding, ...]:
     """The real bounded scan; the job "job-stuck" gets a worker that never answers."""
-    argv = HANGS if job.job_id == "job-stuck" else None
-    return scan_manifest_bounded(job, components=components, limits=ScanLimits(timeout_s=1), argv=argv)
+    if job.job_id == "job-stuck":
+        return scan_manifest_bounded(job, components=components, limits=ScanLimits(timeout_s=1), argv=HANGS)
+    return scan_manifest_bounded(job, components=components)
 
 
 def _verdict(job: JobManifest) -> Verdict:
