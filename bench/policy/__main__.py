@@ -164,7 +164,12 @@ def write_job(root: Path, n_files: int, evil: bool) -> Path:
         },
     }
     (job / "meta.json").write_text(json.dumps(meta, indent=2))
-    (job / "app" / "config" / "config_fed_client.json").write_text('{"format_version": 2, "executors": []}')
+    executor = {  # what NVFlare 2.9's ScriptRunner exports; the BYOC config rules allow nothing else
+        "path": "nvflare.app_common.executors.client_api_executor.ClientAPIExecutor",
+        "args": {"execution_mode": "in_process", "task_script_path": "module_00.py"},
+    }
+    client = {"format_version": 2, "executors": [{"tasks": ["*"], "executor": executor}]}
+    (job / "app" / "config" / "config_fed_client.json").write_text(json.dumps(client))
     (job / "app" / "config" / "config_fed_server.json").write_text('{"format_version": 2, "workflows": []}')
     for i in range(n_files):
         text = textwrap.dedent(MODULE.format(i=i))

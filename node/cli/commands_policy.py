@@ -90,7 +90,8 @@ def _verdict_json(manifest: JobManifest, verdict: Verdict) -> dict[str, Any]:
         "policy_digest": verdict.policy_digest,
         "results": [{"rule": r.rule, "outcome": r.outcome.value, "reason": r.reason} for r in verdict.results],
         "findings": [
-            {"file": f.file, "line": f.line, "capability": f.capability, "message": f.message} for f in verdict.findings
+            {"file": f.file, "line": f.line, "capability": f.capability, "message": f.message, "severity": f.severity}
+            for f in verdict.findings
         ],
     }
 
@@ -113,7 +114,8 @@ def _render_check(verdicts: list[tuple[JobManifest, Verdict]], state: SiteState,
                 table.add_row(r.rule, f"[{style}]{r.outcome.value}[/{style}]", r.reason)
             console.print(table)
             for f in verdict.findings:
-                console.print(f"  {f.file}:{f.line}  [yellow]{f.capability}[/yellow]  {f.message}", highlight=False)
+                tag = "[red]deny[/red]" if f.severity == "deny" else "[yellow]warn[/yellow]"
+                console.print(f"  {f.file}:{f.line}  {tag} {f.capability}  {f.message}", highlight=False)
         for note in notes:
             console.print(f"[dim]{note}[/dim]")
 
