@@ -19,9 +19,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from fednode.bundled import bundled
+
 DEFAULT_HOME = Path("/var/lib/fednode")
-REPO_ROOT = Path(__file__).resolve().parent.parent
-"""Where the source tree (and the bundled ``data/``) lies in a checkout or in the image."""
 
 
 class _Section(BaseModel):
@@ -31,9 +31,14 @@ class _Section(BaseModel):
 class EtlSettings(_Section):
     """OMOP ETL and data-quality gate."""
 
-    vocab_dir: Path = Field(REPO_ROOT / "data" / "omop-vocab", description="Athena-layout vocabulary folder.")
+    vocab_dir: Path = Field(
+        default_factory=lambda: bundled("omop-vocab"),
+        description="Athena-layout vocabulary folder; default: the bundled OMOP vocabulary subset.",
+    )
     batch_size: int = Field(5000, ge=1, description="Rows per bulk insert.")
-    dq_spec_dir: Path = Field(REPO_ROOT / "data" / "omop-spec" / "dqd", description="DQD threshold files.")
+    dq_spec_dir: Path = Field(
+        default_factory=lambda: bundled("omop-spec", "dqd"), description="DQD threshold files; default: bundled."
+    )
     dq_accept_file: Path | None = Field(
         None, description="Accepted, explained DQ failures (`fednode dq --accept` format); none by default."
     )
@@ -142,6 +147,31 @@ class Settings(BaseSettings):
     @property
     def nvflare_workspace(self) -> Path:
         return self.fl.workspace or self.home / "nvflare"
+
+    @property
+    def staged_kit_dir(self) -> Path:
+        """The startup kit copied where FLARE may write (``fednode site|coordinator start``)."""
+        return self.home / "nvflare-kit"
+
+    @property
+    def site_local_dir(self) -> Path:
+        """The staged kit's ``local/``: the compiled site files NVFlare reads."""
+        return self.staged_kit_dir / "local"
+
+    @property
+    def federation_dir(self) -> Path:
+        """The federation ``fednode provision`` (or the coordinator image) describes: kits and federation.json."""
+        return self.home / "federation"
+
+    @property
+    def reports_dir(self) -> Path:
+        """The latest ETL, DQ and de-identification run reports (counts and reasons only)."""
+        return self.home / "reports"
+
+    @property
+    def exports_dir(self) -> Path:
+        """Audit exports written from the dashboard."""
+        return self.home / "exports"
 
 
 def _toml_path() -> Path | None:

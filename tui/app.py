@@ -63,7 +63,7 @@ class FednodeApp(App[None]):
             with TabPane("4 Audit", id="audit"):
                 yield AuditPane(
                     self.services,
-                    export_dir=self.settings.home / "exports",
+                    export_dir=self.settings.exports_dir,
                     refresh_s=refresh_s,
                     clock=self.clock,
                     id="audit-pane",

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, select, text
 
 from bench.etl.scale import scale
+from fednode.bundled import bundled
 from omop_etl.cdm import create_cdm
 from omop_etl.cdm import table as cdm_table
 from omop_etl.db import make_engine
@@ -35,7 +36,7 @@ BATCH = 5000
 def _prepare(engine: Engine) -> None:
     create_cdm(engine)
     with engine.begin() as conn:
-        load_vocabulary(conn, REPO / "data" / "omop-vocab", batch_size=BATCH)
+        load_vocabulary(conn, bundled("omop-vocab"), batch_size=BATCH)
 
 
 def _measure(engine_etl: Engine, engine_raw: Engine, source: Path) -> dict[str, Any]:
@@ -104,7 +105,7 @@ def main() -> int:
     patients = args.patients or (500 if args.quick else 10_000)
     with tempfile.TemporaryDirectory(prefix="fednode-bench-etl-") as tmp:
         work = Path(tmp)
-        source_rows = scale(REPO / "data" / "synthea-sample", work / "src", patients)
+        source_rows = scale(bundled("synthea-sample"), work / "src", patients)
         sqlite = _measure(
             make_engine(f"sqlite:///{work / 'etl.db'}"), make_engine(f"sqlite:///{work / 'raw.db'}"), work / "src"
         )

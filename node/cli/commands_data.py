@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def _write_report(cli: CliContext, name: str, payload: dict[str, Any]) -> Path:
     """The latest run report for the dashboard: ``$FEDNODE_HOME/reports/<name>-latest.json`` (counts only)."""
-    folder = cli.settings.home / "reports"
+    folder = cli.settings.reports_dir
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}-latest.json"
     tmp = path.with_suffix(".json.tmp")

@@ -19,7 +19,7 @@ deid_app = typer.Typer(name="deid", help="De-identify clinical notes (Presidio, 
 
 def _write_report(cli: CliContext, payload: dict[str, Any]) -> None:
     """The latest run's report for the dashboard: counts and reasons only."""
-    reports = cli.settings.home / "reports"
+    reports = cli.settings.reports_dir
     try:
         reports.mkdir(parents=True, exist_ok=True)
         (reports / "deid-latest.json").write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")

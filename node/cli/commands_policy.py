@@ -187,7 +187,7 @@ def compile_cmd(
         from policies.policy_model import policy_digest
 
         path, policy = _load(cli, policy_file)
-        local = out or cli.settings.home / "nvflare-kit" / "local"
+        local = out or cli.settings.site_local_dir
         base = load_base_resources(base_resources or local / "resources.json.default")
         files = compile_site(policy, base_resources=base)
         built = validate_site_files(files) if validate else {}

@@ -54,7 +54,7 @@ def site_start(
         # state.db (approvals, audit chain) exists before FLARE starts: the health check and `exec` commands read it
         open_site_services(cli.settings, policy).close()
         source = kit or Path("/run/secrets/startup_kit")
-        staged = stage_kit(source, cli.settings.home, overlay=policy_overlay(cli.settings))
+        staged = stage_kit(source, cli.settings, overlay=policy_overlay(cli.settings))
         exec_supervisor(staged)
 
 
@@ -77,11 +77,11 @@ def coordinator_start(
         )
 
         source = kit or Path("/run/secrets/server_kit")
-        home = cli.settings.home
-        staged = stage_kit(source, home, overlay=server_storage_overlay(home / "nvflare"))
+        settings = cli.settings
+        staged = stage_kit(source, settings, overlay=server_storage_overlay(settings.nvflare_workspace))
         if admin_kit is not None and admin_kit.is_dir():
             names = [s.strip() for s in sites.split(",") if s.strip()]
-            write_admin_federation(home, staged.kit, admin_kit, names)
+            write_admin_federation(settings, staged.kit, admin_kit, names)
         exec_supervisor(staged, coordinator_env())
 
 

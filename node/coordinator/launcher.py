@@ -25,7 +25,7 @@ import psutil
 
 from fednode.errors import ServiceError
 from node.kit.layout import Federation
-from node.kit.runtime import CLIENT_OUTCOME_WAIT_ENV, CLIENT_OUTCOME_WAIT_S
+from node.kit.runtime import CLIENT_OUTCOME_WAIT_ENV, CLIENT_OUTCOME_WAIT_S, child_pythonpath
 
 log = logging.getLogger("fednode.node.coordinator.launcher")
 
@@ -103,8 +103,7 @@ class LocalFederation:
         env = dict(os.environ)
         env.update(self.env)
         env.update(extra)
-        repo_root = str(Path(__file__).resolve().parents[3])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root, env.get("PYTHONPATH", "")) if p)
+        env["PYTHONPATH"] = child_pythonpath(env.get("PYTHONPATH"))
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 

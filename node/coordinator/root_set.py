@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fednode.bundled import bundled
 from fednode.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from node.ml.ner import EncodedDataset, NerModel, TrainConfig
 
 DEFAULT_ROOT_SIZE = 100
-DEFAULT_ROOT_SET = Path(__file__).resolve().parents[3] / "data" / "ncbi-disease" / "devel.tsv"
-"""The bundled NCBI-disease devel set (public sentences; in the images under ``/opt/fednode/app/data``)."""
+DEFAULT_ROOT_SET = bundled("ncbi-disease", "devel.tsv")
+"""The bundled NCBI-disease devel set (public sentences; package data of ``fednode``)."""
 ROOT_TRAIN_KEYS = ("local_epochs", "batch_size", "learning_rate", "seed", "fedprox_mu", "max_steps")
 """Executor arguments that shape local training: the root update uses the sites' values for each."""
 

@@ -9,6 +9,7 @@ health check reads.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fednode.errors import ConfigError
+from fednode.settings import Settings
 
 log = logging.getLogger("fednode.node.kit.runtime")
 
@@ -47,15 +49,26 @@ class StagedKit:
         return self.kit / "startup" / "sub_start.sh"
 
 
-def stage_kit(source: Path, home: Path, overlay: LocalOverlay | None = None) -> StagedKit:
-    """Copy a startup kit into ``home`` and apply ``overlay`` to its ``local/`` folder.
+def child_pythonpath(existing: str | None = None) -> str:
+    """``PYTHONPATH`` for a child process that must import this very fednode: the folder our packages are imported
+    from (a checkout's root, or site-packages for the installed wheel) first, then ``existing``."""
+    spec = importlib.util.find_spec("node")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("cannot locate the node package to start a child process with it")
+    root = str(Path(next(iter(spec.submodule_search_locations))).resolve().parent)
+    return os.pathsep.join(p for p in (root, existing or "") if p)
+
+
+def stage_kit(source: Path, settings: Settings, overlay: LocalOverlay | None = None) -> StagedKit:
+    """Copy a startup kit to ``settings.staged_kit_dir`` and apply ``overlay`` to its ``local/`` folder; FLARE
+    will run in ``settings.nvflare_workspace``.
 
     Raises ConfigError naming the path when the kit is missing or incomplete.
     """
     for required in ("startup/sub_start.sh", "startup/rootCA.pem"):
         if not (source / required).is_file():
             raise ConfigError(f"startup kit {source}: missing {required} (is it a kit from `fednode provision`?)")
-    staged = home / "nvflare-kit"
+    staged = settings.staged_kit_dir
     if staged.exists():
         shutil.rmtree(staged)
     shutil.copytree(source, staged, symlinks=False)
@@ -63,7 +76,7 @@ def stage_kit(source: Path, home: Path, overlay: LocalOverlay | None = None) -> 
     staged.chmod(0o700)
     if overlay is not None:
         overlay(staged / "local")
-    workspace = home / "nvflare"
+    workspace = settings.nvflare_workspace
     workspace.mkdir(parents=True, exist_ok=True)
     workspace.chmod(0o700)
     # A stale pid file from a killed container would make the supervisor refuse to start.
@@ -121,7 +134,7 @@ def server_storage_overlay(workspace: Path) -> LocalOverlay:
     return overlay
 
 
-def write_admin_federation(home: Path, server_kit: Path, admin_source: Path, sites: Sequence[str]) -> Path:
+def write_admin_federation(settings: Settings, server_kit: Path, admin_source: Path, sites: Sequence[str]) -> Path:
     """Stage the admin kit and describe this container's federation for ``fednode study ...``.
 
     ``fednode provision`` records the provisioning host's paths in ``federation.json``; inside the coordinator
@@ -143,7 +156,7 @@ def write_admin_federation(home: Path, server_kit: Path, admin_source: Path, sit
     public = server_kit / COORDINATOR_KEY_DIR / "site.ed25519.pub"
     if not public.is_file():
         raise ConfigError(f"{public}: the server kit carries no model-signing public key (re-run `fednode provision`)")
-    root = home / "federation"
+    root = settings.federation_dir
     admin_dir = root / "admin"
     if admin_dir.exists():
         shutil.rmtree(admin_dir)

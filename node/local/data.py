@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from fednode.bundled import bundled
 from fednode.errors import ConfigError
-from fednode.settings import REPO_ROOT
 from node.ml.ner.data import NerExample, read_conll, shard
 
-NCBI_DIR = REPO_ROOT / "data" / "ncbi-disease"
-SYNTHEA_DIR = REPO_ROOT / "data" / "synthea-sample"
+NCBI_DIR = bundled("ncbi-disease")
+SYNTHEA_DIR = bundled("synthea-sample")
 PATIENT_KEYS = ("PATIENT", "Id")
 """Columns that name the patient in a Synthea CSV (``patients.csv`` uses ``Id``, the rest ``PATIENT``)."""
 

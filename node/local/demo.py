@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,10 @@ import yaml
 from rich.console import Console
 
 from fednode.errors import ConfigError, DataQualityError, ServiceError
-from fednode.settings import REPO_ROOT, Settings, load_settings
+from fednode.settings import Settings, load_settings
 from node.coordinator.provision import SiteKit, provision_federation
 from node.kit.layout import Federation
+from node.kit.runtime import child_pythonpath
 from node.local.data import NCBI_DIR, SiteData, prepare_sites
 from node.local.harness import Steps
 from policies.contracts import JobState
@@ -49,8 +51,10 @@ log = logging.getLogger("fednode.node.local.demo")
 ADMIN = "admin@coordinator.org"
 ADMIN_ORG = "coordinator"
 APPROVER = "demo.approver"
-POLICY_TEMPLATE = REPO_ROOT / "policies" / "examples" / "site-policy.yaml"
-DQ_ACCEPTED = REPO_ROOT / "omop_etl" / "dq" / "accepted_bundled_sample.txt"
+POLICY_TEMPLATE = resources.files("policies").joinpath("examples", "site-policy.yaml")
+"""The example site policy every demo hospital starts from (package data of ``policies``)."""
+DQ_ACCEPTED = resources.files("omop_etl.dq").joinpath("accepted_bundled_sample.txt")
+"""The DQ failures the bundled sample is known to have (package data of ``omop_etl``)."""
 DQ_ACCEPTED_SPLIT = (
     "# Splitting the 27-patient sample among sites concentrates codes the bundled vocabulary SUBSET lacks:\n"
     "standardConceptRecordCompleteness drug_exposure.drug_concept_id  # CVX vaccines are not in the subset\n"
@@ -186,7 +190,12 @@ def _fednode(home: Path, args: list[str], env: dict[str, str]) -> dict[str, Any]
     """Run a ``fednode`` command as the site's operator would; return its JSON output."""
     cmd = [sys.executable, "-c", "from node.cli import main; main()", "--home", str(home), "--json", *args]
     proc = subprocess.run(  # noqa: S603  # our own CLI, fixed arguments
-        cmd, capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False, timeout=1800
+        cmd,
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": child_pythonpath(env.get("PYTHONPATH"))},
+        check=False,
+        timeout=1800,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     payload: dict[str, Any] = json.loads(lines[-1]) if lines else {}

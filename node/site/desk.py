@@ -33,8 +33,6 @@ from policies.services import open_site_services
 
 log = logging.getLogger("fednode.node.site.desk")
 
-SITE_LOCAL_DIR = Path("nvflare-kit") / "local"
-"""The site's NVFlare ``local/`` folder under FEDNODE_HOME, where ``fednode policy compile`` writes."""
 BASE_RESOURCES = "resources.json.default"
 """The provisioned resources.json the compiled one is merged into."""
 REPORT_NAMES = ("etl", "dq", "deid")
@@ -203,10 +201,10 @@ class SiteServices:
 
     @property
     def _local_dir(self) -> Path:
-        return self.settings.home / SITE_LOCAL_DIR
+        return self.settings.site_local_dir
 
     def _drift(self, compiled: Sequence[TextFile]) -> tuple[str, ...]:
-        """Where the site files NVFlare reads (``SITE_LOCAL_DIR``) differ from what the policy compiles to."""
+        """Where the site files NVFlare reads (``settings.site_local_dir``) differ from what the policy compiles to."""
         problems = []
         for file in compiled:
             deployed = self._local_dir / file.name
@@ -228,7 +226,7 @@ class SiteServices:
         return DataView(self._row_counts(), reports["dq"], reports["deid"], reports["etl"])
 
     def _report(self, name: str) -> Mapping[str, Any] | None:
-        path = self.settings.home / "reports" / f"{name}-latest.json"
+        path = self.settings.reports_dir / f"{name}-latest.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:

@@ -1,8 +1,8 @@
 """Write the CDM v5.4 model modules from the official specification (run by hand, output reviewed and committed).
 
 ``python -m omop_etl.cdm._codegen`` reads ``OMOP_CDMv5.4_Field_Level.csv`` and the PostgreSQL index DDL from
-``data/omop-spec/cdm`` and rewrites the modules listed in :data:`MODULES`. Nothing here runs at import time of the
-models: the generated files are plain, typed SQLAlchemy 2.0 declarative classes. ``tests/omop_etl`` checks that
+``fednode/data/omop-spec/cdm`` and rewrites the modules listed in :data:`MODULES`. Nothing here runs at import time
+of the models: the generated files are plain, typed SQLAlchemy 2.0 declarative classes. ``tests/omop_etl`` checks that
 the committed modules equal what this script writes, so the spec and the code cannot drift apart silently.
 """
 
@@ -14,9 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fednode.settings import REPO_ROOT
+from fednode.bundled import bundled
 
-SPEC_DIR = REPO_ROOT / "data" / "omop-spec" / "cdm"
+SPEC_DIR = bundled("omop-spec", "cdm")
 OUT_DIR = Path(__file__).resolve().parent
 
 MODULES: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -8,11 +8,12 @@ from typing import Any
 
 from sqlalchemy import Engine, inspect, select, text
 
+from fednode.bundled import bundled
 from omop_etl.cdm import Base
 
 REPO = Path(__file__).resolve().parents[2]
-SYNTHEA = REPO / "data" / "synthea-sample"
-VOCAB = REPO / "data" / "omop-vocab"
+SYNTHEA = bundled("synthea-sample")
+VOCAB = bundled("omop-vocab")
 
 
 def copy_sample(dest: Path) -> Path:

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select, update
 
+from fednode.bundled import bundled
 from fednode.errors import EtlInputError
 from omop_etl.cdm import ConditionOccurrence, Person
 from omop_etl.db import make_engine
@@ -21,7 +22,7 @@ from omop_etl.synthea.eras import merge
 from omop_etl.synthea.run import run_etl
 from tests.omop_etl.helpers import REPO, SYNTHEA, VOCAB
 
-SPEC = load_spec(REPO / "data" / "omop-spec" / "dqd")
+SPEC = load_spec(bundled("omop-spec", "dqd"))
 ACCEPTED = REPO / "omop_etl" / "dq" / "accepted_bundled_sample.txt"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from fednode.bundled import bundled
 from fednode.errors import EtlInputError
 from omop_etl.db import make_engine
 from omop_etl.dq.accept import apply_accepted, read_accepted
@@ -56,6 +57,6 @@ def test_notes_and_dq_on_postgres(pg: Engine) -> None:
     )
     assert load_notes(pg, [note]).inserted == 1
     assert [spans for _, _, spans in read_gold_notes(pg)] == [((0, 23, "Disease"),)]
-    report = run_dq(pg, load_spec(REPO / "data" / "omop-spec" / "dqd"))
+    report = run_dq(pg, load_spec(bundled("omop-spec", "dqd")))
     gated = apply_accepted(report, read_accepted(REPO / "omop_etl" / "dq" / "accepted_bundled_sample.txt"))
     assert gated.passed, [(r.check, r.table, r.field, r.pct_violated) for r in gated.failed]

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, inspect, types
 
+from fednode.bundled import bundled
 from omop_etl.cdm import Base, create_cdm
 from omop_etl.cdm import _codegen as codegen
 
-SPEC = Path(__file__).resolve().parents[2] / "data" / "omop-spec" / "cdm" / "OMOP_CDMv5.4_Field_Level.csv"
+SPEC = bundled("omop-spec", "cdm", "OMOP_CDMv5.4_Field_Level.csv")
 
 
 def _spec() -> list[dict[str, str]]:

@@ -6,9 +6,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fednode.bundled import bundled
 from fednode.errors import ConfigError
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "ncbi-disease"
+DATA_DIR = bundled("ncbi-disease")
+"""The bundled NCBI-disease corpus (package data of ``fednode``)."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ experiments and the tests all call the same functions::
     from node.ml.ner import TrainConfig, evaluate, load_ner_model, read_conll, train_local
     model = load_ner_model("minilm", device="cpu", seed=0)      # or "tiny", or a local HF checkpoint folder
     global_state = model.state()                                 # what the server sends in round 0
-    train = read_conll(Path("data/ncbi-disease/train.tsv"))      # or examples_from_cdm(engine) at a site
+    train = read_conll(Path("fednode/data/ncbi-disease/train.tsv"))      # or examples_from_cdm(engine) at a site
     result = train_local(global_state, train, TrainConfig(epochs=1, seed=7), model=model)
     result.update          # local - global (float entries only): what the site sends
     result.num_examples    # the aggregation weight

@@ -47,7 +47,7 @@ def _write_policy(home: Path, **changes: Any) -> Path:
 def test_the_policy_is_compiled_into_the_staged_kit_and_validated(kits: dict[str, Path], tmp_path: Path) -> None:
     _write_policy(tmp_path)
     settings = load_settings(home=tmp_path, site_name="site-1")
-    staged = stage_kit(kits["site-1"], tmp_path, overlay=policy_overlay(settings))
+    staged = stage_kit(kits["site-1"], settings, overlay=policy_overlay(settings))
     local = staged.kit / "local"
     resources = json.loads((local / "resources.json").read_text())
     assert resources["app_validator"] == {"path": "node.site.gate.DigestValidator", "args": {}}
@@ -64,13 +64,13 @@ def test_a_broken_policy_stops_the_boot_naming_the_entry(kits: dict[str, Path], 
     _write_policy(tmp_path, result_filters=[{"kind": "norm_clip"}])  # norm_clip without its max_norm
     settings = load_settings(home=tmp_path, site_name="site-1")
     with pytest.raises(PolicyFileError, match="norm_clip needs max_norm"):
-        stage_kit(kits["site-1"], tmp_path, overlay=policy_overlay(settings))
+        stage_kit(kits["site-1"], settings, overlay=policy_overlay(settings))
 
 
 def test_without_a_policy_a_kit_lacking_the_gate_is_refused(kits: dict[str, Path], tmp_path: Path) -> None:
     settings = load_settings(home=tmp_path, site_name="site-1")
     with pytest.raises(ConfigError, match="no approval gate"):
-        stage_kit(kits["site-1"], tmp_path, overlay=policy_overlay(settings))
+        stage_kit(kits["site-1"], settings, overlay=policy_overlay(settings))
 
 
 def _key_pem(key: Ed25519PrivateKey) -> bytes:
@@ -101,7 +101,8 @@ def test_an_empty_or_foreign_key_secret(tmp_path: Path) -> None:
 
 
 def test_the_coordinator_keeps_jobs_and_snapshots_on_the_state_volume(kits: dict[str, Path], tmp_path: Path) -> None:
-    staged = stage_kit(kits["server"], tmp_path, overlay=server_storage_overlay(tmp_path / "nvflare"))
+    settings = load_settings(home=tmp_path)
+    staged = stage_kit(kits["server"], settings, overlay=server_storage_overlay(settings.nvflare_workspace))
     text = (staged.kit / "local" / "resources.json").read_text()
     resources = json.loads(text)
     (manager,) = [c for c in resources["components"] if c["id"] == "job_manager"]
@@ -112,8 +113,10 @@ def test_the_coordinator_keeps_jobs_and_snapshots_on_the_state_volume(kits: dict
 
 
 def test_the_admin_federation_names_the_staged_kits_and_the_pinned_key(kits: dict[str, Path], tmp_path: Path) -> None:
-    staged = stage_kit(kits["server"], tmp_path)
-    root = write_admin_federation(tmp_path, staged.kit, kits["admin"], ["site-1", "site-2"])
+    settings = load_settings(home=tmp_path)
+    staged = stage_kit(kits["server"], settings)
+    root = write_admin_federation(settings, staged.kit, kits["admin"], ["site-1", "site-2"])
+    assert root == tmp_path / "federation" == settings.federation_dir
     fed = load_federation(root)
     assert (fed.server_name, fed.fl_port, fed.admin_port) == ("coordinator", 8002, 8002)
     assert fed.admin_dir == root / "admin" and (fed.admin_dir / "startup" / "fed_admin.json").is_file()
@@ -123,7 +126,7 @@ def test_the_admin_federation_names_the_staged_kits_and_the_pinned_key(kits: dic
 
     assert StudyClient(fed).trusted_key() == pinned_at_site
     with pytest.raises(ConfigError, match="FEDNODE_SITES"):
-        write_admin_federation(tmp_path, staged.kit, kits["admin"], [])
+        write_admin_federation(settings, staged.kit, kits["admin"], [])
 
 
 def test_coordinator_start_runs_flare_with_the_client_outcome_wait_set(
