@@ -1,6 +1,6 @@
 """NOTE and NOTE_NLP: the loader that ``fednode deid run`` calls, and the reader the NER trainer uses.
 
-The contract (docs/CONTRIBUTING.md, "Notes in the CDM"):
+The contract (CONTRIBUTING.md, "Notes in the CDM"):
 
 * ``NOTE`` holds **de-identified text only**: the caller de-identifies first and passes a
   :class:`DeidentifiedNote`. ``note_source_value`` is the source ``note_id`` and is the upsert key: loading the

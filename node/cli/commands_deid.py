@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -18,13 +19,11 @@ deid_app = typer.Typer(name="deid", help="De-identify clinical notes (Presidio, 
 
 
 def _write_report(cli: CliContext, payload: dict[str, Any]) -> None:
-    """The latest run's report for the dashboard: counts and reasons only."""
-    reports = cli.settings.reports_dir
-    try:
-        reports.mkdir(parents=True, exist_ok=True)
-        (reports / "deid-latest.json").write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")
-    except OSError:
-        pass  # a read-only home must not fail the run; the report is also printed
+    """The latest run's report for the dashboard (counts and reasons only): :class:`node.site.reports.ReportStore`."""
+    from node.site.reports import ReportStore
+
+    with contextlib.suppress(OSError):  # a read-only home must not fail the run; the report is also printed
+        ReportStore.for_settings(cli.settings).write("deid", payload)
 
 
 def _summary(title: str, payload: dict[str, Any]) -> Any:
@@ -61,7 +60,7 @@ def detect(
 @deid_app.command("run")
 def run(
     ctx: typer.Context,
-    input_path: Annotated[Path, typer.Option("--input", help="Notes JSONL (see docs/CONTRIBUTING.md).")],
+    input_path: Annotated[Path, typer.Option("--input", help="Notes JSONL (see CONTRIBUTING.md).")],
     output: Annotated[
         Path | None, typer.Option("--output", help="File mode: write de-identified notes JSONL here.")
     ] = None,
@@ -74,32 +73,18 @@ def run(
     """De-identify notes into the OMOP NOTE/NOTE_NLP tables, or into a JSONL file with --output."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
+        payload: dict[str, Any]
         if output is not None:
-            from deid.batch import BatchReport, deidentify_lines, read_lines
-            from deid.files import (
-                check_input,
-                options_from_settings,
-                split_outcomes,
-                write_jsonl_atomic,
-                write_quarantine,
-            )
+            from deid.files import deidentify_file
 
-            check_input(input_path)
-            options = options_from_settings(cli.settings.deid, operator)
-            started = time.perf_counter()
-            report = BatchReport()
-            outcomes = deidentify_lines(read_lines(input_path), options, workers=workers or cli.settings.deid.workers)
-            done, held = split_outcomes(outcomes, report)
-            write_jsonl_atomic(output, done)
-            qfile = write_quarantine(cli.settings.quarantine_dir, input_path, held)
-            payload: dict[str, Any] = {
-                "ok": True,
-                "operator": options.operator,
-                "deid": report.to_dict(),
-                "output": str(output),
-                "quarantine_file": str(qfile) if qfile else None,
-                "seconds": round(time.perf_counter() - started, 3),
-            }
+            payload = deidentify_file(
+                input_path,
+                output,
+                cli.settings.deid,
+                cli.settings.quarantine_dir,
+                operator=operator,
+                workers=workers,
+            )
         else:
             from node.site.notes import deidentify_notes_into_cdm
 
