@@ -38,10 +38,10 @@ import stat
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nvflare.apis.event_type import EventType
 from nvflare.apis.fl_constant import FLContextKey, JobConstants
@@ -54,9 +54,12 @@ from nvflare.utils.process_utils import spawn_process
 
 from fednode.errors import ByocConfigError, FednodeError, SandboxError, SandboxUnavailableError
 from node.site.byoc_config import TaskScript, confined_config, plan_client_config
-from node.site.context import FlareServices, UsesFlareServices
+from node.site.context import SiteContext, UsesSiteContext
 from policies.audit import AuditEvent
 from policies.policy_model import SandboxSection, SitePolicy
+
+if TYPE_CHECKING:
+    from node.site.sandbox import SandboxSpec
 
 log = logging.getLogger("fednode.node.site.joblauncher")
 
@@ -66,6 +69,9 @@ SPEC_FILE = "spec.json"
 REPORT_FILE = "denials.jsonl"
 DONE_FILE = "finished"
 TRAINER_MODULE = "node.site.trainer"
+SYSTEM_FILES = ("/etc/hosts", "/etc/host.conf", "/etc/gai.conf", "/etc/mime.types")
+"""Read-only for the job besides the sandbox's own list: resolving ``localhost`` (the job process's listener is
+``tcp://localhost:<port>``) and the MIME table NVFlare's HTTP driver (aiohttp) reads at import."""
 CODE_FOLDER = "job_code"
 """Where the job's ``custom/`` folder is moved in the app folder before the job process starts."""
 MAX_DENIAL_RECORDS = 50
@@ -129,6 +135,39 @@ def trainer_command(spec_path: Path, task: TaskScript, *, python: str = sys.exec
     return [python, "-I", "-m", TRAINER_MODULE, "--spec", str(spec_path), "--", python, "-u", script, *task.args]
 
 
+def job_spec(
+    app_dir: Path,
+    *,
+    code: Path,
+    read_only: Iterable[Path],
+    report_path: Path,
+    section: SandboxSection,
+    python: str = sys.executable,
+) -> SandboxSpec:
+    """The sandbox spec of a BYOC job: its app folder, its code and ``read_only`` (staged data) read-only, name
+    resolution for ``localhost``, the Python runtime, an environment of its own, the policy's limits."""
+    from node.site.sandbox import SandboxSpec
+
+    tmp = app_dir / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env = {
+        "PATH": str(Path(python).parent) + ":/usr/bin:/bin",
+        "HOME": str(app_dir),
+        "TMPDIR": str(tmp),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": str(code),  # as NVFlare's external mode has custom/ on the path
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    paths = [code, *read_only, *(Path(p) for p in SYSTEM_FILES if Path(p).exists())]
+    limits: dict[str, Any] = sandbox_limits(section)
+    return SandboxSpec.for_job(app_dir, read_only=paths, python=python, env=env, report_path=report_path, **limits)
+
+
 def prepare_byoc(
     job_id: str,
     app_dir: Path,
@@ -163,25 +202,13 @@ def prepare_byoc(
 
     (app_dir / "custom").rename(code)
     staged = stage(job_id, app_dir) if stage is not None else None
-    read_only = [code, *(staged.read_only_paths() if staged is not None else ())]
-    tmp = app_dir / "tmp"
-    tmp.mkdir(exist_ok=True)
-    env = {
-        "PATH": str(Path(python).parent) + ":/usr/bin:/bin",
-        "HOME": str(app_dir),
-        "TMPDIR": str(tmp),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONPATH": str(code),  # as NVFlare's external mode has custom/ on the path
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-    }
-    limits: dict[str, Any] = sandbox_limits(policy.sandbox)
-    spec = sandbox.SandboxSpec.for_job(
-        app_dir, read_only=read_only, python=python, env=env, report_path=report_path, **limits
+    spec = job_spec(
+        app_dir,
+        code=code,
+        read_only=staged.read_only_paths() if staged is not None else (),
+        report_path=report_path,
+        section=policy.sandbox,
+        python=python,
     )
     spec_path = spec.write(sandbox_dir / SPEC_FILE)
     rewritten = confined_config(config, trainer_command(spec_path, task, python=python))
@@ -243,7 +270,7 @@ def denial_records(kinds: Mapping[tuple[str, str, str], int]) -> list[dict[str, 
     return out
 
 
-class SiteJobLauncher(ClientProcessJobLauncher, UsesFlareServices):  # type: ignore[misc]  # nvflare is untyped
+class SiteJobLauncher(ClientProcessJobLauncher, UsesSiteContext):  # type: ignore[misc]  # nvflare is untyped
     """NVFlare's client process launcher, with BYOC jobs run confined (see the module docstring).
 
     Built by NVFlare from ``resources.json`` with no arguments (construction does no I/O: NVFlare also builds
@@ -253,7 +280,7 @@ class SiteJobLauncher(ClientProcessJobLauncher, UsesFlareServices):  # type: ign
     def __init__(
         self,
         *,
-        services: FlareServices | None = None,
+        services: SiteContext | None = None,
         stage: Stager | None = None,
         unstage: Unstager | None = None,
         audit: AuditSink | None = None,
@@ -371,7 +398,7 @@ class SiteJobLauncher(ClientProcessJobLauncher, UsesFlareServices):  # type: ign
     def _audit_sink(self) -> AuditSink | None:
         if self._audit is not None:
             return self._audit
-        log_ = getattr(self.services, "audit", None)
+        log_ = self.services.audit
         if log_ is None:
             return None
         site = self.services.site_name

@@ -25,6 +25,7 @@ from policies.compile._resources import (
     BASE_CLIENT_RESOURCES,
     CONFIG_ONLY_CLASSES,
     GATE_COMPONENTS,
+    JOB_LAUNCHER,
     compile_resources,
     resource_keys,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "CONFIG_ONLY_CLASSES",
     "FILTERS",
     "GATE_COMPONENTS",
+    "JOB_LAUNCHER",
     "PRIVACY_COMPONENTS",
     "FilterClass",
     "Loader",
@@ -69,7 +71,7 @@ class SiteFiles:
     @property
     def resource_components(self) -> list[dict[str, Any]]:
         """The components fednode adds to resources.json (for provisioning, which merges them itself)."""
-        return [dict(c) for c in GATE_COMPONENTS]
+        return [dict(c) for c in (*GATE_COMPONENTS, JOB_LAUNCHER)]
 
     @property
     def resource_keys(self) -> dict[str, Any]:

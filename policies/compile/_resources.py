@@ -8,6 +8,9 @@
   ``node.`` classes and the NVFlare classes a config-only federated job needs, all from NVFlare's own curated
   default list (``nvflare.app_common.default_component_policy``). Nothing that launches processes.
 * ``allow_log_streaming: false``: site logs never leave the site.
+* the job launcher (id ``process_launcher``): ``node.site.joblauncher.SiteJobLauncher`` replaces NVFlare's
+  ``ClientProcessJobLauncher`` (NVFlare allows exactly one): it runs a BYOC job's code confined, in its own
+  process, never in the job process that holds the filters and the egress guard.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ GATE_COMPONENTS: tuple[dict[str, Any], ...] = (
     {"id": "fednode_approval_gate", "path": "node.site.gate.ApprovalGate", "args": {}},
 )
 APP_VALIDATOR: dict[str, Any] = {"path": "node.site.gate.DigestValidator", "args": {}}
+
+JOB_LAUNCHER: dict[str, Any] = {"id": "process_launcher", "path": "node.site.joblauncher.SiteJobLauncher", "args": {}}
+NVFLARE_PROCESS_LAUNCHER = "nvflare.app_common.job_launcher.client_process_launcher.ClientProcessJobLauncher"
 
 CONFIG_ONLY_CLASSES: tuple[str, ...] = (
     "node.",
@@ -74,9 +80,13 @@ def resource_keys() -> dict[str, Any]:
 def compile_resources(base: dict[str, Any] | None = None) -> dict[str, Any]:
     """The site's resources.json: ``base`` (the provisioned file) with the fednode entries merged in."""
     out = copy.deepcopy(base if base is not None else BASE_CLIENT_RESOURCES)
-    ours = {c["id"] for c in GATE_COMPONENTS}
-    components = [c for c in out.get("components", []) if not (isinstance(c, dict) and c.get("id") in ours)]
-    out["components"] = [*components, *copy.deepcopy(list(GATE_COMPONENTS))]
+    ours = {c["id"] for c in GATE_COMPONENTS} | {JOB_LAUNCHER["id"]}
+    components = [
+        c
+        for c in out.get("components", [])
+        if not (isinstance(c, dict) and (c.get("id") in ours or c.get("path") == NVFLARE_PROCESS_LAUNCHER))
+    ]
+    out["components"] = [*components, *copy.deepcopy(list(GATE_COMPONENTS)), copy.deepcopy(JOB_LAUNCHER)]
     out.update(resource_keys())
     out.setdefault("format_version", 2)
     return out

@@ -25,26 +25,26 @@ class ScanOff(FLComponent):  # type: ignore[misc]  # nvflare is untyped
     def handle_event(self, event_type: str, fl_ctx: FLContext) -> None:
         if _patched.is_set():
             return
-        from node.site.byoc_rule import sandbox_rule
-        from node.site.context import get_flare_services
-        from policies.contracts import JobManifest, RuleOutcome, Verdict
-        from policies.policy_model import policy_digest
-        from policies.state import utc_now
-        from policies.verdicts import RULES, SiteState
+        from fednode.clock import utc_now
+        from node.site.context import get_site_context
+        from node.site.live_state import site_rules
+        from policies.contracts import Finding, JobManifest, Verdict
+        from policies.verdicts import SiteState, evaluate
 
-        services = get_flare_services()
-        policy = services.policy
+        context = get_site_context()
+        policy = context.policy
         if policy is None:
             return
-        extra = sandbox_rule()
+        live = getattr(context.evaluate, "__self__", None)  # the LiveSiteState whose judge() it is
+
+        def no_findings(_job: JobManifest, _components: frozenset[str]) -> tuple[Finding, ...]:
+            return ()
 
         def no_scan(job: JobManifest) -> Verdict:
-            state = SiteState(policy=policy, now=utc_now(), local_records=10_000)
-            results = tuple(rule(job, state, ()) for rule in (*RULES, extra))
-            allowed = all(r.outcome is not RuleOutcome.DENY for r in results)
-            return Verdict(allowed, results, (), policy_digest(policy))
+            state = live.snapshot() if live is not None else SiteState(policy=policy, now=utc_now())
+            return evaluate(job, state, extra_rules=site_rules(), scan=no_findings)
 
-        services.evaluate = no_scan
+        context.evaluate = no_scan
         _patched.set()
 
 

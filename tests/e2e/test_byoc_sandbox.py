@@ -34,7 +34,7 @@ from policies.compile import compile_site
 from policies.contracts import JobState
 from policies.manifest import Declaration, embed_manifest
 from policies.policy_model import load_policy
-from policies.services import open_site_services
+from policies.state_db import open_state_db
 from tests.e2e.byoc_fixtures import ATTACK_SCRIPT
 
 pytestmark = [
@@ -75,6 +75,7 @@ def _allow_byoc(home: Path, kit: Path) -> None:
     resources = json.loads(resources_path.read_text())
     resources["components"].insert(0, {"id": "test_scan_off", "path": "tests.e2e.byoc_fixtures.ScanOff", "args": {}})
     resources_path.write_text(json.dumps(resources, indent=2))
+    (home / "keys").mkdir(mode=0o700, exist_ok=True)
     (home / "keys" / "canary.key").write_text(CANARY_KEY)
     other = kit / "an-earlier-job" / f"app_{kit.name}"
     other.mkdir(parents=True)
@@ -87,7 +88,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     consortium = prepare_consortium(config, Steps(Console(stderr=True), False))
     for site, home in consortium.homes.items():
         _allow_byoc(home, consortium.federation.site_dirs[site])
-    env = {**consortium.env, "FEDNODE_DEID__SECRET": CANARY_ENV}
+    env = {**consortium.env, "FEDNODE_DEID__SECRET": CANARY_ENV, "PYTHONPATH": str(REPO)}  # tests.e2e for ScanOff
     with LocalFederation(consortium.federation, site_homes=consortium.homes, env=env) as lf:
         lf.start(timeout_s=300)
         yield Running(consortium, lf, StudyClient(consortium.federation))
@@ -150,7 +151,7 @@ def _eventually(predicate: object, timeout_s: float, what: str) -> None:
 
 
 def _state(run: Running, site: str, job_id: str) -> JobState | None:
-    services = open_site_services(load_settings(home=run.consortium.homes[site], site_name=site))
+    services = open_state_db(load_settings(home=run.consortium.homes[site], site_name=site))
     try:
         return next((j.state for j in services.jobs.list_jobs() if j.job_id == job_id), None)
     finally:
@@ -158,7 +159,7 @@ def _state(run: Running, site: str, job_id: str) -> JobState | None:
 
 
 def _denials(run: Running, site: str, job_id: str) -> list[dict[str, object]]:
-    services = open_site_services(load_settings(home=run.consortium.homes[site], site_name=site))
+    services = open_state_db(load_settings(home=run.consortium.homes[site], site_name=site))
     try:
         return [dict(r.details) for r in services.audit.records(job_id=job_id, events=[AuditEvent.SANDBOX_DENIED])]
     finally:

@@ -110,8 +110,9 @@ def test_resources_merge_into_the_provisioned_file() -> None:
     }
     res = compile_site(policy(), base_resources=base).resources
     ids = [c["id"] for c in res["components"]]
-    assert ids == ["resource_manager", "fednode_approval_gate"]
+    assert ids == ["resource_manager", "fednode_approval_gate", "process_launcher"]
     assert res["components"][1]["path"] == "node.site.gate.ApprovalGate"
+    assert res["components"][2]["path"] == "node.site.joblauncher.SiteJobLauncher"
     assert res["app_validator"]["path"] == "node.site.gate.DigestValidator"
     assert res["class_list_enforcement_mode"] == "enforce" and res["allow_log_streaming"] is False
     assert base["components"][1]["path"] == "old.Gate"  # the base is not modified
@@ -121,7 +122,7 @@ def test_compiled_files_validate_with_the_real_classes(tmp_path: Path) -> None:
     """Everything an NVFlare-filters-only policy names exists: NVFlare's filters and node's gate components."""
     files = compile_site(policy(NVFLARE_ONLY))
     report = validate_site_files(files)
-    assert report == {"privacy.json": 5, "authorization.json": 0, "resources.json": 5}
+    assert report == {"privacy.json": 6, "authorization.json": 0, "resources.json": 5}
     write_site_files(files, tmp_path)
     assert validate_site_dir(tmp_path) == report
     assert json.loads((tmp_path / "privacy.json").read_text()) == files.privacy
@@ -207,3 +208,21 @@ def test_filter_arguments_are_checked_at_compile_time() -> None:
     with pytest.raises(PolicyFileError, match="needs max_norm"):
         compile_site(policy([{"kind": "norm_clip"}]))
     assert {f.value for f in ResultFilter} == {k.value for k in FILTERS}
+
+
+def test_the_sites_job_launcher_replaces_nvflares_and_is_the_only_one() -> None:
+    base = {
+        "format_version": 2,
+        "components": [
+            {
+                "id": "launcher_x",
+                "path": "nvflare.app_common.job_launcher.client_process_launcher.ClientProcessJobLauncher",
+                "args": {},
+            },
+            {"id": "process_launcher", "path": "other.Launcher", "args": {}},
+        ],
+    }
+    res = compile_site(policy(), base_resources=base).resources
+    paths = [c["path"] for c in res["components"]]
+    assert paths.count("node.site.joblauncher.SiteJobLauncher") == 1
+    assert not any("process_launcher." in p or p == "other.Launcher" for p in paths)

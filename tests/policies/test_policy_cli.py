@@ -40,7 +40,7 @@ def test_malicious_job_is_denied_with_reasons_and_json(home: Path, tmp_path: Pat
     payload = json.loads(out)  # exactly one JSON object
     [verdict] = payload["apps"]
     denied = {r["rule"] for r in verdict["results"] if r["outcome"] == "deny"}
-    assert denied == {"job_kind", "code_scan"}
+    assert denied == {"job_kind", "code_scan", "byoc_sandbox", "site_dp"}  # the site's own rules, as at the gate
     found = {(f["file"], f["capability"]) for f in verdict["findings"]}
     assert ("custom/trainer.py", "subprocess") in found
     assert ("custom/trainer.py", "dynamic_code") in found  # getattr(__builtins__, "ev" + "al")
@@ -101,7 +101,7 @@ def test_compile_writes_and_validates(home: Path, tmp_path: Path) -> None:
     assert payload["classes_built"]["privacy.json"] == 2
     assert {p.name for p in local.iterdir()} >= {"privacy.json", "authorization.json", "resources.json"}
     resources = json.loads((local / "resources.json").read_text())
-    assert [c["id"] for c in resources["components"]] == ["fednode_approval_gate"]
+    assert [c["id"] for c in resources["components"]] == ["fednode_approval_gate", "process_launcher"]
 
 
 def test_compile_refuses_a_class_that_does_not_exist(home: Path, tmp_path: Path, monkeypatch) -> None:

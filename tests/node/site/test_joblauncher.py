@@ -18,7 +18,7 @@ from nvflare.apis.fl_context import FLContext
 from fednode.errors import ByocConfigError, SandboxError, SandboxUnavailableError
 from node.site import joblauncher as jl
 from node.site.byoc_config import CLIENT_API_EXECUTOR
-from node.site.context import FlareServices
+from node.site.context import SiteContext
 from node.site.sandbox import SandboxSpec
 from policies.audit import AuditEvent
 from policies.contracts import RuleOutcome, RuleResult, Verdict
@@ -298,9 +298,9 @@ class Jobs:
         self.refused.append((job_id, reason))
 
 
-def _services(policy: SitePolicy | None) -> FlareServices:
+def _services(policy: SitePolicy | None) -> SiteContext:
     verdict = Verdict(True, (RuleResult("x", RuleOutcome.ALLOW, "ok"),))
-    return FlareServices(site_name="site-1", jobs=Jobs(), evaluate=lambda _: verdict, policy=policy)  # type: ignore[arg-type]
+    return SiteContext(site_name="site-1", jobs=Jobs(), evaluate=lambda _: verdict, policy=policy)  # type: ignore[arg-type]
 
 
 def _ctx(ws: Workspace) -> FLContext:
@@ -392,3 +392,28 @@ def test_limits_map_from_the_policy_section() -> None:
     limits = jl.sandbox_limits(SandboxSection(memory_mib=None))
     assert limits["memory_bytes"] is None
     assert limits["max_processes"] == 256
+
+
+class AuditLogFake:
+    def __init__(self) -> None:
+        self.appended: list[tuple[object, str, str | None, dict[str, Any]]] = []
+
+    def append(self, event: object, *, actor: str, job_id: str | None = None, details: dict[str, Any]) -> None:
+        self.appended.append((event, actor, job_id, details))
+
+
+def test_without_an_injected_sink_denials_go_to_the_sites_audit_chain(
+    tmp_path: Path, spawned: list[tuple[list[str], dict[str, str]]]
+) -> None:
+    ws = _deploy(tmp_path)
+    services = _services(_policy())
+    services.audit = AuditLogFake()  # type: ignore[assignment]
+    launcher = jl.SiteJobLauncher(services=services, stage=Recorder().stage, unstage=None, require_support=_ok)
+    launcher.launch_job({"job_id": "job-1", "byoc": True}, _ctx(ws))
+    _report(Path(ws.get_run_dir("job-1")), {"action": "open", "category": "file-read", "target": "keys"})
+    done = _ctx(ws)
+    done.set_prop(FLContextKey.CURRENT_JOB_ID, "job-1", private=True, sticky=False)
+    launcher.handle_event(EventType.JOB_COMPLETED, done)
+    (event, actor, job_id, details) = services.audit.appended[0]  # type: ignore[attr-defined]
+    assert (event, actor, job_id) == (AuditEvent.SANDBOX_DENIED, "site:site-1", "job-1")
+    assert details == {"action": "open", "category": "file-read", "target": "keys", "count": 1}
