@@ -427,6 +427,8 @@ class _Binder:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, _Imported):
                 return frozenset({"m:" + str(node.value)})
+            if isinstance(node.value, bytes):  # open(b"/etc/passwd") names a path too
+                return frozenset({"s:" + node.value.decode("latin-1")})
             return frozenset({"s:" + node.value}) if isinstance(node.value, str) else _UNKNOWN
         if isinstance(node, ast.JoinedStr):
             return self._fstring(node, scope, d)
@@ -759,11 +761,11 @@ class _Judge(ast.NodeVisitor):
                     self.add(node, DENY, _DESER, "torch.load without weights_only=True unpickles")
                 if name == "numpy.load" and not _kw_absent_or(node, "allow_pickle", False):
                     self.add(node, DENY, _DESER, "numpy.load with allow_pickle unpickles")
-        if method is not None and not names:
+        if method is not None:  # whatever the receiver: the scan cannot always know it
             if method in DENIED_METHODS:
                 capability, why = DENIED_METHODS[method]
                 self.add(node, DENY, capability.value, f".{method}(): {why}")
-            elif method in PATH_METHODS:
+            elif method in PATH_METHODS and not names & PATH_CALLS.keys():
                 self._check_paths(node, f".{method}", PATH_METHODS[method])
         if method == "from_pretrained":
             self._check_pretrained(node)
@@ -843,6 +845,9 @@ class _Judge(ast.NodeVisitor):
                 )
                 return
         self._judge_path(node, "from_pretrained", values, "model folder")
+        for k in node.keywords:
+            if k.arg in {"cache_dir", "gguf_file"}:
+                self._judge_path(node, "from_pretrained", self._values(k.value), k.arg)
 
     def _check_format(self, node: ast.Call) -> None:
         assert isinstance(node.func, ast.Attribute)

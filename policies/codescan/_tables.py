@@ -344,6 +344,22 @@ ESCAPE_ATTRIBUTES = frozenset(
     )
 )
 
+# Names that must not appear inside an allowed module's attribute chain: modules that many libraries import
+# (``logging.os``, ``torch.os``, ``dataclasses.sys``) and functions they re-export (``hf_hub_download``).
+RISKY_COMPONENTS = frozenset(
+    {m for m in MODULES if "." not in m}
+    | set(
+        _words(
+            "os posix nt sys builtins inspect gc linecache sqlite3 io asyncio signal fsspec platform threading "
+            "hub huggingface_hub hf_hub_download snapshot_download cached_file cached_files cached_path "
+            "get_file_from_repo http_get urlopen urlretrieve download_url download_url_to_file "
+            "load_state_dict_from_url load_url create_repo upload_file upload_folder HfApi Repository system popen "
+            "Popen check_output check_call getoutput getstatusoutput execv execve execvp spawnv fork environ getenv "
+            "npyio DataSource fromfile loadtxt genfromtxt fromregex memmap open_memmap tofile"
+        )
+    )
+)
+
 # Module names that are ``os`` under another name.
 OS_ALIASES = {"posix": "os", "nt": "os"}
 
@@ -387,6 +403,11 @@ def judge(name: str) -> tuple[Verdict, Capability | None, str]:
             private = next((p for p in parts[i:] if p.startswith("_") and not p.startswith("__")), None)
             if private is not None:
                 return Verdict.DENY, DYN, f"private internals ({private}) are not on the allow-list"
+            risky = next((p for p in parts[i:] if p in RISKY_COMPONENTS), None)
+            if risky is not None:
+                hit = classify(risky)
+                capability = hit[0] if hit else DYN
+                return Verdict.DENY, capability, f"reaches {risky} through {candidate}"
             return Verdict.ALLOW, None, ""
     if name in _NAMESPACES:
         return Verdict.NAMESPACE, None, ""

@@ -181,6 +181,17 @@ VARIANTS: tuple[Variant, ...] = (
         files={"custom/json.py": 'import os\nos.system("id")\n'},
     ),
     _v("scanner_jam_nesting", "dynamic", "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n"),
+    # -- modules and functions other libraries re-export --------------------------------------------------
+    _v("logging_os_reexport", "commands", 'import logging\nlogging.os.system("id")\n'),
+    _v("torch_os_environ", "environment", 'torch.os.environ["HTTPS_PROXY"]\n'),
+    _v("os_path_os", "commands", 'os.path.os.system("id")\n'),
+    _v("numpy_rec_fromfile", "files", 'np.rec.fromfile("/var/lib/fednode/state.db")\n'),
+    _v(
+        "hub_download_reexport",
+        "network",
+        'import transformers.modeling_utils as mu\nmu.hf_hub_download("org/model", "config.json")\n',
+    ),
+    _v("storage_from_file", "files", 'torch.UntypedStorage.from_file("/var/lib/fednode/keys/site.pem", False, 64)\n'),
     # -- deserialisation and native code -------------------------------------------------------------------
     _v("pickle_import", "deserialisation", 'import pickle\npickle.load(open("data/x.pkl", "rb"))\n'),
     _v("torch_load_pickle", "deserialisation", 'torch.load("model/pytorch_model.bin")\n'),
