@@ -293,7 +293,7 @@ METRIC_RANGES: dict[MetricKind, MetricRange] = {
     MetricKind.OTHER: MetricRange(-1e6, 1e6),
 }
 _PROBABILITY_NAMES = ("precision", "recall", "f1", "accuracy", "auc", "auroc")
-_PREFIXES = ("val_", "train_", "test_", "valid_", "eval_")
+_PREFIXES = ("val_", "dev_", "train_", "test_", "valid_", "eval_")
 
 
 def metric_kind(name: str) -> MetricKind:

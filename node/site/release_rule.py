@@ -12,7 +12,6 @@ site will charge for the job's rounds beside what the job declares, and the job 
 
 from __future__ import annotations
 
-from node.site.release import SiteDp
 from policies.contracts import Finding, JobKind, JobManifest, RuleOutcome, RuleResult
 from policies.ledger import epsilon_of
 from policies.verdicts import SiteState
@@ -33,6 +32,8 @@ def site_dp_rule(job: JobManifest, state: SiteState, findings: tuple[Finding, ..
             RuleOutcome.DENY,
             "the site policy requires DP but sets no site noise for job code (privacy.dp.site_noise_multiplier)",
         )
+    from node.site.release import SiteDp  # numpy and torch: only when a BYOC job under DP is judged
+
     dp = SiteDp(dp_policy.site_clip_norm, dp_policy.site_noise_multiplier)
     epsilon = epsilon_of([(dp.record_multiplier, 1.0, job.rounds)], dp_policy.delta, dp_policy.accountant)
     declared = f"; the job declares epsilon {job.dp.target_epsilon:g} (not trusted)" if job.dp else ""

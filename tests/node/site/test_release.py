@@ -201,6 +201,7 @@ def test_metrics_outside_their_rules_are_blocked(name: str, value: object, reaso
 def test_metric_kinds_and_names() -> None:
     assert metric_kind("val_f1") is MetricKind.PROBABILITY
     assert metric_kind("eval_accuracy") is MetricKind.PROBABILITY
+    assert metric_kind("dev_f1") is MetricKind.PROBABILITY
     assert metric_kind("val_loss") is MetricKind.LOSS
     assert metric_kind("num_examples") is MetricKind.EXAMPLES
     assert metric_kind("learning_rate") is MetricKind.OTHER
