@@ -118,10 +118,11 @@ def study_submit(
     with handled_errors(cli):
         from node.coordinator.study import StudyClient, StudySpec, build_job, sites_from
 
-        fed = _load(cli, federation)
         if job_folder is not None:
-            from node.coordinator.byoc import prepare_byoc_job
+            from node.coordinator.byoc import check_job_folder, prepare_byoc_job
 
+            check_job_folder(job_folder)  # a folder that is not a job is refused before anything else (exit 4)
+            fed = _load(cli, federation)
             prepared = prepare_byoc_job(
                 job_folder, fed.root / "jobs", sites=sites_from(site, fed), model_spec=model, study=name
             )
@@ -135,6 +136,7 @@ def study_submit(
                 ),
             )
             return
+        fed = _load(cli, federation)
         spec = StudySpec(
             name=name or "ner-study",
             sites=sites_from(site, fed),

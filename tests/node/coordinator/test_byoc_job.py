@@ -12,7 +12,7 @@ import pytest
 from fednode.errors import BadInputError
 from node.coordinator.byoc import CONTROLLER_PATH, prepare_byoc_job, server_plan
 from node.ml.ner.cdm import NER_SPLIT_COLUMNS
-from policies.jobfolder import EMBEDDED_MANIFEST_KEY
+from policies.manifest import META_KEY as EMBEDDED_MANIFEST_KEY
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "examples" / "byoc-ner"
@@ -134,3 +134,26 @@ def test_a_file_instead_of_a_folder_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"PK")
     with pytest.raises(BadInputError, match="not a folder"):
         prepare_byoc_job(path, tmp_path / "jobs", sites=SITES, model_spec="tiny")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda j: (j / "meta.json").unlink(), "no meta.json"),
+        (lambda j: (j / "app/custom/link.py").symlink_to(j / "app/custom/client.py"), "symbolic links"),
+    ],
+)
+def test_study_submit_refuses_a_bad_job_folder_with_exit_4_and_no_traceback(
+    job: Path, tmp_path: Path, damage: Any, message: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from node.cli import app
+
+    damage(job)
+    res = CliRunner().invoke(
+        app, ["--home", str(tmp_path / "home"), "--json", "study", "submit", "--job-folder", str(job)]
+    )
+    assert res.exit_code == 4, res.output
+    assert message in res.output
+    assert "Traceback" not in res.output
