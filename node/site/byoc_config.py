@@ -28,8 +28,8 @@ import json
 import posixpath
 import re
 import shlex
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fednode.errors import ByocConfigError
@@ -137,6 +137,25 @@ def plan_client_config(config: Mapping[str, Any]) -> TaskScript:
     raise ByocConfigError(
         f"execution_mode {mode!r} cannot run at this site: use 'in_process' or 'external_process' ({HOW_TO})"
     )
+
+
+def resolve_script(task: TaskScript, app_files: Iterable[str]) -> TaskScript:
+    """``task`` with its script found among the app's files (app-relative POSIX paths), as NVFlare finds it.
+
+    An external-process command names its script literally (``custom/<path>``). An in-process
+    ``task_script_path`` is matched as NVFlare's ``TaskScriptRunner`` does: the file under ``custom/`` whose path
+    ends with ``/<task_script_path>``; it must be exactly one. :class:`ByocConfigError` otherwise.
+    """
+    files = [f for f in app_files if f.startswith("custom/")]
+    if task.app_path in files:
+        return task
+    if task.mode == IN_PROCESS:
+        matches = sorted(f for f in files if f"/{f}".endswith(f"/{task.script}"))
+        if len(matches) == 1:
+            return replace(task, script=matches[0].removeprefix("custom/"))
+        if len(matches) > 1:
+            raise ByocConfigError(f"the training script {task.script} matches several files: name it by its path")
+    raise ByocConfigError(f"the training script {task.script} named in the config is not in the app's custom/ folder")
 
 
 def plan_client_config_text(text: str) -> TaskScript:

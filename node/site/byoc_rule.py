@@ -1,7 +1,7 @@
 """The site's verdict rule for BYOC jobs: can this site run the job's code confined?
 
 Added to :func:`policies.verdicts.evaluate` as an extra rule (it can only deny) by the site's evaluator
-(``node.site.context.make_evaluator``). A BYOC job is denied, with a reason for the reviewer and the researcher:
+(``node.site.live_state``). A BYOC job is denied, with a reason for the reviewer and the researcher:
 
 * where the kernel cannot confine job code (:func:`node.site.sandbox.probe`): config-only jobs still run;
 * where an app's ``config/config_fed_client.json`` asks for something the site cannot run confined
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from fednode.errors import ByocConfigError
-from node.site.byoc_config import plan_client_config_text
+from node.site.byoc_config import plan_client_config_text, resolve_script
 from policies.contracts import Finding, JobKind, JobManifest, RuleOutcome, RuleResult
 from policies.verdicts import Rule, SiteState
 
@@ -77,9 +77,7 @@ def check_manifest(job: JobManifest) -> str | None:
     if config is None or config.content is None:
         return f"a BYOC app needs a readable {CLIENT_CONFIG} (NVFlare's Client API job layout)"
     try:
-        task = plan_client_config_text(config.content)
+        resolve_script(plan_client_config_text(config.content), by_path)
     except ByocConfigError as exc:
         return exc.message
-    if task.app_path not in by_path:
-        return f"the training script {task.app_path} named in the config is not in the app"
     return None

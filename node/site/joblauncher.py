@@ -53,7 +53,7 @@ from nvflare.utils.job_launcher_utils import add_custom_dir_to_path, get_credent
 from nvflare.utils.process_utils import spawn_process
 
 from fednode.errors import ByocConfigError, FednodeError, SandboxError, SandboxUnavailableError
-from node.site.byoc_config import TaskScript, confined_config, plan_client_config
+from node.site.byoc_config import TaskScript, confined_config, plan_client_config, resolve_script
 from node.site.context import SiteContext, UsesSiteContext
 from policies.audit import AuditEvent
 from policies.policy_model import SandboxSection, SitePolicy
@@ -187,7 +187,7 @@ def prepare_byoc(
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         raise ByocConfigError("the deployed config_fed_client.json cannot be read") from None
-    task = plan_client_config(config)
+    task = resolve_script(plan_client_config(config), _app_files(app_dir / "custom"))
     _check_script(app_dir, task)
     code = app_dir / CODE_FOLDER
     if code.exists() or code.is_symlink():
@@ -420,6 +420,14 @@ def _check_script(app_dir: Path, task: TaskScript) -> None:
     custom = Path(os.path.realpath(app_dir / "custom"))
     if custom not in Path(os.path.realpath(path)).parents:
         raise ByocConfigError(f"the training script custom/{task.script} leaves the app's custom/ folder")
+
+
+def _app_files(custom: Path) -> list[str]:
+    """The app-relative POSIX paths of the files under ``custom/`` (symbolic links not followed)."""
+    if not custom.is_dir():
+        return []
+    root = custom.parent
+    return sorted(p.relative_to(root).as_posix() for p in custom.rglob("*") if p.is_file() or p.is_symlink())
 
 
 def _kind(value: str) -> str:

@@ -17,6 +17,7 @@ from node.site.byoc_config import (
     confined_config,
     plan_client_config,
     plan_client_config_text,
+    resolve_script,
 )
 
 
@@ -223,3 +224,34 @@ def test_a_scriptrunner_export_is_accepted_in_both_modes(tmp_path: Path, monkeyp
 def test_text_that_is_not_json_is_refused() -> None:
     with pytest.raises(ByocConfigError, match="not JSON"):
         plan_client_config_text("{")
+
+
+@pytest.mark.parametrize(
+    ("script", "files", "found"),
+    [
+        ("train.py", ["custom/train.py"], "train.py"),
+        ("train.py", ["custom/src/train.py", "custom/src/util.py"], "src/train.py"),  # as NVFlare's TaskScriptRunner
+        ("custom/train.py", ["custom/train.py"], "train.py"),
+        ("src/train.py", ["custom/src/train.py"], "src/train.py"),
+    ],
+)
+def test_an_in_process_script_is_found_as_nvflare_finds_it(script: str, files: list[str], found: str) -> None:
+    cfg = _config({"execution_mode": "in_process", "task_script_path": script})
+    assert resolve_script(plan_client_config(cfg), files).script == found
+
+
+@pytest.mark.parametrize(
+    ("mode_args", "files", "says"),
+    [
+        ({"execution_mode": "in_process", "task_script_path": "train.py"}, ["custom/a/train.py", "custom/b/train.py"],
+         "several files"),
+        ({"execution_mode": "in_process", "task_script_path": "train.py"}, ["custom/other.py"], "not in the app"),
+        ({"execution_mode": "external_process", "command": "python3 -u custom/train.py"}, ["custom/src/train.py"],
+         "not in the app"),  # a command names its file literally
+    ],
+)  # fmt: skip
+def test_a_script_that_is_missing_or_ambiguous_is_refused(
+    mode_args: dict[str, Any], files: list[str], says: str
+) -> None:
+    with pytest.raises(ByocConfigError, match=says):
+        resolve_script(plan_client_config(_config(mode_args)), files)

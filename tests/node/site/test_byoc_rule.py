@@ -106,3 +106,7 @@ def test_as_an_extra_rule_it_can_deny_a_job_the_policy_would_allow() -> None:
     verdict = evaluate(_job(), STATE, extra_rules=(sandbox_rule(lambda: Support(False, "no Landlock")),))
     assert not verdict.allowed
     assert any(r.rule == RULE and r.outcome is RuleOutcome.DENY for r in verdict.results)
+
+
+def test_a_script_in_a_subfolder_is_found_as_nvflare_finds_it() -> None:
+    assert check_manifest(_job(script="custom/src/train.py")) is None

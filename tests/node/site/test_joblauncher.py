@@ -417,3 +417,14 @@ def test_without_an_injected_sink_denials_go_to_the_sites_audit_chain(
     (event, actor, job_id, details) = services.audit.appended[0]  # type: ignore[attr-defined]
     assert (event, actor, job_id) == (AuditEvent.SANDBOX_DENIED, "site:site-1", "job-1")
     assert details == {"action": "open", "category": "file-read", "target": "keys", "count": 1}
+
+
+def test_an_in_process_script_in_a_subfolder_runs_from_its_path(tmp_path: Path) -> None:
+    ws = _deploy(tmp_path)
+    app, run = Path(ws.get_app_dir("job-1")), Path(ws.get_run_dir("job-1"))
+    (app / "custom" / "src").mkdir()
+    (app / "custom" / "train.py").rename(app / "custom" / "src" / "train.py")
+    launch = jl.prepare_byoc("job-1", app, run, policy=_policy(), stage=None, require_support=_ok)
+    assert launch.task.script == "src/train.py"
+    args = json.loads((app / "config" / "config_fed_client.json").read_text())["executors"][0]["executor"]["args"]
+    assert "job_code/src/train.py" in args["command"]
