@@ -11,10 +11,9 @@ from pathlib import Path
 
 import nvflare.client as flare
 import torch
+from ner_data import batches, encode, predicted_tags, read_tsv
 from seqeval.metrics import f1_score, precision_score, recall_score
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
-
-from ner_data import batches, encode, predicted_tags, read_tsv
 
 
 def parse_args():
@@ -38,7 +37,7 @@ def evaluate(model, sentences, tokenizer, config, batch_size):
         for chunk in batches(sentences, batch_size):
             batch = encode(chunk, tokenizer, config.label2id)
             logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
-            for (_, tags), tagged in zip(chunk, predicted_tags(batch, logits, config.id2label)):
+            for (_, tags), tagged in zip(chunk, predicted_tags(batch, logits, config.id2label), strict=True):
                 gold.append(tags[: len(tagged)])
                 pred.append(tagged)
     return {
