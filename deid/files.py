@@ -12,10 +12,19 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from deid.batch import BatchOptions, BatchReport, DeidentifiedRecord, Outcome, QuarantinedRecord
+from deid.batch import (
+    BatchOptions,
+    BatchReport,
+    DeidentifiedRecord,
+    Outcome,
+    QuarantinedRecord,
+    deidentify_lines,
+    read_lines,
+)
 from deid.operators import OPERATORS, Operator
 from fednode.errors import ConfigError, NoteInputError
 from fednode.settings import DeidSettings
@@ -89,3 +98,32 @@ def split_outcomes(
         else:
             done.append(outcome)
     return done, held
+
+
+def deidentify_file(
+    input_path: Path,
+    output: Path,
+    settings: DeidSettings,
+    quarantine_dir: Path,
+    *,
+    operator: str | None = None,
+    workers: int | None = None,
+) -> dict[str, object]:
+    """``fednode deid run --output``: de-identify a notes JSONL file into ``output`` (written atomically), the notes
+    that cannot be de-identified into ``quarantine_dir``. Returns the report (counts and reasons only)."""
+    check_input(input_path)
+    options = options_from_settings(settings, operator)
+    started = time.perf_counter()
+    report = BatchReport()
+    outcomes = deidentify_lines(read_lines(input_path), options, workers=workers or settings.workers)
+    done, held = split_outcomes(outcomes, report)
+    write_jsonl_atomic(output, done)
+    qfile = write_quarantine(quarantine_dir, input_path, held)
+    return {
+        "ok": True,
+        "operator": options.operator,
+        "deid": report.to_dict(),
+        "output": str(output),
+        "quarantine_file": str(qfile) if qfile else None,
+        "seconds": round(time.perf_counter() - started, 3),
+    }

@@ -15,11 +15,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from fednode.clock import Clock, utc_now
 from fednode.errors import BadInputError, JobStateError, SignatureError
 from policies.audit import canonical_json
 from policies.contracts import JobRecord, JobState
 from policies.keys import SiteKey, key_id, verify_signature
-from fednode.clock import Clock, utc_now
 from policies.state import isoformat
 
 RECEIPT_VERSION = 1

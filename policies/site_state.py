@@ -1,134 +1,106 @@
-"""Build a :class:`~policies.verdicts.SiteState` from the live site: policy file, clock, ledger, CDM.
+"""The live site state a verdict is judged in, assembled ONE way for the approval gate and ``fednode policy
+check``.
 
-The gate gets its verdict function from :func:`evaluator_for` (``policies.verdicts.evaluator_for`` forwards
-here). Each verdict reads the current state: the policy is reloaded when its file changes, the remaining budget
-comes from the privacy ledger, the local record count from the CDM. Anything that cannot be read counts as
-unknown, and unknown denies (``privacy_budget``) or counts as zero (``local_records``): the site fails closed.
+:class:`LiveSiteState` reads, at each verdict, the clock, the remaining privacy budget of every dataset the
+policy budgets, and the site's local record count. The record count is a callable that ``node`` injects
+(``omop_etl.stats.local_record_count``: distinct notes with gold spans, the records the built-in trainer learns
+from), because ``policies`` does not import ``omop_etl``. Anything that cannot be read counts as unknown, and
+unknown denies (``privacy_budget``) or counts as zero (``local_records``): the site fails closed.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-from fednode.settings import Settings
-from policies.contracts import JobManifest, Verdict
-from policies.policy_model import SitePolicy, load_policy
-from policies.verdicts import SiteState, evaluate
+from fednode.clock import Clock, utc_now
+from policies.contracts import JobManifest, RuleOutcome, RuleResult, Verdict
+from policies.ledger import PrivacyLedger
+from policies.policy_model import SitePolicy
+from policies.verdicts import Rule, SiteState, evaluate
 
 log = logging.getLogger("fednode.policies.site_state")
 
 BudgetSource = Callable[[str], float | None]
 """Remaining epsilon of a dataset, or None when it cannot be known."""
-RecordSource = Callable[[], int]
-Clock = Callable[[], datetime]
+RecordCount = Callable[[], int]
+"""The site's local record count (``omop_etl.stats.local_record_count`` bound to the CDM's URL)."""
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class PolicyFile:
-    """The site policy, reloaded when the file's size or modification time changes."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._stamp: tuple[int, int] | None = None
-        self._policy: SitePolicy | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> SitePolicy:
-        st = self.path.stat()
-        stamp = (st.st_mtime_ns, st.st_size)
-        with self._lock:
-            if self._policy is None or stamp != self._stamp:
-                self._policy = load_policy(self.path)
-                self._stamp = stamp
-                log.info("policy.loaded path=%s", self.path.name)
-            return self._policy
-
-
-def cdm_note_count(omop_url: str) -> RecordSource:
-    """Count NOTE rows in the site's CDM (the built-in trainer's training records); 0 if unreadable."""
-
-    def count() -> int:
-        from sqlalchemy import create_engine, make_url, text
-        from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
-        try:
-            url = make_url(omop_url)
-        except ArgumentError:
-            log.warning("policy.records_unknown reason=bad_url")
-            return 0
-        if url.get_backend_name() == "sqlite" and (not url.database or not Path(url.database).is_file()):
-            return 0  # never create an empty CDM file just to count it
-        engine = create_engine(url)
-        try:
-            with engine.connect() as conn:
-                return int(conn.execute(text("SELECT COUNT(*) FROM note")).scalar_one())
-        except SQLAlchemyError as exc:
-            log.warning("policy.records_unknown reason=%s", type(exc).__name__)
-            return 0
-        finally:
-            engine.dispose()
-
-    return count
-
-
-def ledger_budget(settings: Settings, policy_file: PolicyFile) -> BudgetSource:
-    """Remaining epsilon from the privacy ledger in state.db (reopened when the policy's budgets change)."""
-    lock = threading.Lock()
-    opened: dict[str, Any] = {}
+def ledger_budget(ledger: PrivacyLedger) -> BudgetSource:
+    """Remaining epsilon from the privacy ledger in state.db (spent plus reserved by approved jobs taken off)."""
 
     def remaining(dataset: str) -> float | None:
-        from fednode.errors import FednodeError
-        from policies.services import open_site_services
-
-        try:
-            policy = policy_file.get()
-            key = policy.privacy.model_dump_json()
-            with lock:
-                if opened.get("key") != key:
-                    if "services" in opened:
-                        opened["services"].close()
-                    opened["services"] = open_site_services(settings, policy)
-                    opened["key"] = key
-                services = opened["services"]
-            return float(services.ledger.summary(dataset).remaining_epsilon)
-        except FednodeError as exc:
-            log.warning("policy.budget_unknown dataset=%s reason=%s", dataset, type(exc).__name__)
-            return None
+        return float(ledger.summary(dataset).remaining_epsilon)
 
     return remaining
 
 
-def evaluator_for(
-    settings: Settings,
-    *,
-    clock: Clock = _utc_now,
-    budget: BudgetSource | None = None,
-    records: RecordSource | None = None,
-    coordinator: str | None = None,
-) -> Callable[[JobManifest], Verdict]:
-    """The site's verdict function: each call judges a manifest against the current state."""
-    policy_file = PolicyFile(settings.policy_path)
-    budget_source = budget or ledger_budget(settings, policy_file)
-    record_source = records or cdm_note_count(settings.omop_db_url)
+def unspent_budget(policy: SitePolicy) -> BudgetSource:
+    """The policy's whole budgets: a site with no ledger yet has spent nothing."""
+    return lambda dataset: policy.privacy.budgets.get(dataset)
 
-    def judge(job: JobManifest) -> Verdict:
-        policy = policy_file.get()
-        remaining = budget_source(job.dataset)
-        state = SiteState(
-            policy=policy,
-            now=clock(),
-            budget_remaining={} if remaining is None else {job.dataset: remaining},
-            local_records=record_source(),
-            coordinator=coordinator,
-        )
-        return evaluate(job, state)
 
-    return judge
+def given_budget(values: Mapping[str, float]) -> BudgetSource:
+    """Remaining epsilon as given (``fednode policy check --budget DATASET=EPSILON``)."""
+    return lambda dataset: values.get(dataset)
+
+
+class CachedCount:
+    """A record count read at most once every ``ttl_s`` seconds (a CDM query per scheduling retry is wasteful)."""
+
+    def __init__(self, count: RecordCount, *, ttl_s: float = 60.0) -> None:
+        self._count = count
+        self._ttl_s = ttl_s
+        self._cached: tuple[float, int] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            now = time.monotonic()
+            if self._cached is not None and now - self._cached[0] < self._ttl_s:
+                return self._cached[1]
+            value = self._count()
+            self._cached = (now, value)
+            return value
+
+
+@dataclass(frozen=True)
+class LiveSiteState:
+    """Where the site's state comes from: its policy, its budget source, its record count and its clock."""
+
+    policy: SitePolicy
+    budget: BudgetSource
+    records: RecordCount
+    clock: Clock = utc_now
+    coordinator: str | None = None
+    """``"name / org"`` of the coordinator this site is connected to; None: not known here."""
+    closers: tuple[Callable[[], None], ...] = field(default=())
+    extra_rules: tuple[Rule, ...] = ()
+    """Site rules judged beside the policy's (they can only add denials), e.g. ``node``'s BYOC sandbox rule."""
+
+    def snapshot(self) -> SiteState:
+        """The state now: every budgeted dataset's remaining epsilon (unknown ones left out), the record count."""
+        remaining: dict[str, float] = {}
+        for dataset in sorted(self.policy.privacy.budgets):
+            value = self.budget(dataset)
+            if value is not None:
+                remaining[dataset] = value
+        return SiteState(self.policy, self.clock(), remaining, self.records(), self.coordinator)
+
+    def judge(self, job: JobManifest) -> Verdict:
+        """The verdict on ``job`` in the state of this moment."""
+        return evaluate(job, self.snapshot(), extra_rules=self.extra_rules)
+
+    def close(self) -> None:
+        """Release what was opened to read the state (state.db)."""
+        for close in self.closers:
+            close()
+
+
+def no_policy_verdict(_: JobManifest) -> Verdict:
+    """Without a site policy nothing is allowed."""
+    return Verdict(False, (RuleResult("site_policy", RuleOutcome.DENY, "no site policy is loaded at this site"),))

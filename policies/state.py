@@ -39,7 +39,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
-from fednode.clock import Clock, utc_now  # noqa: F401  # TEMPORARY re-export until node/ imports fednode.clock
 from fednode.errors import ServiceError
 
 log = logging.getLogger("fednode.policies.state")

@@ -11,15 +11,13 @@ scheduling retry; the approval service may record approvals while only transient
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from fednode.settings import Settings
 from policies.codescan import ALWAYS_REFUSED, CLIENT_COMPONENTS, DENY, scan_manifest_bounded
 from policies.contracts import Finding, JobKind, JobManifest, RuleOutcome, RuleResult, Verdict
-from policies.jobfolder import manifest_digest
+from policies.manifest import content_mismatches, files_digest
 from policies.policy_model import (
     ART6_LETTER,
     ART9_LETTER,
@@ -258,10 +256,10 @@ def privacy_scope(job: JobManifest, state: SiteState, findings: tuple[Finding, .
 
 
 def app_digest(job: JobManifest, state: SiteState, findings: tuple[Finding, ...]) -> RuleResult:
-    for f in job.files:
-        if f.content is not None and hashlib.sha256(f.content.encode("utf-8")).hexdigest() != f.sha256:
-            return _deny("app_digest", f"{f.path}: the content shown differs from its stated hash")
-    recomputed = manifest_digest(job.files)
+    mismatched = content_mismatches(job.files)
+    if mismatched:
+        return _deny("app_digest", f"{mismatched[0]}: the content shown differs from its stated hash")
+    recomputed = files_digest(job.files)
     if recomputed != job.digest:
         return _deny("app_digest", "the stated app digest does not match the files")
     return _allow("app_digest", f"app digest {recomputed[:16]}… matches {len(job.files)} files")
@@ -329,10 +327,3 @@ RULES: tuple[Rule, ...] = (
     time_window,
 )
 """Every rule, in the order the dashboard shows them."""
-
-
-def evaluator_for(settings: Settings) -> Callable[[JobManifest], Verdict]:
-    """The live site's verdict function (see :mod:`policies.site_state`); what the NVFlare gate calls."""
-    from policies.site_state import evaluator_for as build
-
-    return build(settings)

@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from policies.contracts import DpParams, JobKind, JobManifest, ManifestFile
-from policies.jobfolder import manifest_digest
+from policies.manifest import files_digest
 from policies.policy_model import Algorithm, Capability, SitePolicy, Weekday
 
 ORGS = ("Karolinska Institutet", "Oslo University Hospital", "Tartu University Hospital")
@@ -114,7 +114,7 @@ def job_manifests(draw: st.DrawFn) -> JobManifest:
         job_id="job-1",
         study="study",
         app_name="app",
-        digest=manifest_digest(files),
+        digest=files_digest(files),
         files=tuple(files),
         kind=kind,
         submitter=f"{NAMES[idx]} / {ORGS[idx]}",

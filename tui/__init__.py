@@ -1,9 +1,9 @@
-"""The site dashboard: a Textual app over the services in ``policies`` and ``node``.
+"""The site dashboard: a Textual app over the desk in ``policies`` and ``node``.
 
-Build it with :func:`make_app` and a :class:`DashboardServices` implementation (``node.site.desk.SiteServices``).
+Build it with :func:`make_app` and a :class:`SiteDeskProtocol` implementation (``node.site.desk.SiteDesk``).
 """
 
 from tui.app import FednodeApp, make_app
-from tui.services import DashboardServices
+from tui.desk import SiteDeskProtocol
 
-__all__ = ["DashboardServices", "FednodeApp", "make_app"]
+__all__ = ["FednodeApp", "SiteDeskProtocol", "make_app"]

@@ -1,6 +1,6 @@
 """The dashboard program: ``python -m tui`` (what ``fednode dashboard`` starts).
 
-This is the dashboard's own edge: it builds the settings once, opens the site services and runs the app. The CLI
+This is the dashboard's own edge: it builds the settings once, opens the site desk and runs the app. The CLI
 in ``node`` starts it as a separate program rather than importing it, so nothing imports ``tui``.
 """
 
@@ -13,19 +13,19 @@ from fednode.settings import load_settings
 
 
 def main() -> int:
-    from node.site.desk import SiteServices
+    from node.site.desk import SiteDesk
     from tui.app import make_app
 
     settings = load_settings()
     try:
-        services = SiteServices.from_settings(settings)
+        desk = SiteDesk.from_settings(settings)
     except FednodeError as exc:
         print(f"{exc.title}: {exc.message}", file=sys.stderr)
         return int(exc.exit_code)
     try:
-        make_app(settings, services).run()
+        make_app(settings, desk).run()
     finally:
-        services.close()
+        desk.close()
     return 0
 
 

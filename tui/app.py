@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from textual import on
@@ -11,24 +9,18 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
+from fednode.clock import Clock, utc_now
 from fednode.settings import Settings
+from tui.desk import SiteDeskProtocol
 from tui.screens.review import JobReviewScreen
-from tui.services import DashboardServices
 from tui.widgets.audit_pane import AuditPane
 from tui.widgets.data_pane import DataPane
 from tui.widgets.jobs_pane import JobsPane
 from tui.widgets.policy_pane import PolicyPane
 from tui.widgets.training_pane import TrainingPane
 
-Clock = Callable[[], datetime]
-
 TABS = ("jobs", "training", "data", "audit", "policy")
 """Tab ids, in order; keys 1-5 switch to them."""
-
-
-def utc_now() -> datetime:
-    """The default clock."""
-    return datetime.now(UTC)
 
 
 class FednodeApp(App[None]):
@@ -44,10 +36,10 @@ class FednodeApp(App[None]):
         ),
     ]
 
-    def __init__(self, settings: Settings, services: DashboardServices, *, clock: Clock = utc_now) -> None:
+    def __init__(self, settings: Settings, desk: SiteDeskProtocol, *, clock: Clock = utc_now) -> None:
         super().__init__()
         self.settings = settings
-        self.services = services
+        self.desk = desk
         self.clock = clock
 
     def compose(self) -> ComposeResult:
@@ -55,25 +47,25 @@ class FednodeApp(App[None]):
         yield Header()
         with TabbedContent(id="tabs", initial="jobs"):
             with TabPane("1 Jobs", id="jobs"):
-                yield JobsPane(self.services, refresh_s=refresh_s, clock=self.clock, id="jobs-pane")
+                yield JobsPane(self.desk, refresh_s=refresh_s, clock=self.clock, id="jobs-pane")
             with TabPane("2 Training", id="training"):
-                yield TrainingPane(self.services, refresh_s=refresh_s, id="training-pane")
+                yield TrainingPane(self.desk, refresh_s=refresh_s, id="training-pane")
             with TabPane("3 Data", id="data"):
-                yield DataPane(self.services, id="data-pane")
+                yield DataPane(self.desk, id="data-pane")
             with TabPane("4 Audit", id="audit"):
                 yield AuditPane(
-                    self.services,
+                    self.desk,
                     export_dir=self.settings.exports_dir,
                     refresh_s=refresh_s,
                     clock=self.clock,
                     id="audit-pane",
                 )
             with TabPane("5 Policy", id="policy"):
-                yield PolicyPane(self.services, id="policy-pane")
+                yield PolicyPane(self.desk, id="policy-pane")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = f"site {self.services.site}"
+        self.sub_title = f"site {self.desk.site}"
         self.query_one("#jobs-table").focus()
 
     def action_show_tab(self, tab: str) -> None:
@@ -84,9 +76,9 @@ class FednodeApp(App[None]):
 
     @on(JobsPane.Open)
     def _open_review(self, message: JobsPane.Open) -> None:
-        self.push_screen(JobReviewScreen(message.record, self.services))
+        self.push_screen(JobReviewScreen(message.record, self.desk))
 
 
-def make_app(settings: Settings, services: DashboardServices, *, clock: Clock = utc_now) -> FednodeApp:
+def make_app(settings: Settings, desk: SiteDeskProtocol, *, clock: Clock = utc_now) -> FednodeApp:
     """The one factory, used by ``fednode dashboard`` and by the tests."""
-    return FednodeApp(settings, services, clock=clock)
+    return FednodeApp(settings, desk, clock=clock)

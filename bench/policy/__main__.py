@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from policies.codescan import scan_manifest
-from policies.jobfolder import build_manifests
+from policies.manifest import build_manifests
 from policies.policy_model import load_policy, parse_policy
 from policies.verdicts import SiteState, evaluate
 

@@ -36,19 +36,19 @@ def register(app: typer.Typer) -> None:
         """Verify the hash chain and every signed checkpoint. Exit 5 naming the first bad record."""
         from policies.audit import verify_jsonl
         from policies.keys import load_public_key
-        from policies.services import open_site_services
+        from policies.state_db import open_state_db
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
             key = load_public_key(public_key.read_bytes()) if public_key else None
             if export is not None:
                 if key is None:
-                    services = open_site_services(cli.settings)
+                    services = open_state_db(cli.settings)
                     key = services.key.public_key
                     services.close()
                 report = verify_jsonl(export, key)
             else:
-                services = open_site_services(cli.settings)
+                services = open_state_db(cli.settings)
                 try:
                     report = services.audit.verify(key)
                 finally:
@@ -73,11 +73,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export the audit log (verified while written): JSONL, or an RO-Crate folder (Five Safes with --job)."""
         from policies.audit import AuditEvent, export_jsonl, export_ro_crate
-        from policies.services import open_site_services
+        from policies.state_db import open_state_db
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            services = open_site_services(cli.settings)
+            services = open_state_db(cli.settings)
             try:
                 if crate is not None:
                     record = services.jobs.get(job) if job else None
@@ -123,11 +123,11 @@ def register(app: typer.Typer) -> None:
         dataset: Annotated[str | None, typer.Option("--dataset", help="Only this dataset.")] = None,
     ) -> None:
         """Budget, spend, reservations and what remains, per dataset."""
-        from policies.services import open_site_services
+        from policies.state_db import open_state_db
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            services = open_site_services(cli.settings)
+            services = open_state_db(cli.settings)
             try:
                 names = [dataset] if dataset else services.ledger.datasets()
                 rows = [services.ledger.summary(n) for n in names]
@@ -177,11 +177,11 @@ def register(app: typer.Typer) -> None:
         """Sign an approval receipt for an approved job with the site key."""
         from policies.audit import AuditEvent
         from policies.receipts import issue_receipt
-        from policies.services import open_site_services
+        from policies.state_db import open_state_db
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            services = open_site_services(cli.settings)
+            services = open_state_db(cli.settings)
             try:
                 job = services.jobs.get(job_id)
                 issued = issue_receipt(job, site=services.site, key=services.key, audit_head=services.audit.head())

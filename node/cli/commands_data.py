@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,14 +16,10 @@ if TYPE_CHECKING:
 
 
 def _write_report(cli: CliContext, name: str, payload: dict[str, Any]) -> Path:
-    """The latest run report for the dashboard: ``$FEDNODE_HOME/reports/<name>-latest.json`` (counts only)."""
-    folder = cli.settings.reports_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}-latest.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, default=str, sort_keys=True, indent=1), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    """The latest run report for the dashboard (counts only): :class:`node.site.reports.ReportStore`."""
+    from node.site.reports import ReportStore
+
+    return ReportStore.for_settings(cli.settings).write(name, payload)
 
 
 def _progress(cli: CliContext, total: int) -> tuple[Any, Any]:
@@ -37,22 +32,6 @@ def _progress(cli: CliContext, total: int) -> tuple[Any, Any]:
         bar.update(1)
 
     return bar, step
-
-
-def _has_vocabulary(db_url: str) -> bool:
-    from sqlalchemy import func, inspect, select
-
-    from omop_etl.cdm import Concept
-    from omop_etl.db import make_engine
-
-    engine = make_engine(db_url)
-    try:
-        if "concept" not in inspect(engine).get_table_names():
-            return False
-        with engine.connect() as conn:
-            return bool(conn.execute(select(func.count()).select_from(Concept).where(Concept.concept_id != 0)).scalar())
-    finally:
-        engine.dispose()
 
 
 def _render_etl(payload: dict[str, Any]) -> Any:
@@ -109,10 +88,11 @@ def etl(
         payload: dict[str, Any] = {"ok": True}
         if source is not None:
             from omop_etl.db import make_engine
+            from omop_etl.stats import has_vocabulary
             from omop_etl.synthea.run import LOAD_ORDER, run_etl
 
             vocab_dir = vocab
-            if vocab_dir is None and not _has_vocabulary(db_url):
+            if vocab_dir is None and not has_vocabulary(db_url):
                 vocab_dir = cli.settings.etl.vocab_dir  # first load: the configured (bundled) vocabulary
             engine = make_engine(db_url)
             bar, step = _progress(cli, len(LOAD_ORDER) + 3)

@@ -3,6 +3,7 @@ the dashboard uses (``policies.registry.JobService``)."""
 
 from __future__ import annotations
 
+import functools
 import getpass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +14,7 @@ from node.cli._context import get_ctx, handled_errors
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from node.site.byoc_review import ByocReview
     from policies.contracts import JobRecord
 
 
@@ -78,7 +80,7 @@ def _render_decision(job: JobRecord) -> Any:
     return render
 
 
-def _render_job(job: JobRecord) -> Any:
+def _render_job(job: JobRecord, review: ByocReview | None = None) -> Any:
     def render(console: Console) -> None:
         m = job.manifest
         console.print(f"[bold]{job.job_id}[/bold]  {job.state.value}  {job.state_reason}".rstrip())
@@ -93,12 +95,35 @@ def _render_job(job: JobRecord) -> Any:
             colour = {"allow": "green", "deny": "red"}.get(r.outcome.value, "yellow")
             console.print(f"  [{colour}]{r.outcome.value:5}[/{colour}] {r.rule}: {r.reason}", highlight=False)
         for f in job.verdict.findings:
-            console.print(f"  finding {f.file}:{f.line} [{f.capability}] {f.message}", highlight=False)
+            console.print(
+                f"  {f.severity:4} {f.file}:{f.line} [{f.capability}] {f.message}", highlight=False, markup=False
+            )
+        if review is not None:
+            _render_review(console, review)
         for a in job.approvals:
             factor = ", TOTP" if a.second_factor else ""
             console.print(f"  {a.decision} by {a.approver} at {a.at.isoformat()}{factor}: {a.reason}", highlight=False)
 
     return render
+
+
+def _render_review(console: Console, review: ByocReview) -> None:
+    """What the job's code may do at this site (``node.site.byoc_review``), one fact a line."""
+    lim, staged = review.limits, review.staged
+    print_ = functools.partial(console.print, highlight=False, markup=False)
+    print_(f"sandbox: runs {review.script}" if review.script else f"sandbox: cannot run ({review.config_problem})")
+    for p in review.paths:
+        print_(f"  {p.access:10} {p.path}: {p.what}")
+    print_(f"  never: {', '.join(review.never)}")
+    print_(f"  network: {review.network}")
+    memory = f"{lim.memory_mib} MiB" if lim.memory_mib is not None else "no limit"
+    print_(f"  limits: memory {memory}, {lim.max_processes} processes, run time {lim.wall_minutes} min")
+    tables = "; ".join(f"{t.table}({', '.join(t.columns)})" for t in staged.tables)
+    records = "unknown" if staged.records is None else str(staged.records)
+    print_(f"staged data: {', '.join(staged.files)} from {tables}; {records} records (min {staged.min_records})")
+    if staged.refusal:
+        print_(f"  {staged.refusal}")
+    print_(f"site DP at egress: {review.site_dp.summary}")
 
 
 def register(app: typer.Typer) -> None:
@@ -114,8 +139,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List the jobs this site knows, newest first."""
         from fednode.errors import BadInputError
-        from policies.contracts import JobState
-        from policies.services import open_site_services
+        from policies.contracts import JobKind, JobState
+        from policies.state_db import open_state_db
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
@@ -123,11 +148,19 @@ def register(app: typer.Typer) -> None:
                 states = [JobState(s) for s in state] if state else None
             except ValueError as exc:
                 raise BadInputError(f"unknown state; use one of {', '.join(s.value for s in JobState)}") from exc
-            services = open_site_services(cli.settings)
+            services = open_state_db(cli.settings)
             try:
                 if job is not None:
                     record = services.jobs.get(job)
-                    cli.emit({"ok": True, "job": _job_json(record)}, _render_job(record))
+                    review = None
+                    if record.manifest.kind is JobKind.BYOC:  # what its code may do here (loads torch: BYOC only)
+                        from node.site.desk import SiteDesk
+
+                        review = SiteDesk(cli.settings, services).byoc_review(job)
+                    payload: dict[str, Any] = {"ok": True, "job": _job_json(record)}
+                    if review is not None:
+                        payload["review"] = review.to_json()
+                    cli.emit(payload, _render_job(record, review))
                     return
                 jobs = services.jobs.list_jobs(states)
                 cli.emit({"ok": True, "jobs": [_job_json(j) for j in jobs]}, _render_jobs(jobs))
@@ -143,11 +176,11 @@ def register(app: typer.Typer) -> None:
         totp: Annotated[str | None, typer.Option("--totp", help="Current TOTP code, where the policy asks.")] = None,
     ) -> None:
         """Approve a pending job (bound to its digest). Exit 3 if the policy or the approval rules refuse."""
-        from policies.services import open_site_services
+        from policies.state_db import open_state_db
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            services = open_site_services(cli.settings, require_policy=True)
+            services = open_state_db(cli.settings, require_policy=True)
             try:
                 record = services.jobs.approve(job_id, approver or getpass.getuser(), reason, totp_code=totp)
             finally:
@@ -162,11 +195,11 @@ def register(app: typer.Typer) -> None:
         approver: Annotated[str | None, typer.Option("--approver", help="Who rejects (default: the OS user).")] = None,
     ) -> None:
         """Reject a pending or approved (not yet running) job."""
-        from policies.services import open_site_services
+        from policies.state_db import open_state_db
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            services = open_site_services(cli.settings, require_policy=True)
+            services = open_state_db(cli.settings, require_policy=True)
             try:
                 record = services.jobs.reject(job_id, approver or getpass.getuser(), reason)
             finally:
@@ -184,11 +217,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create an approver's TOTP secret; prints it once (load it into an authenticator app)."""
         from fednode.errors import ApprovalRefusedError
-        from policies.services import open_site_services
+        from policies.state_db import open_state_db
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            services = open_site_services(cli.settings, require_policy=True)
+            services = open_state_db(cli.settings, require_policy=True)
             try:
                 if not services.jobs.rules.allows(name):
                     raise ApprovalRefusedError(f"{name!r} is not an approver in the site policy")

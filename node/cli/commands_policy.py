@@ -1,8 +1,10 @@
 """`fednode policy check JOB_DIR` and `fednode policy compile`: the site policy engine from the command line.
 
-``check`` reads a standard NVFlare 2.9 job folder, builds the manifest of each app this site would run, and
-prints the verdict rule by rule (exit 0 allow, 3 deny, 4 bad input). ``compile`` writes the NVFlare site files
-(privacy.json, authorization.json, resources.json) after building every class they name.
+``check`` reads a standard NVFlare 2.9 job folder, builds the manifest of each app this site would run (as the
+site would see it: ``policies.manifest.build_manifests``), judges it in the site's live state assembled exactly as
+the approval gate assembles it (``node.site.live_state``), and prints the verdict rule by rule (exit 0 allow, 3
+deny, 4 bad input: not a job folder, no meta.json, symbolic links, compiled files, too large). ``compile`` writes
+the NVFlare site files (privacy.json, authorization.json, resources.json) after building every class they name.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from node.cli._context import CliContext, get_ctx, handled_errors
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from fednode.settings import Settings
     from policies.contracts import JobManifest, Verdict
     from policies.policy_model import SitePolicy
     from policies.verdicts import SiteState
@@ -48,36 +49,22 @@ def _parse_now(value: str | None) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _budgets(settings: Settings, policy: SitePolicy, given: list[str]) -> tuple[dict[str, float], str]:
-    """Remaining epsilon per dataset: ``--budget`` values, else the ledger in state.db, else nothing spent yet."""
+def _parse_budgets(given: list[str]) -> dict[str, float] | None:
+    """``--budget DATASET=EPSILON`` values (None when none are given)."""
     from fednode.errors import BadInputError
 
-    if given:
-        out: dict[str, float] = {}
-        for item in given:
-            name, sep, value = item.partition("=")
-            try:
-                out[name.strip()] = float(value) if sep else float("nan")
-            except ValueError:
-                raise BadInputError("expected DATASET=EPSILON", field="--budget") from None
-            if not sep or out[name.strip()] != out[name.strip()]:
-                raise BadInputError("expected DATASET=EPSILON", field="--budget")
-        return out, "given on the command line"
-    if not settings.state_db_path.is_file():
-        return dict(policy.privacy.budgets), "no ledger at this site yet: nothing spent"
-    from policies.site_state import PolicyFile, ledger_budget
-
-    source = ledger_budget(settings, PolicyFile(settings.policy_path))
-    found = {ds: source(ds) for ds in policy.privacy.budgets}
-    return {ds: v for ds, v in found.items() if v is not None}, "from the privacy ledger"
-
-
-def _records(settings: Settings, given: int | None) -> tuple[int, str]:
-    if given is not None:
-        return given, "given on the command line"
-    from policies.site_state import cdm_note_count
-
-    return cdm_note_count(settings.omop_db_url)(), "NOTE rows in the site's CDM"
+    if not given:
+        return None
+    out: dict[str, float] = {}
+    for item in given:
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value) if sep else float("nan")
+        except ValueError:
+            raise BadInputError("expected DATASET=EPSILON", field="--budget") from None
+        if not sep or out[name.strip()] != out[name.strip()]:
+            raise BadInputError("expected DATASET=EPSILON", field="--budget")
+    return out
 
 
 def _verdict_json(manifest: JobManifest, verdict: Verdict) -> dict[str, Any]:
@@ -132,7 +119,9 @@ def check(
     site: Annotated[str | None, typer.Option(help="Judge the app sent to this site (default: the policy's).")] = None,
     submitter: Annotated[str | None, typer.Option(help="Submitter 'name / org' (default: from meta.json).")] = None,
     coordinator: Annotated[str | None, typer.Option(help="Coordinator 'name / org' to check.")] = None,
-    records: Annotated[int | None, typer.Option(min=0, help="Local record count (default: NOTE rows).")] = None,
+    records: Annotated[
+        int | None, typer.Option(min=0, help="Local record count (default: annotated notes in the CDM).")
+    ] = None,
     budget: Annotated[
         list[str] | None, typer.Option(help="Remaining budget DATASET=EPSILON (repeatable; default: ledger).")
     ] = None,
@@ -141,18 +130,27 @@ def check(
     """Judge a job folder against the site policy: exit 0 allow, 3 deny."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
-        from policies.jobfolder import build_manifests
-        from policies.verdicts import SiteState, evaluate
+        from node.site.live_state import open_live_state
+        from policies.manifest import build_manifests
 
         _, policy = _load(cli, policy_file)
         when = _parse_now(now)
-        remaining, budget_note = _budgets(cli.settings, policy, budget or [])
-        count, records_note = _records(cli.settings, records)
-        state = SiteState(policy, when, remaining, count, coordinator)
-        manifests = build_manifests(job_dir, site=site or policy.site.name, submitted_at=when, submitter=submitter)
-        verdicts = [(m, evaluate(m, state)) for m in manifests.values()]
+        live, sources = open_live_state(
+            cli.settings,
+            policy,
+            clock=lambda: when,
+            budgets=_parse_budgets(budget or []),
+            records=records,
+            coordinator=coordinator,
+        )
+        try:
+            manifests = build_manifests(job_dir, site=site or policy.site.name, submitted_at=when, submitter=submitter)
+            verdicts = [(m, live.judge(m)) for m in manifests.values()]
+            state = live.snapshot()
+        finally:
+            live.close()
         allowed = all(v.allowed for _, v in verdicts)
-        notes = [f"budget: {budget_note}", f"local records: {count} ({records_note})"]
+        notes = [f"budget: {sources['budget']}", f"local records: {state.local_records} ({sources['local records']})"]
         payload = {
             "ok": allowed,
             "allowed": allowed,

@@ -43,19 +43,10 @@ def site_start(
     """Install the site key, compile the site policy into the kit's local/ files, then run the FLARE client."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
-        from node.kit.runtime import exec_supervisor, stage_kit
-        from node.site.boot import install_site_key, install_totp_secrets, policy_overlay
-        from policies.services import load_site_policy, open_site_services, signing_key_path
-        from policies.totp import FileTotpVerifier
+        from node.kit.runtime import exec_supervisor
+        from node.site.boot import prepare_site
 
-        policy = load_site_policy(cli.settings, required=False)
-        install_site_key(site_key, signing_key_path(cli.settings, policy))
-        install_totp_secrets(Path("/run/secrets/totp_secrets"), FileTotpVerifier(cli.settings.keys_dir / "totp"))
-        # state.db (approvals, audit chain) exists before FLARE starts: the health check and `exec` commands read it
-        open_site_services(cli.settings, policy).close()
-        source = kit or Path("/run/secrets/startup_kit")
-        staged = stage_kit(source, cli.settings, overlay=policy_overlay(cli.settings))
-        exec_supervisor(staged)
+        exec_supervisor(prepare_site(cli.settings, kit=kit, site_key=site_key))
 
 
 @coordinator_app.command("start")

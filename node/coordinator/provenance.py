@@ -12,27 +12,20 @@ from safetensors.torch import save_file
 
 from fednode.errors import BadInputError
 from node.coordinator.signing import MODEL_FILE, Provenance, RoundRecord, digest_matches, sha256_file, sign_model
-from node.flare.manifest import META_KEY, decode_app, digest_of
 from policies.keys import load_or_create_site_key
+from policies.manifest import stated_app_digests
 from policies.receipts import Receipt
 
 
 def job_digest_from_meta(meta: Mapping[str, Any]) -> str:
-    """The app digest(s) the sites reviewed, recomputed from the manifest in the job meta.
+    """The app digest(s) the sites reviewed, recomputed from the manifest in the job meta as a site recomputes
+    them (``policies.manifest.stated_app_digests``).
 
     One app: its digest. Several apps: ``app=digest`` pairs joined by ``;`` in app order. No manifest: ``""``.
     """
-    block = meta.get(META_KEY)
-    if not isinstance(block, Mapping):
-        custom = meta.get("custom_props")
-        block = custom.get(META_KEY) if isinstance(custom, Mapping) else None
-    if not isinstance(block, Mapping) or not isinstance(block.get("apps"), Mapping):
+    digests = stated_app_digests(meta)
+    if not digests:
         return ""
-    digests: dict[str, str] = {}
-    for app_name, encoded in sorted(block["apps"].items()):
-        payload = decode_app(encoded)
-        files = payload.get("files") or []
-        digests[str(app_name)] = digest_of((str(f["path"]), str(f["sha256"])) for f in files)
     if len(digests) == 1:
         return next(iter(digests.values()))
     return ";".join(f"{k}={v}" for k, v in digests.items())

@@ -4,7 +4,7 @@ A study is a config-only NVFlare job: one app (``app``) holding the coordinator'
 (:class:`node.coordinator.controller.FednodeController`) and the sites' built-in, reviewed NER executor. Every site
 is listed in ``deploy_map`` and ``mandatory_clients`` (a site that is not mandatory is skipped, not waited for,
 when it holds a job for review). The manifest the sites review (every file, the app digest, the declared study) is
-embedded into the job meta before submission (:func:`node.flare.manifest.embed_manifest`).
+embedded into the job meta before submission (:func:`policies.manifest.embed_manifest`).
 
 Submission, status and download go through the FLARE API (``new_secure_session``) with the admin's startup kit.
 """
@@ -23,8 +23,8 @@ from typing import Any
 
 from fednode.errors import ConfigError, NotFoundError, ServiceError
 from node.coordinator.root_set import root_train_args
-from node.flare.manifest import Declaration, embed_manifest
 from node.kit.layout import COORDINATOR_PUBLIC_KEY, Federation
+from policies.manifest import Declaration, embed_manifest
 
 log = logging.getLogger("fednode.node.coordinator.study")
 

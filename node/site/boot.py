@@ -1,6 +1,7 @@
 """What a site container does at boot, before FLARE starts: install its signing key, compile its policy.
 
-``fednode site start`` stages the read-only startup kit (:mod:`node.kit.runtime`) and calls the overlay returned by
+:func:`prepare_site` is the whole sequence ``fednode site start`` runs before it hands over to FLARE. It stages
+the read-only startup kit (:mod:`node.kit.runtime`) and calls the overlay returned by
 :func:`policy_overlay` on the staged kit's ``local/`` folder. The overlay compiles the site policy with
 :mod:`policies.compile` (``privacy.json``, ``authorization.json``, ``resources.json`` merged into NVFlare's
 provisioned ``resources.json.default``), writes the files, and validates what was written by building every class
@@ -11,7 +12,7 @@ A site never runs without its approval gate: with no policy file the kit's own `
 carry the gate (a kit compiled at provisioning); otherwise boot fails with a :class:`~fednode.errors.ConfigError`.
 
 :func:`install_site_key` takes the site's Ed25519 key from the compose secret into the state volume, where the
-approval service, the audit log and the dashboard read it (``policies.services.signing_key_path``).
+approval service, the audit log and the dashboard read it (``policies.state_db.signing_key_path``).
 :func:`install_totp_secrets` does the same for the approvers' TOTP secrets (a TOML file, ``name = "BASE32"``).
 """
 
@@ -28,7 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fednode.errors import ConfigError, PolicyFileError
 from fednode.settings import Settings
-from node.kit.runtime import LocalOverlay
+from node.kit.runtime import LocalOverlay, StagedKit, stage_kit
+from policies.state_db import load_site_policy, open_state_db, signing_key_path
 from policies.totp import FileTotpVerifier
 
 log = logging.getLogger("fednode.node.site.boot")
@@ -38,6 +40,29 @@ BASE_RESOURCES = "resources.json.default"
 drift check and ``fednode policy compile`` do)."""
 GATE_CLASS = "node.site.gate.ApprovalGate"
 VALIDATOR_CLASS = "node.site.gate.DigestValidator"
+
+
+SECRETS = Path("/run/secrets")
+"""Where compose mounts the site's secrets."""
+
+
+def prepare_site(
+    settings: Settings,
+    *,
+    kit: Path | None = None,
+    site_key: Path = SECRETS / "site_key",
+    totp_secrets: Path = SECRETS / "totp_secrets",
+) -> StagedKit:
+    """The site boot sequence: install the site key and the approvers' TOTP secrets, create state.db (the health
+    check and ``exec`` commands read it before FLARE starts), then stage the startup kit (``kit``, else the
+    ``startup_kit`` secret) with the compiled policy laid over its ``local/``. Returns the kit to run."""
+    policy = load_site_policy(settings, required=False)
+    install_site_key(site_key, signing_key_path(settings, policy))
+    install_totp_secrets(totp_secrets, FileTotpVerifier(settings.keys_dir / "totp"))
+    open_state_db(settings, policy).close()
+    staged = stage_kit(kit or SECRETS / "startup_kit", settings, overlay=policy_overlay(settings))
+    log.info("boot.prepared site=%s", policy.site.name if policy is not None else settings.site_name)
+    return staged
 
 
 def policy_overlay(settings: Settings) -> LocalOverlay | None:

@@ -1,9 +1,9 @@
-"""The site services the dashboard (and anything else that shows the site to a person) calls.
+"""The site desk: what the dashboard and the CLI (anything that shows the site to a person) call.
 
-:class:`SiteServices` is a facade built once from the settings (:meth:`SiteServices.from_settings`): it opens the
-state services of ``policies`` (job registry and approval service, audit log, privacy ledger, TOTP) on state.db
+:class:`SiteDesk` is a facade built once from the settings (:meth:`SiteDesk.from_settings`): it opens the
+state of ``policies`` (job registry and approval service, audit log, privacy ledger, TOTP) on state.db
 and reads the site's policy, its compiled NVFlare files, CDM row counts and the latest ETL/DQ/de-identification
-reports. It implements ``tui.services.DashboardServices`` structurally (``node`` never imports ``tui``).
+reports. It implements ``tui.desk.SiteDeskProtocol`` structurally (``node`` never imports ``tui``).
 Every method may block on I/O.
 """
 
@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from fednode.clock import Clock, utc_now
-from fednode.errors import AuditChainError, BadInputError, PolicyFileError, ServiceError
+from fednode.errors import AuditChainError, PolicyFileError, ServiceError
 from fednode.settings import Settings
+from node.site.reports import REPORT_NAMES, ReportStore
 from omop_etl.db import make_engine
 from omop_etl.stats import row_counts
 from policies.audit import AuditRecord, export_jsonl
@@ -28,15 +29,12 @@ from policies.compile import compile_site, load_base_resources
 from policies.contracts import EgressDecision, JobRecord, JobState, RoundReport
 from policies.policy_model import load_policy, policy_digest
 from policies.registry import ApprovalRules
-from policies.services import SiteServices as StateServices
-from policies.services import open_site_services
+from policies.state_db import StateDb, open_state_db
 
 log = logging.getLogger("fednode.node.site.desk")
 
 BASE_RESOURCES = "resources.json.default"
 """The provisioned resources.json the compiled one is merged into."""
-REPORT_NAMES = ("etl", "dq", "deid")
-"""The site reports the CLI writes to ``$FEDNODE_HOME/reports/<name>-latest.json`` (counts only, no PHI)."""
 
 
 @dataclass(frozen=True)
@@ -90,10 +88,10 @@ class DataView:
     etl: Mapping[str, Any] | None
 
 
-class SiteServices:
+class SiteDesk:
     """The dashboard's view of one site: jobs and decisions, training, audit, policy and data."""
 
-    def __init__(self, settings: Settings, state: StateServices) -> None:
+    def __init__(self, settings: Settings, state: StateDb) -> None:
         self.settings = settings
         self.state = state
 
@@ -103,9 +101,9 @@ class SiteServices:
         return self.state.site
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, clock: Clock = utc_now) -> SiteServices:
+    def from_settings(cls, settings: Settings, *, clock: Clock = utc_now) -> SiteDesk:
         """Open state.db, the site key and the services on top (the site policy must validate if present)."""
-        return cls(settings, open_site_services(settings, clock=clock))
+        return cls(settings, open_state_db(settings, clock=clock))
 
     def close(self) -> None:
         """Release the database connections."""
@@ -226,16 +224,7 @@ class SiteServices:
         return DataView(self._row_counts(), reports["dq"], reports["deid"], reports["etl"])
 
     def _report(self, name: str) -> Mapping[str, Any] | None:
-        path = self.settings.reports_dir / f"{name}-latest.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            raise BadInputError(f"unreadable site report ({type(exc).__name__})", file=str(path)) from exc
-        if not isinstance(data, dict):
-            raise BadInputError("a site report must be a JSON object", file=str(path))
-        return data
+        return ReportStore.for_settings(self.settings).read(name)
 
     def _row_counts(self) -> Mapping[str, int]:
         """Rows per CDM table; empty when the CDM was not created yet (a missing SQLite file is not created)."""
@@ -251,4 +240,4 @@ class SiteServices:
             engine.dispose()
 
 
-__all__ = ["BudgetImpact", "ChainCheck", "DataView", "PolicyView", "SiteServices", "TextFile"]
+__all__ = ["BudgetImpact", "ChainCheck", "DataView", "PolicyView", "SiteDesk", "TextFile"]

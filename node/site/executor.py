@@ -42,7 +42,7 @@ from node.ml.ner.dp import DpRun, HistoryEntry
 from node.ml.ner.encoding import EncodedDataset
 from node.ml.ner.model import NerModel, StateDict, load_ner_model
 from node.ml.ner.train import ScaffoldControls, TrainConfig, encode_for, train_local
-from node.site.context import FlareServices, UsesFlareServices
+from node.site.context import SiteContext, UsesSiteContext
 from policies.contracts import DpParams, RoundReport
 from policies.ledger import PrivacyLedger
 from policies.policy_model import DpSection
@@ -106,7 +106,7 @@ def to_numpy(state: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray[Any, Any
     return {k: v.detach().cpu().numpy() for k, v in state.items()}
 
 
-class NerExecutor(Executor, UsesFlareServices):  # type: ignore[misc]  # nvflare is untyped
+class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare is untyped
     """Train the NER model on this site's CDM for each ``train`` task.
 
     Args (JSON, from the job's ``config_fed_client.json``; shown to reviewers):
@@ -129,7 +129,7 @@ class NerExecutor(Executor, UsesFlareServices):  # type: ignore[misc]  # nvflare
         max_steps: int | None = None,
         task_name: str = "train",
         *,
-        services: FlareServices | None = None,
+        services: SiteContext | None = None,
     ) -> None:
         super().__init__()
         self.model_spec = model_spec

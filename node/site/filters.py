@@ -29,7 +29,7 @@ from nvflare.apis.fl_constant import FLContextKey, ReturnCode
 from nvflare.apis.fl_context import FLContext
 from nvflare.apis.shareable import Shareable
 
-from node.site.context import FlareServices, UsesFlareServices
+from node.site.context import SiteContext, UsesSiteContext
 from node.site.egress.guard import (
     DEFAULT_METRICS,
     EXPECTED,
@@ -45,12 +45,12 @@ from policies.ledger import ReservationStatus
 log = logging.getLogger("fednode.node.site.filters")
 
 
-class _SiteFilter(Filter, UsesFlareServices):  # type: ignore[misc]  # nvflare is untyped
+class _SiteFilter(Filter, UsesSiteContext):  # type: ignore[misc]  # nvflare is untyped
     """A site filter that blocks by emptying the result and records every block."""
 
     name = "site_filter"
 
-    def __init__(self, *, services: FlareServices | None = None) -> None:
+    def __init__(self, *, services: SiteContext | None = None) -> None:
         super().__init__()
         self._services = services
 
@@ -95,7 +95,7 @@ class UpdateNormClip(_SiteFilter):
 
     name = "norm_clip"
 
-    def __init__(self, max_norm: float, *, services: FlareServices | None = None) -> None:
+    def __init__(self, max_norm: float, *, services: SiteContext | None = None) -> None:
         super().__init__(services=services)
         if not (isinstance(max_norm, int | float) and math.isfinite(max_norm) and max_norm > 0):
             raise ValueError("UpdateNormClip: max_norm must be a positive number")
@@ -155,7 +155,7 @@ class EgressSchemaFilter(_SiteFilter):
 
     name = "egress_schema"
 
-    def __init__(self, allowed_metrics: Iterable[str] | None = None, *, services: FlareServices | None = None) -> None:
+    def __init__(self, allowed_metrics: Iterable[str] | None = None, *, services: SiteContext | None = None) -> None:
         super().__init__(services=services)
         metrics = frozenset(allowed_metrics) if allowed_metrics is not None else DEFAULT_METRICS
         self.policy = EgressPolicy(allowed_metrics=metrics)

@@ -42,9 +42,9 @@ from nvflare.apis.fl_constant import AdminCommandNames, FLContextKey
 from nvflare.apis.fl_context import FLContext
 
 from fednode.errors import DigestMismatchError, FednodeError, JobStateError, ManifestError
-from node.flare import manifest as mf
-from node.site.context import FlareServices, UsesFlareServices
+from node.site.context import SiteContext, UsesSiteContext
 from policies.contracts import JobManifest, JobRecord, JobState
+from policies.manifest import folder_digest, manifest_for_site
 from policies.verdicts import TRANSIENT_RULES, blocking_rules
 
 log = logging.getLogger("fednode.node.site.gate")
@@ -95,10 +95,10 @@ class _Bounded:
         return pool.submit(fn).result(timeout=timeout_s)
 
 
-class ApprovalGate(FLComponent, UsesFlareServices):  # type: ignore[misc]  # nvflare is untyped
+class ApprovalGate(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflare is untyped
     """Holds every job at ``check_resources`` until the site approved its digest; re-checks meta at deploy."""
 
-    def __init__(self, *, services: FlareServices | None = None) -> None:
+    def __init__(self, *, services: SiteContext | None = None) -> None:
         super().__init__()
         self._services = services
         self._bounded = _Bounded()
@@ -157,7 +157,7 @@ class ApprovalGate(FLComponent, UsesFlareServices):  # type: ignore[misc]  # nvf
         manifest: JobManifest | None = None
         if meta is not None:
             try:
-                manifest = mf.manifest_for_site(meta, site)
+                manifest = manifest_for_site(meta, site)
             except DigestMismatchError as exc:
                 log.warning("gate.manifest_refused job=%s reason=%s", job_id, exc.message)
                 if services.lookup(job_id) is not None:
@@ -213,7 +213,7 @@ class ApprovalGate(FLComponent, UsesFlareServices):  # type: ignore[misc]  # nvf
             log.warning("gate.deploy_refused job=%s reason=not_approved", job_id or "-")
             return REFUSE_NOT_APPROVED
         try:
-            manifest = mf.manifest_for_site(meta, site)
+            manifest = manifest_for_site(meta, site)
         except FednodeError as exc:
             log.warning("gate.deploy_refused job=%s reason=%s", job_id, exc.message)
             self._refuse(job_id, "deploy meta carries no valid manifest")
@@ -272,14 +272,14 @@ class ApprovalGate(FLComponent, UsesFlareServices):  # type: ignore[misc]  # nvf
             log.warning("gate.%s_not_recorded job=%s kind=%s", event, job_id, type(exc).__name__)
 
 
-class DigestValidator(AppValidator, UsesFlareServices):  # type: ignore[misc]  # nvflare is untyped
+class DigestValidator(AppValidator, UsesSiteContext):  # type: ignore[misc]  # nvflare is untyped
     """NVFlare ``app_validator``: the deployed app's bytes must hash to the digest approved for this job.
 
     NVFlare calls ``validate(app_folder)`` with ``<workspace>/<job_id>/app_<site>`` right after unzipping the app
     and checking its signature, before the job starts; an error string refuses the deploy (final for the job).
     """
 
-    def __init__(self, *, services: FlareServices | None = None) -> None:
+    def __init__(self, *, services: SiteContext | None = None) -> None:
         super().__init__()
         self._services = services
         self._bounded = _Bounded()
@@ -305,7 +305,7 @@ class DigestValidator(AppValidator, UsesFlareServices):  # type: ignore[misc]  #
             log.warning("validator.refused job=%s reason=unknown_job", job_id)
             return REFUSE_NOT_APPROVED
         try:
-            digest = mf.folder_digest(folder)
+            digest = folder_digest(folder)
         except DigestMismatchError as exc:
             log.warning("validator.refused job=%s reason=%s", job_id, exc.message)
             with contextlib.suppress(JobStateError):

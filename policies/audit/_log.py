@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from fednode.clock import Clock, utc_now
 from fednode.errors import ConfigError
 from policies.audit._chain import (
     GENESIS_HASH,
@@ -26,7 +27,6 @@ from policies.audit._chain import (
 )
 from policies.audit._events import AuditEvent
 from policies.keys import SiteKey
-from fednode.clock import Clock, utc_now
 from policies.state import AuditCheckpointRow, AuditRow, StateStore, isoformat
 
 log = logging.getLogger("fednode.policies.audit")

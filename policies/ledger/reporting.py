@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from fednode.clock import Clock, utc_now
 from fednode.errors import BudgetExceededError, ConfigError
 from policies.audit import AuditLog
 from policies.contracts import DpParams
@@ -21,7 +22,6 @@ from policies.ledger.storage import (
     to_reservation,
     usage_parts,
 )
-from fednode.clock import Clock, utc_now
 from policies.state import LedgerVersionRow, ReservationRow, StateStore
 
 

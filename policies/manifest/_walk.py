@@ -29,8 +29,10 @@ def _rel(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def app_paths(app_folder: Path, *, max_bytes: int = MAX_APP_BYTES) -> list[tuple[str, Path]]:
-    """Every file of an app as ``(relative POSIX path, path)`` in path order, after the refusals above."""
+def app_paths(app_folder: Path, *, max_bytes: int | None = None) -> list[tuple[str, Path]]:
+    """Every file of an app as ``(relative POSIX path, path)`` in path order, after the refusals above
+    (``max_bytes``: :data:`MAX_APP_BYTES` unless given)."""
+    limit = MAX_APP_BYTES if max_bytes is None else max_bytes
     root = Path(app_folder)
     if root.is_symlink() or not root.is_dir():
         raise JobFolderError(f"app folder {root.name!r} is missing or is a symbolic link")
@@ -55,8 +57,8 @@ def app_paths(app_folder: Path, *, max_bytes: int = MAX_APP_BYTES) -> list[tuple
             if is_compiled_path(rel):
                 raise JobFolderError(f"refused {rel!r}: compiled or native file")
             total += st.st_size
-            if total > max_bytes:
-                raise JobFolderError(f"app {root.name!r} is larger than {max_bytes} bytes, the most any job may carry")
+            if total > limit:
+                raise JobFolderError(f"app {root.name!r} is larger than {limit} bytes, the most any job may carry")
             found.append((rel, path))
     return sorted(found)
 
@@ -70,15 +72,16 @@ def _text_or_none(data: bytes) -> str | None:
         return None
 
 
-def read_app(app_folder: Path, *, max_bytes: int = MAX_APP_BYTES) -> tuple[ManifestFile, ...]:
+def read_app(app_folder: Path, *, max_bytes: int | None = None) -> tuple[ManifestFile, ...]:
     """Every file of an app with its sha256, size and (where reviewable) text, each file read once."""
+    limit = MAX_APP_BYTES if max_bytes is None else max_bytes
     files: list[ManifestFile] = []
     total = 0
-    for rel, path in app_paths(app_folder, max_bytes=max_bytes):
+    for rel, path in app_paths(app_folder, max_bytes=limit):
         data = path.read_bytes()
         total += len(data)
-        if total > max_bytes:  # a file grew after the walk measured it
-            raise JobFolderError(f"app {Path(app_folder).name!r} is larger than {max_bytes} bytes")
+        if total > limit:  # a file grew after the walk measured it
+            raise JobFolderError(f"app {Path(app_folder).name!r} is larger than {limit} bytes")
         files.append(ManifestFile(rel, sha256_hex(data), len(data), _text_or_none(data)))
     return tuple(files)
 

@@ -11,13 +11,13 @@ from contextlib import contextmanager
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fednode.clock import Clock, utc_now
 from fednode.errors import FednodeError, NotFoundError
 from policies.audit import AuditEvent, AuditLog
 from policies.contracts import Approval, JobRecord, JobState
 from policies.jobcodec import manifest_from_json, verdict_from_json
 from policies.ledger import PrivacyLedger
 from policies.registry.rules import MAX_REASON, ApprovalRules
-from fednode.clock import Clock, utc_now
 from policies.state import ApprovalRow, JobRow, StateStore
 from policies.totp import TotpVerifier
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from policies.registry.base import RefuseFn
 from fednode.clock import Clock
+from policies.registry.base import RefuseFn
 from policies.state import TotpUseRow
 from policies.totp import TotpVerifier, normalise_name
 

@@ -26,11 +26,11 @@ from fednode.settings import load_settings
 from node.coordinator.launcher import LocalFederation
 from node.coordinator.signing import verify_signed_model
 from node.coordinator.study import APP_NAME, StudyClient, StudySpec, build_job
-from node.flare.manifest import embed_manifest
 from node.local.demo import APPROVER, Consortium, DemoConfig, approve_as_demo, prepare_consortium
 from node.local.harness import Steps
 from policies.contracts import JobRecord, JobState
-from policies.services import open_site_services
+from policies.manifest import embed_manifest
+from policies.state_db import open_state_db
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -46,21 +46,21 @@ class Running:
         return list(self.consortium.homes)
 
     def record(self, site: str, job_id: str) -> JobRecord | None:
-        services = open_site_services(load_settings(home=self.consortium.homes[site], site_name=site))
+        services = open_state_db(load_settings(home=self.consortium.homes[site], site_name=site))
         try:
             return next((j for j in services.jobs.list_jobs() if j.job_id == job_id), None)
         finally:
             services.close()
 
     def public_key(self, site: str) -> str:
-        services = open_site_services(load_settings(home=self.consortium.homes[site], site_name=site))
+        services = open_state_db(load_settings(home=self.consortium.homes[site], site_name=site))
         try:
             return services.key.public_pem
         finally:
             services.close()
 
     def egress(self, site: str, job_id: str) -> list[bool]:
-        services = open_site_services(load_settings(home=self.consortium.homes[site], site_name=site))
+        services = open_state_db(load_settings(home=self.consortium.homes[site], site_name=site))
         try:
             return [d.allowed for d in services.jobs.egress(job_id)]
         finally:

@@ -15,14 +15,14 @@ from nvflare.apis.fl_constant import AdminCommandNames, FLContextKey, ReservedKe
 from nvflare.apis.fl_context import FLContext
 from sqlalchemy import insert
 
-from node.flare.manifest import embed_manifest
 from node.ml.ner.data import read_conll
-from node.site.context import FlareServices
+from node.site.context import SiteContext
 from omop_etl.cdm import create_cdm
 from omop_etl.cdm.clinical import Person
 from omop_etl.db import make_engine
 from omop_etl.notes import DeidentifiedNote, load_notes
 from policies.contracts import JobManifest, RuleOutcome, RuleResult, Verdict
+from policies.manifest import embed_manifest
 from tests.policies.statekit import Site, make_site
 
 MINI_TRAIN = Path(__file__).resolve().parents[2] / "data" / "ncbi-disease-mini" / "train.tsv"
@@ -103,9 +103,9 @@ def deploy_app(job: Path, workspace: Path, job_id: str, site: str = SITE) -> Pat
 
 def services_for(
     site: Site, *, verdict: Verdict | Callable[[JobManifest], Verdict] = ALLOW, timeout_s: float = 5.0
-) -> FlareServices:
+) -> SiteContext:
     evaluate = verdict if callable(verdict) else (lambda _m: verdict)
-    return FlareServices(site_name=SITE, jobs=site.jobs, evaluate=evaluate, check_timeout_s=timeout_s)
+    return SiteContext(site_name=SITE, jobs=site.jobs, evaluate=evaluate, check_timeout_s=timeout_s)
 
 
 def new_site(tmp_path: Path, *, required: int = 1) -> Site:

@@ -187,9 +187,9 @@ def test_cli_jobs_approve_reject(fednode_home: Path) -> None:
     text = example.read_text(encoding="utf-8").replace("totp_required: true", "totp_required: false")
     (fednode_home / "policy.yaml").write_text(text, encoding="utf-8")
     from fednode.settings import load_settings
-    from policies.services import open_site_services
+    from policies.state_db import open_state_db
 
-    services = open_site_services(load_settings(home=fednode_home), require_policy=True)
+    services = open_state_db(load_settings(home=fednode_home), require_policy=True)
     approvers = services.jobs.rules.approvers
     required = services.jobs.rules.required_approvals
     services.jobs.register_pending(manifest("job-1"), ALLOW)
@@ -219,9 +219,9 @@ def test_cli_enroll_and_approve_with_totp(fednode_home: Path) -> None:
     example = Path(__file__).resolve().parents[2] / "policies" / "examples" / "site-policy.yaml"
     (fednode_home / "policy.yaml").write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
     from fednode.settings import load_settings
-    from policies.services import open_site_services
+    from policies.state_db import open_state_db
 
-    services = open_site_services(load_settings(home=fednode_home), require_policy=True)
+    services = open_state_db(load_settings(home=fednode_home), require_policy=True)
     assert services.jobs.rules.totp_required
     who = services.jobs.rules.approvers[0]
     services.jobs.register_pending(manifest("job-1"), ALLOW)

@@ -121,9 +121,9 @@ def test_cli_verify_export_and_tamper(fednode_home: Path) -> None:
     assert first.exit_code == 0, first.output
     # the CLI created the site key; append through the same wiring the CLI uses
     from fednode.settings import load_settings
-    from policies.services import open_site_services
+    from policies.state_db import open_state_db
 
-    services = open_site_services(load_settings(home=fednode_home))
+    services = open_state_db(load_settings(home=fednode_home))
     for i in range(3):
         services.audit.append(AuditEvent.POLICY_LOADED, actor="test", details={"i": i})
     out = fednode_home / "export.jsonl"

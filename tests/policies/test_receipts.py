@@ -102,9 +102,9 @@ def test_site_key_readable_by_others_is_refused(tmp_path: Path) -> None:
 def test_cli_issue_and_verify_receipt(fednode_home: Path) -> None:
     from fednode.settings import load_settings
     from policies.registry import ApprovalRules
-    from policies.services import open_site_services
+    from policies.state_db import open_state_db
 
-    services = open_site_services(load_settings(home=fednode_home))
+    services = open_state_db(load_settings(home=fednode_home))
     services.jobs.rules = ApprovalRules(approvers=("dr.hansen",))
     services.jobs.register_pending(manifest(), ALLOW)
     services.jobs.approve("job-1", "dr.hansen", "ok")

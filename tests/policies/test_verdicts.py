@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from fednode.settings import load_settings
 from policies.contracts import DpParams, JobKind, JobManifest, ManifestFile, RuleOutcome
-from policies.jobfolder import manifest_digest
+from policies.manifest import files_digest
 from policies.policy_model import SitePolicy, parse_policy
 from policies.verdicts import RULES, SiteState, blocking_rules, evaluate
 
@@ -43,7 +42,7 @@ def job(**changes: Any) -> JobManifest:
         job_id="j1",
         study="ner",
         app_name="app",
-        digest=manifest_digest(files),
+        digest=files_digest(files),
         files=files,
         kind=JobKind.CONFIG_ONLY,
         submitter="lead@karolinska.example / Karolinska Institutet",
@@ -122,12 +121,12 @@ BYOC_RISKY = mf("custom/train.py", "import socket\nsocket.create_connection(('x'
             "app_size",
             lambda: job(
                 files=(mf("config/big.json", "x" * 3_000_000),),
-                digest=manifest_digest((mf("config/big.json", "x" * 3_000_000),)),
+                digest=files_digest((mf("config/big.json", "x" * 3_000_000),)),
             ),
             state,
             "limit is 2097152",
         ),
-        ("code_scan", lambda: job(files=(BYOC_RISKY,), digest=manifest_digest((BYOC_RISKY,))), state, "network at"),
+        ("code_scan", lambda: job(files=(BYOC_RISKY,), digest=files_digest((BYOC_RISKY,))), state, "network at"),
     ],
 )
 def test_each_rule_denies_with_a_reason(
@@ -162,7 +161,7 @@ def test_findings_of_allowed_capabilities_warn() -> None:
         '{"execution_mode": "in_process", "task_script_path": "t.py"}}}]}'
     )
     files = (mf("config/config_fed_client.json", config), mf("custom/t.py", "import os\nx = os.environ['A']\n"))
-    v = evaluate(job(kind=JobKind.BYOC, files=files, digest=manifest_digest(files)), state(p))
+    v = evaluate(job(kind=JobKind.BYOC, files=files, digest=files_digest(files)), state(p))
     assert v.allowed
     assert result(v, "code_scan").outcome is RuleOutcome.WARN
     assert [f.capability for f in v.findings] == ["environment"]
@@ -171,7 +170,7 @@ def test_findings_of_allowed_capabilities_warn() -> None:
 def test_compiled_files_are_refused_even_when_no_capability_is_forbidden() -> None:
     p = policy(jobs__kinds=["byoc"], jobs__forbidden_capabilities=[])
     f = ManifestFile("custom/__pycache__/m.cpython-311.pyc", "a" * 64, 10, None)
-    v = evaluate(job(kind=JobKind.BYOC, files=(f,), digest=manifest_digest((f,))), state(p))
+    v = evaluate(job(kind=JobKind.BYOC, files=(f,), digest=files_digest((f,))), state(p))
     assert not v.allowed and "compiled_code" in result(v, "code_scan").reason
 
 
@@ -206,51 +205,3 @@ def test_time_windows_in_the_site_zone(local: str, allowed: bool) -> None:
 def test_naive_clock_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         SiteState(policy(), datetime(2026, 1, 1), {}, 0)  # the point of the test
-
-
-def test_evaluator_for_reads_live_state(tmp_path: Path) -> None:
-    from policies.site_state import evaluator_for
-
-    path = tmp_path / "policy.yaml"
-    path.write_text(EXAMPLE.read_text())
-    settings = load_settings(home=tmp_path, policy={"policy_file": path})
-    left = {"omop": 8.0}
-    judge = evaluator_for(settings, clock=lambda: NOW, budget=left.get, records=lambda: 500)
-    assert judge(job()).allowed
-    left["omop"] = 0.5  # another job took the budget
-    assert "privacy_budget" in blocking_rules(judge(job()))
-    path.write_text(EXAMPLE.read_text().replace("max_rounds: 50", "max_rounds: 5"))  # the policy file changes
-    left["omop"] = 8.0
-    assert blocking_rules(judge(job())) == {"rounds"}
-
-
-def test_evaluator_for_fails_closed_without_a_cdm(tmp_path: Path) -> None:
-    from policies.site_state import evaluator_for
-
-    path = tmp_path / "policy.yaml"
-    path.write_text(EXAMPLE.read_text())
-    settings = load_settings(home=tmp_path, policy={"policy_file": path})
-    judge = evaluator_for(settings, clock=lambda: NOW, budget=lambda ds: None)
-    assert blocking_rules(judge(job())) == {"local_records", "privacy_budget"}
-    assert not (tmp_path / "omop.db").exists()  # counting never creates an empty CDM
-
-
-def test_evaluator_for_reads_the_real_ledger(tmp_path: Path) -> None:
-    """The default budget source is the privacy ledger in state.db: a reservation there shrinks what is left."""
-    from policies.services import open_site_services
-    from policies.site_state import evaluator_for
-
-    path = tmp_path / "policy.yaml"
-    path.write_text(EXAMPLE.read_text())
-    settings = load_settings(home=tmp_path, policy={"policy_file": path})
-    judge = evaluator_for(settings, clock=lambda: NOW, records=lambda: 500)
-    assert judge(job()).allowed  # a fresh ledger: the whole budget of 8 is left
-    services = open_site_services(settings)
-    try:
-        big = DpParams(noise_multiplier=1.0, max_grad_norm=1.0, target_epsilon=7.0, delta=1e-5)
-        services.ledger.reserve("other-job", "omop", big, actor="test")
-    finally:
-        services.close()
-    verdict = judge(job())
-    assert blocking_rules(verdict) == {"privacy_budget"}
-    assert "left" in result(verdict, "privacy_budget").reason

@@ -15,7 +15,7 @@ def site(fednode_home: Path) -> Iterator[Site]:
     """Four-eyes and TOTP, as the example policy asks."""
     s = open_site(fednode_home)
     yield s
-    s.services.close()
+    s.desk.close()
 
 
 @pytest.fixture
@@ -23,4 +23,4 @@ def single_site(fednode_home: Path) -> Iterator[Site]:
     """One approver, no TOTP."""
     s = open_site(fednode_home, required_approvals=1, totp_required=False)
     yield s
-    s.services.close()
+    s.desk.close()

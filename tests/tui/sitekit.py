@@ -1,7 +1,7 @@
 """A real site on a temp FEDNODE_HOME for the dashboard tests (not a test module).
 
 Everything is the real thing: the example site policy (adjusted), state.db with the job registry, audit log and
-ledger opened through ``node.site.desk.SiteServices``, verdicts from the real policy engine, TOTP secrets enrolled
+ledger opened through ``node.site.desk.SiteDesk``, verdicts from the real policy engine, TOTP secrets enrolled
 with the real verifier. Only the clock is pinned (``FixedClock``) so screenshots and TOTP codes are stable.
 """
 
@@ -18,7 +18,7 @@ import pyotp
 import yaml
 
 from fednode.settings import Settings
-from node.site.desk import SiteServices
+from node.site.desk import SiteDesk
 from omop_etl.cdm import Base as CdmBase
 from omop_etl.db import make_engine
 from policies.contracts import (
@@ -30,7 +30,7 @@ from policies.contracts import (
     ManifestFile,
     RoundReport,
 )
-from policies.jobfolder import manifest_digest
+from policies.manifest import files_digest
 from policies.verdicts import SiteState, evaluate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ def manifest(
         job_id=job_id,
         study=study,
         app_name="app",
-        digest=manifest_digest(entries),
+        digest=files_digest(entries),
         files=entries,
         kind=kind,
         submitter=SUBMITTER,
@@ -133,24 +133,24 @@ def manifest(
 
 @dataclass
 class Site:
-    """A site home with its settings, services and clock."""
+    """A site home with its settings, desk and clock."""
 
     home: Path
     settings: Settings
-    services: SiteServices
+    desk: SiteDesk
     clock: FixedClock
 
     def register(self, m: JobManifest) -> JobRecord:
         """What the gate does at check_resources: judge the job under the site policy and record it pending."""
-        policy = self.services.state.policy
+        policy = self.desk.state.policy
         assert policy is not None
-        budget = self.services.state.ledger.summary(m.dataset).remaining_epsilon
+        budget = self.desk.state.ledger.summary(m.dataset).remaining_epsilon
         state = SiteState(policy, now=self.clock(), budget_remaining={m.dataset: budget}, local_records=5000)
-        return self.services.state.jobs.register_pending(m, evaluate(m, state))
+        return self.desk.state.jobs.register_pending(m, evaluate(m, state))
 
     def enroll(self, approver: str) -> str:
         """Enrol ``approver`` for TOTP; returns the secret."""
-        return self.services.state.totp.enroll(approver, site="site-oslo").secret
+        return self.desk.state.totp.enroll(approver, site="site-oslo").secret
 
     def code(self, secret: str) -> str:
         """The TOTP code valid now (on the site clock)."""
@@ -158,15 +158,15 @@ class Site:
 
     def events(self, job_id: str) -> list[str]:
         """Audit event tags recorded for the job, oldest first."""
-        return [r.event for r in self.services.state.audit.records(job_id=job_id)]
+        return [r.event for r in self.desk.state.audit.records(job_id=job_id)]
 
 
 def open_site(home: Path, *, required_approvals: int = 2, totp_required: bool = True) -> Site:
-    """Write the policy and open the real services on ``home``."""
+    """Write the policy and open the real desk on ``home``."""
     write_policy(home, required_approvals=required_approvals, totp_required=totp_required)
     settings = Settings(home=home)
     clock = FixedClock()
-    return Site(home, settings, SiteServices.from_settings(settings, clock=clock), clock)
+    return Site(home, settings, SiteDesk.from_settings(settings, clock=clock), clock)
 
 
 TRAINER_V2 = TRAINER.replace('range(config["epochs"])', 'range(config["epochs"] + 1)').replace(
@@ -196,8 +196,8 @@ DEID_REPORT = {"notes": 5400, "phi_found": {"PERSON": 3012, "DATE_TIME": 1187, "
 def populate(site: Site) -> None:
     """A site with history: a study approved and training, its next version pending, a denied job, a rejected
     one, CDM rows, and the ETL/DQ/de-identification reports (counts only)."""
-    jobs = site.services.state.jobs
-    rules = site.services.approval_rules()
+    jobs = site.desk.state.jobs
+    rules = site.desk.approval_rules()
     code = {approver: site.enroll(approver) for approver in rules.approvers[: rules.required_approvals]}
 
     site.register(manifest("job-1"))

@@ -44,24 +44,24 @@ def test_approve_with_one_approver_releases_the_job(single_site: Site) -> None:
 
 async def _approve_with_one_approver_releases_the_job(single_site: Site) -> None:
     single_site.register(manifest("job-1"))
-    app = make_app(single_site.settings, single_site.services, clock=single_site.clock)
+    app = make_app(single_site.settings, single_site.desk, clock=single_site.clock)
     async with app.run_test(size=SIZE) as pilot:
         await jobs_loaded(pilot, 1)
         await _open_review_and_press(pilot, "a")
         await _fill(pilot, "dr.hansen", "DPIA 2026-14 covers this study")
-        await until(pilot, lambda: single_site.services.job("job-1").state is JobState.APPROVED)
+        await until(pilot, lambda: single_site.desk.job("job-1").state is JobState.APPROVED)
         await app.workers.wait_for_complete()
 
-    record = single_site.services.job("job-1")
+    record = single_site.desk.job("job-1")
     assert [(a.approver, a.decision, a.reason) for a in record.approvals] == [
         ("dr.hansen", "approve", "DPIA 2026-14 covers this study")
     ]
     assert record.approvals[0].digest == record.manifest.digest
-    assert single_site.services.state.jobs.is_approved("job-1", record.manifest.digest)
+    assert single_site.desk.state.jobs.is_approved("job-1", record.manifest.digest)
     events = single_site.events("job-1")
     assert events[0] == "job:pending" and events[-1] == "job:approved"
     assert "budget:reserved" in events
-    reservation = single_site.services.state.ledger.reservation("job-1")
+    reservation = single_site.desk.state.ledger.reservation("job-1")
     assert reservation is not None and reservation.reserved_epsilon > 0
 
 
@@ -71,7 +71,7 @@ def test_reject_needs_a_reason_and_is_recorded(single_site: Site) -> None:
 
 async def _reject_needs_a_reason_and_is_recorded(single_site: Site) -> None:
     single_site.register(manifest("job-1"))
-    app = make_app(single_site.settings, single_site.services, clock=single_site.clock)
+    app = make_app(single_site.settings, single_site.desk, clock=single_site.clock)
     async with app.run_test(size=SIZE) as pilot:
         await jobs_loaded(pilot, 1)
         await _open_review_and_press(pilot, "r")
@@ -79,13 +79,13 @@ async def _reject_needs_a_reason_and_is_recorded(single_site: Site) -> None:
         dialog = app.screen
         assert isinstance(dialog, DecisionDialog)
         assert "reason is required" in str(dialog.query_one("#decision-problem", Label).render())
-        assert single_site.services.job("job-1").state is JobState.PENDING
+        assert single_site.desk.job("job-1").state is JobState.PENDING
         await type_text(pilot, "scope creep: reads notes beyond the DUA")
         await pilot.press("enter")
-        await until(pilot, lambda: single_site.services.job("job-1").state is JobState.REJECTED)
+        await until(pilot, lambda: single_site.desk.job("job-1").state is JobState.REJECTED)
         await app.workers.wait_for_complete()
 
-    record = single_site.services.job("job-1")
+    record = single_site.desk.job("job-1")
     assert record.state_reason == "scope creep: reads notes beyond the DUA"
     assert [(a.approver, a.decision) for a in record.approvals] == [("dr.larsen", "reject")]
     assert single_site.events("job-1") == ["job:pending", "job:rejected"]
@@ -98,14 +98,14 @@ def test_four_eyes_with_totp_needs_two_distinct_approvers(site: Site) -> None:
 async def _four_eyes_with_totp_needs_two_distinct_approvers(site: Site) -> None:
     hansen, larsen = site.enroll("dr.hansen"), site.enroll("dr.larsen")
     site.register(manifest("job-1"))
-    app = make_app(site.settings, site.services, clock=site.clock)
+    app = make_app(site.settings, site.desk, clock=site.clock)
     async with app.run_test(size=SIZE) as pilot:
         await jobs_loaded(pilot, 1)
         await _open_review_and_press(pilot, "a")
         await _fill(pilot, "dr.hansen", "first reviewer: code matches the study protocol", site.code(hansen))
-        await until(pilot, lambda: len(site.services.job("job-1").approvals) == 1)
+        await until(pilot, lambda: len(site.desk.job("job-1").approvals) == 1)
         await app.workers.wait_for_complete()
-        assert site.services.job("job-1").state is JobState.PENDING
+        assert site.desk.job("job-1").state is JobState.PENDING
 
         # the same person again: the dialog names the rule and sends nothing
         await pilot.press("a")
@@ -117,10 +117,10 @@ async def _four_eyes_with_totp_needs_two_distinct_approvers(site: Site) -> None:
 
         await pilot.press("a")
         await _fill(pilot, "dr.larsen", "second reviewer: DP settings within policy", site.code(larsen))
-        await until(pilot, lambda: site.services.job("job-1").state is JobState.APPROVED)
+        await until(pilot, lambda: site.desk.job("job-1").state is JobState.APPROVED)
         await app.workers.wait_for_complete()
 
-    record = site.services.job("job-1")
+    record = site.desk.job("job-1")
     assert sorted(a.approver for a in record.approvals) == ["dr.hansen", "dr.larsen"]
     assert all(a.second_factor for a in record.approvals)
     events = site.events("job-1")
@@ -137,7 +137,7 @@ async def _wrong_totp_code_is_refused_audited_and_shown(site: Site) -> None:
     secret = site.enroll("dr.hansen")
     site.register(manifest("job-1"))
     wrong = "000000" if site.code(secret) != "000000" else "111111"
-    app = make_app(site.settings, site.services, clock=site.clock)
+    app = make_app(site.settings, site.desk, clock=site.clock)
     async with app.run_test(size=SIZE) as pilot:
         await jobs_loaded(pilot, 1)
         await _open_review_and_press(pilot, "a")
@@ -150,9 +150,9 @@ async def _wrong_totp_code_is_refused_audited_and_shown(site: Site) -> None:
         await pilot.press("enter")
         assert isinstance(app.screen, JobReviewScreen)
 
-    record = site.services.job("job-1")
+    record = site.desk.job("job-1")
     assert record.state is JobState.PENDING and record.approvals == ()
-    refused = site.services.state.audit.records(job_id="job-1", events=["job:approval_refused"])
+    refused = site.desk.state.audit.records(job_id="job-1", events=["job:approval_refused"])
     assert [(r.actor, r.details["why"]) for r in refused] == [("dr.hansen", "totp_bad")]
 
 
@@ -160,8 +160,8 @@ def test_a_refused_approval_is_audited(site: Site) -> None:
     site.enroll("dr.hansen")
     site.register(manifest("job-1"))
     with pytest.raises(ApprovalRefusedError):
-        site.services.approve("job-1", "dr.hansen", "looks fine", "000000")
-    refused = site.services.state.audit.records(job_id="job-1", events=["job:approval_refused"])
+        site.desk.approve("job-1", "dr.hansen", "looks fine", "000000")
+    refused = site.desk.state.audit.records(job_id="job-1", events=["job:approval_refused"])
     assert [(r.actor, r.details["why"]) for r in refused] == [("dr.hansen", "totp_bad")]
 
 
@@ -171,8 +171,8 @@ def test_a_denying_verdict_cannot_be_approved(single_site: Site) -> None:
 
 async def _a_denying_verdict_cannot_be_approved(single_site: Site) -> None:
     single_site.register(manifest("job-evil", kind=JobKind.BYOC, files={"custom/evil.py": EVIL}))
-    assert not single_site.services.job("job-evil").verdict.allowed
-    app = make_app(single_site.settings, single_site.services, clock=single_site.clock)
+    assert not single_site.desk.job("job-evil").verdict.allowed
+    app = make_app(single_site.settings, single_site.desk, clock=single_site.clock)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await jobs_loaded(pilot, 1)
         await _open_review_and_press(pilot, "a")
@@ -182,10 +182,10 @@ async def _a_denying_verdict_cannot_be_approved(single_site: Site) -> None:
         # rejecting it is still possible
         await pilot.press("r")
         await _fill(pilot, "privacy.officer", "network access and pickle in job code")
-        await until(pilot, lambda: single_site.services.job("job-evil").state is JobState.REJECTED)
+        await until(pilot, lambda: single_site.desk.job("job-evil").state is JobState.REJECTED)
         await app.workers.wait_for_complete()
 
-    record = single_site.services.job("job-evil")
+    record = single_site.desk.job("job-evil")
     assert [a.decision for a in record.approvals] == ["reject"]
     events = single_site.events("job-evil")
     assert "job:approved" not in events and "job:approval_recorded" not in events
@@ -200,14 +200,14 @@ def test_approve_pressed_while_the_review_loads_opens_the_dialog_once_loaded(
 async def _approve_pressed_while_loading(single_site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     single_site.register(manifest("job-1"))
     release = threading.Event()
-    read_rules = single_site.services.approval_rules
+    read_rules = single_site.desk.approval_rules
 
     def slow_rules() -> object:
         release.wait(10)  # a loaded machine: the review's worker has not read the rules yet
         return read_rules()
 
-    monkeypatch.setattr(single_site.services, "approval_rules", slow_rules)
-    app = make_app(single_site.settings, single_site.services, clock=single_site.clock)
+    monkeypatch.setattr(single_site.desk, "approval_rules", slow_rules)
+    app = make_app(single_site.settings, single_site.desk, clock=single_site.clock)
     async with app.run_test(size=SIZE) as pilot:
         await jobs_loaded(pilot, 1)
         await pilot.press("enter")
@@ -218,5 +218,5 @@ async def _approve_pressed_while_loading(single_site: Site, monkeypatch: pytest.
         release.set()
         await until(pilot, lambda: isinstance(pilot.app.screen, DecisionDialog))
         await _fill(pilot, "dr.hansen", "DPIA 2026-14 covers this study")
-        await until(pilot, lambda: single_site.services.job("job-1").state is JobState.APPROVED)
+        await until(pilot, lambda: single_site.desk.job("job-1").state is JobState.APPROVED)
         await app.workers.wait_for_complete()

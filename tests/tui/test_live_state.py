@@ -10,7 +10,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, Static
 
 from fednode.settings import Settings
-from node.site.desk import SiteServices
+from node.site.desk import SiteDesk
 from policies.contracts import JobState
 from tests.tui.pilotkit import job_rows, jobs_loaded, type_text, until
 from tests.tui.sitekit import Site, manifest
@@ -29,12 +29,12 @@ def test_a_new_pending_job_appears_within_two_seconds(single_site: Site) -> None
 
 async def _new_pending_job_appears(site: Site) -> None:
     site.register(manifest("job-1"))
-    gate = SiteServices.from_settings(site.settings, clock=site.clock)  # the gate: its own connection pool
-    app = make_app(site.settings, site.services, clock=site.clock)
+    gate = SiteDesk.from_settings(site.settings, clock=site.clock)  # the gate: its own connection pool
+    app = make_app(site.settings, site.desk, clock=site.clock)
     try:
         async with app.run_test(size=SIZE) as pilot:
             await jobs_loaded(pilot, 1)
-            gate.state.jobs.register_pending(manifest("job-2", study="cox-ph"), site.services.job("job-1").verdict)
+            gate.state.jobs.register_pending(manifest("job-2", study="cox-ph"), site.desk.job("job-1").verdict)
             started = time.monotonic()
             await until(pilot, lambda: "job-2" in job_rows(app), timeout=2.0)
             assert time.monotonic() - started < 2.0
@@ -51,8 +51,8 @@ def test_state_filter_shows_only_that_state(single_site: Site) -> None:
 async def _state_filter(site: Site) -> None:
     site.register(manifest("job-1"))
     site.register(manifest("job-2", study="cox-ph"))
-    site.services.reject("job-2", "dr.hansen", "duplicate study")
-    app = make_app(site.settings, site.services, clock=site.clock)
+    site.desk.reject("job-2", "dr.hansen", "duplicate study")
+    app = make_app(site.settings, site.desk, clock=site.clock)
     async with app.run_test(size=SIZE) as pilot:
         await jobs_loaded(pilot, 2)
         assert job_rows(app) == ["job-1", "job-2"]  # pending first
@@ -60,7 +60,7 @@ async def _state_filter(site: Site) -> None:
         await until(pilot, lambda: job_rows(app) == ["job-1"])
         await pilot.press("f", "f")  # approved, then rejected
         await until(pilot, lambda: job_rows(app) == ["job-2"])
-        assert site.services.job("job-2").state is JobState.REJECTED
+        assert site.desk.job("job-2").state is JobState.REJECTED
 
 
 def test_audit_search_filters_records(single_site: Site) -> None:
@@ -70,8 +70,8 @@ def test_audit_search_filters_records(single_site: Site) -> None:
 async def _audit_search(site: Site) -> None:
     site.register(manifest("job-1"))
     site.register(manifest("job-2", study="cox-ph"))
-    site.services.reject("job-2", "dr.hansen", "duplicate study")
-    app = make_app(site.settings, site.services, clock=site.clock)
+    site.desk.reject("job-2", "dr.hansen", "duplicate study")
+    app = make_app(site.settings, site.desk, clock=site.clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
         table = app.query_one("#audit-table", DataTable)
@@ -93,7 +93,7 @@ async def _tampered_chain(site: Site) -> None:
     site.register(manifest("job-2", study="cox-ph"))
     with sqlite3.connect(site.settings.state_db_path) as db:  # an insider edits a record behind the service's back
         db.execute("UPDATE audit_record SET actor = 'someone-else' WHERE seq = 1")
-    app = make_app(site.settings, site.services, clock=site.clock)
+    app = make_app(site.settings, site.desk, clock=site.clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
         chain = app.query_one("#audit-chain", Static)
@@ -115,7 +115,7 @@ def test_export_writes_a_verified_jsonl(single_site: Site) -> None:
 
 async def _export(site: Site) -> None:
     site.register(manifest("job-1"))
-    app = make_app(site.settings, site.services, clock=site.clock)
+    app = make_app(site.settings, site.desk, clock=site.clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
         await pilot.press("e")
@@ -133,7 +133,7 @@ def test_submitter_chosen_names_are_shown_as_text_not_markup(single_site: Site) 
 
 async def _names_are_text(site: Site) -> None:
     site.register(manifest("job-[b]1", study="[red]study[/"))
-    app = make_app(site.settings, site.services, clock=site.clock)
+    app = make_app(site.settings, site.desk, clock=site.clock)
     async with app.run_test(size=SIZE) as pilot:
         await jobs_loaded(pilot, 1)
         assert str(app.query_one("#jobs-table", DataTable).get_row_at(0)[2]) == "[red]study[/"
@@ -145,15 +145,15 @@ async def _names_are_text(site: Site) -> None:
 
 def test_a_fresh_site_without_policy_or_jobs_opens(fednode_home: Path) -> None:
     settings = Settings(home=fednode_home)
-    services = SiteServices.from_settings(settings)
+    desk = SiteDesk.from_settings(settings)
     try:
-        asyncio.run(_fresh_site(settings, services))
+        asyncio.run(_fresh_site(settings, desk))
     finally:
-        services.close()
+        desk.close()
 
 
-async def _fresh_site(settings: Settings, services: SiteServices) -> None:
-    app = make_app(settings, services)
+async def _fresh_site(settings: Settings, desk: SiteDesk) -> None:
+    app = make_app(settings, desk)
     async with app.run_test(size=SIZE) as pilot:
         status = app.query_one("#jobs-status", Static)
         await until(pilot, lambda: "0 pending" in str(status.render()))

@@ -32,7 +32,7 @@ def rich_site(fednode_home: Path) -> Iterator[Site]:
     s = open_site(fednode_home)
     populate(s)
     yield s
-    s.services.close()
+    s.desk.close()
 
 
 def _open(job_id: str, *keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
@@ -65,34 +65,34 @@ def _text(pilot: Pilot[None], selector: str) -> str:
 
 
 def test_jobs(snap_compare: Compare, rich_site: Site) -> None:
-    app = make_app(rich_site.settings, rich_site.services, clock=rich_site.clock)
+    app = make_app(rich_site.settings, rich_site.desk, clock=rich_site.clock)
     assert snap_compare(app, terminal_size=SIZE, run_before=_tab("1", lambda p: True))
 
 
 def test_review_code_with_findings(snap_compare: Compare, rich_site: Site) -> None:
-    app = make_app(rich_site.settings, rich_site.services, clock=rich_site.clock)
+    app = make_app(rich_site.settings, rich_site.desk, clock=rich_site.clock)
     assert snap_compare(app, terminal_size=SIZE, run_before=_open("job-evil"))
 
 
 def test_review_diff_against_last_approved(snap_compare: Compare, rich_site: Site) -> None:
-    app = make_app(rich_site.settings, rich_site.services, clock=rich_site.clock)
+    app = make_app(rich_site.settings, rich_site.desk, clock=rich_site.clock)
     assert snap_compare(app, terminal_size=SIZE, run_before=_open("job-2", "d"))
 
 
 def test_review_verdict_denied(snap_compare: Compare, rich_site: Site) -> None:
-    app = make_app(rich_site.settings, rich_site.services, clock=rich_site.clock)
+    app = make_app(rich_site.settings, rich_site.desk, clock=rich_site.clock)
     assert snap_compare(app, terminal_size=SIZE, run_before=_open("job-evil", "v"))
 
 
 def test_review_facts(snap_compare: Compare, rich_site: Site) -> None:
-    app = make_app(rich_site.settings, rich_site.services, clock=rich_site.clock)
+    app = make_app(rich_site.settings, rich_site.desk, clock=rich_site.clock)
     assert snap_compare(app, terminal_size=SIZE, run_before=_open("job-2", "i"))
 
 
 def test_approve_dialog_four_eyes_totp(snap_compare: Compare, rich_site: Site) -> None:
     secret = rich_site.enroll("privacy.officer")
-    rich_site.services.approve("job-2", "privacy.officer", "first look: fine", rich_site.code(secret))
-    app = make_app(rich_site.settings, rich_site.services, clock=rich_site.clock)
+    rich_site.desk.approve("job-2", "privacy.officer", "first look: fine", rich_site.code(secret))
+    app = make_app(rich_site.settings, rich_site.desk, clock=rich_site.clock)
 
     async def run(pilot: Pilot[None]) -> None:
         await _open("job-2", "a")(pilot)
@@ -103,19 +103,19 @@ def test_approve_dialog_four_eyes_totp(snap_compare: Compare, rich_site: Site) -
 
 
 def test_training(snap_compare: Compare, rich_site: Site) -> None:
-    app = make_app(rich_site.settings, rich_site.services, clock=rich_site.clock)
+    app = make_app(rich_site.settings, rich_site.desk, clock=rich_site.clock)
     ready = _tab("2", lambda p: "3 of 20 rounds" in _text(p, "#training-summary"))
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
 def test_data(snap_compare: Compare, rich_site: Site) -> None:
-    app = make_app(rich_site.settings, rich_site.services, clock=rich_site.clock)
+    app = make_app(rich_site.settings, rich_site.desk, clock=rich_site.clock)
     ready = _tab("3", lambda p: p.app.query_one(DataPane).report is not None)
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
 def test_audit(snap_compare: Compare, rich_site: Site) -> None:
-    app = make_app(rich_site.settings, rich_site.services, clock=rich_site.clock)
+    app = make_app(rich_site.settings, rich_site.desk, clock=rich_site.clock)
     ready = _tab(
         "4",
         lambda p: "verified" in _text(p, "#audit-chain") and p.app.query_one("#audit-table", DataTable).row_count > 0,
@@ -124,7 +124,7 @@ def test_audit(snap_compare: Compare, rich_site: Site) -> None:
 
 
 def test_policy(snap_compare: Compare, rich_site: Site) -> None:
-    app = make_app(rich_site.settings, rich_site.services, clock=rich_site.clock)
+    app = make_app(rich_site.settings, rich_site.desk, clock=rich_site.clock)
     ready = _tab("5", lambda p: p.app.query_one(PolicyPane).report is not None)
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -132,7 +132,7 @@ def test_policy(snap_compare: Compare, rich_site: Site) -> None:
 def test_error_dialog(snap_compare: Compare, rich_site: Site) -> None:
     with sqlite3.connect(rich_site.settings.state_db_path) as db:
         db.execute("UPDATE audit_record SET details_json = '{}' WHERE seq = 3")
-    app = make_app(rich_site.settings, rich_site.services, clock=rich_site.clock)
+    app = make_app(rich_site.settings, rich_site.desk, clock=rich_site.clock)
 
     async def run(pilot: Pilot[None]) -> None:
         await _tab("4", lambda p: "BROKEN" in _text(p, "#audit-chain"))(pilot)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fednode.settings import Settings
-from node.site.desk import SiteServices
+from node.site.desk import SiteDesk
 from policies.contracts import JobState
 from tests.tui.sitekit import manifest, open_site
 from tests.tui.tmuxkit import TmuxDashboard, have_tmux
@@ -24,16 +24,16 @@ def dashboard(fednode_home: Path) -> Iterator[TmuxDashboard]:
     tmux.close()
 
 
-def _state(home: Path) -> SiteServices:
-    return SiteServices.from_settings(Settings(home=home))
+def _state(home: Path) -> SiteDesk:
+    return SiteDesk.from_settings(Settings(home=home))
 
 
 def test_two_approvers_release_a_pending_job_with_keystrokes(fednode_home: Path, dashboard: TmuxDashboard) -> None:
     site = open_site(fednode_home)  # four eyes + TOTP, as the example policy asks
     secrets = {name: site.enroll(name) for name in ("dr.hansen", "dr.larsen")}
     site.register(manifest("job-1"))
-    digest = site.services.job("job-1").manifest.digest
-    site.services.close()
+    digest = site.desk.job("job-1").manifest.digest
+    site.desk.close()
 
     dashboard.start()
     dashboard.wait_for("job-1")
@@ -51,19 +51,19 @@ def test_two_approvers_release_a_pending_job_with_keystrokes(fednode_home: Path,
     dashboard.keys("q")
     assert dashboard.exit_code() == 0
 
-    services = _state(fednode_home)
+    desk = _state(fednode_home)
     try:
-        record = services.job("job-1")
+        record = desk.job("job-1")
         assert record.state is JobState.APPROVED
         assert sorted((a.approver, a.second_factor) for a in record.approvals) == [
             ("dr.hansen", True),
             ("dr.larsen", True),
         ]
-        assert services.state.jobs.is_approved("job-1", digest)  # what the gate asks before it lets the job deploy
-        events = [r.event for r in services.state.audit.records(job_id="job-1")]
+        assert desk.state.jobs.is_approved("job-1", digest)  # what the gate asks before it lets the job deploy
+        events = [r.event for r in desk.state.audit.records(job_id="job-1")]
         assert events[0] == "job:pending"
         assert events[-1] == "job:approved"
         assert "job:approval_recorded" in events
-        assert services.verify_audit().ok
+        assert desk.verify_audit().ok
     finally:
-        services.close()
+        desk.close()

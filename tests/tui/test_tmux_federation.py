@@ -21,7 +21,7 @@ from node.coordinator.study import StudyClient, StudySpec, build_job
 from node.local import demo
 from node.local.demo import Consortium, DemoConfig, approve_as_demo, prepare_consortium
 from node.local.harness import Steps
-from node.site.desk import SiteServices
+from node.site.desk import SiteDesk
 from policies.contracts import JobRecord, JobState
 from tests.tui.tmuxkit import TmuxDashboard, have_tmux
 
@@ -54,15 +54,15 @@ class Federation:
     consortium: Consortium
     client: StudyClient
 
-    def services(self, site: str) -> SiteServices:
-        return SiteServices.from_settings(load_settings(home=self.consortium.homes[site], site_name=site))
+    def desk(self, site: str) -> SiteDesk:
+        return SiteDesk.from_settings(load_settings(home=self.consortium.homes[site], site_name=site))
 
     def record(self, site: str, job_id: str) -> JobRecord | None:
-        services = self.services(site)
+        desk = self.desk(site)
         try:
-            return next((j for j in services.list_jobs() if j.job_id == job_id), None)
+            return next((j for j in desk.list_jobs() if j.job_id == job_id), None)
         finally:
-            services.close()
+            desk.close()
 
     def state(self, site: str, job_id: str) -> JobState | None:
         record = self.record(site, job_id)
@@ -97,11 +97,11 @@ def _eventually(predicate: Callable[[], bool], timeout_s: float, what: str) -> N
 
 def _enroll(federation: Federation) -> dict[str, str]:
     """Enrol this site's approvers for TOTP, as its operator does; their secrets."""
-    services = federation.services(HERE)
+    desk = federation.desk(HERE)
     try:
-        return {name: services.state.totp.enroll(name, site=HERE).secret for name in APPROVERS}
+        return {name: desk.state.totp.enroll(name, site=HERE).secret for name in APPROVERS}
     finally:
-        services.close()
+        desk.close()
 
 
 def _shows(screen: str, job_id: str, state: JobState) -> bool:
@@ -147,17 +147,17 @@ def test_a_held_federation_job_is_approved_in_the_dashboard_and_starts(
     _eventually(lambda: _shows(dashboard.screen(), job_id, JobState.RUNNING), 60, "the dashboard to show it running")
     assert federation.state(HERE, job_id) in STARTED
 
-    services = federation.services(HERE)
+    desk = federation.desk(HERE)
     try:
-        record = services.job(job_id)
+        record = desk.job(job_id)
         assert sorted((a.approver, a.second_factor, a.digest) for a in record.approvals) == [
             ("dr.hansen", True, digest),
             ("dr.larsen", True, digest),
         ]
-        events = [r.event for r in services.state.audit.records(job_id=job_id)]
+        events = [r.event for r in desk.state.audit.records(job_id=job_id)]
         assert events[0] == "job:pending"
         assert "job:approval_recorded" in events
         assert events.index("job:approved") < events.index("job:running")
-        assert services.verify_audit().ok
+        assert desk.verify_audit().ok
     finally:
-        services.close()
+        desk.close()

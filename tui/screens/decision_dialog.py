@@ -15,8 +15,8 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from policies.contracts import JobRecord
 from policies.totp import normalise_name as _norm
+from tui.desk import ApprovalRulesView
 from tui.format import approvals, short_digest
-from tui.services import ApprovalRules
 
 _TOTP = re.compile(r"^[0-9]{6}$")
 
@@ -30,7 +30,7 @@ HINTS = {
 
 @dataclass(frozen=True)
 class Decision:
-    """What a person decided in the dialog; the caller hands it to the services."""
+    """What a person decided in the dialog; the caller hands it to the desk."""
 
     approve: bool
     approver: str
@@ -50,7 +50,7 @@ class DecisionDialog(ModalScreen[Decision | None]):
         Binding("ctrl+s", "confirm", "Confirm", id="decision.confirm"),
     ]
 
-    def __init__(self, record: JobRecord, *, approve: bool, rules: ApprovalRules) -> None:
+    def __init__(self, record: JobRecord, *, approve: bool, rules: ApprovalRulesView) -> None:
         super().__init__()
         self.record = record
         self.approve = approve

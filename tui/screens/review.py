@@ -16,9 +16,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, Tree
 
 from policies.contracts import JobRecord, JobState, ManifestFile
+from tui.desk import ApprovalRulesView, BudgetImpactView, SiteDeskProtocol
 from tui.format import STATE_STYLE, approvals, short_digest
 from tui.screens.decision_dialog import Decision, DecisionDialog
-from tui.services import ApprovalRules, BudgetImpact, DashboardServices
 from tui.widgets.code_view import CodeView
 from tui.widgets.diff_view import DiffView
 from tui.widgets.job_facts import JobFacts
@@ -35,8 +35,8 @@ class _Context:
 
     record: JobRecord
     baseline: JobRecord | None
-    rules: ApprovalRules
-    budget: BudgetImpact | None
+    rules: ApprovalRulesView
+    budget: BudgetImpactView | None
 
 
 class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
@@ -60,18 +60,18 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
             self.context = context
 
     class Decided(Message):
-        """The services recorded a decision; ``record`` is the job afterwards."""
+        """The desk recorded a decision; ``record`` is the job afterwards."""
 
         def __init__(self, record: JobRecord, decision: Decision) -> None:
             super().__init__()
             self.record = record
             self.decision = decision
 
-    def __init__(self, record: JobRecord, services: DashboardServices) -> None:
+    def __init__(self, record: JobRecord, desk: SiteDeskProtocol) -> None:
         super().__init__()
         self.record = record
-        self.services = services
-        self.rules: ApprovalRules | None = None
+        self.desk = desk
+        self.rules: ApprovalRulesView | None = None
         self._asked_before_loaded: bool | None = None  # approve (True) or reject (False) pressed while loading
 
     def compose(self) -> ComposeResult:
@@ -112,10 +112,10 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="review")
     def load(self) -> None:
         """Read the job again, the last approved version of its study, the TOTP rule and the budget."""
-        record = self.services.job(self.record.job_id)
-        baseline = self.services.last_approved(record.manifest.study, before=record.job_id)
-        rules = self.services.approval_rules()
-        budget = self.services.budget_impact(record.job_id)
+        record = self.desk.job(self.record.job_id)
+        baseline = self.desk.last_approved(record.manifest.study, before=record.job_id)
+        rules = self.desk.approval_rules()
+        budget = self.desk.budget_impact(record.job_id)
         self.post_message(self.Loaded(_Context(record, baseline, rules, budget)))
 
     @on(Loaded)
@@ -159,20 +159,18 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
         self.decide(approve, self.rules)
 
     @work(exclusive=True, exit_on_error=False, group="decision")
-    async def decide(self, approve: bool, rules: ApprovalRules) -> None:
-        """Ask for the decision in a dialog, then record it through the services (off the event loop)."""
+    async def decide(self, approve: bool, rules: ApprovalRulesView) -> None:
+        """Ask for the decision in a dialog, then record it through the desk (off the event loop)."""
         dialog = DecisionDialog(self.record, approve=approve, rules=rules)
         decision = await self.app.push_screen_wait(dialog)
         if decision is None:
             return
         if decision.approve:
             record = await asyncio.to_thread(
-                self.services.approve, self.record.job_id, decision.approver, decision.reason, decision.totp_code
+                self.desk.approve, self.record.job_id, decision.approver, decision.reason, decision.totp_code
             )
         else:
-            record = await asyncio.to_thread(
-                self.services.reject, self.record.job_id, decision.approver, decision.reason
-            )
+            record = await asyncio.to_thread(self.desk.reject, self.record.job_id, decision.approver, decision.reason)
         self.post_message(self.Decided(record, decision))
 
     @on(Decided)

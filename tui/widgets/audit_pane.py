@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from tui.services import AuditEntry, ChainStatus, DashboardServices
+from tui.desk import AuditEntry, ChainStatus, SiteDeskProtocol
 from tui.workers import ReportsWorkerFailures
 
 
@@ -58,7 +58,7 @@ class AuditPane(ReportsWorkerFailures, Vertical):
 
     def __init__(
         self,
-        services: DashboardServices,
+        desk: SiteDeskProtocol,
         *,
         export_dir: Path,
         refresh_s: float,
@@ -66,7 +66,7 @@ class AuditPane(ReportsWorkerFailures, Vertical):
         id: str | None = None,  # Textual's name
     ) -> None:
         super().__init__(id=id)
-        self.services = services
+        self.desk = desk
         self.export_dir = export_dir
         self.refresh_s = refresh_s
         self.clock = clock
@@ -115,17 +115,17 @@ class AuditPane(ReportsWorkerFailures, Vertical):
     @work(thread=True, exclusive=True, exit_on_error=False, group="audit-records")
     def load(self, search: str | None) -> None:
         """Read matching records (newest first)."""
-        self.post_message(self.RecordsLoaded(self.services.audit_records(search=search)))
+        self.post_message(self.RecordsLoaded(self.desk.audit_records(search=search)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="audit-verify")
     def verify(self) -> None:
         """Verify the chain."""
-        self.post_message(self.Verified(self.services.verify_audit()))
+        self.post_message(self.Verified(self.desk.verify_audit()))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="audit-export")
     def export(self, destination: Path) -> None:
         """Export and verify."""
-        self.post_message(self.Verified(self.services.export_audit(destination), exported_to=destination))
+        self.post_message(self.Verified(self.desk.export_audit(destination), exported_to=destination))
 
     @on(Input.Changed, "#audit-search")
     def _search_changed(self, event: Input.Changed) -> None:

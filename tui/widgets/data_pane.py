@@ -18,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from tui.services import DashboardServices, DataReport
+from tui.desk import DataReport, SiteDeskProtocol
 from tui.workers import ReportsWorkerFailures
 
 MAX_TEXT = 60
@@ -122,9 +122,9 @@ class DataPane(ReportsWorkerFailures, VerticalScroll, can_focus=True):
             super().__init__()
             self.report = report
 
-    def __init__(self, services: DashboardServices, *, id: str | None = None) -> None:  # Textual's name
+    def __init__(self, desk: SiteDeskProtocol, *, id: str | None = None) -> None:  # Textual's name
         super().__init__(id=id)
-        self.services = services
+        self.desk = desk
         self.report: DataReport | None = None
 
     def compose(self) -> ComposeResult:
@@ -140,7 +140,7 @@ class DataPane(ReportsWorkerFailures, VerticalScroll, can_focus=True):
     @work(thread=True, exclusive=True, exit_on_error=False, group="data")
     def load(self) -> None:
         """Count CDM rows and read the latest reports."""
-        self.post_message(self.Loaded(self.services.data()))
+        self.post_message(self.Loaded(self.desk.data()))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:

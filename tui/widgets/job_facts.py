@@ -10,8 +10,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from policies.contracts import JobRecord
+from tui.desk import BudgetImpactView
 from tui.format import approvals, when
-from tui.services import BudgetImpact
 
 
 def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:
@@ -23,7 +23,7 @@ def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:
     return table
 
 
-def render_facts(record: JobRecord, budget: BudgetImpact | None) -> RenderableType:
+def render_facts(record: JobRecord, budget: BudgetImpactView | None) -> RenderableType:
     """Identity and time, digest, scope, the data read, DP parameters and the budget impact."""
     m = record.manifest
     job = _pairs(
@@ -88,12 +88,12 @@ class JobFacts(VerticalScroll, can_focus=True):
     def __init__(self, record: JobRecord, *, id: str | None = None) -> None:  # Textual's name
         super().__init__(id=id)
         self.record = record
-        self.budget: BudgetImpact | None = None
+        self.budget: BudgetImpactView | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(render_facts(self.record, self.budget), id="facts-body")
 
-    def show(self, record: JobRecord, budget: BudgetImpact | None) -> None:
+    def show(self, record: JobRecord, budget: BudgetImpactView | None) -> None:
         """Re-render with a fresh record and the dataset's budget."""
         self.record, self.budget = record, budget
         self.query_one("#facts-body", Static).update(render_facts(record, budget))

@@ -1,4 +1,4 @@
-"""The job list: every job at this site with its state, polled from the services so new ones appear at once."""
+"""The job list: every job at this site with its state, polled from the desk so new ones appear at once."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from policies.contracts import JobRecord, JobState
+from tui.desk import SiteDeskProtocol
 from tui.format import STATE_STYLE, approvals, short_when
-from tui.services import DashboardServices
 from tui.workers import ReportsWorkerFailures
 
 FILTERS: tuple[JobState | None, ...] = (None, *JobState)
@@ -56,7 +56,7 @@ class JobsPane(ReportsWorkerFailures, Vertical):
     """Show only jobs in this state (None: all)."""
 
     class Loaded(Message):
-        """The services were polled: ``jobs`` is a fresh list, or None when nothing changed since the last one."""
+        """The desk were polled: ``jobs`` is a fresh list, or None when nothing changed since the last one."""
 
         def __init__(self, revision: int, jobs: Sequence[JobRecord] | None) -> None:
             super().__init__()
@@ -72,14 +72,14 @@ class JobsPane(ReportsWorkerFailures, Vertical):
 
     def __init__(
         self,
-        services: DashboardServices,
+        desk: SiteDeskProtocol,
         *,
         refresh_s: float,
         clock: Callable[[], datetime],
         id: str | None = None,  # Textual's name
     ) -> None:
         super().__init__(id=id)
-        self.services = services
+        self.desk = desk
         self.refresh_s = refresh_s
         self.clock = clock
         self.jobs: list[JobRecord] = []
@@ -103,14 +103,14 @@ class JobsPane(ReportsWorkerFailures, Vertical):
         self.set_interval(self.refresh_s, self.poll)
 
     def poll(self) -> None:
-        """Ask the services whether anything changed; re-read the jobs if so."""
+        """Ask the desk whether anything changed; re-read the jobs if so."""
         self.reload(self.revision)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="jobs")
     def reload(self, known: int | None) -> None:
         """Poll the state revision and read the job list when it moved (the result comes back as :class:`Loaded`)."""
-        revision = self.services.revision()
-        jobs = None if revision == known else self.services.list_jobs()
+        revision = self.desk.revision()
+        jobs = None if revision == known else self.desk.list_jobs()
         self.post_message(self.Loaded(revision, jobs))
 
     def action_reload(self) -> None:

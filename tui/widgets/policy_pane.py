@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.services import DashboardServices, PolicyFile, PolicyReport
+from tui.desk import PolicyReport, SiteDeskProtocol, TextFileView
 from tui.workers import ReportsWorkerFailures
 
 
@@ -34,7 +34,7 @@ def validation_line(report: PolicyReport) -> Text:
     return text
 
 
-def render_file(file: PolicyFile) -> RenderableType:
+def render_file(file: TextFileView) -> RenderableType:
     """A policy or compiled file, highlighted by its extension."""
     lexer = Syntax.guess_lexer(file.name, file.text)
     return Group(
@@ -56,10 +56,10 @@ class PolicyPane(ReportsWorkerFailures, Vertical):
             super().__init__()
             self.report = report
 
-    def __init__(self, services: DashboardServices, *, id: str | None = None) -> None:  # Textual's name
+    def __init__(self, desk: SiteDeskProtocol, *, id: str | None = None) -> None:  # Textual's name
         super().__init__(id=id)
-        self.services = services
-        self.files: list[PolicyFile] = []
+        self.desk = desk
+        self.files: list[TextFileView] = []
         self.report: PolicyReport | None = None
 
     def compose(self) -> ComposeResult:
@@ -78,8 +78,8 @@ class PolicyPane(ReportsWorkerFailures, Vertical):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="policy")
     def load(self) -> None:
-        """Ask the services for the policy report."""
-        self.post_message(self.Loaded(self.services.policy()))
+        """Ask the desk for the policy report."""
+        self.post_message(self.Loaded(self.desk.policy()))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:

@@ -15,8 +15,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Select, Static
 
 from policies.contracts import EgressDecision, JobRecord, JobState, RoundReport
+from tui.desk import SiteDeskProtocol
 from tui.format import short_when, size
-from tui.services import DashboardServices
 from tui.workers import ReportsWorkerFailures
 
 TRAINED_STATES = (JobState.APPROVED, JobState.RUNNING, JobState.FINISHED, JobState.FAILED)
@@ -71,13 +71,13 @@ class TrainingPane(ReportsWorkerFailures, Vertical):
 
     def __init__(
         self,
-        services: DashboardServices,
+        desk: SiteDeskProtocol,
         *,
         refresh_s: float,
         id: str | None = None,  # Textual's name
     ) -> None:
         super().__init__(id=id)
-        self.services = services
+        self.desk = desk
         self.refresh_s = refresh_s
         self.job_ids: tuple[str, ...] = ()
 
@@ -109,11 +109,11 @@ class TrainingPane(ReportsWorkerFailures, Vertical):
     @work(thread=True, exclusive=True, exit_on_error=False, group="training")
     def reload(self, selected: str | None) -> None:
         """Read the trainable jobs and, when one is selected, its rounds and egress decisions."""
-        jobs = self.services.list_jobs(TRAINED_STATES)
+        jobs = self.desk.list_jobs(TRAINED_STATES)
         self.post_message(self.JobsLoaded(jobs))
         if selected is not None:
-            record = self.services.job(selected)
-            progress = Progress(record, self.services.rounds(selected), self.services.egress(selected))
+            record = self.desk.job(selected)
+            progress = Progress(record, self.desk.rounds(selected), self.desk.egress(selected))
             self.post_message(self.ProgressLoaded(progress))
 
     def _selected(self) -> str | None:

@@ -18,8 +18,8 @@ from node.coordinator.provenance import approvals_from_meta, job_digest_from_met
 from node.coordinator.run_status import read_run_status
 from node.coordinator.signing import verify_signed_model
 from node.coordinator.study import APP_NAME, StudySpec, build_job, find_model_folder
-from node.flare.manifest import embed_manifest, folder_digest
 from node.ml.aggregation import ClientUpdate
+from policies.manifest import embed_manifest, folder_digest
 from policies.receipts import issue_receipt
 from tests.node.coordinator.controller_harness import JOB_ID, drive
 from tests.policies.statekit import ALLOW as STATE_ALLOW

@@ -21,7 +21,7 @@ from node.coordinator.model import build_initial_state
 from node.coordinator.provision import SiteKit, provision_federation
 from node.coordinator.signing import verify_signed_model
 from node.coordinator.study import APP_NAME, StudyClient, StudySpec, build_job, read_rounds
-from node.flare.manifest import embed_manifest
+from policies.manifest import embed_manifest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

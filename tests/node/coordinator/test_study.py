@@ -10,8 +10,8 @@ import pytest
 from fednode.errors import ConfigError
 from node.coordinator.root_set import ROOT_TRAIN_KEYS
 from node.coordinator.study import APP_NAME, CONTROLLER_PATH, EXECUTOR_PATH, StudySpec, build_job
-from node.flare.manifest import folder_digest, manifest_for_site
 from policies.contracts import JobKind
+from policies.manifest import folder_digest, manifest_for_site
 
 
 def test_the_job_lists_every_site_as_mandatory_and_carries_the_manifest(tmp_path: Path) -> None:

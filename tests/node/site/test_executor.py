@@ -19,7 +19,7 @@ from nvflare.app_common.utils.fl_model_utils import FLModelUtils
 from fednode.settings import load_settings
 from node.kit.meta import RECEIPT_META_KEY
 from node.ml.ner.model import load_ner_model
-from node.site.context import FlareServices
+from node.site.context import SiteContext
 from node.site.egress.guard import EgressGuard
 from node.site.executor import NerExecutor, site_dp_params
 from node.site.gate import ApprovalGate
@@ -40,11 +40,11 @@ def global_params() -> dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in load_ner_model("tiny", seed=0).state().items()}
 
 
-def _services(tmp_path: Path, cdm_url: str, *, dataset: str = "omop") -> tuple[object, FlareServices]:
+def _services(tmp_path: Path, cdm_url: str, *, dataset: str = "omop") -> tuple[object, SiteContext]:
     site = new_site(tmp_path)
     settings = load_settings(home=tmp_path, omop_url=cdm_url)
     issuer = ReceiptIssuer(site="site-a", jobs=site.jobs, key=site.key, audit=site.audit)
-    services = FlareServices(
+    services = SiteContext(
         site_name="site-a", jobs=site.jobs, evaluate=lambda _m: ALLOW, settings=settings, receipts=issuer
     )
     job = make_job(tmp_path, dataset=dataset)
@@ -136,9 +136,10 @@ def test_dp_round_accounts_its_steps_in_the_site_ledger(tmp_path, cdm_url, globa
     assert from_shareable(result).meta[MetaKey.INITIAL_METRICS]["epsilon"] > 0
 
 
-def test_cdm_record_counter_counts_annotated_notes(cdm_url: str, tmp_path: Path) -> None:
-    from node.site.context import CdmRecordCounter
+def test_the_site_record_count_counts_annotated_notes(cdm_url: str, tmp_path: Path) -> None:
+    from node.site.live_state import site_record_count
 
-    assert CdmRecordCounter(cdm_url)() == 6
+    assert site_record_count(load_settings(home=tmp_path, omop_url=cdm_url))() == 6
     missing = tmp_path / "none.db"
-    assert CdmRecordCounter(f"sqlite:///{missing}")() == 0 and not missing.exists()
+    assert site_record_count(load_settings(home=tmp_path, omop_url=f"sqlite:///{missing}"))() == 0
+    assert not missing.exists()

@@ -19,9 +19,9 @@ from nvflare.app_common.default_component_policy import DEFAULT_CLASS_ALLOW_LIST
 from fednode.settings import load_settings
 from node.coordinator.provision import FEDNODE_CLASS_PREFIXES
 from node.coordinator.study import StudySpec, build_job
-from policies.jobfolder import build_manifests
+from policies.manifest import build_manifests
 from policies.registry import ApprovalRules, JobService
-from policies.services import open_site_services
+from policies.state_db import open_state_db
 from tests.node.sitekit import ALLOW, build_cdm
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -101,7 +101,7 @@ PRIVACY = {
 
 def _running_job(home: Path, cdm: str, job: Path) -> JobService:
     """Register the job in the site's state.db as approved and running (what the gate does in a real site)."""
-    state = open_site_services(load_settings(home=home, omop_url=cdm))
+    state = open_state_db(load_settings(home=home, omop_url=cdm))
     jobs = JobService(state.store, state.audit, state.ledger, rules=ApprovalRules(approvers=("dr.test",)))
     manifest = build_manifests(job, site="site-1", submitted_at=datetime.now(UTC))["app"]
     jobs.register_pending(replace(manifest, job_id=SIM_JOB_ID), ALLOW)

@@ -12,6 +12,7 @@ from nvflare.apis.fl_constant import FLContextKey
 
 from node.site import gate as g
 from node.site.gate import ApprovalGate, DigestValidator
+from policies import manifest as mf
 from policies.audit import AuditEvent
 from policies.contracts import JobState
 from tests.node.sitekit import (
@@ -58,7 +59,7 @@ def test_job_is_held_until_approved_then_released(tmp_path: Path) -> None:
     assert _check(gate, meta) == g.BLOCK_AWAITING
     record = site.jobs.get("job-1")
     assert record.state is JobState.PENDING
-    assert record.manifest.digest == g.mf.folder_digest(tmp_path / "ner-study" / "app")
+    assert record.manifest.digest == mf.folder_digest(tmp_path / "ner-study" / "app")
     assert any(f.path == "config/config_fed_client.json" and f.content for f in record.manifest.files)
 
     assert _check(gate, meta) == g.BLOCK_AWAITING  # the scheduler retries: still held, registered once
@@ -108,7 +109,7 @@ def test_job_changed_after_review_is_refused(tmp_path: Path) -> None:
     site.jobs.approve("job-1", "dr.hansen", "ok")
 
     (job / "app" / "config" / "config_fed_client.json").write_text('{"executors": []}')
-    g.mf.embed_manifest(job)
+    mf.embed_manifest(job)
     assert _check(gate, server_meta(job, "job-1")) == g.BLOCK_CHANGED
     assert site.jobs.get("job-1").state is JobState.REFUSED
     assert AuditEvent.JOB_CONFLICT.value in _events(site, "job-1")
@@ -118,7 +119,7 @@ def test_job_without_manifest_is_held_not_registered(tmp_path: Path) -> None:
     site = new_site(tmp_path)
     gate = ApprovalGate(services=services_for(site))
     meta = server_meta(make_job(tmp_path), "job-1")
-    del meta[g.mf.META_KEY]
+    del meta[mf.META_KEY]
     assert _check(gate, meta) == g.BLOCK_NO_MANIFEST
     assert site.jobs.list_jobs() == []
 
@@ -236,17 +237,17 @@ def test_gate_errors_fail_closed(tmp_path: Path) -> None:
 
 
 def test_services_built_from_settings_judge_with_the_real_policy_engine(tmp_path: Path) -> None:
-    """``build_flare_services``: the one place below the edge that reads settings; the verdict is the policy's."""
+    """``build_site_context``: the one place below the edge that reads settings; the verdict is the policy's."""
     import shutil
 
     from fednode.settings import load_settings
-    from node.site.context import build_flare_services
+    from node.site.context import build_site_context
 
     home = tmp_path / "home"
     home.mkdir()
     example = Path(__file__).resolve().parents[3] / "policies" / "examples" / "site-policy.yaml"
     shutil.copy(example, home / "policy.yaml")
-    services = build_flare_services(load_settings(home=home, omop_url=f"sqlite:///{home / 'omop.db'}"))
+    services = build_site_context(load_settings(home=home, omop_url=f"sqlite:///{home / 'omop.db'}"))
     try:
         assert services.site_name == "site-oslo" and services.policy is not None
         gate = ApprovalGate(services=services)

@@ -1,6 +1,6 @@
 """What the dashboard needs from the site, as a :class:`typing.Protocol`.
 
-The dashboard is coded against :class:`DashboardServices`; ``node.site.desk.SiteServices`` implements it over the
+The dashboard is coded against :class:`SiteDeskProtocol`; ``node.site.desk.SiteDesk`` implements it over the
 job registry, audit log, ledger, policy and site reports in ``policies``/``omop_etl``. The shapes of the records
 it reads are declared here as read-only protocols too, so ``tui`` depends on no storage or FLARE module (the
 import-linter contracts in ``pyproject.toml``). Every method may block on I/O: call them from workers only.
@@ -45,7 +45,7 @@ class ChainStatus(Protocol):
     def message(self) -> str: ...
 
 
-class BudgetImpact(Protocol):
+class BudgetImpactView(Protocol):
     """What a job would take from its dataset's privacy budget, against what is used and left."""
 
     @property
@@ -62,7 +62,7 @@ class BudgetImpact(Protocol):
     def delta(self) -> float: ...
 
 
-class ApprovalRules(Protocol):
+class ApprovalRulesView(Protocol):
     """Who may approve, how many distinct people must, and whether a TOTP code is needed."""
 
     @property
@@ -73,7 +73,7 @@ class ApprovalRules(Protocol):
     def totp_required(self) -> bool: ...
 
 
-class PolicyFile(Protocol):
+class TextFileView(Protocol):
     """A named text file: the policy as loaded or one compiled NVFlare site file."""
 
     @property
@@ -86,11 +86,11 @@ class PolicyReport(Protocol):
     """The site policy as loaded, whether it validates, and what it compiles to."""
 
     @property
-    def source(self) -> PolicyFile: ...
+    def source(self) -> TextFileView: ...
     @property
     def problems(self) -> Sequence[str]: ...
     @property
-    def compiled(self) -> Sequence[PolicyFile]: ...
+    def compiled(self) -> Sequence[TextFileView]: ...
     @property
     def digest(self) -> str: ...
     @property
@@ -110,8 +110,8 @@ class DataReport(Protocol):
     def etl(self) -> Mapping[str, Any] | None: ...
 
 
-class DashboardServices(Protocol):
-    """The site services the dashboard calls; ``node.site.desk.SiteServices`` is the real one."""
+class SiteDeskProtocol(Protocol):
+    """The site desk the dashboard calls; ``node.site.desk.SiteDesk`` is the real one."""
 
     @property
     def site(self) -> str:
@@ -134,7 +134,7 @@ class DashboardServices(Protocol):
         """The last approved job of ``study`` other than ``before`` (the baseline of the review diff)."""
         ...
 
-    def approval_rules(self) -> ApprovalRules:
+    def approval_rules(self) -> ApprovalRulesView:
         """The site policy's approval section."""
         ...
 
@@ -154,7 +154,7 @@ class DashboardServices(Protocol):
         """The egress guard's decisions on the job's outgoing results."""
         ...
 
-    def budget_impact(self, job_id: str) -> BudgetImpact | None:
+    def budget_impact(self, job_id: str) -> BudgetImpactView | None:
         """What the job would take from its dataset's budget (None for a job without DP)."""
         ...
 

@@ -1,23 +1,25 @@
-"""Wiring: build the site's state services (store, key, audit, ledger, job service) from the settings and the
-site policy, once per process. The gate, the CLI and the dashboard all start here."""
+"""state.db opened: the site's store with the audit log, privacy ledger and job registry on it, and the site key,
+TOTP verifier and policy they are built with, once per process (:func:`open_state_db`). The gate, the CLI and
+the dashboard all start here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from fednode.clock import Clock, utc_now
 from fednode.settings import Settings
 from policies.audit import AuditLog
 from policies.keys import DEFAULT_KEY_NAME, SiteKey, load_or_create_site_key
 from policies.ledger import PrivacyLedger
 from policies.policy_model import SitePolicy, load_policy
 from policies.registry import ApprovalRules, JobService
-from policies.state import Clock, StateStore, utc_now
+from policies.state import StateStore
 from policies.totp import FileTotpVerifier
 
 
 @dataclass
-class SiteServices:
+class StateDb:
     """Everything that reads or writes state.db, sharing one store."""
 
     site: str
@@ -49,14 +51,14 @@ def load_site_policy(settings: Settings, *, required: bool) -> SitePolicy | None
     return load_policy(path)
 
 
-def open_site_services(
+def open_state_db(
     settings: Settings,
     policy: SitePolicy | None = None,
     *,
     require_policy: bool = False,
     clock: Clock = utc_now,
     state_url: str | None = None,
-) -> SiteServices:
+) -> StateDb:
     """Open state.db (creating it), the site key (creating it), and the services on top.
 
     Without a site policy, nobody can approve (empty approver list) and no dataset has a budget: reads,
@@ -79,4 +81,4 @@ def open_site_services(
     totp = FileTotpVerifier(settings.keys_dir / "totp")
     jobs = JobService(store, audit, ledger, rules=rules, totp=totp, clock=clock)
     site = policy.site.name if policy is not None else settings.site_name
-    return SiteServices(site, store, key, audit, ledger, jobs, totp, policy)
+    return StateDb(site, store, key, audit, ledger, jobs, totp, policy)
