@@ -19,7 +19,7 @@ from node.coordinator.provision import SiteKit, provision_federation
 from node.kit.layout import load_federation
 from node.kit.runtime import server_storage_overlay, stage_kit, write_admin_federation
 from node.local.demo import site_policy
-from node.site.boot import install_site_key, policy_overlay
+from node.site.boot import install_site_key, policy_overlay, prepare_site
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,23 @@ def test_without_a_policy_a_kit_lacking_the_gate_is_refused(kits: dict[str, Path
     settings = load_settings(home=tmp_path, site_name="site-1")
     with pytest.raises(ConfigError, match="no approval gate"):
         stage_kit(kits["site-1"], settings, overlay=policy_overlay(settings))
+
+
+def test_prepare_site_runs_the_whole_boot_sequence(kits: dict[str, Path], tmp_path: Path) -> None:
+    """`fednode site start` before FLARE: key and TOTP secrets installed, state.db created, the kit staged."""
+    home = tmp_path / "home"
+    home.mkdir()
+    _write_policy(home)
+    settings = load_settings(home=home, site_name="site-1")
+    secret = tmp_path / "site_key"
+    secret.write_bytes(_key_pem(Ed25519PrivateKey.generate()))
+    totp = tmp_path / "totp_secrets"
+    totp.write_text('"dr.hansen" = "QNP2PYXU53EVN244CYU6VJUMATSJ43NL"\n')
+    staged = prepare_site(settings, kit=kits["site-1"], site_key=secret, totp_secrets=totp)
+    assert settings.state_db_path.is_file()  # the health check reads it before FLARE starts
+    assert (settings.keys_dir / "site.ed25519.pem").is_file()
+    assert any((settings.keys_dir / "totp").iterdir())
+    assert (staged.kit / "local" / "privacy.json").is_file()  # the compiled policy is laid over the kit
 
 
 def _key_pem(key: Ed25519PrivateKey) -> bytes:
