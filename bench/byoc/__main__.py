@@ -85,6 +85,7 @@ def _client_config(args: dict[str, Any]) -> dict[str, Any]:
     return {"format_version": 2, "executors": [{"tasks": ["*"], "executor": executor}], "components": []}
 
 
+MODES = ("in_process", "external", "confined")
 IN_PROCESS = {"execution_mode": "in_process", "task_script_path": "bench_train.py", "params_exchange_format": "numpy"}
 EXTERNAL = {
     "execution_mode": "external_process",
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--floats", type=int, default=None, help="model size in float32 values")
     parser.add_argument("--work", type=int, default=None, help="matrix products per step")
+    parser.add_argument("--repeats", type=int, default=None, help="runs of each mode, in alternating order")
     ns = parser.parse_args(argv)
     from node.site.sandbox import probe
 
@@ -153,15 +155,34 @@ def main(argv: list[str] | None = None) -> int:
     work = ns.work or (20 if ns.quick else 120)
     os.environ.setdefault("HOME", tempfile.mkdtemp(prefix="bench-byoc-home-"))  # NVFlare writes ~/.nvflare
     scratch = Path(tempfile.mkdtemp(prefix="bench-byoc-"))
-    results: dict[str, Any] = {}
+    repeats = ns.repeats or (1 if ns.quick else 2)
+    seen_app: dict[str, str] = {}
+    results: dict[str, Any] = {m: {"round_s": [], "step_s": [], "wall_s": 0.0} for m in MODES}
     try:
         job = _job(scratch, floats=floats, rounds=rounds, work=work)
-        results["in_process"] = _run(job, scratch / "ws-in", _client_config(IN_PROCESS))
-        results["external"] = _run(job, scratch / "ws-ext", _client_config(EXTERNAL))
-        # the simulator's app folder is the same path under a fresh workspace of the same name
-        app_dir = Path(results["external"]["app_dir"].replace(str(scratch / "ws-ext"), str(scratch / "ws-conf")))
-        config = _confined_config(app_dir, scratch / "fednode-sandbox")
-        results["confined"] = _run(job, scratch / "ws-conf", config)
+        configs: dict[str, dict[str, Any]] = {
+            "in_process": _client_config(IN_PROCESS),
+            "external": _client_config(EXTERNAL),
+        }
+        for rep in range(repeats):
+            order = MODES if rep % 2 == 0 else MODES[::-1]  # alternate, so drift on the shared machine hits all
+            for mode in order:
+                ws = scratch / f"ws-{mode}-{rep}"
+                if mode == "confined":
+                    if "external" not in seen_app:  # learn where the simulator puts the app folder
+                        probe_ws = scratch / "ws-layout"
+                        seen_app["external"] = str(
+                            Path(_run(job, probe_ws, configs["external"])["app_dir"]).relative_to(probe_ws)
+                        )
+                    config = _confined_config(ws / seen_app["external"], scratch / f"fednode-sandbox-{rep}")
+                else:
+                    config = configs[mode]
+                got = _run(job, ws, config)
+                if mode == "external":
+                    seen_app["external"] = str(Path(got["app_dir"]).relative_to(ws))
+                results[mode]["round_s"] += got["round_s"]
+                results[mode]["step_s"] += got["step_s"]
+                results[mode]["wall_s"] += got["wall_s"]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     med = {k: statistics.median(v["round_s"]) for k, v in results.items()}
@@ -170,11 +191,12 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "landlock_abi": support.abi,
         "rounds": rounds,
+        "repeats": repeats,
         "model_floats": floats,
         "work": work,
         "median_round_s": {k: round(v, 4) for k, v in med.items()},
         "median_step_s": {k: round(statistics.median(v["step_s"]), 4) for k, v in results.items()},
-        "wall_s": {k: v["wall_s"] for k, v in results.items()},
+        "wall_s": {k: round(v["wall_s"], 1) for k, v in results.items()},
         "overhead_vs_in_process_pct": round(100 * (med["confined"] / med["in_process"] - 1), 2),
         "overhead_vs_external_pct": round(100 * (med["confined"] / med["external"] - 1), 2),
         "target_pct": 2.0,
@@ -192,9 +214,9 @@ def _markdown(r: dict[str, Any]) -> str:
         for k in ("in_process", "external", "confined")
     )
     return (
-        f"# BYOC job confined vs unconfined (NVFlare simulator, {r['rounds']} rounds, "
+        f"# BYOC job confined vs unconfined (NVFlare simulator, {r['repeats']} x {r['rounds']} rounds, "
         f"{r['model_floats']} float32)\n\n"
-        "| mode | median round (s) | median step (s) | whole run (s) |\n|---|---|---|---|\n"
+        "| mode | median round (s) | median step (s) | whole runs (s) |\n|---|---|---|---|\n"
         f"{rows}\n\n"
         f"Per-round overhead, confined vs in-process: **{r['overhead_vs_in_process_pct']} %**; "
         f"vs NVFlare's own external process: **{r['overhead_vs_external_pct']} %** (target < {r['target_pct']} %). "
