@@ -33,18 +33,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from fednode.errors import ByocConfigError
+from policies.codescan import CLIENT_COMPONENTS
 
 CLIENT_API_EXECUTOR = "nvflare.app_common.executors.client_api_executor.ClientAPIExecutor"
 """The one executor a BYOC job may use (NVFlare 2.9's Client API executor)."""
 
-BYOC_ALLOWED_CLASSES: tuple[str, ...] = (
-    CLIENT_API_EXECUTOR,
-    "nvflare.app_common.filters.exclude_vars.ExcludeVars",
-    "nvflare.app_common.filters.percentile_privacy.PercentilePrivacy",
-    "nvflare.app_common.filters.svt_privacy.SVTPrivacy",
-    "nvflare.app_common.widgets.convert_to_fed_event.ConvertToFedEvent",
-)
-"""Classes a BYOC client config may name: all of them run in the job process, none launches anything."""
+BYOC_ALLOWED_CLASSES: tuple[str, ...] = tuple(sorted(CLIENT_COMPONENTS))
+"""Classes a BYOC client config may name: the one table, ``policies.codescan.CLIENT_COMPONENTS`` (the scan
+applies it at the gate); all of them run in the job process, none launches anything."""
 
 IN_PROCESS = "in_process"
 EXTERNAL_PROCESS = "external_process"

@@ -33,10 +33,15 @@ CLIENT_COMPONENTS = frozenset(
     {
         CLIENT_API_EXECUTOR,  # ScriptRunner's executor (in_process and external_process)
         "nvflare.app_common.widgets.convert_to_fed_event.ConvertToFedEvent",  # BaseFedJob.set_up_client
-        "nvflare.app_common.widgets.metric_relay.MetricRelay",  # relays Client API metrics as events
+        "nvflare.app_common.filters.exclude_vars.ExcludeVars",  # result filters a job may add to the site's
+        "nvflare.app_common.filters.percentile_privacy.PercentilePrivacy",
+        "nvflare.app_common.filters.svt_privacy.SVTPrivacy",
     }
 )
-"""Class paths a BYOC client config may name (what NVFlare 2.9's ScriptRunner / FedJob exports use)."""
+"""Class paths a BYOC client config may name (what NVFlare 2.9's ScriptRunner / FedJob exports use): the one
+table; ``node.site.byoc_config`` checks the same one again at launch."""
+
+SECRET_MARKER = "${secret:"  # noqa: S105 - NVFlare's secret-reference marker, not a secret
 
 EXECUTION_MODES = frozenset({"in_process", "external_process"})
 PYTHON_COMMANDS = frozenset({"python3", "python"})
@@ -109,6 +114,9 @@ def check_client_config(files: Mapping[str, str | None], allowed: frozenset[str]
         return [_f(CLIENT_CONFIG, JOB_CONFIG, "the client config is not a JSON object")]
     findings = []
     lines = _line_finder(text)
+    if SECRET_MARKER in text:
+        at = text.count("\n", 0, text.index(SECRET_MARKER)) + 1
+        findings.append(_f(CLIENT_CONFIG, JOB_CONFIG, "a '${secret:...}' reference: the site resolves no secrets", at))
     for where, obj in _objects(config, "$"):
         path = obj.get("path")
         if not isinstance(path, str):
@@ -122,8 +130,8 @@ def check_client_config(files: Mapping[str, str | None], allowed: frozenset[str]
             raw = obj.get("args")
             findings.extend(_check_executor(raw if isinstance(raw, dict) else {}, files, line))
     executors = [o for _, o in _objects(config, "$") if o.get("path") == CLIENT_API_EXECUTOR]
-    if not executors:
-        findings.append(_f(CLIENT_CONFIG, JOB_CONFIG, f"a BYOC job runs its code through {CLIENT_API_EXECUTOR}"))
+    if len(executors) != 1:
+        findings.append(_f(CLIENT_CONFIG, JOB_CONFIG, f"a BYOC job runs its code through one {CLIENT_API_EXECUTOR}"))
     return findings
 
 

@@ -137,3 +137,12 @@ def test_a_job_module_named_like_a_library_is_refused() -> None:
 def test_rebinding_in_any_order_terminates(source: str) -> None:
     findings = scan_source(source, "custom/x.py")
     assert all(f.severity in {"deny", "warn"} for f in findings)
+
+
+def test_one_executor_and_no_secret_references() -> None:
+    files = app({"execution_mode": "in_process", "task_script_path": "train.py"})
+    config = json.loads(files["config/config_fed_client.json"])
+    config["executors"].append(config["executors"][0])
+    assert any("one" in m for _, m in config_findings({**files, "config/config_fed_client.json": json.dumps(config)}))
+    secret = app({"execution_mode": "in_process", "task_script_path": "train.py", "task_script_args": "${secret:K}"})
+    assert any("secret" in m for _, m in config_findings(secret))

@@ -279,11 +279,12 @@ VARIANTS: tuple[Variant, ...] = (
         components=(
             {
                 "id": "relay",
-                "path": "nvflare.app_common.widgets.metric_relay.MetricRelay",
+                "path": "nvflare.app_common.widgets.convert_to_fed_event.ConvertToFedEvent",
                 "args": {"pipe": {"path": "nvflare.fuel.utils.pipe.file_pipe.FilePipe", "args": {"root_path": "/"}}},
             },
         ),
     ),
+    _v("secret_reference", "config", executor={**_IN_PROCESS, "task_script_args": "--token ${secret:HF_TOKEN}"}),
     # -- what only the sandbox can stop -----------------------------------------------------------------------
     _w(
         "computed_path_to_state_db",
