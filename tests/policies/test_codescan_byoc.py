@@ -146,3 +146,21 @@ def test_one_executor_and_no_secret_references() -> None:
     assert any("one" in m for _, m in config_findings({**files, "config/config_fed_client.json": json.dumps(config)}))
     secret = app({"execution_mode": "in_process", "task_script_path": "train.py", "task_script_args": "${secret:K}"})
     assert any("secret" in m for _, m in config_findings(secret))
+
+
+def test_severity_survives_the_registry_codec_and_warnings_are_exposed() -> None:
+    from policies.contracts import Finding, Verdict
+    from policies.jobcodec import verdict_from_json, verdict_to_json
+
+    findings = (
+        Finding("custom/a.py", 3, "filesystem", "open() on a path computed at run time", "warn"),
+        Finding("custom/a.py", 9, "network", "socket: network access", "deny"),
+    )
+    verdict = Verdict(False, (), findings, "p" * 64)
+    again = verdict_from_json(json.loads(json.dumps(verdict_to_json(verdict))))
+    assert again.findings == findings
+    assert again.warnings == (findings[0],)
+    legacy = verdict_to_json(verdict)
+    for f in legacy["findings"]:
+        del f["severity"]
+    assert {f.severity for f in verdict_from_json(legacy).findings} == {"deny"}  # stored before severities
