@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from policies.contracts import EgressDecision, JobRecord, JobState, RoundReport
+from policies.contracts import EgressDecision, Finding, JobRecord, JobState, RoundReport
 
 
 class AuditEntry(Protocol):
@@ -110,6 +110,104 @@ class DataReport(Protocol):
     def etl(self) -> Mapping[str, Any] | None: ...
 
 
+class SandboxPathView(Protocol):
+    """One path a BYOC job's confined process may use, as the job sees it."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def access(self) -> str: ...
+    @property
+    def what(self) -> str: ...
+
+
+class SandboxLimitsView(Protocol):
+    """The policy's kernel limits on a BYOC job's training process."""
+
+    @property
+    def memory_mib(self) -> int | None: ...
+    @property
+    def max_processes(self) -> int: ...
+    @property
+    def wall_minutes(self) -> int: ...
+    @property
+    def cpu_minutes(self) -> int | None: ...
+    @property
+    def file_size_mib(self) -> int: ...
+
+
+class StagedTableView(Protocol):
+    """One CDM table the staged data comes from, and the columns read."""
+
+    @property
+    def table(self) -> str: ...
+    @property
+    def columns(self) -> Sequence[str]: ...
+
+
+class StagedDataView(Protocol):
+    """The data the site stages for a BYOC job: files, source columns, the live record count."""
+
+    @property
+    def files(self) -> Sequence[str]: ...
+    @property
+    def tables(self) -> Sequence[StagedTableView]: ...
+    @property
+    def records(self) -> int | None: ...
+    @property
+    def min_records(self) -> int: ...
+    @property
+    def refusal(self) -> str | None: ...
+
+
+class SiteDpReview(Protocol):
+    """Whether the site adds its own DP noise at egress, and the epsilon it charges."""
+
+    @property
+    def required(self) -> bool: ...
+    @property
+    def applied(self) -> bool: ...
+    @property
+    def noise_multiplier(self) -> float | None: ...
+    @property
+    def clip_norm(self) -> float: ...
+    @property
+    def epsilon(self) -> float | None: ...
+    @property
+    def declared_epsilon(self) -> float | None: ...
+    @property
+    def summary(self) -> str: ...
+
+
+class ByocReviewView(Protocol):
+    """What the sandbox allows a job's code, the data staged for it and the site's DP (``node.site.byoc_review``)."""
+
+    @property
+    def byoc(self) -> bool: ...
+    @property
+    def script(self) -> str | None: ...
+    @property
+    def config_problem(self) -> str | None: ...
+    @property
+    def denials(self) -> Sequence[Finding]: ...
+    @property
+    def warnings(self) -> Sequence[Finding]: ...
+    @property
+    def paths(self) -> Sequence[SandboxPathView]: ...
+    @property
+    def never(self) -> Sequence[str]: ...
+    @property
+    def network(self) -> str: ...
+    @property
+    def limits(self) -> SandboxLimitsView: ...
+    @property
+    def staged(self) -> StagedDataView: ...
+    @property
+    def site_dp(self) -> SiteDpReview: ...
+    @property
+    def notes(self) -> Sequence[str]: ...
+
+
 class SiteDeskProtocol(Protocol):
     """The site desk the dashboard calls; ``node.site.desk.SiteDesk`` is the real one."""
 
@@ -156,6 +254,10 @@ class SiteDeskProtocol(Protocol):
 
     def budget_impact(self, job_id: str) -> BudgetImpactView | None:
         """What the job would take from its dataset's budget (None for a job without DP)."""
+        ...
+
+    def byoc_review(self, job_id: str) -> ByocReviewView | None:
+        """The sandbox, staged-data and site-DP facts of the job's review (None without a site policy)."""
         ...
 
     def audit_records(self, *, search: str | None = None, limit: int = 500) -> Sequence[AuditEntry]:

@@ -21,9 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from fednode.clock import Clock, utc_now
 from fednode.errors import AuditChainError, PolicyFileError, ServiceError
 from fednode.settings import Settings
+from node.site.byoc_review import ByocReview, byoc_review
 from node.site.reports import REPORT_NAMES, ReportStore
 from omop_etl.db import make_engine
-from omop_etl.stats import row_counts
+from omop_etl.stats import local_record_count, row_counts
 from policies.audit import AuditRecord, export_jsonl
 from policies.compile import compile_site, load_base_resources
 from policies.contracts import EgressDecision, JobRecord, JobState, RoundReport
@@ -154,6 +155,19 @@ class SiteDesk:
             job_epsilon=ledger.planned_epsilon(manifest.dp),
             delta=summary.delta,
         )
+
+    def byoc_review(self, job_id: str) -> ByocReview | None:
+        """The sandbox, staged-data and site-DP facts of a job's review (:mod:`node.site.byoc_review`), with the
+        CDM's live record count; None while the site has no policy. Loads torch (the staging and DP modules)."""
+        policy = self.state.policy
+        if policy is None:
+            return None
+        record = self.state.jobs.get(job_id)
+        remaining = None
+        if record.manifest.dataset in policy.privacy.budgets:
+            remaining = self.state.ledger.summary(record.manifest.dataset).remaining_epsilon
+        records = local_record_count(self.settings.omop_db_url)
+        return byoc_review(record, policy, local_records=records, budget_remaining=remaining)
 
     # --- audit -------------------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Review one job: its code, the diff against the last approved version, the verdict, the facts; decide."""
+"""Review one job: its code, the diff against the last approved version, the verdict, the facts, what its code may
+do at this site (sandbox, staged data, site DP); decide."""
 
 from __future__ import annotations
 
@@ -16,17 +17,24 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, Tree
 
 from policies.contracts import JobRecord, JobState, ManifestFile
-from tui.desk import ApprovalRulesView, BudgetImpactView, SiteDeskProtocol
+from tui.desk import ApprovalRulesView, BudgetImpactView, ByocReviewView, SiteDeskProtocol
 from tui.format import STATE_STYLE, approvals, short_digest
 from tui.screens.decision_dialog import Decision, DecisionDialog
 from tui.widgets.code_view import CodeView
 from tui.widgets.diff_view import DiffView
 from tui.widgets.job_facts import JobFacts
 from tui.widgets.manifest_tree import ManifestTree
+from tui.widgets.sandbox_view import SandboxView
 from tui.widgets.verdict_view import VerdictView
 from tui.workers import ReportsWorkerFailures
 
-_TAB_FOCUS = {"code": "#review-tree", "diff": "#review-diff", "verdict": "#review-verdict", "facts": "#review-facts"}
+_TAB_FOCUS = {
+    "code": "#review-tree",
+    "diff": "#review-diff",
+    "verdict": "#review-verdict",
+    "facts": "#review-facts",
+    "sandbox": "#review-sandbox",
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
         Binding("d", "show_tab('diff')", "Diff", id="review.diff"),
         Binding("v", "show_tab('verdict')", "Verdict", id="review.verdict"),
         Binding("i", "show_tab('facts')", "Facts", id="review.facts"),
+        Binding("s", "show_tab('sandbox')", "Sandbox", id="review.sandbox"),
         Binding("escape", "app.pop_screen", "Back", id="review.back"),
     ]
 
@@ -58,6 +67,13 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
         def __init__(self, context: _Context) -> None:
             super().__init__()
             self.context = context
+
+    class SandboxLoaded(Message):
+        """What the job's code may do at this site was read (``review`` None: no site policy)."""
+
+        def __init__(self, review: ByocReviewView | None) -> None:
+            super().__init__()
+            self.review = review
 
     class Decided(Message):
         """The desk recorded a decision; ``record`` is the job afterwards."""
@@ -87,6 +103,8 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
                 yield VerdictView(self.record.verdict, id="review-verdict")
             with TabPane("Facts", id="facts"):
                 yield JobFacts(self.record, id="review-facts")
+            with TabPane("Sandbox", id="sandbox"):
+                yield SandboxView(id="review-sandbox")
         yield Footer()
 
     def _title(self) -> Text:
@@ -108,6 +126,7 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
             self._show_file(first.data)
         tree.focus()
         self.load()
+        self.load_sandbox()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review")
     def load(self) -> None:
@@ -117,6 +136,15 @@ class JobReviewScreen(ReportsWorkerFailures, Screen[None]):
         rules = self.desk.approval_rules()
         budget = self.desk.budget_impact(record.job_id)
         self.post_message(self.Loaded(_Context(record, baseline, rules, budget)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review-sandbox")
+    def load_sandbox(self) -> None:
+        """Read the sandbox, staged-data and site-DP facts (apart from ``load``: the first read imports torch)."""
+        self.post_message(self.SandboxLoaded(self.desk.byoc_review(self.record.job_id)))
+
+    @on(SandboxLoaded)
+    def _sandbox_loaded(self, message: SandboxLoaded) -> None:
+        self.query_one(SandboxView).show(message.review)
 
     @on(Loaded)
     def _loaded_context(self, message: Loaded) -> None:

@@ -1,4 +1,8 @@
-"""One file of a job, read-only, syntax-highlighted, with the static-scan findings marked at their lines."""
+"""One file of a job, read-only, syntax-highlighted, with the static-scan findings marked at their lines.
+
+A denial (``severity == "deny"``) is a red band and ``! line N``; a warning (``"warn"``: the scan could not decide
+and the sandbox enforces it at run time; it never blocks approval) is a yellow band and ``? line N``.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,15 @@ from textual.widgets import Static
 from policies.contracts import Finding, ManifestFile
 
 FINDING_STYLE = "on #5f0000"
+WARNING_STYLE = "on #5f5f00"
+MARK = {"warn": ("?", "bold yellow", WARNING_STYLE)}
+"""Severity -> (mark, header style, line band); anything else is a denial."""
+DENIAL = ("!", "bold red", FINDING_STYLE)
+
+
+def is_warning(finding: Finding) -> bool:
+    """Whether ``finding`` only warns (never denies)."""
+    return finding.severity == "warn"
 
 
 def render_file(file: ManifestFile, findings: Sequence[Finding]) -> RenderableType:
@@ -23,7 +36,8 @@ def render_file(file: ManifestFile, findings: Sequence[Finding]) -> RenderableTy
     header.append(f"{file.path}", style="bold")
     header.append(f"  sha256 {file.sha256[:12]}  {file.size} B\n", style="dim")
     for finding in here:
-        header.append(f"  ! line {finding.line} [{finding.capability}] ", style="bold red")
+        mark, style, _ = MARK.get(finding.severity, DENIAL)
+        header.append(f"  {mark} line {finding.line} [{finding.capability}] ", style=style)
         header.append(f"{finding.message}\n")
     if file.content is None:
         return Group(header, Text("binary file: not shown (the gate refuses compiled files)", style="italic"))
@@ -37,8 +51,9 @@ def render_file(file: ManifestFile, findings: Sequence[Finding]) -> RenderableTy
         highlight_lines={f.line for f in here},
         indent_guides=False,
     )
-    for finding in here:  # a visible band on each finding's line, beyond Syntax's subtle highlight
-        syntax.stylize_range(FINDING_STYLE, (finding.line, 0), (finding.line + 1, 0))
+    # a visible band on each finding's line, beyond Syntax's subtle highlight; a denial wins over a warning
+    for finding in sorted(here, key=lambda f: not is_warning(f)):
+        syntax.stylize_range(MARK.get(finding.severity, DENIAL)[2], (finding.line, 0), (finding.line + 1, 0))
     return Group(header, syntax)
 
 

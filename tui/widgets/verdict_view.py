@@ -1,4 +1,5 @@
-"""The policy verdict on a job, rule by rule, with the static-scan findings."""
+"""The policy verdict on a job, rule by rule, with the static-scan findings (denials ``!`` red, warnings ``?``
+yellow: a warning never blocks approval)."""
 
 from __future__ import annotations
 
@@ -32,12 +33,22 @@ def render_verdict(verdict: Verdict) -> RenderableType:
     parts: list[RenderableType] = [headline, rules]
     if verdict.findings:
         findings = Table(title="static-scan findings", expand=True, box=None, pad_edge=False)
+        findings.add_column("", no_wrap=True)
         findings.add_column("where", no_wrap=True)
         findings.add_column("capability", no_wrap=True)
         findings.add_column("message", ratio=1)
-        for f in verdict.findings:
-            findings.add_row(Text(f"{f.file}:{f.line}"), Text(f.capability), Text(f.message))
+        for f in sorted(verdict.findings, key=lambda f: f.severity == "warn"):  # denials first, then warnings
+            mark, style = ("? warn", "yellow") if f.severity == "warn" else ("! deny", "bold red")
+            findings.add_row(Text(mark, style=style), Text(f"{f.file}:{f.line}"), Text(f.capability), Text(f.message))
         parts.append(findings)
+        if verdict.warnings:
+            parts.append(
+                Text(
+                    f"{len(verdict.warnings)} warning(s): the scan could not decide; the sandbox enforces them at "
+                    "run time and they do not block approval",
+                    style="yellow",
+                )
+            )
     if verdict.policy_digest:
         parts.append(Text(f"policy digest {verdict.policy_digest[:12]}", style="dim"))
     return Group(*parts)

@@ -170,3 +170,39 @@ def test_the_review_names_the_launchers_folder_and_system_files() -> None:
 
     assert joblauncher.CODE_FOLDER == CODE_FOLDER
     assert joblauncher.SYSTEM_FILES == SYSTEM_FILES
+
+
+def test_fednode_jobs_job_prints_the_review_of_a_byoc_job(fednode_home: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fednode.settings import Settings
+    from node.cli.main import app
+    from policies.state_db import open_state_db
+
+    data: dict[str, Any] = yaml.safe_load((REPO / "policies" / "examples" / "site-policy.yaml").read_text())
+    data["privacy"]["budgets"] = {"omop_notes": 8.0}
+    data["privacy"]["dp"]["site_noise_multiplier"] = 20.0
+    data["sandbox"] = {"max_processes": 32}
+    (fednode_home / "policy.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    warn = Finding("custom/client.py", 12, "filesystem", "open() on a computed path", severity="warn")
+    job = record(findings=(warn,))
+    db = open_state_db(Settings(home=fednode_home))
+    try:
+        db.jobs.register_pending(job.manifest, job.verdict)
+    finally:
+        db.close()
+
+    as_json = CliRunner().invoke(app, ["--json", "jobs", "--job", "job-b"])
+    human = CliRunner().invoke(app, ["jobs", "--job", "job-b"], env={"COLUMNS": "200"})
+
+    assert as_json.exit_code == 0, as_json.stdout
+    review = json.loads(as_json.stdout)["review"]
+    assert review["limits"]["max_processes"] == 32
+    assert review["staged"]["records"] == 0  # no CDM at this site yet: the live count is 0
+    assert review["site_dp"]["applied"] and review["site_dp"]["noise_multiplier"] == 20.0
+    assert [w["line"] for w in review["warnings"]] == [12] and review["denials"] == []
+    assert human.exit_code == 0, human.stdout
+    assert "warn custom/client.py:12 [filesystem]" in human.stdout
+    assert "sandbox: runs job_code/client.py --data_dir data --model_dir model" in human.stdout
+    assert "network: none, except TCP to the one loopback port" in human.stdout
+    assert "site DP at egress: the site clips every update to 1 and adds Gaussian noise x20" in human.stdout
