@@ -128,11 +128,6 @@ NAMES: dict[str, tuple[Capability, str]] = {
     "torch.classes.load_library": (NATIVE, "loads a native library"),
 }
 
-# File suffixes that hold code nobody can review.
-COMPILED_SUFFIXES = frozenset(
-    {".pyc", ".pyo", ".pyd", ".so", ".dll", ".dylib", ".o", ".a", ".whl", ".egg", ".zip", ".jar", ".exe", ".bin"}
-)
-
 
 _PREFIX_RULES = tuple((rule[:-1], hit) for rule, hit in NAMES.items() if rule.endswith("*"))
 _EXACT_RULES = {rule: hit for rule, hit in NAMES.items() if not rule.endswith("*")}
