@@ -57,7 +57,10 @@ _COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 _UTF8 = frozenset({"utf-8", "utf8", "utf_8", "utf-8-sig", "utf_8_sig"})
 _FORMAT_FIELD = re.compile(r"\{[^{}]*?[.\[][^{}]*\}")
 _SAFE_DUNDERS = frozenset({"__name__", "__qualname__", "__doc__", "__class__", "__module__", "__version__"})
-_CHECKED_CALLS = frozenset({"builtins.getattr", "builtins.setattr", "builtins.delattr", "builtins.vars"})
+_CHECKED_CALLS = frozenset(
+    {"builtins.getattr", "builtins.setattr", "builtins.delattr", "builtins.vars"}
+    | {"builtins.str.format", "builtins.str.format_map"}
+)
 _DYN = Capability.DYNAMIC_CODE.value
 _FS = Capability.FILESYSTEM.value
 _NET = Capability.NETWORK.value
@@ -723,6 +726,9 @@ class _Judge(ast.NodeVisitor):
             self._judge_name(node, name, role)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        receiver = self._values(node.value)
+        if node.attr in {"format", "format_map"} and not all(v.startswith("m:") for v in receiver):
+            self._check_template(node, node.value)  # "...".format, called here or passed around
         if node.attr in ESCAPE_ATTRIBUTES:
             self.add(node, DENY, _DYN, f"attribute {node.attr} reaches interpreter internals, builtins or frames")
         base = self._dotted(self._values(node.value))
@@ -769,8 +775,8 @@ class _Judge(ast.NodeVisitor):
                 self._check_paths(node, f".{method}", PATH_METHODS[method])
         if method == "from_pretrained":
             self._check_pretrained(node)
-        if method in {"format", "format_map"}:
-            self._check_format(node)
+        if names & {"builtins.str.format", "builtins.str.format_map"} and node.args:
+            self._check_template(node, node.args[0])
         for k in node.keywords:
             if k.arg == "trust_remote_code" and not (isinstance(k.value, ast.Constant) and k.value.value is False):
                 self.add(node, DENY, _DYN, "trust_remote_code runs code from the model folder")
@@ -794,10 +800,11 @@ class _Judge(ast.NodeVisitor):
             for b in sorted(base):
                 self._judge_name(node, f"{b}.{attr}", "value")
 
-    def _path_args(self, node: ast.Call, spec: PathCall) -> Iterator[ast.expr | None]:
-        """The expressions that are paths for this call; None where the scan cannot see an argument."""
-        if any(isinstance(a, ast.Starred) for a in node.args):
-            yield None
+    def _path_args(self, node: ast.Call, spec: PathCall) -> Iterator[ast.expr]:
+        """The expressions that are paths for this call (a ``*``/``**`` argument stands for all it holds)."""
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                yield a.value  # *[...] of literals is judged; anything else counts as computed
         positional = [a for a in node.args if not isinstance(a, ast.Starred)]
         for i, arg in enumerate(positional):
             if spec.all_positional or i in spec.positions:
@@ -809,14 +816,14 @@ class _Judge(ast.NodeVisitor):
                         if isinstance(key, ast.Constant) and key.value in spec.keywords:
                             yield value
                 else:
-                    yield None
+                    yield k.value
             elif k.arg in spec.keywords:
                 yield k.value
 
     def _check_paths(self, node: ast.Call, name: str, spec: PathCall) -> None:
         shown = name.removeprefix("builtins.")
         for arg in self._path_args(node, spec):
-            values = self._values(arg) if arg is not None else _UNKNOWN
+            values = self._values(arg) | (_UNKNOWN if isinstance(arg, ast.List | ast.Tuple | ast.Dict) else frozenset())
             self._judge_path(node, shown, values)
 
     def _judge_path(self, node: ast.AST, shown: str, values: Values, what: str = "path") -> None:
@@ -849,9 +856,9 @@ class _Judge(ast.NodeVisitor):
             if k.arg in {"cache_dir", "gguf_file"}:
                 self._judge_path(node, "from_pretrained", self._values(k.value), k.arg)
 
-    def _check_format(self, node: ast.Call) -> None:
-        assert isinstance(node.func, ast.Attribute)
-        templates = self._values(node.func.value)
+    def _check_template(self, node: ast.AST, template: ast.expr) -> None:
+        """A format string's fields may read attributes and items of its arguments: none may reach dunders."""
+        templates = self._values(template)
         if all(v.startswith("s:") for v in templates):
             for t in templates:
                 for fld in _FORMAT_FIELD.findall(t[2:]):

@@ -219,6 +219,12 @@ DENIED: dict[str, tuple[Capability, str]] = {
         "torch.package torch.serialization numpy.lib.format transformers.dynamic_module_utils",
     ),
     **_group(DYN, "reads or rewrites interpreter state", "operator.attrgetter operator.methodcaller string.Formatter"),
+    **_group(
+        DYN,
+        "evaluates annotation strings as code",
+        "typing.get_type_hints typing_extensions.get_type_hints functools.singledispatch "
+        "functools.singledispatchmethod transformers.HfArgumentParser transformers.hf_argparser",
+    ),
     **_group(DYN, "configures logging from data (builds arbitrary objects, may listen)", "logging.config"),
     **_group(FS, "changes the working folder of the process", "contextlib.chdir"),
     **_group(FS, "reaches the home folder", "pathlib.Path.home pathlib.Path.expanduser os.path.expanduser"),
@@ -350,6 +356,7 @@ RISKY_COMPONENTS = frozenset(
             "get_file_from_repo http_get urlopen urlretrieve download_url download_url_to_file "
             "load_state_dict_from_url load_url create_repo upload_file upload_folder HfApi Repository system popen "
             "Popen check_output check_call getoutput getstatusoutput execv execve execvp spawnv fork environ getenv "
+            "get_type_hints "
             "npyio DataSource fromfile loadtxt genfromtxt fromregex memmap open_memmap tofile"
         )
     )

@@ -136,6 +136,15 @@ VARIANTS: tuple[Variant, ...] = (
     _v("getattr_computed_name", "escapes", "name = LABELS[0]\ngetattr(torch, name)\n"),
     _v("getattr_dunder_built", "escapes", 'getattr(read_split, "__glob" + "als__")\n'),
     _v("format_field_globals", "escapes", '"{0.__class__.__init__.__globals__}".format(LABELS)\n'),
+    _v("format_method_as_value", "escapes", 'f = "{0.__init__.__globals__}".format\nf(read_split)\n'),
+    _v("str_format_mapped", "escapes", 'list(map(str.format, ["{0.__globals__}"], [read_split]))\n'),
+    _v(
+        "annotation_string_evaluated",
+        "dynamic",
+        "import typing\n\n\ndef hook(x: \"__import__('os').system('id')\") -> None:\n    pass\n\n\n"
+        "typing.get_type_hints(hook)\n",
+    ),
+    _v("loadtxt_starred_url", "network", 'np.loadtxt(*["https://collector.example/x.csv"])\n'),
     _v("sys_getframe", "escapes", "import sys\nsys._getframe(1).f_globals\n"),
     _v("inspect_frame", "escapes", "import inspect\ninspect.currentframe().f_back\n"),
     _v("gc_objects", "escapes", "import gc\ngc.get_objects()\n"),
