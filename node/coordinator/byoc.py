@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +27,8 @@ from typing import Any
 
 from fednode.errors import JobFolderError
 from node.coordinator.study import CONTROLLER_PATH
+from policies.jobfolder import read_job_folder
+from policies.manifest import app_paths
 
 log = logging.getLogger("fednode.node.coordinator.byoc")
 
@@ -45,7 +45,6 @@ SERVER_WORKFLOWS: Mapping[str, str] = {
 
 _SERVER = frozenset({"server", "@server", "@ALL"})
 _CLIENTS = frozenset({"@ALL"})
-_COMPILED = (".pyc", ".pyo", ".so", ".pyd", ".dll", ".dylib")
 
 
 @dataclass(frozen=True)
@@ -82,43 +81,26 @@ class PreparedJob:
 
 
 def check_job_folder(folder: Path, *, max_bytes: int = MAX_JOB_BYTES) -> dict[str, Any]:
-    """Refuse (:class:`JobFolderError`) a folder that is not a submittable NVFlare job; return its meta."""
-    if not folder.is_dir() or folder.is_symlink():
+    """Refuse (:class:`JobFolderError`) a folder that is not a submittable NVFlare job; return its meta.
+
+    Reading the folder is :func:`policies.jobfolder.read_job_folder`'s and walking its apps (symbolic links,
+    special and compiled files refused) :func:`policies.manifest.app_paths`'s: the same walk every manifest is
+    built from. Here: the apps' configs must exist and all apps together stay under ``max_bytes``.
+    """
+    if folder.is_symlink():
         raise JobFolderError("not a folder (an NVFlare job folder holds meta.json and its apps)", file=str(folder))
-    meta_path = folder / "meta.json"
-    if not meta_path.is_file():
-        raise JobFolderError("no meta.json: this is not an NVFlare job folder", file=str(folder))
-    meta = _read_json(meta_path)
-    deploy_map = meta.get("deploy_map")
-    if not isinstance(deploy_map, dict) or not deploy_map:
-        raise JobFolderError("meta.json has no deploy_map (app -> sites)", file=str(meta_path), field="deploy_map")
+    job = read_job_folder(folder)
     total = 0
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        for name in (*dirnames, *filenames):
-            path = Path(dirpath) / name
-            rel = path.relative_to(folder).as_posix()
-            mode = path.lstat().st_mode
-            if stat.S_ISLNK(mode):
-                raise JobFolderError("symbolic links are not allowed in a job folder", file=rel)
-            if name == "__pycache__" or name.endswith(_COMPILED):
-                raise JobFolderError("compiled code is not allowed in a job folder: submit the sources", file=rel)
-            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-                raise JobFolderError("only plain files and folders are allowed in a job folder", file=rel)
-            if stat.S_ISREG(mode):
-                total += path.stat().st_size
+    for app, app_dir in sorted(job.apps.items()):
+        total += sum(path.stat().st_size for _, path in app_paths(app_dir))
+        sites = set(job.meta["deploy_map"][app])
+        if _CLIENTS & sites or sites - _SERVER:
+            _need(app_dir / "config" / "config_fed_client.json")
+        if _SERVER & sites:
+            _need(app_dir / "config" / "config_fed_server.json")
     if total > max_bytes:
         raise JobFolderError(f"the job folder holds {total} bytes; at most {max_bytes} are accepted", file=str(folder))
-    for app, sites in deploy_map.items():
-        if not isinstance(app, str) or not isinstance(sites, list):
-            raise JobFolderError("deploy_map must map app names to lists of sites", file=str(meta_path))
-        app_dir = folder / app
-        if not app_dir.is_dir():
-            raise JobFolderError(f"deploy_map names app {app!r} but the folder has no {app}/", file=str(folder))
-        if _CLIENTS & set(sites) or set(sites) - _SERVER:
-            _need(app_dir / "config" / "config_fed_client.json")
-        if _SERVER & set(sites):
-            _need(app_dir / "config" / "config_fed_server.json")
-    return meta
+    return job.meta
 
 
 def server_plan(config: Mapping[str, Any], *, sites: int, file: str = "config_fed_server.json") -> ServerPlan:

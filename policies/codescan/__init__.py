@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from pathlib import PurePosixPath
 
 from policies.codescan._byoc import (
     CLIENT_COMPONENTS,
@@ -39,9 +38,10 @@ from policies.codescan._scanner import (
     prepare_source,
     scan_source,
 )
-from policies.codescan._tables import ALLOWED, COMPILED_SUFFIXES, DENIED, MODULES, classify, judge
+from policies.codescan._tables import ALLOWED, DENIED, MODULES, classify, judge
 from policies.codescan.worker import SCAN_DID_NOT_FINISH, ScanLimits, scan_manifest_bounded
 from policies.contracts import Finding, JobKind, JobManifest
+from policies.manifest import is_compiled_path  # the one rule of what counts as compiled (the walk refuses it)
 
 COMPILED_CODE = "compiled_code"
 """Capability name of a finding for a compiled or archive file (always refused)."""
@@ -76,12 +76,6 @@ __all__ = [
 ]
 
 _KNOWN_ROOTS = frozenset(n.split(".")[0] for n in (*ALLOWED, *DENIED, *MODULES)) | frozenset(sys.stdlib_module_names)
-
-
-def is_compiled_path(path: str) -> bool:
-    """True for ``__pycache__`` content and compiled, native or archive files."""
-    p = PurePosixPath(path)
-    return "__pycache__" in p.parts or any(s.lower() in COMPILED_SUFFIXES for s in p.suffixes)
 
 
 def scan_files(

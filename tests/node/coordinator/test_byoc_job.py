@@ -94,14 +94,14 @@ def test_server_workflows_the_coordinator_runs(workflow: dict[str, Any], expecte
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda j: (j / "meta.json").unlink(), "no meta.json"),
+        (lambda j: (j / "meta.json").unlink(), "meta.json not found"),
         (lambda j: (j / "meta.json").write_text("{", encoding="utf-8"), "not valid JSON"),
-        (lambda j: (j / "meta.json").write_text('{"name": "x"}', encoding="utf-8"), "no deploy_map"),
-        (lambda j: shutil.rmtree(j / "app"), "has no app/"),
+        (lambda j: (j / "meta.json").write_text('{"name": "x"}', encoding="utf-8"), "deploy_map is missing"),
+        (lambda j: shutil.rmtree(j / "app"), "its folder is missing"),
         (lambda j: (j / "app/config/config_fed_client.json").unlink(), "config_fed_client.json"),
-        (lambda j: (j / "app/custom/evil.py").symlink_to("/etc/passwd"), "symbolic links"),
-        (lambda j: (j / "app/custom/__pycache__").mkdir(), "compiled code"),
-        (lambda j: (j / "app/custom/ner_data.cpython-311.pyc").write_bytes(b"\0"), "compiled code"),
+        (lambda j: (j / "app/custom/evil.py").symlink_to("/etc/passwd"), "symbolic link"),
+        (lambda j: (j / "app/custom/__pycache__").mkdir(), "compiled-code folder"),
+        (lambda j: (j / "app/custom/ner_data.cpython-311.pyc").write_bytes(b"\0"), "compiled or native file"),
         (lambda j: (j / "app/custom/big.txt").write_bytes(b"x" * (3 * 1024 * 1024)), "at most"),
         (
             lambda j: (j / "app/config/config_fed_server.json").write_text(
@@ -139,8 +139,8 @@ def test_a_file_instead_of_a_folder_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda j: (j / "meta.json").unlink(), "no meta.json"),
-        (lambda j: (j / "app/custom/link.py").symlink_to(j / "app/custom/client.py"), "symbolic links"),
+        (lambda j: (j / "meta.json").unlink(), "meta.json not found"),
+        (lambda j: (j / "app/custom/link.py").symlink_to(j / "app/custom/client.py"), "symbolic link"),
     ],
 )
 def test_study_submit_refuses_a_bad_job_folder_with_exit_4_and_no_traceback(
