@@ -23,6 +23,7 @@ PATTERNS = {
     "spells the manifest's meta key": re.compile(r"[\"']fednode_manifest[\"']"),
     "hashes a path, NUL and a file hash": re.compile(r"""encode\([^)]*\)\s*\+\s*b["']\\(0|x00)["']"""),
     "hashes file content against a stated sha256": re.compile(r"sha256\w*\([^)]*content"),
+    "decides what counts as compiled code": re.compile(r"def is_compiled_path|COMPILED_SUFFIXES\s*="),
 }
 ALLOWED = {
     # an Ed25519 signature travels as base64 text; it is not a manifest
