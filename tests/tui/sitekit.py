@@ -41,16 +41,17 @@ SUBMITTER = "lead@karolinska.example / Karolinska Institutet"
 
 TRAINER = '''"""Built-in NER trainer configuration (reviewed)."""
 
-from node.ner import trainer
+import torch
 
 
 def run(config):
     """Train the site's NER model with DP-SGD."""
-    model = trainer.build(config)
+    model = torch.nn.Linear(config["features"], 3)
     for epoch in range(config["epochs"]):
-        trainer.train_epoch(model, epoch)
+        model.weight.data.mul_(0.5**epoch)
     return model
 '''
+"""Passes the site's allow-list scan (torch only), so a config-only job's verdict allows it."""
 
 EVIL = """import pickle
 import urllib.request
@@ -170,7 +171,7 @@ def open_site(home: Path, *, required_approvals: int = 2, totp_required: bool = 
 
 
 TRAINER_V2 = TRAINER.replace('range(config["epochs"])', 'range(config["epochs"] + 1)').replace(
-    "    return model\n", "    trainer.clip(model, max_norm=1.0)\n    return model\n"
+    "    return model\n", "    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)\n    return model\n"
 )
 
 DQ_REPORT = {
