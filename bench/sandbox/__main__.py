@@ -194,6 +194,77 @@ def row(label: str, r: dict[str, Any]) -> str:
     return f"| {label} | " + " | ".join(cells) + " |"
 
 
+INPROCESS = """
+import json, os, sys, time
+import torch
+from torch import nn
+torch.manual_seed(0)
+torch.set_num_threads(1)
+model = nn.Sequential(nn.Embedding(5000, 64), nn.LSTM(64, 64, batch_first=True, bidirectional=True))
+head = nn.Linear(128, 5)
+opt = torch.optim.AdamW([*model.parameters(), *head.parameters()], lr=1e-3)
+loss_fn = nn.CrossEntropyLoss()
+ids, labels = torch.randint(0, 5000, (16, 48)), torch.randint(0, 5, (16, 48))
+
+def one_round():
+    c0 = time.process_time()
+    for _ in range({steps}):
+        opt.zero_grad()
+        out, _ = model(ids)
+        loss = loss_fn(head(out).reshape(-1, 5), labels.reshape(-1))
+        loss.backward()
+        opt.step()
+    torch.save(head.state_dict(), "head.pt")
+    return time.process_time() - c0
+
+before = [one_round() for _ in range({rounds})][1:]
+if {confine}:
+    from node.site.sandbox import SandboxSpec
+    from node.site.sandbox._confine import BOOTSTRAP_DIR, HOOK_ENV, _child_env, confine
+    spec = SandboxSpec.load(sys.argv[1])
+    os.environ[HOOK_ENV] = _child_env(spec, None)[HOOK_ENV]
+    confine(spec)
+    import runpy
+    runpy.run_path(str(BOOTSTRAP_DIR / "sitecustomize.py"))
+    try:
+        open("/etc/shadow")
+    except PermissionError:
+        pass
+    else:
+        raise SystemExit("not confined")
+after = [one_round() for _ in range({rounds})]
+print(json.dumps([before, after]))
+"""
+"""One process times training rounds (CPU time) before and after confining itself (``confine``: Landlock,
+seccomp, rlimits, then the audit hook); a control process does the same without confining. Same process, same
+memory layout and warm caches on both sides of the switch, so what changes is the confinement alone."""
+
+
+def in_process(runner: Runner, steps: int, n_rounds: int, reps: int) -> dict[str, Any]:
+    """Median over runs of after/before (CPU time per round), confined against control, and the overhead."""
+    ratios: dict[str, list[float]] = {"confined": [], "control": []}
+    env = {**runner.env, "PYTHONPATH": str(REPO)}
+    spec_path = str(runner.spec_paths["confined"])
+    for i in range(reps):
+        for arm in ("confined", "control") if i % 2 == 0 else ("control", "confined"):
+            code = INPROCESS.format(steps=steps, rounds=n_rounds, confine=arm == "confined")
+            done = subprocess.run(
+                [sys.executable, "-c", code, spec_path], env=env, cwd=runner.workdir, capture_output=True, check=False
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"bench in-process run failed ({arm}): {done.stderr[-800:]!r}")
+            before, after = json.loads(done.stdout.decode().strip().splitlines()[-1])
+            ratios[arm].append(statistics.median(after) / statistics.median(before))
+    confined, control = statistics.median(ratios["confined"]), statistics.median(ratios["control"])
+    return {
+        "runs_per_arm": reps,
+        "after_over_before_confined": confined,
+        "after_over_before_control": control,
+        "overhead_pct": 100 * (confined / control - 1),
+        "ratios": ratios,
+    }
+
+
 def main() -> int:
     p = argparse.ArgumentParser(prog="python -m bench.sandbox", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repetitions (about 1 min instead of about 10)")
@@ -203,7 +274,7 @@ def main() -> int:
     if not support.available:
         print(f"bench.sandbox: skipped, {support.reason}", file=sys.stderr)
         return 0
-    start_reps, torch_reps, round_reps = (6, 3, 3) if args.quick else (30, 9, 12)
+    start_reps, torch_reps, round_reps = (6, 3, 3) if args.quick else (20, 6, 8)
     n_rounds, steps = (4, 60) if args.quick else (6, 150)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
@@ -214,6 +285,7 @@ def main() -> int:
             rounds(runner, ROUND.format(rounds=n_rounds, steps=steps, threads=1), round_reps)
         )
         results["round_cpu"] = compare_rounds(rounds(runner, CPU.format(rounds=n_rounds, n=3_000_000), round_reps))
+        results["in_process_torch"] = in_process(runner, steps, n_rounds, round_reps)
         denials = runner.report.read_text() if runner.report.exists() else ""
     if denials:
         raise SystemExit("bench.sandbox: the benchmark job must run without a denial")
@@ -266,6 +338,12 @@ def main() -> int:
         "\n\n| round | repetitions | confined, wall | confined, CPU | no hook, wall | no hook, CPU |\n"
         "|---|---:|---:|---:|---:|---:|\n"
         + "\n".join(paired)
+        + "\n\nIn-process switch (the least noisy figure): one process times CPU per round before and after "
+        "confining itself (Landlock, seccomp, rlimits, audit hook); a control process runs the same without "
+        f"confining. Median after/before over {results['in_process_torch']['runs_per_arm']} runs each: confined "
+        f"{results['in_process_torch']['after_over_before_confined']:.4f}, control "
+        f"{results['in_process_torch']['after_over_before_control']:.4f}; per-round overhead of confinement "
+        f"**{results['in_process_torch']['overhead_pct']:+.2f} %** (target: under 2 %)."
         + f"\n\nStart-up overhead per job (with the torch import) is {startup_of_round:+.2f} % of ONE round; a job "
         "pays it once, not per round.\n"
     )
