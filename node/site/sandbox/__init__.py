@@ -4,7 +4,10 @@ The site never runs job code in the process that holds its egress guard and filt
 process through this package, which confines the process *before any job code is imported* and then
 ``execve``s the job's command::
 
-    python -m node.site.sandbox --spec SPEC.json -- /path/to/python -u custom/train.py --data_dir data
+    python -I -m node.site.sandbox --spec SPEC.json -- /path/to/python -u custom/train.py --data_dir data
+
+(``-I``: the wrapper is unconfined until it execs, so nothing from the job's folder or ``PYTHONPATH`` may shadow
+its imports.)
 
 In the child, in this order (:func:`confine_and_exec`):
 
@@ -22,8 +25,9 @@ In the child, in this order (:func:`confine_and_exec`):
    loader), so ``/bin/sh`` cannot be run although ``/usr`` is readable; TCP bind is refused unless
    ``allow_bind``; TCP connect only to ``connect_ports`` (ABI >= 4); signals and abstract unix sockets are
    scoped to the job's own processes (ABI >= 6), so it cannot signal or reach the site's processes;
-7. ``execve(argv, env)`` with exactly ``spec.env`` (nothing else is inherited: no secrets), plus the audit
-   hook's two variables when ``spec.audit_hook``.
+7. ``execve(argv, env)`` with exactly ``spec.env`` (nothing else is inherited: no secrets; ``TMPDIR`` defaults
+   to the workdir), plus the audit hook's two variables when ``spec.audit_hook``; every fd >= 3 but the
+   report fd is closed first.
 
 The audit hook (``_bootstrap/sitecustomize.py``, put first on the child's ``PYTHONPATH``) is only the
 *reporter*: for an event the spec forbids (``open`` outside the allowed paths or a write outside the writable
