@@ -658,6 +658,9 @@ class _Judge(ast.NodeVisitor):
     def _judge_name(self, node: ast.AST, name: str, role: str) -> Verdict:
         if self._is_local(name):
             return Verdict.ALLOW
+        if role == "envwrite" and name == "os.environ":
+            self.add(node, WARN, Capability.ENVIRONMENT.value, "sets an environment variable to a literal value")
+            return Verdict.WARN
         verdict, capability, why = judge(name)
         cap = capability.value if capability is not None else NOT_ALLOWED
         if verdict is Verdict.DENY:
@@ -692,6 +695,15 @@ class _Judge(ast.NodeVisitor):
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             for deco in node.decorator_list:
                 self._roles.setdefault(id(deco), "call")
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            for t in node.targets:  # os.environ["TOKENIZERS_PARALLELISM"] = "false": a literal setting, no read
+                if (
+                    isinstance(t, ast.Subscript)
+                    and isinstance(t.slice, ast.Constant)
+                    and isinstance(t.slice.value, str)
+                    and self._dotted(self._values(t.value)) == {"os.environ"}
+                ):
+                    self._roles[id(t.value)] = "envwrite"
         super().generic_visit(node)
 
     # imports --------------------------------------------------------------------------------------------

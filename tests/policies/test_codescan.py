@@ -85,6 +85,11 @@ HONEST_PATHS = """
 """
 
 
+def test_setting_an_environment_variable_to_a_literal_only_warns() -> None:
+    assert found("import os\nos.environ['TOKENIZERS_PARALLELISM'] = 'false'\n") == [(2, "warn", "environment")]
+    assert found("import os\nos.environ['A'] = os.environ['B']\n") == [(2, "deny", "environment")]
+
+
 def test_honest_paths_pass_with_warnings_at_most() -> None:
     results = found(HONEST_PATHS)
     assert results, "computed paths are shown to the reviewer"
