@@ -43,16 +43,16 @@ def register(app: typer.Typer) -> None:
             key = load_public_key(public_key.read_bytes()) if public_key else None
             if export is not None:
                 if key is None:
-                    services = open_state_db(cli.settings)
-                    key = services.key.public_key
-                    services.close()
+                    db = open_state_db(cli.settings)
+                    key = db.key.public_key
+                    db.close()
                 report = verify_jsonl(export, key)
             else:
-                services = open_state_db(cli.settings)
+                db = open_state_db(cli.settings)
                 try:
-                    report = services.audit.verify(key)
+                    report = db.audit.verify(key)
                 finally:
-                    services.close()
+                    db.close()
 
             def render(console: Console) -> None:
                 console.print(
@@ -77,30 +77,30 @@ def register(app: typer.Typer) -> None:
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            services = open_state_db(cli.settings)
+            db = open_state_db(cli.settings)
             try:
                 if crate is not None:
-                    record = services.jobs.get(job) if job else None
+                    record = db.jobs.get(job) if job else None
                     report = export_ro_crate(
-                        services.audit,
+                        db.audit,
                         crate,
-                        site=services.site,
-                        public_key=services.key.public_key,
+                        site=db.site,
+                        public_key=db.key.public_key,
                         job=record,
-                        egress=services.jobs.egress(job) if job else (),
-                        rounds=len(services.jobs.rounds(job)) if job else 0,
+                        egress=db.jobs.egress(job) if job else (),
+                        rounds=len(db.jobs.rounds(job)) if job else 0,
                     )
                     target = str(crate)
                 elif out is not None:
                     with out.open("w", encoding="utf-8") as fh:
-                        report = export_jsonl(services.audit, fh)
+                        report = export_jsonl(db.audit, fh)
                     target = str(out)
                 else:
                     if cli.json_output:
                         raise typer.BadParameter("with --json, give --out or --ro-crate (stdout carries the result)")
-                    report = export_jsonl(services.audit, sys.stdout)
+                    report = export_jsonl(db.audit, sys.stdout)
                     target = "-"
-                services.audit.append(
+                db.audit.append(
                     AuditEvent.AUDIT_EXPORTED,
                     actor="cli",
                     details={
@@ -110,7 +110,7 @@ def register(app: typer.Typer) -> None:
                     },
                 )
             finally:
-                services.close()
+                db.close()
             if target != "-":
                 cli.emit(
                     {**report.to_json(), "exported_to": target},
@@ -127,13 +127,13 @@ def register(app: typer.Typer) -> None:
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            services = open_state_db(cli.settings)
+            db = open_state_db(cli.settings)
             try:
-                names = [dataset] if dataset else services.ledger.datasets()
-                rows = [services.ledger.summary(n) for n in names]
-                reservations = [r for r in services.ledger.reservations() if dataset in (None, r.dataset)]
+                names = [dataset] if dataset else db.ledger.datasets()
+                rows = [db.ledger.summary(n) for n in names]
+                reservations = [r for r in db.ledger.reservations() if dataset in (None, r.dataset)]
             finally:
-                services.close()
+                db.close()
             payload: dict[str, Any] = {
                 "ok": True,
                 "datasets": [r.to_json() for r in rows],
@@ -152,7 +152,7 @@ def register(app: typer.Typer) -> None:
             def render(console: Console) -> None:
                 from rich.table import Table
 
-                table = Table(title=f"privacy budget ({services.ledger.accountant}, delta {services.ledger.delta:g})")
+                table = Table(title=f"privacy budget ({db.ledger.accountant}, delta {db.ledger.delta:g})")
                 for col in ("dataset", "budget ε", "spent ε", "spent + reserved ε", "remaining ε", "running jobs"):
                     table.add_column(col)
                 for r in rows:
@@ -181,15 +181,15 @@ def register(app: typer.Typer) -> None:
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            services = open_state_db(cli.settings)
+            db = open_state_db(cli.settings)
             try:
-                job = services.jobs.get(job_id)
-                issued = issue_receipt(job, site=services.site, key=services.key, audit_head=services.audit.head())
-                services.audit.append(
+                job = db.jobs.get(job_id)
+                issued = issue_receipt(job, site=db.site, key=db.key, audit_head=db.audit.head())
+                db.audit.append(
                     AuditEvent.RECEIPT_ISSUED, actor="cli", job_id=job_id, details={"digest": job.manifest.digest}
                 )
             finally:
-                services.close()
+                db.close()
             if out is not None:
                 out.write_text(issued.dumps() + "\n", encoding="utf-8")
             cli.emit({"ok": True, "receipt": issued.to_json()}, lambda c: c.print_json(issued.dumps()))

@@ -148,24 +148,24 @@ def register(app: typer.Typer) -> None:
                 states = [JobState(s) for s in state] if state else None
             except ValueError as exc:
                 raise BadInputError(f"unknown state; use one of {', '.join(s.value for s in JobState)}") from exc
-            services = open_state_db(cli.settings)
+            db = open_state_db(cli.settings)
             try:
                 if job is not None:
-                    record = services.jobs.get(job)
+                    record = db.jobs.get(job)
                     review = None
                     if record.manifest.kind is JobKind.BYOC:  # what its code may do here (loads torch: BYOC only)
                         from node.site.desk import SiteDesk
 
-                        review = SiteDesk(cli.settings, services).byoc_review(job)
+                        review = SiteDesk(cli.settings, db).byoc_review(job)
                     payload: dict[str, Any] = {"ok": True, "job": _job_json(record)}
                     if review is not None:
                         payload["review"] = review.to_json()
                     cli.emit(payload, _render_job(record, review))
                     return
-                jobs = services.jobs.list_jobs(states)
+                jobs = db.jobs.list_jobs(states)
                 cli.emit({"ok": True, "jobs": [_job_json(j) for j in jobs]}, _render_jobs(jobs))
             finally:
-                services.close()
+                db.close()
 
     @app.command("approve")
     def approve_cmd(
@@ -180,11 +180,11 @@ def register(app: typer.Typer) -> None:
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            services = open_state_db(cli.settings, require_policy=True)
+            db = open_state_db(cli.settings, require_policy=True)
             try:
-                record = services.jobs.approve(job_id, approver or getpass.getuser(), reason, totp_code=totp)
+                record = db.jobs.approve(job_id, approver or getpass.getuser(), reason, totp_code=totp)
             finally:
-                services.close()
+                db.close()
             cli.emit({"ok": True, "job": _job_json(record)}, _render_decision(record))
 
     @app.command("reject")
@@ -199,11 +199,11 @@ def register(app: typer.Typer) -> None:
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            services = open_state_db(cli.settings, require_policy=True)
+            db = open_state_db(cli.settings, require_policy=True)
             try:
-                record = services.jobs.reject(job_id, approver or getpass.getuser(), reason)
+                record = db.jobs.reject(job_id, approver or getpass.getuser(), reason)
             finally:
-                services.close()
+                db.close()
             cli.emit({"ok": True, "job": _job_json(record)}, _render_decision(record))
 
     approvers = typer.Typer(help="Approvers' second factor (TOTP).", no_args_is_help=True)
@@ -221,13 +221,13 @@ def register(app: typer.Typer) -> None:
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            services = open_state_db(cli.settings, require_policy=True)
+            db = open_state_db(cli.settings, require_policy=True)
             try:
-                if not services.jobs.rules.allows(name):
+                if not db.jobs.rules.allows(name):
                     raise ApprovalRefusedError(f"{name!r} is not an approver in the site policy")
-                enrolled = services.totp.enroll(name, site=services.site, replace=replace)
+                enrolled = db.totp.enroll(name, site=db.site, replace=replace)
             finally:
-                services.close()
+                db.close()
 
             def render(console: Console) -> None:
                 console.print(f"TOTP secret for {enrolled.approver} (shown once): [bold]{enrolled.secret}[/bold]")

@@ -251,13 +251,13 @@ def site_state(home: Path, site: str, job_id: str) -> JobState | None:
     from fednode.errors import NotFoundError, RefusedByPolicyError
     from policies.state_db import open_state_db
 
-    services = open_state_db(_site_settings(home, site))
+    db = open_state_db(_site_settings(home, site))
     try:
-        record = services.jobs.get(job_id)
+        record = db.jobs.get(job_id)
     except NotFoundError:
         return None
     finally:
-        services.close()
+        db.close()
     if record.state in (JobState.REFUSED, JobState.REJECTED):
         raise RefusedByPolicyError(f"{site} {record.state.value} job {job_id}: {record.state_reason}")
     return record.state
@@ -266,22 +266,22 @@ def site_state(home: Path, site: str, job_id: str) -> JobState | None:
 def approve_as_demo(home: Path, site: str, job_id: str) -> None:
     from policies.state_db import open_state_db
 
-    services = open_state_db(_site_settings(home, site), require_policy=True)
+    db = open_state_db(_site_settings(home, site), require_policy=True)
     try:
-        services.jobs.approve(job_id, APPROVER, "scripted approval: fednode demo --auto-approve")
+        db.jobs.approve(job_id, APPROVER, "scripted approval: fednode demo --auto-approve")
     finally:
-        services.close()
+        db.close()
 
 
 def site_public_key(home: Path, site: str) -> str:
     """The site's own public key (PEM): what it checks its approval receipt in a model's provenance against."""
     from policies.state_db import open_state_db
 
-    services = open_state_db(_site_settings(home, site))
+    db = open_state_db(_site_settings(home, site))
     try:
-        return services.key.public_pem
+        return db.key.public_pem
     finally:
-        services.close()
+        db.close()
 
 
 def _evaluate(model_path: Path, model_spec: str, limit: int | None) -> dict[str, float]:

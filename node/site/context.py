@@ -136,12 +136,12 @@ def build_site_context(settings: Settings, *, clock: Clock = utc_now) -> SiteCon
 
 
 class UsesSiteContext:
-    """Mixin for NVFlare components: ``self.services`` is the injected context or the process-wide one."""
+    """Mixin for NVFlare components: ``self.context`` is the injected context or the process-wide one."""
 
-    _services: SiteContext | None = None
+    _context: SiteContext | None = None
 
     @property
-    def services(self) -> SiteContext:
-        if self._services is None:
-            self._services = get_site_context()
-        return self._services
+    def context(self) -> SiteContext:
+        if self._context is None:
+            self._context = get_site_context()
+        return self._context

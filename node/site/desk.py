@@ -103,7 +103,7 @@ class SiteDesk:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utc_now) -> SiteDesk:
-        """Open state.db, the site key and the services on top (the site policy must validate if present)."""
+        """Open state.db, the site key and the state on top (the site policy must validate if present)."""
         return cls(settings, open_state_db(settings, clock=clock))
 
     def close(self) -> None:
@@ -189,13 +189,13 @@ class SiteDesk:
         with partial.open("w", encoding="utf-8") as out:
             report = export_jsonl(self.state.audit, out)
         partial.replace(destination)
-        log.info("services.audit_exported records=%d", report.records)
+        log.info("desk.audit_exported records=%d", report.records)
         return ChainCheck(True, report.records)
 
     # --- policy and data ---------------------------------------------------------------------------------
 
     def policy(self) -> PolicyView:
-        """Read and validate the policy file now (it may have changed since the services were opened)."""
+        """Read and validate the policy file now (it may have changed since the desk was opened)."""
         path = self.settings.policy_path
         try:
             text = path.read_text(encoding="utf-8")

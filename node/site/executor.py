@@ -129,7 +129,7 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
         max_steps: int | None = None,
         task_name: str = "train",
         *,
-        services: SiteContext | None = None,
+        context: SiteContext | None = None,
     ) -> None:
         super().__init__()
         self.model_spec = model_spec
@@ -143,7 +143,7 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
         )
         self.max_examples = max_examples
         self.task_name = task_name
-        self._services = services
+        self._context = context
         self._model: NerModel | None = None
         self._data: EncodedDataset | None = None
         self._local_control: StateDict = {}
@@ -209,7 +209,7 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
             from node.ml.ner.cdm import examples_from_cdm
             from omop_etl.db import make_engine
 
-            settings = self.services.settings
+            settings = self.context.settings
             if settings is None:
                 raise ConfigError("the trainer needs the site settings (CDM URL, model folder, device)")
             spec: str = self.model_spec
@@ -241,9 +241,9 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
         return ScaffoldControls(global_control=to_torch(global_control), local_control=self._local_control)
 
     def _dp_run(self, job_id: str) -> DpRun | None:
-        services = self.services
-        policy, ledger = services.policy, services.ledger
-        record = services.lookup(job_id)
+        context = self.context
+        policy, ledger = context.policy, context.ledger
+        record = context.lookup(job_id)
         declared = record.manifest.dp if record is not None else None
         if policy is None or ledger is None:
             if declared is not None:
@@ -257,12 +257,12 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
 
     def _receipt(self, job_id: str) -> dict[str, Any] | None:
         """This site's signed approval receipt for the job, if it has a signer and an approved record of it."""
-        issuer = self.services.receipts
+        issuer = self.context.receipts
         return issuer.for_job(job_id) if issuer is not None else None
 
     def _report(self, job_id: str, round_: int, metrics: dict[str, float], nbytes: int) -> None:
         report = RoundReport(job_id=job_id, round=round_, metrics=metrics, bytes_sent=nbytes, at=datetime.now(UTC))
         try:
-            self.services.jobs.record_round(report)
+            self.context.jobs.record_round(report)
         except FednodeError as exc:  # the round happened; the dashboard misses one row, training goes on
             log.warning("executor.round_not_recorded job=%s round=%d kind=%s", job_id, round_, exc.title)

@@ -50,9 +50,9 @@ class _SiteFilter(Filter, UsesSiteContext):  # type: ignore[misc]  # nvflare is 
 
     name = "site_filter"
 
-    def __init__(self, *, services: SiteContext | None = None) -> None:
+    def __init__(self, *, context: SiteContext | None = None) -> None:
         super().__init__()
-        self._services = services
+        self._context = context
 
     def process(self, shareable: Shareable, fl_ctx: FLContext) -> Shareable:
         if shareable.get_return_code() != ReturnCode.OK or on_server(fl_ctx):
@@ -67,7 +67,7 @@ class _SiteFilter(Filter, UsesSiteContext):  # type: ignore[misc]  # nvflare is 
             round_ = EXPECTED.get(task_id).round
             block_in_place(shareable)
             log.warning("filters.blocked filter=%s job=%s round=%s reason=%s", self.name, job_id, round_, reason)
-            record_decision(self.services, job_id, round_, False, f"{self.name}: {reason}")
+            record_decision(self.context, job_id, round_, False, f"{self.name}: {reason}")
         return shareable
 
     def apply(self, shareable: Shareable, fl_ctx: FLContext) -> str | None:
@@ -95,8 +95,8 @@ class UpdateNormClip(_SiteFilter):
 
     name = "norm_clip"
 
-    def __init__(self, max_norm: float, *, services: SiteContext | None = None) -> None:
-        super().__init__(services=services)
+    def __init__(self, max_norm: float, *, context: SiteContext | None = None) -> None:
+        super().__init__(context=context)
         if not (isinstance(max_norm, int | float) and math.isfinite(max_norm) and max_norm > 0):
             raise ValueError("UpdateNormClip: max_norm must be a positive number")
         self.max_norm = float(max_norm)
@@ -128,10 +128,10 @@ class DpBudgetFilter(_SiteFilter):
     name = "dp_budget"
 
     def apply(self, shareable: Shareable, fl_ctx: FLContext) -> str | None:
-        services = self.services
-        ledger = services.ledger
+        context = self.context
+        ledger = context.ledger
         job_id = str(fl_ctx.get_job_id() or "")
-        dp_required = services.policy is not None and services.policy.privacy.dp.required
+        dp_required = context.policy is not None and context.policy.privacy.dp.required
         if ledger is None:
             return "no privacy ledger at this site" if dp_required else None
         reservation = ledger.reservation(job_id)
@@ -155,12 +155,12 @@ class EgressSchemaFilter(_SiteFilter):
 
     name = "egress_schema"
 
-    def __init__(self, allowed_metrics: Iterable[str] | None = None, *, services: SiteContext | None = None) -> None:
-        super().__init__(services=services)
+    def __init__(self, allowed_metrics: Iterable[str] | None = None, *, context: SiteContext | None = None) -> None:
+        super().__init__(context=context)
         metrics = frozenset(allowed_metrics) if allowed_metrics is not None else DEFAULT_METRICS
         self.policy = EgressPolicy(allowed_metrics=metrics)
 
     def apply(self, shareable: Shareable, fl_ctx: FLContext) -> str | None:
         expected = EXPECTED.get(str(fl_ctx.get_prop(FLContextKey.TASK_ID) or ""))
-        receipts = receipt_check_for(self.services, str(fl_ctx.get_job_id() or ""))
+        receipts = receipt_check_for(self.context, str(fl_ctx.get_job_id() or ""))
         return check_result(shareable, expected.schema, self.policy, receipt_check=receipts)

@@ -98,9 +98,9 @@ class _Bounded:
 class ApprovalGate(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflare is untyped
     """Holds every job at ``check_resources`` until the site approved its digest; re-checks meta at deploy."""
 
-    def __init__(self, *, services: SiteContext | None = None) -> None:
+    def __init__(self, *, context: SiteContext | None = None) -> None:
         super().__init__()
-        self._services = services
+        self._context = context
         self._bounded = _Bounded()
         self._metas: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._metas_lock = threading.Lock()
@@ -115,10 +115,10 @@ class ApprovalGate(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvfla
         elif event_type == EventType.AFTER_JOB_LAUNCH:
             meta = fl_ctx.get_prop(FLContextKey.JOB_META) or {}
             job_id = str(meta.get("job_id") or fl_ctx.get_prop(FLContextKey.CURRENT_JOB_ID) or "")
-            self._quietly("job_running", job_id, lambda: self.services.jobs.mark_running(job_id))
+            self._quietly("job_running", job_id, lambda: self.context.jobs.mark_running(job_id))
         elif event_type == EventType.JOB_COMPLETED:
             job_id = str(fl_ctx.get_prop(FLContextKey.CURRENT_JOB_ID) or "")
-            self._quietly("job_finished", job_id, lambda: self.services.jobs.mark_finished(job_id))
+            self._quietly("job_finished", job_id, lambda: self.context.jobs.mark_finished(job_id))
 
     def _on_authorize(self, fl_ctx: FLContext) -> None:
         command = fl_ctx.get_prop(FLContextKey.COMMAND_NAME)
@@ -127,7 +127,7 @@ class ApprovalGate(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvfla
         if command == AdminCommandNames.CHECK_RESOURCES and isinstance(meta, Mapping):
             self._stash(dict(meta))
         elif command == AdminCommandNames.SUBMIT_JOB:
-            site = fl_ctx.get_identity_name() or self.services.site_name
+            site = fl_ctx.get_identity_name() or self.context.site_name
             reason = self._bounded_decision(
                 lambda: self.check_deploy_meta(meta if isinstance(meta, Mapping) else {}, site),
                 on_timeout=REFUSE_TIMEOUT,
@@ -140,7 +140,7 @@ class ApprovalGate(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvfla
     def _on_check_resources(self, fl_ctx: FLContext) -> None:
         job_id = str(fl_ctx.get_prop(FLContextKey.CURRENT_JOB_ID) or "")
         meta = self._unstash(job_id)
-        site = fl_ctx.get_identity_name() or self.services.site_name
+        site = fl_ctx.get_identity_name() or self.context.site_name
         reason = self._bounded_decision(
             lambda: self.check_job(job_id, meta, site), on_timeout=BLOCK_BUSY, on_error=BLOCK_ERROR
         )
@@ -151,7 +151,7 @@ class ApprovalGate(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvfla
 
     def check_job(self, job_id: str, meta: Mapping[str, Any] | None, site: str) -> str | None:
         """The block reason for a job at ``check_resources``, or ``None`` to let it be scheduled."""
-        services = self.services
+        context = self.context
         if not job_id:
             return BLOCK_NO_MANIFEST
         manifest: JobManifest | None = None
@@ -160,21 +160,21 @@ class ApprovalGate(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvfla
                 manifest = manifest_for_site(meta, site)
             except DigestMismatchError as exc:
                 log.warning("gate.manifest_refused job=%s reason=%s", job_id, exc.message)
-                if services.lookup(job_id) is not None:
+                if context.lookup(job_id) is not None:
                     self._refuse(job_id, "manifest integrity failed")
                 return BLOCK_BAD_MANIFEST
             except ManifestError as exc:
                 log.warning("gate.manifest_missing job=%s reason=%s", job_id, exc.message)
-        record = services.lookup(job_id)
+        record = context.lookup(job_id)
         if record is None:
             if manifest is None:
                 return BLOCK_NO_MANIFEST
-            verdict = services.evaluate(manifest)
-            record = services.jobs.register_pending(manifest, verdict)
+            verdict = context.evaluate(manifest)
+            record = context.jobs.register_pending(manifest, verdict)
             log.info("gate.job_pending job=%s digest=%s allowed=%s", job_id, manifest.digest, verdict.allowed)
         elif manifest is not None:
             try:  # same digest and pinned meta: returns the stored record; different: refused, audited, raises
-                record = services.jobs.register_pending(manifest, record.verdict)
+                record = context.jobs.register_pending(manifest, record.verdict)
             except DigestMismatchError:
                 log.warning("gate.job_changed job=%s", job_id)
                 return BLOCK_CHANGED
@@ -189,9 +189,9 @@ class ApprovalGate(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvfla
                 return BLOCK_DENIED
             return BLOCK_AWAITING
         if record.state is JobState.APPROVED:
-            if not self.services.jobs.is_approved(record.job_id, record.manifest.digest):
+            if not self.context.jobs.is_approved(record.job_id, record.manifest.digest):
                 return BLOCK_AWAITING
-            now = self.services.evaluate(record.manifest)  # the policy may have changed, or a window closed
+            now = self.context.evaluate(record.manifest)  # the policy may have changed, or a window closed
             if not now.allowed:
                 rules = blocking_rules(now)
                 log.info("gate.job_held job=%s rules=%s", record.job_id, ",".join(sorted(rules)))
@@ -206,9 +206,9 @@ class ApprovalGate(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvfla
         The registry's ``verify_deploy`` compares the digest and the declared fields with pinned meta, audits
         ``digest:verified`` or ``digest:mismatch`` and refuses the job on a mismatch.
         """
-        services = self.services
+        context = self.context
         job_id = str(meta.get("job_id") or "")
-        record = services.lookup(job_id) if job_id else None
+        record = context.lookup(job_id) if job_id else None
         if record is None or record.state is not JobState.APPROVED:
             log.warning("gate.deploy_refused job=%s reason=not_approved", job_id or "-")
             return REFUSE_NOT_APPROVED
@@ -219,7 +219,7 @@ class ApprovalGate(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvfla
             self._refuse(job_id, "deploy meta carries no valid manifest")
             return REFUSE_DIGEST
         try:
-            services.jobs.verify_deploy(job_id, manifest.digest, manifest)
+            context.jobs.verify_deploy(job_id, manifest.digest, manifest)
         except DigestMismatchError:
             log.warning(
                 "gate.deploy_refused job=%s approved=%s got=%s", job_id, record.manifest.digest, manifest.digest
@@ -233,7 +233,7 @@ class ApprovalGate(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvfla
 
     def _refuse(self, job_id: str, reason: str) -> None:
         with contextlib.suppress(JobStateError):  # already refused, rejected or past running: nothing to change
-            self.services.jobs.mark_refused(job_id, reason)
+            self.context.jobs.mark_refused(job_id, reason)
 
     def _stash(self, meta: dict[str, Any]) -> None:
         job_id = str(meta.get("job_id") or "")
@@ -252,9 +252,9 @@ class ApprovalGate(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvfla
     def _bounded_decision(self, decide: Callable[[], str | None], *, on_timeout: str, on_error: str) -> str | None:
         """Run a decision within the time limit; fail closed on timeout or error."""
         try:
-            return self._bounded.call(decide, self.services.check_timeout_s)
+            return self._bounded.call(decide, self.context.check_timeout_s)
         except FutureTimeout:
-            log.warning("gate.timeout limit_s=%s", self.services.check_timeout_s)
+            log.warning("gate.timeout limit_s=%s", self.context.check_timeout_s)
             return on_timeout
         except FednodeError as exc:
             log.error("gate.error kind=%s reason=%s", exc.title, exc.message)
@@ -266,7 +266,7 @@ class ApprovalGate(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvfla
         if not job_id:
             return
         try:
-            self._bounded.call(action, self.services.check_timeout_s)
+            self._bounded.call(action, self.context.check_timeout_s)
             log.info("gate.%s job=%s", event, job_id)
         except Exception as exc:  # a lifecycle note must not break NVFlare's job handling
             log.warning("gate.%s_not_recorded job=%s kind=%s", event, job_id, type(exc).__name__)
@@ -279,16 +279,16 @@ class DigestValidator(AppValidator, UsesSiteContext):  # type: ignore[misc]  # n
     and checking its signature, before the job starts; an error string refuses the deploy (final for the job).
     """
 
-    def __init__(self, *, services: SiteContext | None = None) -> None:
+    def __init__(self, *, context: SiteContext | None = None) -> None:
         super().__init__()
-        self._services = services
+        self._context = context
         self._bounded = _Bounded()
 
     def validate(self, app_folder: str) -> tuple[str, dict[str, Any]]:
         folder = Path(app_folder)
         job_id = folder.parent.name
         try:
-            err = self._bounded.call(lambda: self.check_folder(folder, job_id), self.services.check_timeout_s)
+            err = self._bounded.call(lambda: self.check_folder(folder, job_id), self.context.check_timeout_s)
         except FutureTimeout:
             log.warning("validator.timeout job=%s", job_id)
             return REFUSE_TIMEOUT, {}
@@ -299,8 +299,8 @@ class DigestValidator(AppValidator, UsesSiteContext):  # type: ignore[misc]  # n
 
     def check_folder(self, folder: Path, job_id: str) -> str:
         """ "" if the folder holds exactly the approved bytes of ``job_id``, else the refusal reason."""
-        jobs = self.services.jobs
-        record = self.services.lookup(job_id)
+        jobs = self.context.jobs
+        record = self.context.lookup(job_id)
         if record is None:
             log.warning("validator.refused job=%s reason=unknown_job", job_id)
             return REFUSE_NOT_APPROVED

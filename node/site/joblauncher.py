@@ -274,20 +274,20 @@ class SiteJobLauncher(ClientProcessJobLauncher, UsesSiteContext):  # type: ignor
     """NVFlare's client process launcher, with BYOC jobs run confined (see the module docstring).
 
     Built by NVFlare from ``resources.json`` with no arguments (construction does no I/O: NVFlare also builds
-    it in every job process). Tests pass ``services``, ``stage``/``unstage`` and ``audit`` fakes.
+    it in every job process). Tests pass ``context``, ``stage``/``unstage`` and ``audit`` fakes.
     """
 
     def __init__(
         self,
         *,
-        services: SiteContext | None = None,
+        context: SiteContext | None = None,
         stage: Stager | None = None,
         unstage: Unstager | None = None,
         audit: AuditSink | None = None,
         require_support: Callable[[], object] | None = None,
     ) -> None:
         super().__init__()
-        self._services = services
+        self._context = context
         self._stage = stage
         self._unstage = unstage
         self._audit = audit
@@ -340,7 +340,7 @@ class SiteJobLauncher(ClientProcessJobLauncher, UsesSiteContext):  # type: ignor
         return shlex.split(self.get_command(job_meta, fl_ctx), True)
 
     def _prepare(self, job_id: str, app_dir: Path, run_dir: Path) -> ByocLaunch:
-        policy = self.services.policy
+        policy = self.context.policy
         if policy is None:
             raise SandboxUnavailableError("no site policy is loaded: BYOC jobs are refused")
         launch = prepare_byoc(
@@ -364,20 +364,20 @@ class SiteJobLauncher(ClientProcessJobLauncher, UsesSiteContext):  # type: ignor
     def _refused(self, job_id: str, reason: str) -> None:
         log.warning("joblauncher.byoc_refused job=%s reason=%s", job_id, reason)
         with contextlib.suppress(Exception):
-            self.services.jobs.mark_refused(job_id, reason[:300])
+            self.context.jobs.mark_refused(job_id, reason[:300])
 
     def _stager(self) -> Stager | None:
         if self._stage is not None:
             return self._stage
-        services = self.services
-        if services.settings is None or services.policy is None:
+        context = self.context
+        if context.settings is None or context.policy is None:
             return None
-        settings, policy = services.settings, services.policy
+        settings, policy = context.settings, context.policy
 
         def stage(job_id: str, workdir: Path) -> StagedFiles:
             from node.site.staging import base_model_spec, stage_job_data
 
-            record = services.jobs.get(job_id)
+            record = context.jobs.get(job_id)
             return stage_job_data(
                 record, workdir, policy=policy, cdm_url=settings.omop_db_url, model_spec=base_model_spec(settings)
             )
@@ -398,10 +398,10 @@ class SiteJobLauncher(ClientProcessJobLauncher, UsesSiteContext):  # type: ignor
     def _audit_sink(self) -> AuditSink | None:
         if self._audit is not None:
             return self._audit
-        log_ = self.services.audit
+        log_ = self.context.audit
         if log_ is None:
             return None
-        site = self.services.site_name
+        site = self.context.site_name
 
         def sink(event: AuditEvent, job_id: str, details: Mapping[str, Any]) -> None:
             log_.append(event, actor=f"site:{site}", job_id=job_id, details=dict(details))

@@ -151,19 +151,19 @@ def _eventually(predicate: object, timeout_s: float, what: str) -> None:
 
 
 def _state(run: Running, site: str, job_id: str) -> JobState | None:
-    services = open_state_db(load_settings(home=run.consortium.homes[site], site_name=site))
+    db = open_state_db(load_settings(home=run.consortium.homes[site], site_name=site))
     try:
-        return next((j.state for j in services.jobs.list_jobs() if j.job_id == job_id), None)
+        return next((j.state for j in db.jobs.list_jobs() if j.job_id == job_id), None)
     finally:
-        services.close()
+        db.close()
 
 
 def _denials(run: Running, site: str, job_id: str) -> list[dict[str, object]]:
-    services = open_state_db(load_settings(home=run.consortium.homes[site], site_name=site))
+    db = open_state_db(load_settings(home=run.consortium.homes[site], site_name=site))
     try:
-        return [dict(r.details) for r in services.audit.records(job_id=job_id, events=[AuditEvent.SANDBOX_DENIED])]
+        return [dict(r.details) for r in db.audit.records(job_id=job_id, events=[AuditEvent.SANDBOX_DENIED])]
     finally:
-        services.close()
+        db.close()
 
 
 def _outcomes(kit: Path, job_id: str) -> dict[str, str]:

@@ -46,25 +46,25 @@ class Running:
         return list(self.consortium.homes)
 
     def record(self, site: str, job_id: str) -> JobRecord | None:
-        services = open_state_db(load_settings(home=self.consortium.homes[site], site_name=site))
+        db = open_state_db(load_settings(home=self.consortium.homes[site], site_name=site))
         try:
-            return next((j for j in services.jobs.list_jobs() if j.job_id == job_id), None)
+            return next((j for j in db.jobs.list_jobs() if j.job_id == job_id), None)
         finally:
-            services.close()
+            db.close()
 
     def public_key(self, site: str) -> str:
-        services = open_state_db(load_settings(home=self.consortium.homes[site], site_name=site))
+        db = open_state_db(load_settings(home=self.consortium.homes[site], site_name=site))
         try:
-            return services.key.public_pem
+            return db.key.public_pem
         finally:
-            services.close()
+            db.close()
 
     def egress(self, site: str, job_id: str) -> list[bool]:
-        services = open_state_db(load_settings(home=self.consortium.homes[site], site_name=site))
+        db = open_state_db(load_settings(home=self.consortium.homes[site], site_name=site))
         try:
-            return [d.allowed for d in services.jobs.egress(job_id)]
+            return [d.allowed for d in db.jobs.egress(job_id)]
         finally:
-            services.close()
+            db.close()
 
 
 @pytest.fixture(scope="module")

@@ -101,7 +101,7 @@ def deploy_app(job: Path, workspace: Path, job_id: str, site: str = SITE) -> Pat
     return app_dir
 
 
-def services_for(
+def context_for(
     site: Site, *, verdict: Verdict | Callable[[JobManifest], Verdict] = ALLOW, timeout_s: float = 5.0
 ) -> SiteContext:
     evaluate = verdict if callable(verdict) else (lambda _m: verdict)

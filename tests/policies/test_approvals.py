@@ -189,12 +189,12 @@ def test_cli_jobs_approve_reject(fednode_home: Path) -> None:
     from fednode.settings import load_settings
     from policies.state_db import open_state_db
 
-    services = open_state_db(load_settings(home=fednode_home), require_policy=True)
-    approvers = services.jobs.rules.approvers
-    required = services.jobs.rules.required_approvals
-    services.jobs.register_pending(manifest("job-1"), ALLOW)
-    services.jobs.register_pending(manifest("job-2"), DENY)
-    services.close()
+    db = open_state_db(load_settings(home=fednode_home), require_policy=True)
+    approvers = db.jobs.rules.approvers
+    required = db.jobs.rules.required_approvals
+    db.jobs.register_pending(manifest("job-1"), ALLOW)
+    db.jobs.register_pending(manifest("job-2"), DENY)
+    db.close()
     runner = CliRunner()
     listed = runner.invoke(app, ["--json", "jobs"])
     assert listed.exit_code == 0, listed.output
@@ -221,11 +221,11 @@ def test_cli_enroll_and_approve_with_totp(fednode_home: Path) -> None:
     from fednode.settings import load_settings
     from policies.state_db import open_state_db
 
-    services = open_state_db(load_settings(home=fednode_home), require_policy=True)
-    assert services.jobs.rules.totp_required
-    who = services.jobs.rules.approvers[0]
-    services.jobs.register_pending(manifest("job-1"), ALLOW)
-    services.close()
+    db = open_state_db(load_settings(home=fednode_home), require_policy=True)
+    assert db.jobs.rules.totp_required
+    who = db.jobs.rules.approvers[0]
+    db.jobs.register_pending(manifest("job-1"), ALLOW)
+    db.close()
     runner = CliRunner()
     stranger = runner.invoke(app, ["--json", "approvers", "enroll", "mallory"])
     assert stranger.exit_code == 3

@@ -123,9 +123,9 @@ def test_cli_verify_export_and_tamper(fednode_home: Path) -> None:
     from fednode.settings import load_settings
     from policies.state_db import open_state_db
 
-    services = open_state_db(load_settings(home=fednode_home))
+    db = open_state_db(load_settings(home=fednode_home))
     for i in range(3):
-        services.audit.append(AuditEvent.POLICY_LOADED, actor="test", details={"i": i})
+        db.audit.append(AuditEvent.POLICY_LOADED, actor="test", details={"i": i})
     out = fednode_home / "export.jsonl"
     exported = runner.invoke(app, ["--json", "audit", "export", "--out", str(out)])
     assert exported.exit_code == 0, exported.output
@@ -135,9 +135,9 @@ def test_cli_verify_export_and_tamper(fednode_home: Path) -> None:
     assert (fednode_home / "crate" / "ro-crate-metadata.json").is_file()
     unknown = runner.invoke(app, ["--json", "audit", "export", "--ro-crate", str(fednode_home / "c2"), "--job", "x"])
     assert unknown.exit_code == 4
-    with services.store.write() as s:
+    with db.store.write() as s:
         s.execute(text("UPDATE audit_record SET actor = 'mallory' WHERE seq = 2"))
-    services.close()
+    db.close()
     broken = runner.invoke(app, ["--json", "audit", "verify"])
     assert broken.exit_code == 5
     assert "record 2" in json.loads(broken.stdout)["message"]

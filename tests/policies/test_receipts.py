@@ -104,12 +104,12 @@ def test_cli_issue_and_verify_receipt(fednode_home: Path) -> None:
     from policies.registry import ApprovalRules
     from policies.state_db import open_state_db
 
-    services = open_state_db(load_settings(home=fednode_home))
-    services.jobs.rules = ApprovalRules(approvers=("dr.hansen",))
-    services.jobs.register_pending(manifest(), ALLOW)
-    services.jobs.approve("job-1", "dr.hansen", "ok")
+    db = open_state_db(load_settings(home=fednode_home))
+    db.jobs.rules = ApprovalRules(approvers=("dr.hansen",))
+    db.jobs.register_pending(manifest(), ALLOW)
+    db.jobs.approve("job-1", "dr.hansen", "ok")
     pub = fednode_home / "keys" / "site.ed25519.pub"
-    services.close()
+    db.close()
     runner = CliRunner()
     out = fednode_home / "receipt.json"
     issued = runner.invoke(app, ["--json", "receipt", "issue", "job-1", "--out", str(out)])

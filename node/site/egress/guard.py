@@ -126,11 +126,11 @@ class EgressGuard(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflar
         allowed_metrics: scalar metric names a result may carry (default :data:`DEFAULT_METRICS`).
     """
 
-    def __init__(self, allowed_metrics: Iterable[str] | None = None, *, services: SiteContext | None = None) -> None:
+    def __init__(self, allowed_metrics: Iterable[str] | None = None, *, context: SiteContext | None = None) -> None:
         super().__init__()
         metrics = frozenset(allowed_metrics) if allowed_metrics is not None else DEFAULT_METRICS
         self.policy = EgressPolicy(allowed_metrics=metrics)
-        self._services = services
+        self._context = context
         self._pending: dict[str, Shareable] = {}
 
     def handle_event(self, event_type: str, fl_ctx: FLContext) -> None:
@@ -162,7 +162,7 @@ class EgressGuard(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflar
                 allowed_runner[ReservedHeaderKey.AUDIT_EVENT_ID] = audit_id
         job_id = str(fl_ctx.get_job_id() or "")
         try:
-            receipts = receipt_check_for(self.services, job_id)
+            receipts = receipt_check_for(self.context, job_id)
             reason = check_result(
                 result, expected.schema, self.policy, runner_headers=allowed_runner, receipt_check=receipts
             )
@@ -181,19 +181,19 @@ class EgressGuard(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflar
         return False
 
     def _record(self, job_id: str, round_: int, allowed: bool, reason: str) -> None:
-        record_decision(self.services, job_id, round_, allowed, reason)
+        record_decision(self.context, job_id, round_, allowed, reason)
 
 
-def receipt_check_for(services: SiteContext, job_id: str) -> ReceiptCheck:
+def receipt_check_for(context: SiteContext, job_id: str) -> ReceiptCheck:
     """The receipt check for results of ``job_id`` at this site (its issuer, its name)."""
-    return make_receipt_check(services.receipts, site=services.site_name, job_id=job_id)
+    return make_receipt_check(context.receipts, site=context.site_name, job_id=job_id)
 
 
-def record_decision(services: SiteContext, job_id: str, round_: int, allowed: bool, reason: str) -> None:
+def record_decision(context: SiteContext, job_id: str, round_: int, allowed: bool, reason: str) -> None:
     """Record one egress decision in the registry (audited there); a failed write is logged, never raised."""
     decision = EgressDecision(job_id=job_id, round=round_, allowed=allowed, reason=reason, at=datetime.now(UTC))
     try:
-        services.jobs.record_egress(decision)
+        context.jobs.record_egress(decision)
     except Exception as exc:  # the decision already took effect; the audit failure is reported, not raised
         log.error("egress.audit_failed job=%s kind=%s", job_id, type(exc).__name__)
 

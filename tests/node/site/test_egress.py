@@ -24,7 +24,7 @@ from node.site.receipts import ReceiptIssuer
 from policies.contracts import JobState
 from policies.keys import SiteKey
 from policies.receipts import _message as _receipt_message
-from tests.node.sitekit import SITE, ctx, make_job, new_site, server_meta, services_for
+from tests.node.sitekit import SITE, context_for, ctx, make_job, new_site, server_meta
 
 # Synthetic PHI: a Faker-style Norwegian name and a fødselsnummer with valid check digits (not a real person).
 PHI_NAME = "Kari Nordmann-Bjørnstad"
@@ -61,14 +61,14 @@ def _result(
 def site_and_guard(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A running job in a real registry, and the guard wired to it."""
     site = new_site(tmp_path)
-    services = services_for(site)
-    gate = ApprovalGate(services=services)
+    context = context_for(site)
+    gate = ApprovalGate(context=context)
     meta = server_meta(make_job(tmp_path), "job-1")
     gate.check_job("job-1", meta, "site-a")
     site.jobs.approve("job-1", "dr.hansen", "ok")
     site.jobs.mark_running("job-1")
     assert site.jobs.get("job-1").state is JobState.RUNNING
-    return site, EgressGuard(services=services)
+    return site, EgressGuard(context=context)
 
 
 def _job_ctx(task_id: str = "task-1") -> FLContext:
@@ -228,14 +228,14 @@ def receipt_guard(tmp_path: Path):  # type: ignore[no-untyped-def]
     home.mkdir()
     site = new_site(home)
     issuer = ReceiptIssuer(site=SITE, jobs=site.jobs, key=site.key, audit=site.audit)
-    services = replace(services_for(site), receipts=issuer)
-    gate = ApprovalGate(services=services)
+    context = replace(context_for(site), receipts=issuer)
+    gate = ApprovalGate(context=context)
     gate.check_job("job-1", server_meta(make_job(home), "job-1"), SITE)
     site.jobs.approve("job-1", "dr.hansen", "ok")
     site.jobs.mark_running("job-1")
     receipt = issuer.for_job("job-1")
     assert receipt is not None
-    return site, EgressGuard(services=services), receipt
+    return site, EgressGuard(context=context), receipt
 
 
 def _with_receipt(receipt: object) -> Shareable:

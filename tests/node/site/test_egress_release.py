@@ -23,7 +23,7 @@ from node.site.receipts import ReceiptIssuer
 from node.site.release import on_grid
 from policies.contracts import JobKind, JobState
 from policies.ledger import epsilon_of
-from tests.node.sitekit import ALLOW, ctx, make_job, server_meta, services_for
+from tests.node.sitekit import ALLOW, context_for, ctx, make_job, server_meta
 from tests.policies.statekit import Site, dp, make_site, manifest
 
 GLOBAL = {"encoder.weight": np.full((4, 3), 0.25, dtype=np.float32), "classifier.bias": np.zeros(3, np.float32)}
@@ -41,8 +41,8 @@ def _site(tmp_path: Path, *, budget: float = 8.0) -> Site:
 
 
 def _guard(site: Site, **release: Any) -> EgressGuard:
-    services = replace(services_for(site), ledger=site.ledger, local_records=lambda: RECORDS)
-    return EgressGuard(release=release or None, services=services)
+    context = replace(context_for(site), ledger=site.ledger, local_records=lambda: RECORDS)
+    return EgressGuard(release=release or None, context=context)
 
 
 def _ctx(task_id: str) -> FLContext:
@@ -176,13 +176,13 @@ def test_required_dp_without_site_noise_blocks_byoc_updates(tmp_path: Path) -> N
 
 def test_config_only_jobs_keep_todays_path(tmp_path: Path) -> None:
     site = make_site(tmp_path / "state.db", budget=8.0)
-    services = replace(services_for(site), ledger=site.ledger, local_records=lambda: RECORDS)
-    ApprovalGate(services=services).check_job("job-1", server_meta(make_job(tmp_path), "job-1"), "site-a")
+    context = replace(context_for(site), ledger=site.ledger, local_records=lambda: RECORDS)
+    ApprovalGate(context=context).check_job("job-1", server_meta(make_job(tmp_path), "job-1"), "site-a")
     site.jobs.approve("job-1", "dr.hansen", "ok")
     site.jobs.mark_running("job-1")
     assert site.jobs.get("job-1").state is JobState.RUNNING
     update = {k: np.full(v.shape, 0.0123456, dtype=np.float32) for k, v in GLOBAL.items()}
-    guard = EgressGuard(release={"dp_required": True}, services=services)
+    guard = EgressGuard(release={"dp_required": True}, context=context)
     result = _run(guard, _result(update, val_f1=0.8765432))
     assert result.get_return_code() == ReturnCode.OK
     assert np.array_equal(result["DXO"]["data"]["encoder.weight"], update["encoder.weight"])
@@ -193,7 +193,7 @@ def test_config_only_jobs_keep_todays_path(tmp_path: Path) -> None:
 def test_a_released_byoc_update_carries_the_sites_signed_receipt(tmp_path: Path) -> None:
     site = _site(tmp_path)
     issuer = ReceiptIssuer(site="site-a", jobs=site.jobs, key=site.key, audit=site.audit, clock=site.clock)
-    services = replace(services_for(site), ledger=site.ledger, local_records=lambda: RECORDS, receipts=issuer)
-    result = _run(EgressGuard(services=services), _result(dict(GLOBAL)))
+    context = replace(context_for(site), ledger=site.ledger, local_records=lambda: RECORDS, receipts=issuer)
+    result = _run(EgressGuard(context=context), _result(dict(GLOBAL)))
     assert result.get_return_code() == ReturnCode.OK  # the final check verified the receipt too
     assert result["DXO"]["meta"][RECEIPT_META_KEY] == issuer.for_job("job-1")

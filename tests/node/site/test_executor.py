@@ -40,18 +40,18 @@ def global_params() -> dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in load_ner_model("tiny", seed=0).state().items()}
 
 
-def _services(tmp_path: Path, cdm_url: str, *, dataset: str = "omop") -> tuple[object, SiteContext]:
+def _context(tmp_path: Path, cdm_url: str, *, dataset: str = "omop") -> tuple[object, SiteContext]:
     site = new_site(tmp_path)
     settings = load_settings(home=tmp_path, omop_url=cdm_url)
     issuer = ReceiptIssuer(site="site-a", jobs=site.jobs, key=site.key, audit=site.audit)
-    services = SiteContext(
+    context = SiteContext(
         site_name="site-a", jobs=site.jobs, evaluate=lambda _m: ALLOW, settings=settings, receipts=issuer
     )
     job = make_job(tmp_path, dataset=dataset)
-    ApprovalGate(services=services).check_job("job-1", server_meta(job, "job-1"), "site-a")
+    ApprovalGate(context=context).check_job("job-1", server_meta(job, "job-1"), "site-a")
     site.jobs.approve("job-1", "dr.hansen", "ok")
     site.jobs.mark_running("job-1")
-    return site, services
+    return site, context
 
 
 def _task(params: dict[str, np.ndarray], round_: int = 0) -> Shareable:
@@ -60,9 +60,9 @@ def _task(params: dict[str, np.ndarray], round_: int = 0) -> Shareable:
 
 
 def test_a_round_on_the_site_cdm_returns_an_update_the_egress_guard_passes(tmp_path, cdm_url, global_params) -> None:  # type: ignore[no-untyped-def]
-    site, services = _services(tmp_path, cdm_url)
-    executor = NerExecutor(model_spec="tiny", batch_size=8, max_steps=3, learning_rate=1e-3, services=services)
-    guard = EgressGuard(services=services)
+    site, context = _context(tmp_path, cdm_url)
+    executor = NerExecutor(model_spec="tiny", batch_size=8, max_steps=3, learning_rate=1e-3, context=context)
+    guard = EgressGuard(context=context)
     fl_ctx = ctx()
     fl_ctx.set_prop(ReservedKey.RUN_NUM, "job-1", private=False, sticky=False)
     fl_ctx.set_prop(FLContextKey.TASK_ID, "t0", private=True, sticky=False)
@@ -95,8 +95,8 @@ def test_a_round_on_the_site_cdm_returns_an_update_the_egress_guard_passes(tmp_p
 
 
 def test_wrong_task_and_aborted_rounds(tmp_path, cdm_url, global_params) -> None:  # type: ignore[no-untyped-def]
-    _site, services = _services(tmp_path, cdm_url)
-    executor = NerExecutor(model_spec="tiny", max_steps=1, services=services)
+    _site, context = _context(tmp_path, cdm_url)
+    executor = NerExecutor(model_spec="tiny", max_steps=1, context=context)
     fl_ctx = ctx()
     fl_ctx.set_prop(ReservedKey.RUN_NUM, "job-1", private=False, sticky=False)
     assert executor.execute("validate", _task(global_params), fl_ctx, Signal()).get_return_code() == (
@@ -122,10 +122,10 @@ def test_dp_round_accounts_its_steps_in_the_site_ledger(tmp_path, cdm_url, globa
     from policies.policy_model import load_policy
 
     policy = load_policy(Path(__file__).resolve().parents[3] / "policies" / "examples" / "site-policy.yaml")
-    site, services = _services(tmp_path, cdm_url, dataset="omop_notes")  # the kit's ledger budgets omop_notes
-    services.policy = policy
-    services.ledger = site.ledger  # type: ignore[attr-defined]
-    executor = NerExecutor(model_spec="tiny", batch_size=8, max_steps=2, services=services)
+    site, context = _context(tmp_path, cdm_url, dataset="omop_notes")  # the kit's ledger budgets omop_notes
+    context.policy = policy
+    context.ledger = site.ledger  # type: ignore[attr-defined]
+    executor = NerExecutor(model_spec="tiny", batch_size=8, max_steps=2, context=context)
     fl_ctx = ctx()
     fl_ctx.set_prop(ReservedKey.RUN_NUM, "job-1", private=False, sticky=False)
     result = executor.execute("train", _task(global_params), fl_ctx, Signal())

@@ -23,7 +23,7 @@ from node.site.gate import ApprovalGate
 from policies.compile import compile_site, write_site_files
 from policies.contracts import DpParams
 from policies.policy_model import load_policy
-from tests.node.sitekit import ctx, make_job, new_site, server_meta, services_for
+from tests.node.sitekit import context_for, ctx, make_job, new_site, server_meta
 
 EXAMPLE_POLICY = Path(__file__).resolve().parents[3] / "policies" / "examples" / "site-policy.yaml"
 
@@ -45,11 +45,11 @@ def _job_ctx(job_id: str = "job-1") -> FLContext:
 @pytest.fixture
 def running(tmp_path: Path):  # type: ignore[no-untyped-def]
     site = new_site(tmp_path)
-    services = services_for(site)
-    ApprovalGate(services=services).check_job("job-1", server_meta(make_job(tmp_path), "job-1"), "site-a")
+    context = context_for(site)
+    ApprovalGate(context=context).check_job("job-1", server_meta(make_job(tmp_path), "job-1"), "site-a")
     site.jobs.approve("job-1", "dr.hansen", "ok")
     site.jobs.mark_running("job-1")
-    return site, services
+    return site, context
 
 
 def test_compiled_privacy_json_builds_with_nvflare(tmp_path: Path) -> None:
@@ -67,8 +67,8 @@ def test_compiled_privacy_json_builds_with_nvflare(tmp_path: Path) -> None:
 
 
 def test_norm_clip_scales_large_updates_and_keeps_small_ones(running) -> None:  # type: ignore[no-untyped-def]
-    _site, services = running
-    clip = UpdateNormClip(max_norm=1.0, services=services)
+    _site, context = running
+    clip = UpdateNormClip(max_norm=1.0, context=context)
     big = clip.process(_diff(1.0), _job_ctx())
     data = from_shareable(big).data
     assert math.isclose(global_l2_norm(data.values()), 1.0, rel_tol=1e-5)
@@ -78,9 +78,9 @@ def test_norm_clip_scales_large_updates_and_keeps_small_ones(running) -> None:  
 
 
 def test_norm_clip_refuses_full_weights_and_records_it(running) -> None:  # type: ignore[no-untyped-def]
-    site, services = running
+    site, context = running
     weights = DXO(DataKind.WEIGHTS, {"a": np.ones((2, 2), np.float32)}).to_shareable()
-    out = UpdateNormClip(max_norm=1.0, services=services).process(weights, _job_ctx())
+    out = UpdateNormClip(max_norm=1.0, context=context).process(weights, _job_ctx())
     assert out.get_return_code() == ReturnCode.EXECUTION_RESULT_ERROR and "DXO" not in out
     decision = site.jobs.egress("job-1")[-1]
     assert not decision.allowed and "WEIGHT_DIFF" in decision.reason
@@ -93,10 +93,10 @@ def test_norm_clip_rejects_bad_arguments() -> None:
 
 
 def test_dp_budget_filter_needs_a_live_reservation(running) -> None:  # type: ignore[no-untyped-def]
-    site, services = running
-    services.ledger = site.ledger
-    services.policy = load_policy(EXAMPLE_POLICY)  # dp.required: true
-    flt = DpBudgetFilter(services=services)
+    site, context = running
+    context.ledger = site.ledger
+    context.policy = load_policy(EXAMPLE_POLICY)  # dp.required: true
+    flt = DpBudgetFilter(context=context)
     assert flt.process(_diff(0.1), _job_ctx()).get_return_code() == ReturnCode.EXECUTION_RESULT_ERROR
     assert "no privacy-budget reservation" in site.jobs.egress("job-1")[-1].reason
 
@@ -110,8 +110,8 @@ def test_dp_budget_filter_needs_a_live_reservation(running) -> None:  # type: ig
 
 
 def test_egress_schema_filter_uses_the_global_model_the_guard_saw(running) -> None:  # type: ignore[no-untyped-def]
-    _site, services = running
-    guard, flt = EgressGuard(services=services), EgressSchemaFilter(services=services)
+    _site, context = running
+    guard, flt = EgressGuard(context=context), EgressSchemaFilter(context=context)
     fl_ctx = _job_ctx()
     task = DXO(DataKind.WEIGHTS, {"a": np.zeros((3, 4), np.float32), "b": np.zeros(5, np.float32)}).to_shareable()
     fl_ctx.set_prop(FLContextKey.TASK_DATA, task, private=True, sticky=False)
@@ -123,8 +123,8 @@ def test_egress_schema_filter_uses_the_global_model_the_guard_saw(running) -> No
 
 
 def test_error_replies_pass_through_untouched(running) -> None:  # type: ignore[no-untyped-def]
-    _site, services = running
+    _site, context = running
     reply = Shareable()
     reply.set_return_code(ReturnCode.EXECUTION_EXCEPTION)
-    out = UpdateNormClip(max_norm=1.0, services=services).process(reply, _job_ctx())
+    out = UpdateNormClip(max_norm=1.0, context=context).process(reply, _job_ctx())
     assert out.get_return_code() == ReturnCode.EXECUTION_EXCEPTION

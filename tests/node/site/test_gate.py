@@ -21,12 +21,12 @@ from tests.node.sitekit import (
     DEPLOY,
     WINDOW,
     authorize_ctx,
+    context_for,
     ctx,
     deploy_app,
     make_job,
     new_site,
     server_meta,
-    services_for,
 )
 
 
@@ -53,7 +53,7 @@ def _events(site: object, job_id: str) -> list[str]:
 
 def test_job_is_held_until_approved_then_released(tmp_path: Path) -> None:
     site = new_site(tmp_path, required=2)
-    gate = ApprovalGate(services=services_for(site))
+    gate = ApprovalGate(context=context_for(site))
     meta = server_meta(make_job(tmp_path), "job-1")
 
     assert _check(gate, meta) == g.BLOCK_AWAITING
@@ -74,16 +74,16 @@ def test_rejected_denied_and_window_jobs_get_their_own_reasons(tmp_path: Path) -
     site = new_site(tmp_path)
     job = make_job(tmp_path)
 
-    gate = ApprovalGate(services=services_for(site))
+    gate = ApprovalGate(context=context_for(site))
     _check(gate, server_meta(job, "job-r"))
     site.jobs.reject("job-r", "dr.hansen", "not this study")
     assert _check(gate, server_meta(job, "job-r")) == g.BLOCK_REJECTED
 
-    denying = ApprovalGate(services=services_for(site, verdict=DENY))
+    denying = ApprovalGate(context=context_for(site, verdict=DENY))
     assert _check(denying, server_meta(job, "job-d")) == g.BLOCK_DENIED
     assert site.jobs.get("job-d").state is JobState.REFUSED
 
-    windowed = ApprovalGate(services=services_for(site, verdict=WINDOW))
+    windowed = ApprovalGate(context=context_for(site, verdict=WINDOW))
     assert _check(windowed, server_meta(job, "job-w")) == g.BLOCK_AWAITING  # transient: stays reviewable
     assert site.jobs.get("job-w").state is JobState.PENDING
 
@@ -91,7 +91,7 @@ def test_rejected_denied_and_window_jobs_get_their_own_reasons(tmp_path: Path) -
 def test_approved_job_is_held_while_its_time_window_is_closed(tmp_path: Path) -> None:
     site = new_site(tmp_path)
     verdicts = {"now": DENY.__class__(True, (), policy_digest="p" * 64)}
-    gate = ApprovalGate(services=services_for(site, verdict=lambda _m: verdicts["now"]))
+    gate = ApprovalGate(context=context_for(site, verdict=lambda _m: verdicts["now"]))
     meta = server_meta(make_job(tmp_path), "job-1")
     _check(gate, meta)
     site.jobs.approve("job-1", "dr.hansen", "ok")
@@ -103,7 +103,7 @@ def test_approved_job_is_held_while_its_time_window_is_closed(tmp_path: Path) ->
 
 def test_job_changed_after_review_is_refused(tmp_path: Path) -> None:
     site = new_site(tmp_path)
-    gate = ApprovalGate(services=services_for(site))
+    gate = ApprovalGate(context=context_for(site))
     job = make_job(tmp_path)
     _check(gate, server_meta(job, "job-1"))
     site.jobs.approve("job-1", "dr.hansen", "ok")
@@ -117,7 +117,7 @@ def test_job_changed_after_review_is_refused(tmp_path: Path) -> None:
 
 def test_job_without_manifest_is_held_not_registered(tmp_path: Path) -> None:
     site = new_site(tmp_path)
-    gate = ApprovalGate(services=services_for(site))
+    gate = ApprovalGate(context=context_for(site))
     meta = server_meta(make_job(tmp_path), "job-1")
     del meta[mf.META_KEY]
     assert _check(gate, meta) == g.BLOCK_NO_MANIFEST
@@ -126,7 +126,7 @@ def test_job_without_manifest_is_held_not_registered(tmp_path: Path) -> None:
 
 def test_deploy_rechecks_pinned_meta(tmp_path: Path) -> None:
     site = new_site(tmp_path)
-    gate = ApprovalGate(services=services_for(site))
+    gate = ApprovalGate(context=context_for(site))
     job = make_job(tmp_path)
     meta = server_meta(job, "job-1")
     assert _deploy(gate, meta) == g.REFUSE_NOT_APPROVED  # never reviewed: no deploy
@@ -142,8 +142,8 @@ def test_deploy_rechecks_pinned_meta(tmp_path: Path) -> None:
 
 def test_validator_accepts_exact_bytes_and_marks_nothing_else(tmp_path: Path) -> None:
     site = new_site(tmp_path)
-    services = services_for(site)
-    gate, validator = ApprovalGate(services=services), DigestValidator(services=services)
+    context = context_for(site)
+    gate, validator = ApprovalGate(context=context), DigestValidator(context=context)
     job = make_job(tmp_path)
     _check(gate, server_meta(job, "job-1"))
 
@@ -166,8 +166,8 @@ def _launch_ctx(job_id: str) -> object:
 
 def test_validator_refuses_a_hidden_pyc_next_to_reviewed_code(tmp_path: Path) -> None:
     site = new_site(tmp_path)
-    services = services_for(site)
-    gate, validator = ApprovalGate(services=services), DigestValidator(services=services)
+    context = context_for(site)
+    gate, validator = ApprovalGate(context=context), DigestValidator(context=context)
     job = make_job(tmp_path, extra_files={"custom/model.py": b"def forward(x):\n    return x\n"})
     _check(gate, server_meta(job, "job-1"))
     site.jobs.approve("job-1", "dr.hansen", "reviewed model.py")
@@ -185,8 +185,8 @@ def test_validator_refuses_a_hidden_pyc_next_to_reviewed_code(tmp_path: Path) ->
 
 def test_validator_refuses_changed_bytes_and_audits(tmp_path: Path) -> None:
     site = new_site(tmp_path)
-    services = services_for(site)
-    gate, validator = ApprovalGate(services=services), DigestValidator(services=services)
+    context = context_for(site)
+    gate, validator = ApprovalGate(context=context), DigestValidator(context=context)
     job = make_job(tmp_path, extra_files={"custom/model.py": b"def forward(x):\n    return x\n"})
     _check(gate, server_meta(job, "job-1"))
     site.jobs.approve("job-1", "dr.hansen", "ok")
@@ -212,9 +212,9 @@ class _StuckRegistry:
 def test_handlers_never_block_longer_than_the_timeout(tmp_path: Path) -> None:
     site = new_site(tmp_path)
     release = threading.Event()
-    services = services_for(site, timeout_s=0.3)
-    services.jobs = _StuckRegistry(site.jobs, release)  # type: ignore[assignment]
-    gate, validator = ApprovalGate(services=services), DigestValidator(services=services)
+    context = context_for(site, timeout_s=0.3)
+    context.jobs = _StuckRegistry(site.jobs, release)  # type: ignore[assignment]
+    gate, validator = ApprovalGate(context=context), DigestValidator(context=context)
     job = make_job(tmp_path)
     try:
         started = time.monotonic()
@@ -232,7 +232,7 @@ def test_gate_errors_fail_closed(tmp_path: Path) -> None:
     def broken(_m: object) -> object:
         raise RuntimeError("policy engine crashed")
 
-    gate = ApprovalGate(services=services_for(site, verdict=broken))  # type: ignore[arg-type]
+    gate = ApprovalGate(context=context_for(site, verdict=broken))  # type: ignore[arg-type]
     assert _check(gate, server_meta(make_job(tmp_path), "job-1")) == g.BLOCK_ERROR
 
 
@@ -247,15 +247,15 @@ def test_services_built_from_settings_judge_with_the_real_policy_engine(tmp_path
     home.mkdir()
     example = Path(__file__).resolve().parents[3] / "policies" / "examples" / "site-policy.yaml"
     shutil.copy(example, home / "policy.yaml")
-    services = build_site_context(load_settings(home=home, omop_url=f"sqlite:///{home / 'omop.db'}"))
+    context = build_site_context(load_settings(home=home, omop_url=f"sqlite:///{home / 'omop.db'}"))
     try:
-        assert services.site_name == "site-oslo" and services.policy is not None
-        gate = ApprovalGate(services=services)
+        assert context.site_name == "site-oslo" and context.policy is not None
+        gate = ApprovalGate(context=context)
         job = make_job(tmp_path, extra_files={"custom/model.py": b"import socket\n"})
         assert _check(gate, server_meta(job, "job-1")) == g.BLOCK_DENIED  # byoc + network + no CDM records
-        record = services.jobs.get("job-1")
+        record = context.jobs.get("job-1")
         assert record.state is JobState.REFUSED
         assert {"job_kind", "local_records"} <= {r.rule for r in record.verdict.results if r.outcome.value == "deny"}
     finally:
-        for close in services.closers:
+        for close in context.closers:
             close()

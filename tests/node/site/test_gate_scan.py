@@ -17,7 +17,7 @@ from policies.codescan import SCAN_DID_NOT_FINISH, ScanLimits, scan_manifest_bou
 from policies.contracts import Finding, JobManifest, JobState, RuleOutcome, Verdict
 from policies.policy_model import parse_policy
 from policies.verdicts import SiteState, evaluate
-from tests.node.sitekit import CHECK, authorize_ctx, ctx, make_job, new_site, server_meta, services_for
+from tests.node.sitekit import CHECK, authorize_ctx, context_for, ctx, make_job, new_site, server_meta
 
 ROOT = Path(__file__).resolve().parents[3]
 BENIGN = ROOT / "tests" / "policies" / "byoc" / "benign" / "fedavg_inprocess" / "app"
@@ -65,7 +65,7 @@ def _code_scan(verdict: Verdict) -> RuleOutcome:
 
 def test_the_endless_loop_job_and_a_stuck_scan_do_not_stop_a_good_job(tmp_path: Path) -> None:
     site = new_site(tmp_path)
-    gate = ApprovalGate(services=services_for(site, verdict=_verdict, timeout_s=10))
+    gate = ApprovalGate(context=context_for(site, verdict=_verdict, timeout_s=10))
     looping = _byoc_job(tmp_path, "looping", "\ndtype = torch.float32\ndtype = torch.float64\n")
     stuck = _byoc_job(tmp_path, "stuck")
     good = _byoc_job(tmp_path, "good")

@@ -298,7 +298,7 @@ class Jobs:
         self.refused.append((job_id, reason))
 
 
-def _services(policy: SitePolicy | None) -> SiteContext:
+def _context(policy: SitePolicy | None) -> SiteContext:
     verdict = Verdict(True, (RuleResult("x", RuleOutcome.ALLOW, "ok"),))
     return SiteContext(site_name="site-1", jobs=Jobs(), evaluate=lambda _: verdict, policy=policy)  # type: ignore[arg-type]
 
@@ -330,7 +330,7 @@ def test_the_component_starts_a_byoc_job_process_confined_and_without_secrets(
     ws = _deploy(tmp_path)
     rec = Recorder()
     launcher = jl.SiteJobLauncher(
-        services=_services(_policy()), stage=rec.stage, unstage=rec.unstage, audit=rec.audit, require_support=_ok
+        context=_context(_policy()), stage=rec.stage, unstage=rec.unstage, audit=rec.audit, require_support=_ok
     )
     launcher.launch_job({"job_id": "job-1", "byoc": True}, _ctx(ws))
     (argv, env) = spawned[0]
@@ -352,7 +352,7 @@ def test_a_config_only_job_starts_as_nvflare_starts_it(
 ) -> None:
     ws = _deploy(tmp_path)
     rec = Recorder()
-    launcher = jl.SiteJobLauncher(services=_services(_policy()), stage=rec.stage, require_support=_no_kernel)
+    launcher = jl.SiteJobLauncher(context=_context(_policy()), stage=rec.stage, require_support=_no_kernel)
     launcher.launch_job({"job_id": "job-1"}, _ctx(ws))
     assert rec.staged == []
     assert "in_process" in (Path(ws.get_app_dir("job-1")) / "config" / "config_fed_client.json").read_text()
@@ -363,20 +363,20 @@ def test_a_refused_byoc_job_never_starts_and_is_marked_refused_with_the_reason(
     tmp_path: Path, spawned: list[tuple[list[str], dict[str, str]]]
 ) -> None:
     ws = _deploy(tmp_path)
-    services = _services(_policy())
-    launcher = jl.SiteJobLauncher(services=services, require_support=_no_kernel)
+    context = _context(_policy())
+    launcher = jl.SiteJobLauncher(context=context, require_support=_no_kernel)
     with pytest.raises(SandboxUnavailableError):
         launcher.launch_job({"job_id": "job-1", "byoc": True}, _ctx(ws))
     assert spawned == []
-    assert services.jobs.refused[0][0] == "job-1"  # type: ignore[attr-defined]
-    assert "Landlock" in services.jobs.refused[0][1]  # type: ignore[attr-defined]
+    assert context.jobs.refused[0][0] == "job-1"  # type: ignore[attr-defined]
+    assert "Landlock" in context.jobs.refused[0][1]  # type: ignore[attr-defined]
 
 
 def test_without_a_site_policy_byoc_jobs_are_refused(
     tmp_path: Path, spawned: list[tuple[list[str], dict[str, str]]]
 ) -> None:
     ws = _deploy(tmp_path)
-    launcher = jl.SiteJobLauncher(services=_services(None), require_support=_ok)
+    launcher = jl.SiteJobLauncher(context=_context(None), require_support=_ok)
     with pytest.raises(SandboxUnavailableError, match="no site policy"):
         launcher.launch_job({"job_id": "job-1", "byoc": True}, _ctx(ws))
     assert spawned == []
@@ -385,7 +385,7 @@ def test_without_a_site_policy_byoc_jobs_are_refused(
 def test_construction_does_no_io() -> None:
     # NVFlare builds resources.json components in every job process too
     launcher = jl.SiteJobLauncher()
-    assert launcher._services is None
+    assert launcher._context is None
 
 
 def test_limits_map_from_the_policy_section() -> None:
@@ -406,15 +406,15 @@ def test_without_an_injected_sink_denials_go_to_the_sites_audit_chain(
     tmp_path: Path, spawned: list[tuple[list[str], dict[str, str]]]
 ) -> None:
     ws = _deploy(tmp_path)
-    services = _services(_policy())
-    services.audit = AuditLogFake()  # type: ignore[assignment]
-    launcher = jl.SiteJobLauncher(services=services, stage=Recorder().stage, unstage=None, require_support=_ok)
+    context = _context(_policy())
+    context.audit = AuditLogFake()  # type: ignore[assignment]
+    launcher = jl.SiteJobLauncher(context=context, stage=Recorder().stage, unstage=None, require_support=_ok)
     launcher.launch_job({"job_id": "job-1", "byoc": True}, _ctx(ws))
     _report(Path(ws.get_run_dir("job-1")), {"action": "open", "category": "file-read", "target": "keys"})
     done = _ctx(ws)
     done.set_prop(FLContextKey.CURRENT_JOB_ID, "job-1", private=True, sticky=False)
     launcher.handle_event(EventType.JOB_COMPLETED, done)
-    (event, actor, job_id, details) = services.audit.appended[0]  # type: ignore[attr-defined]
+    (event, actor, job_id, details) = context.audit.appended[0]  # type: ignore[attr-defined]
     assert (event, actor, job_id) == (AuditEvent.SANDBOX_DENIED, "site:site-1", "job-1")
     assert details == {"action": "open", "category": "file-read", "target": "keys", "count": 1}
 
