@@ -15,6 +15,12 @@ components are not). There it sees
 One non-numeric meta entry may leave: the site's own signed approval receipt (``fednode_approval``), and only
 after :mod:`node.site.receipts` found it to be exactly the receipt this site signed for this job.
 
+Bring-your-own-code results are then *released* (:mod:`node.site.egress.byoc`, :mod:`node.site.release`): model
+values stochastically rounded to a reduced precision, metrics range-checked and rounded, integers bounded, and,
+when the policy requires DP, the update clipped and noised by the site, which charges its own accountant first.
+The guard keeps a copy of each BYOC task's global model for that, and at ``BEFORE_SEND_TASK_RESULT`` the result
+must still be exactly what it released. Config-only jobs (the reviewed built-in trainer) keep the checks alone.
+
 Every decision is recorded with ``record_egress``. Reasons and logs name only expected tensor names, counts and
 kinds, never a value or an unexpected key (which could itself be PHI).
 """
@@ -29,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from nvflare.apis.dxo import DataKind
 from nvflare.apis.event_type import EventType
 from nvflare.apis.fl_component import FLComponent
 from nvflare.apis.fl_constant import FLContextKey, ProcessType
@@ -36,7 +43,10 @@ from nvflare.apis.fl_context import FLContext
 from nvflare.apis.shareable import ReservedHeaderKey, Shareable
 from nvflare.app_common.app_constant import AppConstants
 
+from fednode.errors import BudgetExceededError, EgressBlockedError
+from node.kit.meta import RECEIPT_META_KEY
 from node.site.context import SiteContext, UsesSiteContext
+from node.site.egress.byoc import REFERENCES, Charge, ReleaseConfig, fingerprint, release_result, remember_reference
 from node.site.egress.rules import (
     AUDIT_ID,
     DEFAULT_METRICS,
@@ -48,9 +58,12 @@ from node.site.egress.rules import (
     schema_of,
 )
 from node.site.receipts import ReceiptCheck, make_receipt_check
-from policies.contracts import EgressDecision
+from node.site.release import ReleaseBounds, SiteAccountant, secure_generator
+from policies.contracts import EgressDecision, JobKind, JobRecord
 
 log = logging.getLogger("fednode.node.site.egress.guard")
+
+MODEL_KINDS = frozenset({DataKind.WEIGHTS, DataKind.WEIGHT_DIFF})
 
 
 # --- the per-process record of what each task expects --------------------------------------------------------
@@ -124,20 +137,36 @@ class EgressGuard(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflar
 
     Args (JSON, from ``privacy.json``):
         allowed_metrics: scalar metric names a result may carry (default :data:`DEFAULT_METRICS`).
+        release: how BYOC results are released (:meth:`node.site.egress.byoc.ReleaseConfig.from_args`:
+            ``mantissa_bits``, ``dp_required``, ``site_dp``); compiled from the site policy.
     """
 
-    def __init__(self, allowed_metrics: Iterable[str] | None = None, *, context: SiteContext | None = None) -> None:
+    def __init__(
+        self,
+        allowed_metrics: Iterable[str] | None = None,
+        release: Mapping[str, Any] | None = None,
+        *,
+        context: SiteContext | None = None,
+    ) -> None:
         super().__init__()
         metrics = frozenset(allowed_metrics) if allowed_metrics is not None else DEFAULT_METRICS
         self.policy = EgressPolicy(allowed_metrics=metrics)
+        self.release = ReleaseConfig.from_args(release)
         self._context = context
         self._pending: dict[str, Shareable] = {}
+        self._released: dict[str, str] = {}  # task id -> fingerprint of the released BYOC result
+        self._byoc: dict[str, bool] = {}  # job id -> whether its results are released
+        self._rng = secure_generator()
 
     def handle_event(self, event_type: str, fl_ctx: FLContext) -> None:
         if on_server(fl_ctx):
             return
         if event_type == EventType.AFTER_TASK_DATA_FILTER:
             remember_task(fl_ctx)
+            task_data = fl_ctx.get_prop(FLContextKey.TASK_DATA)
+            task_id = str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "")
+            if isinstance(task_data, Shareable) and task_id and self.is_byoc(str(fl_ctx.get_job_id() or "")):
+                remember_reference(task_id, task_data)
         elif event_type == EventType.AFTER_TASK_RESULT_FILTER:
             result = fl_ctx.get_prop(FLContextKey.TASK_RESULT)
             task_id = str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "")
@@ -161,17 +190,22 @@ class EgressGuard(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflar
             if audit_id is None or (isinstance(audit_id, str) and AUDIT_ID.fullmatch(audit_id)):
                 allowed_runner[ReservedHeaderKey.AUDIT_EVENT_ID] = audit_id
         job_id = str(fl_ctx.get_job_id() or "")
+        summary = ""
         try:
             receipts = receipt_check_for(self.context, job_id)
             reason = check_result(
                 result, expected.schema, self.policy, runner_headers=allowed_runner, receipt_check=receipts
             )
+            if reason is None and self.is_byoc(job_id):
+                reason, summary = self._release(result, task_id, job_id, final=final)
         except Exception as exc:  # an inspection that cannot finish fails closed
             reason = f"inspection failed ({type(exc).__name__})"
         if reason is None:
             if not final:
-                self._record(job_id, expected.round, True, _summary(result))
+                self._record(job_id, expected.round, True, summary or _summary(result))
             return True
+        REFERENCES.drop(task_id)
+        self._released.pop(task_id, None)
         block_in_place(result)
         for key in (ReservedHeaderKey.TASK_NAME, ReservedHeaderKey.TASK_ID):
             if final and expected.runner_headers.get(key) is not None:
@@ -179,6 +213,69 @@ class EgressGuard(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflar
         log.warning("egress.blocked job=%s round=%s reason=%s", job_id, expected.round, reason)
         self._record(job_id, expected.round, False, reason)
         return False
+
+    def requires_materialized_task_result(self, task_name: str) -> bool:
+        """Asked by NVFlare's ``ClientAPIExecutor``: the guard inspects the concrete result, so a Client API
+        result in pass-through (``LazyDownloadRef`` placeholders) is decoded in this process first."""
+        return True
+
+    def is_byoc(self, job_id: str) -> bool:
+        """Whether ``job_id``'s results are released: BYOC jobs, and any job this site has no record of."""
+        if job_id not in self._byoc:
+            record = self.context.lookup(job_id)
+            self._byoc[job_id] = record is None or record.manifest.kind is JobKind.BYOC
+        return self._byoc[job_id]
+
+    def _release(self, result: Shareable, task_id: str, job_id: str, *, final: bool) -> tuple[str | None, str]:
+        """(why blocked or None, summary): release a BYOC result, or check just before sending that it is still
+        exactly what was released."""
+        if final:
+            released = self._released.pop(task_id, None)
+            if released is None or fingerprint(result) != released:
+                return "result changed after its release", ""
+            return None, ""
+        record = self.context.lookup(job_id)
+        local_records = self.context.local_records
+        bounds = ReleaseBounds(
+            rounds=record.manifest.rounds if record is not None else 0,
+            local_records=local_records() if local_records is not None else 0,
+        )
+        try:
+            summary = release_result(
+                result,
+                config=self.release,
+                bounds=bounds,
+                reference=REFERENCES.get(task_id),
+                charge=self._charge(job_id, record),
+                rng=self._rng,
+            )
+        except (EgressBlockedError, BudgetExceededError) as exc:
+            return f"release: {exc.message}", ""
+        REFERENCES.drop(task_id)
+        self._attach_receipt(result, job_id)
+        self._released[task_id] = fingerprint(result)
+        return None, summary
+
+    def _attach_receipt(self, result: Shareable, job_id: str) -> None:
+        """A released BYOC model result carries the site's own signed approval receipt, as the built-in trainer's
+        do (job code cannot sign one; the coordinator puts it in the model's provenance)."""
+        dxo = result.get(DXO_KEY)
+        issuer = self.context.receipts
+        if issuer is None or not isinstance(dxo, dict) or dxo.get("kind") not in MODEL_KINDS:
+            return
+        receipt = issuer.for_job(job_id)
+        if receipt is not None:
+            dxo.setdefault("meta", {})[RECEIPT_META_KEY] = receipt
+
+    def _charge(self, job_id: str, record: JobRecord | None) -> Charge | None:
+        """One round on the site's own accountant for ``job_id`` (its steps in the ledger), when site DP is on."""
+        ledger = self.context.ledger
+        if self.release.site_dp is None or ledger is None or record is None:
+            return None
+        accountant = SiteAccountant(
+            ledger, job_id, record.manifest.dataset, self.release.site_dp, self.release.max_epsilon_per_job
+        )
+        return lambda: accountant.charge_round(actor="egress_guard")
 
     def _record(self, job_id: str, round_: int, allowed: bool, reason: str) -> None:
         record_decision(self.context, job_id, round_, allowed, reason)
