@@ -67,3 +67,13 @@ def test_cached_count_reads_once_per_interval() -> None:
     assert (cached(), cached(), len(calls)) == (1, 1, 1)
     fresh = CachedCount(count, ttl_s=0)
     assert (fresh(), fresh()) == (2, 3)
+
+
+def test_the_verdict_engine_does_not_import_the_live_state() -> None:
+    """No circle: ``policies.site_state`` builds on ``policies.verdicts``, never the other way round."""
+    import subprocess
+    import sys
+
+    code = "import sys, policies.verdicts; print('policies.site_state' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
