@@ -98,7 +98,11 @@ def test_compile_writes_and_validates(home: Path, tmp_path: Path) -> None:
     code, out = run("--json", "policy", "compile", "--out", str(local))
     assert code == 0, out
     payload = json.loads(out)
-    assert payload["classes_built"]["privacy.json"] == 2
+    # the one result filter, the egress guard, and the task-data filter that materialises a pass-through model
+    assert payload["classes_built"]["privacy.json"] == 3
+    privacy = json.loads((local / "privacy.json").read_text())
+    paths = {f["path"] for scope in privacy["scopes"] for f in scope.get("task_data_filters", [])}
+    assert paths == {"node.site.egress.taskdata.MaterializeTaskData"}
     assert {p.name for p in local.iterdir()} >= {"privacy.json", "authorization.json", "resources.json"}
     resources = json.loads((local / "resources.json").read_text())
     assert [c["id"] for c in resources["components"]] == ["fednode_approval_gate", "process_launcher"]
