@@ -237,7 +237,7 @@ def _folder_payloads(
     override = declaration.as_json() if declaration is not None else {}
     out = {}
     for app_name in apps:
-        files = read_app(folder.apps[app_name])
+        files = read_app(folder.apps[app_name], submitted=True)
         out[app_name] = (files, app_payload(app_name, files, _folder_declaration(folder, files, app_name, override)))
     return out
 
@@ -276,7 +276,7 @@ def build_manifests(
     embedded = encoded_apps(folder.meta)
     out: dict[str, JobManifest] = {}
     for app_name in apps:
-        files = read_app(folder.apps[app_name])
+        files = read_app(folder.apps[app_name], submitted=True)
         if embedded is not None:
             payload = decode_app(embedded.get(app_name))
         else:

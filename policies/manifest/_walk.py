@@ -3,7 +3,9 @@
 Refused outright (:class:`~fednode.errors.JobFolderError`, exit 4): a missing app folder or one that is a symbolic
 link, a symbolic link or special file inside it, a compiled or native file or folder (``__pycache__``, ``.pyc``,
 ``.so``, ... as :func:`is_compiled_path` names them: a reviewed ``model.py`` with a hidden ``.pyc``
-beside it runs the ``.pyc``), and an app larger than :data:`MAX_APP_BYTES`. NVFlare's signature files are left out.
+beside it runs the ``.pyc``), and an app larger than :data:`MAX_APP_BYTES`. NVFlare's signature files are left out
+of a deployed app (NVFlare wrote them) and refused in a job folder read for submission or review
+(``submitted=True``): a researcher's folder never carries them, so one that does hides a file from the digest.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ def _rel(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def app_paths(app_folder: Path, *, max_bytes: int | None = None) -> list[tuple[str, Path]]:
+def app_paths(app_folder: Path, *, max_bytes: int | None = None, submitted: bool = False) -> list[tuple[str, Path]]:
     """Every file of an app as ``(relative POSIX path, path)`` in path order, after the refusals above
-    (``max_bytes``: :data:`MAX_APP_BYTES` unless given)."""
+    (``max_bytes``: :data:`MAX_APP_BYTES` unless given; ``submitted``: refuse signature-named files)."""
     limit = MAX_APP_BYTES if max_bytes is None else max_bytes
     root = Path(app_folder)
     if root.is_symlink() or not root.is_dir():
@@ -53,6 +55,11 @@ def app_paths(app_folder: Path, *, max_bytes: int | None = None) -> list[tuple[s
             if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
                 raise JobFolderError(f"symbolic link or special file in app: {rel!r}")
             if is_signature_file(rel):
+                if submitted:
+                    raise JobFolderError(
+                        f"{rel!r} is named like an NVFlare signature file: NVFlare writes those itself when the job"
+                        " is submitted; remove it from the job folder"
+                    )
                 continue
             if is_compiled_path(rel):
                 raise JobFolderError(f"refused {rel!r}: compiled or native file")
@@ -72,12 +79,13 @@ def _text_or_none(data: bytes) -> str | None:
         return None
 
 
-def read_app(app_folder: Path, *, max_bytes: int | None = None) -> tuple[ManifestFile, ...]:
-    """Every file of an app with its sha256, size and (where reviewable) text, each file read once."""
+def read_app(app_folder: Path, *, max_bytes: int | None = None, submitted: bool = False) -> tuple[ManifestFile, ...]:
+    """Every file of an app with its sha256, size and (where reviewable) text, each file read once
+    (``submitted``: the folder is a job folder for submission or review, not a deployed app)."""
     limit = MAX_APP_BYTES if max_bytes is None else max_bytes
     files: list[ManifestFile] = []
     total = 0
-    for rel, path in app_paths(app_folder, max_bytes=limit):
+    for rel, path in app_paths(app_folder, max_bytes=limit, submitted=submitted):
         data = path.read_bytes()
         total += len(data)
         if total > limit:  # a file grew after the walk measured it

@@ -83,6 +83,14 @@ def _too_big(tmp_path: Path) -> Path:
     return job
 
 
+def _signature_named(tmp_path: Path) -> Path:
+    """A file named like NVFlare's signature would be left out of the digest: refused, not skipped."""
+    job = _clean(tmp_path)
+    (job / "app" / "custom").mkdir()
+    (job / "app" / "custom" / ".__nvfl_sig.json").write_text('{"hidden": "import os; os.system(1)"}')
+    return job
+
+
 @pytest.mark.parametrize(
     ("make", "problem"),
     [
@@ -95,6 +103,7 @@ def _too_big(tmp_path: Path) -> Path:
         (_fifo, "special file"),
         (_native, "compiled or native file"),
         (_too_big, "larger than 4096 bytes"),
+        (_signature_named, "named like an NVFlare signature file"),
     ],
 )
 def test_a_folder_that_cannot_be_reviewed_is_refused_as_bad_input(
