@@ -448,6 +448,10 @@ def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> 
     from node.coordinator.signing import verify_signed_model
     from node.coordinator.study import StudyClient
 
+    if config.job is not None:  # a folder that is not a job is refused before any hospital is set up (exit 4)
+        from node.coordinator.byoc import check_job_folder
+
+        check_job_folder(config.job)
     steps = Steps(console, progress)
     started = time.monotonic()
     consortium = prepare_consortium(config, steps)

@@ -157,3 +157,17 @@ def test_study_submit_refuses_a_bad_job_folder_with_exit_4_and_no_traceback(
     assert res.exit_code == 4, res.output
     assert message in res.output
     assert "Traceback" not in res.output
+
+
+def test_demo_refuses_a_bad_job_folder_before_setting_up_any_hospital(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from node.cli import app
+
+    work = tmp_path / "demo"
+    res = CliRunner().invoke(
+        app, ["--home", str(tmp_path / "home"), "--json", "demo", "--job", str(tmp_path), "--workdir", str(work)]
+    )
+    assert res.exit_code == 4, res.output
+    assert "meta.json not found" in res.output
+    assert not work.exists()
