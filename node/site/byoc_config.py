@@ -102,11 +102,15 @@ class TaskScript:
         return f"custom/{self.script}"
 
 
-def plan_client_config(config: Mapping[str, Any]) -> TaskScript:
-    """The task script of a BYOC client config, or :class:`ByocConfigError` saying what to change."""
+def plan_client_config(config: Mapping[str, Any], extra_classes: Iterable[str] = ()) -> TaskScript:
+    """The task script of a BYOC client config, or :class:`ByocConfigError` saying what to change.
+
+    ``extra_classes``: what the site's policy adds to the table (``jobs.byoc_components``), so the gate's verdict
+    and the launcher accept exactly the same classes.
+    """
     if not isinstance(config, Mapping):
         raise ByocConfigError("config_fed_client.json must be a JSON object")
-    _check_classes(config)
+    _check_classes(config, extra_classes)
     if SECRET_MARKER in json.dumps(config):
         raise ByocConfigError(
             "the config holds a '${secret:...}' reference: the site does not resolve secrets for job code; remove it"
@@ -154,22 +158,24 @@ def resolve_script(task: TaskScript, app_files: Iterable[str]) -> TaskScript:
     raise ByocConfigError(f"the training script {task.script} named in the config is not in the app's custom/ folder")
 
 
-def plan_client_config_text(text: str) -> TaskScript:
+def plan_client_config_text(text: str, extra_classes: Iterable[str] = ()) -> TaskScript:
     """:func:`plan_client_config` of the JSON text of ``config_fed_client.json``."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ByocConfigError(f"config_fed_client.json is not JSON (line {exc.lineno})") from None
-    return plan_client_config(data)
+    return plan_client_config(data, extra_classes)
 
 
-def confined_config(config: Mapping[str, Any], command: Sequence[str]) -> dict[str, Any]:
+def confined_config(
+    config: Mapping[str, Any], command: Sequence[str], extra_classes: Iterable[str] = ()
+) -> dict[str, Any]:
     """``config`` with its executor switched to an external process that runs exactly ``command``.
 
     ``command`` is the site's own argv (its wrapper around ``python -u custom/<script>.py <args>``); every
     mode-specific argument the researcher gave is dropped, the shared ones are kept.
     """
-    plan_client_config(config)  # refuses what cannot run confined, before anything is rewritten
+    plan_client_config(config, extra_classes)  # refuses what cannot run confined, before anything is rewritten
     out: dict[str, Any] = json.loads(json.dumps(config))
     executor = out["executors"][0]["executor"]
     old = executor.get("args", {})
@@ -253,8 +259,8 @@ def _split(text: str) -> tuple[str, ...]:
         raise ByocConfigError("the script arguments cannot be split (an unclosed quote?)") from None
 
 
-def _check_classes(config: Mapping[str, Any]) -> None:
-    allowed = set(BYOC_ALLOWED_CLASSES)
+def _check_classes(config: Mapping[str, Any], extra_classes: Iterable[str] = ()) -> None:
+    allowed = set(BYOC_ALLOWED_CLASSES) | set(extra_classes)
     for where, node in _dicts(config, "config"):
         for key in _CLASS_KEYS:
             value = node.get(key)

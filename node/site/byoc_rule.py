@@ -13,7 +13,7 @@ Config-only jobs pass untouched. The job launcher applies the same checks again 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from fednode.errors import ByocConfigError
@@ -56,7 +56,7 @@ def sandbox_rule(probe: Callable[[], _Support] | None = None) -> Rule:
                 RuleOutcome.DENY,
                 f"this site cannot confine job code ({got.reason}): it refuses BYOC jobs; config-only jobs still run",
             )
-        reason = check_manifest(job)
+        reason = check_manifest(job, state.policy.jobs.byoc_components)
         if reason:
             return RuleResult(RULE, RuleOutcome.DENY, reason)
         limits = state.policy.sandbox
@@ -70,14 +70,15 @@ def sandbox_rule(probe: Callable[[], _Support] | None = None) -> Rule:
     return byoc_sandbox
 
 
-def check_manifest(job: JobManifest) -> str | None:
-    """Why the job's client config cannot run confined, or ``None`` if it can."""
+def check_manifest(job: JobManifest, extra_classes: Iterable[str] = ()) -> str | None:
+    """Why the job's client config cannot run confined, or ``None`` if it can (``extra_classes``: the policy's
+    additions to the component table, ``jobs.byoc_components``)."""
     by_path = {f.path: f for f in job.files}
     config = by_path.get(CLIENT_CONFIG)
     if config is None or config.content is None:
         return f"a BYOC app needs a readable {CLIENT_CONFIG} (NVFlare's Client API job layout)"
     try:
-        resolve_script(plan_client_config_text(config.content), by_path)
+        resolve_script(plan_client_config_text(config.content, extra_classes), by_path)
     except ByocConfigError as exc:
         return exc.message
     return None

@@ -187,7 +187,7 @@ def prepare_byoc(
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         raise ByocConfigError("the deployed config_fed_client.json cannot be read") from None
-    task = resolve_script(plan_client_config(config), _app_files(app_dir / "custom"))
+    task = resolve_script(plan_client_config(config, policy.jobs.byoc_components), _app_files(app_dir / "custom"))
     _check_script(app_dir, task)
     code = app_dir / CODE_FOLDER
     if code.exists() or code.is_symlink():
@@ -211,7 +211,7 @@ def prepare_byoc(
         python=python,
     )
     spec_path = spec.write(sandbox_dir / SPEC_FILE)
-    rewritten = confined_config(config, trainer_command(spec_path, task, python=python))
+    rewritten = confined_config(config, trainer_command(spec_path, task, python=python), policy.jobs.byoc_components)
     _atomic_write_json(config_path, rewritten)
     log.info("joblauncher.byoc_prepared job=%s script=%s staged=%s", job_id, task.script, staged is not None)
     return ByocLaunch(

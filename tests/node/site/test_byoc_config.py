@@ -153,6 +153,20 @@ def test_a_component_or_filter_from_the_jobs_code_is_refused(where: dict[str, An
         plan_client_config({**IN_PROC, **where})
 
 
+def test_a_class_the_site_policy_adds_passes_the_gate_check_and_the_launch_rewrite_alike() -> None:
+    widget = {"components": [{"id": "x", "path": "nvflare.app_common.widgets.streaming.LogSender", "args": {}}]}
+    cfg = {**IN_PROC, **widget}
+    with pytest.raises(ByocConfigError, match="not on this site's list"):
+        plan_client_config(cfg)
+    extra = ["nvflare.app_common.widgets.streaming.LogSender"]
+    assert plan_client_config(cfg, extra).script == "train.py"
+    assert plan_client_config_text(json.dumps(cfg), extra).script == "train.py"
+    rewritten = confined_config(cfg, ["/usr/bin/python3", "-m", "node.site.trainer"], extra)
+    assert rewritten["components"] == widget["components"]
+    with pytest.raises(ByocConfigError):
+        confined_config(cfg, ["/usr/bin/python3"])
+
+
 def test_a_class_nested_in_the_executor_args_is_refused() -> None:
     cfg = copy.deepcopy(IN_PROC)
     cfg["executors"][0]["executor"]["args"]["params_exchange_format"] = {"path": "mycode.Evil", "args": {}}
