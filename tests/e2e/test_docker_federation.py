@@ -4,8 +4,10 @@ shipped compose files on a Docker bridge network, every step through ``docker-co
 Provisioning (coordinator host name as on the network, one port for FL and admin), each site's data through the
 one-off ``etl``/``deid``/``dq`` services, the NER study (tiny model) submitted at the coordinator and HELD at both
 sites, approved in each site with ``fednode approve``, trained, downloaded with its signature verified (in the
-container and again here against the key pinned in a site kit); then one site stopped and the other restarted
-with its state intact. Everything started here is removed at the end.
+container and again here against the key pinned in a site kit); then a researcher's own job folder
+(``examples/byoc-ner``, bring-your-own-code) submitted, held, approved and run CONFINED in each site container as
+compose runs it (read-only, no capabilities, uid 10001), its staged data removed afterwards; then one site stopped
+and the other restarted with its state intact. Everything started here is removed at the end.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def _site_policy(site: str) -> dict[str, Any]:
     """The example policy with this federation's identities: the coordinator by its network name, one approver."""
     from node.local.demo import site_policy
 
-    policy = site_policy(site, sites=len(SITES), min_records=10)
+    policy = site_policy(site, sites=len(SITES), min_records=10, byoc=True)
     policy["participants"]["coordinators"] = [{"name": SERVER_HOST, "org": "coordinator"}]
     policy["approval"] = {"approvers": [APPROVER], "required_approvals": 1, "totp_required": False}
     return policy
@@ -331,6 +333,43 @@ def test_docker_federation_holds_trains_and_keeps_site_state(federation: Federat
     for site, stack in sites.items():
         assert _site_jobs(stack)[job_id]["state"] == "finished", site
     clock.lap("model downloaded and its signature verified")
+
+    # 6b. a researcher's own job folder (BYOC): held, approved, run confined in each site container, signed
+    cid = coord.compose("ps", "-q", "coordinator").stdout.strip()
+    sh(["docker", "cp", str(REPO / "examples" / "byoc-ner"), f"{cid}:/var/lib/fednode/byoc-ner"], timeout=120)
+    byoc = coord.exec_json(
+        "coordinator", "study", "submit", "--job-folder", "/var/lib/fednode/byoc-ner", "--model", "tiny", timeout=300
+    )
+    byoc_id, byoc_digest = str(byoc["job_id"]), str(byoc["digest"])
+    for site, stack in sites.items():
+        wait_until(
+            lambda s=stack: _site_jobs(s).get(byoc_id, {}).get("state") == "pending",
+            timeout=180,
+            what=f"{site} to hold BYOC job {byoc_id} as pending",
+        )
+        held = _site_jobs(stack)[byoc_id]
+        assert held["digest"] == byoc_digest and held["verdict_allowed"] is True, held
+        approved = stack.exec_json("site", "approve", byoc_id, "--reason", "e2e byoc review", "--approver", APPROVER)
+        assert approved["job"]["state"] == "approved", (site, approved)
+
+    def byoc_finished() -> bool:
+        state = coord.exec_json("coordinator", "study", "status", byoc_id)["status"]
+        assert not str(state).startswith(("FAILED", "ABORTED", "FINISHED:EXEC", "FINISHED:ABORT")), state
+        return str(state).startswith("FINISHED")
+
+    wait_until(byoc_finished, timeout=900, interval=5, what=f"BYOC job {byoc_id} to finish")
+    assert coord.exec_json("coordinator", "study", "status", byoc_id)["status"] == "FINISHED:COMPLETED"
+    byoc_model = coord.exec_json(
+        "coordinator", "study", "download", byoc_id, "--out", "/var/lib/fednode/results-byoc", timeout=300
+    )
+    assert byoc_model["job_digest"] == byoc_digest and sorted(byoc_model["sites"]) == sorted(SITES)
+    for site, stack in sites.items():
+        assert _site_jobs(stack)[byoc_id]["state"] == "finished", site
+        specs = stack.exec("site", "find", "/var/lib/fednode/nvflare", "-name", "spec.json", "-path", f"*{byoc_id}*")
+        assert specs.stdout.strip(), f"{site}: the BYOC job ran without a sandbox spec"
+        staged = stack.exec("site", "find", "/var/lib/fednode/nvflare", "-name", "train.tsv", "-path", f"*{byoc_id}*")
+        assert not staged.stdout.strip(), f"{site}: staged data left behind: {staged.stdout}"
+    clock.lap("BYOC job held, approved, run confined, signed")
 
     # 7. one site goes away; the other restarts and keeps its state (jobs, audit chain) on its named volume
     gone, kept = sites[SITES[1]], sites[SITES[0]]
