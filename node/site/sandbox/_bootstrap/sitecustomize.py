@@ -68,8 +68,8 @@ def _install() -> None:
             return "other-job"
         return "outside-workdir"
 
-    def deny(action: str, category: str, target: str) -> None:
-        if fd is not None:
+    def deny(action: str, category: str, target: str, *, report: bool = True, code: int = errno.EACCES) -> None:
+        if report and fd is not None:
             line = dumps(
                 {
                     "action": action,
@@ -82,7 +82,7 @@ def _install() -> None:
                 write(fd, (line + "\n").encode())
             except OSError:
                 pass
-        raise PermissionError(errno.EACCES, f"sandbox: {action} denied ({category}: {target})")
+        raise PermissionError(code, f"sandbox: {action} denied ({category}: {target})")
 
     def as_path(value: Any) -> str | None:
         if isinstance(value, int):
@@ -139,27 +139,31 @@ def _install() -> None:
             elif not allowed(normpath(abspath(text)), writable):
                 deny(action, "network", "unix-socket")
 
-    def on_kill(action: str, args: tuple[Any, ...]) -> None:
-        pid = args[0]
+    def kill_target(action: str, pid: int) -> str | None:
+        """The kind of process a signal would reach outside the job's own process group, else None."""
         if action == "os.killpg" or pid < 0:
-            group = abs(pid)
             if pid == -1:
-                deny(action, "signal", "all-processes")
-            if group not in (0, os.getpgrp()):
-                deny(action, "signal", "site-process")
-            return
+                return "all-processes"
+            return None if abs(pid) in (0, os.getpgrp()) else "site-process"
         if pid in (0, os.getpid()):
-            return
+            return None
         if pid == parent:
-            deny(action, "signal", "parent-process")
+            return "parent-process"
         if pid == 1:
-            deny(action, "signal", "init")
+            return "init"
         try:
             foreign = os.getpgid(pid) != os.getpgrp()
         except OSError:
-            return
-        if foreign:
-            deny(action, "signal", "site-process")
+            return None
+        return "site-process" if foreign else None
+
+    def on_kill(action: str, args: tuple[Any, ...]) -> None:
+        target = kill_target(action, args[0])
+        if target is not None:
+            # Signal 0 delivers nothing: a liveness probe (NVFlare's trainer watchdog sends one to the job
+            # process about twice a second). Refused with EPERM as the kernel's scope refuses it, not reported.
+            probe_only = len(args) > 1 and args[1] == 0
+            deny(action, "signal", target, report=not probe_only, code=errno.EPERM)
 
     def on_resolve(action: str, args: tuple[Any, ...]) -> None:
         host = args[0]
