@@ -310,7 +310,8 @@ VARIANTS: tuple[Variant, ...] = (
     _w(
         "computed_write_outside",
         "files",
-        'import sys\nwith open(os.path.join(sys.argv[0], "..", "..", "planted.py"), "w") as fh:\n    fh.write("x")\n',
+        'import sys\nwith open(os.path.join(os.path.dirname(sys.argv[0]), "..", "..", "planted.py"), "w") as fh:\n'
+        '    fh.write("x")\n',
         "writes outside the working directory",
     ),
     _w("computed_listdir", "files", "os.listdir(os.path.dirname(os.getcwd()))\n", "listing outside the working folder"),
