@@ -190,7 +190,13 @@ class SandboxSection(_Strict):
         8192, ge=256, le=4_194_304, description="Address-space limit per process (RLIMIT_AS), MiB; null: none."
     )
     max_processes: int = Field(
-        256, ge=1, le=65_536, description="Processes and threads the job may start (RLIMIT_NPROC headroom)."
+        4096,
+        ge=1,
+        le=65_536,
+        description="Processes and threads the job may start (RLIMIT_NPROC headroom over the site user's tasks). "
+        "The kernel counts every task of the site's user, also in other containers and the site's own job "
+        "process, which it cannot see from here: keep it generous (the site's own NVFlare threads grow while the "
+        "job runs); the container's pids limit is the hard bound on a fork bomb.",
     )
     wall_minutes: int = Field(
         24 * 60, ge=1, le=30 * 24 * 60, description="Longest the training process may run, minutes (whole job)."

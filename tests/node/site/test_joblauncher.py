@@ -389,9 +389,11 @@ def test_construction_does_no_io() -> None:
 
 
 def test_limits_map_from_the_policy_section() -> None:
-    limits = jl.sandbox_limits(SandboxSection(memory_mib=None))
+    limits = jl.sandbox_limits(SandboxSection(memory_mib=None, max_processes=300))
     assert limits["memory_bytes"] is None
-    assert limits["max_processes"] == 256
+    assert limits["max_processes"] == 300
+    # the default leaves room for the site's own threads, which share the user the kernel counts
+    assert jl.sandbox_limits(SandboxSection())["max_processes"] >= 4096
 
 
 class AuditLogFake:
