@@ -26,7 +26,7 @@ from deid.spans import PhiSpan
 log = logging.getLogger("fednode.deid.engine")
 
 
-class _NoContextEnhancer(ContextAwareEnhancer):  # type: ignore[misc]  # presidio is untyped
+class _NoContextEnhancer(ContextAwareEnhancer):
     """Our recognizers put their cue words in their patterns; Presidio's lemma enhancer would only add cost."""
 
     def __init__(self) -> None:

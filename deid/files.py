@@ -37,7 +37,7 @@ def options_from_settings(settings: DeidSettings, operator: str | None = None) -
     chosen = operator or settings.operator
     if chosen not in OPERATORS:
         raise ConfigError(f"deid operator {chosen!r} is not one of {', '.join(OPERATORS)}")
-    op: Operator = chosen  # type: ignore[assignment]  # checked just above
+    op: Operator = chosen  # checked just above: a literal of the tuple
     if settings.secret is not None:
         key = hashlib.sha256(b"fednode-deid-v1\x00" + settings.secret.get_secret_value().encode("utf-8")).digest()
     elif op == "hmac":

@@ -18,7 +18,7 @@ _UNUSED_PIPES = ("tagger", "parser", "attribute_ruler", "lemmatizer")
 """Only tok2vec + ner are needed; the rest costs time and feeds nothing we use."""
 
 
-class OfflineSpacyNlpEngine(SpacyNlpEngine):  # type: ignore[misc]  # presidio is untyped
+class OfflineSpacyNlpEngine(SpacyNlpEngine):
     """A :class:`SpacyNlpEngine` whose ``load`` never calls ``spacy.cli.download``."""
 
     def __init__(self, languages: Sequence[str] = LANGUAGES) -> None:

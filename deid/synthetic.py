@@ -337,7 +337,7 @@ _SLOT_LABEL = {
 }
 
 
-class DanishCprProvider(BaseProvider):  # type: ignore[misc]  # faker is untyped
+class DanishCprProvider(BaseProvider):
     """Faker provider for Danish CPR numbers (date-valid, century-consistent serial; no mod-11)."""
 
     def cpr(self, dashed: bool = True) -> str:

@@ -29,7 +29,7 @@ class Rule:
     flags: int = regex.UNICODE
 
 
-class RuleRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is untyped
+class RuleRecognizer(LocalRecognizer):
     """A recognizer driven by a table of :class:`Rule` and a per-match :meth:`check`."""
 
     ENTITY: ClassVar[Label]

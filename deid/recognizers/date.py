@@ -11,7 +11,7 @@ from deid.labels import Label
 from deid.recognizers._base import make_result
 
 
-class NordicDateRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is untyped
+class NordicDateRecognizer(LocalRecognizer):
     """Calendar-valid dates: ISO, dotted, slashed, Danish ``12/3-24``, and month names in six languages."""
 
     ENTITY: ClassVar[Label] = Label.DATE

@@ -35,7 +35,7 @@ def place_forms() -> dict[str, str]:
     return forms
 
 
-class GazetteerLocationRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is untyped
+class GazetteerLocationRecognizer(LocalRecognizer):
     """Known towns, in base or inflected form, one or two words (``Mo i Rana`` is matched by its first word)."""
 
     ENTITY: ClassVar[Label] = Label.LOCATION

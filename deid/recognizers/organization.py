@@ -22,7 +22,7 @@ _KEYWORD = regex.compile(
 _MAX_LEFT = 4
 
 
-class HospitalRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is untyped
+class HospitalRecognizer(LocalRecognizer):
     """Names of hospitals, clinics and health centres."""
 
     ENTITY: ClassVar[Label] = Label.ORGANIZATION

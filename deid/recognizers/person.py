@@ -48,7 +48,7 @@ def _hospitalish(word: str) -> bool:
     return _HOSPITAL_RE.search(word) is not None
 
 
-class NameListPersonRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is untyped
+class NameListPersonRecognizer(LocalRecognizer):
     """Names from lists and cues; works in every language, no model needed."""
 
     ENTITY: ClassVar[Label] = Label.PERSON

@@ -37,7 +37,7 @@ def _keep(ent: Any) -> bool:
     return not any(w in _DISEASE for w in following)
 
 
-class SpacyNerRecognizer(LocalRecognizer):  # type: ignore[misc]  # presidio is untyped
+class SpacyNerRecognizer(LocalRecognizer):
     """spaCy's English NER, filtered for clinical text."""
 
     ENTITY: ClassVar[Label] = Label.PERSON
