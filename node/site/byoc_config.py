@@ -28,12 +28,12 @@ import json
 import posixpath
 import re
 import shlex
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from fednode.errors import ByocConfigError
-from policies.codescan import CLIENT_COMPONENTS
+from policies.codescan import CLIENT_COMPONENTS, config_objects
 
 CLIENT_API_EXECUTOR = "nvflare.app_common.executors.client_api_executor.ClientAPIExecutor"
 """The one executor a BYOC job may use (NVFlare 2.9's Client API executor)."""
@@ -261,7 +261,7 @@ def _split(text: str) -> tuple[str, ...]:
 
 def _check_classes(config: Mapping[str, Any], extra_classes: Iterable[str] = ()) -> None:
     allowed = set(BYOC_ALLOWED_CLASSES) | set(extra_classes)
-    for where, node in _dicts(config, "config"):
+    for where, node in config_objects(config, "config"):
         for key in _CLASS_KEYS:
             value = node.get(key)
             if isinstance(value, str) and value not in allowed:
@@ -272,13 +272,3 @@ def _check_classes(config: Mapping[str, Any], extra_classes: Iterable[str] = ())
         name = node.get("name")
         if isinstance(name, str) and _CLASS_NAME.match(name) and ("args" in node or where.endswith("]")):
             raise ByocConfigError(f"{where}: name classes by their full 'path', not by a bare class name {name!r}")
-
-
-def _dicts(value: Any, where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    if isinstance(value, Mapping):
-        yield where, value
-        for k, v in value.items():
-            yield from _dicts(v, f"{where}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _dicts(v, f"{where}[{i}]")

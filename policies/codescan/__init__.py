@@ -23,6 +23,7 @@ from policies.codescan._byoc import (
     JOB_LAYOUT,
     check_client_config,
     check_layout,
+    config_objects,
     is_python,
     local_module_name,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "WARN",
     "ScanLimits",
     "classify",
+    "config_objects",
     "fold_constant",
     "is_compiled_path",
     "is_inside_workspace",

@@ -117,7 +117,7 @@ def check_client_config(files: Mapping[str, str | None], allowed: frozenset[str]
     if SECRET_MARKER in text:
         at = text.count("\n", 0, text.index(SECRET_MARKER)) + 1
         findings.append(_f(CLIENT_CONFIG, JOB_CONFIG, "a '${secret:...}' reference: the site resolves no secrets", at))
-    for where, obj in _objects(config, "$"):
+    for where, obj in config_objects(config, "$"):
         path = obj.get("path")
         if not isinstance(path, str):
             if "name" in obj and "args" in obj:
@@ -129,7 +129,7 @@ def check_client_config(files: Mapping[str, str | None], allowed: frozenset[str]
         elif path == CLIENT_API_EXECUTOR:
             raw = obj.get("args")
             findings.extend(_check_executor(raw if isinstance(raw, dict) else {}, files, line))
-    executors = [o for _, o in _objects(config, "$") if o.get("path") == CLIENT_API_EXECUTOR]
+    executors = [o for _, o in config_objects(config, "$") if o.get("path") == CLIENT_API_EXECUTOR]
     if len(executors) != 1:
         findings.append(_f(CLIENT_CONFIG, JOB_CONFIG, f"a BYOC job runs its code through one {CLIENT_API_EXECUTOR}"))
     return findings
@@ -229,15 +229,16 @@ def _split(text: str) -> list[str] | None:
         return None
 
 
-def _objects(node: object, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every JSON object in the config, with a JSONPath-like location."""
+def config_objects(node: object, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every JSON object in a job config, with a JSONPath-like location (the scan's findings and the site's
+    launcher plan walk configs with this one function)."""
     if isinstance(node, dict):
         yield where, node
         for k, v in node.items():
-            yield from _objects(v, f"{where}.{k}")
+            yield from config_objects(v, f"{where}.{k}")
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            yield from _objects(v, f"{where}[{i}]")
+            yield from config_objects(v, f"{where}[{i}]")
 
 
 def _line_finder(text: str) -> Any:
