@@ -8,7 +8,7 @@ package with helper modules), each file copied under its own package so the app 
 - ``worker``: the same scan as the gate runs it, in a fresh limited worker process (start-up included, no cache);
 - ``verdict``: every policy rule with the bounded scan, uncached.
 
-The ``harmful`` app appends one harmful variant (tests/policies/byoc/harmful.py) to each file. Target: a
+The ``harmful`` app appends one harmful line (:data:`HARMFUL_SNIPPETS`) to each file. Target: a
 50-file job is scanned in under 1 s. Writes ``scan.json`` and ``scan.md``.
 """
 
@@ -22,7 +22,6 @@ import os
 import platform
 import resource
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -56,13 +55,24 @@ def corpus_files() -> dict[str, str]:
     return out
 
 
+HARMFUL_SNIPPETS = (
+    'AutoModelForTokenClassification.from_pretrained("dmis-lab/biobert-v1.1")\n',
+    'import socket\nsocket.create_connection(("203.0.113.7", 443))\n',
+    'open("/var/lib/fednode/state.db", "rb").read()\n',
+    'import subprocess\nsubprocess.run(["sh", "-c", "id"])\n',
+    "import posix\nposix.system('id')\n",
+    "abs.__self__.__dict__['exec']('1')\n",
+    'getattr(__builtins__, "ev" + "al")("1")\n',
+    "import ctypes\nctypes.CDLL(None)\n",
+)
+"""One line of each kind the scan denies (network, files outside the workspace, commands, builtins and frames,
+native code), appended to every file of the ``harmful`` app; the full corpus with every variant is the test suite's
+(tests/policies/byoc/harmful.py), which bench/ does not import."""
+
+
 def build_app(n_files: int, harmful: bool) -> dict[str, str | None]:
     """An app of ``n_files`` Python files (the corpus, then copies of its scripts) plus its client config."""
-    sys.path.insert(0, str(ROOT))
-    from tests.policies.byoc.harmful import DENY as DENY_VARIANT
-    from tests.policies.byoc.harmful import VARIANTS
-
-    snippets = [v.append for v in VARIANTS if v.append and v.outcome == DENY_VARIANT]
+    snippets = list(HARMFUL_SNIPPETS)
     corpus = corpus_files()
     scripts = [t for p, t in corpus.items() if "/nerlib/" not in p]
     files: dict[str, str | None] = dict(corpus)
@@ -202,7 +212,7 @@ def main() -> int:
         "CPU time of this process and its workers (what a shared, loaded host does not inflate). "
         "Target: under 1 s per 50-file job.\n\n"
         + "\n".join(rows)
-        + "\n\n`harmful` appends one harmful variant of tests/policies/byoc/harmful.py to each file; every one "
+        + "\n\n`harmful` appends one harmful line of a kind the scan denies to each file; every one "
         "is found. The worker column is what the gate pays once per job (results are cached by content, so "
         "the scheduler's retries cost nothing).\n"
     )

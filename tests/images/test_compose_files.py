@@ -119,12 +119,16 @@ E2E_OVERRIDES = [
 
 
 @pytest.mark.parametrize(("path", "override"), E2E_OVERRIDES, ids=["site", "coordinator"])
-def test_e2e_overrides_only_attach_a_network_and_tune_health_checks(path: Path, override: Path) -> None:
+def test_e2e_overrides_only_attach_a_network_tune_health_checks_and_pick_the_test_model(
+    path: Path, override: Path
+) -> None:
     doc = _load(override)
     assert str(doc["version"]) == str(_load(path)["version"])
     for name, svc in doc["services"].items():
         assert name in _services(path), name
-        assert set(svc) <= {"networks", "healthcheck"}, name
+        assert set(svc) <= {"networks", "healthcheck", "environment"}, name
+        # the only setting a test may change: which checkpoint a site stages for BYOC jobs (the tiny test model)
+        assert set(svc.get("environment", {})) <= {"FEDNODE_FL__BASE_MODEL"}, name
     assert doc["networks"]["federation"]["external"] is True
 
 

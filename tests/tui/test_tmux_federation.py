@@ -41,9 +41,9 @@ STARTED = (JobState.RUNNING, JobState.FINISHED)
 _demo_policy = demo.site_policy
 
 
-def _four_eyes_policy(site: str, *, sites: int, min_records: int) -> dict[str, Any]:
+def _four_eyes_policy(site: str, *, sites: int, min_records: int, byoc: bool = False) -> dict[str, Any]:
     """The demo's site policy; at this site two distinct approvers, each with a TOTP code."""
-    policy = _demo_policy(site, sites=sites, min_records=min_records)
+    policy = _demo_policy(site, sites=sites, min_records=min_records, byoc=byoc)
     if site == HERE:
         policy["approval"] = {"approvers": list(APPROVERS), "required_approvals": 2, "totp_required": True}
     return policy
