@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fednode.clock import Clock, utc_now
+from fednode.errors import NotFoundError
 from fednode.settings import Settings
 from policies.audit import AuditLog
 from policies.keys import DEFAULT_KEY_NAME, SiteKey, load_or_create_site_key
@@ -58,12 +59,21 @@ def open_state_db(
     require_policy: bool = False,
     clock: Clock = utc_now,
     state_url: str | None = None,
+    create: bool = True,
 ) -> StateDb:
     """Open state.db (creating it), the site key (creating it), and the services on top.
+
+    ``create=False`` is for read-only commands: a site whose state.db does not exist yet raises
+    :class:`~fednode.errors.NotFoundError` (exit 4) and nothing is created.
 
     Without a site policy, nobody can approve (empty approver list) and no dataset has a budget: reads,
     audit verification and the ledger view still work.
     """
+    if not create and state_url is None and not settings.state_db_path.is_file():
+        raise NotFoundError(
+            f"no site state at {settings.home} (state.db does not exist): nothing to read; "
+            "a site creates it when it starts (fednode site start) or first holds a job"
+        )
     if policy is None:
         policy = load_site_policy(settings, required=require_policy)
     store = StateStore(state_url) if state_url else StateStore.for_path(settings.state_db_path)

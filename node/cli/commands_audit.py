@@ -43,12 +43,12 @@ def register(app: typer.Typer) -> None:
             key = load_public_key(public_key.read_bytes()) if public_key else None
             if export is not None:
                 if key is None:
-                    db = open_state_db(cli.settings)
+                    db = open_state_db(cli.settings, create=False)
                     key = db.key.public_key
                     db.close()
                 report = verify_jsonl(export, key)
             else:
-                db = open_state_db(cli.settings)
+                db = open_state_db(cli.settings, create=False)
                 try:
                     report = db.audit.verify(key)
                 finally:
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            db = open_state_db(cli.settings)
+            db = open_state_db(cli.settings, create=False)
             try:
                 if crate is not None:
                     record = db.jobs.get(job) if job else None
@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            db = open_state_db(cli.settings)
+            db = open_state_db(cli.settings, create=False)
             try:
                 names = [dataset] if dataset else db.ledger.datasets()
                 rows = [db.ledger.summary(n) for n in names]

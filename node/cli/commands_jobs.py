@@ -148,7 +148,7 @@ def register(app: typer.Typer) -> None:
                 states = [JobState(s) for s in state] if state else None
             except ValueError as exc:
                 raise BadInputError(f"unknown state; use one of {', '.join(s.value for s in JobState)}") from exc
-            db = open_state_db(cli.settings)
+            db = open_state_db(cli.settings, create=False)
             try:
                 if job is not None:
                     record = db.jobs.get(job)

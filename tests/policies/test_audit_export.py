@@ -117,13 +117,15 @@ def test_five_safes_crate_of_a_job(tmp_path: Path) -> None:
 
 def test_cli_verify_export_and_tamper(fednode_home: Path) -> None:
     runner = CliRunner()
-    first = runner.invoke(app, ["--json", "audit", "verify"])
-    assert first.exit_code == 0, first.output
-    # the CLI created the site key; append through the same wiring the CLI uses
+    # a read-only command creates no state: verify on a site without state.db says so (exit 4)
+    assert runner.invoke(app, ["--json", "audit", "verify"]).exit_code == 4
+    # the site's state, through the same wiring the CLI uses; then verify reads it
     from fednode.settings import load_settings
     from policies.state_db import open_state_db
 
     db = open_state_db(load_settings(home=fednode_home))
+    first = runner.invoke(app, ["--json", "audit", "verify"])
+    assert first.exit_code == 0, first.output
     for i in range(3):
         db.audit.append(AuditEvent.POLICY_LOADED, actor="test", details={"i": i})
     out = fednode_home / "export.jsonl"
