@@ -90,7 +90,7 @@ def prepare_source(
         return Prepared(path, early)
     try:
         tree = ast.parse(source, filename=path)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+    except (SyntaxError, ValueError, RecursionError) as exc:  # MemoryError: the bounded worker fails closed
         line = getattr(exc, "lineno", None) or 1
         return Prepared(
             path, [Finding(path, line, UNREVIEWABLE, "the file is not valid Python and cannot be reviewed")]
