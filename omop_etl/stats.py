@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, func, inspect, make_url, select
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from omop_etl.cdm import Base, Concept, NoteNlp
-from omop_etl.db import make_engine
+from omop_etl.db import cdm_tables, make_engine
 from omop_etl.notes import GOLD_SYSTEM
 
 log = logging.getLogger("fednode.omop_etl.stats")
@@ -60,11 +60,13 @@ def local_record_count(url: str) -> int:
 
 
 def has_vocabulary(url: str) -> bool:
-    """True when the CDM at ``url`` holds a loaded vocabulary (a ``concept`` table with a concept besides 0)."""
+    """True when the CDM at ``url`` holds a loaded vocabulary (a ``concept`` table with a concept besides 0); a
+    missing SQLite file is never created."""
+    tables = cdm_tables(url)
+    if tables is None or "concept" not in tables:
+        return False
     engine = make_engine(url)
     try:
-        if "concept" not in inspect(engine).get_table_names():
-            return False
         with engine.connect() as conn:
             query = select(func.count()).select_from(Concept).where(Concept.concept_id != 0)
             return bool(conn.execute(query).scalar())

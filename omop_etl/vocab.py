@@ -116,12 +116,20 @@ def _load_file(conn: Connection, path: Path, target: Table, batch_size: int) -> 
     return count
 
 
-def load_vocabulary(conn: Connection, folder: Path, *, batch_size: int = 5000) -> VocabReport:
-    """Replace the vocabulary tables with the files in ``folder`` (in the caller's transaction)."""
-    report = VocabReport()
+def check_vocabulary_folder(folder: Path) -> None:
+    """Raise :class:`EtlInputError` unless ``folder`` is a folder holding every required vocabulary file (checked
+    before any database is touched)."""
+    if not folder.is_dir():
+        raise EtlInputError("vocabulary folder does not exist", file=str(folder))
     for name in REQUIRED_FILES:
         if _find(folder, name) is None:
             raise EtlInputError(f"vocabulary file {name} is missing", file=str(folder / f"{name}.csv"))
+
+
+def load_vocabulary(conn: Connection, folder: Path, *, batch_size: int = 5000) -> VocabReport:
+    """Replace the vocabulary tables with the files in ``folder`` (in the caller's transaction)."""
+    report = VocabReport()
+    check_vocabulary_folder(folder)
     for name in REQUIRED_FILES + OPTIONAL_FILES:
         path = _find(folder, name)
         if path is None:

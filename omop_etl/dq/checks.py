@@ -1,6 +1,8 @@
 """DQD check types run as SQL against the CDM (SQLite or PostgreSQL), each reported as violated rows out of a
 denominator, compared with DQD's threshold (percent): a check FAILS when ``100 * violated / denominator`` is
-above its threshold; it is NOT_APPLICABLE when its table is empty or the field is absent from the spec.
+above its threshold; it is NOT_APPLICABLE when its table is empty or the field is absent from the spec. An empty
+PERSON, OBSERVATION_PERIOD, CONCEPT or VOCABULARY fails fednode's own ``tableNotEmpty`` check, so a CDM with no
+data never passes.
 
 The check kinds live in ``table_checks``, ``field_checks`` (with ``plausibility``) and ``concept_checks``;
 ``run_dq`` runs them all.
@@ -19,7 +21,7 @@ from omop_etl.dq.context import DqContext
 from omop_etl.dq.field_checks import field_checks
 from omop_etl.dq.report import FAIL, NA, PASS, DqReport
 from omop_etl.dq.spec import DqSpec
-from omop_etl.dq.table_checks import table_checks
+from omop_etl.dq.table_checks import data_present_checks, table_checks
 
 log = logging.getLogger("fednode.omop_etl.dq")
 
@@ -32,6 +34,7 @@ def run_dq(
     with engine.connect() as conn:
         dq = DqContext(conn, spec, today or datetime.now(UTC).date())
         step("table checks")
+        data_present_checks(dq)
         table_checks(dq)
         step("field checks")
         field_checks(dq)

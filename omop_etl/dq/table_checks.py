@@ -1,5 +1,6 @@
 """DQD's table-level checks: the table exists; person completeness; condition-era completeness; overlapping
-observation periods.
+observation periods. And fednode's own ``tableNotEmpty``: a CDM without persons, observation periods or
+concepts fails the gate (DQD's checks are all ``not_applicable`` on empty tables, which would otherwise pass).
 """
 
 from __future__ import annotations
@@ -8,7 +9,43 @@ from sqlalchemy import and_, distinct, exists, func, not_, select
 
 from omop_etl.cdm import Base
 from omop_etl.dq.context import DqContext
+from omop_etl.dq.report import FAIL, PASS, CheckResult
 from omop_etl.dq.spec import threshold
+
+NOT_EMPTY = "tableNotEmpty"
+"""fednode's check (not DQD's) that a table the appliance needs holds data; it can never be accepted."""
+REQUIRED_DATA = ("person", "observation_period", "concept", "vocabulary")
+"""The tables a CDM needs rows in to be worth checking (``concept``: a concept besides 0, "No matching
+concept")."""
+
+
+def data_present_checks(dq: DqContext) -> None:
+    """``tableNotEmpty`` for each of :data:`REQUIRED_DATA`: FAIL (violated 1 of 1) when the table is empty or
+    absent."""
+    for name in REQUIRED_DATA:
+        if name not in dq.present:
+            rows = 0
+        elif name == "concept":
+            concept = dq.table("concept")
+            rows = dq.count(select(func.count()).select_from(concept).where(concept.c.concept_id != 0))
+        else:
+            rows = dq.rows(name)
+        empty = rows == 0
+        dq.report.results.append(
+            CheckResult(
+                NOT_EMPTY,
+                "TABLE",
+                name,
+                None,
+                None,
+                int(empty),
+                1,
+                100.0 if empty else 0.0,
+                0.0,
+                FAIL if empty else PASS,
+                f"{name} is empty: load data with fednode etl" if empty else "",
+            )
+        )
 
 
 def table_checks(dq: DqContext) -> None:

@@ -1,5 +1,5 @@
 """The ETL run: parse everything first (a malformed file stops here, before the database is touched), then
-load vocabulary and CDM tables in ONE transaction, and report.
+create the schema and load vocabulary and CDM tables in ONE transaction (on SQLite too), and report.
 """
 
 from __future__ import annotations
@@ -185,6 +185,10 @@ def run_etl(
     report.source_rows = sum(len(t.rows) for t in sources.values())
     vocab_report: VocabReport | None = None
     with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            # pysqlite runs DDL outside any transaction; an explicit BEGIN makes the schema part of this one, so a
+            # failed first load leaves no empty CDM behind (IMMEDIATE: take the write lock now, not half-way)
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         create_cdm(conn)
         EXTENSION_METADATA.create_all(conn, checkfirst=True)
         if vocab_dir is not None:

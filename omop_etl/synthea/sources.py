@@ -25,10 +25,19 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 REQUIRED_FILES = ("patients", "encounters")
 
 
-def read_sources(folder: Path) -> dict[str, Table]:
-    """Read every known file in ``folder`` strictly; raises EtlInputError on the first malformed one."""
+def check_source_folder(folder: Path) -> None:
+    """Raise :class:`EtlInputError` unless ``folder`` is a folder with the required files (a cheap check made
+    before any database is touched; :func:`read_sources` then reads them strictly)."""
     if not folder.is_dir():
         raise EtlInputError("source folder does not exist", file=str(folder))
+    for stem in REQUIRED_FILES:
+        if not (folder / f"{stem}.csv").is_file():
+            raise EtlInputError("required source file is missing", file=str(folder / f"{stem}.csv"))
+
+
+def read_sources(folder: Path) -> dict[str, Table]:
+    """Read every known file in ``folder`` strictly; raises EtlInputError on the first malformed one."""
+    check_source_folder(folder)
     tables: dict[str, Table] = {}
     for stem, columns in REQUIRED_COLUMNS.items():
         path = folder / f"{stem}.csv"
