@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select, update
 
 from fednode.bundled import bundled
 from fednode.errors import EtlInputError
-from omop_etl.cdm import ConditionOccurrence, Person
+from omop_etl.cdm import ConditionOccurrence, Person, create_cdm
 from omop_etl.db import make_engine
 from omop_etl.dq.accept import apply_accepted, read_accepted
 from omop_etl.dq.checks import run_dq
@@ -103,3 +103,24 @@ def test_eras_cover_every_interval_and_are_separated_by_more_than_30_days(interv
     for s, e in intervals:
         assert any(a <= s and e <= b for a, b, _, _ in eras)
     assert all(0 <= gap <= (b - a).days for a, b, _, gap in eras)
+
+
+def test_a_cdm_without_data_fails_the_gate_and_cannot_be_accepted(tmp_path: Path) -> None:
+    """DQD's checks are all not_applicable on empty tables; fednode's tableNotEmpty makes an empty CDM fail."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    create_cdm(engine)
+    report = run_dq(engine, SPEC)
+    empty = {r.table for r in report.failed if r.check == "tableNotEmpty"}
+    assert empty == {"person", "observation_period", "concept", "vocabulary"}
+    assert all(r.note.endswith("load data with fednode etl") for r in report.failed if r.check == "tableNotEmpty")
+    accept_all = {("tableNotEmpty", name, None, None): "we know" for name in empty}
+    assert not apply_accepted(report, accept_all).passed
+
+
+def test_accept_file_that_is_missing_or_binary_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(EtlInputError, match=r"accept\.txt: accepted-failures file does not exist"):
+        read_accepted(tmp_path / "accept.txt")
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"isRequired person  # fine\n\x00\x01\x02\n")
+    with pytest.raises(EtlInputError, match=r"binary\.txt:2: not a text file"):
+        read_accepted(binary)
