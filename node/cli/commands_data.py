@@ -74,12 +74,14 @@ def _database_errors(engine: Engine) -> Iterator[None]:
     """A database failure mid-run becomes one ``--db: ...`` ServiceError line (password masked)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from fednode.errors import ServiceError
+    from fednode.errors import BadInputError, ServiceError
     from omop_etl.db import database_error_message
 
     try:
         yield
     except SQLAlchemyError as exc:
+        if engine.dialect.name == "sqlite" and "not a database" in str(getattr(exc, "orig", exc)):
+            raise BadInputError("not a SQLite database", file=f"--db: {engine.url.database}") from None
         raise ServiceError(database_error_message(engine, exc)) from None
 
 
@@ -204,7 +206,8 @@ def _nothing_loaded(notes: Path, result: dict[str, Any]) -> str | None:
     quarantined = {**deid.get("quarantined", {}), **load.get("quarantined", {})}
     reasons = ", ".join(f"{reason} x{count}" for reason, count in quarantined.items()) or "no reason recorded"
     why = " (no person in the CDM has the notes' person_source_value)" if "unknown_person" in quarantined else ""
-    return f"no note was loaded: all {deid['read']} quarantined: {reasons}{why}"
+    where = f"; quarantine: {result['quarantine_file']}" if result.get("quarantine_file") else ""
+    return f"no note was loaded: all {deid['read']} quarantined: {reasons}{why}{where}"
 
 
 def etl(

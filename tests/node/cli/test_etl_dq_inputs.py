@@ -193,3 +193,14 @@ def test_etl_notes_whose_persons_are_not_in_the_cdm_fails_with_the_reason(
     assert "no note was loaded" in message and "unknown_person x2" in message
     assert "no person in the CDM" in message
     assert not (fednode_home / "omop.db").exists()  # the command failed: the new CDM is removed with it
+
+
+@pytest.mark.parametrize("command", ["etl", "dq"])
+def test_db_file_that_is_not_a_database_is_bad_input(fednode_home: Path, tmp_path: Path, command: str) -> None:
+    db = tmp_path / "omop.db"
+    db.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    args = [command, "--db", f"sqlite:///{db}"] + (["--source", str(SYNTHEA)] if command == "etl" else [])
+    result = runner.invoke(app, args)
+    assert result.exit_code == 4, result.output
+    _one_error_line(result.stderr, f"Error: --db: {db}: not a SQLite database")
+    assert db.read_bytes().startswith(b"\x89PNG")
