@@ -28,6 +28,11 @@ class JobFolder:
 def read_job_folder(job_dir: Path) -> JobFolder:
     """Read ``meta.json`` and locate the app folders it deploys; a :class:`~fednode.errors.JobFolderError`
     (exit 4) names what makes the folder not an NVFlare job."""
+    if job_dir.is_file():
+        raise JobFolderError(
+            "is a file, not a job folder: an NVFlare job is a folder with meta.json (unpack an archive first)",
+            file=str(job_dir),
+        )
     if not job_dir.is_dir():
         raise JobFolderError("not a folder: an NVFlare job is a folder with meta.json", file=str(job_dir))
     meta_path = job_dir / "meta.json"

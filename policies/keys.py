@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from fednode.errors import ConfigError, SignatureError
+from fednode.errors import BadInputError, ConfigError, NotFoundError, SignatureError
 
 log = logging.getLogger("fednode.policies.keys")
 
@@ -100,7 +100,12 @@ class SiteKey:
 
 def load_or_create_site_key(path: Path) -> SiteKey:
     """Load the key at ``path`` (a key file, or a keys folder: see :func:`key_file`), creating it (0600) and its
-    ``.pub`` on first use.
+    ``.pub`` on first use (:func:`ensure_site_key`)."""
+    return ensure_site_key(path)[0]
+
+
+def ensure_site_key(path: Path) -> tuple[SiteKey, bool]:
+    """The key at ``path`` and whether this call created it (0600, with its ``.pub``).
 
     Safe when two processes start at once: the key is written to a temp file and hard-linked into place; the
     loser loads the winner's key. A private key readable by group or others is refused, as ssh does.
@@ -108,6 +113,7 @@ def load_or_create_site_key(path: Path) -> SiteKey:
     private_path = key_file(path)
     keys_dir = private_path.parent
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    created = False
     if not private_path.exists():
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
@@ -125,6 +131,7 @@ def load_or_create_site_key(path: Path) -> SiteKey:
         except FileExistsError:
             pass  # another process won the race; load its key below
         else:
+            created = True
             log.info("keys.site_key_created key_id=%s", key_id(key.public_key()))
         finally:
             tmp.unlink()
@@ -132,14 +139,44 @@ def load_or_create_site_key(path: Path) -> SiteKey:
     public_path = public_path_for(private_path)
     if not public_path.exists() or public_path.read_text(encoding="ascii") != site_key.public_pem:
         public_path.write_text(site_key.public_pem, encoding="ascii")
-    return site_key
+    return site_key, created
+
+
+def load_site_key(path: Path) -> SiteKey:
+    """The existing key at ``path`` (see :func:`key_file`); creates nothing. A missing key is
+    :class:`~fednode.errors.NotFoundError` (``fednode site init`` or the site's boot creates it)."""
+    private_path = key_file(path)
+    if not private_path.is_file():
+        raise NotFoundError(
+            f"{private_path}: no site signing key here; `fednode site init` (or the site's boot) creates it"
+        )
+    return _load_private(private_path)
+
+
+def read_public_key_file(path: Path, *, option: str = "--public-key") -> Ed25519PublicKey:
+    """An Ed25519 public key from a PEM file a person named with ``option``: a missing, unreadable, binary or
+    non-Ed25519 file is :class:`~fednode.errors.BadInputError` (exit 4) naming the option and the file."""
+    where = f"{option} {path}"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInputError("no such file", file=where) from None
+    except OSError as exc:
+        raise BadInputError(f"cannot read it ({type(exc).__name__})", file=where) from None
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError):
+        raise BadInputError("not a PEM public key", file=where) from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise BadInputError("not an Ed25519 public key", file=where)
+    return key
 
 
 def load_site_public_key(path: Path) -> Ed25519PublicKey:
     """The site's public key, from the ``.pub`` beside the key file ``path`` means (no private key needed)."""
     public = public_path_for(key_file(path))
     if not public.is_file():
-        raise ConfigError(f"{public}: no site public key (run any fednode command that signs to create one)")
+        raise ConfigError(f"{public}: no site public key (`fednode site init` creates the site key and its .pub)")
     return load_public_key(public.read_bytes())
 
 

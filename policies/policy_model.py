@@ -350,7 +350,9 @@ def load_policy(path: Path) -> SitePolicy:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PolicyFileError("policy file not found", file=str(path)) from None
+        raise PolicyFileError(
+            "policy file not found; start from policies/examples/site-policy.yaml (docs/policy.md)", file=str(path)
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyFileError(f"cannot read the policy file ({type(exc).__name__})", file=str(path)) from None
     try:

@@ -1,17 +1,23 @@
 """state.db opened: the site's store with the audit log, privacy ledger and job registry on it, and the site key,
 TOTP verifier and policy they are built with, once per process (:func:`open_state_db`). The gate, the CLI and
-the dashboard all start here."""
+the dashboard all start here.
+
+Only :func:`init_site` (``fednode site init``), the site's boot and the set-up commands create state.db and the
+site key; read-only commands open with ``create=False`` and create nothing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from fednode.clock import Clock, utc_now
-from fednode.errors import NotFoundError
+from fednode.errors import NotFoundError, PolicyFileError
 from fednode.settings import Settings
 from policies.audit import AuditLog
-from policies.keys import DEFAULT_KEY_NAME, SiteKey, load_or_create_site_key
+from policies.keys import DEFAULT_KEY_NAME, SiteKey, ensure_site_key, key_file, load_or_create_site_key, load_site_key
 from policies.ledger import PrivacyLedger
 from policies.policy_model import SitePolicy, load_policy
 from policies.registry import ApprovalRules, JobService
@@ -31,6 +37,8 @@ class StateDb:
     jobs: JobService
     totp: FileTotpVerifier
     policy: SitePolicy | None
+    policy_problem: str | None = None
+    """Why the site policy could not be used (opened with ``tolerate_invalid_policy``); None when it was fine."""
 
     def close(self) -> None:
         self.store.dispose()
@@ -42,6 +50,19 @@ def signing_key_path(settings: Settings, policy: SitePolicy | None) -> Path:
         path = policy.site.signing_key
         return path if path.is_absolute() else settings.home / path
     return settings.keys_dir / DEFAULT_KEY_NAME
+
+
+def _signing_key_hint(settings: Settings) -> Path:
+    """The key file an invalid policy most likely names (its raw ``site.signing_key``), else the default."""
+    try:
+        raw: Any = yaml.safe_load(settings.policy_path.read_text(encoding="utf-8"))
+        named = raw["site"]["signing_key"]
+    except Exception:  # any unreadable or malformed policy: the default key file
+        return settings.keys_dir / DEFAULT_KEY_NAME
+    if not isinstance(named, str) or not named.strip():
+        return settings.keys_dir / DEFAULT_KEY_NAME
+    path = Path(named)
+    return path if path.is_absolute() else settings.home / path
 
 
 def load_site_policy(settings: Settings, *, required: bool) -> SitePolicy | None:
@@ -60,24 +81,36 @@ def open_state_db(
     clock: Clock = utc_now,
     state_url: str | None = None,
     create: bool = True,
+    tolerate_invalid_policy: bool = False,
 ) -> StateDb:
     """Open state.db (creating it), the site key (creating it), and the services on top.
 
-    ``create=False`` is for read-only commands: a site whose state.db does not exist yet raises
+    ``create=False`` is for read-only commands: a site whose state.db or site key does not exist yet raises
     :class:`~fednode.errors.NotFoundError` (exit 4) and nothing is created.
+
+    ``tolerate_invalid_policy`` (read-only commands: the auditor is never locked out by a typo) opens the site
+    as if it had no policy when the policy file does not validate, and says why in ``policy_problem``.
 
     Without a site policy, nobody can approve (empty approver list) and no dataset has a budget: reads,
     audit verification and the ledger view still work.
     """
     if not create and state_url is None and not settings.state_db_path.is_file():
         raise NotFoundError(
-            f"no site state at {settings.home} (state.db does not exist): nothing to read; "
-            "a site creates it when it starts (fednode site start) or first holds a job"
+            f"no site state at {settings.home} (state.db does not exist): this home holds no site; "
+            "check FEDNODE_HOME, or set the site up with `fednode site init`"
         )
+    problem: str | None = None
+    key_path: Path | None = None
     if policy is None:
-        policy = load_site_policy(settings, required=require_policy)
+        try:
+            policy = load_site_policy(settings, required=require_policy)
+        except PolicyFileError as exc:
+            if require_policy or not tolerate_invalid_policy:
+                raise
+            problem, key_path = exc.message, _signing_key_hint(settings)
+    key_path = key_path or signing_key_path(settings, policy)
+    key = load_or_create_site_key(key_path) if create else load_site_key(key_path)
     store = StateStore(state_url) if state_url else StateStore.for_path(settings.state_db_path)
-    key = load_or_create_site_key(signing_key_path(settings, policy))
     audit = AuditLog(store, key, checkpoint_every=settings.policy.checkpoint_every, clock=clock)
     if policy is not None:
         dp = policy.privacy.dp
@@ -91,4 +124,47 @@ def open_state_db(
     totp = FileTotpVerifier(settings.keys_dir / "totp")
     jobs = JobService(store, audit, ledger, rules=rules, totp=totp, clock=clock)
     site = policy.site.name if policy is not None else settings.site_name
-    return StateDb(site, store, key, audit, ledger, jobs, totp, policy)
+    return StateDb(site, store, key, audit, ledger, jobs, totp, policy, problem)
+
+
+@dataclass(frozen=True)
+class SiteInit:
+    """What :func:`init_site` found and what it created."""
+
+    home: Path
+    state_db: Path
+    state_db_created: bool
+    key_file: Path
+    key_created: bool
+    key_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "home": str(self.home),
+            "state_db": str(self.state_db),
+            "state_db_created": self.state_db_created,
+            "signing_key": str(self.key_file),
+            "signing_key_created": self.key_created,
+            "key_id": self.key_id,
+            "public_key": str(self.key_file.with_suffix(".pub")),
+        }
+
+
+def init_site(settings: Settings, policy: SitePolicy | None = None, *, state_url: str | None = None) -> SiteInit:
+    """Create this site's state.db and signing key where they do not exist yet (idempotent): the explicit
+    set-up step (``fednode site init``) the boot sequence also runs. An invalid site policy is refused (it names
+    the key file); a missing one is fine (the default key file)."""
+    if policy is None:
+        policy = load_site_policy(settings, required=False)
+    db_existed = state_url is not None or settings.state_db_path.is_file()
+    path = signing_key_path(settings, policy)
+    key, key_created = ensure_site_key(path)
+    open_state_db(settings, policy, state_url=state_url).close()
+    return SiteInit(
+        home=settings.home,
+        state_db=settings.state_db_path,
+        state_db_created=not db_existed,
+        key_file=key_file(path),
+        key_created=key_created,
+        key_id=key.key_id,
+    )

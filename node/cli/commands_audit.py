@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from node.cli._context import get_ctx, handled_errors
+from node.cli._state import atomic_text, check_output_file, open_read_only, write_text_atomic
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,21 +35,21 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Verify the hash chain and every signed checkpoint. Exit 5 naming the first bad record."""
-        from policies.audit import verify_jsonl
-        from policies.keys import load_public_key
-        from policies.state_db import open_state_db
+        from policies.audit import read_jsonl, verify_records
+        from policies.keys import read_public_key_file
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            key = load_public_key(public_key.read_bytes()) if public_key else None
+            key = read_public_key_file(public_key, option="--public-key") if public_key else None
             if export is not None:
+                records, checkpoints = read_jsonl(export)  # bad input (4) before the site is looked at
                 if key is None:
-                    db = open_state_db(cli.settings, create=False)
+                    db = open_read_only(cli)
                     key = db.key.public_key
                     db.close()
-                report = verify_jsonl(export, key)
+                report = verify_records(records, checkpoints, key)
             else:
-                db = open_state_db(cli.settings, create=False)
+                db = open_read_only(cli)
                 try:
                     report = db.audit.verify(key)
                 finally:
@@ -72,12 +73,19 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Export the audit log (verified while written): JSONL, or an RO-Crate folder (Five Safes with --job)."""
+        from fednode.errors import BadInputError, ConfigError
         from policies.audit import AuditEvent, export_jsonl, export_ro_crate
-        from policies.state_db import open_state_db
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            db = open_state_db(cli.settings, create=False)
+            if out is not None:
+                check_output_file(out, "--out")
+            if crate is not None and not crate.parent.is_dir():
+                raise BadInputError(f"folder {crate.parent} does not exist", file=f"--ro-crate {crate}")
+            db = open_read_only(cli)
+            if crate is None and out is None and cli.json_output:
+                db.close()
+                raise ConfigError("--out: with --json, give --out or --ro-crate (stdout carries the result)")
             try:
                 if crate is not None:
                     record = db.jobs.get(job) if job else None
@@ -92,12 +100,10 @@ def register(app: typer.Typer) -> None:
                     )
                     target = str(crate)
                 elif out is not None:
-                    with out.open("w", encoding="utf-8") as fh:
+                    with atomic_text(out) as fh:
                         report = export_jsonl(db.audit, fh)
                     target = str(out)
                 else:
-                    if cli.json_output:
-                        raise typer.BadParameter("with --json, give --out or --ro-crate (stdout carries the result)")
                     report = export_jsonl(db.audit, sys.stdout)
                     target = "-"
                 db.audit.append(
@@ -123,19 +129,26 @@ def register(app: typer.Typer) -> None:
         dataset: Annotated[str | None, typer.Option("--dataset", help="Only this dataset.")] = None,
     ) -> None:
         """Budget, spend, reservations and what remains, per dataset."""
-        from policies.state_db import open_state_db
+        from fednode.errors import NotFoundError
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            db = open_state_db(cli.settings, create=False)
+            db = open_read_only(cli)
             try:
-                names = [dataset] if dataset else db.ledger.datasets()
+                known = db.ledger.datasets()
+                if dataset is not None and dataset not in known:
+                    raise NotFoundError(
+                        f"--dataset {dataset}: no such dataset in the site policy or the ledger; known: "
+                        + (", ".join(known) or "none (the site policy sets no budget)")
+                    )
+                names = [dataset] if dataset else known
                 rows = [db.ledger.summary(n) for n in names]
                 reservations = [r for r in db.ledger.reservations() if dataset in (None, r.dataset)]
             finally:
                 db.close()
             payload: dict[str, Any] = {
                 "ok": True,
+                "policy_problem": db.policy_problem,
                 "datasets": [r.to_json() for r in rows],
                 "reservations": [
                     {
@@ -181,18 +194,29 @@ def register(app: typer.Typer) -> None:
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            db = open_state_db(cli.settings)
+            if out is not None:
+                check_output_file(out, "--out")
+            db = open_state_db(cli.settings, create=False)
             try:
                 job = db.jobs.get(job_id)
                 issued = issue_receipt(job, site=db.site, key=db.key, audit_head=db.audit.head())
+                if out is not None:
+                    write_text_atomic(out, issued.dumps() + "\n")
                 db.audit.append(
                     AuditEvent.RECEIPT_ISSUED, actor="cli", job_id=job_id, details={"digest": job.manifest.digest}
                 )
             finally:
                 db.close()
-            if out is not None:
-                out.write_text(issued.dumps() + "\n", encoding="utf-8")
-            cli.emit({"ok": True, "receipt": issued.to_json()}, lambda c: c.print_json(issued.dumps()))
+            payload: dict[str, Any] = {"ok": True, "receipt": issued.to_json()}
+            if out is None:
+                cli.emit(payload, lambda c: c.print_json(issued.dumps()))
+                return
+            cli.emit(
+                {**payload, "written_to": str(out)},
+                lambda c: c.print(
+                    f"receipt for job {job_id} signed by key {issued.key_id} written to {out}", highlight=False
+                ),
+            )
 
     @receipt.command("verify")
     def receipt_verify_cmd(
@@ -201,14 +225,25 @@ def register(app: typer.Typer) -> None:
         public_key: Annotated[Path, typer.Option("--public-key", help="The issuing site's public key PEM.")],
     ) -> None:
         """Verify a receipt against the issuing site's public key. Exit 5 if altered or forged."""
-        from policies.keys import load_public_key
+        from fednode.errors import BadInputError
+        from policies.keys import read_public_key_file
         from policies.receipts import Receipt, verify_receipt
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            body = verify_receipt(
-                Receipt.loads(path.read_text(encoding="utf-8")), load_public_key(public_key.read_bytes())
-            )
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise BadInputError("no such file", file=str(path)) from None
+            except UnicodeDecodeError:
+                raise BadInputError("not a receipt (not UTF-8 text: a binary file?)", file=str(path)) from None
+            except OSError as exc:
+                raise BadInputError(f"cannot read it ({type(exc).__name__})", file=str(path)) from None
+            try:
+                receipt = Receipt.loads(text)
+            except BadInputError as exc:
+                raise BadInputError(exc.message, file=str(path)) from None
+            body = verify_receipt(receipt, read_public_key_file(public_key, option="--public-key"))
             cli.emit(
                 {"ok": True, "body": dict(body)},
                 lambda c: c.print(f"[green]receipt valid[/green]: job {body['job_id']} at {body['site']}"),

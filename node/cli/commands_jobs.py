@@ -139,8 +139,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List the jobs this site knows, newest first."""
         from fednode.errors import BadInputError
+        from node.cli._state import open_read_only
         from policies.contracts import JobKind, JobState
-        from policies.state_db import open_state_db
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
@@ -148,7 +148,7 @@ def register(app: typer.Typer) -> None:
                 states = [JobState(s) for s in state] if state else None
             except ValueError as exc:
                 raise BadInputError(f"unknown state; use one of {', '.join(s.value for s in JobState)}") from exc
-            db = open_state_db(cli.settings, create=False)
+            db = open_read_only(cli)
             try:
                 if job is not None:
                     record = db.jobs.get(job)
@@ -180,7 +180,7 @@ def register(app: typer.Typer) -> None:
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            db = open_state_db(cli.settings, require_policy=True)
+            db = open_state_db(cli.settings, require_policy=True, create=False)
             try:
                 record = db.jobs.approve(job_id, approver or getpass.getuser(), reason, totp_code=totp)
             finally:
@@ -199,7 +199,7 @@ def register(app: typer.Typer) -> None:
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            db = open_state_db(cli.settings, require_policy=True)
+            db = open_state_db(cli.settings, require_policy=True, create=False)
             try:
                 record = db.jobs.reject(job_id, approver or getpass.getuser(), reason)
             finally:

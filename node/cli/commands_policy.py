@@ -131,8 +131,10 @@ def check(
     cli = get_ctx(ctx)
     with handled_errors(cli):
         from node.site.live_state import open_live_state
+        from policies.jobfolder import read_job_folder
         from policies.manifest import build_manifests
 
+        read_job_folder(job_dir)  # a path that is not a job is refused first, before the policy is read
         _, policy = _load(cli, policy_file)
         when = _parse_now(now)
         live, sources = open_live_state(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from node.cli._context import get_ctx, handled_errors
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 site_app = typer.Typer(help="The hospital site's FLARE client.", no_args_is_help=True)
 coordinator_app = typer.Typer(help="The coordinator's FLARE server.", no_args_is_help=True)
@@ -34,6 +37,30 @@ SitesOption = Annotated[
         "--sites", envvar="FEDNODE_SITES", help="The provisioned sites, comma-separated (for `fednode study`)."
     ),
 ]
+
+
+@site_app.command("init")
+def site_init(ctx: typer.Context) -> None:
+    """Create this site's state.db and signing key where they do not exist yet (safe to rerun): the one explicit
+    step that creates them (the site's boot runs it too); it says what it created and what it found."""
+    cli = get_ctx(ctx)
+    with handled_errors(cli):
+        from policies.state_db import init_site
+
+        done = init_site(cli.settings)
+
+        def render(console: Console) -> None:
+            for what, path, created in (
+                ("state.db", done.state_db, done.state_db_created),
+                ("site signing key", done.key_file, done.key_created),
+            ):
+                console.print(f"{'created' if created else 'found'} {what}: {path}", highlight=False, soft_wrap=True)
+            console.print(f"site key id {done.key_id}", highlight=False)
+            console.print(
+                f"public key (to share): {done.key_file.with_suffix('.pub')}", highlight=False, soft_wrap=True
+            )
+
+        cli.emit({"ok": True, **done.to_json()}, render)
 
 
 @site_app.command("start")

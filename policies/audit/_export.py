@@ -46,27 +46,41 @@ def export_jsonl(audit: AuditLog, out: IO[str]) -> VerifyReport:
 
 
 def read_jsonl(path: Path) -> tuple[list[AuditRecord], list[Checkpoint]]:
-    """Parse an exported JSONL file; malformed lines raise :class:`BadInputError` with the line number."""
+    """Parse an exported JSONL file. A missing, unreadable, binary or empty file, or a malformed line, raises
+    :class:`BadInputError` naming the file (and the line)."""
     records: list[AuditRecord] = []
     checkpoints: list[Checkpoint] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                kind = obj.get("type")
-                if kind == "record":
-                    records.append(AuditRecord.from_json(obj))
-                elif kind == "checkpoint":
-                    checkpoints.append(Checkpoint.from_json(obj))
-                elif kind != "head":
-                    raise ValueError(f"unknown type {kind!r}")
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise BadInputError(
-                    f"not an audit export line ({type(exc).__name__})", file=str(path), line=lineno
-                ) from exc
+    lines = 0
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                lines += 1
+                _read_line(path, lineno, line, records, checkpoints)
+    except FileNotFoundError:
+        raise BadInputError("no such file", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise BadInputError("not an audit export (not UTF-8 text: a binary file?)", file=str(path)) from None
+    except OSError as exc:
+        raise BadInputError(f"cannot read it ({type(exc).__name__})", file=str(path)) from None
+    if lines == 0:
+        raise BadInputError("empty: not an audit export (`fednode audit export --out FILE` writes one)", file=str(path))
     return records, checkpoints
+
+
+def _read_line(path: Path, lineno: int, line: str, records: list[AuditRecord], checkpoints: list[Checkpoint]) -> None:
+    try:
+        obj = json.loads(line)
+        kind = obj.get("type")
+        if kind == "record":
+            records.append(AuditRecord.from_json(obj))
+        elif kind == "checkpoint":
+            checkpoints.append(Checkpoint.from_json(obj))
+        elif kind != "head":
+            raise ValueError(f"unknown type {kind!r}")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadInputError(f"not an audit export line ({type(exc).__name__})", file=str(path), line=lineno) from exc
 
 
 def verify_jsonl(path: Path, public_key: Ed25519PublicKey) -> VerifyReport:

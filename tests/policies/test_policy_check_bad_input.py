@@ -94,7 +94,7 @@ def _signature_named(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("make", "problem"),
     [
-        (_a_file, "not a folder"),
+        (_a_file, "is a file, not a job folder"),
         (_no_meta, "meta.json not found"),
         (_meta_not_an_object, "must hold a JSON object"),
         (_deploy_map_to_nowhere, "not a folder name"),
