@@ -427,7 +427,11 @@ def dq(
         if accepted is not None:
             report = apply_accepted(report, accepted)
         payload = report.to_dict()
-        payload["empty_tables"] = [r.table for r in report.failed if r.check == NOT_EMPTY]
+        payload["empty_tables"] = empty = [r.table for r in report.failed if r.check == NOT_EMPTY]
+        if not report.passed:
+            payload["message"] = f"the data-quality gate failed: {len(report.failed)} checks failed" + (
+                f" ({', '.join(empty)} empty: load data with fednode etl)" if empty else ""
+            )
         payload["report"] = str(_write_report(cli, "dq", payload))
         cli.emit(payload, _render_dq(payload))
         if not report.passed:

@@ -43,6 +43,7 @@ def test_dq_on_an_empty_cdm_fails_naming_the_empty_tables(fednode_home: Path) ->
     payload = json.loads(result.stdout)
     assert payload["ok"] is False
     assert payload["empty_tables"] == ["person", "observation_period", "concept", "vocabulary"]
+    assert "person, observation_period, concept, vocabulary empty" in payload["message"]
     human = runner.invoke(app, ["dq"], env=NARROW)
     assert human.exit_code == 4
     assert "person is empty" in human.stdout and "FAILED" in human.stdout
