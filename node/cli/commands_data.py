@@ -87,17 +87,26 @@ def _database_errors(engine: Engine) -> Iterator[None]:
 
 @contextmanager
 def _removed_on_failure(url: str) -> Iterator[None]:
-    """A SQLite file this command creates is removed again when the command fails: a failure creates nothing."""
+    """Make the SQLite file's folder; the file and folders this command creates are removed again when it fails
+    (a failure creates nothing)."""
     from omop_etl.db import sqlite_file
 
     path = sqlite_file(url)
-    new = path is not None and not path.exists()
+    if path is None or path.exists():
+        yield
+        return
+    made = [p for p in path.parents if not p.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         yield
     except BaseException:
-        if new and path is not None:
-            for candidate in (path, *(path.with_name(path.name + s) for s in _SQLITE_SIDE_FILES)):
-                candidate.unlink(missing_ok=True)
+        for candidate in (path, *(path.with_name(path.name + s) for s in _SQLITE_SIDE_FILES)):
+            candidate.unlink(missing_ok=True)
+        for folder in made:  # innermost first; a folder something else wrote into stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         raise
 
 
@@ -257,7 +266,6 @@ def _run_etl(
     cli: CliContext, engine: Engine, db_url: str, source: Path | None, vocab: Path | None, notes: Path | None
 ) -> dict[str, Any]:
     from fednode.errors import NoteInputError
-    from omop_etl.db import sqlite_file
     from omop_etl.stats import has_vocabulary
     from omop_etl.synthea.run import LOAD_ORDER, run_etl
     from omop_etl.vocab import check_vocabulary_folder
@@ -268,9 +276,6 @@ def _run_etl(
         if vocab_dir is None and not has_vocabulary(db_url):
             vocab_dir = cli.settings.etl.vocab_dir  # first load: the configured (bundled) vocabulary
             check_vocabulary_folder(vocab_dir)
-        path = sqlite_file(db_url)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
         bar, step = _progress(len(LOAD_ORDER) + 3)
         try:
             report = run_etl(

@@ -204,3 +204,15 @@ def test_db_file_that_is_not_a_database_is_bad_input(fednode_home: Path, tmp_pat
     assert result.exit_code == 4, result.output
     _one_error_line(result.stderr, f"Error: --db: {db}: not a SQLite database")
     assert db.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_failed_first_load_into_a_new_home_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "not-yet" / "home"
+    monkeypatch.setenv("FEDNODE_HOME", str(home))
+    monkeypatch.delenv("FEDNODE_CONFIG", raising=False)
+    vocab = tmp_path / "vocab"
+    shutil.copytree(VOCAB, vocab)
+    (vocab / "CONCEPT.csv").write_text((VOCAB / "CONCEPT.csv").read_text(encoding="utf-8") + "1,2\n")
+    result = runner.invoke(app, ["etl", "--source", str(SYNTHEA), "--vocab", str(vocab)])
+    assert result.exit_code == 4, result.output
+    assert not (tmp_path / "not-yet").exists()
