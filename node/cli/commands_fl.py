@@ -45,14 +45,29 @@ def provision(
     server_host: Annotated[
         str, typer.Option(help="The coordinator's host name (in its TLS certificate).")
     ] = "localhost",
-    port: Annotated[int, typer.Option(help="The coordinator's FL port (the one port any party opens).")] = 8002,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="The coordinator's FL port (the one port any party opens).")
+    ] = 8002,
     admin_port: Annotated[
         int | None,
-        typer.Option(help="The coordinator's admin port; default: the FL port (NVFlare shares one port for both)."),
+        typer.Option(
+            min=1,
+            max=65535,
+            help="The coordinator's admin port; default: the FL port (NVFlare shares one port for both).",
+        ),
     ] = None,
     admin: Annotated[str, typer.Option(help="The project admin's identity (an e-mail).")] = "admin@coordinator.org",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace a federation already in the folder: a new root CA and coordinator key; every kit already "
+            "sent stops working.",
+        ),
+    ] = False,
 ) -> None:
-    """Provision startup kits: a coordinator, the sites and an admin, mutual TLS over gRPC."""
+    """Provision startup kits: a coordinator, the sites and an admin, mutual TLS over gRPC. A folder that already
+    holds a federation is refused unless --force (it says what would be lost)."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
         from fednode.errors import ConfigError
@@ -73,6 +88,7 @@ def provision(
             fl_port=port,
             admin_port=port if admin_port is None else admin_port,
             review_window_h=cli.settings.fl.review_window_h,
+            force=force,
         )
 
         def human(console: Console) -> None:

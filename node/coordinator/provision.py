@@ -11,15 +11,22 @@ finishes each kit the way fednode needs it:
 - the coordinator gets an Ed25519 model-signing key; each site's ``local/`` pins its public key;
 - each site's ``local/`` receives its compiled policy files (``privacy.json``, ``authorization.json``) and the gate
   components, merged into ``resources.json``.
+
+Provisioning again into a folder that holds a federation would replace its root CA and the coordinator's signing
+key, and every kit already sent to a hospital would stop working: it is refused unless ``force`` is given
+(:func:`existing_federation` says what would be lost). With ``force`` the new kits are built beside the old ones
+and swapped in only when complete, so a failure leaves the old federation as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import math
 import re
+import secrets
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -29,9 +36,9 @@ from typing import Any
 
 import yaml
 
-from fednode.errors import ConfigError, ServiceError
+from fednode.errors import ConfigError, FednodeError, ServiceError
 from node.kit.layout import COORDINATOR_KEY_DIR, COORDINATOR_PUBLIC_KEY, FEDERATION_FILE, Federation
-from policies.keys import load_or_create_site_key
+from policies.keys import key_id, load_or_create_site_key, load_site_public_key
 
 log = logging.getLogger("fednode.node.coordinator.provision")
 
@@ -42,6 +49,8 @@ MIN_SCHEDULE_INTERVAL_S = 5.0
 MAX_SCHEDULE_INTERVAL_S = 10.0
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _ORG_RE = re.compile(r"^[A-Za-z0-9_]{1,63}$")  # NVFlare's own rule for organisation names
+WORKSPACE = "workspace"
+"""NVFlare's provisioning workspace inside the federation folder (``<project>/prod_NN/<participant>``)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,9 @@ def project_dict(
 ) -> dict[str, Any]:
     """The NVFlare ``project.yml`` (api_version 3) for a coordinator, the sites and one project admin."""
     _check_names(project, sites)
+    for option, port in (("--port", fl_port), ("--admin-port", admin_port)):
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"{option} {port}: a TCP port is a number from 1 to 65535")
     participants: list[dict[str, Any]] = [
         {
             "name": server_host,
@@ -128,16 +140,16 @@ def provision_federation(
     review_window_h: float = 72.0,
     server_components: Sequence[Mapping[str, Any]] = (),
     extra_class_prefixes: Sequence[str] = (),
+    force: bool = False,
 ) -> Federation:
-    """Provision startup kits under ``out_dir`` and finish them for fednode. Re-provisioning replaces the kits.
+    """Provision startup kits under ``out_dir`` and finish them for fednode.
+
+    A folder that already holds a federation is refused (:class:`ConfigError` saying what would be lost) unless
+    ``force``; then the kits are replaced as a whole, only once the new ones are complete.
 
     ``admin_port`` defaults to ``fl_port``: NVFlare 2.9 serves admin and FL traffic on one port, so the coordinator
     opens exactly one.
     """
-    from nvflare.lighter.prov_utils import prepare_builders, prepare_packager
-    from nvflare.lighter.provision import prepare_project
-    from nvflare.lighter.provisioner import Provisioner
-
     admin_port = fl_port if admin_port is None else admin_port
     spec = project_dict(
         project,
@@ -148,42 +160,129 @@ def provision_federation(
         fl_port=fl_port,
         admin_port=admin_port,
     )
+    existing = existing_federation(out_dir)
+    if existing is not None and not force:
+        raise ConfigError(
+            f"{out_dir}: already holds a provisioned federation ({existing}); provisioning again replaces the root "
+            "CA and the coordinator's signing key, and every kit already sent stops working. Provision into a new "
+            "folder (--out), or pass --force to replace it."
+        )
+    project_yml = yaml.safe_dump(spec, sort_keys=False)  # before NVFlare, which edits the dicts it is given
+    made_dir = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "project.yml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    workspace = out_dir / "workspace"
-    if workspace.exists():
-        shutil.rmtree(workspace)
-    spec = {**spec, "gen_scripts": False}
+    workspace = out_dir / WORKSPACE
+    staging = out_dir / f".{WORKSPACE}.{secrets.token_hex(6)}.new"
+    try:
+        federation = Federation(
+            project=project,
+            root=out_dir,
+            server_name=server_host,
+            server_dir=workspace / project / "prod_00" / server_host,
+            admin_name=admin,
+            admin_dir=workspace / project / "prod_00" / admin,
+            site_dirs={s.name: workspace / project / "prod_00" / s.name for s in sites},
+            fl_port=fl_port,
+            admin_port=admin_port,
+        )
+        _provision_into(staging, federation, sites, spec, review_window_h, server_components, extra_class_prefixes)
+        _swap_in(staging, workspace)
+    except BaseException:
+        if made_dir:  # a failed first provisioning leaves nothing behind
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    _write_atomic(out_dir / "project.yml", project_yml)
+    _write_atomic(out_dir / FEDERATION_FILE, json.dumps(federation.to_json(), indent=2))
+    if existing is not None:
+        log.warning("provision.replaced root=%s previous=%s", out_dir, existing)
+    log.info("provision.done project=%s sites=%d root=%s", project, len(sites), out_dir)
+    return federation
+
+
+def _provision_into(
+    staging: Path,
+    federation: Federation,
+    sites: Sequence[SiteKit],
+    spec: dict[str, Any],
+    review_window_h: float,
+    server_components: Sequence[Mapping[str, Any]],
+    extra_class_prefixes: Sequence[str],
+) -> None:
+    """Run NVFlare's provisioner into ``staging`` (a fresh workspace) and finish the kits for where they will lie
+    once swapped in (``federation``'s folders)."""
+    from nvflare.lighter.prov_utils import prepare_builders, prepare_packager
+    from nvflare.lighter.provision import prepare_project
+    from nvflare.lighter.provisioner import Provisioner
+
+    run_spec = {**copy.deepcopy(spec), "gen_scripts": False}
     try:
         with contextlib.redirect_stdout(sys.stderr):  # NVFlare prints progress on stdout; keep --json output clean
-            ctx = Provisioner(str(workspace), prepare_builders(spec), prepare_packager(spec)).provision(
-                prepare_project(spec)
+            ctx = Provisioner(str(staging), prepare_builders(run_spec), prepare_packager(run_spec)).provision(
+                prepare_project(run_spec)
             )
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"project.yml: NVFlare provisioning refused it: {exc}") from exc
     if ctx is None or ctx.get("build_error"):
         raise ServiceError("NVFlare provisioning failed while assembling the startup kits")
-    prod = _latest_prod_dir(workspace / project)
-    federation = Federation(
-        project=project,
-        root=out_dir,
-        server_name=server_host,
-        server_dir=prod / server_host,
-        admin_name=admin,
-        admin_dir=prod / admin,
-        site_dirs={s.name: prod / s.name for s in sites},
-        fl_port=fl_port,
-        admin_port=admin_port,
-    )
+    built = _latest_prod_dir(staging / federation.project)
+    if built.name != federation.server_dir.parent.name:
+        raise ServiceError(f"{built}: NVFlare wrote an unexpected prod folder into a fresh workspace")
+    server_host = federation.server_name
     prefixes = (*FEDNODE_CLASS_PREFIXES, *extra_class_prefixes)
-    _finish_server(federation.server_dir, review_window_h, server_components, prefixes)
-    coordinator_pub = load_or_create_site_key(federation.server_dir / COORDINATOR_KEY_DIR).public_pem
+    _finish_server(built / server_host, review_window_h, server_components, prefixes, storage=federation.server_dir)
+    coordinator_pub = load_or_create_site_key(built / server_host / COORDINATOR_KEY_DIR).public_pem
     for site in sites:
-        _finish_site(federation.site_dirs[site.name], site, prefixes)
-        (federation.site_dirs[site.name] / "local" / COORDINATOR_PUBLIC_KEY).write_text(coordinator_pub, "ascii")
-    (out_dir / FEDERATION_FILE).write_text(json.dumps(federation.to_json(), indent=2), encoding="utf-8")
-    log.info("provision.done project=%s sites=%d root=%s", project, len(sites), out_dir)
-    return federation
+        _finish_site(built / site.name, site, prefixes)
+        (built / site.name / "local" / COORDINATOR_PUBLIC_KEY).write_text(coordinator_pub, "ascii")
+
+
+def _swap_in(staging: Path, workspace: Path) -> None:
+    """Put the finished ``staging`` workspace where ``workspace`` is: two renames, the old one removed after."""
+    old = workspace.with_name(f".{WORKSPACE}.{secrets.token_hex(6)}.old")
+    if workspace.exists():
+        workspace.rename(old)
+    staging.rename(workspace)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def existing_federation(out_dir: Path) -> str | None:
+    """What provisioning into ``out_dir`` again would replace, in words (root CA fingerprint, how many site kits,
+    the coordinator's signing key); None when the folder holds no federation."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    fed_file, workspace = out_dir / FEDERATION_FILE, out_dir / WORKSPACE
+    if not fed_file.is_file() and not workspace.exists():
+        return None
+    parts: list[str] = []
+    server_dir: Path | None = None
+    sites: int | None = None
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
+        fed = Federation.from_json(json.loads(fed_file.read_text(encoding="utf-8")))
+        server_dir, sites = fed.server_dir, len(fed.site_dirs)
+    cas = [server_dir / "startup" / "rootCA.pem"] if server_dir else []
+    cas += sorted(workspace.glob("*/prod_*/*/startup/rootCA.pem"))
+    for ca in cas:
+        with contextlib.suppress(OSError, ValueError):
+            cert = x509.load_pem_x509_certificate(ca.read_bytes())
+            parts.append(f"root CA sha256 {cert.fingerprint(hashes.SHA256()).hex()[:16]}")
+            break
+    if sites is None:
+        sites = len({p.parent.parent.name for p in workspace.glob("*/prod_*/*/startup/fed_client.json")})
+    parts.append(f"{sites} site kit{'s' if sites != 1 else ''}")
+    if server_dir is not None:
+        with contextlib.suppress(FednodeError, OSError, ValueError):
+            parts.append(f"coordinator signing key {key_id(load_site_public_key(server_dir / COORDINATOR_KEY_DIR))}")
+    return ", ".join(parts)
 
 
 def _check_names(project: str, sites: Sequence[SiteKit]) -> None:
@@ -239,11 +338,18 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def _finish_server(
-    kit: Path, review_window_h: float, components: Sequence[Mapping[str, Any]], prefixes: Sequence[str]
+    kit: Path,
+    review_window_h: float,
+    components: Sequence[Mapping[str, Any]],
+    prefixes: Sequence[str],
+    *,
+    storage: Path | None = None,
 ) -> None:
+    """Finish the coordinator's kit at ``kit``; its job and snapshot storage lie in ``storage`` (the kit's final
+    place; default: ``kit``) ``/storage``."""
     resources = _read_default_resources(kit)
     _allow_fednode(resources, prefixes)
-    storage = kit / "storage"
+    storage = (storage or kit) / "storage"
     for comp in resources.get("components", []):
         if comp.get("id") == "job_scheduler":
             comp["args"] = scheduler_args(review_window_h)

@@ -398,6 +398,7 @@ def prepare_consortium(config: DemoConfig, steps: Steps, *, extra_class_prefixes
             admin_port=free_port(),
             review_window_h=72.0,
             extra_class_prefixes=extra_class_prefixes,
+            force=True,  # the demo's own federation: a rerun in the same --workdir provisions it afresh
         )
     with steps.step("hospital data: notes with synthetic PHI, Synthea split", result.timings, "data"):
         datasets = prepare_sites(sites, workdir / "data", sentences=config.sentences, seed=config.seed)

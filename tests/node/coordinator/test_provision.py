@@ -142,3 +142,75 @@ def test_the_admin_port_defaults_to_the_fl_port_so_the_coordinator_opens_one(tmp
     assert server["admin_port"] == 18912 and server["service"]["target"].endswith(":18912")
     assert _json(fed.admin_dir / "startup" / "fed_admin.json")["admin"]["port"] == 18912
     assert yaml.safe_load((out / "project.yml").read_text())["participants"][0]["admin_port"] == 18912
+
+
+def test_provisioning_again_is_refused_without_force_and_says_what_would_be_lost(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from node.cli import app
+
+    out = tmp_path / "fed"
+    args = ["--home", str(tmp_path / "home"), "--json", "provision", "--sites", "2", "--out", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    fed = load_federation(out)
+    ca = (fed.server_dir / "startup" / "rootCA.pem").read_bytes()
+    pinned = (fed.site_dirs["site-1"] / "local" / COORDINATOR_PUBLIC_KEY).read_bytes()
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2, again.output
+    message = json.loads(again.stdout.strip().splitlines()[-1])["message"]
+    assert "root CA sha256" in message and "2 site kits" in message and "--force" in message
+    assert (fed.server_dir / "startup" / "rootCA.pem").read_bytes() == ca  # nothing was touched
+    assert (fed.site_dirs["site-1"] / "local" / COORDINATOR_PUBLIC_KEY).read_bytes() == pinned
+    forced = CliRunner().invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    new = load_federation(out)
+    assert (new.server_dir / "startup" / "rootCA.pem").read_bytes() != ca
+    assert (new.site_dirs["site-1"] / "local" / COORDINATOR_PUBLIC_KEY).read_bytes() != pinned
+    assert sorted(p.name for p in out.iterdir()) == ["federation.json", "project.yml", "workspace"]
+    storage = _json(new.server_dir / "local" / "resources.json")
+    jobs = next(c for c in storage["components"] if c["id"] == "job_manager")["args"]["uri_root"]
+    assert jobs == str(new.server_dir / "storage" / "jobs")  # the kit's final place, not where it was built
+
+
+def test_a_failed_forced_provisioning_leaves_the_old_federation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import node.coordinator.provision as provision
+
+    fed = provision_federation(tmp_path, [SiteKit("site-1", "a")], fl_port=18822)
+    ca = (fed.server_dir / "startup" / "rootCA.pem").read_bytes()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ConfigError("site site-1: refusing to write local file")
+
+    monkeypatch.setattr(provision, "_finish_site", broken)
+    with pytest.raises(ConfigError):
+        provision_federation(tmp_path, [SiteKit("site-1", "a")], fl_port=18822, force=True)
+    assert (fed.server_dir / "startup" / "rootCA.pem").read_bytes() == ca
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["federation.json", "project.yml", "workspace"]
+
+
+@pytest.mark.parametrize("port", ["70000", "0", "-1"])
+def test_a_port_outside_1_to_65535_is_a_usage_error_naming_it(tmp_path: Path, port: str) -> None:
+    from typer.testing import CliRunner
+
+    from node.cli import app
+
+    out = tmp_path / "fed"
+    res = CliRunner().invoke(app, ["--home", str(tmp_path / "home"), "provision", "--out", str(out), "--port", port])
+    assert res.exit_code == 2, res.output
+    assert "--port" in res.output and "Traceback" not in res.output
+    assert not out.exists()
+    with pytest.raises(ConfigError, match="--port"):
+        provision_federation(out, [SiteKit("site-1", "a")], fl_port=int(port))
+    assert not out.exists()
+
+
+def test_a_failed_first_provisioning_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import node.coordinator.provision as provision
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ConfigError("site site-1: refusing to write local file")
+
+    monkeypatch.setattr(provision, "_finish_site", broken)
+    with pytest.raises(ConfigError):
+        provision_federation(tmp_path / "fed", [SiteKit("site-1", "a")], fl_port=18832)
+    assert not (tmp_path / "fed").exists()
