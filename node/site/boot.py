@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fednode.errors import ConfigError, PolicyFileError
 from fednode.settings import Settings
 from node.kit.runtime import LocalOverlay, StagedKit, stage_kit
-from policies.state_db import load_site_policy, open_state_db, signing_key_path
+from policies.state_db import init_site, load_site_policy, signing_key_path
 from policies.totp import FileTotpVerifier
 
 log = logging.getLogger("fednode.node.site.boot")
@@ -53,13 +53,15 @@ def prepare_site(
     site_key: Path = SECRETS / "site_key",
     totp_secrets: Path = SECRETS / "totp_secrets",
 ) -> StagedKit:
-    """The site boot sequence: install the site key and the approvers' TOTP secrets, create state.db (the health
-    check and ``exec`` commands read it before FLARE starts), then stage the startup kit (``kit``, else the
+    """The site boot sequence: install the site key and the approvers' TOTP secrets, create state.db and the site
+    key where missing (:func:`policies.state_db.init_site`, as ``fednode site init``; the health check and ``exec``
+    commands read them before FLARE starts), then stage the startup kit (``kit``, else the
     ``startup_kit`` secret) with the compiled policy laid over its ``local/``. Returns the kit to run."""
     policy = load_site_policy(settings, required=False)
     install_site_key(site_key, signing_key_path(settings, policy))
     install_totp_secrets(totp_secrets, FileTotpVerifier(settings.keys_dir / "totp"))
-    open_state_db(settings, policy).close()
+    done = init_site(settings, policy)  # what `fednode site init` does: the boot is the other place state is made
+    log.info("boot.site_state state_db_created=%s key_created=%s", done.state_db_created, done.key_created)
     staged = stage_kit(kit or SECRETS / "startup_kit", settings, overlay=policy_overlay(settings))
     log.info("boot.prepared site=%s", policy.site.name if policy is not None else settings.site_name)
     return staged

@@ -172,7 +172,9 @@ def test_provisioning_again_is_refused_without_force_and_says_what_would_be_lost
     assert jobs == str(new.server_dir / "storage" / "jobs")  # the kit's final place, not where it was built
 
 
-def test_a_failed_forced_provisioning_leaves_the_old_federation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_forced_provisioning_leaves_the_old_federation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import node.coordinator.provision as provision
 
     fed = provision_federation(tmp_path, [SiteKit("site-1", "a")], fl_port=18822)

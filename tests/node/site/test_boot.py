@@ -90,6 +90,19 @@ def test_prepare_site_runs_the_whole_boot_sequence(kits: dict[str, Path], tmp_pa
     assert (staged.kit / "local" / "privacy.json").is_file()  # the compiled policy is laid over the kit
 
 
+def test_the_boot_creates_the_site_key_and_state_when_no_key_secret_is_mounted(
+    kits: dict[str, Path], tmp_path: Path
+) -> None:
+    """Key creation is explicit: `fednode site init` or this boot sequence (read-only commands create nothing)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    _write_policy(home)
+    settings = load_settings(home=home, site_name="site-1")
+    prepare_site(settings, kit=kits["site-1"], site_key=tmp_path / "absent", totp_secrets=tmp_path / "absent")
+    assert settings.state_db_path.is_file()
+    assert (settings.keys_dir / "site.ed25519.pem").is_file() and (settings.keys_dir / "site.ed25519.pub").is_file()
+
+
 def _key_pem(key: Ed25519PrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
