@@ -108,6 +108,10 @@ class DataReport(Protocol):
     def deid(self) -> Mapping[str, Any] | None: ...
     @property
     def etl(self) -> Mapping[str, Any] | None: ...
+    @property
+    def deid_source(self) -> str | None:
+        """The command whose counts ``deid`` holds (``fednode deid run`` or ``fednode etl --notes``)."""
+        ...
 
 
 class SandboxPathView(Protocol):

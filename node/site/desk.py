@@ -87,6 +87,7 @@ class DataView:
     dq: Mapping[str, Any] | None
     deid: Mapping[str, Any] | None
     etl: Mapping[str, Any] | None
+    deid_source: str | None = None  # the command whose de-identification counts ``deid`` holds
 
 
 class SiteDesk:
@@ -233,12 +234,15 @@ class SiteDesk:
         return tuple(problems)
 
     def data(self) -> DataView:
-        """CDM row counts and the latest reports."""
-        reports = {name: self._report(name) for name in REPORT_NAMES}
-        return DataView(self._row_counts(), reports["dq"], reports["deid"], reports["etl"])
-
-    def _report(self, name: str) -> Mapping[str, Any] | None:
-        return ReportStore.for_settings(self.settings).read(name)
+        """CDM row counts and the latest reports; the de-identification counts of the later of ``deid run`` and
+        ``etl --notes`` (which records them in its ETL report)."""
+        store = ReportStore.for_settings(self.settings)
+        reports = {name: store.read(name) for name in REPORT_NAMES}
+        deid, source = reports["deid"], "fednode deid run" if reports["deid"] is not None else None
+        notes = reports["etl"].get("notes") if reports["etl"] is not None else None
+        if isinstance(notes, Mapping) and (deid is None or _mtime(store.path("etl")) >= _mtime(store.path("deid"))):
+            deid, source = notes, "fednode etl --notes"
+        return DataView(self._row_counts(), reports["dq"], deid, reports["etl"], source)
 
     def _row_counts(self) -> Mapping[str, int]:
         """Rows per CDM table; empty when the CDM was not created yet (a missing SQLite file is not created)."""
@@ -252,6 +256,14 @@ class SiteDesk:
             raise ServiceError(f"cannot count the CDM rows ({type(exc).__name__})") from exc
         finally:
             engine.dispose()
+
+
+def _mtime(path: Path) -> float:
+    """When ``path`` was last written (0 when it is gone)."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 __all__ = ["BudgetImpact", "ChainCheck", "DataView", "PolicyView", "SiteDesk", "TextFile"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -176,7 +177,7 @@ TRAINER_V2 = TRAINER.replace('range(config["epochs"])', 'range(config["epochs"] 
 
 DQ_REPORT = {
     "ok": False,
-    "summary": {"pass": 41, "fail": 1, "not_applicable": 6, "accepted": 0},
+    "summary": {"pass": 41, "fail": 1, "not_applicable": 6, "accepted": 1},
     "failed": [
         {
             "check": "plausibleValueLow",
@@ -184,14 +185,58 @@ DQ_REPORT = {
             "table": "person",
             "field": "year_of_birth",
             "violated": 3,
+            "denominator": 1200,
             "pct_violated": 0.025,
             "threshold": 0.01,
             "status": "fail",
         }
     ],
-    "checks": [{"check": f"check{i}", "status": "pass"} for i in range(48)],
+    "checks": [{"check": f"check{i}", "status": "pass"} for i in range(47)],
 }
-DEID_REPORT = {"notes": 5400, "phi_found": {"PERSON": 3012, "DATE_TIME": 1187, "NO_FNR": 41}, "quarantined": 2}
+DQ_REPORT["checks"].append(  # an explained failure the steward accepted (``fednode dq --accept``)
+    {
+        "check": "plausibleValueHigh",
+        "level": "field",
+        "table": "measurement",
+        "field": "value_as_number",
+        "concept_id": "3004410",
+        "violated": 2,
+        "denominator": 620,
+        "pct_violated": 0.32,
+        "threshold": 0.1,
+        "status": "accepted",
+        "note": "lab reports HbA1c in mmol/mol",
+    }
+)
+DEID_REPORT = {  # what `fednode deid run` writes (node.site.notes)
+    "ok": True,
+    "operator": "surrogate",
+    "deid": {
+        "read": 5400,
+        "deidentified": 5398,
+        "quarantined": {"note_too_large": 2},
+        "phi": {"PERSON": 3012, "DATE": 1187, "NATIONAL_ID": 41},
+        "annotations_kept": 0,
+        "annotations_dropped_overlapping_phi": 0,
+    },
+    "load": {"inserted": 5398, "updated": 0, "unchanged": 0, "nlp_rows": 0, "quarantined": {}},
+    "loaded": 5398,
+    "quarantined": 2,
+    "quarantine_file": None,
+    "seconds": 812.4,
+}
+ETL_REPORT = {  # what `fednode etl --source` writes (omop_etl.synthea.run), cut to the person table
+    "ok": True,
+    "source": "synthea-sample",
+    "started_at": "2026-11-27T11:40:00+00:00",
+    "seconds": 3.2,
+    "changed_total": 1200,
+    "changes": {"person": {"inserted": 1200, "updated": 0, "deleted": 0, "unchanged": 0}},
+    "rows": {"person": 1200},
+    "quarantined": {"person": {"birthdate_missing": 3}},
+    "quarantined_total": 3,
+    "unmapped": {"condition_occurrence": {"codes": {"SNOMED:15777000": 5}, "records": 5}},
+}
 
 
 def populate(site: Site) -> None:
@@ -245,3 +290,6 @@ def populate(site: Site) -> None:
     reports.mkdir()
     (reports / "dq-latest.json").write_text(json.dumps(DQ_REPORT), encoding="utf-8")
     (reports / "deid-latest.json").write_text(json.dumps(DEID_REPORT), encoding="utf-8")
+    (reports / "etl-latest.json").write_text(json.dumps(ETL_REPORT), encoding="utf-8")
+    old = site.clock().timestamp() - 3600  # the ETL ran before `deid run`
+    os.utime(reports / "etl-latest.json", (old, old))

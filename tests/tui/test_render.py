@@ -8,9 +8,9 @@ from rich.console import Console, RenderableType
 
 from fednode.errors import ApprovalRefusedError
 from policies.contracts import JobManifest, JobRecord, JobState, Verdict
-from tests.tui.sitekit import TRAINER, TRAINER_V2, manifest
+from tests.tui.sitekit import DEID_REPORT, DQ_REPORT, ETL_REPORT, TRAINER, TRAINER_V2, manifest
 from tui.format import size
-from tui.widgets.data_pane import MAX_LISTED, render_report
+from tui.widgets.data_pane import render_deid, render_dq, render_etl
 from tui.widgets.diff_view import render_diff
 from tui.workers import describe
 
@@ -43,21 +43,41 @@ def test_diff_shows_changed_added_and_removed_files() -> None:
     assert "-x = 1" in out and "+y = 2" in out
 
 
-def test_report_lists_short_record_lists_and_counts_long_ones() -> None:
-    report = {
-        "ok": False,
-        "failed": [{"check": "plausibleValueLow", "violated": 3}],
-        "checks": [{"check": f"c{i}"} for i in range(MAX_LISTED + 1)],
-        "phi_found": {"PERSON": 12},
-    }
-    out = _text(render_report("DQ", report, "missing"))
-    assert "FAIL" in out and "plausibleValueLow" in out
-    assert f"{MAX_LISTED + 1} items" in out and "c0" not in out
-    assert "phi_found.PERSON" in out and "12" in out
+def test_dq_lists_failed_and_accepted_checks_with_their_place_and_reason() -> None:
+    out = _text(render_dq(DQ_REPORT))
+    assert "FAILED" in out and "41 passed · 1 failed · 1 accepted" in out
+    assert "plausibleValueLow person.year_of_birth" in out and "3/1,200" in out
+    assert "plausibleValueHigh measurement.value_as_number@3004410" in out
+    assert "lab reports HbA1c in mmol/mol" in out
+    assert "check0" not in out  # passed checks are counted, not listed
+
+
+def test_deid_counts_read_as_kinds_of_phi_not_raw_keys() -> None:
+    out = _text(render_deid(DEID_REPORT, "fednode deid run"))
+    assert "names" in out and "3,012" in out and "national ID numbers" in out and "dates" in out
+    assert "notes quarantined" in out and "note too large" in out
+    assert "NATIONAL_ID" not in out and "phi" not in out and "{" not in out
+
+
+def test_the_last_etl_run_is_summarised_not_dumped() -> None:
+    out = _text(render_etl(ETL_REPORT, {"person": 1200, "note": 0}))
+    assert "source synthea-sample" in out and "2026-11-27 11:40Z" in out
+    assert "3 source rows quarantined" in out and "5 records with unmapped codes" in out
+    assert "1,200 / 0 / 0" in out
+    assert "changes." not in out and "unmapped." not in out and "SNOMED" not in out
+
+
+def test_a_report_from_another_version_does_not_break_the_view() -> None:
+    odd = {"notes": 5400, "phi_found": {"PERSON": 1}, "quarantined": 2, "checks": 3, "summary": [1]}
+    assert "Data-quality gate" in _text(render_dq(odd))
+    assert "De-identification" in _text(render_deid(odd))
+    assert "Last ETL run" in _text(render_etl(odd, {}))
 
 
 def test_missing_report_says_how_to_make_it() -> None:
-    assert "run `fednode dq`" in _text(render_report("DQ", None, "no report yet (run `fednode dq`)."))
+    assert "run `fednode dq`" in _text(render_dq(None))
+    assert "fednode etl --notes" in _text(render_deid(None))
+    assert "run `fednode etl`" in _text(render_etl(None, {}))
 
 
 def test_errors_from_outside_the_tree_show_only_their_type() -> None:

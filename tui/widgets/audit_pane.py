@@ -32,6 +32,22 @@ def details_text(entry: AuditEntry) -> str:
     return f"#{entry.seq} {entry.at} {entry.event} by {entry.actor}" + (f": {pairs}" if pairs else "")
 
 
+def audit_columns(records: Sequence[AuditEntry], width: int) -> list[tuple[str, str, int]]:
+    """The audit table's columns (key, header, content width) for ``width`` cells: the job id whole (a person
+    searches for it), the event as wide as the longest shown (up to 22); the actor gets what is left (at least 6;
+    the detail line below shows the record whole)."""
+    job = max(3, *(len(r.job_id or "-") for r in records)) if records else 12
+    event = min(max(5, *(len(r.event) for r in records)), 22) if records else 22
+    used = (5 + 2) + (16 + 2) + (event + 2) + (job + 2) + 2 + 2  # cell padding, the actor's, the scrollbar
+    return [
+        ("seq", "seq", 5),
+        ("at", "at (UTC)", 16),
+        ("event", "event", event),
+        ("actor", "actor", max(width - used, 6)),
+        ("job", "job", job),
+    ]
+
+
 class AuditPane(ReportsWorkerFailures, Vertical):
     """Records newest first, filtered by the search box; ``v`` re-verifies, ``e`` exports."""
 
@@ -39,6 +55,7 @@ class AuditPane(ReportsWorkerFailures, Vertical):
         Binding("slash", "focus_search", "Search", id="audit.search"),
         Binding("v", "verify", "Verify", id="audit.verify"),
         Binding("e", "export", "Export", id="audit.export"),
+        Binding("ctrl+r", "refresh_all", "Reload", id="audit.reload"),
     ]
 
     class RecordsLoaded(Message):
@@ -71,16 +88,14 @@ class AuditPane(ReportsWorkerFailures, Vertical):
         self.refresh_s = refresh_s
         self.clock = clock
         self.records: list[AuditEntry] = []
+        self._newest_seen: int | None = None  # the newest record's seq the list has shown
 
     def compose(self) -> ComposeResult:
         yield Static("verifying the chain...", id="audit-chain")
         yield Input(placeholder="search actor, event, job, details  (/)", id="audit-search")
         table: DataTable[str | Text] = DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
-        table.add_column("seq", key="seq", width=5)
-        table.add_column("at (UTC)", key="at", width=16)
-        table.add_column("event", key="event", width=22)
-        table.add_column("actor", key="actor", width=12)
-        table.add_column("job", key="job", width=12)
+        for key, label, width in audit_columns([], 80):
+            table.add_column(label, key=key, width=width)
         yield table
         yield Static("", id="audit-detail", markup=False)
 
@@ -97,6 +112,11 @@ class AuditPane(ReportsWorkerFailures, Vertical):
     def action_reload(self) -> None:
         """Read the records matching the search box."""
         self.load(self.query_one("#audit-search", Input).value.strip() or None)
+
+    def action_refresh_all(self) -> None:
+        """Verify the chain and read the records again."""
+        self.action_verify()
+        self.action_reload()
 
     def action_focus_search(self) -> None:
         """Put the cursor in the search box."""
@@ -141,9 +161,16 @@ class AuditPane(ReportsWorkerFailures, Vertical):
         fresh = list(message.records)
         if [(r.seq, r.event) for r in fresh] == [(r.seq, r.event) for r in self.records]:
             return
+        newest = fresh[0].seq if fresh else None
+        if newest is not None and (self._newest_seen is None or newest > self._newest_seen):
+            if self._newest_seen is not None:  # records arrived: the header's count follows the list
+                self.action_verify()
+            self._newest_seen = newest
         self.records = fresh
         table: DataTable[str | Text] = self.query_one("#audit-table", DataTable)
-        table.clear()
+        table.clear(columns=True)
+        for key, label, width in audit_columns(fresh, table.size.width or self.app.size.width):
+            table.add_column(label, key=key, width=width)
         for r in fresh:
             style = "red" if r.event.endswith(("refused", "rejected", "blocked", "mismatch")) else ""
             at = r.at[:16].replace("T", " ")

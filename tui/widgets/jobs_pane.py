@@ -40,6 +40,71 @@ _ORDER = {
 """Order of states in the list: what needs a person first, then what is live, then history."""
 
 
+COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+    ("state", "state", 8),
+    ("job", "job", None),
+    ("study", "study", None),
+    ("submitter", "submitter", None),
+    ("submitted", "submitted", 11),
+    ("ok", "ok", 4),
+    ("appr", "appr", 4),
+)
+"""The job table's columns (key, header, width; None: sized to fit). The job id column is as wide as the
+longest id (a person types it: never cut); study wraps and submitter is cut with a marker into what is left
+(the review shows it whole)."""
+DROP_ORDER = ("submitter", "submitted", "ok")
+"""Columns given up, in this order, while the others would not fit."""
+FLEX_MIN = 12
+"""The narrowest a flexible column (study, submitter) gets before it is dropped."""
+SCROLLBAR = 2
+"""Columns kept free for the table's vertical scrollbar."""
+
+
+def layout(jobs: Sequence[JobRecord], width: int) -> list[tuple[str, str, int]]:
+    """The columns (key, header, content width) that fit ``width`` cells: every job id whole, the wrapping
+    columns share what is left, and the least needed columns are dropped first."""
+    id_width = max((len(j.job_id) for j in jobs), default=3)
+    natural = {
+        "study": max((len(j.manifest.study) for j in jobs), default=5),
+        "submitter": max((len(j.manifest.submitter) for j in jobs), default=9),
+    }
+    keys = [key for key, _, _ in COLUMNS]
+
+    def fixed(key: str) -> int:
+        size = {k: w for k, _, w in COLUMNS}[key]
+        return id_width if key == "job" else size if size is not None else FLEX_MIN
+
+    def spare(keys: list[str]) -> int:
+        return width - SCROLLBAR - sum(fixed(k) + 2 for k in keys)  # cell padding: one each side
+
+    for key in DROP_ORDER:
+        if spare(keys) >= 0:
+            break
+        keys.remove(key)
+    flex = [k for k in keys if k in natural]
+    extra = max(spare(keys), 0)
+    widths = dict.fromkeys(flex, FLEX_MIN)
+    while extra > 0 and any(widths[k] < natural[k] for k in flex):
+        for k in flex:
+            if extra > 0 and widths[k] < natural[k]:
+                widths[k] += 1
+                extra -= 1
+    headers = {key: header for key, header, _ in COLUMNS}
+    return [(k, headers[k], widths.get(k, fixed(k))) for k in keys]
+
+
+def _cells(job: JobRecord) -> dict[str, str | Text]:
+    return {
+        "state": Text(job.state.value, style=STATE_STYLE.get(job.state, "")),
+        "job": Text(job.job_id, overflow="fold"),
+        "study": Text(job.manifest.study, overflow="fold"),
+        "submitter": Text(job.manifest.submitter, no_wrap=True, overflow="ellipsis"),  # not typed: cut, marked
+        "submitted": short_when(job.manifest.submitted_at),
+        "ok": Text("yes", style="green") if job.verdict.allowed else Text("DENY", style="bold red"),
+        "appr": approvals(job),
+    }
+
+
 def _fingerprint(jobs: Sequence[JobRecord]) -> tuple[tuple[str, str, int, datetime], ...]:
     return tuple((j.job_id, j.state.value, len(j.approvals), j.updated_at) for j in jobs)
 
@@ -85,22 +150,20 @@ class JobsPane(ReportsWorkerFailures, Vertical):
         self.jobs: list[JobRecord] = []
         self.revision: int | None = None
         self._shown: tuple[tuple[str, str, int, datetime], ...] | None = None
+        self._layout: list[tuple[str, str, int]] = []
 
     def compose(self) -> ComposeResult:
         yield Static("Loading jobs...", id="jobs-status")
-        table: DataTable[str | Text] = DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
-        table.add_column("state", key="state", width=8)
-        table.add_column("job", key="job", width=12)
-        table.add_column("study", key="study", width=12)
-        table.add_column("submitter", key="submitter", width=12)
-        table.add_column("submitted", key="submitted", width=11)
-        table.add_column("ok", key="ok", width=4)
-        table.add_column("appr", key="appr", width=4)
-        yield table
+        yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         self.action_reload()
         self.set_interval(self.refresh_s, self.poll)
+
+    def on_resize(self) -> None:
+        """Lay the columns out again for the new width."""
+        self._shown = None
+        self._render_jobs()
 
     def poll(self) -> None:
         """Ask the desk whether anything changed; re-read the jobs if so."""
@@ -152,18 +215,13 @@ class JobsPane(ReportsWorkerFailures, Vertical):
         self._shown = fingerprint
         table: DataTable[str | Text] = self.query_one("#jobs-table", DataTable)
         selected = self._cursor_job_id(table)
-        table.clear()
+        self._layout = layout(self.jobs, table.size.width or self.app.size.width)
+        table.clear(columns=True)
+        for key, label, width in self._layout:
+            table.add_column(label, key=key, width=width)
         for job in jobs:
-            table.add_row(
-                Text(job.state.value, style=STATE_STYLE.get(job.state, "")),
-                Text(job.job_id),
-                Text(job.manifest.study),
-                Text(job.manifest.submitter),
-                short_when(job.manifest.submitted_at),
-                Text("yes", style="green") if job.verdict.allowed else Text("DENY", style="bold red"),
-                approvals(job),
-                key=job.job_id,
-            )
+            cells = _cells(job)
+            table.add_row(*(cells[key] for key, _, _ in self._layout), key=job.job_id, height=None)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
 
