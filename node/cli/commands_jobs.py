@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+from datetime import UTC
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -45,26 +46,93 @@ def _job_json(job: JobRecord) -> dict[str, Any]:
     }
 
 
+JOB_COLUMNS = ("job", "state", "study", "verdict", "approvals", "submitted by", "submitted", "digest", "kind")
+"""The ``jobs`` table's columns; at a narrow terminal the last ones are dropped first, never the job id."""
+_REQUIRED = 2
+"""How many of :data:`JOB_COLUMNS` are always shown (job, state)."""
+_MAX_WORD = 12
+"""Columns other than the job id may fold a word longer than this (a long study name, an e-mail address)."""
+_GAP = 2
+"""Characters between two columns of the borderless table."""
+
+
+def short_digest(digest: str, length: int = 8) -> str:
+    """The start of a digest with a marker that it is cut (nobody types a digest; ``--job`` shows it in full)."""
+    return digest if len(digest) <= length else digest[:length] + "\N{HORIZONTAL ELLIPSIS}"
+
+
+def _job_cells(j: JobRecord) -> dict[str, Any]:
+    from rich.text import Text
+
+    yes = sum(1 for a in j.approvals if a.decision == "approve")
+    return {
+        "job": Text(j.job_id, style="bold"),
+        "state": Text(j.state.value),
+        "study": Text(j.manifest.study),
+        "verdict": Text("allow") if j.verdict.allowed else Text("deny", style="red"),
+        "approvals": Text(f"{yes}/{j.required_approvals}"),
+        "submitted": Text(j.manifest.submitted_at.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")),
+        "submitted by": Text(j.manifest.submitter),
+        "digest": Text(short_digest(j.manifest.digest)),
+        "kind": Text(j.manifest.kind.value),
+    }
+
+
+def _fit(least: list[int], natural: list[int], room: int) -> list[int]:
+    """Column widths from ``least`` up towards ``natural``, one character at a time, within ``room``."""
+    widths = list(least)
+    spare = room - sum(widths)
+    while spare > 0 and any(w < n for w, n in zip(widths, natural, strict=True)):
+        for i, n in enumerate(natural):
+            if spare > 0 and widths[i] < n:
+                widths[i] += 1
+                spare -= 1
+    return widths
+
+
+def jobs_table(jobs: list[JobRecord], width: int) -> Any:
+    """The jobs as a table that fits ``width`` columns: the job id (what a person types) is never cut or wrapped;
+    the other columns wrap, and the least useful ones are dropped while the table would not fit."""
+    from rich import box
+    from rich.table import Table
+
+    rows = [_job_cells(j) for j in jobs]
+    id_width = min(max(len(j.job_id) for j in jobs), width - 4)
+    least: dict[str, int] = {}
+    natural: dict[str, int] = {}
+    for name in JOB_COLUMNS[1:]:
+        texts = [cells[name].plain for cells in rows]
+        least[name] = min(max(len(w) for w in [*" ".join(texts).split(), *name.split()]), _MAX_WORD)
+        natural[name] = max(len(name), *map(len, texts))
+    count = len(JOB_COLUMNS)
+    while count > _REQUIRED and id_width + sum(least[n] for n in JOB_COLUMNS[1:count]) + _GAP * (count - 1) > width:
+        count -= 1
+    names = JOB_COLUMNS[1:count]
+    room = width - id_width - _GAP * (count - 1)
+    widths = _fit([least[n] for n in names], [natural[n] for n in names], room)
+    table = Table(
+        title="jobs at this site",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    fits = room >= sum(widths)
+    table.add_column("job", no_wrap=fits, width=id_width if fits else None, overflow="fold")  # else fold, never crop
+    for name, column_width in zip(names, widths, strict=True):
+        table.add_column(name, width=column_width, overflow="fold")
+    for cells in rows:
+        table.add_row(*(cells[name] for name in JOB_COLUMNS[:count]))
+    return table
+
+
 def _render_jobs(jobs: list[JobRecord]) -> Any:
     def render(console: Console) -> None:
-        from rich.table import Table
-
-        table = Table(title="jobs at this site", show_lines=False)
-        for col in ("job", "state", "study", "kind", "verdict", "approvals", "digest", "submitted by"):
-            table.add_column(col)
-        for j in jobs:
-            yes = sum(1 for a in j.approvals if a.decision == "approve")
-            table.add_row(
-                j.job_id,
-                j.state.value,
-                j.manifest.study,
-                j.manifest.kind.value,
-                "allow" if j.verdict.allowed else "[red]deny[/red]",
-                f"{yes}/{j.required_approvals}",
-                j.manifest.digest[:12],
-                j.manifest.submitter,
-            )
-        console.print(table)
+        if not jobs:
+            console.print("no jobs at this site")
+            return
+        console.print(jobs_table(jobs, console.width))
 
     return render
 
@@ -74,7 +142,7 @@ def _render_decision(job: JobRecord) -> Any:
         yes = sum(1 for a in job.approvals if a.decision == "approve")
         console.print(
             f"job {job.job_id}: [bold]{job.state.value}[/bold] ({yes}/{job.required_approvals} approvals, "
-            f"digest {job.manifest.digest[:12]})"
+            f"digest {short_digest(job.manifest.digest)})"
         )
 
     return render
@@ -170,7 +238,7 @@ def register(app: typer.Typer) -> None:
     @app.command("approve")
     def approve_cmd(
         ctx: typer.Context,
-        job_id: Annotated[str, typer.Argument(help="The job id (see `fednode jobs`).")],
+        job_id: Annotated[str, typer.Argument(help="The job id (see `fednode jobs`).", metavar="JOB_ID")],
         reason: Annotated[str, typer.Option("--reason", help="Why this job may run (stored and audited).")],
         approver: Annotated[str | None, typer.Option("--approver", help="Who approves (default: the OS user).")] = None,
         totp: Annotated[str | None, typer.Option("--totp", help="Current TOTP code, where the policy asks.")] = None,
@@ -190,7 +258,7 @@ def register(app: typer.Typer) -> None:
     @app.command("reject")
     def reject_cmd(
         ctx: typer.Context,
-        job_id: Annotated[str, typer.Argument(help="The job id (see `fednode jobs`).")],
+        job_id: Annotated[str, typer.Argument(help="The job id (see `fednode jobs`).", metavar="JOB_ID")],
         reason: Annotated[str, typer.Option("--reason", help="Why this job must not run (stored and audited).")],
         approver: Annotated[str | None, typer.Option("--approver", help="Who rejects (default: the OS user).")] = None,
     ) -> None:
