@@ -68,7 +68,7 @@ def open_live_state(
     elif not settings.state_db_path.is_file():
         budget, budget_note = unspent_budget(policy), "no ledger at this site yet: nothing spent"
     else:
-        db = open_state_db(settings, policy)
+        db = open_state_db(settings, policy, create=False)  # `policy check` is read-only: it creates no site key
         closers.append(db.close)
         budget, budget_note = ledger_budget(db.ledger), "from the privacy ledger"
     if records is not None:

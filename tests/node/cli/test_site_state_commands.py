@@ -120,3 +120,14 @@ def test_receipt_issue_to_a_file_prints_a_summary_not_the_receipt(fednode_home: 
     assert "job-1" in result.stdout and str(out.name) in result.stdout.replace("\n", "")
     missing = CliRunner().invoke(app, ["--json", "receipt", "issue", "job-1", "--out", str(fednode_home / "no/r")])
     assert missing.exit_code == 4 and "--out" in json.loads(missing.stdout.splitlines()[-1])["message"]
+
+
+def test_policy_check_reads_the_ledger_but_never_creates_a_site_key(fednode_home: Path) -> None:
+    job = Path(__file__).resolve().parents[2] / "policies" / "fixtures" / "clean_config_job"
+    shutil.copy(EXAMPLE_POLICY, fednode_home / "policy.yaml")
+    assert _invoke("site", "init")[0] == 0
+    for name in ("site.ed25519.pem", "site.ed25519.pub"):
+        (fednode_home / "keys" / name).unlink()
+    code, payload, _ = _invoke("policy", "check", str(job), "--records", "500", "--now", "2026-11-27T12:00:00+00:00")
+    assert code == 4 and "no site signing key" in str(payload["message"]), payload
+    assert _files(fednode_home) == ["keys", "policy.yaml", "state.db"]
