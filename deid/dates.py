@@ -2,7 +2,9 @@
 
 Formats: ``2024-03-12``, ``12.03.2024``, ``12.3.2024``, ``12.3.24``, ``12/3-24``, ``12/3/2024``, ``12. mars 2024``,
 ``12 mars``, ``12. maaliskuuta 2024``, ``12. märtsil 2024``, ``March 12, 2024``, ``12 March 2024``, ``mars 2024``,
-``maaliskuussa 2024`` and the year-less ``12.03.``. A year alone is not a date (it must stay).
+``maaliskuussa 2024``, the year-less ``12.03.``, ``14.9.``, ``7/2``, ``9/3 2024`` and the compact ``240315``
+(YYMMDD; short forms only where the words around them do not make them a measurement). A year alone is not a
+date (it must stay).
 """
 
 from __future__ import annotations
@@ -189,7 +191,44 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("month_name_day", rf"{_L}{_MN}[ ]{_D}(?:st|nd|rd|th)?,?[ ]{_Y4}(?![\w])"),
         ("month_name_year", rf"{_L}{_MN}[ ]{_Y4}(?![\w])"),
         ("dotted_no_year", rf"{_L}{_D}\.(?P<m>0[1-9]|1[0-2])\.(?![\w.]|[,]\d)"),
+        ("dotted_short", rf"{_L}{_D}\.(?P<m>[1-9])\.(?![\w.]|[,]\d)"),
+        ("slash_short", rf"{_L}{_D}/{_M}(?:[ ]{_Y4})?{_R}"),
+        ("compact", rf"{_L}(?P<y>\d\d)(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
     )
+)
+
+_GUARDED = frozenset({"dotted_no_year", "dotted_short", "slash_short", "compact"})
+"""Short forms that also read as a measurement (``K 4.8.``, ``BT 3/2``, ``1/2 tablett``): checked against the words
+around them by :func:`_plausible`."""
+
+_MEASURE_BEFORE = regex.compile(
+    r"(?i:(?<![\w])(?:kl|klo|kell|at|bt|bp|rr|blodtryck|blodtrykk|blodtryk|verenpaine|vererõhk|mmse|vas|nrs|gcs|"
+    r"score|ratio|dose|dosis|annos|doos|x|hb|crp|inr|k|na|ca|mg|fe|ph|temp|t|p|puls|pulss|hr|spo2|bs|"
+    r"lactate|laktat|kalium|natrium|kreatinin|krea|glukose|glukos|glukoosi|glükoos|kaalium|laktaatti)"
+    r"\.?:?[ ]*)$"
+)
+_MEASURE_AFTER = regex.compile(
+    r"^[ ]*(?i:mmhg|tbl|tabl|tablett|tabletter|tablet|tablets|tabletti|tablett|tab|dos|doser|dose|doses|mg|ml|g|%|"
+    r"x\b|ganger|gånger|gange|kertaa|korda|times)"
+)
+_EXAMINATIONS = frozenset({"ekg", "ecg", "ekko", "mr", "mri", "ct", "dt", "kt", "ul", "ukg", "rtg", "uag"})
+
+
+def _plausible(text: str, start: int, end: int, fmt: str) -> bool:
+    """A short date form not read as a measurement, a dose, a fraction or a clock time."""
+    before = text[max(0, start - 24) : start]
+    words = regex.findall(r"[\w]+", before)
+    if words and words[-1].lower() in _EXAMINATIONS:
+        return True
+    if _MEASURE_BEFORE.search(before) or _MEASURE_AFTER.match(text[end : end + 12]):
+        return False
+    if fmt == "compact":  # six digits: only after a word, never inside a number list or after a number cue
+        return bool(words) and not words[-1].isdigit() and words[-1].lower() not in _NUMBER_CUES
+    return True
+
+
+_NUMBER_CUES = frozenset(
+    {"nr", "no", "nummer", "number", "numero", "nro", "id", "tlf", "tel", "puh", "mob", "mobil", "lab", "labnr"}
 )
 
 
@@ -222,6 +261,9 @@ def find_dates(text: str) -> Iterator[DateMatch]:
     """Every calendar-valid date in ``text`` (overlapping finds from different formats included)."""
     for fmt, pattern in PATTERNS:
         for m in pattern.finditer(text, timeout=5.0):
+            with_year = fmt == "slash_short" and m.group("y") is not None
+            if fmt in _GUARDED and not with_year and not _plausible(text, m.start(), m.end(), fmt):
+                continue
             groups = m.groupdict()
             month = _FORM_INDEX[groups["mn"].lower()][0] if groups.get("mn") else int(groups["m"])
             day = int(groups["d"]) if groups.get("d") else None

@@ -139,6 +139,218 @@ TITLE_CUES: tuple[str, ...] = (
 )
 """Words (lower case) after which a capitalised word is a person's name."""
 
+KINSHIP_CUES: tuple[str, ...] = (
+    # Norwegian
+    "ektemann",
+    "ektemannen",
+    "ektefellen",
+    "kona",
+    "samboer",
+    "samboeren",
+    "samboar",
+    "bror",
+    "broren",
+    "søster",
+    "søsteren",
+    "nevø",
+    "nevøen",
+    "niese",
+    "niesen",
+    "barnebarn",
+    "barnebarnet",
+    "svigersønn",
+    "svigerdatter",
+    "faren",
+    "moren",
+    "venninne",
+    "venn",
+    "nabo",
+    "naboen",
+    "verge",
+    "vergen",
+    "kontaktperson",
+    # Swedish
+    "maken",
+    "makan",
+    "sambo",
+    "sambon",
+    "brodern",
+    "brorsan",
+    "syster",
+    "systern",
+    "brorson",
+    "systerson",
+    "brorsdotter",
+    "systerdotter",
+    "barnbarn",
+    "barnbarnet",
+    "barnbarnen",
+    "svärson",
+    "svärdotter",
+    "granne",
+    "grannen",
+    "väninna",
+    "vän",
+    # Danish
+    "ægtefælle",
+    "ægtefællen",
+    "samlever",
+    "samleveren",
+    "kæreste",
+    "søsteren",
+    "niece",
+    "svigersøn",
+    "veninde",
+    # Finnish (with the possessive and genitive forms notes use)
+    "puolisonsa",
+    "puolison",
+    "avopuoliso",
+    "avopuolisonsa",
+    "vaimonsa",
+    "vaimon",
+    "mies",
+    "miehensä",
+    "aviomies",
+    "poikansa",
+    "pojan",
+    "tyttärensä",
+    "veli",
+    "veljensä",
+    "veljen",
+    "sisar",
+    "sisarensa",
+    "sisko",
+    "siskonsa",
+    "lapsenlapsi",
+    "lapsenlapsensa",
+    "lapsenlapsen",
+    "veljenpoika",
+    "sisarenpoika",
+    "veljentytär",
+    "naapuri",
+    "lähiomainen",
+    "yhteyshenkilö",
+    "ystävä",
+    # Estonian
+    "elukaaslane",
+    "elukaaslase",
+    "pojapoeg",
+    "tütretütar",
+    "pojatütar",
+    "tütrepoeg",
+    "vend",
+    "venna",
+    "lapselaps",
+    "lapselapse",
+    "vennapoeg",
+    "õepoeg",
+    "naaber",
+    "kontaktisik",
+    "hooldaja",
+    "poja",
+    "tütre",
+    # English
+    "spouse",
+    "partner",
+    "cohabitant",
+    "nephew",
+    "niece",
+    "grandson",
+    "granddaughter",
+    "grandchild",
+    "neighbour",
+    "neighbor",
+    "friend",
+    "carer",
+    "caregiver",
+)
+"""Kinship and contact words (lower case) after which a capitalised word is a relative's (first) name."""
+
+SIGNATURE_CUES: tuple[str, ...] = (
+    "ssk",
+    "spl",
+    "sh",
+    "usk",
+    "sign",
+    "signert",
+    "signerat",
+    "signeret",
+    "kirjannut",
+    "allekirjoittanut",
+    "kinnitanud",
+    "allkirjastanud",
+    "koostanud",
+    "distriktsläkare",
+    "allmänläkare",
+    "underläkare",
+    "st-läkare",
+    "afdelingslæge",
+    "bioingeniør",
+    "bioanalytiker",
+    "bioanalyytikko",
+    "laborispetsialist",
+    "fysioterapeut",
+    "gp",
+    "registrar",
+    "resident",
+)
+"""Role words and signature words (lower case) after which a capitalised word is a clinician's name."""
+
+SIGNATURE_VERBS: frozenset[str] = frozenset(
+    {
+        "signert",
+        "signerat",
+        "signeret",
+        "godkjent",
+        "godkendt",
+        "godkänt",
+        "vidimert",
+        "vidimerat",
+        "diktert",
+        "dikteret",
+        "dikterat",
+        "skrevet",
+        "skrivet",
+        "signed",
+        "authorised",
+        "authorized",
+        "approved",
+        "dictated",
+        "written",
+        "reviewed",
+        "attestert",
+        "attesteret",
+        "attesterat",
+    }
+)
+"""Verbs of a signature line: ``<verb> av|af|by <name>`` (``Elektronisk signert av``, ``Signed by``)."""
+
+PATIENT_CUES: tuple[str, ...] = (
+    "pasient",
+    "pasienten",
+    "patient",
+    "patienten",
+    "potilas",
+    "potilaan",
+    "patsient",
+    "patsiendi",
+    "gjelder",
+    "vedr",
+    "vedrørende",
+    "angående",
+    "ang",
+    "re",
+    "pt",
+    "pat",
+    "pas",
+    "name",
+    "navn",
+    "namn",
+    "nimi",
+    "nimi",
+)
+"""Words after which ``Surname, Given`` is the patient's name."""
+
 EPONYMS: frozenset[str] = frozenset(
     [
         "Addison",
@@ -538,7 +750,7 @@ HOSPITAL_WORDS: tuple[str, ...] = (
     "kliinik",
     "keskussairaala",
     "sairaala",
-    "terveyskeskus",
+    "terveyskesk",
     "terveysasema",
     "haigla",
     "keskhaigla",
@@ -556,8 +768,60 @@ HOSPITAL_WORDS: tuple[str, ...] = (
     "infirmary",
     "sairaalan",
     "haiglas",
+    # care homes, health centres, GP practices, out-of-hours clinics, as named with a generic noun
+    "sykehjem",
+    "omsorgssenter",
+    "legevakt",
+    "helsehus",
+    "fysioterapi",
+    "äldreboende",
+    "hälsocentral",
+    "vårdboende",
+    "plejehjem",
+    "plejecenter",
+    "lægevagt",
+    "lægepraksis",
+    "palvelutalo",
+    "palvelukesk",
+    "hoivako",
+    "vanhainko",
+    "kotihoi",
+    "hooldekodu",
 )
 """Words (or word endings) that make a capitalised phrase the name of a hospital or clinic."""
+
+CHAIN_STEMS: tuple[str, ...] = (
+    "capio",
+    "mehiläi",
+    "terveystalo",
+    "pihlajalinna",
+    "aleris",
+    "attendo",
+    "esperi",
+    "praktikertjänst",
+    "medicover",
+    "unilabs",
+    "synlab",
+)
+"""Private care chains: a capitalised word starting with one of these is an organisation on its own
+(``Capio``, ``Mehiläinen``, ``Mehiläisessä``)."""
+
+REGION_WORDS: frozenset[str] = frozenset({"Helse", "Region", "Regionen", "Hyvinvointialue"})
+"""Words that, capitalised and followed by a capitalised name, make a regional health body (``Helse Bergen``)."""
+
+HOSPITAL_SHORT_NAMES: tuple[str, ...] = ("Tays", "Oys", "Tyks", "Kys", "HUS", "Ahus", "OUS", "UNN", "SUS")
+"""Hospitals known by a short name (Finnish case endings allowed: ``Taysiin``, ``Oysissa``)."""
+
+NAMED_HEALTH_TRUSTS: tuple[str, ...] = (
+    "Vestre Viken",
+    "Diakonhjemmet",
+    "Lovisenberg",
+    "Sunnaas",
+    "Haraldsplass",
+    "Betanien",
+    "Martina Hansens",
+)
+"""Health trusts and hospitals named without any generic noun."""
 
 ORG_CONNECTORS: frozenset[str] = frozenset(
     {
@@ -1102,7 +1366,22 @@ FINNISH_CITY_FORMS: dict[str, tuple[str, ...]] = {
 }
 """Irregular (consonant-gradation) case forms of Finnish cities; regular ones are caught by suffix rules."""
 
-FINNISH_CASE_ENDINGS: tuple[str, ...] = ("ssa", "ssä", "sta", "stä", "lla", "llä", "lta", "ltä", "n", "an", "än")
+FINNISH_CASE_ENDINGS: tuple[str, ...] = (
+    "ssa",
+    "ssä",
+    "sta",
+    "stä",
+    "lla",
+    "llä",
+    "lta",
+    "ltä",
+    "lle",
+    "n",
+    "an",
+    "än",
+    "han",
+    "hin",
+)
 ESTONIAN_CASE_ENDINGS: tuple[str, ...] = ("s", "st", "sse", "ga", "le", "lt", "l", "i")
 
 
@@ -1152,3 +1431,27 @@ def cities() -> frozenset[str]:
     for locale in _CITY_LOCALES:
         out.update(_provider_attr("address", locale, "cities"))
     return frozenset(c for c in out if len(c) > 2 and c not in NOT_NAMES and c not in COUNTRIES)
+
+
+PLACE_CUES: dict[str, str] = {
+    "scandinavian": (
+        r"(?:bor|bodde|bosatt|bosat|boende|hytte|hytta|sommerhus|sommerhuset|sommarstuga|sommarstugan|stuga|stugan"
+        r"|fritidshus|fritidsbolig|oppvokst|opvokset|uppvuxen|uppväxt|vokste|växte|voksede|født|född|flyttet"
+        r"|flyttede|flyttat|flyttade|hjem|hjemme|hemma|hem|hjemmet)"
+        r"(?:[ ]\p{Ll}+){0,3}?[ ](?:i|på|til|till)"
+    ),
+    "en": (
+        r"(?:lives|living|lived|cabin|cottage|house|home|raised|born|moved|grew[ ]up|comes|came)"
+        r"(?:[ ]\p{Ll}+){0,3}?[ ](?:in|to|from)"
+    ),
+    "fi": (
+        r"(?:asuu|asui|asunut|asuvat|mökki|mökillä|kesämökki|kasvanut|syntynyt|kotoisin|lähtöisin|kotiin|muuttanut"
+        r"|muutti)(?:[ ]\p{Ll}+){0,2}?"
+    ),
+    "et": (
+        r"(?:elab|elas|elanud|elavad|koju|kodu|suvekodu|maakodu|talu|sündinud|kasvanud|pärit|kolinud|kolis)"
+        r"(?:[ ]\p{Ll}+){0,3}?"
+    ),
+}
+"""Words before a place name in each language family (``har hytte på``, ``born and raised in``, ``mökki``,
+``koju``): the capitalised word after them is a town, whether or not the gazetteer knows it."""

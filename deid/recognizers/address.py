@@ -34,6 +34,7 @@ _EXTRA_SUFFIXES = (
     "parken",
     "boulevard",
     "torv",
+    "torg",
     "vägen",
     "väg",
     "gatan",
@@ -78,6 +79,19 @@ _EN_SUFFIXES = (
     "Circle",
 )
 _UP = "A-ZÆØÅÄÖÕÜŠŽ"
+_DESIGNATORS = (
+    r"(?:,?[ ](?:(?i:lgh|lägenhet|leil|leilighet|bolignr|oppgang|trappa|tr|vån|våning|etg|etasje|as|asunto|rappu"
+    r"|korter|krt|apt|flat|suite|unit)\.?[ ]?[A-Z]?\d{1,4}[A-Z]?|(?:st|kl|\d{1,2})\.[ ]?(?:th|tv|mf|sal)\.?"
+    r"|st\.|kl\.)(?![\w]))*"
+)
+"""Apartment, floor and entrance after the house number: Swedish ``lgh 1201``, Norwegian ``leil. H0201``, Danish
+``st. th.``, ``2. tv.``, ``1. sal``, Finnish ``as. 4`` (``B 7``/``D 9`` are part of the number), ``Apt. 4``."""
+_ADDRESS_CUES = (
+    r"(?i:bor på|boende på|bosatt på|bosat på|bor i|bosatt i|adresse|adress|address|osoite|osoitteessa|elukoht"
+    r"|aadress|lives at|living at|resides at)"
+)
+"""Words before an address: after them a capitalised name with a house number is a street, even one without a
+street word (``bor på Fjellsiden 7``)."""
 
 
 @cache
@@ -100,13 +114,15 @@ def _rules() -> tuple[Rule, ...]:
     suffix = words_alternation(street_suffixes())
     cap = rf"[{_UP}][\w\-']*"
     postal = rf"(?:,?[ ](?:(?:N|S|DK|FI|EE)-)?(?:\d{{3}}[ ]\d{{2}}|\d{{4,5}})[ ]{cap}(?:[ ]{cap})?)?"
-    number = r"[ ]\d{1,4}(?:[ ]?[A-Za-z](?![\w]))?(?:[ ]?-[ ]?\d{1,4})?"
+    number = rf"[ ]\d{{1,4}}(?:[ ]?[A-Za-z](?:[ ]\d{{1,3}})?(?![\w]))?(?:[ ]?-[ ]?\d{{1,4}})?{_DESIGNATORS}"
     street = rf"(?:{cap}[ ]){{0,2}}(?:[{_UP}][\w\-]*(?i:{suffix})|(?i:{suffix}))(?![\w])\.?"
     en_suffix = words_alternation(english_suffixes())
     apartment = r"(?:,?[ ](?:Apt\.|Suite)[ ]\d{1,4})?"
     en = rf"\d{{1,5}}[ ](?:{cap}[ ]){{1,3}}(?:{en_suffix})(?![\w])\.?{apartment}"
+    cued = rf"(?<![\w]){_ADDRESS_CUES}[ ]*:?[ ]*(?P<phi>{cap}(?:[ ]{cap}){{0,2}}{number}{postal})(?![\w])"
     return (
         Rule("nordic_street", rf"(?<![\w])(?P<phi>{street}{number}{postal})(?![\w])", 0.9),
+        Rule("cued_street", cued, 0.9),
         Rule("english_street", rf"(?<![\w])(?P<phi>{en}{postal})(?![\w])", 0.85),
     )
 

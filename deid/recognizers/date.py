@@ -36,5 +36,7 @@ class NordicDateRecognizer(LocalRecognizer):
                 continue
             seen_end = found.end
             score = 0.85 if found.year is not None and found.day is not None else 0.6
+            if found.fmt == "compact":
+                score = 0.5  # six digits could be a number of another kind: a cued ID outranks it
             results.append(make_result(self, str(self.ENTITY), found.start, found.end, score))
         return results

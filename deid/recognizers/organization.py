@@ -12,7 +12,16 @@ import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from deid.labels import Label
-from deid.lexicon import HOSPITAL_WORDS, NOT_NAMES, ORG_CONNECTORS, stop_words
+from deid.lexicon import (
+    CHAIN_STEMS,
+    HOSPITAL_SHORT_NAMES,
+    HOSPITAL_WORDS,
+    NAMED_HEALTH_TRUSTS,
+    NOT_NAMES,
+    ORG_CONNECTORS,
+    REGION_WORDS,
+    stop_words,
+)
 from deid.recognizers._base import make_result
 from deid.recognizers._tokens import adjacent, sentence_initial, tokens
 
@@ -20,6 +29,11 @@ _KEYWORD = regex.compile(
     "(?i:" + "|".join(regex.escape(w) for w in sorted(HOSPITAL_WORDS, key=len, reverse=True)) + ")"
 )
 _MAX_LEFT = 4
+_CHAIN = regex.compile("(?i:" + "|".join(regex.escape(w) for w in CHAIN_STEMS) + ")")
+_SHORT = regex.compile(
+    rf"(?<![\w])(?:{'|'.join(HOSPITAL_SHORT_NAMES)})(?::?(?:iin|issa|ista|ssa|sta|in|n|ssä|stä))?(?![\w])"
+)
+_TRUSTS = regex.compile(rf"(?<![\w])(?:{'|'.join(regex.escape(n) for n in NAMED_HEALTH_TRUSTS)})(?![\w])")
 
 
 class HospitalRecognizer(LocalRecognizer):
@@ -41,11 +55,17 @@ class HospitalRecognizer(LocalRecognizer):
         """Every hospital name found."""
         toks = tokens(text)
         out: list[RecognizerResult] = []
+        for found in (*_SHORT.finditer(text), *_TRUSTS.finditer(text)):
+            out.append(make_result(self, str(self.ENTITY), found.start(), found.end(), 0.8))
         for k, tok in enumerate(toks):
+            chain = tok.is_cap and _CHAIN.match(tok.text) is not None
+            region = tok.bare in REGION_WORDS and k + 1 < len(toks) and toks[k + 1].is_cap
             m = _KEYWORD.search(tok.text)
-            if m is None:
+            if m is None and not chain and not region:
                 continue
-            own_prefix = m.start() > 0 and tok.text[:1].isupper()
+            own_prefix = chain or (m is not None and m.start() > 0 and tok.text[:1].isupper())
+            if region and not adjacent(text, tok, toks[k + 1]):
+                continue
             start_index = end_index = k
             named = own_prefix
             j = k - 1
@@ -63,7 +83,7 @@ class HospitalRecognizer(LocalRecognizer):
             while start_index < k and not toks[start_index].is_cap:
                 start_index += 1
             # "Universitetssykehuset Nord-Norge", "Sykehuset Innlandet": capitalised words after a named keyword
-            if tok.text[:1].isupper() and (named or not sentence_initial(text, tok)):
+            if tok.text[:1].isupper() and (named or region or not sentence_initial(text, tok)):
                 j = k + 1
                 while j < len(toks) and j - k <= 2 and adjacent(text, toks[j - 1], toks[j]) and toks[j].is_cap:
                     if toks[j].bare in NOT_NAMES or toks[j].bare in stop_words():
@@ -71,6 +91,8 @@ class HospitalRecognizer(LocalRecognizer):
                     end_index = j
                     named = True
                     j += 1
+            if region and end_index == k:
+                continue
             if not named:
                 continue
             out.append(make_result(self, str(self.ENTITY), toks[start_index].start, toks[end_index].bare_end, 0.8))

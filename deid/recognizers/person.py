@@ -18,18 +18,30 @@ from deid.lexicon import (
     DISEASE_HEADS,
     DISEASE_ONLY_EPONYMS,
     HOSPITAL_WORDS,
+    KINSHIP_CUES,
     MEDICAL_SUFFIXES,
     NATIONALITIES,
     NOT_NAMES,
+    PATIENT_CUES,
+    SIGNATURE_CUES,
+    SIGNATURE_VERBS,
     TITLE_CUES,
     cities,
     first_names,
     last_names,
+    stop_words,
 )
 from deid.recognizers._base import make_result
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
 
-_CUES = frozenset(TITLE_CUES) | {"navn", "namn", "name", "nimi", "navn:", "name:"}
+_CUES = frozenset(TITLE_CUES) | frozenset(KINSHIP_CUES) | frozenset(SIGNATURE_CUES) | {"navn", "namn", "name", "nimi"}
+_SIGNATURE_PREPOSITIONS = frozenset({"av", "af", "by"})
+_WORD = r"\p{Lu}[\p{L}'’]+(?:-\p{Lu}[\p{L}'’]+)?"
+_SURNAME_GIVEN = regex.compile(
+    rf"(?<![\w])(?i:{'|'.join(sorted(PATIENT_CUES, key=len, reverse=True))})\.?[ ]*:?[ ]*\(?"
+    rf"(?P<phi>{_WORD}(?:[ ]{_WORD})?,[ ]{_WORD}(?:[ ]{_WORD}){{0,2}})(?![\w])"
+)
+"""``Pasient: Solberg, Ingrid Marie``: family name, comma, given names after a patient cue."""
 _DISEASE = frozenset(DISEASE_HEADS)
 _MAX_WORDS = 4
 
@@ -90,6 +102,10 @@ class NameListPersonRecognizer(LocalRecognizer):
             if score is not None:
                 out.append(self._result(run[0].start, run[-1].bare_end, score))
             i = j
+        for m in _SURNAME_GIVEN.finditer(text, timeout=5.0):
+            words = regex.findall(r"[\p{L}'’\-]+", m.group("phi"))
+            if not any(w in NOT_NAMES or _hospitalish(w) for w in words):
+                out.append(self._result(m.start("phi"), m.end("phi"), 0.9))
         return out
 
     @staticmethod
@@ -106,11 +122,28 @@ class NameListPersonRecognizer(LocalRecognizer):
 
     @staticmethod
     def _cue_before(text: str, toks: tuple[Token, ...], i: int) -> bool:
+        """A title, role, kinship or signature word right before (``sønnen Eirik``, ``Signerat av E. Sjöberg``)."""
         if i == 0:
             return False
         prev = toks[i - 1]
         gap = text[prev.end : toks[i].start]
-        return prev.text.lower().rstrip(":") in _CUES and gap.strip(" :") == "" and "\n" not in gap
+        if gap.strip(" :/") != "" or "\n" in gap:
+            return False
+        word = prev.text.lower().rstrip(":")
+        if word in _CUES or word.rstrip(".") in _CUES:
+            return True
+        if word in _SIGNATURE_PREPOSITIONS and i >= 2:
+            return toks[i - 2].text.lower() in SIGNATURE_VERBS or (
+                i >= 3 and toks[i - 3].text.lower() in SIGNATURE_VERBS
+            )
+        return False
+
+    @staticmethod
+    def _initials_surname(run: list[Token]) -> bool:
+        """``K. Nygaard-Lie``, ``A. K. Rustad``: initials with full stops, then a capitalised family name."""
+        if len(run) < 2 or len(run[-1].bare) < 2 or run[-1].bare in NOT_NAMES or run[-1].bare in stop_words():
+            return False
+        return all(len(t.bare) == 1 and t.text.endswith(".") for t in run[:-1])
 
     def _score(self, text: str, toks: tuple[Token, ...], i: int, run: list[Token], after: int) -> float | None:
         nxt = toks[after] if after < len(toks) else None
@@ -128,6 +161,8 @@ class NameListPersonRecognizer(LocalRecognizer):
         firsts, lasts = first_names(), last_names()
         if self._cue_before(text, toks, i):
             return 0.9
+        if self._initials_surname(run) and text[run[0].start - 1 : run[0].start] in ("", " ", "\n", "\t", "("):
+            return 0.8
         if any(w in NATIONALITIES for w in words):
             return None
         lone = words[0] if len(words) == 1 else ""

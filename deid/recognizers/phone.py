@@ -17,9 +17,11 @@ _END = r"(?![\d])"
 _START = r"(?<![\w+\-/.,])"
 
 CUES = (
-    r"(?i:tlf|tel|telefon|telefonnr|telefonnummer|phone|ph|puh|puhelin|puhelinnumero|mob|mobil|mobiltelefon|gsm"
-    r"|mobiil|matkapuhelin|kontakt)"
+    r"(?i:tlf|tel|telefon|telefonnr|telefonnummer|phone|ph|puh|puhelin|puhelinnumero|mob|mobil|mobile|mobiltelefon"
+    r"|gsm|mobiil|matkapuhelin|kontakt|tavoitettavissa|(?:ringes|ringt|ring|ringde|ringede"
+    r"|ringet|nås|treffes|træffes|nåes) på|ring|reached on|reached at|call on|phoned on|on mobile)"
 )
+"""Phone cue words and phrases (``ringt på``, ``nås på``, ``reached on``, ``tavoitettavissa``)."""
 
 
 class NordicPhoneRecognizer(RuleRecognizer):
@@ -41,7 +43,12 @@ class NordicPhoneRecognizer(RuleRecognizer):
             "fi", rf"{_START}(?P<phi>(?:\(0\d{{1,2}}\)|0\d{{1,2}})[ \-]\d{{3,4}} ?\d{{3,4}}){_END}", 0.6, country="fi"
         ),
         Rule("ee", rf"{_START}(?P<phi>[56]\d{{2,3}} \d{{4}}){_END}", 0.5, country="ee"),
-        Rule("cued", rf"{CUES}\.?:?[ ]*(?:nr\.?[ ]*)?(?P<phi>\+?\d[\d \-()]{{5,16}}\d){_END}", 0.8),
+        Rule(
+            "cued_number",
+            rf"(?<![\w])(?i:numero|number|nummer)\.?:?[ ]*(?P<phi>(?:0[4-9]\d{{8}}|[2-9]\d{{6,7}})){_END}",
+            0.7,
+        ),
+        Rule("cued", rf"(?<![\w]){CUES}\.?:?[ ]*(?:nr\.?[ ]*)?(?P<phi>\+?\d[\d \-()]{{5,16}}\d){_END}", 0.8),
     )
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:

@@ -14,7 +14,12 @@ _CUES = (
     r"journal(?:nummer|nr)?|journalnr|pasientnr|pasient-id|patientnr|sagsnr|saksnr|saksnummer|sagsnummer|"
     r"ärendenr|ärendenummer|diarienr|diarienummer|remissnr|henvisningsnr|prøvenr|prøvenummer|provnr|labnr|"
     r"potilasnumero|potilasnro|potilastunniste|sairauskertomusnumero|lähetenumero|näytenumero|"
-    r"haigusloo nr|haigusloo number|haiguslugu|juhtumi nr|saatekiri nr|accession(?: number| no\.?)?|episode(?: no\.?)?)"
+    r"haigusloo nr|haigusloo number|haiguslugu|juhtumi nr|saatekiri nr|accession(?: number| no\.?)?|episode(?: no\.?)?|"
+    r"rekvisisjonsnr|rekvisisjonsnummer|rekvisitionsnr|rekvisitionsnummer|henvisningsnummer|remissnummer|"
+    r"provnummer|labbnr|labnummer|prøve(?:nr)?|prov|provrör|lähete|lähetteen numero|näyte|tutkimusnumero|"
+    r"saatekirja(?: nr| number)?|saatekiri|proovi(?: nr| number)?|proov|analüüsi nr|"
+    r"referral(?: number| no\.?)?|requisition(?: number| no\.?)?|sample(?: number| no\.?| id)?|"
+    r"specimen(?: number| no\.?)?|order(?: number| no\.?))"
 )
 
 
@@ -32,6 +37,8 @@ class RecordNumberRecognizer(RuleRecognizer):
     )
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
-        """At least four digits; never a bare date."""
+        """At least four digits; never a bare year (``prøve 2024``)."""
         value = text[start:end]
-        return rule.score if sum(c.isdigit() for c in value) >= 4 else None
+        if sum(c.isdigit() for c in value) < 4 or (len(value) == 4 and value.isdigit() and 1900 <= int(value) <= 2099):
+            return None
+        return rule.score
