@@ -148,6 +148,7 @@ def _check_cdm_has_persons(url: str) -> None:
 def _render_etl(payload: dict[str, Any]) -> Callable[[Console], None]:
     def render(console: Console) -> None:
         from rich import box
+        from rich.markup import escape
         from rich.table import Table
 
         if "rows" in payload:
@@ -172,7 +173,7 @@ def _render_etl(payload: dict[str, Any]) -> Callable[[Console], None]:
             console.print(table)
             for name, reasons in payload["quarantined"].items():
                 for reason, count in reasons.items():
-                    console.print(f"quarantined {name}: {reason} x{count}", highlight=False)
+                    console.print(f"[yellow]warning:[/yellow] quarantined {name}: {reason} x{count}", highlight=False)
             for name, info in payload["unmapped"].items():
                 top = ", ".join(f"{code} x{n}" for code, n in list(info["codes"].items())[:5])
                 console.print(f"unmapped codes in {name}: {len(info['codes'])} distinct ({top})", highlight=False)
@@ -180,13 +181,15 @@ def _render_etl(payload: dict[str, Any]) -> Callable[[Console], None]:
         if "notes" in payload:
             for line in _notes_lines(payload["notes"]):
                 console.print(line, highlight=False)
-        console.print(f"report: {payload['report']}", highlight=False, soft_wrap=True)
+        console.print(f"report: {escape(str(payload['report']))}", highlight=False, soft_wrap=True)
 
     return render
 
 
 def _notes_lines(notes: dict[str, Any]) -> list[str]:
-    """The notes part of the ETL summary: loaded, quarantined (with reasons), PHI replaced per label."""
+    """The notes part of the ETL summary (Rich markup): loaded, quarantined (with reasons), PHI replaced per label."""
+    from rich.markup import escape
+
     deid, load = notes.get("deid", {}), notes.get("load", {})
     loaded = sum(int(load.get(k, 0)) for k in ("inserted", "updated", "unchanged"))
     lines = [
@@ -196,12 +199,12 @@ def _notes_lines(notes: dict[str, Any]) -> list[str]:
     ]
     quarantined = {**deid.get("quarantined", {}), **load.get("quarantined", {})}
     for reason, count in quarantined.items():
-        lines.append(f"notes quarantined: {reason} x{count}")
+        lines.append(f"[yellow]warning:[/yellow] notes quarantined: {reason} x{count}")
     phi = deid.get("phi", {})
     if phi:
         lines.append("PHI replaced: " + ", ".join(f"{label} {count}" for label, count in phi.items()))
     if notes.get("quarantine_file"):
-        lines.append(f"notes quarantine: {notes['quarantine_file']}")
+        lines.append(f"notes quarantine: {escape(str(notes['quarantine_file']))}")
     return lines
 
 
@@ -330,6 +333,7 @@ def _where(r: dict[str, Any]) -> str:
 def _render_dq(payload: dict[str, Any]) -> Callable[[Console], None]:
     def render(console: Console) -> None:
         from rich import box
+        from rich.markup import escape
         from rich.table import Table
         from rich.text import Text
 
@@ -367,7 +371,7 @@ def _render_dq(payload: dict[str, Any]) -> Callable[[Console], None]:
             f"data-quality gate {verdict}: {s.get('pass', 0)} passed, {s.get('fail', 0)} failed, "
             f"{s.get('accepted', 0)} accepted, {s.get('not_applicable', 0)} not applicable"
         )
-        console.print(f"report: {payload['report']}", highlight=False, soft_wrap=True)
+        console.print(f"report: {escape(str(payload['report']))}", highlight=False, soft_wrap=True)
 
     return render
 
