@@ -78,6 +78,10 @@ def register(app: typer.Typer) -> None:
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
+            if job is not None and crate is None:
+                raise ConfigError("--job: only with --ro-crate (the JSONL export is the whole log)")
+            if crate is not None and out is not None:
+                raise ConfigError("--out: give --out or --ro-crate, not both")
             if out is not None:
                 check_output_file(out, "--out")
             if crate is not None and not crate.parent.is_dir():

@@ -285,17 +285,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create an approver's TOTP secret; prints it once (load it into an authenticator app)."""
         from fednode.errors import ApprovalRefusedError
-        from policies.state_db import open_state_db
+        from policies.policy_model import load_policy
+        from policies.registry import ApprovalRules
+        from policies.totp import FileTotpVerifier
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            db = open_state_db(cli.settings, require_policy=True)
-            try:
-                if not db.jobs.rules.allows(name):
-                    raise ApprovalRefusedError(f"{name!r} is not an approver in the site policy")
-                enrolled = db.totp.enroll(name, site=db.site, replace=replace)
-            finally:
-                db.close()
+            policy = load_policy(cli.settings.policy_path)
+            if not ApprovalRules.from_policy(policy.approval).allows(name):
+                raise ApprovalRefusedError(f"{name!r} is not an approver in the site policy")
+            # the secret only: enrolling creates neither state.db nor the site key (`fednode site init` does)
+            totp = FileTotpVerifier(cli.settings.keys_dir / "totp")
+            enrolled = totp.enroll(name, site=policy.site.name, replace=replace)
 
             def render(console: Console) -> None:
                 console.print(f"TOTP secret for {enrolled.approver} (shown once): [bold]{enrolled.secret}[/bold]")

@@ -119,3 +119,15 @@ def test_policy_check_on_a_zip_says_it_is_a_file_before_reading_the_policy(fedno
     code, payload = _invoke("policy", "check", str(archive))
     assert code == 4 and "is a file, not a job folder" in str(payload["message"]), payload
     assert sorted(p.name for p in fednode_home.iterdir()) == ["job.zip"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "option"), [(["--job", "job-1"], "--job"), (["--out", "a.jsonl", "--ro-crate", "crate"], "--out")]
+)
+def test_audit_export_options_that_would_be_ignored_are_a_usage_error(
+    site: Path, extra: list[str], option: str
+) -> None:
+    before = sorted(site.rglob("*"))
+    code, payload = _invoke("audit", "export", *[str(site / a) if a in ("a.jsonl", "crate") else a for a in extra])
+    assert code == 2 and option in str(payload["message"]), payload
+    assert sorted(site.rglob("*")) == before

@@ -131,3 +131,16 @@ def test_policy_check_reads_the_ledger_but_never_creates_a_site_key(fednode_home
     code, payload, _ = _invoke("policy", "check", str(job), "--records", "500", "--now", "2026-11-27T12:00:00+00:00")
     assert code == 4 and "no site signing key" in str(payload["message"]), payload
     assert _files(fednode_home) == ["keys", "policy.yaml", "state.db"]
+
+
+def test_enrolling_an_approver_creates_only_their_totp_secret(fednode_home: Path) -> None:
+    shutil.copy(EXAMPLE_POLICY, fednode_home / "policy.yaml")
+    code, refused, _ = _invoke("approvers", "enroll", "mallory")
+    assert code == 3, refused
+    assert _files(fednode_home) == ["policy.yaml"]  # a refusal creates nothing
+    from policies.policy_model import load_policy
+
+    who = load_policy(fednode_home / "policy.yaml").approval.approvers[0]
+    code, enrolled, _ = _invoke("approvers", "enroll", who)
+    assert code == 0 and enrolled["secret"], enrolled
+    assert "state.db" not in _files(fednode_home) and "keys/site.ed25519.pem" not in _files(fednode_home)
