@@ -18,9 +18,9 @@ def main() -> int:
 
     settings = load_settings()
     try:
-        desk = SiteDesk.from_settings(settings)
+        desk = SiteDesk.from_settings(settings, read_only=True)  # creates nothing; an invalid policy still opens
     except FednodeError as exc:
-        print(f"{exc.title}: {exc.message}", file=sys.stderr)
+        print(f"Error: {exc.message}", file=sys.stderr)
         return int(exc.exit_code)
     try:
         make_app(settings, desk).run()

@@ -11,12 +11,18 @@ import sys
 
 import typer
 
-from node.cli._context import get_ctx
+from node.cli._context import get_ctx, handled_errors
 
 
 def dashboard(ctx: typer.Context) -> None:
     """Review and approve jobs, follow training, read the audit log, the policy and the data (a terminal UI)."""
     cli = get_ctx(ctx)
+    with handled_errors(cli):
+        from policies.state_db import open_state_db
+
+        # this home must hold a site (state.db and its key), checked here, before the terminal is handed over:
+        # otherwise exit 4 and nothing is created. An invalid policy still opens (the Policy tab shows why).
+        open_state_db(cli.settings, create=False, tolerate_invalid_policy=True).close()
     env = dict(os.environ)
     env["FEDNODE_HOME"] = str(cli.settings.home)
     argv = [sys.executable, "-m", "tui"]

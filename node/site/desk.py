@@ -103,9 +103,14 @@ class SiteDesk:
         return self.state.site
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, clock: Clock = utc_now) -> SiteDesk:
-        """Open state.db, the site key and the state on top (the site policy must validate if present)."""
-        return cls(settings, open_state_db(settings, clock=clock))
+    def from_settings(cls, settings: Settings, *, clock: Clock = utc_now, read_only: bool = False) -> SiteDesk:
+        """Open state.db, the site key and the state on top (the site policy must validate if present).
+
+        ``read_only`` (the dashboard): create nothing (``NotFoundError``, exit 4, where this home holds no site)
+        and open a site whose policy does not validate as one without a policy (nobody can approve; the Policy
+        tab says why), so a typo in policy.yaml never locks the steward out."""
+        state = open_state_db(settings, clock=clock, create=not read_only, tolerate_invalid_policy=read_only)
+        return cls(settings, state)
 
     def close(self) -> None:
         """Release the database connections."""
