@@ -34,6 +34,8 @@ from node.cli.main import app
 USAGE, BAD_INPUT = 2, 4
 MISSING, EMPTY, BINARY, BROKEN = "missing", "empty", "binary", "broken"
 FILE_CASES = (MISSING, EMPTY, BINARY, BROKEN)
+NOT_A_URL, DOWN = "not-a-url", "down"
+URLS = {NOT_A_URL: "notaurl", DOWN: "postgresql+psycopg://fednode@127.0.0.1:9/omop"}  # port 9: nothing listens
 BINARY_BYTES = b"\x00\x01\xff\xfe\x80PK\x03\x04\x00\xc3\x28\n\x89PNG\r\n\x1a\n" * 8
 PROCESS_TIMEOUT_S = 20
 REPO = Path(__file__).resolve().parents[3]
@@ -101,6 +103,11 @@ def _dir(option: str, kind: str, **kw: Any) -> Input:
     return Input(option, kind, folder=True, **kw)
 
 
+def _db(**kw: Any) -> Input:
+    """``--db``: a value that is not a URL, and a PostgreSQL that is not there (a service error, exit 1)."""
+    return Input("--db", "url", cases=(NOT_A_URL, DOWN), codes=frozenset({USAGE, BAD_INPUT, 1}), **kw)
+
+
 ROWS: tuple[Row, ...] = (
     Row(
         ("etl",),
@@ -108,15 +115,16 @@ ROWS: tuple[Row, ...] = (
             _dir("--source", "synthea"),
             _dir("--vocab", "vocab", extra=("--source", "{synthea}")),
             _in("--notes", "notes"),
+            _db(extra=("--source", "{synthea}")),
         ),
         names=("--source",),
         home_codes=frozenset({USAGE, BAD_INPUT}),
     ),
-    Row(("dq",), (_in("--accept", "accept"),), names=("etl",)),
+    Row(("dq",), (_in("--accept", "accept"), _db()), names=("etl",)),
     Row(("deid", "detect"), (_in("--input", "detect"),), extra=("--output", "{out}/spans.jsonl"), home_case=False),
     Row(  # file mode (--output), so a broken line is reached; the home case loads into the CDM that is not there
         ("deid", "run"),
-        (_in("--input", "notes", extra=("--output", "{out}/deid.jsonl")),),
+        (_in("--input", "notes", extra=("--output", "{out}/deid.jsonl")), _db()),
         extra=("--input", "{notes}"),
         env=(("FEDNODE_DEID__SECRET", "s" * 32),),
     ),
@@ -173,12 +181,12 @@ ROWS: tuple[Row, ...] = (
 FINDINGS: dict[str, str] = {
     "deid detect --input broken": "deid-cli: a broken line is a warning with exit 0 and a written output",
     "deid run --input broken": "deid-cli: a broken line is quarantined into a new home, exit 0",
+    "deid run --db down": "deid-cli: an unreachable PostgreSQL is a traceback (OperationalError), exit 1",
     "deid gold heavy": "deid-cli: loads Presidio before it refuses an --out that is a file",
     "site start --site-key missing": "fl-ops: the default --kit is checked before the --site-key typed",
     "site start --site-key binary": "fl-ops: the default --kit is checked before the --site-key typed",
     "coordinator start --admin-kit missing": "fl-ops: --admin-kit is not checked (ignored when not a folder)",
     "coordinator start --admin-kit binary": "fl-ops: --admin-kit is not checked (ignored when not a folder)",
-    "dashboard home": "readable: starts the TUI on an empty home and creates a site key",
 }
 
 
@@ -240,6 +248,8 @@ def _cases(json_mode: bool) -> list[Any]:
 
 def _make(base: Path, inp: Input, case: str) -> Path:
     """The input under test (for a folder input: missing, an empty folder, a file, a folder with a broken file)."""
+    if inp.kind == "url":
+        return Path(URLS[case])  # not a path: a database URL (see _target)
     name = f"{inp.kind}-{case}"
     path = base / name
     if case == MISSING:
@@ -267,6 +277,10 @@ def _snapshot(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_size if p.is_file() else -1 for p in sorted(root.rglob("*"))}
 
 
+def _target(base: Path, inp: Input, case: str) -> str:
+    return URLS[case] if inp.kind == "url" else str(_make(base, inp, case))
+
+
 def _helpers(base: Path, out: Path) -> dict[str, str]:
     """Well-formed companions for the inputs not under test: a public key, a receipt, a (empty) job folder."""
     from cryptography.hazmat.primitives import serialization
@@ -292,10 +306,10 @@ def _helpers(base: Path, out: Path) -> dict[str, str]:
     }
 
 
-def _args(c: Case, base: Path, out: Path) -> tuple[list[str], Path | None, list[str]]:
+def _args(c: Case, base: Path, out: Path) -> tuple[list[str], str | None, list[str]]:
     """The command line for a case, the input path under test, and the companion paths it also names."""
     helpers = _helpers(base, out)
-    target = None if c.input is None else _make(base, c.input, c.case)
+    target = None if c.input is None else _target(base, c.input, c.case)
     extra = list(c.row.extra) + (list(c.input.extra) if c.input is not None else [])
     if c.input is not None and c.input.option in extra:  # the row's value for this option makes way
         i = extra.index(c.input.option)
@@ -359,7 +373,7 @@ def _flat(text: str) -> str:
 
 
 def _check(
-    c: Case, outcome: Outcome, target: Path | None, home: Path, codes: frozenset[int], companions: list[str]
+    c: Case, outcome: Outcome, target: str | None, home: Path, codes: frozenset[int], companions: list[str]
 ) -> list[str]:
     problems = []
     both = outcome.stdout + outcome.stderr
@@ -371,7 +385,7 @@ def _check(
         problems.append("exit 0 (reported success)")
     elif outcome.code not in codes:
         problems.append(f"exit {outcome.code}, expected one of {sorted(codes)}")
-    names = [str(home), *c.row.names, *companions] if target is None else [str(target), target.name]
+    names = [str(home), *c.row.names, *companions] if target is None else [target, Path(target).name]
     if c.input is not None and c.input.option:
         names.append(c.input.option)
     if not any(n in both or _flat(n) in _flat(both) for n in names):

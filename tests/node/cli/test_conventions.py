@@ -183,3 +183,18 @@ def test_flags_show_no_metavariable_and_options_a_meaningful_one(tmp_path: Path)
     assert "fednode approve [OPTIONS] JOB_ID" in approve and re.search(r"--reason\s+REASON", approve)
     assert re.search(r"--db\s+URL", _run("etl", "--help", home=tmp_path / "site").stdout)
     assert re.search(r"--job\s+JOB_ID", _run("jobs", "--help", home=tmp_path / "site").stdout)
+
+
+def test_no_subcommand_defines_its_own_json_option() -> None:
+    """``--json`` is lifted to the root wherever it is typed, so a subcommand's own ``--json`` would never see it."""
+    root = typer.main.get_command(app)
+    owners = []
+
+    def walk(cmd: Any, path: list[str]) -> None:
+        if path and any("--json" in p.opts for p in cmd.params):
+            owners.append(" ".join(path))
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(root, [])
+    assert owners == []
