@@ -159,6 +159,8 @@ KINSHIP_CUES: tuple[str, ...] = (
     "barnebarn",
     "barnebarnet",
     "svigersønn",
+    "svigersønnen",
+    "svigerdatteren",
     "svigerdatter",
     "faren",
     "moren",
@@ -186,6 +188,8 @@ KINSHIP_CUES: tuple[str, ...] = (
     "barnbarnet",
     "barnbarnen",
     "svärson",
+    "svärsonen",
+    "svärdottern",
     "svärdotter",
     "granne",
     "grannen",
@@ -200,6 +204,7 @@ KINSHIP_CUES: tuple[str, ...] = (
     "søsteren",
     "niece",
     "svigersøn",
+    "svigersønnen",
     "veninde",
     # Finnish (with the possessive and genitive forms notes use)
     "puolisonsa",
@@ -211,6 +216,15 @@ KINSHIP_CUES: tuple[str, ...] = (
     "mies",
     "miehensä",
     "aviomies",
+    "avovaimo",
+    "avovaimonsa",
+    "avomies",
+    "avomiehensä",
+    "vävy",
+    "vävynsä",
+    "miniä",
+    "miniänsä",
+    "omalääkäri",
     "poikansa",
     "pojan",
     "tyttärensä",
@@ -235,6 +249,8 @@ KINSHIP_CUES: tuple[str, ...] = (
     "elukaaslane",
     "elukaaslase",
     "pojapoeg",
+    "väimees",
+    "minia",
     "tütretütar",
     "pojatütar",
     "tütrepoeg",
@@ -251,6 +267,8 @@ KINSHIP_CUES: tuple[str, ...] = (
     "tütre",
     # English
     "spouse",
+    "son-in-law",
+    "daughter-in-law",
     "partner",
     "cohabitant",
     "nephew",
@@ -787,6 +805,7 @@ HOSPITAL_WORDS: tuple[str, ...] = (
     "vanhainko",
     "kotihoi",
     "hooldekodu",
+    "hyvinvointialue",
 )
 """Words (or word endings) that make a capitalised phrase the name of a hospital or clinic."""
 
@@ -1442,7 +1461,7 @@ PLACE_CUES: dict[str, str] = {
     ),
     "en": (
         r"(?:lives|living|lived|cabin|cottage|house|home|raised|born|moved|grew[ ]up|comes|came)"
-        r"(?:[ ]\p{Ll}+){0,3}?[ ](?:in|to|from)"
+        r"(?:[ ]\p{Ll}+){0,3}?[ ](?:in|to|from|at)"
     ),
     "fi": (
         r"(?:asuu|asui|asunut|asuvat|mökki|mökillä|kesämökki|kasvanut|syntynyt|kotoisin|lähtöisin|kotiin|muuttanut"

@@ -88,6 +88,7 @@ _DESIGNATORS = (
 ``st. th.``, ``2. tv.``, ``1. sal``, Finnish ``as. 4`` (``B 7``/``D 9`` are part of the number), ``Apt. 4``."""
 _ADDRESS_CUES = (
     r"(?i:bor på|boende på|bosatt på|bosat på|bor i|bosatt i|adresse|adress|address|osoite|osoitteessa|elukoht"
+    r"|kotiosoite|hemadress|bostadsadress|bopæl|bopel|hjemmeadresse|home address|elukoha aadress|aadressil"
     r"|aadress|lives at|living at|resides at)"
 )
 """Words before an address: after them a capitalised name with a house number is a street, even one without a
@@ -119,7 +120,7 @@ def _rules() -> tuple[Rule, ...]:
     en_suffix = words_alternation(english_suffixes())
     apartment = r"(?:,?[ ](?:Apt\.|Suite)[ ]\d{1,4})?"
     en = rf"\d{{1,5}}[ ](?:{cap}[ ]){{1,3}}(?:{en_suffix})(?![\w])\.?{apartment}"
-    cued = rf"(?<![\w]){_ADDRESS_CUES}[ ]*:?[ ]*(?P<phi>{cap}(?:[ ]{cap}){{0,2}}{number}{postal})(?![\w])"
+    cued = rf"(?<![\w]){_ADDRESS_CUES}[ ]*:?[ ]*(?P<phi>{cap}(?:[ ][\w\-']+){{0,2}}{number}{postal})(?![\w])"
     return (
         Rule("nordic_street", rf"(?<![\w])(?P<phi>{street}{number}{postal})(?![\w])", 0.9),
         Rule("cued_street", cued, 0.9),

@@ -16,10 +16,14 @@ from deid.lexicon import (
     CHAIN_STEMS,
     HOSPITAL_SHORT_NAMES,
     HOSPITAL_WORDS,
+    KINSHIP_CUES,
     NAMED_HEALTH_TRUSTS,
     NOT_NAMES,
     ORG_CONNECTORS,
     REGION_WORDS,
+    SIGNATURE_CUES,
+    TITLE_CUES,
+    first_names,
     stop_words,
 )
 from deid.recognizers._base import make_result
@@ -29,6 +33,7 @@ _KEYWORD = regex.compile(
     "(?i:" + "|".join(regex.escape(w) for w in sorted(HOSPITAL_WORDS, key=len, reverse=True)) + ")"
 )
 _MAX_LEFT = 4
+_PERSON_CUES = frozenset(TITLE_CUES) | frozenset(KINSHIP_CUES) | frozenset(SIGNATURE_CUES)
 _CHAIN = regex.compile("(?i:" + "|".join(regex.escape(w) for w in CHAIN_STEMS) + ")")
 _SHORT = regex.compile(
     rf"(?<![\w])(?:{'|'.join(HOSPITAL_SHORT_NAMES)})(?::?(?:iin|issa|ista|ssa|sta|in|n|ssä|stä))?(?![\w])"
@@ -71,6 +76,11 @@ class HospitalRecognizer(LocalRecognizer):
             j = k - 1
             while j >= 0 and k - j <= _MAX_LEFT and adjacent(text, toks[j], toks[j + 1]):
                 word = toks[j]
+                if word.text.lower().rstrip(":.") in _PERSON_CUES:
+                    break  # "Perearst Toomas Remmel Lasnamäe Perearstikeskusest": a role word ends the name
+                if k - j >= 2 and word.is_cap and word.bare in first_names():
+                    start_index = min(k, j + 2)  # a given name and the family name after it are a person
+                    break
                 if word.is_cap and word.bare not in NOT_NAMES and word.bare not in stop_words():
                     start_index = j
                     named = True

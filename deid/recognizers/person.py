@@ -94,11 +94,21 @@ class NameListPersonRecognizer(LocalRecognizer):
                     break
                 run.append(toks[j])
                 j += 1
+            after = j
+            if (
+                len(run) > 1
+                and after < len(toks)
+                and adjacent(text, run[-1], toks[after])
+                and _hospitalish(toks[after].text)
+            ):
+                # "Omalääkäri Erkki Lindroos Runosmäen terveysasemalla": the last word names the facility
+                run = run[:-1]
+                after -= 1
             if len(run) > 1 and run[0].text.lower().rstrip(":") in _CUES:
                 # "Datteren Tim Kristensen": a capitalised role word starts the sentence; the name follows it
                 i += 1
                 run = run[1:]
-            score = self._score(text, toks, i, run, j)
+            score = self._score(text, toks, i, run, after)
             if score is not None:
                 out.append(self._result(run[0].start, run[-1].bare_end, score))
             i = j
