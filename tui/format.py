@@ -28,8 +28,9 @@ def short_when(at: datetime) -> str:
 
 
 def short_digest(digest: str, length: int = 12) -> str:
-    """The first ``length`` hex digits of a digest."""
-    return digest[:length]
+    """The first ``length`` hex digits of a digest, with ``…`` to say it is cut (nobody types a digest; the
+    review's Facts tab shows it whole)."""
+    return digest if len(digest) <= length else digest[:length] + "\N{HORIZONTAL ELLIPSIS}"
 
 
 def size(n_bytes: int) -> str:

@@ -9,7 +9,7 @@ from rich.console import Console, RenderableType
 from fednode.errors import ApprovalRefusedError
 from policies.contracts import JobManifest, JobRecord, JobState, Verdict
 from tests.tui.sitekit import DEID_REPORT, DQ_REPORT, ETL_REPORT, TRAINER, TRAINER_V2, manifest
-from tui.format import size
+from tui.format import short_digest, size
 from tui.widgets.data_pane import render_deid, render_dq, render_etl
 from tui.widgets.diff_view import render_diff
 from tui.workers import describe
@@ -92,3 +92,9 @@ def test_errors_from_outside_the_tree_show_only_their_type() -> None:
 
 def test_sizes_read_as_people_expect() -> None:
     assert [size(n) for n in (812, 3_482, 1_300_000)] == ["812 B", "3.4 KiB", "1.2 MiB"]
+
+
+def test_a_cut_digest_says_it_is_cut() -> None:
+    digest = "c283f08e7ed0f204666019260a677fa9a22bc026649504a8a20a6a11b05ec972"
+    assert short_digest(digest) == "c283f08e7ed0…"
+    assert short_digest("abc") == "abc"

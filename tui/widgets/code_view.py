@@ -16,6 +16,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from policies.contracts import Finding, ManifestFile
+from tui.format import short_digest
 
 FINDING_STYLE = "on #5f0000"
 WARNING_STYLE = "on #5f5f00"
@@ -34,7 +35,7 @@ def render_file(file: ManifestFile, findings: Sequence[Finding]) -> RenderableTy
     here = sorted((f for f in findings if f.file == file.path), key=lambda f: f.line)
     header = Text()
     header.append(f"{file.path}", style="bold")
-    header.append(f"  sha256 {file.sha256[:12]}  {file.size} B\n", style="dim")
+    header.append(f"  sha256 {short_digest(file.sha256)}  {file.size} B\n", style="dim")
     for finding in here:
         mark, style, _ = MARK.get(finding.severity, DENIAL)
         header.append(f"  {mark} line {finding.line} [{finding.capability}] ", style=style)

@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from policies.contracts import JobManifest, JobRecord
+from tui.format import short_digest
 
 _LINE_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
 
@@ -34,7 +35,9 @@ def render_diff(current: JobManifest, baseline: JobRecord | None) -> RenderableT
     removed = sorted(old.keys() - new.keys())
     changed = sorted(p for p in new.keys() & old.keys() if new[p] != old[p])
     summary = Text()
-    summary.append(f"against {baseline.job_id} (approved, digest {baseline.manifest.digest[:12]}): ", style="bold")
+    summary.append(
+        f"against {baseline.job_id} (approved, digest {short_digest(baseline.manifest.digest)}): ", style="bold"
+    )
     summary.append(f"{len(changed)} changed, {len(added)} added, {len(removed)} removed\n")
     if not (added or removed or changed):
         summary.append("The code is identical to the approved version.", style="green")

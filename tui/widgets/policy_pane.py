@@ -16,6 +16,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.desk import PolicyReport, SiteDeskProtocol, TextFileView
+from tui.format import short_digest
 from tui.workers import ReportsWorkerFailures
 
 
@@ -25,7 +26,7 @@ def validation_line(report: PolicyReport) -> Text:
         text = Text(f"policy INVALID ({len(report.problems)} problems): ", style="bold red")
         text.append("; ".join(report.problems[:3]), style="")
         return text
-    text = Text(f"policy valid: {report.source.name} · digest {report.digest[:12]}", style="bold green")
+    text = Text(f"policy valid: {report.source.name} · digest {short_digest(report.digest)}", style="bold green")
     if report.drift:
         text.append("\nsite files out of date (run `fednode policy compile`): ", style="bold yellow")
         text.append("; ".join(report.drift), style="")

@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from policies.contracts import RuleOutcome, Verdict
+from tui.format import short_digest
 
 OUTCOME_STYLE = {RuleOutcome.ALLOW: "green", RuleOutcome.WARN: "yellow", RuleOutcome.DENY: "bold red"}
 _RANK = {RuleOutcome.DENY: 0, RuleOutcome.WARN: 1, RuleOutcome.ALLOW: 2}
@@ -50,7 +51,7 @@ def render_verdict(verdict: Verdict) -> RenderableType:
                 )
             )
     if verdict.policy_digest:
-        parts.append(Text(f"policy digest {verdict.policy_digest[:12]}", style="dim"))
+        parts.append(Text(f"policy digest {short_digest(verdict.policy_digest)}", style="dim"))
     return Group(*parts)
 
 
