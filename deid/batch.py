@@ -16,11 +16,13 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from deid.engine import Deidentifier
+from deid.checks import Operator
 from deid.labels import normalise_language
-from deid.operators import Operator, label_counts
+
+if TYPE_CHECKING:
+    from deid.engine import Deidentifier
 
 log = logging.getLogger("fednode.deid.batch")
 
@@ -173,6 +175,8 @@ def process_line(deidentifier: Deidentifier, options: BatchOptions, line: int, r
     except Exception as exc:  # a recognizer bug must quarantine the note, not lose the batch
         log.warning("deid.note_failed line=%d error=%s", line, type(exc).__name__)
         return _quarantine(line, note_id, "deid_failed")
+    from deid.operators import label_counts  # loaded with the engine, never before the input is checked
+
     kept: list[tuple[int, int, str]] = []
     for start, end, label in annotations:
         moved = result.offsets.map_span(start, end)
@@ -205,6 +209,8 @@ _WORKER: tuple[Deidentifier, BatchOptions] | None = None
 
 
 def _init_worker(options: BatchOptions) -> None:
+    from deid.engine import Deidentifier
+
     global _WORKER  # one engine per worker process, built once
     _WORKER = (Deidentifier(operator=options.operator, key=options.key), options)
 
@@ -225,6 +231,8 @@ def deidentify_lines(
 ) -> Iterator[Outcome]:
     """Outcomes in input order, with ``workers`` processes (1 = this process)."""
     if workers <= 1:
+        from deid.engine import Deidentifier
+
         engine = deidentifier or Deidentifier(operator=options.operator, key=options.key)
         for number, raw in lines:
             yield process_line(engine, options, number, raw)

@@ -6,16 +6,21 @@ spans, so every input line has exactly one output line.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from deid.batch import read_lines
-from deid.engine import Deidentifier
-from deid.files import check_input
+from deid.checks import check_input
 from deid.labels import normalise_language
+from fednode.errors import NoteInputError
 from fednode.settings import DeidSettings
 
+if TYPE_CHECKING:
+    from deid.engine import Deidentifier
 
-def _detect_one(engine: Deidentifier, settings: DeidSettings, raw: bytes) -> dict[str, object]:
+
+def _detect_one(engine: Deidentifier, settings: DeidSettings, raw: bytes) -> dict[str, Any]:
     if len(raw) > settings.max_note_bytes:
         return {"id": None, "spans": [], "error": "too_large"}
     try:
@@ -31,19 +36,41 @@ def _detect_one(engine: Deidentifier, settings: DeidSettings, raw: bytes) -> dic
     return {"id": note_id, "spans": [s.to_json() for s in engine.detect(obj["text"], lang)]}
 
 
-def detect_file(input_path: Path, output: Path, settings: DeidSettings) -> dict[str, int]:
-    """Write one spans line per input line; returns counts (notes, spans, errors)."""
-    check_input(input_path)
+def detect_file(input_path: Path, output: Path, settings: DeidSettings) -> dict[str, Any]:
+    """Write one spans line per input line (atomically); returns counts (notes, spans, errors, spans per label,
+    errors per reason). Raises
+    :class:`NoteInputError`, writing nothing, when the input is not a notes file or no line of it could be read."""
+    check_input(input_path)  # before the models load: a wrong path fails at once
+    from deid.engine import Deidentifier
+
     engine = Deidentifier(operator="tag")
     notes = spans = errors = 0
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for _, raw in read_lines(input_path):
-            result = _detect_one(engine, settings, raw)
-            notes += 1
-            spans += len(result["spans"])  # type: ignore[arg-type]
-            errors += "error" in result
-            handle.write(json.dumps(result, ensure_ascii=False) + "\n")
-    tmp.replace(output)
-    return {"notes": notes, "spans": spans, "errors": errors}
+    reasons: Counter[str] = Counter()
+    labels: Counter[str] = Counter()
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            for _, raw in read_lines(input_path):
+                result = _detect_one(engine, settings, raw)
+                notes += 1
+                found: list[dict[str, Any]] = result["spans"]
+                spans += len(found)
+                labels.update(str(span["label"]) for span in found)
+                if "error" in result:
+                    errors += 1
+                    reasons[str(result["error"])] += 1
+                handle.write(json.dumps(result, ensure_ascii=False) + "\n")
+        if errors == notes:
+            why = ", ".join(f"{reason} x{n}" for reason, n in sorted(reasons.items()))
+            raise NoteInputError(f"no note could be read ({why}); nothing written", file=str(input_path))
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {
+        "notes": notes,
+        "spans": spans,
+        "errors": errors,
+        "labels": dict(sorted(labels.items())),
+        "error_reasons": dict(sorted(reasons.items())),
+    }

@@ -22,6 +22,28 @@ class Label(StrEnum):
     ORGANIZATION = "ORGANIZATION"
 
 
+LABEL_TITLES: dict[str, str] = {
+    Label.PERSON: "names",
+    Label.NATIONAL_ID: "national ID numbers",
+    Label.PHONE: "phone numbers",
+    Label.EMAIL: "e-mail addresses",
+    Label.URL: "web addresses",
+    Label.IP: "IP addresses",
+    Label.ADDRESS: "street addresses",
+    Label.LOCATION: "places",
+    Label.DATE: "dates",
+    Label.AGE: "ages over 89",
+    Label.ID: "record numbers",
+    Label.ORGANIZATION: "organisations",
+}
+"""What a person reads for each label in summaries (the CLI, the dashboard)."""
+
+
+def label_title(label: str) -> str:
+    """The readable name of ``label`` (an unknown label is shown lower-cased, underscores as spaces)."""
+    return LABEL_TITLES.get(label, label.replace("_", " ").lower())
+
+
 LANGUAGES: tuple[str, ...] = ("en", "nb", "sv", "da", "fi", "et")
 """Presidio/spaCy language codes deid de-identifies. Norwegian is ``nb`` (spaCy's code)."""
 

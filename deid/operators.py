@@ -11,14 +11,12 @@ import hashlib
 import hmac
 import random
 from dataclasses import dataclass
-from typing import Literal
 
+from deid.checks import OPERATORS, Operator
 from deid.labels import Label
 from deid.spans import PhiSpan
 from deid.surrogates import surrogate
 
-Operator = Literal["surrogate", "tag", "redact", "hmac"]
-OPERATORS: tuple[Operator, ...] = ("surrogate", "tag", "redact", "hmac")
 MAX_SHIFT_DAYS = 365
 """Dates move by 1 to 365 days, forward or back, one fixed offset per patient."""
 

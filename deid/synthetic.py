@@ -1,8 +1,9 @@
 """Synthetic notes with gold PHI spans: the evaluation set for deid, and PHI headers for the demo.
 
-Every identifier is made up: names, addresses and numbers come from Faker's locale providers (``no_NO``,
-``sv_SE``, ``fi_FI``, ``et_EE``, ``da_DK``, ``en_US``; checksum-valid national IDs for four countries) and
-from :class:`DanishCprProvider` here. Sentence templates are split into two disjoint groups: ``dev`` notes use
+Every identifier is made up: names and addresses come from Faker's locale providers (``no_NO``, ``sv_SE``,
+``fi_FI``, ``et_EE``, ``da_DK``, ``en_US``); checksum-valid national IDs are built here from a seeded birth date
+(never from today's: the same seed gives the same file on any day), the Danish ones by :class:`DanishCprProvider`.
+Sentence templates are split into two disjoint groups: ``dev`` notes use
 group A (tune on these), ``test`` notes use group B and another seed (held out: never looked at while tuning).
 Each note also carries clinical text that must survive (ICD-10 and ATC codes, lab values, doses, lone years,
 ages under 90, eponyms, checksum-failing numbers) and ``Disease`` annotations to exercise re-alignment.
@@ -22,7 +23,7 @@ from faker.providers import BaseProvider
 from deid.dates import month_forms
 from deid.labels import LANGUAGES, Label
 from deid.lexicon import FINNISH_CITY_FORMS
-from deid.recognizers import dk_cpr, fi_henkilotunnus, se_personnummer
+from deid.recognizers import dk_cpr, ee_isikukood, fi_henkilotunnus, no_fodselsnummer, se_personnummer
 
 Split = Literal["dev", "test"]
 _LOCALE = {"nb": "no_NO", "sv": "sv_SE", "da": "da_DK", "fi": "fi_FI", "et": "et_EE", "en": "en_US"}
@@ -337,6 +338,12 @@ _SLOT_LABEL = {
 }
 
 
+def _born(fake: Faker) -> dt.date:
+    """A birth date (1930 to 2022) from the locale's own seeded stream, never from today's date: the gold set
+    must be the same whatever day it is generated on (Faker's ``ssn()`` counts ages back from today)."""
+    return dt.date(1930, 1, 1) + dt.timedelta(days=int(fake.random_int(0, 365 * 93)))
+
+
 class DanishCprProvider(BaseProvider):
     """Faker provider for Danish CPR numbers (date-valid, century-consistent serial; no mod-11)."""
 
@@ -389,8 +396,8 @@ class NoteFactory:
         if lang == "da":
             return str(fake.cpr(dashed=rng.random() < 0.8))
         if lang == "sv":
-            base = str(fake.ssn())
-            digits = base.replace("-", "")
+            first9 = _born(fake).strftime("%y%m%d") + f"{fake.random_int(0, 999):03d}"
+            digits = first9 + str(se_personnummer.luhn_digit(first9))
             form = rng.random()
             if form < 0.15:  # samordningsnummer: day + 60
                 first9 = digits[:4] + f"{int(digits[4:6]) + 60:02d}" + digits[6:9]
@@ -402,14 +409,28 @@ class NoteFactory:
                 return century + digits[:6] + rng.choice(("-", "")) + digits[6:]
             return digits
         if lang == "fi":
-            code = str(fake.ssn())
+            born = _born(fake)
+            date6, individual = born.strftime("%d%m%y"), f"{fake.random_int(2, 899):03d}"
+            sign = "-" if born.year < 2000 else "A"
+            code = date6 + sign + individual + fi_henkilotunnus.check_char(date6, individual)
             if rng.random() < 0.3:  # the 2023 century letters
                 sign = rng.choice("YXWVU") if code[6] == "-" else rng.choice("BCDEF")
                 code = code[:6] + sign + code[7:]
-            if not fi_henkilotunnus.is_valid(code):  # pragma: no cover - faker's codes are valid
+            if not fi_henkilotunnus.is_valid(code):  # pragma: no cover - the construction above always is
                 raise AssertionError("invalid HETU generated")
             return code
-        return str(fake.ssn())
+        if lang == "et":
+            born = _born(fake)
+            first = (3 if born.year < 2000 else 5) + fake.random_int(0, 1)  # century and sex
+            first10 = f"{first}{born.strftime('%y%m%d')}{fake.random_int(0, 999):03d}"
+            return first10 + str(ee_isikukood.check_digit(first10))
+        born = _born(fake)  # nb: fødselsnummer, individual number 000-499 before 2000, 500-999 after
+        low = 0 if born.year < 2000 else 500
+        while True:
+            first9 = born.strftime("%d%m%y") + f"{fake.random_int(low, low + 499):03d}"
+            check = no_fodselsnummer.check_digits(first9)
+            if check is not None:
+                return first9 + check
 
     def phone(self, lang: str) -> str:
         r = self.rng

@@ -1,4 +1,11 @@
-"""`fednode deid detect|run|eval|gold`: de-identification of clinical notes (see the CLI contract in DESIGN.md)."""
+"""`fednode deid detect|run|eval|gold`: de-identification of clinical notes (see the CLI contract in DESIGN.md).
+
+Every command checks its inputs (file present, UTF-8 text, not empty; the site secret and the CDM for a load)
+before the de-identifier is built, so a mistake fails at once with exit 4 (2 for configuration), never after
+seconds of model loading. A run where notes were quarantined (or lines could not be read) exits 4 with the
+counts and the quarantine file, keeping what it did do; one that de-identified or loaded nothing writes nothing
+and exits 4 too (docs/deid.md).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from fednode.errors import BadInputError, NoteInputError
 from node.cli._context import CliContext, get_ctx, handled_errors
 
 if TYPE_CHECKING:
@@ -19,25 +27,48 @@ deid_app = typer.Typer(name="deid", help="De-identify clinical notes (Presidio, 
 
 
 def _write_report(cli: CliContext, payload: dict[str, Any]) -> None:
-    """The latest run's report for the dashboard (counts and reasons only): :class:`node.site.reports.ReportStore`."""
+    """The latest run's report for the dashboard (counts and reasons only): :class:`node.site.reports.ReportStore`;
+    only in an existing site home."""
     from node.site.reports import ReportStore
 
+    if not cli.settings.home.is_dir():  # file mode outside a site: no home is made for a report
+        return
     with contextlib.suppress(OSError):  # a read-only home must not fail the run; the report is also printed
         ReportStore.for_settings(cli.settings).write("deid", payload)
 
 
-def _summary(title: str, payload: dict[str, Any]) -> Any:
-    def render(console: Console) -> None:
-        from rich.table import Table
+def _reasons(counts: dict[str, int]) -> str:
+    return ", ".join(f"{reason} x{n}" for reason, n in sorted(counts.items()))
 
-        table = Table(title=title)
-        table.add_column("what")
-        table.add_column("value", justify="right")
-        for key, value in payload.items():
-            table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
-        console.print(table)
 
-    return render
+def _label_table(title: str, counts: dict[str, int]) -> Any:
+    """A small table: readable label name, label, count (fits 80 columns)."""
+    from rich.table import Table
+
+    from deid.labels import label_title
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("found", overflow="fold")
+    table.add_column("label", no_wrap=True)
+    table.add_column("count", justify="right", no_wrap=True)
+    for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(label_title(label), label, str(n))
+    if counts:
+        table.add_section()
+    table.add_row("total", "", str(sum(counts.values())))
+    return table
+
+
+def _fail(cli: CliContext, payload: dict[str, Any], message: str, render: Any) -> None:
+    """Notes were quarantined or nothing was done: the summary (with ``--json`` the full report, ``ok`` false,
+    with the error fields), then ``Error: <message>`` on stderr, and exit 4 (docs/deid.md)."""
+    code = int(BadInputError.exit_code)
+    payload.update(ok=False, error=NoteInputError.__name__, message=message, exit_code=code)
+    cli.emit(payload, render)
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]Error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
 
 
 @deid_app.command("detect")
@@ -46,15 +77,59 @@ def detect(
     input_path: Annotated[Path, typer.Option("--input", help="Notes JSONL: {id, text, lang?} per line.")],
     output: Annotated[Path, typer.Option("--output", help="Spans JSONL: {id, spans:[{start,end,label}]}.")],
 ) -> None:
-    """Find PHI spans (character offsets, end exclusive) without changing the text."""
+    """Find PHI spans (character offsets, end exclusive) without changing the text. No site secret needed."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
         from deid.detect_file import detect_file
 
         started = time.perf_counter()
         counts = detect_file(input_path, output, cli.settings.deid)
-        payload = {"ok": True, **counts, "seconds": round(time.perf_counter() - started, 3)}
-        cli.emit(payload, _summary("deid detect", payload))
+        payload = {
+            "ok": True,
+            "input": str(input_path),
+            "output": str(output),
+            **counts,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+
+        def render(console: Console) -> None:
+            console.print(_label_table(f"deid detect: {counts['notes']} notes", counts["labels"]))
+            console.print(f"spans written to {output}", highlight=False, soft_wrap=True)
+
+        if counts["errors"]:
+            message = (
+                f"{input_path}: {counts['errors']} of {counts['notes']} line(s) could not be read "
+                f"({_reasons(counts['error_reasons'])}); {output} has an error field for each"
+            )
+            _fail(cli, payload, message, render)
+        cli.emit(payload, render)
+
+
+def _render_run(payload: dict[str, Any], input_path: Path) -> Any:
+    def render(console: Console) -> None:
+        deid = payload["deid"]
+        console.print(_label_table(f"deid run: {deid['read']} notes read from {input_path.name}", deid["phi"]))
+        console.print(f"de-identified: {deid['deidentified']} of {deid['read']} notes", highlight=False)
+        load = payload.get("load")
+        if load is not None:
+            console.print(
+                f"loaded into the CDM: {payload['loaded']} ({load['inserted']} new, {load['updated']} updated, "
+                f"{load['unchanged']} unchanged)",
+                highlight=False,
+            )
+        held = dict(deid["quarantined"])
+        for reason, n in (load or {}).get("quarantined", {}).items():
+            held[reason] = held.get(reason, 0) + n
+        if held:
+            console.print(
+                f"[yellow]Warning:[/yellow] quarantined {sum(held.values())} note(s): {_reasons(held)}",
+                highlight=False,
+            )
+            console.print(f"quarantine file: {payload['quarantine_file']}", highlight=False, soft_wrap=True)
+        if payload.get("output"):
+            console.print(f"output: {payload['output']}", highlight=False, soft_wrap=True)
+
+    return render
 
 
 @deid_app.command("run")
@@ -62,7 +137,8 @@ def run(
     ctx: typer.Context,
     input_path: Annotated[Path, typer.Option("--input", help="Notes JSONL (see CONTRIBUTING.md).")],
     output: Annotated[
-        Path | None, typer.Option("--output", help="File mode: write de-identified notes JSONL here.")
+        Path | None,
+        typer.Option("--output", help="File mode: write de-identified notes JSONL here (no CDM, no secret needed)."),
     ] = None,
     db: Annotated[str | None, typer.Option("--db", help="CDM database URL (default: the site's omop.db).")] = None,
     operator: Annotated[
@@ -70,27 +146,41 @@ def run(
     ] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Worker processes.")] = None,
 ) -> None:
-    """De-identify notes into the OMOP NOTE/NOTE_NLP tables, or into a JSONL file with --output."""
+    """De-identify notes into the OMOP NOTE/NOTE_NLP tables (needs the site secret), or into a JSONL file with
+    --output. Exit 4 when any note was quarantined (listed in a file; the others are kept) or none was done."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
         payload: dict[str, Any]
         if output is not None:
             from deid.files import deidentify_file
 
-            payload = deidentify_file(
-                input_path,
-                output,
-                cli.settings.deid,
-                cli.settings.quarantine_dir,
-                operator=operator,
-                workers=workers,
-            )
+            payload = deidentify_file(input_path, output, cli.settings.deid, operator=operator, workers=workers)
+            quarantined = sum(payload["deid"]["quarantined"].values())
         else:
             from node.site.notes import deidentify_notes_into_cdm
 
             payload = deidentify_notes_into_cdm(cli.settings, input_path, db, operator=operator, workers=workers)
+            quarantined = payload["quarantined"]
+        payload = {"input": str(input_path), **payload}
         _write_report(cli, payload)
-        cli.emit(payload, _summary("deid run", payload))
+        if not payload["ok"]:
+            reasons = dict(payload["deid"]["quarantined"])
+            for reason, n in payload.get("load", {}).get("quarantined", {}).items():
+                reasons[reason] = reasons.get(reason, 0) + n
+            done = payload["deid"]["deidentified"] if output is not None else payload["loaded"]
+            what = "de-identified" if output is not None else "loaded into the CDM"
+            if done:
+                kept = f"the other {done} were {what}" + (f" ({output})" if output is not None else "")
+                message = f"{input_path}: {quarantined} note(s) quarantined ({_reasons(reasons)}); {kept}"
+            else:
+                detail = f" ({quarantined} quarantined: {_reasons(reasons)})" if reasons else ""
+                message = f"{input_path}: no note was {what}{detail}"
+            if payload["quarantine_file"]:
+                message += f"; reasons per line in {payload['quarantine_file']}"
+            elif payload.get("quarantined_lines"):
+                message += f" at {payload['quarantined_lines']}; nothing written"
+            _fail(cli, payload, message, _render_run(payload, input_path))
+        cli.emit(payload, _render_run(payload, input_path))
 
 
 @deid_app.command("eval")
@@ -118,14 +208,16 @@ def evaluate(
             "seconds": round(time.perf_counter() - started, 3),
         }
         if output is not None:
-            output.write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")
+            from deid.files import write_text_atomic
+
+            write_text_atomic(output, json.dumps(payload, indent=2, sort_keys=True))
 
         def render(console: Console) -> None:
             from rich.table import Table
 
             table = Table(title=f"deid eval: {report.notes} notes (entity P/R/F2, char R)")
             for col in ("lang", "label", "gold", "P", "R", "F2", "char R"):
-                table.add_column(col)
+                table.add_column(col, no_wrap=col != "label", overflow="fold")
             metrics: dict[str, dict[str, dict[str, Any]]] = payload["metrics"]  # type: ignore[assignment]
             for lang, labels in metrics.items():
                 for label, m in labels.items():
@@ -147,30 +239,58 @@ def evaluate(
 @deid_app.command("gold")
 def gold_set(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", help="Folder for dev.jsonl and test.jsonl.")] = Path("data/deid-gold"),
+    out: Annotated[Path, typer.Option("--out", help="New or empty folder for dev.jsonl and test.jsonl.")],
     dev: Annotated[int, typer.Option(min=1, help="Notes in the dev (tuning) split.")] = 600,
     test: Annotated[int, typer.Option(min=1, help="Notes in the held-out test split.")] = 600,
     seed: Annotated[int, typer.Option(help="Seed of the dev split; test uses seed + 101.")] = 101,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace dev.jsonl and test.jsonl in a non-empty --out.")
+    ] = False,
 ) -> None:
-    """Generate the synthetic gold set (dev: template group A; held-out test: template group B, another seed)."""
+    """Generate the synthetic gold set (dev: template group A; held-out test: template group B, another seed).
+    The defaults reproduce the bundled data/deid-gold byte for byte."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
-        from deid.synthetic import Split, generate
+        from deid.files import write_text_atomic
 
-        out.mkdir(parents=True, exist_ok=True)
-        written: dict[str, dict[str, object]] = {}
+        if out.exists() and not out.is_dir():
+            raise BadInputError("exists and is not a folder", file=str(out))
+        if out.is_dir() and any(out.iterdir()) and not force:
+            raise BadInputError(
+                "folder is not empty; nothing written (choose a new folder, or --force to replace its "
+                "dev.jsonl and test.jsonl)",
+                file=str(out),
+            )
+        from deid.synthetic import Split, generate  # imports the recognizers (Presidio): after the checks
+
+        written: dict[str, dict[str, Any]] = {}
         splits: tuple[tuple[Split, int, int], ...] = (("dev", dev, seed), ("test", test, seed + 101))
+        labels: dict[str, int] = {}
+        rendered: dict[str, str] = {}
         for split, n, split_seed in splits:
             notes = generate(split, n, split_seed)
-            path = out / f"{split}.jsonl"
-            path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in notes), encoding="utf-8")
+            rendered[split] = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in notes)
             phi = 0
             for note in notes:
                 spans = note["phi"]
-                phi += len(spans) if isinstance(spans, list) else 0
-            written[split] = {"path": str(path), "notes": len(notes), "phi": phi}
-        payload = {"ok": True, "splits": written}
-        cli.emit(payload, _summary("deid gold", payload))
+                for span in spans if isinstance(spans, list) else []:
+                    phi += 1
+                    labels[str(span["label"])] = labels.get(str(span["label"]), 0) + 1
+            written[split] = {"path": str(out / f"{split}.jsonl"), "notes": len(notes), "phi": phi}
+        for name, text in rendered.items():  # generated first, written last: a failure leaves no half set
+            write_text_atomic(out / f"{name}.jsonl", text)
+        payload = {"ok": True, "out": str(out), "splits": written, "labels": dict(sorted(labels.items()))}
+
+        def render(console: Console) -> None:
+            console.print(_label_table(f"deid gold: PHI spans in {out}", labels))
+            for split, info in written.items():
+                console.print(
+                    f"{split}: {info['notes']} notes, {info['phi']} PHI spans -> {info['path']}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+
+        cli.emit(payload, render)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -114,6 +115,9 @@ def _prepare_site_folder(root: Path, site: str, kit: Path, data: Any) -> dict[st
     totp = folder / "secrets" / "totp.toml"  # approvers may also enrol inside the container
     totp.write_text("", encoding="utf-8")
     totp.chmod(0o600)
+    deid = folder / "secrets" / "deid.json"  # the site's de-identification secret (`deid run` refuses without one)
+    deid.write_text(json.dumps({"secret": secrets.token_hex(32)}), encoding="utf-8")
+    deid.chmod(0o600)
     (folder / "policy.yaml").write_text(yaml.safe_dump(_site_policy(site), sort_keys=False), encoding="utf-8")
     source = folder / "source"
     shutil.copytree(data.synthea, source / "synthea")
@@ -127,6 +131,7 @@ def _prepare_site_folder(root: Path, site: str, kit: Path, data: Any) -> dict[st
         "FEDNODE_STARTUP_KIT": str(folder / "secrets" / "startup_kit"),
         "FEDNODE_SITE_KEY": str(key),
         "FEDNODE_TOTP_SECRETS": str(totp),
+        "FEDNODE_DEID_SECRET": str(deid),
         "FEDNODE_POLICY": str(folder / "policy.yaml"),
         "FEDNODE_SOURCE": str(source),
     }

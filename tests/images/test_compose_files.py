@@ -67,7 +67,7 @@ def test_site_publishes_no_port_and_mounts_data_read_only() -> None:
         policy = [v for v in volumes if ":/etc/fednode/policy.yaml" in v]
         assert source and all(v.endswith(":ro") for v in source), name
         assert policy and all(v.endswith(":ro") for v in policy), name
-        assert set(svc["secrets"]) == {"startup_kit", "site_key", "totp_secrets"}, name
+        assert set(svc["secrets"]) == {"startup_kit", "site_key", "totp_secrets", "fednode_deid"}, name
     assert set(_load(SITE)["volumes"]) == {"site-state"}
 
 
