@@ -34,6 +34,7 @@ from node.cli.main import app
 USAGE, BAD_INPUT = 2, 4
 MISSING, EMPTY, BINARY, BROKEN = "missing", "empty", "binary", "broken"
 FILE_CASES = (MISSING, EMPTY, BINARY, BROKEN)
+VALID = "valid"  # a well-formed file that still cannot work on an empty home (notes with no CDM to join)
 NOT_A_URL, DOWN = "not-a-url", "down"
 URLS = {NOT_A_URL: "notaurl", DOWN: "postgresql+psycopg://fednode@127.0.0.1:9/omop"}  # port 9: nothing listens
 BINARY_BYTES = b"\x00\x01\xff\xfe\x80PK\x03\x04\x00\xc3\x28\n\x89PNG\r\n\x1a\n" * 8
@@ -114,7 +115,7 @@ ROWS: tuple[Row, ...] = (
         (
             _dir("--source", "synthea"),
             _dir("--vocab", "vocab", extra=("--source", "{synthea}")),
-            _in("--notes", "notes"),
+            _in("--notes", "notes", cases=(*FILE_CASES, VALID)),
             _db(extra=("--source", "{synthea}")),
         ),
         names=("--source",),
@@ -264,7 +265,9 @@ def _make(base: Path, inp: Input, case: str) -> Path:
                 (path / rel).parent.mkdir(parents=True, exist_ok=True)
                 (path / rel).write_text(text, encoding="utf-8")
         return path
-    if case == EMPTY:
+    if case == VALID:
+        path.write_text(BROKEN_TEXT[inp.kind].splitlines()[0] + "\n", encoding="utf-8")
+    elif case == EMPTY:
         path.write_bytes(b"")
     elif case == BINARY:
         path.write_bytes(BINARY_BYTES)
@@ -386,6 +389,8 @@ def _check(
     elif outcome.code not in codes:
         problems.append(f"exit {outcome.code}, expected one of {sorted(codes)}")
     names = [str(home), *c.row.names, *companions] if target is None else [target, Path(target).name]
+    if c.case == VALID:
+        names.append(str(home))
     if c.input is not None and c.input.option:
         names.append(c.input.option)
     if not any(n in both or _flat(n) in _flat(both) for n in names):
