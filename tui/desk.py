@@ -220,6 +220,11 @@ class SiteDeskProtocol(Protocol):
         """This site's name."""
         ...
 
+    @property
+    def policy_problem(self) -> str | None:
+        """Why the site policy does not validate (the dashboard opened without it: nobody can approve)."""
+        ...
+
     def revision(self) -> int:
         """A number that grows with every change to the site state (cheap to poll)."""
         ...

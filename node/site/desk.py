@@ -102,6 +102,11 @@ class SiteDesk:
         """This site's name (from the policy, else the settings)."""
         return self.state.site
 
+    @property
+    def policy_problem(self) -> str | None:
+        """Why the site policy could not be used (opened ``read_only`` with an invalid policy); None when fine."""
+        return self.state.policy_problem
+
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utc_now, read_only: bool = False) -> SiteDesk:
         """Open state.db, the site key and the state on top (the site policy must validate if present).

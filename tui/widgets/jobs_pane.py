@@ -205,8 +205,9 @@ class JobsPane(ReportsWorkerFailures, Vertical):
         jobs = self.shown_jobs()
         pending = sum(1 for j in self.jobs if j.state is JobState.PENDING)
         shown = self.state_filter.value if self.state_filter else "all"
+        status = "[b red]policy INVALID: nobody can approve (see 5 Policy)[/]\n" if self.desk.policy_problem else ""
         self.query_one("#jobs-status", Static).update(
-            f"[b]{pending} pending[/b] · {len(self.jobs)} jobs · showing {shown} (f) · "
+            f"{status}[b]{pending} pending[/b] · {len(self.jobs)} jobs · showing {shown} (f) · "
             f"updated {self.clock().strftime('%H:%M:%S')}Z"
         )
         fingerprint = _fingerprint(jobs)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 from typer.testing import CliRunner
 
 from fednode.errors import NotFoundError
@@ -69,6 +70,8 @@ def test_an_invalid_policy_still_opens_the_dashboard_and_shows_the_error(
 async def _policy_tab(desk: SiteDesk) -> None:
     app = make_app(desk.settings, desk)
     async with app.run_test(size=(80, 24)) as pilot:
+        status = app.query_one("#jobs-status", Static)
+        await until(pilot, lambda: "policy INVALID" in str(status.render()))
         await pilot.press("5")
         pane = app.query_one(PolicyPane)
         await until(pilot, lambda: pane.report is not None)
