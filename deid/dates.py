@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import regex
 
+from deid.lexicon import stop_words
+
 _MONTHS: dict[str, tuple[tuple[str, ...], ...]] = {
     # one tuple of 12 forms per written form, per language
     "en": (
@@ -203,10 +205,13 @@ around them by :func:`_plausible`."""
 
 _MEASURE_BEFORE = regex.compile(
     r"(?i:(?<![\w])(?:kl|klo|kell|at|bt|bp|rr|blodtryck|blodtrykk|blodtryk|verenpaine|vererõhk|mmse|vas|nrs|gcs|"
-    r"score|ratio|dose|dosis|annos|doos|x|hb|crp|inr|k|na|ca|mg|fe|ph|temp|t|p|puls|pulss|hr|spo2|bs|"
-    r"lactate|laktat|kalium|natrium|kreatinin|krea|glukose|glukos|glukoosi|glükoos|kaalium|laktaatti)"
-    r"\.?:?[ ]*)$"
+    r"score|ratio|dose|dosis|annos|doos|x|temp|puls|pulss|spo2|lactate|laktat|kalium|natrium|kreatinin|krea|"
+    r"creatinine|glukose|glukos|glukoosi|glükoos|glucose|kaalium|laktaatti|potassium|sodium|calcium|magnesium|"
+    r"phosphate|albumin|urea|haemoglobin|hemoglobin|hemoglobiin|ferritin|bilirubin|troponin|weight|vekt|vikt|vægt|"
+    r"paino|kaal)\.?:?[ ]*)$"
 )
+_ABBREVIATION = regex.compile(r"^(?:\p{Lu}{2,6}\d?|\p{Lu}\p{Ll}?|p\p{Lu}{1,2}|\p{Ll}\p{Lu}{1,4})$")
+"""An analyte written short (``CRP``, ``Hb``, ``Na``, ``K``, ``pH``, ``eGFR``): a number after it is a value."""
 _MEASURE_AFTER = regex.compile(
     r"^[ ]*(?i:mmhg|tbl|tabl|tablett|tabletter|tablet|tablets|tabletti|tablett|tab|dos|doser|dose|doses|mg|ml|g|%|"
     r"x\b|ganger|gånger|gange|kertaa|korda|times)"
@@ -221,6 +226,8 @@ def _plausible(text: str, start: int, end: int, fmt: str) -> bool:
     if words and words[-1].lower() in _EXAMINATIONS:
         return True
     if _MEASURE_BEFORE.search(before) or _MEASURE_AFTER.match(text[end : end + 12]):
+        return False
+    if words and before.endswith((" ", ": ")) and _ABBREVIATION.match(words[-1]) and words[-1] not in stop_words():
         return False
     if fmt == "compact":  # six digits: only after a word, never inside a number list or after a number cue
         return bool(words) and not words[-1].isdigit() and words[-1].lower() not in _NUMBER_CUES

@@ -140,7 +140,7 @@ class NameListPersonRecognizer(LocalRecognizer):
         if gap.strip(" :/") != "" or "\n" in gap:
             return False
         word = prev.text.lower().rstrip(":")
-        if word in _CUES or word.rstrip(".") in _CUES:
+        if word in _CUES or (len(word) <= 5 and word.rstrip(".") in _CUES):  # "Ssk.", "Pas.", not "overlege."
             return True
         if word in _SIGNATURE_PREPOSITIONS and i >= 2:
             return toks[i - 2].text.lower() in SIGNATURE_VERBS or (
