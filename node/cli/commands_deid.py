@@ -41,14 +41,15 @@ def _reasons(counts: dict[str, int]) -> str:
     return ", ".join(f"{reason} x{n}" for reason, n in sorted(counts.items()))
 
 
-def _label_table(title: str, counts: dict[str, int]) -> Any:
-    """A small table: readable label name, label, count (fits 80 columns)."""
+def _print_labels(console: Console, title: str, counts: dict[str, int]) -> None:
+    """A heading line, then a small table: readable label name, label, count (fits 80 columns)."""
     from rich.table import Table
 
     from deid.labels import label_title
 
-    table = Table(title=title, title_justify="left")
-    table.add_column("found", overflow="fold")
+    console.print(title, highlight=False, soft_wrap=True)
+    table = Table()
+    table.add_column("PHI found", overflow="fold")
     table.add_column("label", no_wrap=True)
     table.add_column("count", justify="right", no_wrap=True)
     for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -56,7 +57,7 @@ def _label_table(title: str, counts: dict[str, int]) -> Any:
     if counts:
         table.add_section()
     table.add_row("total", "", str(sum(counts.values())))
-    return table
+    console.print(table)
 
 
 def _fail(cli: CliContext, payload: dict[str, Any], message: str, render: Any) -> None:
@@ -93,7 +94,7 @@ def detect(
         }
 
         def render(console: Console) -> None:
-            console.print(_label_table(f"deid detect: {counts['notes']} notes", counts["labels"]))
+            _print_labels(console, f"deid detect: {counts['notes']} notes from {input_path.name}", counts["labels"])
             console.print(f"spans written to {output}", highlight=False, soft_wrap=True)
 
         if counts["errors"]:
@@ -108,7 +109,7 @@ def detect(
 def _render_run(payload: dict[str, Any], input_path: Path) -> Any:
     def render(console: Console) -> None:
         deid = payload["deid"]
-        console.print(_label_table(f"deid run: {deid['read']} notes read from {input_path.name}", deid["phi"]))
+        _print_labels(console, f"deid run: {deid['read']} notes read from {input_path.name}", deid["phi"])
         console.print(f"de-identified: {deid['deidentified']} of {deid['read']} notes", highlight=False)
         load = payload.get("load")
         if load is not None:
@@ -282,7 +283,7 @@ def gold_set(
         payload = {"ok": True, "out": str(out), "splits": written, "labels": dict(sorted(labels.items()))}
 
         def render(console: Console) -> None:
-            console.print(_label_table(f"deid gold: PHI spans in {out}", labels))
+            _print_labels(console, f"deid gold: synthetic notes with gold PHI spans in {out}", labels)
             for split, info in written.items():
                 console.print(
                     f"{split}: {info['notes']} notes, {info['phi']} PHI spans -> {info['path']}",
