@@ -285,7 +285,8 @@ def _target(base: Path, inp: Input, case: str) -> str:
 
 
 def _helpers(base: Path, out: Path) -> dict[str, str]:
-    """Well-formed companions for the inputs not under test: a public key, a receipt, a (empty) job folder."""
+    """Well-formed companions for the inputs not under test: a public key, a receipt, notes, a job folder, an
+    extract."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -417,6 +418,9 @@ def _run_case(c: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, json_mod
     created = sorted(set(after) - set(before))
     if created:
         problems.append(f"created {created[:5]}")
+    changed = sorted(p for p in set(after) & set(before) if after[p] != before[p])
+    if changed:
+        problems.append(f"changed {changed[:5]}")
     if home.exists():
         problems.append("created the home")
     if json_mode:
