@@ -182,8 +182,6 @@ ROWS: tuple[Row, ...] = (
 FINDINGS: dict[str, str] = {
     "deid detect --input broken": "deid-cli: a broken line is a warning with exit 0 and a written output",
     "deid run --input broken": "deid-cli: a broken line is quarantined into a new home, exit 0",
-    "deid run --db down": "deid-cli: an unreachable PostgreSQL is a traceback (OperationalError), exit 1",
-    "deid gold heavy": "deid-cli: loads Presidio before it refuses an --out that is a file",
     "site start --site-key missing": "fl-ops: the default --kit is checked before the --site-key typed",
     "site start --site-key binary": "fl-ops: the default --kit is checked before the --site-key typed",
     "coordinator start --admin-kit missing": "fl-ops: --admin-kit is not checked (ignored when not a folder)",
