@@ -126,7 +126,8 @@ def _render_run(payload: dict[str, Any], input_path: Path) -> Any:
                 f"[yellow]Warning:[/yellow] quarantined {sum(held.values())} note(s): {_reasons(held)}",
                 highlight=False,
             )
-            console.print(f"quarantine file: {payload['quarantine_file']}", highlight=False, soft_wrap=True)
+            if payload["quarantine_file"]:
+                console.print(f"quarantine file: {payload['quarantine_file']}", highlight=False, soft_wrap=True)
         if payload.get("output"):
             console.print(f"output: {payload['output']}", highlight=False, soft_wrap=True)
 
