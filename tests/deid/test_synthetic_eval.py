@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from faker import Faker
 
 from deid.evaluate import ANY, evaluate, score_note
 from deid.labels import LANGUAGES, Label
-from deid.recognizers import dk_cpr
+from deid.recognizers import dk_cpr, ee_isikukood, fi_henkilotunnus, no_fodselsnummer, se_personnummer
 from deid.synthetic import DanishCprProvider, generate, make_phi_header
 
 
@@ -24,6 +25,30 @@ def test_generator_is_deterministic_and_spans_are_consistent() -> None:
                 Label(span["label"]) and text[span["start"] : span["end"]].strip() == text[span["start"] : span["end"]]
             )
             assert span["end"] > span["start"]
+
+
+def test_generator_never_asks_faker_for_a_date_relative_to_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Faker's ``ssn()`` counts ages back from today, so a gold set made with it changes from day to day."""
+    import faker.providers.ssn.et_EE
+    import faker.providers.ssn.fi_FI
+    import faker.providers.ssn.no_NO
+    import faker.providers.ssn.sv_SE
+
+    def today_relative(*_: object, **__: object) -> str:
+        raise AssertionError("Faker's ssn() depends on today's date")
+
+    for module in (
+        faker.providers.ssn.no_NO,
+        faker.providers.ssn.sv_SE,
+        faker.providers.ssn.fi_FI,
+        faker.providers.ssn.et_EE,
+    ):
+        monkeypatch.setattr(module.Provider, "ssn", today_relative)
+    notes = generate("dev", 40, seed=3) + generate("test", 40, seed=4)
+    ids = [str(n["text"])[s["start"] : s["end"]] for n in notes for s in n["phi"] if s["label"] == "NATIONAL_ID"]  # type: ignore[union-attr,index]
+    assert len(ids) >= 80
+    checks = {"no": no_fodselsnummer, "se": se_personnummer, "fi": fi_henkilotunnus, "ee": ee_isikukood, "dk": dk_cpr}
+    assert all(any(m.is_valid(i) for m in checks.values()) for i in ids), ids
 
 
 def test_dev_and_test_splits_use_disjoint_templates() -> None:
