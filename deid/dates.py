@@ -2,7 +2,8 @@
 
 Formats: ``2024-03-12``, ``12.03.2024``, ``12.3.2024``, ``12.3.24``, ``12/3-24``, ``12/3/2024``, ``12. mars 2024``,
 ``12 mars``, ``12. maaliskuuta 2024``, ``12. märtsil 2024``, ``March 12, 2024``, ``12 March 2024``, ``mars 2024``,
-``maaliskuussa 2024``, the year-less ``12.03.``, ``14.9.``, ``7/2``, ``9/3 2024`` and the compact ``240315``
+``maaliskuussa 2024``, the year-less ``12.03.``, ``14.9.``, ``7/2``, ``9/3 2024``, ranges within a month
+(``2.–5.4.``, ``17–18/6``) and the compact ``240315``
 (YYMMDD; short forms only where the words around them do not make them a measurement). A year alone is not a
 date (it must stay).
 """
@@ -196,10 +197,12 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("dotted_short", rf"{_L}{_D}\.(?P<m>[1-9])\.(?![\w.]|[,]\d)"),
         ("slash_short", rf"{_L}{_D}/{_M}(?:[ ]{_Y4})?{_R}"),
         ("compact", rf"{_L}(?P<y>\d\d)(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
+        ("range_dotted", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.?[ ]?[–\-][ ]?{_D}\.{_M}\.(?:{_Y})?(?![\w.]|[,]\d)"),
+        ("range_slash", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])[ ]?[–\-][ ]?{_D}/{_M}(?:[ ]{_Y4})?{_R}"),
     )
 )
 
-_GUARDED = frozenset({"dotted_no_year", "dotted_short", "slash_short", "compact"})
+_GUARDED = frozenset({"dotted_no_year", "dotted_short", "slash_short", "compact", "range_dotted", "range_slash"})
 """Short forms that also read as a measurement (``K 4.8.``, ``BT 3/2``, ``1/2 tablett``): checked against the words
 around them by :func:`_plausible`."""
 
@@ -288,6 +291,8 @@ def find_dates(text: str) -> Iterator[DateMatch]:
                     dt.date(year or 2000, month, day)
                 except ValueError:
                     continue
+            if groups.get("d0") is not None and not 1 <= int(groups["d0"]) <= (day or 31):
+                continue  # a range runs forward within one month ("2.–5.4."), not "12-5/3"
             yield DateMatch(m.start(), m.end(), fmt, year, month, day, m)
 
 
@@ -301,12 +306,15 @@ def render_like(found: DateMatch, new: dt.date) -> str:
     numeric = [m.groupdict().get(g) or "" for g in ("d", "m")]
     padded = any(raw.startswith("0") for raw in numeric)
     pieces: list[tuple[int, int, str]] = []
-    for group in ("d", "m", "y", "mn"):
+    for group in ("d0", "d", "m", "y", "mn"):
         raw = m.groupdict().get(group)
         if raw is None:
             continue
         start, end = m.span(group)
-        if group == "d":
+        if group == "d0":  # the first day of a range moves by the same offset as the date it ends on
+            first = dt.date(found.year or 2000, found.month, int(raw)) + (new - found.as_date())
+            new_text = _pad(raw, first.day, padded)
+        elif group == "d":
             new_text = _pad(raw, new.day, padded)
         elif group == "m":
             new_text = _pad(raw, new.month, padded)

@@ -221,6 +221,24 @@ KINSHIP_CUES: tuple[str, ...] = (
     "avomies",
     "avomiehensä",
     "vävy",
+    "vaimolta",
+    "vaimolle",
+    "mieheltä",
+    "miehelle",
+    "puolisolta",
+    "puolisolle",
+    "tyttäreltä",
+    "tyttärelle",
+    "pojalta",
+    "pojalle",
+    "veljeltä",
+    "veljelle",
+    "sisarelta",
+    "sisarelle",
+    "siskolta",
+    "siskolle",
+    "omaiselta",
+    "omaiselle",
     "vävynsä",
     "miniä",
     "miniänsä",
@@ -250,6 +268,17 @@ KINSHIP_CUES: tuple[str, ...] = (
     "elukaaslase",
     "pojapoeg",
     "väimees",
+    "abikaasalt",
+    "abikaasale",
+    "tütrelt",
+    "tütrele",
+    "pojalt",
+    "pojale",
+    "vennalt",
+    "vennale",
+    "õelt",
+    "õele",
+    "lapselapselt",
     "minia",
     "tütretütar",
     "pojatütar",
@@ -801,6 +830,7 @@ HOSPITAL_WORDS: tuple[str, ...] = (
     "lægepraksis",
     "palvelutalo",
     "palvelukesk",
+    "palveluko",
     "hoivako",
     "vanhainko",
     "kotihoi",
@@ -1455,6 +1485,7 @@ def cities() -> frozenset[str]:
 PLACE_CUES: dict[str, str] = {
     "scandinavian": (
         r"(?:bor|bodde|bosatt|bosat|boende|hytte|hytta|sommerhus|sommerhuset|sommarstuga|sommarstugan|stuga|stugan"
+        r"|sommarställe|sommarstället|landställe|sommerhytte|feriehus|kolonihavehus|torp"
         r"|fritidshus|fritidsbolig|oppvokst|opvokset|uppvuxen|uppväxt|vokste|växte|voksede|født|född|flyttet"
         r"|flyttede|flyttat|flyttade|hjem|hjemme|hemma|hem|hjemmet)"
         r"(?:[ ]\p{Ll}+){0,3}?[ ](?:i|på|til|till)"

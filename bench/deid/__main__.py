@@ -6,6 +6,8 @@
   pipeline) plus ``AnonymizerEngine`` with the same recognizers; ratio = ours / baseline.
 * Quality (full run only): ``fednode deid eval`` figures on the held-out ``data/deid-gold/test.jsonl``.
 * NCBI-disease: how many gold Disease spans of ``data/ncbi-disease-mini`` survive de-identification untouched.
+* Hand-written notes (full run only): :mod:`bench.deid.handwritten` on ``data/deid-handwritten`` (dev and held-out),
+  per label and per language, into ``bench/results/deid_handwritten.{json,md}``.
 
 Results go to ``bench/results/deid.json`` and ``bench/results/deid.md``.
 """
@@ -242,6 +244,9 @@ def main() -> int:
     }
     if not args.quick:
         res["heldout"] = heldout_quality()
+        from bench.deid import handwritten
+
+        handwritten.write_results(handwritten.run(handwritten.SPLITS))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "deid.json").write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (RESULTS / "deid.md").write_text(_markdown(res), encoding="utf-8")

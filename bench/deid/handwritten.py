@@ -1,7 +1,8 @@
 """The hand-written evaluation set (``data/deid-handwritten/``): build its gold JSONL from the marked-up notes and
 score the detector on it per label and per language, with the distractor flag rate and the speed.
 
-``python -m bench.deid.handwritten [--split dev|heldout|both] [--build] [--misses]``
+``python -m bench.deid.handwritten [--split dev|heldout|both] [--build] [--misses] [--write]`` (``--write``:
+``bench/results/deid_handwritten.json`` and ``.md``; ``python -m bench.deid`` writes them too, both splits).
 
 Markup in ``dev.txt`` / ``heldout.txt``: a note starts with ``### <lang> | <title> | <note date>``; ``[X|text]`` is
 a PHI span of label ``X`` (see :data:`LABELS`), ``{text}`` a non-PHI distractor (a lab value, a dose, a code, an
@@ -227,17 +228,49 @@ def run(splits: Sequence[str], engine: Any = None) -> dict[str, Any]:
     return {split: score(load(split), engine) for split in splits}
 
 
+def write_results(results: dict[str, Any]) -> None:
+    """``bench/results/deid_handwritten.json`` and ``.md`` (the miss lists stay out: they quote note text)."""
+    import os
+    import platform
+
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    public = {split: {k: v for k, v in res.items() if k not in _TEXT_KEYS} for split, res in results.items()}
+    machine: dict[str, Any] = {"cpus": os.cpu_count(), "loadavg": [round(x, 2) for x in os.getloadavg()]}
+    machine["python"] = platform.python_version()
+    doc = {"machine": machine, "targets": TARGETS, "splits": public}
+    (out / "deid_handwritten.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    lines = [
+        "# deid on hand-written notes (`data/deid-handwritten/`)",
+        "",
+        f"Goal (issue 15): entity recall >= {TARGETS['recall_all']} overall and >= {TARGETS['recall_each']} per "
+        f"label and language, precision >= {TARGETS['precision']}, <= {TARGETS['distractors_flagged']:.0%} "
+        "distractors flagged. Entity level: a gold span counts as found when a span of the same label overlaps it "
+        "(the per-language figures count any label). Synthetic notes are invented; see the set's README.",
+        "",
+    ]
+    for split, res in results.items():
+        lines.append(markdown(split, res))
+    (out / "deid_handwritten.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+_TEXT_KEYS = frozenset({"misses", "partly_removed", "false_positives"})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--split", choices=[*SPLITS, "both"], default="dev")
     parser.add_argument("--build", action="store_true", help="rebuild the JSONL from the marked-up notes first")
     parser.add_argument("--misses", action="store_true", help="print every missed span and false positive")
+    parser.add_argument("--write", action="store_true", help="write bench/results/deid_handwritten.{json,md}")
     args = parser.parse_args()
     splits = SPLITS if args.split == "both" else (args.split,)
     if args.build:
         for split in SPLITS:
             build(split)
     results = run(splits)
+    if args.write:
+        write_results(results)
     for split, res in results.items():
         print(markdown(split, res))
         if args.misses:

@@ -79,6 +79,8 @@ _EN_SUFFIXES = (
     "Circle",
 )
 _UP = "A-ZÆØÅÄÖÕÜŠŽ"
+_STANDALONE = ("tn", "mnt", "pst", "gt.")
+"""Abbreviated street words that are words of their own (``Tamme tn``), never a name's ending (``Kolbotn``)."""
 _DESIGNATORS = (
     r"(?:,?[ ](?:(?i:lgh|lägenhet|leil|leilighet|bolignr|oppgang|trappa|tr|vån|våning|etg|etasje|as|asunto|rappu"
     r"|korter|krt|apt|flat|suite|unit)\.?[ ]?[A-Z]?\d{1,4}[A-Z]?|(?:st|kl|\d{1,2})\.[ ]?(?:th|tv|mf|sal)\.?"
@@ -112,18 +114,19 @@ def english_suffixes() -> tuple[str, ...]:
 
 
 def _rules() -> tuple[Rule, ...]:
-    suffix = words_alternation(street_suffixes())
+    suffix = words_alternation([x for x in street_suffixes() if x not in _STANDALONE])
+    standalone = words_alternation(_STANDALONE)
     cap = rf"[{_UP}][\w\-']*"
     postal = rf"(?:,?[ ](?:(?:N|S|DK|FI|EE)-)?(?:\d{{3}}[ ]\d{{2}}|\d{{4,5}})[ ]{cap}(?:[ ]{cap})?)?"
     number = rf"[ ]\d{{1,4}}(?:[ ]?[A-Za-z](?:[ ]\d{{1,3}})?(?![\w]))?(?:[ ]?-[ ]?\d{{1,4}})?{_DESIGNATORS}"
-    street = rf"(?:{cap}[ ]){{0,2}}(?:[{_UP}][\w\-]*(?i:{suffix})|(?i:{suffix}))(?![\w])\.?"
+    street = rf"(?:{cap}[ ]){{0,2}}(?:[{_UP}][\w\-]*(?i:{suffix})|(?i:{suffix})|(?<=[ ])(?:{standalone}))(?![\w])\.?"
     en_suffix = words_alternation(english_suffixes())
     apartment = r"(?:,?[ ](?:Apt\.|Suite)[ ]\d{1,4})?"
     en = rf"\d{{1,5}}[ ](?:{cap}[ ]){{1,3}}(?:{en_suffix})(?![\w])\.?{apartment}"
     cued = rf"(?<![\w]){_ADDRESS_CUES}[ ]*:?[ ]*(?P<phi>{cap}(?:[ ][\w\-']+){{0,2}}{number}{postal})(?![\w])"
     return (
-        Rule("nordic_street", rf"(?<![\w])(?P<phi>{street}{number}{postal})(?![\w])", 0.9),
-        Rule("cued_street", cued, 0.9),
+        Rule("nordic_street", rf"(?<![\w])(?P<phi>{street}{number}{postal})(?![\w]|[.,/]\d)", 0.9),
+        Rule("cued_street", cued + r"(?![.,/]\d)", 0.9),
         Rule("english_street", rf"(?<![\w])(?P<phi>{en}{postal})(?![\w])", 0.85),
     )
 

@@ -38,6 +38,11 @@ _CHAIN = regex.compile("(?i:" + "|".join(regex.escape(w) for w in CHAIN_STEMS) +
 _SHORT = regex.compile(
     rf"(?<![\w])(?:{'|'.join(HOSPITAL_SHORT_NAMES)})(?::?(?:iin|issa|ista|ssa|sta|in|n|ssä|stä))?(?![\w])"
 )
+_PHRASE = regex.compile(
+    r"(?P<phi>(?:\p{Lu}[\p{L}'’\-]*[ ]){1,3}(?i:care home|nursing home|residential home|rest home|health cent(?:re|er)"
+    r"|medical cent(?:re|er)|GP practice))(?![\w])"
+)
+"""English generic facility phrases after a capitalised name (``Kotikartano care home``)."""
 _TRUSTS = regex.compile(rf"(?<![\w])(?:{'|'.join(regex.escape(n) for n in NAMED_HEALTH_TRUSTS)})(?![\w])")
 
 
@@ -62,6 +67,14 @@ class HospitalRecognizer(LocalRecognizer):
         out: list[RecognizerResult] = []
         for found in (*_SHORT.finditer(text), *_TRUSTS.finditer(text)):
             out.append(make_result(self, str(self.ENTITY), found.start(), found.end(), 0.8))
+        for found in _PHRASE.finditer(text):
+            start = found.start()
+            for word in found.group("phi").split(" ")[:-2]:
+                if word not in NOT_NAMES and word not in stop_words():
+                    break
+                start += len(word) + 1
+            if start < found.end() - len(" ".join(found.group("phi").split(" ")[-2:])):
+                out.append(make_result(self, str(self.ENTITY), start, found.end(), 0.8))
         for k, tok in enumerate(toks):
             chain = tok.is_cap and _CHAIN.match(tok.text) is not None
             region = tok.bare in REGION_WORDS and k + 1 < len(toks) and toks[k + 1].is_cap

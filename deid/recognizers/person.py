@@ -60,6 +60,50 @@ def _hospitalish(word: str) -> bool:
     return _HOSPITAL_RE.search(word) is not None
 
 
+_CASE_ENDINGS = {
+    "fi": (
+        "sella",
+        "sellä",
+        "selle",
+        "selta",
+        "seltä",
+        "sesta",
+        "sestä",
+        "seen",
+        "sen",
+        "lla",
+        "llä",
+        "lle",
+        "lta",
+        "ltä",
+        "ssa",
+        "ssä",
+        "sta",
+        "stä",
+        "n",
+    ),
+    "et": ("ele", "elt", "ega", "el", "le", "lt", "ga", "l", "e"),
+}
+"""Finnish and Estonian case endings a name takes (``Virtasen``, ``Kalevin``, ``Tammele``, ``Veraga``)."""
+
+
+def _inflected_name(word: str, lang: str) -> bool:
+    """Whether ``word`` is a known given or family name with a Finnish or Estonian case ending."""
+    names = (first_names(), last_names())
+    for ending in _CASE_ENDINGS.get(lang, ()):
+        stem = word[: -len(ending)]
+        if not word.endswith(ending) or len(stem) < 3:
+            continue
+        candidates = [stem]
+        if lang == "fi" and ending.startswith("se"):
+            candidates.append(stem + "nen")  # Virtasen -> Virtanen
+        if stem[-2] in "ktp" and stem[-1] in "aeiouyäö":
+            candidates.append(stem[:-1] + stem[-2] + stem[-1])  # consonant gradation: Riitan -> Riitta
+        if any(c in group for c in candidates for group in names):
+            return True
+    return False
+
+
 class NameListPersonRecognizer(LocalRecognizer):
     """Names from lists and cues; works in every language, no model needed."""
 
@@ -187,6 +231,13 @@ class NameListPersonRecognizer(LocalRecognizer):
         if len(words) >= 2 and words[-1] in lasts and words[0] not in cities():
             return 0.65
         if len(words) == 1 and known_any and not sentence_initial(text, run[0]) and words[0] not in cities():
+            return 0.6
+        if (
+            len(words) == 1
+            and self.supported_language in _CASE_ENDINGS
+            and not sentence_initial(text, run[0])
+            and _inflected_name(words[0], self.supported_language)
+        ):
             return 0.6
         return None
 

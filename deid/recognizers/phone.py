@@ -18,7 +18,8 @@ _START = r"(?<![\w+\-/.,])"
 
 CUES = (
     r"(?i:tlf|tel|telefon|telefonnr|telefonnummer|phone|ph|puh|puhelin|puhelinnumero|mob|mobil|mobile|mobiltelefon"
-    r"|gsm|mobiil|matkapuhelin|kontakt|tavoitettavissa|(?:ringes|ringt|ring|ringde|ringede"
+    r"|gsm|mobiil|matkapuhelin|kontakt|tavoitettavissa|soita|soittakaa|helista|helistada|call back on|call"
+    r"|ring back on|ring tilbake på|ring tillbaka på|ring tilbage på|(?:ringes|ringt|ring|ringde|ringede"
     r"|ringet|nås|treffes|træffes|nåes) på|ring|reached on|reached at|call on|phoned on|on mobile)"
 )
 """Phone cue words and phrases (``ringt på``, ``nås på``, ``reached on``, ``tavoitettavissa``)."""

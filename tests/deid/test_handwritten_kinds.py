@@ -7,10 +7,12 @@ here only that it runs (quality targets live in bench/, not in CI).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from bench.deid import handwritten
-from deid.dates import find_dates
+from deid.dates import find_dates, parse_one, render_like
 from deid.engine import Deidentifier
 
 Case = tuple[str, str, str, str, str]
@@ -64,6 +66,8 @@ FACILITIES: list[Case] = [
     ("fi", "Aiemmin hoidossa Mehiläisessä, Hb 131.", "Mehiläisessä", "ORGANIZATION", "Hb 131"),
     ("et", "Saadetud Mustamäe Hooldekodust, CRP 21.", "Mustamäe Hooldekodust", "ORGANIZATION", "CRP 21"),
     ("en", "Previously seen at Capio Lundby, potassium 3.9.", "Capio Lundby", "ORGANIZATION", "potassium 3.9"),
+    ("en", "Patient from Kotikartano care home, sodium 131.", "Kotikartano care home", "ORGANIZATION", "sodium 131"),
+    ("fi", "Tuli Tammelan palvelukodista, Hb 111.", "Tammelan palvelukodista", "ORGANIZATION", "Hb 111"),
 ]
 
 
@@ -93,6 +97,9 @@ NAMES: list[Case] = [
     ("fi", "Lapsenlapsi Onni kävi eilen. CRP 9.", "Onni", "PERSON", "CRP 9"),
     ("et", "Lapselaps Karl-Erik käis eile. CRP 6.", "Karl-Erik", "PERSON", "CRP 6"),
     ("en", "Her nephew Callum phoned today. CRP 8.", "Callum", "PERSON", "CRP 8"),
+    ("fi", "Potilas: Virtanen, Kalevi. Hoitaja soitti Virtasen tyttärelle. Hb 120.", "Virtasen", "PERSON", "Hb 120"),
+    ("et", "Patsient: Tamm, Ants. Õde helistas Tammele tagasi. CRP 2.", "Tammele", "PERSON", "CRP 2"),
+    ("fi", "Puhelu potilaan vaimolta Riitalta tänään. Hb 130.", "Riitalta", "PERSON", "Hb 130"),
 ]
 
 
@@ -110,6 +117,9 @@ DATES: list[Case] = [
     ("fi", "Keuhkokuva 30.11. normaali, klo 14.30 soitettu.", "30.11.", "DATE", "14.30"),
     ("et", "Opereeritud 240315, RR 140/90.", "240315", "DATE", "140/90"),
     ("en", "Admitted 3/4–10/4 2024, VAS 3/10.", "3/4", "DATE", "3/10"),
+    ("nb", "Innlagt på Ski sykehus 2.–5.4., Hb 9,9.", "2.–5.4.", "DATE", "9,9"),
+    ("sv", "Återbesök 4–5/3 på mottagningen, MMSE 17/30.", "4–5/3", "DATE", "17/30"),
+    ("nb", "Plan: hjem til Kolbotn 16.9. med hjemmetjeneste, Na 134.", "16.9.", "DATE", "Na 134"),
 ]
 
 
@@ -167,6 +177,8 @@ AGES: list[Case] = [
     ("fi", "94-vuotias nainen, puoliso 47-vuotias.", "94", "AGE", "47-vuotias"),
     ("et", "96-aastane mees, abikaasa 71-aastane.", "96", "AGE", "71-aastane"),
     ("en", "A 90-year-old woman; her son is 64 years old.", "90", "AGE", "64 years"),
+    ("fi", "Potilas Lindholm, Sirkka (92 v) palvelukodista, tytär (61 v).", "92", "AGE", "61 v"),
+    ("et", "Patsient Kõiv, Salme (93 a), poeg (66 a).", "93", "AGE", "66 a"),
 ]
 
 
@@ -183,6 +195,12 @@ def test_ages_over_89_only(
 )
 def test_short_date_forms_that_are_measurements_stay(text: str) -> None:
     assert [text[f.start : f.end] for f in find_dates(text)] == []
+
+
+def test_a_date_range_moves_as_one() -> None:
+    found = parse_one("2.–5.4.")
+    assert found is not None and (found.day, found.month) == (5, 4)
+    assert render_like(found, dt.date(2000, 5, 20)) == "17.–20.5."  # both days move by the same offset
 
 
 def test_markup_parses_into_gold_spans_and_distractors() -> None:
