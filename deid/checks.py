@@ -81,3 +81,14 @@ def _first_non_text(head: bytes, *, complete: bool) -> int | None:
         if complete or exc.end < len(head) or exc.reason != "unexpected end of data":
             return exc.start
     return None
+
+
+def check_output(path: Path, *, option: str = "--output") -> None:
+    """Raise :class:`NoteInputError` when ``path`` cannot be an output file: a folder, or under a file."""
+    if path.is_dir():
+        raise NoteInputError(f"is a folder; {option} needs a file path", file=str(path))
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NoteInputError(f"{parent} is a file, not a folder ({option})", file=str(path))
+            break

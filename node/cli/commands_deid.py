@@ -81,8 +81,10 @@ def detect(
     """Find PHI spans (character offsets, end exclusive) without changing the text. No site secret needed."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
+        from deid.checks import check_output
         from deid.detect_file import detect_file
 
+        check_output(output)
         started = time.perf_counter()
         counts = detect_file(input_path, output, cli.settings.deid)
         payload = {
@@ -154,7 +156,10 @@ def run(
     with handled_errors(cli):
         payload: dict[str, Any]
         if output is not None:
+            from deid.checks import check_output
             from deid.files import deidentify_file
+
+            check_output(output)
 
             payload = deidentify_file(input_path, output, cli.settings.deid, operator=operator, workers=workers)
             quarantined = sum(payload["deid"]["quarantined"].values())
@@ -196,8 +201,11 @@ def evaluate(
     """Entity- and character-level P/R/F2 per label and language against a gold set."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
+        from deid.checks import check_output
         from deid.evaluate_file import evaluate_file
 
+        if output is not None:
+            check_output(output)
         started = time.perf_counter()
         report = evaluate_file(gold)
         failures = report.failures(min_recall, min_precision)

@@ -295,6 +295,24 @@ def test_bad_inputs_fail_before_the_analyzer_is_built(
             assert "analyzer was built" not in result.output
 
 
+def test_an_output_that_is_a_folder_fails_before_the_analyzer_is_built(
+    tmp_path: Path, fednode_home: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("deid.engine.build_analyzer", _never)
+    notes = _jsonl(tmp_path / "notes.jsonl", [_note("n1", "p1")])
+    gold = _jsonl(tmp_path / "gold.jsonl", [{"text": "abc", "lang": "en", "phi": []}])
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    for out in (tmp_path, tmp_path / "afile" / "out.jsonl"):
+        for args in (
+            ["deid", "run", "--input", str(notes), "--output", str(out)],
+            ["deid", "detect", "--input", str(notes), "--output", str(out)],
+            ["deid", "eval", "--gold", str(gold), "--output", str(out)],
+        ):
+            result = runner.invoke(app, args)
+            assert result.exit_code == 4, (args, result.output)
+            assert f"Error: {out}: " in result.stderr and "--output" in result.stderr
+
+
 # 7. person-readable summaries at 80 columns; --json gives the JSON
 def test_run_and_detect_print_readable_summaries(
     tmp_path: Path, fednode_home: Path, runner: CliRunner, stub_engine: None
