@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -133,12 +134,18 @@ def _root(
 ) -> None:
     overrides = {"home": home} if home is not None else {}
     cli = build_context(json_output, **overrides)
-    logging.basicConfig(
-        level=cli.settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=__import__("sys").stderr,
-    )
+    _configure_logging(cli.settings.log_level)
     ctx.obj = cli
+
+
+def _configure_logging(level_name: str) -> None:
+    """fednode's own lines at the configured level on stderr; libraries' (Presidio, NVFlare, transformers) only
+    from WARNING, unless DEBUG is asked for: their INFO chatter is not the person's business."""
+    level = logging.getLevelName(level_name.upper())
+    level = level if isinstance(level, int) else logging.INFO
+    libraries = logging.DEBUG if level <= logging.DEBUG else max(level, logging.WARNING)
+    logging.basicConfig(level=libraries, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    logging.getLogger("fednode").setLevel(level)
 
 
 def _register() -> None:

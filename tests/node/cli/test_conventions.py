@@ -198,3 +198,24 @@ def test_no_subcommand_defines_its_own_json_option() -> None:
 
     walk(root, [])
     assert owners == []
+
+
+def test_library_info_lines_stay_off_the_console() -> None:
+    """Presidio's, NVFlare's and transformers' INFO chatter is not printed; fednode's own INFO and any warning is."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import logging\n"
+        "from node.cli.main import _configure_logging\n"
+        "_configure_logging('INFO')\n"
+        "logging.getLogger('presidio-analyzer').info('library chatter')\n"
+        "logging.getLogger('nvflare.fuel').info('library chatter')\n"
+        "logging.getLogger('nvflare.fuel').warning('library warning')\n"
+        "logging.getLogger('fednode.policies.keys').info('fednode info')\n"
+    )
+    done = subprocess.run(  # our own interpreter
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "library chatter" not in done.stderr
+    assert "library warning" in done.stderr and "fednode info" in done.stderr
