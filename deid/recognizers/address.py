@@ -84,6 +84,7 @@ _STANDALONE = ("tn", "mnt", "pst", "gt.")
 _DESIGNATORS = (
     r"(?:,?[ ](?:(?i:lgh|lägenhet|leil|leilighet|bolignr|oppgang|trappa|tr|vån|våning|etg|etasje|as|asunto|rappu"
     r"|korter|krt|apt|flat|suite|unit)\.?[ ]?[A-Z]?\d{1,4}[A-Z]?|(?:st|kl|\d{1,2})\.[ ]?(?:th|tv|mf|sal)\.?"
+    r"|\d{1,2}\.[ ]?(?:etasje|etage|etg|våning|vån|tr|kerros|krs|korrus)\.?"
     r"|st\.|kl\.)(?![\w]))*"
 )
 """Apartment, floor and entrance after the house number: Swedish ``lgh 1201``, Norwegian ``leil. H0201``, Danish
