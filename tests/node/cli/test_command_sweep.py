@@ -36,6 +36,7 @@ from node.cli.main import app
 USAGE, BAD_INPUT = 2, 4
 MISSING, EMPTY, BINARY, BROKEN = "missing", "empty", "binary", "broken"
 FILE_CASES = (MISSING, EMPTY, BINARY, BROKEN)
+HOME_FILE = "home-is-a-file"  # FEDNODE_HOME names a (binary) file, not a folder
 VALID = "valid"  # a well-formed file that still cannot work on an empty home (notes with no CDM to join)
 NOT_A_URL, DOWN = "not-a-url", "down"
 URLS = {NOT_A_URL: "notaurl", DOWN: "postgresql+psycopg://fednode@127.0.0.1:9/omop"}  # port 9: nothing listens
@@ -230,7 +231,7 @@ class Case:
 
     def __post_init__(self) -> None:
         cmd = " ".join(self.row.command)
-        self.id = f"{cmd} home" if self.input is None else f"{cmd} {self.input.option or 'ARG'} {self.case}"
+        self.id = f"{cmd} {self.case}" if self.input is None else f"{cmd} {self.input.option or 'ARG'} {self.case}"
 
 
 def _cases(json_mode: bool) -> list[Any]:
@@ -410,6 +411,9 @@ def _run_case(c: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, json_mod
     for d in (base, cwd, out):
         d.mkdir(exist_ok=True)
     home = tmp_path / "home" / "site"
+    if c.case == HOME_FILE:
+        home.parent.mkdir()
+        home.write_bytes(BINARY_BYTES)
     monkeypatch.chdir(cwd)
     args, target, companions = _args(c, base, out)
     if json_mode:
@@ -427,7 +431,7 @@ def _run_case(c: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, json_mod
     changed = sorted(p for p in set(after) & set(before) if after[p] != before[p])
     if changed:
         problems.append(f"changed {changed[:5]}")
-    if home.exists():
+    if home.exists() and c.case != HOME_FILE:
         problems.append("created the home")
     if json_mode:
         lines = [line for line in outcome.stdout.splitlines() if line.strip()]
@@ -447,6 +451,22 @@ def _run_case(c: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, json_mod
 @pytest.mark.parametrize("case", _cases(json_mode=False))
 def test_command_fails_cleanly(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     problems = _run_case(case, tmp_path, monkeypatch, json_mode=False)
+    assert not problems, "\n".join(problems)
+
+
+def _home_file_cases() -> list[Any]:
+    out = []
+    for row in (r for r in ROWS if r.home_case):
+        c = Case(row, None, HOME_FILE)
+        marks = [pytest.mark.xfail(strict=True, reason=f"issue 13: {FINDINGS[c.id]}")] if c.id in FINDINGS else []
+        out.append(pytest.param(c, id=c.id, marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("case", _home_file_cases())
+def test_a_home_that_is_a_file_is_refused_cleanly(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FEDNODE_HOME pointing at a file: the same clean failure, naming the home, and the file left as it was."""
+    problems = _run_case(case, tmp_path, monkeypatch, json_mode=True)
     assert not problems, "\n".join(problems)
 
 
