@@ -19,7 +19,17 @@ from node.cli._context import build_context, write_json_error
 _JSON = "--json"
 _JSON_META = "fednode.json"
 # Option metavariables a reader understands better than the option's own name.
-_METAVARS = {"DB": "URL", "JOB": "JOB_ID"}
+_METAVARS = {
+    "DB": "URL",
+    "JOB": "JOB_ID",
+    "NOW": "TIME",
+    "BUDGET": "DATASET=EPSILON",
+    "TOTP": "CODE",
+    "MIN_RECALL": "FRACTION",
+    "MIN_PRECISION": "FRACTION",
+    "SERVER_HOST": "HOST",
+    "ADMIN": "EMAIL",
+}
 
 
 class _Argument(TyperArgument):
@@ -51,7 +61,11 @@ def _metavar(option: TyperOption, ctx: Any) -> str:
     if "|" in label and not label.startswith("list["):
         return f"[{label}]"
     name = max(option.opts, key=len).lstrip("-").replace("-", "_").upper()
-    return _METAVARS.get(name, name)
+    if name in _METAVARS:
+        return _METAVARS[name]
+    if label.startswith("int"):  # a count; a port stays a PORT
+        return "PORT" if name.endswith("PORT") else "N"
+    return name
 
 
 def _readable_help(root: Any) -> None:

@@ -183,6 +183,9 @@ def test_flags_show_no_metavariable_and_options_a_meaningful_one(tmp_path: Path)
     assert "fednode approve [OPTIONS] JOB_ID" in approve and re.search(r"--reason\s+REASON", approve)
     assert re.search(r"--db\s+URL", _run("etl", "--help", home=tmp_path / "site").stdout)
     assert re.search(r"--job\s+JOB_ID", _run("jobs", "--help", home=tmp_path / "site").stdout)
+    gold = _run("deid", "gold", "--help", home=tmp_path / "site").stdout
+    assert re.search(r"--dev\s+N\s", gold) and re.search(r"--seed\s+N\s", gold)
+    assert re.search(r"--port\s+PORT\s", _run("provision", "--help", home=tmp_path / "site").stdout)
 
 
 def test_no_subcommand_defines_its_own_json_option() -> None:
