@@ -230,6 +230,8 @@ def _plausible(text: str, start: int, end: int, fmt: str) -> bool:
         return True
     if _MEASURE_BEFORE.search(before) or _MEASURE_AFTER.match(text[end : end + 12]):
         return False
+    if fmt == "dotted_no_year":  # "13.03.": a two-digit month is a date even after "K" (Estonian Wednesday)
+        return True
     if words and before.endswith((" ", ": ")) and _ABBREVIATION.match(words[-1]) and words[-1] not in stop_words():
         return False
     if fmt == "compact":  # six digits: only after a word, never inside a number list or after a number cue

@@ -85,6 +85,7 @@ _DESIGNATORS = (
     r"(?:,?[ ](?:(?i:lgh|lägenhet|leil|leilighet|bolignr|oppgang|trappa|tr|vån|våning|etg|etasje|as|asunto|rappu"
     r"|korter|krt|apt|flat|suite|unit)\.?[ ]?[A-Z]?\d{1,4}[A-Z]?|(?:st|kl|\d{1,2})\.[ ]?(?:th|tv|mf|sal)\.?"
     r"|\d{1,2}\.[ ]?(?:etasje|etage|etg|våning|vån|tr|kerros|krs|korrus)\.?"
+    r"|\d{1,2}(?:st|nd|rd|th)[ ]floor"
     r"|st\.|kl\.)(?![\w]))*"
 )
 """Apartment, floor and entrance after the house number: Swedish ``lgh 1201``, Norwegian ``leil. H0201``, Danish
@@ -92,6 +93,7 @@ _DESIGNATORS = (
 _ADDRESS_CUES = (
     r"(?i:bor på|boende på|bosatt på|bosat på|bor i|bosatt i|adresse|adress|address|osoite|osoitteessa|elukoht"
     r"|kotiosoite|hemadress|bostadsadress|bopæl|bopel|hjemmeadresse|home address|elukoha aadress|aadressil"
+    r"|adr\.?|addr\.?|os"
     r"|aadress|lives at|living at|resides at)"
 )
 """Words before an address: after them a capitalised name with a house number is a street, even one without a
