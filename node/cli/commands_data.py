@@ -255,6 +255,10 @@ def etl(
         if notes is not None:
             _check_notes_file(notes)
             _deidentifier()
+            if source is not None:  # the site secret, before the extract is loaded (without one no note loads)
+                from deid.checks import check_operator
+
+                check_operator(cli.settings.deid, None, persistent=True)
         engine = _open(db_url)
         try:
             with _removed_on_failure(db_url), _database_errors(engine):

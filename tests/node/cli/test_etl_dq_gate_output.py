@@ -108,6 +108,7 @@ def test_etl_notes_counts_are_in_the_human_summary(
     fednode_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(node.site.notes, "deidentify_notes_into_cdm", _some_loaded)
+    monkeypatch.setenv("FEDNODE_DEID__SECRET", "a-test-site-secret-of-some-length")
     notes = tmp_path / "notes.jsonl"
     notes.write_text('{"note_id": "1"}\n')
     result = runner.invoke(app, ["etl", "--source", str(SYNTHEA), "--notes", str(notes)], env=NARROW)

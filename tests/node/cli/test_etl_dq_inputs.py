@@ -153,6 +153,7 @@ def test_etl_notes_on_a_fresh_home_fails_before_deidentifying(
         raise AssertionError("de-identification ran without a CDM to load into")
 
     monkeypatch.setattr(node.site.notes, "deidentify_notes_into_cdm", must_not_run)
+    monkeypatch.setenv("FEDNODE_DEID__SECRET", "a-test-site-secret-of-some-length")
     result = runner.invoke(app, ["--json", "etl", "--notes", str(_notes_file(tmp_path))])
     assert result.exit_code == 4
     error = json.loads(result.stdout)
@@ -187,12 +188,27 @@ def test_etl_notes_whose_persons_are_not_in_the_cdm_fails_with_the_reason(
     fednode_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(node.site.notes, "deidentify_notes_into_cdm", _quarantined_everything)
+    monkeypatch.setenv("FEDNODE_DEID__SECRET", "a-test-site-secret-of-some-length")
     result = runner.invoke(app, ["--json", "etl", "--source", str(SYNTHEA), "--notes", str(_notes_file(tmp_path))])
     assert result.exit_code == 4
     message = json.loads(result.stdout)["message"]
     assert "no note was loaded" in message and "unknown_person x2" in message
     assert "no person in the CDM" in message
     assert not (fednode_home / "omop.db").exists()  # the command failed: the new CDM is removed with it
+
+
+def test_etl_notes_without_the_site_secret_is_refused_before_the_extract_loads(
+    fednode_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def must_not_run(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the ETL ran although the notes could not be loaded")
+
+    monkeypatch.delenv("FEDNODE_DEID__SECRET", raising=False)
+    monkeypatch.setattr("node.cli.commands_data._run_etl", must_not_run)
+    result = runner.invoke(app, ["--json", "etl", "--source", str(SYNTHEA), "--notes", str(_notes_file(tmp_path))])
+    assert result.exit_code == 2, result.output
+    assert "FEDNODE_DEID__SECRET" in json.loads(result.stdout)["message"]
+    assert _files(fednode_home) == set()
 
 
 @pytest.mark.parametrize("command", ["etl", "dq"])
