@@ -216,8 +216,8 @@ _MEASURE_BEFORE = regex.compile(
 _ABBREVIATION = regex.compile(r"^(?:\p{Lu}{2,6}\d?|\p{Lu}\p{Ll}?|p\p{Lu}{1,2}|\p{Ll}\p{Lu}{1,4})$")
 """An analyte written short (``CRP``, ``Hb``, ``Na``, ``K``, ``pH``, ``eGFR``): a number after it is a value."""
 _MEASURE_AFTER = regex.compile(
-    r"^[ ]*(?i:mmhg|tbl|tabl|tablett|tabletter|tablet|tablets|tabletti|tablett|tab|dos|doser|dose|doses|mg|ml|g|%|"
-    r"x\b|ganger|gånger|gange|kertaa|korda|times)"
+    r"^[ ]*(?:(?i:mmhg|tbl|tabl|tablett|tabletter|tablet|tablets|tabletti|tab|dos|doser|dose|doses|mg|ml|g|x|ganger"
+    r"|gånger|gange|kertaa|korda|times)(?![\w])|%)"
 )
 _EXAMINATIONS = frozenset({"ekg", "ecg", "ekko", "mr", "mri", "ct", "dt", "kt", "ul", "ukg", "rtg", "uag"})
 

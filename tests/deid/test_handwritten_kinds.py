@@ -120,6 +120,7 @@ DATES: list[Case] = [
     ("nb", "Innlagt på Ski sykehus 2.–5.4., Hb 9,9.", "2.–5.4.", "DATE", "9,9"),
     ("sv", "Återbesök 4–5/3 på mottagningen, MMSE 17/30.", "4–5/3", "DATE", "17/30"),
     ("nb", "Plan: hjem til Kolbotn 16.9. med hjemmetjeneste, Na 134.", "16.9.", "DATE", "Na 134"),
+    ("en", "Blood culture 23/3 grew E. coli, 1/2 tablet at night.", "23/3", "DATE", "1/2 tablet"),
 ]
 
 
