@@ -46,6 +46,7 @@ PROCESS_TIMEOUT_S = 20
 REPO = Path(__file__).resolve().parents[3]
 CLEAN_JOB = REPO / "tests" / "policies" / "fixtures" / "clean_config_job"  # a well-formed NVFlare job folder
 SYNTHEA = REPO / "fednode" / "data" / "synthea-sample"
+POLICY = REPO / "policies" / "examples" / "site-policy.yaml"
 
 # What a file with one broken line looks like, per kind of input (the first line is well formed).
 BROKEN_TEXT = {
@@ -109,6 +110,12 @@ def _dir(option: str, kind: str, **kw: Any) -> Input:
     return Input(option, kind, folder=True, **kw)
 
 
+def _out(option: str, **kw: Any) -> Input:
+    """An output file whose folder does not exist (where the command must fail anyway: a successful command may
+    create its output folder)."""
+    return Input(option, "out", cases=(MISSING,), **kw)
+
+
 def _db(**kw: Any) -> Input:
     """``--db``: a value that is not a URL, and a PostgreSQL that is not there (a service error, exit 1)."""
     return Input("--db", "url", cases=(NOT_A_URL, DOWN), codes=frozenset({USAGE, BAD_INPUT, 1}), **kw)
@@ -139,7 +146,11 @@ ROWS: tuple[Row, ...] = (
         extra=("--input", "{notes}"),
         env=(("FEDNODE_DEID__SECRET", "s" * 32),),
     ),
-    Row(("deid", "eval"), (_in("--gold", "gold"),), no_home_case="file to report: reads no site"),
+    Row(
+        ("deid", "eval"),
+        (_in("--gold", "gold"),),
+        no_home_case="file to report: reads no site",
+    ),
     Row(
         ("deid", "gold"),
         (_dir("--out", "out", cases=(BINARY,), codes=frozenset({USAGE, BAD_INPUT})),),
@@ -151,7 +162,11 @@ ROWS: tuple[Row, ...] = (
     Row(("reject",), extra=("job-nope", "--reason", "typo"), why_no_inputs="reads only the home"),
     Row(("approvers", "enroll"), extra=("alice",), names=("policy",), why_no_inputs="reads only the home"),
     Row(("audit", "verify"), (_in("--file", "audit"), _in("--public-key", "pem"))),
-    Row(("audit", "export"), (_dir("--out", "out", cases=(MISSING,)),), home_codes=frozenset({USAGE, BAD_INPUT})),
+    Row(
+        ("audit", "export"),
+        (_out("--out"),),
+        home_codes=frozenset({USAGE, BAD_INPUT}),
+    ),
     Row(("ledger", "show"), extra=("--dataset", "nope"), why_no_inputs="reads only the home"),
     Row(("receipt", "issue"), (_dir("--out", "out", cases=(MISSING,)),), extra=("job-nope",)),
     Row(
@@ -161,7 +176,15 @@ ROWS: tuple[Row, ...] = (
         no_home_case="a file checked with a given key: reads no site",
     ),
     Row(("policy", "check"), (_dir("", "job"), _in("--policy", "yaml")), extra=("{job}",), names=("policy",)),
-    Row(("policy", "compile"), (_in("--policy", "yaml"),), names=("policy",)),
+    Row(
+        ("policy", "compile"),
+        (
+            _in("--policy", "yaml"),
+            _in("--base-resources", "json", extra=("--policy", "{policy}", "--out", "{out}/local")),
+            _dir("--out", "out", cases=(BINARY,), extra=("--policy", "{policy}")),
+        ),
+        names=("policy",),
+    ),
     Row(("provision",), (_dir("--out", "out", cases=(BINARY,)),), no_home_case="writes kits into --out: needs no site"),
     Row(("study", "submit"), (_dir("--federation", "federation"), _dir("--job-folder", "job")), names=("federation",)),
     Row(("study", "status"), (_dir("--federation", "federation"),), extra=("job-nope",), names=("federation",)),
@@ -215,6 +238,7 @@ ROWS: tuple[Row, ...] = (
 # Rows failing today: "<command> <option> <case>", "<command> home" or "<command> heavy" -> owner.
 # Strict xfail: a fixed row fails until its entry is removed here.
 FINDINGS: dict[str, str] = {
+    "policy compile --base-resources missing": "audit-keys: a typed --base-resources that is absent is ignored",
     "coordinator start --admin-kit missing": "fl-ops: --admin-kit is not checked (ignored when not a folder)",
     "coordinator start --admin-kit binary": "fl-ops: --admin-kit is not checked (ignored when not a folder)",
 }
@@ -338,6 +362,7 @@ def _helpers(base: Path, out: Path) -> dict[str, str]:
         "pem": str(pem),
         "receipt": str(receipt),
         "notes": str(notes),
+        "policy": str(POLICY),
         "kit": str(kit),
         "job": str(CLEAN_JOB),
         "synthea": str(SYNTHEA),
