@@ -191,7 +191,7 @@ ROWS: tuple[Row, ...] = (
     Row(("study", "download"), (_dir("--federation", "federation"),), extra=("job-nope",), names=("federation",)),
     Row(
         ("demo",),
-        (_dir("--job", "job"),),
+        (_dir("--job", "job"), _dir("--workdir", "out", cases=(BINARY,))),
         extra=("--workdir", "{out}/demo"),
         no_home_case="builds its own federation in --workdir",
         process=True,
