@@ -198,6 +198,7 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("slash_short", rf"{_L}{_D}/{_M}(?:[ ]{_Y4})?{_R}"),
         ("compact", rf"{_L}(?P<y>\d\d)(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
         ("range_dotted", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.?[ ]?[–\-][ ]?{_D}\.{_M}\.(?:{_Y})?(?![\w.]|[,]\d)"),
+        ("range_month_name", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.?[ ]?[–\-][ ]?{_D}\.?[ ]{_MN}(?:[ ]{_Y4})?(?![\w])"),
         ("range_slash", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])[ ]?[–\-][ ]?{_D}/{_M}(?:[ ]{_Y4})?{_R}"),
     )
 )
@@ -219,7 +220,37 @@ _MEASURE_AFTER = regex.compile(
     r"^[ ]*(?:(?i:mmhg|tbl|tabl|tablett|tabletter|tablet|tablets|tabletti|tab|dos|doser|dose|doses|mg|ml|g|x|ganger"
     r"|gånger|gange|kertaa|korda|times)(?![\w])|%)"
 )
-_EXAMINATIONS = frozenset({"ekg", "ecg", "ekko", "mr", "mri", "ct", "dt", "kt", "ul", "ukg", "rtg", "uag"})
+_EXAMINATIONS = frozenset(
+    {
+        "ekg",
+        "ecg",
+        "ekko",
+        "eko",
+        "mr",
+        "mri",
+        "mrt",
+        "ct",
+        "dt",
+        "kt",
+        "ul",
+        "uls",
+        "us",
+        "ukg",
+        "rtg",
+        "uag",
+        "cxr",
+        "axr",
+        "eeg",
+        "emg",
+        "pet",
+        "dexa",
+        "dxa",
+        "ercp",
+        "mrcp",
+        "ctg",
+        "ogd",
+    }
+)
 
 
 def _plausible(text: str, start: int, end: int, fmt: str) -> bool:

@@ -392,6 +392,16 @@ PATIENT_CUES: tuple[str, ...] = (
     "vedr",
     "pot",
     "pts",
+    "borger",
+    "borgeren",
+    "beboer",
+    "beboeren",
+    "bruker",
+    "brukaren",
+    "asukas",
+    "resident",
+    "client",
+    "klient",
     "vedrørende",
     "angående",
     "ang",
@@ -834,7 +844,11 @@ HOSPITAL_WORDS: tuple[str, ...] = (
     "hälsocentral",
     "vårdboende",
     "plejehjem",
-    "plejecenter",
+    "plejecent",
+    "servicesenter",
+    "omsorgsboende",
+    "lægerne",
+    "lægeklinik",
     "lægevagt",
     "lægepraksis",
     "palvelutalo",
@@ -1532,20 +1546,25 @@ PLACE_CUES: dict[str, str] = {
     "scandinavian": (
         r"(?:bor|bodde|bosatt|bosat|boende|hytte|hytta|sommerhus|sommerhuset|sommarstuga|sommarstugan|stuga|stugan"
         r"|sommarställe|sommarstället|landställe|sommerhytte|feriehus|kolonihavehus|torp"
+        r"|enebolig|villa|rekkehus|rækkehus|radhus|leilighet|lejlighed|lägenhet|gård|gården|småbruk|bondegård"
+        r"|oppveksten|opvæksten|uppväxten|barndommen|barndomen"
         r"|fritidshus|fritidsbolig|oppvokst|opvokset|uppvuxen|uppväxt|vokste|växte|voksede|født|född|flyttet"
         r"|flyttede|flyttat|flyttade|hjem|hjemme|hemma|hem|hjemmet)"
         r"(?:[ ]\p{Ll}+){0,3}?[ ](?:i|på|til|till)"
     ),
     "en": (
-        r"(?:lives|living|lived|cabin|cottage|house|home|raised|born|moved|grew[ ]up|comes|came)"
+        r"(?:lives|living|lived|cabin|cottage|house|home|raised|born|moved|grew[ ]up|comes|came|flat|apartment"
+        r"|farm|bungalow)"
         r"(?:[ ]\p{Ll}+){0,3}?[ ](?:in|to|from|at)"
     ),
     "fi": (
         r"(?:asuu|asui|asunut|asuvat|mökki|mökillä|kesämökki|kasvanut|syntynyt|kotoisin|lähtöisin|kotiin|muuttanut"
+        r"|omakotitalossa|rivitalossa|kerrostalossa|maatilalla"
         r"|muutti)(?:[ ]\p{Ll}+){0,2}?"
     ),
     "et": (
-        r"(?:elab|elas|elanud|elavad|koju|kodu|suvekodu|maakodu|talu|sündinud|kasvanud|pärit|kolinud|kolis)"
+        r"(?:elab|elas|elanud|elavad|koju|kodu|suvekodu|maakodu|talu|sündinud|kasvanud|pärit|kolinud|kolis|eramus"
+        r"|korteris|talus)"
         r"(?:[ ]\p{Ll}+){0,3}?"
     ),
 }

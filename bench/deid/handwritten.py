@@ -1,7 +1,7 @@
 """The hand-written evaluation set (``data/deid-handwritten/``): build its gold JSONL from the marked-up notes and
 score the detector on it per label and per language, with the distractor flag rate and the speed.
 
-``python -m bench.deid.handwritten [--split dev|heldout|both] [--build] [--misses] [--write]`` (``--write``:
+``python -m bench.deid.handwritten [--split dev|heldout|heldout2|both|all] [--build] [--misses] [--write]`` (``--write``:
 ``bench/results/deid_handwritten.json`` and ``.md``; ``python -m bench.deid`` writes them too, both splits).
 
 Markup in ``dev.txt`` / ``heldout.txt``: a note starts with ``### <lang> | <title> | <note date>``; ``[X|text]`` is
@@ -25,7 +25,7 @@ import regex
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data" / "deid-handwritten"
-SPLITS = ("dev", "heldout")
+SPLITS = ("dev", "heldout", "heldout2")
 
 LABELS = {
     "P": "PERSON",
@@ -259,12 +259,12 @@ _TEXT_KEYS = frozenset({"misses", "partly_removed", "false_positives"})
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--split", choices=[*SPLITS, "both"], default="dev")
+    parser.add_argument("--split", choices=[*SPLITS, "both", "all"], default="dev")
     parser.add_argument("--build", action="store_true", help="rebuild the JSONL from the marked-up notes first")
     parser.add_argument("--misses", action="store_true", help="print every missed span and false positive")
     parser.add_argument("--write", action="store_true", help="write bench/results/deid_handwritten.{json,md}")
     args = parser.parse_args()
-    splits = SPLITS if args.split == "both" else (args.split,)
+    splits = {"both": ("dev", "heldout"), "all": SPLITS}.get(args.split, (args.split,))
     if args.build:
         for split in SPLITS:
             build(split)

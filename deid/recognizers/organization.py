@@ -33,6 +33,18 @@ _KEYWORD = regex.compile(
     "(?i:" + "|".join(regex.escape(w) for w in sorted(HOSPITAL_WORDS, key=len, reverse=True)) + ")"
 )
 _MAX_LEFT = 4
+_PREFIX_NOUNS = (
+    "äldreboende",
+    "hälsocentral",
+    "vårdcentral",
+    "lægehus",
+    "plejecent",
+    "plejehjem",
+    "lægerne",
+    "lægeklinik",
+    "omsorgsboende",
+)
+"""Facility nouns written before the name (``Vårdcentralen Gottsunda``): a name follows even at a line start."""
 _PERSON_CUES = frozenset(TITLE_CUES) | frozenset(KINSHIP_CUES) | frozenset(SIGNATURE_CUES)
 _CHAIN = regex.compile("(?i:" + "|".join(regex.escape(w) for w in CHAIN_STEMS) + ")")
 _SHORT = regex.compile(
@@ -43,6 +55,10 @@ _PHRASE = regex.compile(
     r"|medical cent(?:re|er)|GP practice))(?![\w])"
 )
 """English generic facility phrases after a capitalised name (``Kotikartano care home``)."""
+_COMPOUND = regex.compile(
+    r"(?P<phi>(?:\p{Lu}[\p{L}\-]*[ ])?\p{L}+-[ ](?:og|och)[ ]\p{L}+(?:[ ]\p{Lu}[\p{L}\-]*)?)(?![\w])"
+)
+"""Scandinavian paired compounds (``Ekeberg bo- og servicesenter``, ``Vård- och omsorgsboendet Furuhöjden``)."""
 _TRUSTS = regex.compile(rf"(?<![\w])(?:{'|'.join(regex.escape(n) for n in NAMED_HEALTH_TRUSTS)})(?![\w])")
 
 
@@ -67,6 +83,10 @@ class HospitalRecognizer(LocalRecognizer):
         out: list[RecognizerResult] = []
         for found in (*_SHORT.finditer(text), *_TRUSTS.finditer(text)):
             out.append(make_result(self, str(self.ENTITY), found.start(), found.end(), 0.8))
+        for found in _COMPOUND.finditer(text):
+            words = found.group("phi").split(" ")
+            if any(_KEYWORD.search(w) for w in words) and any(w[:1].isupper() for w in words):
+                out.append(make_result(self, str(self.ENTITY), found.start(), found.end(), 0.8))
         for found in _PHRASE.finditer(text):
             start = found.start()
             for word in found.group("phi").split(" ")[:-2]:
@@ -106,7 +126,8 @@ class HospitalRecognizer(LocalRecognizer):
             while start_index < k and not toks[start_index].is_cap:
                 start_index += 1
             # "Universitetssykehuset Nord-Norge", "Sykehuset Innlandet": capitalised words after a named keyword
-            if tok.text[:1].isupper() and (named or region or not sentence_initial(text, tok)):
+            prefix_noun = tok.text.lower().startswith(_PREFIX_NOUNS)
+            if tok.text[:1].isupper() and (named or region or prefix_noun or not sentence_initial(text, tok)):
                 j = k + 1
                 while j < len(toks) and j - k <= 2 and adjacent(text, toks[j - 1], toks[j]) and toks[j].is_cap:
                     if toks[j].bare in NOT_NAMES or toks[j].bare in stop_words():

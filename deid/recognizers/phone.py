@@ -35,13 +35,14 @@ class NordicPhoneRecognizer(RuleRecognizer):
             rf"(?<![\w])(?P<phi>(?:\(\+?{_CC}\)|\+{_CC}|00{_CC})[ \-]?(?:\(0\)[ \-]?)?\d(?:[ \-]?\d){{5,10}}){_END}",
             0.9,
         ),
+        Rule("intl_other", rf"(?<![\w+])(?P<phi>\+[1-9]\d{{0,2}}[ \-]?\d(?:[ \-]?\d){{6,12}}){_END}", 0.7),
         Rule("no_dk_2222", rf"{_START}(?P<phi>\d{{2}} \d{{2}} \d{{2}} \d{{2}}){_END}", 0.6, country="no"),
         Rule("no_323", rf"{_START}(?P<phi>[2-9]\d{{2}} \d{{2}} \d{{3}}){_END}", 0.6, country="no"),
         Rule("dk_44", rf"{_START}(?P<phi>[2-9]\d{{3}} \d{{4}}){_END}", 0.5, country="dk"),
         Rule("se_area", rf"{_START}(?P<phi>0\d{{1,3}}-\d{{2,3}}(?: \d{{2,3}}){{1,3}}){_END}", 0.7, country="se"),
         Rule("se_mobile", rf"{_START}(?P<phi>07\d \d{{3}} \d{{2}} \d{{2}}){_END}", 0.7, country="se"),
         Rule(
-            "fi", rf"{_START}(?P<phi>(?:\(0\d{{1,2}}\)|0\d{{1,2}})[ \-]\d{{3,4}} ?\d{{3,4}}){_END}", 0.6, country="fi"
+            "fi", rf"{_START}(?P<phi>(?:\(0\d{{1,2}}\)|0\d{{1,3}})[ \-]\d{{3,4}} ?\d{{3,4}}){_END}", 0.6, country="fi"
         ),
         Rule("ee", rf"{_START}(?P<phi>[56]\d{{2,3}} \d{{4}}){_END}", 0.5, country="ee"),
         Rule(

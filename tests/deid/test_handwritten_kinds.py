@@ -68,6 +68,10 @@ FACILITIES: list[Case] = [
     ("en", "Previously seen at Capio Lundby, potassium 3.9.", "Capio Lundby", "ORGANIZATION", "potassium 3.9"),
     ("en", "Patient from Kotikartano care home, sodium 131.", "Kotikartano care home", "ORGANIZATION", "sodium 131"),
     ("fi", "Tuli Tammelan palvelukodista, Hb 111.", "Tammelan palvelukodista", "ORGANIZATION", "Hb 111"),
+    ("nb", "Skal til Ekeberg bo- og servicesenter, CRP 9.", "Ekeberg bo- og servicesenter", "ORGANIZATION", "CRP 9"),
+    ("sv", "Bor på Vård- och omsorgsboendet Björken, Hb 99.", "omsorgsboendet Björken", "ORGANIZATION", "Hb 99"),
+    ("da", "Egen læge: Lægerne Søtorvet, CRP 4.", "Lægerne Søtorvet", "ORGANIZATION", "CRP 4"),
+    ("da", "Borger på Plejecentret Solhøj, vægt 51 kg.", "Plejecentret Solhøj", "ORGANIZATION", "51 kg"),
 ]
 
 
@@ -84,6 +88,7 @@ NAMES: list[Case] = [
     ("da", "Vedr.: Søgaard, Preben\nINR 1,9.", "Søgaard, Preben", "PERSON", "1,9"),
     ("fi", "Potilas: Hyvönen, Tuula\nHb 119.", "Hyvönen, Tuula", "PERSON", "Hb 119"),
     ("et", "Patsient: Kallas, Mati\nCRP 7.", "Kallas, Mati", "PERSON", "CRP 7"),
+    ("da", "Borger Sand, Gudrun, 97 år, vægt 48,2 kg.", "Sand, Gudrun", "PERSON", "48,2 kg"),
     ("en", "Patient: O'Neill-Berg, Siobhan\nHb 98.", "O'Neill-Berg, Siobhan", "PERSON", "Hb 98"),
     ("nb", "Elektronisk signert av K. Nygaard-Lie, overlege. Na 140.", "K. Nygaard-Lie", "PERSON", "Na 140"),
     ("sv", "Signerat av M. Strand, ST-läkare. K 3,9.", "M. Strand", "PERSON", "3,9"),
@@ -121,6 +126,8 @@ DATES: list[Case] = [
     ("sv", "Återbesök 4–5/3 på mottagningen, MMSE 17/30.", "4–5/3", "DATE", "17/30"),
     ("nb", "Plan: hjem til Kolbotn 16.9. med hjemmetjeneste, Na 134.", "16.9.", "DATE", "Na 134"),
     ("en", "Blood culture 23/3 grew E. coli, 1/2 tablet at night.", "23/3", "DATE", "1/2 tablet"),
+    ("en", "Admitted 21–28 June 2024 with pneumonia, CRP 254.", "21–28 June 2024", "DATE", "CRP 254"),
+    ("en", "CXR 22/6: consolidation, urea 9.1.", "22/6", "DATE", "urea 9.1"),
 ]
 
 
@@ -144,6 +151,8 @@ NUMBERS: list[Case] = [
     ("fi", "Tytär tavoitettavissa 0401234567, Hb 99.", "0401234567", "PHONE", "Hb 99"),
     ("et", "Poeg helistas, number 53418827, CRP 3.", "53418827", "PHONE", "CRP 3"),
     ("en", "Her son can be reached on 92284017, Hb 11.1.", "92284017", "PHONE", "11.1"),
+    ("fi", "Pojalle soitettu, numero 0400 812 345, RR 118/70.", "0400 812 345", "PHONE", "118/70"),
+    ("en", "Contact: brother, +353 87 123 4567, urea 9.1.", "+353 87 123 4567", "PHONE", "urea 9.1"),
 ]
 
 
@@ -161,6 +170,7 @@ PLACES: list[Case] = [
     ("fi", "Mökki Puumalassa, CRP 17.", "Puumalassa", "LOCATION", "CRP 17"),
     ("et", "Suvekodu Kärdlas, CRP 5.", "Kärdlas", "LOCATION", "CRP 5"),
     ("en", "Born and raised in Kirkenes, Hb 13.5.", "Kirkenes", "LOCATION", "Hb 13.5"),
+    ("nb", "Bor med kona i enebolig i Fjellhamar, CRP 20.", "Fjellhamar", "LOCATION", "CRP 20"),
 ]
 
 
