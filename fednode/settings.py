@@ -75,6 +75,9 @@ class FlSettings(_Section):
     workspace: Path | None = Field(None, description="NVFlare workspace; default $FEDNODE_HOME/nvflare.")
     check_timeout_s: float = Field(15.0, gt=0, description="Longest any NVFlare event handler may take.")
     review_window_h: float = Field(72.0, gt=0, description="How long the coordinator keeps a held job queued.")
+    connect_timeout_s: float = Field(
+        5.0, gt=0, description="How long `fednode study` waits for the coordinator's admin port to answer."
+    )
     device: str = Field("cpu", description="torch device for training.")
     torch_threads: int = Field(
         0, ge=0, description="CPU threads torch may use for training (0: torch's default, all cores)."

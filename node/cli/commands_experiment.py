@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from node.ml.experiments import ExperimentConfig
-    from node.ml.experiments.config import DATA_DIR
 
 
 @dataclass(frozen=True)
@@ -35,10 +34,24 @@ class _Common:
     data_dir: Path | None
 
 
+def _model(cli: CliContext, common: _Common) -> str:
+    return common.model or (str(cli.settings.fl.model_dir) if cli.settings.fl.model_dir else "minilm")
+
+
+def _check_inputs(cli: CliContext, common: _Common) -> None:
+    """The model and the data are there, before torch and transformers load (exit 4, nothing created)."""
+    from node.local.inputs import check_data_dir, check_model_spec
+
+    check_model_spec(_model(cli, common), "--model" if common.model else "fl.model_dir")
+    if common.data_dir is not None:
+        check_data_dir(common.data_dir)
+
+
 def _config(cli: CliContext, common: _Common) -> ExperimentConfig:
     from node.ml.experiments import ExperimentConfig
+    from node.ml.experiments.config import DATA_DIR
 
-    model = common.model or (str(cli.settings.fl.model_dir) if cli.settings.fl.model_dir else "minilm")
+    model = _model(cli, common)
     return ExperimentConfig(
         rounds=common.rounds,
         local_epochs=common.local_epochs,
@@ -57,12 +70,24 @@ def _config(cli: CliContext, common: _Common) -> ExperimentConfig:
 
 
 def _run(cli: CliContext, kind: str, configurations: list[tuple[str, list[float]]], common: _Common) -> None:
-    from node.ml.experiments import ExperimentContext, markdown_table, run_experiment, write_report
+    from rich.console import Console
 
-    config = _config(cli, common)
-    ctx = ExperimentContext.load(config)
-    report = run_experiment(kind, configurations, ctx)
-    paths = write_report(report, common.out)
+    from node.local.logs import routed_logs, where_logs_went
+
+    route = None
+    try:  # transformers' and torch's own lines go to <out>/logs/experiment.log
+        with routed_logs(common.out / "logs", "experiment", level=cli.settings.log_level, transformers=True) as route:
+            from node.ml.experiments import ExperimentContext, run_experiment, write_report
+
+            config = _config(cli, common)
+            ctx = ExperimentContext.load(config)
+            report = run_experiment(kind, configurations, ctx)
+            paths = write_report(report, common.out)
+    finally:
+        if route is not None:
+            where_logs_went(route, Console(stderr=True))
+    from node.ml.experiments import markdown_table
+
     payload: dict[str, Any] = {
         "ok": True,
         "experiment": kind,
@@ -79,26 +104,45 @@ def _run(cli: CliContext, kind: str, configurations: list[tuple[str, list[float]
     cli.emit(payload, render)
 
 
-_Rounds = Annotated[int, typer.Option("--rounds", min=1, help="Federated rounds (central: the same epochs).")]
-_Epochs = Annotated[int, typer.Option("--local-epochs", min=1, help="Local epochs per round.")]
+_Rounds = Annotated[
+    int, typer.Option("--rounds", min=1, metavar="N", help="Federated rounds (central: the same epochs).")
+]
+_Epochs = Annotated[int, typer.Option("--local-epochs", min=1, metavar="N", help="Local epochs per round.")]
 _Model = Annotated[
     str | None,
-    typer.Option("--model", help="'minilm', 'tiny' or a local HF checkpoint folder (default: settings)."),
+    typer.Option(
+        "--model", metavar="NAME|DIR", help="minilm, tiny or a local HF checkpoint folder (default: settings)."
+    ),
 ]
-_TrainLimit = Annotated[int | None, typer.Option("--train-limit", min=1, help="Use the first N training sentences.")]
+_TrainLimit = Annotated[
+    int | None, typer.Option("--train-limit", min=1, metavar="N", help="Use the first N training sentences.")
+]
 _TestLimit = Annotated[
-    int | None, typer.Option("--test-limit", min=1, help="Score on the first N test sentences (quick runs).")
+    int | None,
+    typer.Option("--test-limit", min=1, metavar="N", help="Score on the first N test sentences (quick runs)."),
 ]
-_Out = Annotated[Path, typer.Option("--out", help="Folder for the JSON, Markdown table and F1 plot.")]
-_Device = Annotated[str | None, typer.Option("--device", help="torch device, e.g. cpu or cuda (default: settings).")]
-_Seed = Annotated[int, typer.Option("--seed", help="Seed for shards, initial head and batches.")]
-_Batch = Annotated[int, typer.Option("--batch-size", min=1, help="Training batch size.")]
-_Lr = Annotated[float | None, typer.Option("--lr", help="Learning rate (default 5e-5; tiny model 3e-3).")]
+_Out = Annotated[
+    Path,
+    typer.Option("--out", metavar="DIR", help="Folder for the JSON, Markdown table, F1 plot and logs/experiment.log."),
+]
+_Device = Annotated[
+    str | None, typer.Option("--device", metavar="DEVICE", help="torch device, e.g. cpu or cuda (default: settings).")
+]
+_Seed = Annotated[int, typer.Option("--seed", metavar="N", help="Seed for shards, initial head and batches.")]
+_Batch = Annotated[int, typer.Option("--batch-size", min=1, metavar="N", help="Training batch size.")]
+_Lr = Annotated[
+    float | None, typer.Option("--lr", metavar="RATE", help="Learning rate (default 5e-5; tiny model 3e-3).")
+]
 _Bf16 = Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast for the forward pass.")]
 _DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Folder with train.tsv/test.tsv (default: bundled NCBI-disease).")
+    Path | None,
+    typer.Option(
+        "--data-dir", metavar="DIR", help="Folder with train.tsv and test.tsv (default: bundled NCBI-disease)."
+    ),
 ]
-_Agg = Annotated[str, typer.Option("--aggregator", help="fedavg, fedprox, scaffold, median, trimmed_mean, ...")]
+_Agg = Annotated[
+    str, typer.Option("--aggregator", metavar="NAME", help="fedavg, fedprox, scaffold, median, trimmed_mean, ...")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -109,7 +153,9 @@ def register(app: typer.Typer) -> None:
     @group.command("clients")
     def clients_cmd(
         ctx: typer.Context,
-        sites: Annotated[str, typer.Option("--sites", help="Comma-separated site counts, even shares.")] = "2,4,6",
+        sites: Annotated[
+            str, typer.Option("--sites", metavar="N,N,...", help="Comma-separated site counts, even shares.")
+        ] = "2,4,6",
         rounds: _Rounds = 20,
         local_epochs: _Epochs = 1,
         model: _Model = None,
@@ -127,7 +173,9 @@ def register(app: typer.Typer) -> None:
         """Federated NER with 2, 4, 6 ... sites holding even shares, against a central baseline."""
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            from node.ml.experiments import clients_configurations, parse_sites
+            from node.ml.experiments.config import parse_sites
+
+            counts = parse_sites(sites)
 
             common = _Common(
                 rounds,
@@ -144,13 +192,17 @@ def register(app: typer.Typer) -> None:
                 aggregator,
                 data_dir,
             )
-            _run(cli, "clients", clients_configurations(parse_sites(sites)), common)
+            _check_inputs(cli, common)
+            from node.ml.experiments import clients_configurations
+
+            _run(cli, "clients", clients_configurations(counts), common)
 
     @group.command("imbalance")
     def imbalance_cmd(
         ctx: typer.Context,
         shares: Annotated[
-            str, typer.Option("--shares", help="Comma-separated share groups, e.g. 50/50,75/25,90/10.")
+            str,
+            typer.Option("--shares", metavar="A/B,...", help="Comma-separated share groups, e.g. 50/50,75/25,90/10."),
         ] = "50/50,75/25,90/10",
         rounds: _Rounds = 20,
         local_epochs: _Epochs = 1,
@@ -169,7 +221,9 @@ def register(app: typer.Typer) -> None:
         """Federated NER with skewed data shares between sites, against a central baseline."""
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            from node.ml.experiments import imbalance_configurations, parse_shares
+            from node.ml.experiments.config import parse_shares
+
+            groups = parse_shares(shares)
 
             common = _Common(
                 rounds,
@@ -186,4 +240,7 @@ def register(app: typer.Typer) -> None:
                 aggregator,
                 data_dir,
             )
-            _run(cli, "imbalance", imbalance_configurations(parse_shares(shares)), common)
+            _check_inputs(cli, common)
+            from node.ml.experiments import imbalance_configurations
+
+            _run(cli, "imbalance", imbalance_configurations(groups), common)

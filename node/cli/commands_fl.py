@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Console
 
 from node.cli._context import CliContext, get_ctx, handled_errors
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
+    from node.coordinator.study import StudyClient
     from node.kit.layout import Federation
 
 study_app = typer.Typer(
@@ -20,7 +25,11 @@ study_app = typer.Typer(
 
 FederationOpt = Annotated[
     Path | None,
-    typer.Option("--federation", help="Folder written by `fednode provision` (default: $FEDNODE_HOME/federation)."),
+    typer.Option(
+        "--federation",
+        metavar="DIR",
+        help="Folder written by `fednode provision` (default: $FEDNODE_HOME/federation).",
+    ),
 ]
 
 
@@ -29,9 +38,43 @@ def _federation_root(cli: CliContext, given: Path | None) -> Path:
 
 
 def _load(cli: CliContext, given: Path | None) -> Federation:
-    from node.kit.layout import load_federation
+    """The provisioned federation; a missing or unreadable one is bad input (exit 4) that says how to get one."""
+    from fednode.errors import BadInputError
+    from node.kit.layout import FEDERATION_FILE, Federation
 
-    return load_federation(_federation_root(cli, given))
+    path = _federation_root(cli, given) / FEDERATION_FILE
+    if not path.is_file():
+        raise BadInputError(
+            "no provisioned federation here; create one with `fednode provision` (or pass --federation DIR)",
+            file=str(path),
+        )
+    try:
+        return Federation.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadInputError(
+            f"not a federation file ({type(exc).__name__}); provision again with `fednode provision`", file=str(path)
+        ) from None
+
+
+def _client(cli: CliContext, fed: Federation) -> StudyClient:
+    """The admin's client; it checks the admin kit and that the coordinator answers before NVFlare starts."""
+    from node.coordinator.study import StudyClient
+
+    return StudyClient(fed, connect_timeout_s=cli.settings.fl.connect_timeout_s)
+
+
+@contextmanager
+def _study_logs(cli: CliContext, fed: Federation) -> Iterator[None]:
+    """NVFlare's admin-API log lines and prints go to ``<federation>/logs/study.log``; one line says so."""
+    from node.local.logs import routed_logs, where_logs_went
+
+    route = None
+    try:
+        with routed_logs(fed.root / "logs", "study", level=cli.settings.log_level, capture_prints=True) as route:
+            yield
+    finally:
+        if route is not None:
+            where_logs_went(route, Console(stderr=True))
 
 
 def provision(
@@ -110,39 +153,57 @@ def study_submit(
         Path | None,
         typer.Option(
             "--job-folder",
+            metavar="DIR",
             help="Submit your own NVFlare job folder (bring your own code) instead of the built-in study; its "
-            "server workflow's rounds apply and --rounds/--algorithm/--local-epochs are not used.",
+            "server workflow's rounds apply, and --rounds, --algorithm and --local-epochs are not used.",
         ),
     ] = None,
-    site: Annotated[list[str] | None, typer.Option("--site", help="A participating site; default: all.")] = None,
-    rounds: Annotated[int, typer.Option(min=1)] = 3,
-    min_clients: Annotated[int | None, typer.Option(help="Quorum per round; default: every site.")] = None,
-    algorithm: Annotated[str, typer.Option(help="fedavg, fedprox, scaffold, median, trimmed_mean, ...")] = "fedavg",
-    model: Annotated[str, typer.Option(help="minilm, tiny, or a checkpoint folder at every site.")] = "minilm",
-    local_epochs: Annotated[int, typer.Option(min=1)] = 1,
-    max_examples: Annotated[int | None, typer.Option(help="Cap on training examples per site and round.")] = None,
+    site: Annotated[
+        list[str] | None, typer.Option("--site", metavar="SITE", help="A participating site; default: all.")
+    ] = None,
+    rounds: Annotated[int, typer.Option(min=1, metavar="N", help="Federated rounds.")] = 3,
+    min_clients: Annotated[int | None, typer.Option(metavar="N", help="Quorum per round; default: every site.")] = None,
+    algorithm: Annotated[
+        str, typer.Option(metavar="NAME", help="fedavg, fedprox, scaffold, median, trimmed_mean, ...")
+    ] = "fedavg",
+    model: Annotated[
+        str, typer.Option(metavar="NAME|DIR", help="minilm, tiny, or a checkpoint folder at every site.")
+    ] = "minilm",
+    local_epochs: Annotated[int, typer.Option(min=1, metavar="N", help="Local epochs per round at each site.")] = 1,
+    max_examples: Annotated[
+        int | None, typer.Option(metavar="N", help="Cap on training examples per site and round.")
+    ] = None,
     root_set: Annotated[
         str | None,
-        typer.Option(help="fltrust: the coordinator's root set (CoNLL file there); default: bundled NCBI devel."),
+        typer.Option(
+            metavar="FILE",
+            help="fltrust: the coordinator's root set (CoNLL file there); default: bundled NCBI devel.",
+        ),
     ] = None,
-    root_size: Annotated[int, typer.Option(min=1, help="fltrust: root-set sentences used each round.")] = 100,
+    root_size: Annotated[
+        int, typer.Option(min=1, metavar="N", help="fltrust: root-set sentences used each round.")
+    ] = 100,
     federation: FederationOpt = None,
 ) -> None:
     """Build the NER study, or take your own job folder (manifest embedded, every site mandatory), and submit it
     through the FLARE API."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
-        from node.coordinator.study import StudyClient, StudySpec, build_job, sites_from
+        from node.coordinator.study import StudySpec, build_job, sites_from
 
         if job_folder is not None:
             from node.coordinator.byoc import check_job_folder, prepare_byoc_job
 
             check_job_folder(job_folder)  # a folder that is not a job is refused before anything else (exit 4)
             fed = _load(cli, federation)
-            prepared = prepare_byoc_job(
-                job_folder, fed.root / "jobs", sites=sites_from(site, fed), model_spec=model, study=name
-            )
-            job_id = StudyClient(fed).submit(prepared.folder)
+            sites_chosen = sites_from(site, fed)
+            client = _client(cli, fed)
+            client.check_reachable()  # before the job folder is prepared: a down coordinator leaves nothing behind
+            with _study_logs(cli, fed):
+                prepared = prepare_byoc_job(
+                    job_folder, fed.root / "jobs", sites=sites_chosen, model_spec=model, study=name
+                )
+                job_id = client.submit(prepared.folder)
             cli.emit(
                 {"ok": True, "job_id": job_id, **prepared.to_json()},
                 lambda c: c.print(
@@ -165,8 +226,11 @@ def study_submit(
             root_set=root_set,
             root_size=root_size,
         )
-        job, digest = build_job(spec, fed.root / "jobs")
-        job_id = StudyClient(fed).submit(job)
+        client = _client(cli, fed)
+        client.check_reachable()  # before the job is built: a down coordinator leaves nothing behind
+        with _study_logs(cli, fed):
+            job, digest = build_job(spec, fed.root / "jobs")
+            job_id = client.submit(job)
         cli.emit(
             {"ok": True, "job_id": job_id, "digest": digest, "sites": list(spec.sites), "job_folder": str(job)},
             lambda c: c.print(
@@ -187,9 +251,9 @@ def study_status(
     with handled_errors(cli):
         from rich.markup import escape
 
-        from node.coordinator.study import StudyClient
-
-        status = StudyClient(_load(cli, federation)).status(job_id)
+        fed = _load(cli, federation)
+        with _study_logs(cli, fed):
+            status = _client(cli, fed).status(job_id)
         cli.emit(
             {"ok": True, **status.to_json()},
             lambda c: c.print(
@@ -204,25 +268,30 @@ def study_status(
 def study_download(
     ctx: typer.Context,
     job_id: Annotated[str, typer.Argument(help="The job id.")],
-    out: Annotated[Path, typer.Option("--out", help="Where to put the job result.")] = Path("results"),
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Where to put the job result.")] = Path("results"),
     site_key: Annotated[
         list[str] | None,
-        typer.Option("--site-key", help="SITE=PUBLIC_KEY_PEM_FILE: verify that site's approval receipt; repeatable."),
+        typer.Option(
+            "--site-key",
+            metavar="SITE=FILE",
+            help="Verify that site's approval receipt with its public key (PEM file); repeatable.",
+        ),
     ] = None,
     federation: FederationOpt = None,
 ) -> None:
     """Download the result and verify the signed model against the pinned coordinator key (exit 5 if it fails).
 
-    The provenance names the sites whose signed approval receipts it holds; with ``--site-key`` each given site's
-    receipt must verify against its public key."""
+    Its provenance names the sites whose signed approval receipts it holds; see --site-key."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
         from node.coordinator.signing import verify_signed_model
-        from node.coordinator.study import StudyClient, read_rounds
+        from node.coordinator.study import read_rounds
 
         keys = _site_keys(site_key or [])
-        client = StudyClient(_load(cli, federation))
-        folder = client.download(job_id, out)
+        fed = _load(cli, federation)
+        client = _client(cli, fed)
+        with _study_logs(cli, fed):
+            folder = client.download(job_id, out)
         verified = verify_signed_model(folder, [client.trusted_key()], site_keys=keys)
         rounds = read_rounds(folder)
         payload: dict[str, Any] = {
@@ -265,40 +334,63 @@ def _site_keys(entries: list[str]) -> dict[str, str]:
 
 def demo(
     ctx: typer.Context,
-    sites: Annotated[int, typer.Option("--sites", min=1, max=8, help="Number of hospitals.")] = 3,
+    sites: Annotated[int, typer.Option("--sites", min=1, max=8, metavar="N", help="Number of hospitals.")] = 3,
     auto_approve: Annotated[
         bool, typer.Option("--auto-approve", help="Record a scripted approval in each site's audit log.")
     ] = False,
-    rounds: Annotated[int, typer.Option(min=1, help="Federated rounds.")] = 3,
-    sentences: Annotated[int, typer.Option(min=10, help="NCBI-disease train sentences shared among the sites.")] = 3000,
-    test_sentences: Annotated[int | None, typer.Option(help="Test sentences scored (default: all 940).")] = None,
-    dev_sentences: Annotated[
-        int, typer.Option(min=0, help="Devel sentences the coordinator scores each round on (0: none).")
-    ] = 200,
-    local_epochs: Annotated[int, typer.Option(min=1, help="Local epochs per round at each site.")] = 1,
-    lr: Annotated[
-        float | None, typer.Option("--lr", help="Local AdamW rate (default 1e-4; 3e-3 for --model tiny).")
+    rounds: Annotated[int, typer.Option(min=1, metavar="N", help="Federated rounds.")] = 3,
+    sentences: Annotated[
+        int, typer.Option(min=10, metavar="N", help="NCBI-disease train sentences shared among the sites.")
+    ] = 3000,
+    test_sentences: Annotated[
+        int | None, typer.Option(metavar="N", help="Test sentences scored (default: all 940).")
     ] = None,
-    model: Annotated[str, typer.Option(help="minilm (default), tiny, or a checkpoint folder.")] = "minilm",
-    algorithm: Annotated[str, typer.Option(help="Aggregation rule.")] = "fedavg",
-    min_clients: Annotated[int | None, typer.Option(help="Quorum per round (default: every site).")] = None,
+    dev_sentences: Annotated[
+        int, typer.Option(min=0, metavar="N", help="Devel sentences the coordinator scores each round on (0: none).")
+    ] = 200,
+    local_epochs: Annotated[int, typer.Option(min=1, metavar="N", help="Local epochs per round at each site.")] = 1,
+    lr: Annotated[
+        float | None,
+        typer.Option("--lr", metavar="RATE", help="Local AdamW rate (default 1e-4; 3e-3 for --model tiny)."),
+    ] = None,
+    model: Annotated[
+        str, typer.Option(metavar="NAME|DIR", help="minilm (default), tiny, or a checkpoint folder.")
+    ] = "minilm",
+    algorithm: Annotated[str, typer.Option(metavar="NAME", help="Aggregation rule.")] = "fedavg",
+    min_clients: Annotated[
+        int | None, typer.Option(metavar="N", help="Quorum per round (default: every site).")
+    ] = None,
     job: Annotated[
         Path | None,
         typer.Option(
             "--job",
+            metavar="DIR",
             help="Run your own NVFlare job folder (bring your own code) instead of the built-in study; "
-            "--rounds and --model apply, --lr/--local-epochs/--algorithm/--min-clients do not.",
+            "--rounds and --model apply; --lr, --local-epochs, --algorithm and --min-clients do not.",
         ),
     ] = None,
     workdir: Annotated[
-        Path | None, typer.Option(help="Where the demo federation lives (default: a temp folder).")
+        Path | None,
+        typer.Option(metavar="DIR", help="Where the demo federation and its logs/ live (default: a new temp folder)."),
     ] = None,
-    approval_timeout: Annotated[float, typer.Option(help="Seconds to wait for people to approve.")] = 3600.0,
+    approval_timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="How long to wait for people to approve.")
+    ] = 3600.0,
 ) -> None:
-    """The local federation: provision, prepare each hospital's data, submit, approve, train, score."""
+    """The local federation: provision, prepare each hospital's data, submit, approve, train, score.
+
+    NVFlare's and the libraries' log lines go to <workdir>/logs/demo.log, not the console."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
+        from node.local.inputs import check_model_spec
+
+        check_model_spec(model)  # the cheap checks first, before NVFlare and torch load
+        if job is not None:
+            from node.coordinator.byoc import check_job_folder
+
+            check_job_folder(job)
         from node.local.demo import DemoConfig, run_demo
+        from node.local.logs import pinned_console, routed_logs, where_logs_went
 
         config = DemoConfig(
             sites=sites,
@@ -316,7 +408,18 @@ def demo(
             workdir=workdir,
             approval_timeout_s=approval_timeout,
         )
-        result = run_demo(config, console=cli.console, progress=not cli.json_output)
+        workdir = config.workdir or Path(tempfile.mkdtemp(prefix="fednode-demo-"))
+        config = replace(config, workdir=workdir)
+        progress = pinned_console(cli.console)  # prints by NVFlare and the libraries go to the log file
+        route = None
+        try:
+            with routed_logs(
+                workdir / "logs", "demo", level=cli.settings.log_level, capture_prints=True, transformers=True
+            ) as route:
+                result = run_demo(config, console=progress, progress=not cli.json_output)
+        finally:
+            if route is not None:
+                where_logs_went(route, Console(stderr=True))
         cli.emit(result.to_json(), result.render)
 
 

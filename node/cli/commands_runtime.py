@@ -17,24 +17,35 @@ coordinator_app = typer.Typer(help="The coordinator's FLARE server.", no_args_is
 
 KitOption = Annotated[
     Path | None,
-    typer.Option("--kit", envvar="FEDNODE_STARTUP_KIT", help="Startup kit folder from `fednode provision`."),
+    typer.Option(
+        "--kit", envvar="FEDNODE_STARTUP_KIT", metavar="DIR", help="Startup kit folder from `fednode provision`."
+    ),
 ]
 SiteKeyOption = Annotated[
     Path,
     typer.Option(
         "--site-key",
         envvar="FEDNODE_SITE_KEY_FILE",
+        metavar="FILE",
         help="The site's Ed25519 key (PEM) to install into the state volume; empty or absent: keep or create one.",
     ),
 ]
 AdminKitOption = Annotated[
     Path | None,
-    typer.Option("--admin-kit", envvar="FEDNODE_ADMIN_KIT", help="The operator's admin kit (for `fednode study`)."),
+    typer.Option(
+        "--admin-kit",
+        envvar="FEDNODE_ADMIN_KIT",
+        metavar="DIR",
+        help="The operator's admin kit (for `fednode study`).",
+    ),
 ]
 SitesOption = Annotated[
     str,
     typer.Option(
-        "--sites", envvar="FEDNODE_SITES", help="The provisioned sites, comma-separated (for `fednode study`)."
+        "--sites",
+        envvar="FEDNODE_SITES",
+        metavar="SITE,SITE,...",
+        help="The provisioned sites, comma-separated (for `fednode study`).",
     ),
 ]
 
@@ -70,6 +81,7 @@ def site_start(
     """Install the site key, compile the site policy into the kit's local/ files, then run the FLARE client."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
+        _require_kit(kit or Path("/run/secrets/startup_kit"), "--kit")  # before the boot creates any state
         from node.kit.runtime import exec_supervisor
         from node.site.boot import prepare_site
 
@@ -82,8 +94,7 @@ def coordinator_start(
 ) -> None:
     """Run the FLARE server from its startup kit (foreground); set up `fednode study` when an admin kit is given.
 
-    NVFLARE_CLIENT_OUTCOME_WAIT_TIMEOUT defaults to 30 s (NVFlare's 900 s keeps a finished job RUNNING for 15
-    minutes after a site dropped out); a value in the environment wins."""
+    A job whose site dropped out is closed after 30 s (NVFLARE_CLIENT_OUTCOME_WAIT_TIMEOUT; NVFlare's is 900 s)."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
         from node.kit.runtime import (
@@ -95,12 +106,30 @@ def coordinator_start(
         )
 
         source = kit or Path("/run/secrets/server_kit")
+        _require_kit(source, "--kit")  # both kits are checked before anything is staged
+        if admin_kit is not None:
+            _require_kit(admin_kit, "--admin-kit", ("startup/fed_admin.json", "startup/rootCA.pem"))
         settings = cli.settings
         staged = stage_kit(source, settings, overlay=server_storage_overlay(settings.nvflare_workspace))
-        if admin_kit is not None and admin_kit.is_dir():
+        if admin_kit is not None:
             names = [s.strip() for s in sites.split(",") if s.strip()]
             write_admin_federation(settings, staged.kit, admin_kit, names)
         exec_supervisor(staged, coordinator_env())
+
+
+def _require_kit(
+    kit: Path, option: str, files: tuple[str, ...] = ("startup/sub_start.sh", "startup/rootCA.pem")
+) -> None:
+    """A startup kit from `fednode provision` is there (exit 4 naming the option and the path, nothing created)."""
+    from fednode.errors import BadInputError
+
+    if not kit.is_dir():
+        raise BadInputError(f"{option} {kit}: no startup kit there; `fednode provision` writes one for each party")
+    missing = [name for name in files if not (kit / name).is_file()]
+    if missing:
+        raise BadInputError(
+            f"{option} {kit}: not a startup kit (no {', '.join(missing)}); use the folder `fednode provision` wrote"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from fednode.errors import ConfigError, NotFoundError, ServiceError
+from fednode.errors import BadInputError, ConfigError, NotFoundError, ServiceError
 from node.coordinator.root_set import root_train_args
 from node.kit.layout import COORDINATOR_PUBLIC_KEY, Federation
 from policies.manifest import Declaration, embed_manifest
@@ -211,16 +212,64 @@ class JobStatus:
         }
 
 
+ADMIN_CONFIG = Path("startup") / "fed_admin.json"
+"""The admin kit's endpoint file (written by provisioning): the coordinator's admin host and port."""
+
+
+def admin_endpoint(federation: Federation) -> tuple[str, int]:
+    """The coordinator's admin ``(host, port)`` as the admin kit names it; a missing or unreadable kit is bad input."""
+    path = federation.admin_dir / ADMIN_CONFIG
+    if not path.is_file():
+        raise BadInputError(
+            "no admin kit here; provision the federation with `fednode provision` (or pass --federation)",
+            file=str(path),
+        )
+    try:
+        admin = json.loads(path.read_text(encoding="utf-8"))["admin"]
+        return str(admin["host"]), int(admin["port"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise BadInputError(
+            f"not an admin kit's endpoint file ({type(exc).__name__}); provision again with `fednode provision`",
+            file=str(path),
+        ) from None
+
+
+def check_reachable(host: str, port: int, timeout_s: float) -> None:
+    """Fail fast, before NVFlare's admin API retries for a minute: the coordinator's admin port must accept TCP."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return
+    except TimeoutError:
+        why = f"timed out after {timeout_s:g} s"
+    except ConnectionRefusedError:
+        why = "connection refused"
+    except socket.gaierror:
+        why = "unknown host"
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+    raise ServiceError(
+        f"coordinator {host}:{port} is not reachable ({why}): start it (`fednode coordinator start`) or check "
+        "the host, port and firewall in the admin kit"
+    )
+
+
 class StudyClient:
     """Submit, watch and download studies as the consortium's admin (mutual TLS, the admin startup kit)."""
 
-    def __init__(self, federation: Federation, *, timeout_s: float = 60.0) -> None:
+    def __init__(self, federation: Federation, *, timeout_s: float = 60.0, connect_timeout_s: float = 5.0) -> None:
         self.federation = federation
         self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
+
+    def check_reachable(self) -> None:
+        """The admin kit is there and the coordinator's admin port answers (else fail in seconds, not a minute)."""
+        host, port = admin_endpoint(self.federation)
+        check_reachable(host, port, self.connect_timeout_s)
 
     def _session(self) -> Any:
         from node.coordinator.launcher import admin_session
 
+        self.check_reachable()
         return admin_session(self.federation, self.timeout_s)
 
     def submit(self, job_folder: Path) -> str:
@@ -265,8 +314,8 @@ class StudyClient:
 
     def download(self, job_id: str, destination: Path) -> Path:
         """Download the job's result folder into ``destination``; return where the signed model lies."""
-        destination.mkdir(parents=True, exist_ok=True)
         with self._session() as sess:
+            destination.mkdir(parents=True, exist_ok=True)
             try:
                 location = sess.download_job_result(job_id, str(destination))
             except Exception as exc:  # NVFlare raises its own exception types

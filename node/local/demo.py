@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -366,6 +367,8 @@ def prepare_consortium(config: DemoConfig, steps: Steps, *, extra_class_prefixes
     nv_home.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
+        # this demo run's own de-identification secret (the sites refuse to load surrogates into the CDM without one)
+        "FEDNODE_DEID__SECRET": os.environ.get("FEDNODE_DEID__SECRET") or secrets.token_hex(32),
         "HOME": str(nv_home),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
@@ -443,16 +446,25 @@ def _build_study(config: DemoConfig, sites: list[str], jobs_dir: Path) -> tuple[
     return build_job(spec, jobs_dir)
 
 
+def check_demo_inputs(config: DemoConfig) -> None:
+    """Refuse what cannot work before any hospital is set up (exit 4, nothing created): a ``--job`` that is not an
+    NVFlare job folder, a ``--model`` that is neither a known name nor a checkpoint folder."""
+    from node.local.inputs import check_model_spec
+
+    if config.job is not None:
+        from node.coordinator.byoc import check_job_folder
+
+        check_job_folder(config.job)
+    check_model_spec(config.model_spec)
+
+
 def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> DemoResult:
     """Run the whole demo; see the module docstring. Stops every process it started, whatever happens."""
     from node.coordinator.launcher import LocalFederation
     from node.coordinator.signing import verify_signed_model
     from node.coordinator.study import StudyClient
 
-    if config.job is not None:  # a folder that is not a job is refused before any hospital is set up (exit 4)
-        from node.coordinator.byoc import check_job_folder
-
-        check_job_folder(config.job)
+    check_demo_inputs(config)
     steps = Steps(console, progress)
     started = time.monotonic()
     consortium = prepare_consortium(config, steps)

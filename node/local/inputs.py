@@ -1,0 +1,33 @@
+"""Checks of the inputs ``fednode demo`` and ``fednode experiment`` take, done before torch, transformers or NVFlare
+load: a wrong path fails in a moment with one line naming the option, and nothing is created."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fednode.errors import BadInputError
+
+MODEL_NAMES = ("minilm", "tiny")
+"""The model specs that need no folder (the bundled all-MiniLM-L6-v2, and the tiny random BERT for tests)."""
+
+
+def check_model_spec(spec: str, option: str = "--model") -> None:
+    """``minilm``, ``tiny`` or a Hugging Face checkpoint folder (one with a ``config.json``)."""
+    if spec in MODEL_NAMES:
+        return
+    folder = Path(spec)
+    if not folder.is_dir():
+        raise BadInputError(f"{option} {spec}: not a folder; use minilm, tiny or a local checkpoint folder")
+    if not (folder / "config.json").is_file():
+        raise BadInputError(f"{option} {spec}: no config.json in it, so not a Hugging Face checkpoint folder")
+
+
+def check_data_dir(
+    folder: Path, files: tuple[str, ...] = ("train.tsv", "test.tsv"), option: str = "--data-dir"
+) -> None:
+    """A folder holding the named CoNLL files."""
+    if not folder.is_dir():
+        raise BadInputError(f"{option} {folder}: not a folder (it must hold {', '.join(files)})")
+    missing = [name for name in files if not (folder / name).is_file()]
+    if missing:
+        raise BadInputError(f"{option} {folder}: missing {', '.join(missing)}")
