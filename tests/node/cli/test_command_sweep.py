@@ -238,10 +238,7 @@ ROWS: tuple[Row, ...] = (
 # Rows failing today: "<command> <option> <case>", "<command> home" or "<command> heavy" -> owner.
 # Strict xfail: a fixed row fails until its entry is removed here.
 FINDINGS: dict[str, str] = {
-    "experiment clients --out binary": "fl-ops: an --out that is a file: the experiment starts (model, training)",
     "policy compile --base-resources missing": "audit-keys: a typed --base-resources that is absent is ignored",
-    "coordinator start --admin-kit missing": "fl-ops: --admin-kit is not checked (ignored when not a folder)",
-    "coordinator start --admin-kit binary": "fl-ops: --admin-kit is not checked (ignored when not a folder)",
 }
 
 
