@@ -344,6 +344,22 @@ SIGNATURE_CUES: tuple[str, ...] = (
     "bioanalyytikko",
     "laborispetsialist",
     "fysioterapeut",
+    "ergoterapeut",
+    "arbetsterapeut",
+    "sjukgymnast",
+    "fysioterapeutti",
+    "toimintaterapeutti",
+    "füsioterapeut",
+    "tegevusterapeut",
+    "physiotherapist",
+    "ot",
+    "valvearst",
+    "hos",
+    "hjemmebesøk",
+    "hjemmebesøg",
+    "hembesök",
+    "kotikäynti",
+    "koduvisiit",
     "gp",
     "registrar",
     "resident",
@@ -860,6 +876,13 @@ HOSPITAL_WORDS: tuple[str, ...] = (
     "hooldekodu",
     "hyvinvointialue",
     "dps",
+    "lasarett",
+    "kommune",
+    "kommun",
+    "kaupunki",
+    "kaupung",
+    "vallavalitsus",
+    "linnavalitsus",
 )
 """Words (or word endings) that make a capitalised phrase the name of a hospital or clinic."""
 
@@ -882,7 +905,25 @@ CHAIN_STEMS: tuple[str, ...] = (
 REGION_WORDS: frozenset[str] = frozenset({"Helse", "Region", "Regionen", "Hyvinvointialue"})
 """Words that, capitalised and followed by a capitalised name, make a regional health body (``Helse Bergen``)."""
 
-HOSPITAL_SHORT_NAMES: tuple[str, ...] = ("Tays", "Oys", "Tyks", "Kys", "HUS", "Ahus", "OUS", "UNN", "SUS")
+HOSPITAL_SHORT_NAMES: tuple[str, ...] = (
+    "Tays",
+    "TAYS",
+    "Oys",
+    "OYS",
+    "Tyks",
+    "TYKS",
+    "Kys",
+    "KYS",
+    "HUS",
+    "Ahus",
+    "AHUS",
+    "OUS",
+    "UNN",
+    "SUS",
+    "TÜK",
+    "PERH",
+    "ITK",
+)
 """Hospitals known by a short name (Finnish case endings allowed: ``Taysiin``, ``Oysissa``)."""
 
 NAMED_HEALTH_TRUSTS: tuple[str, ...] = (
@@ -1548,6 +1589,7 @@ PLACE_CUES: dict[str, str] = {
         r"|sommarställe|sommarstället|landställe|sommerhytte|feriehus|kolonihavehus|torp"
         r"|enebolig|villa|rekkehus|rækkehus|radhus|leilighet|lejlighed|lägenhet|gård|gården|småbruk|bondegård"
         r"|oppveksten|opvæksten|uppväxten|barndommen|barndomen"
+        r"|hemmahörande|hjemmehørende|hjemmehørende"
         r"|fritidshus|fritidsbolig|oppvokst|opvokset|uppvuxen|uppväxt|vokste|växte|voksede|født|född|flyttet"
         r"|flyttede|flyttat|flyttade|hjem|hjemme|hemma|hem|hjemmet)"
         r"(?:[ ]\p{Ll}+){0,3}?[ ](?:i|på|til|till)"

@@ -23,6 +23,7 @@ class AgeOver89Recognizer(RuleRecognizer):
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule("age_unit", rf"(?<![\w.,])(?P<phi>\d{{2,3}})(?:[ \-]?{_UNITS})(?![\w])", 0.85),
         Rule("age_cue", rf"{_CUES}[ ]*:?[ ]*(?P<phi>\d{{2,3}})(?![\w.,]\d|[\w])", 0.85),
+        Rule("age_after_name", r"(?<=\p{Lu}\p{Ll}{2,}[ ])\((?P<phi>\d{2,3})\)", 0.7),
         Rule("age_paren", r"\((?P<phi>\d{2,3})[ ]?(?:v|a|år|y|yo|yrs|years|vuotta|aastat|j)\.?\)", 0.85),
     )
 

@@ -49,10 +49,11 @@ _PERSON_CUES = frozenset(TITLE_CUES) | frozenset(KINSHIP_CUES) | frozenset(SIGNA
 _CHAIN = regex.compile("(?i:" + "|".join(regex.escape(w) for w in CHAIN_STEMS) + ")")
 _SHORT = regex.compile(
     rf"(?<![\w])(?:{'|'.join(HOSPITAL_SHORT_NAMES)})(?::?(?:iin|issa|ista|ssa|sta|in|n|ssä|stä))?(?![\w])"
+    r"(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]+(?![\w]))?"
 )
 _PHRASE = regex.compile(
     r"(?P<phi>(?:\p{Lu}[\p{L}'’\-]*[ ]){1,3}(?i:care home|nursing home|residential home|rest home|health cent(?:re|er)"
-    r"|medical cent(?:re|er)|GP practice))(?![\w])"
+    r"|medical cent(?:re|er)|GP practice|city council|county council|municipality|health board))(?![\w])"
 )
 """English generic facility phrases after a capitalised name (``Kotikartano care home``)."""
 _COMPOUND = regex.compile(

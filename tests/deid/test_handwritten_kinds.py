@@ -72,6 +72,10 @@ FACILITIES: list[Case] = [
     ("sv", "Bor på Vård- och omsorgsboendet Björken, Hb 99.", "omsorgsboendet Björken", "ORGANIZATION", "Hb 99"),
     ("da", "Egen læge: Lægerne Søtorvet, CRP 4.", "Lægerne Søtorvet", "ORGANIZATION", "CRP 4"),
     ("da", "Borger på Plejecentret Solhøj, vægt 51 kg.", "Plejecentret Solhøj", "ORGANIZATION", "51 kg"),
+    ("sv", "Läggs in på Lycksele lasarett, SpO2 84 %.", "Lycksele lasarett", "ORGANIZATION", "SpO2 84 %"),
+    ("nb", "Søknad sendt Hamar kommune, BT 120/80.", "Hamar kommune", "ORGANIZATION", "120/80"),
+    ("fi", "Siirto OYS:n sydänvalvontaan, TnT 450.", "OYS:n", "ORGANIZATION", "TnT 450"),
+    ("en", "Application sent to Tampere city council, Hb 12.1.", "Tampere city council", "ORGANIZATION", "Hb 12.1"),
 ]
 
 
@@ -89,6 +93,8 @@ NAMES: list[Case] = [
     ("fi", "Potilas: Hyvönen, Tuula\nHb 119.", "Hyvönen, Tuula", "PERSON", "Hb 119"),
     ("et", "Patsient: Kallas, Mati\nCRP 7.", "Kallas, Mati", "PERSON", "CRP 7"),
     ("da", "Borger Sand, Gudrun, 97 år, vægt 48,2 kg.", "Sand, Gudrun", "PERSON", "48,2 kg"),
+    ("nb", "Hjemmebesøk hos Olaug Stene, BT 130/80.", "Olaug Stene", "PERSON", "130/80"),
+    ("sv", "Kontakt arbetsterapeut Lova Ekdahl, vikt 60 kg.", "Lova Ekdahl", "PERSON", "60 kg"),
     ("en", "Patient: O'Neill-Berg, Siobhan\nHb 98.", "O'Neill-Berg, Siobhan", "PERSON", "Hb 98"),
     ("nb", "Elektronisk signert av K. Nygaard-Lie, overlege. Na 140.", "K. Nygaard-Lie", "PERSON", "Na 140"),
     ("sv", "Signerat av M. Strand, ST-läkare. K 3,9.", "M. Strand", "PERSON", "3,9"),
@@ -190,6 +196,7 @@ AGES: list[Case] = [
     ("en", "A 90-year-old woman; her son is 64 years old.", "90", "AGE", "64 years"),
     ("fi", "Potilas Lindholm, Sirkka (92 v) palvelukodista, tytär (61 v).", "92", "AGE", "61 v"),
     ("et", "Patsient Kõiv, Salme (93 a), poeg (66 a).", "93", "AGE", "66 a"),
+    ("nb", "Hjemmebesøk hos Olaug Stene (90), Hb (120) normal.", "90", "AGE", "(120)"),
 ]
 
 
