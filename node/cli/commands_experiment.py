@@ -77,7 +77,7 @@ def _run(cli: CliContext, kind: str, configurations: list[tuple[str, list[float]
 
     route = None
     try:  # transformers' and torch's own lines go to <out>/logs/experiment.log
-        with routed_logs(common.out / "logs", "experiment", level=cli.settings.log_level, transformers=True) as route:
+        with routed_logs(common.out / "logs", "experiment", level=cli.settings.log_level, ml=True) as route:
             from node.ml.experiments import ExperimentContext, run_experiment, write_report
 
             config = _config(cli, common)

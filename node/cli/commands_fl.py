@@ -414,7 +414,7 @@ def demo(
         route = None
         try:
             with routed_logs(
-                workdir / "logs", "demo", level=cli.settings.log_level, capture_prints=True, transformers=True
+                workdir / "logs", "demo", level=cli.settings.log_level, capture_prints=True, ml=True
             ) as route:
                 result = run_demo(config, console=progress, progress=not cli.json_output)
         finally:

@@ -125,20 +125,20 @@ class DemoResult:
 
         table = Table(title=f"fednode demo: job {self.job_id} ({len(self.sites)} sites)")
         for col in ("round", "sites", "mean train loss", "devel P", "devel R", "devel F1", "seconds"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")  # site names wrap, never cut
         for r in self.rounds:
             losses = [_loss(m) for m in r.get("metrics", {}).values()]
             mean = f"{sum(losses) / len(losses):.4f}" if losses else "-"
             g = r.get("global") or {}
             dev = [f"{g[k]:.3f}" if k in g else "-" for k in ("precision", "recall", "f1")]
-            table.add_row(str(r["round"]), ",".join(r["sites"]), mean, *dev, f"{r['seconds']:.1f}")
+            table.add_row(str(r["round"]), ", ".join(r["sites"]), mean, *dev, f"{r['seconds']:.1f}")
         console.print(table)
         t = self.test
         console.print(
             f"[bold]global model on the NCBI-disease test set[/bold]: precision {t.get('precision', 0):.3f}  "
             f"recall {t.get('recall', 0):.3f}  F1 {t.get('f1', 0):.3f}  ({int(t.get('support', 0))} mentions)"
         )
-        console.print(f"model {self.model} (signature verified, key {self.signed_by})")
+        console.print(f"model {self.model} (signature verified, key {self.signed_by})", soft_wrap=True)
         if self.approval_to_run_s is not None:
             console.print(
                 f"approval to run: {self.approval_to_run_s:.1f} s; total {self.timings.get('total', 0):.0f} s"

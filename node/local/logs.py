@@ -89,12 +89,23 @@ def pinned_console(console: Console) -> Console:
     return Console(file=console.file, width=console.width if console.is_terminal else None, highlight=False)
 
 
-def _transformers_configured() -> None:
-    """Let transformers attach its own stderr handler now, so that it can be detached (no-op without it)."""
+def _ml_libraries_configured() -> None:
+    """Let torch and transformers attach their own stderr handlers now, so that they can be detached."""
+    with contextlib.suppress(ImportError):
+        import torch  # noqa: F401  # its import sets handlers on its registered loggers
     with contextlib.suppress(ImportError):
         from transformers.utils import logging as hf_logging
 
         hf_logging.get_logger()
+
+
+def _library_loggers() -> list[logging.Logger]:
+    """The routed loggers, and those below them that have handlers of their own (torch gives several one)."""
+    found = [logging.getLogger(name) for name in ROUTED]
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and logger.handlers and any(name.startswith(f"{top}.") for top in ROUTED):
+            found.append(logger)
+    return found
 
 
 @contextlib.contextmanager
@@ -104,29 +115,29 @@ def routed_logs(
     *,
     level: str | int = logging.INFO,
     capture_prints: bool = False,
-    transformers: bool = False,
+    ml: bool = False,
 ) -> Iterator[LogRoute]:
     """Send library log lines (and, with ``capture_prints``, their prints) to ``folder/<command>.log``.
 
-    ``transformers``: import transformers' logging first (about half a second), for commands that will load a
-    model; its stderr handler would otherwise attach itself later, past this routing.
+    ``ml``: import torch and transformers' logging first (a few seconds), for commands that will load a model;
+    their stderr handlers would otherwise attach themselves later, past this routing. The top loggers of
+    :data:`ROUTED` log at ``level`` into the file meanwhile (the console keeps libraries at WARNING).
     """
-    if transformers:
-        _transformers_configured()
+    if ml:
+        _ml_libraries_configured()
     stream = _LazyFile(folder / f"{command}.log")
     route = LogRoute(folder / f"{command}.log", stream)
     handler = logging.StreamHandler(stream)  # a duck-typed text stream
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.setLevel(level)
-    for name in (*ROUTED, FEDNODE_LOGGER):
-        logger = logging.getLogger(name)
+    fednode = logging.getLogger(FEDNODE_LOGGER)
+    route._saved.append((fednode, list(fednode.handlers), fednode.propagate, fednode.level))
+    fednode.addHandler(handler)
+    for logger in _library_loggers():
         route._saved.append((logger, list(logger.handlers), logger.propagate, logger.level))
-        if name == FEDNODE_LOGGER:
-            logger.addHandler(handler)
-            continue
         logger.handlers = [handler]
         logger.propagate = False
-        if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        if logger.name in ROUTED:  # the CLI keeps libraries at WARNING on the console; the file gets their INFO
             logger.setLevel(level)
     consoles = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
     console_levels = [h.level for h in consoles]

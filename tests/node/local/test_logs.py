@@ -30,7 +30,7 @@ def console() -> Iterator[io.StringIO]:
 def test_library_lines_and_prints_go_to_the_file_and_fednode_warnings_to_the_console(
     tmp_path: Path, console: io.StringIO, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with routed_logs(tmp_path / "logs", "demo", capture_prints=True, transformers=True) as route:
+    with routed_logs(tmp_path / "logs", "demo", capture_prints=True, ml=True) as route:
         logging.getLogger("nvflare.fuel.f3.cellnet.core_cell.CoreCell").info("created backbone connector")
         logging.getLogger("transformers.modeling_utils").warning("some weights were not initialized")
         logging.getLogger("urllib3.connectionpool").info("starting new connection")

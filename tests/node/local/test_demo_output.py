@@ -1,0 +1,30 @@
+"""The demo's result at 80 columns: site names and the model path are never cut."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from node.local.demo import DemoResult
+
+MODEL = "/tmp/fednode-demo-abc/results/18c82196-4d40-4ee0-9368-54a4e0c16793/workspace/global_model.safetensors"
+
+
+def test_the_result_table_wraps_site_names_and_keeps_the_model_path_whole() -> None:
+    sites = ["site-1", "site-2", "site-3"]
+    result = DemoResult(
+        workdir="/tmp/fednode-demo-abc",
+        job_id="18c82196-4d40-4ee0-9368-54a4e0c16793",
+        sites=sites,
+        rounds=[{"round": 0, "sites": sites, "metrics": {}, "global": {"f1": 0.5}, "seconds": 8.0}],
+        model=MODEL,
+        signed_by="1c4247d2b99552bf",
+    )
+    out = io.StringIO()
+    result.render(Console(file=out, width=80, color_system=None))
+    text = out.getvalue()
+    assert "…" not in text
+    for site in sites:
+        assert site in text
+    assert MODEL in text
