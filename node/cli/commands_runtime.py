@@ -106,13 +106,17 @@ def coordinator_start(
         )
 
         source = kit or Path("/run/secrets/server_kit")
-        _require_kit(source, "--kit")  # both kits are checked before anything is staged
+        _require_kit(source, "--kit")  # both kits and the site names are checked before anything is staged
+        names = [s.strip() for s in sites.split(",") if s.strip()]
         if admin_kit is not None:
             _require_kit(admin_kit, "--admin-kit", ("startup/fed_admin.json", "startup/rootCA.pem"))
+            if not names:
+                from fednode.errors import ConfigError
+
+                raise ConfigError("--sites (FEDNODE_SITES): `fednode study` needs the provisioned site names")
         settings = cli.settings
         staged = stage_kit(source, settings, overlay=server_storage_overlay(settings.nvflare_workspace))
         if admin_kit is not None:
-            names = [s.strip() for s in sites.split(",") if s.strip()]
             write_admin_federation(settings, staged.kit, admin_kit, names)
         exec_supervisor(staged, coordinator_env())
 

@@ -78,3 +78,17 @@ def test_coordinator_start_refuses_a_missing_admin_kit_before_staging_the_server
         f"Error: --admin-kit {tmp_path / 'nope'}: no startup kit there; `fednode provision` writes one for each party"
     )
     assert _files(fednode_home) == []
+
+
+def test_coordinator_start_with_an_admin_kit_but_no_site_names_stages_nothing(
+    fednode_home: Path, tmp_path: Path
+) -> None:
+    from node.coordinator.provision import SiteKit, provision_federation
+
+    fed = provision_federation(tmp_path / "federation", [SiteKit("site-1", "hospital_a")], fl_port=18999)
+    result = CliRunner().invoke(
+        app, ["coordinator", "start", "--kit", str(fed.server_dir), "--admin-kit", str(fed.admin_dir)]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == "Error: --sites (FEDNODE_SITES): `fednode study` needs the provisioned site names"
+    assert _files(fednode_home) == []
