@@ -303,6 +303,21 @@ KINSHIP_CUES: tuple[str, ...] = (
     "tütre",
     # English
     "spouse",
+    "mum",
+    "mom",
+    "dad",
+    "mamma",
+    "pappa",
+    "mamman",
+    "pappan",
+    "äiti",
+    "isä",
+    "äidille",
+    "isälle",
+    "ema",
+    "isa",
+    "emale",
+    "isale",
     "son-in-law",
     "daughter-in-law",
     "partner",
@@ -412,10 +427,7 @@ PATIENT_CUES: tuple[str, ...] = (
     "borgeren",
     "beboer",
     "beboeren",
-    "bruker",
-    "brukaren",
     "asukas",
-    "resident",
     "client",
     "klient",
     "vedrørende",
@@ -877,6 +889,13 @@ HOSPITAL_WORDS: tuple[str, ...] = (
     "hyvinvointialue",
     "dps",
     "lasarett",
+    "mottagning",
+    "akutmodtagelse",
+    "distriktspsykiatri",
+    "poliklinik",
+    "kuntoutuskesk",
+    "keskus",
+    "senter",
     "kommune",
     "kommun",
     "kaupunki",
@@ -1592,12 +1611,12 @@ PLACE_CUES: dict[str, str] = {
         r"|hemmahörande|hjemmehørende|hjemmehørende"
         r"|fritidshus|fritidsbolig|oppvokst|opvokset|uppvuxen|uppväxt|vokste|växte|voksede|født|född|flyttet"
         r"|flyttede|flyttat|flyttade|hjem|hjemme|hemma|hem|hjemmet)"
-        r"(?:[ ]\p{Ll}+){0,3}?[ ](?:i|på|til|till)"
+        r"(?:[ ]\p{Ll}+){0,3}?[ ](?:i|på|til|till|utenfor|utanför|uden[ ]for|nær|nära)"
     ),
     "en": (
         r"(?:lives|living|lived|cabin|cottage|house|home|raised|born|moved|grew[ ]up|comes|came|flat|apartment"
         r"|farm|bungalow)"
-        r"(?:[ ]\p{Ll}+){0,3}?[ ](?:in|to|from|at)"
+        r"(?:[ ]\p{Ll}+){0,3}?[ ](?:in|to|from|at|outside|near)"
     ),
     "fi": (
         r"(?:asuu|asui|asunut|asuvat|mökki|mökillä|kesämökki|kasvanut|syntynyt|kotoisin|lähtöisin|kotiin|muuttanut"

@@ -34,7 +34,15 @@ from deid.lexicon import (
 from deid.recognizers._base import make_result
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
 
-_CUES = frozenset(TITLE_CUES) | frozenset(KINSHIP_CUES) | frozenset(SIGNATURE_CUES) | {"navn", "namn", "name", "nimi"}
+_CUES = (
+    frozenset(TITLE_CUES)
+    | frozenset(KINSHIP_CUES)
+    | frozenset(SIGNATURE_CUES)
+    | (frozenset(PATIENT_CUES) - {"re", "ang", "name", "gjelder", "vedr", "vedrørende", "angående"})
+    | {"navn", "namn", "name", "nimi"}
+)
+_APPOSITION_CUES = frozenset({"pasienten", "patienten", "patient", "potilas", "patsient", "the patient"})
+"""Cues a name may follow after a comma (``Pasienten, Aslaug Fjeld, kom ...``)."""
 _SIGNATURE_PREPOSITIONS = frozenset({"av", "af", "by"})
 _WORD = r"\p{Lu}[\p{L}'’]+(?:-\p{Lu}[\p{L}'’]+)?"
 _SURNAME_GIVEN = regex.compile(
@@ -181,9 +189,11 @@ class NameListPersonRecognizer(LocalRecognizer):
             return False
         prev = toks[i - 1]
         gap = text[prev.end : toks[i].start]
+        word = prev.text.lower().rstrip(":")
+        if gap == ", " and word in _APPOSITION_CUES:
+            return True
         if gap.strip(" :/") != "" or "\n" in gap:
             return False
-        word = prev.text.lower().rstrip(":")
         if word in _CUES or (len(word) <= 5 and word.rstrip(".") in _CUES):  # "Ssk.", "Pas.", not "overlege."
             return True
         if word in _SIGNATURE_PREPOSITIONS and i >= 2:

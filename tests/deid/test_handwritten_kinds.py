@@ -24,8 +24,9 @@ def _check(deidentifier: Deidentifier, lang: str, text: str, phi: str, label: st
     start = text.index(phi)
     end = start + len(phi)
     covering = [s for s in spans if s.start <= start and s.end >= end]
-    assert covering, f"{phi!r} not fully caught: {[(text[s.start : s.end], str(s.label)) for s in spans]}"
-    assert str(covering[0].label) == label
+    if phi:
+        assert covering, f"{phi!r} not fully caught: {[(text[s.start : s.end], str(s.label)) for s in spans]}"
+        assert str(covering[0].label) == label
     if distractor:
         d_start = text.index(distractor)
         d_end = d_start + len(distractor)
@@ -73,6 +74,13 @@ FACILITIES: list[Case] = [
     ("da", "Egen læge: Lægerne Søtorvet, CRP 4.", "Lægerne Søtorvet", "ORGANIZATION", "CRP 4"),
     ("da", "Borger på Plejecentret Solhøj, vægt 51 kg.", "Plejecentret Solhøj", "ORGANIZATION", "51 kg"),
     ("sv", "Läggs in på Lycksele lasarett, SpO2 84 %.", "Lycksele lasarett", "ORGANIZATION", "SpO2 84 %"),
+    (
+        "et",
+        "Hospitaliseeriti Jämejala psühhiaatriakeskusesse, CRP 3.",
+        "Jämejala psühhiaatriakeskusesse",
+        "ORGANIZATION",
+        "CRP 3",
+    ),
     ("nb", "Søknad sendt Hamar kommune, BT 120/80.", "Hamar kommune", "ORGANIZATION", "120/80"),
     ("fi", "Siirto OYS:n sydänvalvontaan, TnT 450.", "OYS:n", "ORGANIZATION", "TnT 450"),
     ("en", "Application sent to Tampere city council, Hb 12.1.", "Tampere city council", "ORGANIZATION", "Hb 12.1"),
@@ -95,6 +103,9 @@ NAMES: list[Case] = [
     ("da", "Borger Sand, Gudrun, 97 år, vægt 48,2 kg.", "Sand, Gudrun", "PERSON", "48,2 kg"),
     ("nb", "Hjemmebesøk hos Olaug Stene, BT 130/80.", "Olaug Stene", "PERSON", "130/80"),
     ("sv", "Kontakt arbetsterapeut Lova Ekdahl, vikt 60 kg.", "Lova Ekdahl", "PERSON", "60 kg"),
+    ("nb", "Pasienten, Aslaug Fjeld, kom i går. CRP 14.", "Aslaug Fjeld", "PERSON", "CRP 14"),
+    ("fi", "Äiti Tarja tavoitettu. Hb 130.", "Tarja", "PERSON", "Hb 130"),
+    ("nb", "Pas. bruker Madopar 125 mg x 4.", "", "", "Madopar"),
     ("en", "Patient: O'Neill-Berg, Siobhan\nHb 98.", "O'Neill-Berg, Siobhan", "PERSON", "Hb 98"),
     ("nb", "Elektronisk signert av K. Nygaard-Lie, overlege. Na 140.", "K. Nygaard-Lie", "PERSON", "Na 140"),
     ("sv", "Signerat av M. Strand, ST-läkare. K 3,9.", "M. Strand", "PERSON", "3,9"),
@@ -151,6 +162,7 @@ NUMBERS: list[Case] = [
     ("fi", "Näytenumero 3310457, Hb 140.", "3310457", "ID", "Hb 140"),
     ("et", "Saatekirja nr 7720193, CRP 15.", "7720193", "ID", "CRP 15"),
     ("en", "Requisition no. 44718203, sodium 138.", "44718203", "ID", "sodium 138"),
+    ("fi", "Asianumero 2024-1190, Hb 131.", "2024-1190", "ID", "Hb 131"),
     ("nb", "Datteren ringt på 91234567, Hb 10,4.", "91234567", "PHONE", "10,4"),
     ("sv", "Maken nås på 0701234567, CRP 12.", "0701234567", "PHONE", "CRP 12"),
     ("da", "Sønnen kan træffes på 28441907, K 3,6.", "28441907", "PHONE", "3,6"),
@@ -177,6 +189,7 @@ PLACES: list[Case] = [
     ("et", "Suvekodu Kärdlas, CRP 5.", "Kärdlas", "LOCATION", "CRP 5"),
     ("en", "Born and raised in Kirkenes, Hb 13.5.", "Kirkenes", "LOCATION", "Hb 13.5"),
     ("nb", "Bor med kona i enebolig i Fjellhamar, CRP 20.", "Fjellhamar", "LOCATION", "CRP 20"),
+    ("sv", "Bor ensam på en gård utanför Kalix, Hb 128.", "Kalix", "LOCATION", "Hb 128"),
 ]
 
 
