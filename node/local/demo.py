@@ -342,6 +342,28 @@ _FLARE_ENV = (
 )
 
 
+def demo_environment(config: DemoConfig, workdir: Path) -> dict[str, str]:
+    """The environment of the sites' `fednode` commands and NVFlare processes: an isolated ``HOME``, offline flags,
+    this demo run's own de-identification secret (a site refuses to load surrogates into its CDM without one)."""
+    nv_home = workdir / "nvflare-home"  # NVFlare writes ~/.nvflare: keep it out of the user's home
+    nv_home.mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        "FEDNODE_DEID__SECRET": os.environ.get("FEDNODE_DEID__SECRET") or secrets.token_hex(32),
+        "HOME": str(nv_home),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "",
+        "TOKENIZERS_PARALLELISM": "false",
+        # every site trains at once on this one machine: share the cores instead of oversubscribing them
+        "FEDNODE_FL__TORCH_THREADS": str(max(1, (os.cpu_count() or 1) // config.sites)),
+        # the base checkpoint whose tokenizer and config a BYOC job gets staged in model/ (the coordinator's too)
+        "FEDNODE_FL__BASE_MODEL": config.model_spec,
+        # a job's `python3` is this interpreter (with torch and transformers), as in a site image
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
+
+
 @dataclass
 class Consortium:
     """A provisioned demo consortium whose sites hold their data (processes not started yet)."""
@@ -363,24 +385,7 @@ def prepare_consortium(config: DemoConfig, steps: Steps, *, extra_class_prefixes
     sites = [f"site-{i}" for i in range(1, config.sites + 1)]
     result.sites = sites
     homes = {s: workdir / "homes" / s for s in sites}
-    nv_home = workdir / "nvflare-home"  # NVFlare writes ~/.nvflare: keep it out of the user's home
-    nv_home.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        # this demo run's own de-identification secret (the sites refuse to load surrogates into the CDM without one)
-        "FEDNODE_DEID__SECRET": os.environ.get("FEDNODE_DEID__SECRET") or secrets.token_hex(32),
-        "HOME": str(nv_home),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "",
-        "TOKENIZERS_PARALLELISM": "false",
-        # every site trains at once on this one machine: share the cores instead of oversubscribing them
-        "FEDNODE_FL__TORCH_THREADS": str(max(1, (os.cpu_count() or 1) // config.sites)),
-        # the base checkpoint whose tokenizer and config a BYOC job gets staged in model/ (the coordinator's too)
-        "FEDNODE_FL__BASE_MODEL": config.model_spec,
-        # a job's `python3` is this interpreter (with torch and transformers), as in a site image
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-    }
+    env = demo_environment(config, workdir)
     per_site = max(1, config.sentences // config.sites)
     with steps.step(f"policies for {config.sites} hospitals", result.timings, "policies"):
         kits = [
