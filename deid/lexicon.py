@@ -369,6 +369,14 @@ SIGNATURE_CUES: tuple[str, ...] = (
     "physiotherapist",
     "ot",
     "valvearst",
+    "kotihoitaja",
+    "lähihoitaja",
+    "hjemmesykepleier",
+    "helsefagarbeider",
+    "hemtjänstens",
+    "hjemmeplejens",
+    "koduhooldaja",
+    "carer",
     "hos",
     "hjemmebesøk",
     "hjemmebesøg",
@@ -406,6 +414,9 @@ SIGNATURE_VERBS: frozenset[str] = frozenset(
         "attestert",
         "attesteret",
         "attesterat",
+        "henvisning",
+        "henvisningen",
+        "referral",
     }
 )
 """Verbs of a signature line: ``<verb> av|af|by <name>`` (``Elektronisk signert av``, ``Signed by``)."""

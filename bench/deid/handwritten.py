@@ -1,7 +1,7 @@
 """The hand-written evaluation set (``data/deid-handwritten/``): build its gold JSONL from the marked-up notes and
 score the detector on it per label and per language, with the distractor flag rate and the speed.
 
-``python -m bench.deid.handwritten [--split dev|heldout|heldout2|heldout3|heldout4|both|all] [--build] [--misses] [--write]`` (``--write``:
+``python -m bench.deid.handwritten [--split dev|heldout|heldout2|heldout3|heldout4|heldout5|both|all] [--build] [--misses] [--write]`` (``--write``:
 ``bench/results/deid_handwritten.json`` and ``.md``; ``python -m bench.deid`` writes them too, both splits).
 
 Markup in ``dev.txt`` / ``heldout.txt``: a note starts with ``### <lang> | <title> | <note date>``; ``[X|text]`` is
@@ -25,7 +25,7 @@ import regex
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data" / "deid-handwritten"
-SPLITS = ("dev", "heldout", "heldout2", "heldout3", "heldout4")
+SPLITS = ("dev", "heldout", "heldout2", "heldout3", "heldout4", "heldout5")
 
 LABELS = {
     "P": "PERSON",

@@ -11,7 +11,7 @@ from deid.recognizers._base import Rule, RuleRecognizer
 
 _UNITS = (
     r"(?:år|års|årig|åring|årige|åriga|year|years|yr|yrs|y/o|yo|-year-old|vuotias|vuotiaan|vuotiaana|vuotta|"
-    r"aastane|aastase|aastasel|aastat)"
+    r"aastane|aastase|aastasel|aastat|v|a)"
 )
 _CUES = r"(?i:age|aged|alder|ålder|alderen|åldern|ikä|iältään|vanus|vanuses|years old)"
 
@@ -23,6 +23,7 @@ class AgeOver89Recognizer(RuleRecognizer):
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule("age_unit", rf"(?<![\w.,])(?P<phi>\d{{2,3}})(?:[ \-]?{_UNITS})(?![\w])", 0.85),
         Rule("age_cue", rf"{_CUES}[ ]*:?[ ]*(?P<phi>\d{{2,3}})(?![\w.,]\d|[\w])", 0.85),
+        Rule("age_after_name_comma", r"(?<=\p{Lu}\p{Ll}{2,},[ ])(?P<phi>\d{2,3})(?=,)", 0.7),
         Rule("age_after_name", r"(?<=\p{Lu}\p{Ll}{2,}[ ])\((?P<phi>\d{2,3})\)", 0.7),
         Rule("age_paren", r"\((?P<phi>\d{2,3})[ ]?(?:v|a|år|y|yo|yrs|years|vuotta|aastat|j)\.?\)", 0.85),
     )

@@ -19,7 +19,8 @@ _CUES = (
     r"provnummer|labbnr|labnummer|prøve(?:nr)?|prov|provrör|lähete|lähetteen numero|näyte|tutkimusnumero|"
     r"saatekirja(?: nr| number)?|saatekiri|proovi(?: nr| number)?|proov|analüüsi nr|"
     r"referral(?: number| no\.?)?|requisition(?: number| no\.?)?|sample(?: number| no\.?| id)?|"
-    r"specimen(?: number| no\.?)?|order(?: number| no\.?)|asianumero|diaarinumero|dnro|asiakasnumero)"
+    r"specimen(?: number| no\.?)?|order(?: number| no\.?)|asianumero|diaarinumero|dnro|asiakasnumero|"
+    r"oppdrag(?:snr|snummer)?|uppdrag(?:snr|snummer)?|opgave(?:nr)?|tehtävä(?:numero)?|väljakutse|job|incident)"
 )
 
 

@@ -163,6 +163,7 @@ NUMBERS: list[Case] = [
     ("et", "Saatekirja nr 7720193, CRP 15.", "7720193", "ID", "CRP 15"),
     ("en", "Requisition no. 44718203, sodium 138.", "44718203", "ID", "sodium 138"),
     ("fi", "Asianumero 2024-1190, Hb 131.", "2024-1190", "ID", "Hb 131"),
+    ("nb", "Oppdrag 2402-1187. Hentet pasient, BT 98/60.", "2402-1187", "ID", "98/60"),
     ("nb", "Datteren ringt på 91234567, Hb 10,4.", "91234567", "PHONE", "10,4"),
     ("sv", "Maken nås på 0701234567, CRP 12.", "0701234567", "PHONE", "CRP 12"),
     ("da", "Sønnen kan træffes på 28441907, K 3,6.", "28441907", "PHONE", "3,6"),
@@ -210,6 +211,8 @@ AGES: list[Case] = [
     ("fi", "Potilas Lindholm, Sirkka (92 v) palvelukodista, tytär (61 v).", "92", "AGE", "61 v"),
     ("et", "Patsient Kõiv, Salme (93 a), poeg (66 a).", "93", "AGE", "66 a"),
     ("nb", "Hjemmebesøk hos Olaug Stene (90), Hb (120) normal.", "90", "AGE", "(120)"),
+    ("fi", "Noudettu Eino Kallio, 93 v, kotoa. Potilaan poika 61 v.", "93", "AGE", "61 v"),
+    ("en", "Collected Frank Holloway, 95, from home. GCS 14.", "95", "AGE", "GCS 14"),
 ]
 
 
