@@ -64,13 +64,15 @@ def _client(cli: CliContext, fed: Federation) -> StudyClient:
 
 
 @contextmanager
-def _study_logs(cli: CliContext, fed: Federation) -> Iterator[None]:
+def _study_logs(cli: CliContext, federation: Path | None) -> Iterator[None]:
     """NVFlare's admin-API log lines and prints go to ``<federation>/logs/study.log``; one line says so."""
     from node.local.logs import routed_logs, where_logs_went
 
     route = None
     try:
-        with routed_logs(fed.root / "logs", "study", level=cli.settings.log_level, capture_prints=True) as route:
+        with routed_logs(
+            _federation_root(cli, federation) / "logs", "study", level=cli.settings.log_level, capture_prints=True
+        ) as route:
             yield
     finally:
         if route is not None:
@@ -199,7 +201,7 @@ def study_submit(
             sites_chosen = sites_from(site, fed)
             client = _client(cli, fed)
             client.check_reachable()  # before the job folder is prepared: a down coordinator leaves nothing behind
-            with _study_logs(cli, fed):
+            with _study_logs(cli, federation):
                 prepared = prepare_byoc_job(
                     job_folder, fed.root / "jobs", sites=sites_chosen, model_spec=model, study=name
                 )
@@ -228,7 +230,7 @@ def study_submit(
         )
         client = _client(cli, fed)
         client.check_reachable()  # before the job is built: a down coordinator leaves nothing behind
-        with _study_logs(cli, fed):
+        with _study_logs(cli, federation):
             job, digest = build_job(spec, fed.root / "jobs")
             job_id = client.submit(job)
         cli.emit(
@@ -252,7 +254,7 @@ def study_status(
         from rich.markup import escape
 
         fed = _load(cli, federation)
-        with _study_logs(cli, fed):
+        with _study_logs(cli, federation):
             status = _client(cli, fed).status(job_id)
         cli.emit(
             {"ok": True, **status.to_json()},
@@ -290,7 +292,7 @@ def study_download(
         keys = _site_keys(site_key or [])
         fed = _load(cli, federation)
         client = _client(cli, fed)
-        with _study_logs(cli, fed):
+        with _study_logs(cli, federation):
             folder = client.download(job_id, out)
         verified = verify_signed_model(folder, [client.trusted_key()], site_keys=keys)
         rounds = read_rounds(folder)

@@ -123,6 +123,9 @@ def routed_logs(
     their stderr handlers would otherwise attach themselves later, past this routing. The top loggers of
     :data:`ROUTED` log at ``level`` into the file meanwhile (the console keeps libraries at WARNING).
     """
+    if isinstance(level, str):  # a settings value such as "info"
+        named = logging.getLevelName(level.upper())
+        level = named if isinstance(named, int) else logging.INFO
     if ml:
         _ml_libraries_configured()
     stream = _LazyFile(folder / f"{command}.log")

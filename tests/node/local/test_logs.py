@@ -72,3 +72,9 @@ def test_a_command_that_logged_nothing_leaves_no_file(tmp_path: Path) -> None:
         pass
     assert not route.written
     assert not (tmp_path / "logs").exists()
+
+
+def test_a_settings_level_in_any_case_is_understood(tmp_path: Path, console: io.StringIO) -> None:
+    with routed_logs(tmp_path, "study", level="info") as route:
+        logging.getLogger("nvflare.x").info("connected")
+    assert "connected" in route.path.read_text(encoding="utf-8")
