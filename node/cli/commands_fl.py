@@ -384,9 +384,11 @@ def demo(
     NVFlare's and the libraries' log lines go to <workdir>/logs/demo.log, not the console."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
-        from node.local.inputs import check_model_spec
+        from node.local.inputs import check_model_spec, check_out_dir
 
         check_model_spec(model)  # the cheap checks first, before NVFlare and torch load
+        if workdir is not None:
+            check_out_dir(workdir, "--workdir")
         if job is not None:
             from node.coordinator.byoc import check_job_folder
 

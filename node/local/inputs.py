@@ -36,7 +36,7 @@ def check_data_dir(
 def check_out_dir(folder: Path, option: str = "--out") -> None:
     """An output folder that is one, or can be made: not a file, and under a folder, not a file."""
     if folder.exists() and not folder.is_dir():
-        raise BadInputError(f"{option} {folder}: a file is there; name a folder for the results")
+        raise BadInputError(f"{option} {folder}: a file is there; name a folder")
     parent = next((p for p in folder.parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise BadInputError(f"{option} {folder}: {parent} is a file, so the folder cannot be made")

@@ -23,6 +23,7 @@ def _files(folder: Path) -> list[str]:
         (["coordinator", "start", "--kit", "{tmp}/nope"], "--kit {tmp}/nope: no startup kit there"),
         (["demo", "--model", "{tmp}/nope", "--workdir", "{tmp}/demo"], "--model {tmp}/nope: not a folder"),
         (["demo", "--model", "{tmp}", "--workdir", "{tmp}/demo"], "--model {tmp}: no config.json in it"),
+        (["demo", "--model", "tiny", "--workdir", "{tmp}/file"], "--workdir {tmp}/file: a file is there"),
         (
             ["experiment", "clients", "--model", "{tmp}/nope", "--out", "{tmp}/out"],
             "--model {tmp}/nope: not a folder; use minilm, tiny or a local checkpoint folder",
