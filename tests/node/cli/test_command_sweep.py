@@ -2,25 +2,30 @@
 
 For each command the table says how its file and folder inputs are passed. Each input is tried as a nonexistent
 path, an empty file, a binary file (NUL bytes, invalid UTF-8) and a text file with one broken line (or, for a
-folder, an empty folder, a file where a folder belongs and a folder holding one broken file). Every case must:
-exit with a documented, non-zero code; print no traceback; name the input (its path or its option); create no
-file anywhere (inputs, working folder and home are snapshotted; the home must not appear; the one exception is a
-row marked ``partial``: a broken line there is a counted partial result, exit 4, written only beside its
-``--output``, as docs/deid.md says); and with ``--json``
-typed AFTER the subcommand print exactly one JSON object, ``ok`` false.
+folder, an empty folder, a file where a folder belongs and a folder holding one broken file); ``--db`` as a value
+that is not a URL and a PostgreSQL that is down. Every case must:
+
+- exit with a documented, non-zero code, print no traceback but an ``Error:`` line (or click's usage text);
+- name the input (its path or its option);
+- create or change no file anywhere (inputs, working folder and home are snapshotted; the home must not appear).
+  The one exception is a row marked ``partial``: a broken line there is a counted partial result, exit 4, written
+  only beside its ``--output`` (docs/deid.md);
+- with ``--json`` typed AFTER the subcommand, print exactly one JSON object on stdout, ``ok`` false.
 
 The command list is read from the click tree, so a new command without a row fails ``test_every_command_has_a_row``:
 add a sweep row. Commands that run for a long time (demo, experiments, the services, the dashboard) run in a
-subprocess with a short timeout and only exercise their input checks.
+subprocess with a short timeout and only exercise their input checks; a missing input must also be reported before
+torch, Presidio, transformers or NVFlare is imported (``test_an_input_error_loads_no_heavy_module``).
 
 Rows still failing are listed in ``FINDINGS`` (owner beside each) and marked strict xfail, so a fix forces the
-entry out; /work/notes/sweep-findings.md says what each one prints today.
+entry out; /work/notes/sweep-findings.md says what each one prints.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -446,6 +451,8 @@ def _check(
         problems.append(f"crashed: {outcome.crashed}")
     if "Traceback" in both:
         problems.append("printed a traceback")
+    if outcome.code != 0 and not re.search(r"^(Error: |Usage: )", outcome.stderr, re.MULTILINE):
+        problems.append("no `Error: ...` line (or usage text) on stderr")
     if outcome.code == 0:
         problems.append("exit 0 (reported success)")
     elif outcome.code not in codes:
