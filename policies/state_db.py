@@ -16,7 +16,7 @@ import yaml
 from fednode.clock import Clock, utc_now
 from fednode.errors import NotFoundError, PolicyFileError
 from fednode.settings import Settings
-from policies.audit import AuditLog
+from policies.audit import AuditEvent, AuditLog
 from policies.keys import DEFAULT_KEY_NAME, SiteKey, ensure_site_key, key_file, load_or_create_site_key, load_site_key
 from policies.ledger import PrivacyLedger
 from policies.policy_model import SitePolicy, load_policy
@@ -111,7 +111,8 @@ def open_state_db(
     key_path = key_path or signing_key_path(settings, policy)
     key = load_or_create_site_key(key_path) if create else load_site_key(key_path)
     store = StateStore(state_url) if state_url else StateStore.for_path(settings.state_db_path)
-    audit = AuditLog(store, key, checkpoint_every=settings.policy.checkpoint_every, clock=clock)
+    site = policy.site.name if policy is not None else settings.site_name
+    audit = AuditLog(store, key, checkpoint_every=settings.policy.checkpoint_every, clock=clock, site=site)
     if policy is not None:
         dp = policy.privacy.dp
         ledger = PrivacyLedger(
@@ -123,7 +124,6 @@ def open_state_db(
         rules = ApprovalRules()
     totp = FileTotpVerifier(settings.keys_dir / "totp")
     jobs = JobService(store, audit, ledger, rules=rules, totp=totp, clock=clock)
-    site = policy.site.name if policy is not None else settings.site_name
     return StateDb(site, store, key, audit, ledger, jobs, totp, policy, problem)
 
 
@@ -150,16 +150,25 @@ class SiteInit:
         }
 
 
-def init_site(settings: Settings, policy: SitePolicy | None = None, *, state_url: str | None = None) -> SiteInit:
+def init_site(
+    settings: Settings, policy: SitePolicy | None = None, *, state_url: str | None = None, actor: str = "site"
+) -> SiteInit:
     """Create this site's state.db and signing key where they do not exist yet (idempotent): the explicit
     set-up step (``fednode site init``) the boot sequence also runs. An invalid site policy is refused (it names
-    the key file); a missing one is fine (the default key file)."""
+    the key file); a missing one is fine (the default key file). A key it creates is recorded (``key:created``,
+    by ``actor``) as the first record it signs."""
     if policy is None:
         policy = load_site_policy(settings, required=False)
     db_existed = state_url is not None or settings.state_db_path.is_file()
     path = signing_key_path(settings, policy)
     key, key_created = ensure_site_key(path)
-    open_state_db(settings, policy, state_url=state_url).close()
+    db = open_state_db(settings, policy, state_url=state_url)
+    try:
+        if key_created:
+            details = {"key_id": key.key_id, "key_file": key_file(path).name, "state_db_created": not db_existed}
+            db.audit.append(AuditEvent.KEY_CREATED, actor=actor, details=details)
+    finally:
+        db.close()
     return SiteInit(
         home=settings.home,
         state_db=settings.state_db_path,

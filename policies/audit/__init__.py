@@ -2,10 +2,13 @@
 
 from policies.audit._chain import (
     GENESIS_HASH,
+    HEAD_TYPE,
     AuditRecord,
     Checkpoint,
+    SignedHead,
     VerifyReport,
     canonical_json,
+    find_heads,
     record_hash,
     verify_records,
 )
@@ -15,14 +18,17 @@ from policies.audit._log import AuditLog
 
 __all__ = [
     "GENESIS_HASH",
+    "HEAD_TYPE",
     "AuditEvent",
     "AuditLog",
     "AuditRecord",
     "Checkpoint",
+    "SignedHead",
     "VerifyReport",
     "canonical_json",
     "export_jsonl",
     "export_ro_crate",
+    "find_heads",
     "read_jsonl",
     "record_hash",
     "verify_jsonl",

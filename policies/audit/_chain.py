@@ -16,12 +16,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from fednode.errors import AuditChainError
+from fednode.errors import AuditChainError, BadInputError
+from policies.keys import SiteKey, verify_signature
 from policies.keys import key_id as _key_id
-from policies.keys import verify_signature
 
 GENESIS_HASH = "0" * 64
 _CHECKPOINT_DOMAIN = b"fednode-audit-checkpoint\n"
+_HEAD_DOMAIN = b"fednode-audit-head/1\n"
+HEAD_TYPE = "audit-head"
+"""The ``type`` of a signed head's JSON object; :func:`find_heads` collects every object carrying it."""
 
 
 def canonical_json(obj: Any) -> str:
@@ -99,6 +102,95 @@ class Checkpoint:
             key_id=str(obj["key_id"]),
             signature=str(obj["signature"]),
         )
+
+
+@dataclass(frozen=True)
+class SignedHead:
+    """The site's signed statement "my audit chain up to ``seq`` ends in ``hash``" (``at``: when it was signed).
+
+    It leaves the site (with receipts, results and exports) so that others hold an anchor of the chain that the
+    site cannot take back: a later chain whose hash at ``seq`` differs, or that ends before ``seq``, was
+    rewritten or truncated. ``seq`` 0 with the genesis hash is the head of an empty chain.
+    """
+
+    site: str
+    seq: int
+    hash: str
+    at: str
+    key_id: str
+    signature: str
+
+    @staticmethod
+    def message_for(site: str, seq: int, hash_: str, at: str, key_id: str) -> bytes:
+        """The bytes the signature covers: a domain line, then the canonical JSON of the five fields."""
+        body = {"site": site, "seq": seq, "hash": hash_, "at": at, "key_id": key_id}
+        return _HEAD_DOMAIN + canonical_json(body).encode("utf-8")
+
+    def message(self) -> bytes:
+        return self.message_for(self.site, self.seq, self.hash, self.at, self.key_id)
+
+    @classmethod
+    def sign(cls, key: SiteKey, *, site: str, seq: int, hash_: str, at: str) -> SignedHead:
+        kid = key.key_id
+        return cls(site, seq, hash_, at, kid, key.sign(cls.message_for(site, seq, hash_, at, kid)))
+
+    def verify(self, public_key: Ed25519PublicKey) -> None:
+        """Raise :class:`AuditChainError` unless ``public_key`` (the pinned site key) made this head."""
+        expected = _key_id(public_key)
+        if self.key_id != expected:
+            raise AuditChainError(
+                f"signed head {self.seq} of {self.site} is signed by key {self.key_id}, not the pinned key {expected}"
+            )
+        if not verify_signature(public_key, self.signature, self.message()):
+            raise AuditChainError(f"signed head {self.seq} of {self.site}: signature does not verify")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": HEAD_TYPE,
+            "site": self.site,
+            "seq": self.seq,
+            "hash": self.hash,
+            "at": self.at,
+            "key_id": self.key_id,
+            "signature": self.signature,
+        }
+
+    def dumps(self) -> str:
+        return canonical_json(self.to_json())
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> SignedHead:
+        """Parse one head; a missing field or a wrong type is :class:`BadInputError`."""
+        try:
+            if obj.get("type") != HEAD_TYPE:
+                raise ValueError(f"type is {obj.get('type')!r}, not {HEAD_TYPE!r}")
+            seq = obj["seq"]
+            if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+                raise ValueError("seq is not a non-negative integer")
+            fields = [obj[k] for k in ("site", "hash", "at", "key_id", "signature")]
+            if not all(isinstance(f, str) for f in fields):
+                raise ValueError("site, hash, at, key_id and signature must be text")
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise BadInputError(f"not a signed audit head ({exc})") from None
+        site, hash_, at, kid, sig = fields
+        return cls(site, seq, hash_, at, kid, sig)
+
+
+def find_heads(obj: Any) -> list[SignedHead]:
+    """Every signed head inside a parsed JSON document, at any depth (a list of heads, the coordinator's kept
+    heads, a countersigned wrapper, a signed model's provenance, a receipt), in document order."""
+    found: list[SignedHead] = []
+    stack: list[Any] = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if item.get("type") == HEAD_TYPE:
+                found.append(SignedHead.from_json(item))
+                continue
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return found
 
 
 def record_hash(

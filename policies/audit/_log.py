@@ -19,6 +19,7 @@ from policies.audit._chain import (
     GENESIS_HASH,
     AuditRecord,
     Checkpoint,
+    SignedHead,
     VerifyReport,
     canonical_json,
     checkpoint_message,
@@ -56,6 +57,7 @@ class AuditLog:
         checkpoint_every: int = 1000,
         clock: Clock = utc_now,
         public_key: Ed25519PublicKey | None = None,
+        site: str = "",
     ) -> None:
         if checkpoint_every < 1:
             raise ConfigError("policy.checkpoint_every must be at least 1")
@@ -64,6 +66,7 @@ class AuditLog:
         self._every = checkpoint_every
         self._clock = clock
         self._public_key = public_key
+        self.site = site
 
     # --- writing -----------------------------------------------------------------------------------------
 
@@ -138,6 +141,14 @@ class AuditLog:
         with self._store.read() as s:
             row = s.execute(select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)).first()
         return (row[0], row[1]) if row else (0, GENESIS_HASH)
+
+    def signed_head(self) -> SignedHead:
+        """The current head (last seq and hash), signed now with the site key: the anchor that travels with
+        receipts, results and exports. Read-only; an empty chain gives seq 0 and the genesis hash."""
+        if self._signer is None:
+            raise ConfigError("audit log opened without the site key: cannot sign its head")
+        seq, digest = self.head()
+        return SignedHead.sign(self._signer, site=self.site, seq=seq, hash_=digest, at=isoformat(self._clock()))
 
     def count(self) -> int:
         with self._store.read() as s:
