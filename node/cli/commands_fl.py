@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,6 +80,25 @@ def _study_logs(cli: CliContext, federation: Path | None) -> Iterator[None]:
             where_logs_went(route, Console(stderr=True))
 
 
+@contextmanager
+def _provision_logs(cli: CliContext, root: Path) -> Iterator[None]:
+    """NVFlare's provisioning prints go to ``<federation>/logs/provision.log``; one line says so. A first
+    provisioning that fails leaves no folder behind, its log included."""
+    from node.local.logs import routed_logs, where_logs_went
+
+    existed = root.exists()
+    route = None
+    try:
+        with routed_logs(root / "logs", "provision", level=cli.settings.log_level, capture_prints=True) as route:
+            yield
+    except BaseException:
+        if not existed:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    if route is not None:
+        where_logs_went(route, Console(stderr=True))
+
+
 def provision(
     ctx: typer.Context,
     sites: Annotated[int, typer.Option("--sites", min=1, help="Number of sites (site-1 ... site-N).")] = 3,
@@ -124,17 +144,19 @@ def provision(
             kits.append(SiteKit(name=name, org=org or name.replace("-", "_")))
         if not kits:
             raise ConfigError("no sites given")
-        fed = provision_federation(
-            _federation_root(cli, out),
-            kits,
-            project=project,
-            admin=admin,
-            server_host=server_host,
-            fl_port=port,
-            admin_port=port if admin_port is None else admin_port,
-            review_window_h=cli.settings.fl.review_window_h,
-            force=force,
-        )
+        root = _federation_root(cli, out)
+        with _provision_logs(cli, root):
+            fed = provision_federation(
+                root,
+                kits,
+                project=project,
+                admin=admin,
+                server_host=server_host,
+                fl_port=port,
+                admin_port=port if admin_port is None else admin_port,
+                review_window_h=cli.settings.fl.review_window_h,
+                force=force,
+            )
 
         def human(console: Console) -> None:
             console.print(f"[green]provisioned[/green] {fed.project}: coordinator {fed.server_dir}")
