@@ -369,6 +369,24 @@ SIGNATURE_CUES: tuple[str, ...] = (
     "physiotherapist",
     "ot",
     "valvearst",
+    "arbeidstaker",
+    "arbeidstakeren",
+    "medarbeider",
+    "medarbetare",
+    "medarbejder",
+    "employee",
+    "työntekijä",
+    "töötaja",
+    "manager",
+    "esimies",
+    "juht",
+    "chef",
+    "chefen",
+    "leder",
+    "lederen",
+    "helsesykepleier",
+    "sundhedsplejerske",
+    "terveydenhoitaja",
     "kotihoitaja",
     "lähihoitaja",
     "hjemmesykepleier",
@@ -913,6 +931,20 @@ HOSPITAL_WORDS: tuple[str, ...] = (
     "kaupung",
     "vallavalitsus",
     "linnavalitsus",
+    # childcare, schools and child-health services
+    "barnehage",
+    "förskola",
+    "børnehus",
+    "børnehave",
+    "päiväko",
+    "lasteaed",
+    "lasteaia",
+    "kindergarten",
+    "neuvola",
+    "sundhedspleje",
+    "bvc",
+    "ppr",
+    "hudlege",
 )
 """Words (or word endings) that make a capitalised phrase the name of a hospital or clinic."""
 
@@ -1642,3 +1674,13 @@ PLACE_CUES: dict[str, str] = {
 }
 """Words before a place name in each language family (``har hytte på``, ``born and raised in``, ``mökki``,
 ``koju``): the capitalised word after them is a town, whether or not the gazetteer knows it."""
+
+
+EMPLOYER_CUES = (
+    r"(?i:ansatt|ansat|anställd|anstalld|arbeider|arbetar|arbejder|employed|works|working|työskentelee|töötab)"
+    r"(?:[ ]\p{Ll}+){0,3}?[ ](?:ved|hos|på|vid|i|at|for|by)"
+)
+"""Words before an employer's name (``ansatt som sveiser ved``, ``anställd som undersköterska på``)."""
+
+COMPANY_SUFFIXES: tuple[str, ...] = ("AS", "ASA", "AB", "A/S", "ApS", "Oy", "Oyj", "Ab", "OÜ", "Ltd", "plc", "GmbH")
+"""Legal-form words that end a company name (``Meyer Turku Oy``, ``Kværner AS``)."""

@@ -14,6 +14,8 @@ from presidio_analyzer import LocalRecognizer, RecognizerResult
 from deid.labels import Label
 from deid.lexicon import (
     CHAIN_STEMS,
+    COMPANY_SUFFIXES,
+    EMPLOYER_CUES,
     HOSPITAL_SHORT_NAMES,
     HOSPITAL_WORDS,
     KINSHIP_CUES,
@@ -43,6 +45,14 @@ _PREFIX_NOUNS = (
     "lægerne",
     "lægeklinik",
     "omsorgsboende",
+    "förskola",
+    "børnehus",
+    "børnehave",
+    "päiväko",
+    "bvc",
+    "ppr",
+    "sundhedspleje",
+    "hudlege",
 )
 """Facility nouns written before the name (``Vårdcentralen Gottsunda``): a name follows even at a line start."""
 _PERSON_CUES = frozenset(TITLE_CUES) | frozenset(KINSHIP_CUES) | frozenset(SIGNATURE_CUES)
@@ -56,6 +66,12 @@ _PHRASE = regex.compile(
     r"|medical cent(?:re|er)|GP practice|city council|county council|municipality|health board))(?![\w])"
 )
 """English generic facility phrases after a capitalised name (``Kotikartano care home``)."""
+_CAPS = r"\p{Lu}[\p{L}\-]*(?:[ ]\p{Lu}[\p{L}\-]*){0,3}"
+_EMPLOYER = regex.compile(rf"(?<![\w]){EMPLOYER_CUES}[ ](?P<phi>{_CAPS})(?![\w])")
+_COMPANY = regex.compile(
+    rf"(?<![\w])(?P<phi>{_CAPS}[ ](?:{'|'.join(regex.escape(c) for c in COMPANY_SUFFIXES)})(?::\p{{Ll}}+)?)(?![\w])"
+)
+"""An employer after an employment cue, or a company name ending in its legal form (``Meyer Turku Oy:ssä``)."""
 _COMPOUND = regex.compile(
     r"(?P<phi>(?:\p{Lu}[\p{L}\-]*[ ])?\p{L}+-[ ](?:og|och)[ ]\p{L}+(?:[ ]\p{Lu}[\p{L}\-]*)?)(?![\w])"
 )
@@ -84,6 +100,11 @@ class HospitalRecognizer(LocalRecognizer):
         out: list[RecognizerResult] = []
         for found in (*_SHORT.finditer(text), *_TRUSTS.finditer(text)):
             out.append(make_result(self, str(self.ENTITY), found.start(), found.end(), 0.8))
+        for pattern in (_EMPLOYER, _COMPANY):
+            for found in pattern.finditer(text):
+                if not all(w in stop_words() or w in NOT_NAMES for w in found.group("phi").split(" ")):
+                    # 0.9: "hos Vestas Lem" is an employer, not a person after the cue "hos"
+                    out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.9))
         for found in _COMPOUND.finditer(text):
             words = found.group("phi").split(" ")
             if any(_KEYWORD.search(w) for w in words) and any(w[:1].isupper() for w in words):
@@ -128,7 +149,9 @@ class HospitalRecognizer(LocalRecognizer):
                 start_index += 1
             # "Universitetssykehuset Nord-Norge", "Sykehuset Innlandet": capitalised words after a named keyword
             prefix_noun = tok.text.lower().startswith(_PREFIX_NOUNS)
-            if tok.text[:1].isupper() and (named or region or prefix_noun or not sentence_initial(text, tok)):
+            if (tok.text[:1].isupper() or prefix_noun) and (
+                named or region or prefix_noun or not sentence_initial(text, tok)
+            ):
                 j = k + 1
                 while j < len(toks) and j - k <= 2 and adjacent(text, toks[j - 1], toks[j]) and toks[j].is_cap:
                     if toks[j].bare in NOT_NAMES or toks[j].bare in stop_words():

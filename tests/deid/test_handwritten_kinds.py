@@ -74,6 +74,10 @@ FACILITIES: list[Case] = [
     ("da", "Egen læge: Lægerne Søtorvet, CRP 4.", "Lægerne Søtorvet", "ORGANIZATION", "CRP 4"),
     ("da", "Borger på Plejecentret Solhøj, vægt 51 kg.", "Plejecentret Solhøj", "ORGANIZATION", "51 kg"),
     ("sv", "Läggs in på Lycksele lasarett, SpO2 84 %.", "Lycksele lasarett", "ORGANIZATION", "SpO2 84 %"),
+    ("nb", "Går i Solsikken barnehage, vekt 16,2 kg.", "Solsikken barnehage", "ORGANIZATION", "16,2 kg"),
+    ("sv", "Går på förskolan Lönnen, vikt 11,3 kg.", "förskolan Lönnen", "ORGANIZATION", "11,3 kg"),
+    ("da", "Ansat som svejser hos Vestas Lem siden 2012, HbA1c 48.", "Vestas Lem", "ORGANIZATION", "2012"),
+    ("fi", "Hitsaaja Meyer Turku Oy:ssä vuodesta 2010, Hb 140.", "Meyer Turku Oy:ssä", "ORGANIZATION", "2010"),
     (
         "et",
         "Hospitaliseeriti Jämejala psühhiaatriakeskusesse, CRP 3.",
@@ -103,6 +107,7 @@ NAMES: list[Case] = [
     ("da", "Borger Sand, Gudrun, 97 år, vægt 48,2 kg.", "Sand, Gudrun", "PERSON", "48,2 kg"),
     ("nb", "Hjemmebesøk hos Olaug Stene, BT 130/80.", "Olaug Stene", "PERSON", "130/80"),
     ("sv", "Kontakt arbetsterapeut Lova Ekdahl, vikt 60 kg.", "Lova Ekdahl", "PERSON", "60 kg"),
+    ("et", "Töötaja Andrus Kruus, keevitaja. CRP 2.", "Andrus Kruus", "PERSON", "CRP 2"),
     ("nb", "Pasienten, Aslaug Fjeld, kom i går. CRP 14.", "Aslaug Fjeld", "PERSON", "CRP 14"),
     ("fi", "Äiti Tarja tavoitettu. Hb 130.", "Tarja", "PERSON", "Hb 130"),
     ("nb", "Pas. bruker Madopar 125 mg x 4.", "", "", "Madopar"),
