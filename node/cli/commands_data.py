@@ -297,15 +297,36 @@ def _run_etl(
         finally:
             bar.close()
         payload = report.to_dict()
+        _record_etl(cli, payload, source, db_url)
     if notes is not None:
         if source is None:
             _check_cdm_has_persons(db_url)
         result = _load_notes(cli, notes, db_url)
         payload["notes"] = result
+        _record_notes(cli, result, notes, db_url)
         why = _nothing_loaded(notes, result)
         if why is not None:
             raise NoteInputError(why, file=str(notes))
     return payload
+
+
+def _record_etl(cli: CliContext, payload: dict[str, Any], source: Path, db_url: str) -> None:
+    """The ETL load's audit record (source digest, rows per table, quarantined counts: never source values)."""
+    from node.cli._audit import record
+    from node.site.processing import etl_details
+    from policies.audit import AuditEvent
+
+    record(cli, AuditEvent.ETL_LOADED, etl_details(payload, source, db_url))
+
+
+def _record_notes(cli: CliContext, result: dict[str, Any], notes: Path, db_url: str) -> None:
+    """The notes load's audit record (counts per PHI label, operator, secret id: never text)."""
+    from node.cli._audit import record
+    from node.site.processing import notes_details
+    from policies.audit import AuditEvent
+
+    details = notes_details(result, notes, cli.settings.deid, command="etl --notes", db_url=db_url)
+    record(cli, AuditEvent.NOTES_LOADED, details)
 
 
 def _deidentifier() -> Callable[..., Any]:
@@ -446,6 +467,11 @@ def dq(
                 f" ({', '.join(empty)} empty: load data with fednode etl)" if empty else ""
             )
         payload["report"] = str(_write_report(cli, "dq", payload))
+        from node.cli._audit import record
+        from node.site.processing import dq_details
+        from policies.audit import AuditEvent
+
+        record(cli, AuditEvent.DQ_RUN, dq_details(payload, db_url, accept))
         cli.emit(payload, _render_dq(payload))
         if not report.passed:
             raise typer.Exit(int(DataQualityError.exit_code))

@@ -136,6 +136,23 @@ def _render_run(payload: dict[str, Any], input_path: Path) -> Any:
     return render
 
 
+def _record_run(cli: CliContext, payload: dict[str, Any], input_path: Path, db: str | None, *, into_cdm: bool) -> None:
+    """The run's audit record: counts per PHI label, operator, secret id, never text. Into the CDM it is
+    ``notes:loaded`` (warned about loudly where the home holds no site); into a file ``notes:deidentified``,
+    recorded where there is a site."""
+    from node.cli._audit import operator_name, record
+    from node.site.processing import notes_details, record_processing
+    from policies.audit import AuditEvent
+
+    if into_cdm:
+        url = db or cli.settings.omop_db_url
+        details = notes_details(payload, input_path, cli.settings.deid, command="deid run", db_url=url)
+        record(cli, AuditEvent.NOTES_LOADED, details)
+        return
+    details = notes_details(payload, input_path, cli.settings.deid, command="deid run --output", db_url=None)
+    record_processing(cli.settings, AuditEvent.NOTES_DEIDENTIFIED, details, actor=operator_name())
+
+
 @deid_app.command("run")
 def run(
     ctx: typer.Context,
@@ -170,6 +187,7 @@ def run(
             quarantined = payload["quarantined"]
         payload = {"input": str(input_path), **payload}
         _write_report(cli, payload)
+        _record_run(cli, payload, input_path, db, into_cdm=output is None)
         if not payload["ok"]:
             reasons = dict(payload["deid"]["quarantined"])
             for reason, n in payload.get("load", {}).get("quarantined", {}).items():

@@ -57,6 +57,21 @@ def _load(cli: CliContext, given: Path | None) -> Federation:
         ) from None
 
 
+def _record_coordinator(fed: Federation, event: Any, details: dict[str, Any]) -> None:
+    """Append to the coordinator's audit log (:mod:`node.coordinator.audit`); a loud warning where its key is not
+    on this machine (nothing recorded, nothing created)."""
+    from node.cli._audit import operator_name
+    from node.coordinator.audit import record_coordinator
+
+    if record_coordinator(fed, event, details, actor=operator_name()) is None:
+        Console(stderr=True).print(
+            f"[yellow]Warning:[/yellow] not recorded at the coordinator: its signing key is not here "
+            f"({fed.server_dir}); this {event.value} is missing from the coordinator's audit log.",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 def _client(cli: CliContext, fed: Federation) -> StudyClient:
     """The admin's client; it checks the admin kit and that the coordinator answers before NVFlare starts."""
     from node.coordinator.study import StudyClient
@@ -145,6 +160,10 @@ def provision(
         if not kits:
             raise ConfigError("no sites given")
         root = _federation_root(cli, out)
+        from node.coordinator.audit import coordinator_key_id, keep_aside_if_rekeyed, previous_key_id
+        from policies.audit import AuditEvent
+
+        old_key = previous_key_id(root)
         with _provision_logs(cli, root):
             fed = provision_federation(
                 root,
@@ -157,6 +176,18 @@ def provision(
                 review_window_h=cli.settings.fl.review_window_h,
                 force=force,
             )
+        new_key = coordinator_key_id(fed)
+        kept = keep_aside_if_rekeyed(fed.root, old_key, new_key)
+        details: dict[str, Any] = {
+            "project": fed.project,
+            "sites": sorted(fed.site_dirs),
+            "server": fed.server_name,
+            "fl_port": fed.fl_port,
+            "coordinator_key_id": new_key,
+            "replaced_key_id": old_key if old_key != new_key else None,
+            "previous_log": kept.name if kept else None,
+        }
+        _record_coordinator(fed, AuditEvent.FEDERATION_PROVISIONED, details)
 
         def human(console: Console) -> None:
             console.print(f"[green]provisioned[/green] {fed.project}: coordinator {fed.server_dir}")
@@ -165,6 +196,18 @@ def provision(
             console.print(f"  admin {fed.admin_name}: {fed.admin_dir}")
 
         cli.emit({"ok": True, **fed.to_json()}, human)
+
+
+def _record_submission(
+    fed: Federation, job_id: str, digest: str, sites: Any, *, kind: str, rounds: int | None = None, algorithm: str = ""
+) -> None:
+    """The submission's record at the coordinator: job id, digest, sites (never data)."""
+    from policies.audit import AuditEvent
+
+    details: dict[str, Any] = {"job_id": job_id, "digest": digest, "sites": sorted(sites), "kind": kind}
+    if rounds is not None:
+        details.update(rounds=rounds, algorithm=algorithm)
+    _record_coordinator(fed, AuditEvent.STUDY_SUBMITTED, details)
 
 
 @study_app.command("submit")
@@ -228,6 +271,7 @@ def study_submit(
                     job_folder, fed.root / "jobs", sites=sites_chosen, model_spec=model, study=name
                 )
                 job_id = client.submit(prepared.folder)
+            _record_submission(fed, job_id, prepared.digest, sites_chosen, kind="byoc")
             cli.emit(
                 {"ok": True, "job_id": job_id, **prepared.to_json()},
                 lambda c: c.print(
@@ -255,6 +299,7 @@ def study_submit(
         with _study_logs(cli, federation):
             job, digest = build_job(spec, fed.root / "jobs")
             job_id = client.submit(job)
+        _record_submission(fed, job_id, digest, spec.sites, kind="ner", rounds=rounds, algorithm=algorithm)
         cli.emit(
             {"ok": True, "job_id": job_id, "digest": digest, "sites": list(spec.sites), "job_folder": str(job)},
             lambda c: c.print(
@@ -318,6 +363,18 @@ def study_download(
             folder = client.download(job_id, out)
         verified = verify_signed_model(folder, [client.trusted_key()], site_keys=keys)
         rounds = read_rounds(folder)
+        from policies.audit import AuditEvent
+
+        download = {
+            "job_id": job_id,
+            "job_digest": verified.provenance.job_digest,
+            "model_signed_by": verified.key_id,
+            "sites": list(verified.provenance.sites),
+            "receipts": list(verified.receipts),
+            "receipts_verified": list(verified.receipts_verified),
+            "rounds": len(verified.provenance.rounds),
+        }
+        _record_coordinator(fed, AuditEvent.STUDY_DOWNLOADED, download)
         payload: dict[str, Any] = {
             "ok": True,
             "model": str(verified.model_path),

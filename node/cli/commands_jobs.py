@@ -297,6 +297,11 @@ def register(app: typer.Typer) -> None:
             # the secret only: enrolling creates neither state.db nor the site key (`fednode site init` does)
             totp = FileTotpVerifier(cli.settings.keys_dir / "totp")
             enrolled = totp.enroll(name, site=policy.site.name, replace=replace)
+            from node.cli._audit import record
+            from policies.audit import AuditEvent
+
+            details = {"approver": enrolled.approver, "factor": "totp", "replaced": replace}
+            record(cli, AuditEvent.APPROVER_ENROLLED, details)  # never the secret
 
             def render(console: Console) -> None:
                 console.print(f"TOTP secret for {enrolled.approver} (shown once): [bold]{enrolled.secret}[/bold]")

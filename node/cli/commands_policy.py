@@ -192,6 +192,20 @@ def compile_cmd(
         files = compile_site(policy, base_resources=base)
         built = validate_site_files(files) if validate else {}
         written = write_site_files(files, local)
+        from node.cli._audit import record
+        from policies.audit import AuditEvent
+
+        record(
+            cli,
+            AuditEvent.POLICY_COMPILED,
+            {
+                "command": "policy compile",
+                "policy_digest": policy_digest(policy),
+                "site": policy.site.name,
+                "files": sorted(p.name for p in written),
+                "validated": validate,
+            },
+        )
         payload = {
             "ok": True,
             "policy": str(path),

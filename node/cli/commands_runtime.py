@@ -56,9 +56,10 @@ def site_init(ctx: typer.Context) -> None:
     step that creates them (the site's boot runs it too); it says what it created and what it found."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
+        from node.cli._audit import operator_name
         from policies.state_db import init_site
 
-        done = init_site(cli.settings)
+        done = init_site(cli.settings, actor=operator_name())
 
         def render(console: Console) -> None:
             for what, path, created in (

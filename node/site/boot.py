@@ -30,6 +30,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fednode.errors import ConfigError, PolicyFileError
 from fednode.settings import Settings
 from node.kit.runtime import LocalOverlay, StagedKit, stage_kit
+from node.site.processing import record_processing
+from policies.audit import AuditEvent
+from policies.policy_model import load_policy, policy_digest
 from policies.state_db import init_site, load_site_policy, signing_key_path
 from policies.totp import FileTotpVerifier
 
@@ -38,6 +41,8 @@ log = logging.getLogger("fednode.node.site.boot")
 BASE_RESOURCES = "resources.json.default"
 """NVFlare's provisioned resources file; the compiled ``resources.json`` is merged into it (as the dashboard's
 drift check and ``fednode policy compile`` do)."""
+BOOT_ACTOR = "site-boot"
+"""The actor of the audit records the boot writes (key created or installed, policy loaded and compiled)."""
 GATE_CLASS = "node.site.gate.ApprovalGate"
 VALIDATOR_CLASS = "node.site.gate.DigestValidator"
 
@@ -58,10 +63,16 @@ def prepare_site(
     commands read them before FLARE starts), then stage the startup kit (``kit``, else the
     ``startup_kit`` secret) with the compiled policy laid over its ``local/``. Returns the kit to run."""
     policy = load_site_policy(settings, required=False)
-    install_site_key(site_key, signing_key_path(settings, policy))
+    installed = install_site_key(site_key, signing_key_path(settings, policy))
     install_totp_secrets(totp_secrets, FileTotpVerifier(settings.keys_dir / "totp"))
-    done = init_site(settings, policy)  # what `fednode site init` does: the boot is the other place state is made
+    # what `fednode site init` does: the boot is the other place state is made
+    done = init_site(settings, policy, actor=BOOT_ACTOR)
     log.info("boot.site_state state_db_created=%s key_created=%s", done.state_db_created, done.key_created)
+    if installed:
+        record_processing(settings, AuditEvent.KEY_INSTALLED, {"key_id": done.key_id}, actor=BOOT_ACTOR)
+    if policy is not None:
+        details = {"policy_digest": policy_digest(policy), "site": policy.site.name, "policy_version": policy.version}
+        record_processing(settings, AuditEvent.POLICY_LOADED, details, actor=BOOT_ACTOR)
     staged = stage_kit(kit or SECRETS / "startup_kit", settings, overlay=policy_overlay(settings))
     log.info("boot.prepared site=%s", policy.site.name if policy is not None else settings.site_name)
     return staged
@@ -76,7 +87,9 @@ def policy_overlay(settings: Settings) -> LocalOverlay | None:
     if policy_path.is_file():
 
         def overlay(local: Path) -> None:
-            compile_policy_into(policy_path, local)
+            report = compile_policy_into(policy_path, local)
+            details = {"policy_digest": policy_digest(load_policy(policy_path)), "classes_built": sum(report.values())}
+            record_processing(settings, AuditEvent.POLICY_COMPILED, details, actor=BOOT_ACTOR)
 
         return overlay
     log.warning("site_boot.no_policy path=%s", policy_path)
@@ -86,7 +99,6 @@ def policy_overlay(settings: Settings) -> LocalOverlay | None:
 def compile_policy_into(policy_path: Path, local: Path) -> dict[str, int]:
     """Compile ``policy_path`` into ``local``; returns the classes built per file (the boot check)."""
     from policies.compile import compile_site, load_base_resources, validate_site_dir, write_site_files
-    from policies.policy_model import load_policy, policy_digest
 
     policy = load_policy(policy_path)
     files = compile_site(policy, base_resources=load_base_resources(local / BASE_RESOURCES))

@@ -35,3 +35,15 @@ class AuditEvent(StrEnum):
     RECEIPT_ISSUED = "receipt:issued"
     MODEL_VERIFIED = "model:verified"
     MODEL_REJECTED = "model:rejected"
+    # --- processing of site data and the site's own set-up (GDPR art. 30 record of processing) --------------
+    ETL_LOADED = "etl:loaded"  # a source extract loaded into the CDM: source digest, rows per table, quarantined
+    NOTES_LOADED = "notes:loaded"  # notes de-identified into the CDM: counts per PHI label, operator, secret id
+    NOTES_DEIDENTIFIED = "notes:deidentified"  # notes de-identified into a file (not the CDM): counts only
+    DQ_RUN = "dq:run"  # the data-quality gate ran: passed/failed/accepted counts, verdict, accepted check names
+    KEY_CREATED = "key:created"  # the site signing key was created (site init / boot): key id only
+    KEY_INSTALLED = "key:installed"  # a site key was installed from the compose secret at boot: key id only
+    APPROVER_ENROLLED = "approver:enrolled"  # an approver's second factor was enrolled or replaced (never the secret)
+    # --- at the coordinator (its own audit log in the federation folder) ----------------------------------------
+    FEDERATION_PROVISIONED = "federation:provisioned"  # startup kits written: project, sites, coordinator key id
+    STUDY_SUBMITTED = "study:submitted"  # a study job submitted: job id, digest, sites
+    STUDY_DOWNLOADED = "study:downloaded"  # a study result downloaded and verified: job id, digests, signer

@@ -1,0 +1,40 @@
+"""Recording a command's processing in the site's audit log (:mod:`node.site.processing`), and saying so loudly
+on stderr when this home holds no site to record it in."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from node.cli._context import CliContext
+    from policies.audit import AuditEvent, AuditRecord
+
+NOT_RECORDED = (
+    "[yellow]Warning:[/yellow] not recorded: no site here (no state.db or site key in {home}); this processing "
+    "is missing from the audit log. Run `fednode site init` first."
+)
+
+
+def operator_name() -> str:
+    """The OS user running the command: the actor of its audit record."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
+        return "unknown"
+
+
+def record(cli: CliContext, event: AuditEvent, details: Mapping[str, Any]) -> AuditRecord | None:
+    """Append the processing record; a loud warning on stderr (never stdout) when this home holds no site."""
+    from node.site.processing import record_processing
+
+    done = record_processing(cli.settings, event, details, actor=operator_name())
+    if done is None:
+        Console(stderr=True).print(NOT_RECORDED.format(home=cli.settings.home), highlight=False, soft_wrap=True)
+    return done
+
+
+__all__ = ["NOT_RECORDED", "operator_name", "record"]
