@@ -387,6 +387,12 @@ SIGNATURE_CUES: tuple[str, ...] = (
     "helsesykepleier",
     "sundhedsplejerske",
     "terveydenhoitaja",
+    "farmasøyt",
+    "farmaceut",
+    "farmaseutti",
+    "apotekare",
+    "proviisor",
+    "pharmacist",
     "kotihoitaja",
     "lähihoitaja",
     "hjemmesykepleier",
@@ -945,6 +951,7 @@ HOSPITAL_WORDS: tuple[str, ...] = (
     "bvc",
     "ppr",
     "hudlege",
+    "päivystys",
 )
 """Words (or word endings) that make a capitalised phrase the name of a hospital or clinic."""
 

@@ -108,6 +108,7 @@ NAMES: list[Case] = [
     ("nb", "Hjemmebesøk hos Olaug Stene, BT 130/80.", "Olaug Stene", "PERSON", "130/80"),
     ("sv", "Kontakt arbetsterapeut Lova Ekdahl, vikt 60 kg.", "Lova Ekdahl", "PERSON", "60 kg"),
     ("et", "Töötaja Andrus Kruus, keevitaja. CRP 2.", "Andrus Kruus", "PERSON", "CRP 2"),
+    ("sv", "Apotekare Nadia Sahin deltog. eGFR 29.", "Nadia Sahin", "PERSON", "eGFR 29"),
     ("nb", "Pasienten, Aslaug Fjeld, kom i går. CRP 14.", "Aslaug Fjeld", "PERSON", "CRP 14"),
     ("fi", "Äiti Tarja tavoitettu. Hb 130.", "Tarja", "PERSON", "Hb 130"),
     ("nb", "Pas. bruker Madopar 125 mg x 4.", "", "", "Madopar"),
@@ -177,6 +178,7 @@ NUMBERS: list[Case] = [
     ("en", "Her son can be reached on 92284017, Hb 11.1.", "92284017", "PHONE", "11.1"),
     ("fi", "Pojalle soitettu, numero 0400 812 345, RR 118/70.", "0400 812 345", "PHONE", "118/70"),
     ("en", "Contact: brother, +353 87 123 4567, urea 9.1.", "+353 87 123 4567", "PHONE", "urea 9.1"),
+    ("sv", "Barnbarnet informerad på 0704 51 22 98, eGFR 29.", "0704 51 22 98", "PHONE", "eGFR 29"),
 ]
 
 
