@@ -130,6 +130,9 @@ class Approval:
     digest: str
     at: datetime
     second_factor: bool = False
+    key_fingerprint: str = ""  # the approver's key (SHA256:...) when the approval was signed
+    signature: str = ""  # the armored SSHSIG over ``statement``
+    statement: str = ""  # the exact statement signed (policies.approver_keys.ApprovalStatement)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from fednode.errors import PolicyFileError
+from policies.approver_keys import ApproverKey, SshsigError
 from policies.contracts import JobKind
 
 POLICY_VERSION = 1
@@ -251,12 +252,50 @@ class PrivacySection(_Strict):
         return self
 
 
+class ApproverIdentity(StrEnum):
+    """How an approval says who approved."""
+
+    KEY = "key"  # a signature by the approver's own enrolled key (the default; four eyes = two keys)
+    NAME = "name"  # a typed name (+ TOTP): a claim, not an identity; for demos and tests only
+
+
 class ApprovalSection(_Strict):
-    """Who approves a job here, how many distinct people, and whether a TOTP second factor is needed."""
+    """Who approves a job here, how many distinct people, and how an approval proves who made it.
+
+    ``approvers`` lists names, or ``{name, key}`` entries that enrol the approver's OpenSSH public key (also
+    accepted as ``keys: {name: "ssh-ed25519 AAAA... comment"}``). With ``identity: key`` (the default) an approval
+    is a signature by an enrolled key and four eyes means distinct keys; an approver without a key cannot approve.
+    """
 
     approvers: Annotated[list[Name], Field(min_length=1)]
+    keys: dict[Name, Annotated[str, StringConstraints(strip_whitespace=True, max_length=16_384)]] = Field(
+        default_factory=dict, description="Each approver's OpenSSH public key (type base64 [comment])."
+    )
+    identity: ApproverIdentity = ApproverIdentity.KEY
     required_approvals: int = Field(1, ge=1, le=10, description="Distinct approvers needed (2 = four eyes).")
     totp_required: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _entries_with_keys(cls, data: Any) -> Any:
+        """``approvers: [{name, key}]`` entries become a name plus an entry in ``keys``."""
+        if not isinstance(data, dict) or not isinstance(data.get("approvers"), list):
+            return data
+        names: list[Any] = []
+        keys = dict(data.get("keys") or {})
+        for entry in data["approvers"]:
+            if isinstance(entry, dict):
+                extra = set(entry) - {"name", "key"}
+                if "name" not in entry or extra:
+                    raise ValueError("an approver entry is a name or {name, key}")
+                names.append(entry["name"])
+                if entry.get("key") is not None:
+                    if entry["name"] in keys:
+                        raise ValueError(f"approver {entry['name']!r} has two keys")
+                    keys[entry["name"]] = entry["key"]
+            else:
+                names.append(entry)
+        return {**data, "approvers": names, "keys": keys}
 
     @field_validator("approvers")
     @classmethod
@@ -264,6 +303,22 @@ class ApprovalSection(_Strict):
         if len({_norm(v) for v in value}) != len(value):
             raise ValueError("an approver is listed twice")
         return value
+
+    @model_validator(mode="after")
+    def _keys_are_keys(self) -> Self:
+        listed = {_norm(a) for a in self.approvers}
+        seen: dict[bytes, str] = {}
+        for name, text in self.keys.items():
+            if _norm(name) not in listed:
+                raise ValueError(f"keys: {name!r} is not a listed approver")
+            try:
+                key = ApproverKey.parse(text)
+            except SshsigError as exc:
+                raise ValueError(f"keys: {name!r}: {exc}") from None
+            if key.blob in seen:
+                raise ValueError(f"keys: {name!r} and {seen[key.blob]!r} have the same key; four eyes needs two")
+            seen[key.blob] = name
+        return self
 
     @model_validator(mode="after")
     def _enough_people(self) -> Self:

@@ -121,6 +121,9 @@ class ApprovalRow(Base):
     digest: Mapped[str] = mapped_column(String(64))
     second_factor: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime]
+    key_fingerprint: Mapped[str] = mapped_column(String(128), default="")
+    signature: Mapped[str] = mapped_column(Text, default="")
+    statement: Mapped[str] = mapped_column(Text, default="")
 
 
 class TotpUseRow(Base):

@@ -118,7 +118,7 @@ def open_state_db(
         ledger = PrivacyLedger(
             store, audit, budgets=policy.privacy.budgets, delta=dp.delta, accountant=dp.accountant, clock=clock
         )
-        rules = ApprovalRules.from_policy(policy.approval)
+        rules = ApprovalRules.from_policy(policy.approval, site=policy.site.name)
     else:
         ledger = PrivacyLedger(store, audit, budgets={}, delta=1e-5, clock=clock)
         rules = ApprovalRules()

@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import functools
 import getpass
+import os
+import sys
 from datetime import UTC
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from fednode.errors import BadInputError, ConfigError
 from node.cli._context import get_ctx, handled_errors
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from node.cli._context import CliContext
     from node.site.byoc_review import ByocReview
+    from policies.approver_keys import SignedApproval
     from policies.contracts import JobRecord
+    from policies.state_db import StateDb
 
 
 def _job_json(job: JobRecord) -> dict[str, Any]:
@@ -194,6 +201,71 @@ def _render_review(console: Console, review: ByocReview) -> None:
     print_(f"site DP at egress: {review.site_dp.summary}")
 
 
+def _print_statement(cli: CliContext, job_id: str) -> None:
+    """The exact bytes to sign for ``job_id`` now (raw on stdout, so ``> st.txt`` keeps them)."""
+    from node.cli._state import open_read_only
+
+    db = open_read_only(cli)
+    try:
+        text = db.jobs.statement(job_id).to_bytes().decode("utf-8")
+    finally:
+        db.close()
+    if cli.json_output:
+        cli.emit({"ok": True, "job_id": job_id, "statement": text})
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _read_signature(signature: Path, signed: Path | None) -> SignedApproval:
+    """The detached signature and the statement it covers, read at the edge (missing or unreadable: exit 4)."""
+    from policies.approver_keys import MAX_ARMORED, ApprovalStatement, SignedApproval, Sshsig, SshsigError
+
+    if signed is None:
+        if signature.suffix != ".sig":
+            raise BadInputError(f"--signed: name the statement file that {signature} signs")
+        signed = signature.with_suffix("")
+    texts: list[bytes] = []
+    for option, path in (("--signature", signature), ("--signed", signed)):
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise BadInputError(f"{option} {path}: cannot read it ({exc.strerror or type(exc).__name__})") from None
+        if len(raw) > MAX_ARMORED:
+            raise BadInputError(f"{option} {path}: too large for a signature or statement")
+        texts.append(raw)
+    try:
+        armored = texts[0].decode("ascii")
+        Sshsig.parse(armored)
+    except UnicodeDecodeError:
+        raise BadInputError(f"--signature {signature}: not an armored SSH signature (binary)") from None
+    except SshsigError as exc:
+        raise BadInputError(f"--signature {signature}: {exc}") from None
+    try:
+        ApprovalStatement.signed_time(texts[1])
+    except SshsigError as exc:
+        raise BadInputError(f"--signed {signed}: not an approval statement ({exc})") from None
+    return SignedApproval(statement=texts[1], signature=armored)
+
+
+def _sign_with_agent(db: StateDb, job_id: str, approver: str | None) -> SignedApproval:
+    """Ask the approver's SSH agent (SSH_AUTH_SOCK) to sign this job's statement."""
+    from fednode.errors import ApprovalRefusedError
+    from policies.ssh_agent import AgentError, SshAgent, sign_with_agent
+
+    statement = db.jobs.statement(job_id)  # an unknown job is exit 4 before anything else
+    sock = os.environ.get("SSH_AUTH_SOCK")
+    if not sock:
+        raise ApprovalRefusedError(
+            f"job {job_id}: the site policy requires an approval signed by your own key, and no SSH agent is "
+            "reachable (SSH_AUTH_SOCK unset; use `ssh -A`, or --statement then --signature)"
+        )
+    try:
+        return sign_with_agent(SshAgent(Path(sock)), db.jobs.rules, statement, approver)
+    except AgentError as exc:
+        raise ApprovalRefusedError(f"job {job_id}: cannot sign with the SSH agent: {exc}") from None
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
 
@@ -239,18 +311,48 @@ def register(app: typer.Typer) -> None:
     def approve_cmd(
         ctx: typer.Context,
         job_id: Annotated[str, typer.Argument(help="The job id (see `fednode jobs`).", metavar="JOB_ID")],
-        reason: Annotated[str, typer.Option("--reason", help="Why this job may run (stored and audited).")],
-        approver: Annotated[str | None, typer.Option("--approver", help="Who approves (default: the OS user).")] = None,
+        reason: Annotated[
+            str | None, typer.Option("--reason", help="Why this job may run (stored and audited).")
+        ] = None,
+        approver: Annotated[
+            str | None,
+            typer.Option("--approver", help="Who approves (with signed approvals: checked against the key)."),
+        ] = None,
         totp: Annotated[str | None, typer.Option("--totp", help="Current TOTP code, where the policy asks.")] = None,
+        statement: Annotated[
+            bool, typer.Option("--statement", help="Print the statement to sign for this job, and stop.")
+        ] = False,
+        signature: Annotated[
+            Path | None,
+            typer.Option("--signature", help="A detached signature (ssh-keygen -Y sign -n fednode-approval)."),
+        ] = None,
+        signed: Annotated[
+            Path | None,
+            typer.Option("--signed", help="The statement file the signature covers (default: FILE without .sig)."),
+        ] = None,
     ) -> None:
-        """Approve a pending job (bound to its digest). Exit 3 if the policy or the approval rules refuse."""
-        from policies.state_db import open_state_db
+        """Approve a pending job (bound to its digest). Exit 3 if the policy or the approval rules refuse.
 
+        Where the policy enrols approvers' keys, the approval is signed by your own key: through your SSH agent
+        (SSH_AUTH_SOCK, forwarded over your SSH session), or made elsewhere: `--statement > st.txt`, then
+        `ssh-keygen -Y sign -n fednode-approval -f KEY st.txt`, then `--signature st.txt.sig`.
+        """
         cli = get_ctx(ctx)
         with handled_errors(cli):
+            if statement:
+                _print_statement(cli, job_id)
+                return
+            if reason is None:
+                raise ConfigError("--reason: why this job may run is required")
+            proof = _read_signature(signature, signed) if signature is not None else None
+            from policies.state_db import open_state_db
+
             db = open_state_db(cli.settings, require_policy=True, create=False)
             try:
-                record = db.jobs.approve(job_id, approver or getpass.getuser(), reason, totp_code=totp)
+                if proof is None and db.jobs.rules.signed:
+                    proof = _sign_with_agent(db, job_id, approver)
+                name = approver if (approver or proof is not None) else getpass.getuser()
+                record = db.jobs.approve(job_id, name, reason, totp_code=totp, signed=proof)
             finally:
                 db.close()
             cli.emit({"ok": True, "job": _job_json(record)}, _render_decision(record))

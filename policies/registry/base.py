@@ -101,7 +101,21 @@ class RegistryBase:
     @staticmethod
     def _approvals(s: Session, job_id: str) -> list[Approval]:
         rows = s.scalars(select(ApprovalRow).where(ApprovalRow.job_id == job_id).order_by(ApprovalRow.id))
-        return [Approval(r.job_id, r.approver, r.decision, r.reason, r.digest, r.at, r.second_factor) for r in rows]
+        return [
+            Approval(
+                r.job_id,
+                r.approver,
+                r.decision,
+                r.reason,
+                r.digest,
+                r.at,
+                r.second_factor,
+                r.key_fingerprint or "",
+                r.signature or "",
+                r.statement or "",
+            )
+            for r in rows
+        ]
 
     def _record(self, s: Session, row: JobRow) -> JobRecord:
         return JobRecord(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from policies.approver_keys import ApproverKey
 from policies.audit import AuditLog
 from policies.contracts import (
     DpParams,
@@ -98,13 +99,22 @@ def make_site(
     budget: float = 8.0,
     accountant: str = "rdp",
     checkpoint_every: int = 1000,
+    identity: str = "name",
+    keys: tuple[tuple[str, ApproverKey], ...] = (),
 ) -> Site:
     clock = FakeClock()
     store = StateStore.for_path(db)
     key = key or SiteKey.generate()
     audit = AuditLog(store, key, checkpoint_every=checkpoint_every, clock=clock)
     ledger = PrivacyLedger(store, audit, budgets={"omop_notes": budget}, delta=1e-5, accountant=accountant, clock=clock)
-    rules = ApprovalRules(approvers=approvers, required_approvals=required, totp_required=totp_required)
+    rules = ApprovalRules(
+        approvers=approvers,
+        required_approvals=required,
+        totp_required=totp_required,
+        identity=identity,
+        keys=keys,
+        site="site-a",
+    )
     jobs = JobService(store, audit, ledger, rules=rules, totp=totp, clock=clock)  # type: ignore[arg-type]
     return Site(store, key, audit, ledger, jobs, clock)
 

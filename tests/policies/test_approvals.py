@@ -185,6 +185,7 @@ def test_reject_rules(tmp_path: Path) -> None:
 def test_cli_jobs_approve_reject(fednode_home: Path) -> None:
     example = Path(__file__).resolve().parents[2] / "policies" / "examples" / "site-policy.yaml"
     text = example.read_text(encoding="utf-8").replace("totp_required: true", "totp_required: false")
+    text = text.replace("\napproval:\n", "\napproval:\n  identity: name\n")  # typed names (signed: test_approver_keys)
     (fednode_home / "policy.yaml").write_text(text, encoding="utf-8")
     from fednode.settings import load_settings
     from policies.state_db import open_state_db
@@ -217,7 +218,8 @@ def test_cli_jobs_approve_reject(fednode_home: Path) -> None:
 
 def test_cli_enroll_and_approve_with_totp(fednode_home: Path) -> None:
     example = Path(__file__).resolve().parents[2] / "policies" / "examples" / "site-policy.yaml"
-    (fednode_home / "policy.yaml").write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    text = example.read_text(encoding="utf-8").replace("\napproval:\n", "\napproval:\n  identity: name\n")
+    (fednode_home / "policy.yaml").write_text(text, encoding="utf-8")
     from fednode.settings import load_settings
     from policies.state_db import open_state_db
 

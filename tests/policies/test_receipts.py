@@ -105,7 +105,7 @@ def test_cli_issue_and_verify_receipt(fednode_home: Path) -> None:
     from policies.state_db import open_state_db
 
     db = open_state_db(load_settings(home=fednode_home))
-    db.jobs.rules = ApprovalRules(approvers=("dr.hansen",))
+    db.jobs.rules = ApprovalRules(approvers=("dr.hansen",), identity="name")
     db.jobs.register_pending(manifest(), ALLOW)
     db.jobs.approve("job-1", "dr.hansen", "ok")
     pub = fednode_home / "keys" / "site.ed25519.pub"

@@ -54,7 +54,9 @@ def test_registry_and_audit_on_postgres(store: StateStore) -> None:
     key = SiteKey.generate()
     audit = AuditLog(store, key, checkpoint_every=3)
     ledger = PrivacyLedger(store, audit, budgets={"omop_notes": 8.0}, delta=1e-5, accountant="rdp")
-    jobs = JobService(store, audit, ledger, rules=ApprovalRules(approvers=("a", "b"), required_approvals=2))
+    jobs = JobService(
+        store, audit, ledger, rules=ApprovalRules(approvers=("a", "b"), required_approvals=2, identity="name")
+    )
     jobs.register_pending(manifest(dp=dp()), ALLOW)
     jobs.approve("job-1", "a", "ok")
     assert jobs.approve("job-1", "b", "ok").state is JobState.APPROVED

@@ -77,8 +77,16 @@ class FixedClock:
         self.now += timedelta(seconds=seconds)
 
 
-def write_policy(home: Path, *, required_approvals: int = 2, totp_required: bool = True) -> Path:
-    """The example site policy with this test's site, budget, data access and approval rules."""
+def write_policy(
+    home: Path,
+    *,
+    required_approvals: int = 2,
+    totp_required: bool = True,
+    identity: str = "name",
+    keys: dict[str, str] | None = None,
+) -> Path:
+    """The example site policy with this test's site, budget, data access and approval rules (``identity:
+    name`` unless a test enrols approvers' ``keys``)."""
     policy: dict[str, Any] = yaml.safe_load(EXAMPLE_POLICY.read_text(encoding="utf-8"))
     policy["site"]["name"] = "site-oslo"
     policy["privacy"]["budgets"] = {"omop_notes": 8.0}
@@ -88,6 +96,8 @@ def write_policy(home: Path, *, required_approvals: int = 2, totp_required: bool
         "approvers": list(APPROVERS),
         "required_approvals": required_approvals,
         "totp_required": totp_required,
+        "identity": identity,
+        "keys": keys or {},
     }
     path = home / "policy.yaml"
     path.write_text(yaml.safe_dump(policy, sort_keys=False), encoding="utf-8")
@@ -163,9 +173,16 @@ class Site:
         return [r.event for r in self.desk.state.audit.records(job_id=job_id)]
 
 
-def open_site(home: Path, *, required_approvals: int = 2, totp_required: bool = True) -> Site:
+def open_site(
+    home: Path,
+    *,
+    required_approvals: int = 2,
+    totp_required: bool = True,
+    identity: str = "name",
+    keys: dict[str, str] | None = None,
+) -> Site:
     """Write the policy and open the real desk on ``home``."""
-    write_policy(home, required_approvals=required_approvals, totp_required=totp_required)
+    write_policy(home, required_approvals=required_approvals, totp_required=totp_required, identity=identity, keys=keys)
     settings = Settings(home=home)
     clock = FixedClock()
     return Site(home, settings, SiteDesk.from_settings(settings, clock=clock), clock)

@@ -67,6 +67,8 @@ BROKEN_TEXT = {
     "yaml": "version: 1\nsite: [unclosed\n",
     "accept": "plausible_value_low:measurement.value_as_number\n\x7f{not a check\n",
     "json": '{"ok": 1,\n',
+    "sshsig": "-----BEGIN SSH SIGNATURE-----\nU1NIU0lH not base64 !!\n-----END SSH SIGNATURE-----\n",
+    "statement": "fednode-approval-v1\njob: job-nope\ntime: yesterday\n",
 }
 # A folder input's one broken file: (file name, text).
 BROKEN_FOLDER = {
@@ -164,7 +166,14 @@ ROWS: tuple[Row, ...] = (
         home_codes=frozenset({USAGE}),
     ),
     Row(("jobs",), extra=("--job", "job-nope"), why_no_inputs="reads only the home"),
-    Row(("approve",), extra=("job-nope", "--reason", "typo"), why_no_inputs="reads only the home"),
+    Row(
+        ("approve",),
+        (
+            _in("--signature", "sshsig", extra=("--signed", "{statement}")),
+            _in("--signed", "statement", extra=("--signature", "{sshsig}")),
+        ),
+        extra=("job-nope", "--reason", "typo"),
+    ),
     Row(("reject",), extra=("job-nope", "--reason", "typo"), why_no_inputs="reads only the home"),
     Row(("approvers", "enroll"), extra=("alice",), names=("policy",), why_no_inputs="reads only the home"),
     Row(("audit", "verify"), (_in("--file", "audit"), _in("--public-key", "pem"))),
@@ -375,6 +384,10 @@ def _helpers(base: Path, out: Path) -> dict[str, str]:
         "pem": str(pem),
         "receipt": str(receipt),
         "notes": str(notes),
+    statement = base / "statement.txt"  # an approval statement and a well-formed SSH signature over it
+    statement.write_text("fednode-approval-v1\njob: job-nope\ntime: 2026-12-05T10:00:00Z\n", encoding="utf-8")
+    sshsig = base / "statement.txt.sig"
+    sshsig.write_text(_sshsig(statement.read_bytes()), encoding="ascii")
         "policy": str(POLICY),
         "kit": str(kit),
         "job": str(CLEAN_JOB),
@@ -384,9 +397,29 @@ def _helpers(base: Path, out: Path) -> dict[str, str]:
 
 def _args(c: Case, base: Path, out: Path) -> tuple[list[str], str | None, list[str]]:
     """The command line for a case, the input path under test, and the companion paths it also names."""
+        "statement": str(statement),
+        "sshsig": str(sshsig),
     helpers = _helpers(base, out)
     target = None if c.input is None else _target(base, c.input, c.case)
     extra = list(c.row.extra) + (list(c.input.extra) if c.input is not None else [])
+def _sshsig(message: bytes) -> str:
+    """An armored SSHSIG by a throwaway Ed25519 key (as ``ssh-keygen -Y sign -n fednode-approval`` makes)."""
+    import struct
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from policies.approver_keys import armor, signed_data
+
+    def string(value: bytes) -> bytes:
+        return struct.pack(">I", len(value)) + value
+
+    key = Ed25519PrivateKey.generate()
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    signature = string(b"ssh-ed25519") + string(key.sign(signed_data(message)))
+    return armor(string(b"ssh-ed25519") + string(raw), signature)
+
+
     if c.input is not None and c.input.option in extra:  # the row's value for this option makes way
         i = extra.index(c.input.option)
         del extra[i : i + 2]

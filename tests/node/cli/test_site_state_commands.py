@@ -108,7 +108,7 @@ def test_receipt_issue_to_a_file_prints_a_summary_not_the_receipt(fednode_home: 
     from tests.policies.statekit import ALLOW, manifest
 
     db = open_state_db(load_settings(home=fednode_home))
-    db.jobs.rules = ApprovalRules(approvers=("dr.hansen",))
+    db.jobs.rules = ApprovalRules(approvers=("dr.hansen",), identity="name")
     db.jobs.register_pending(manifest(), ALLOW)
     db.jobs.approve("job-1", "dr.hansen", "ok")
     db.close()

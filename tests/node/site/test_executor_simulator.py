@@ -102,7 +102,9 @@ PRIVACY = {
 def _running_job(home: Path, cdm: str, job: Path) -> JobService:
     """Register the job in the site's state.db as approved and running (what the gate does in a real site)."""
     state = open_state_db(load_settings(home=home, omop_url=cdm))
-    jobs = JobService(state.store, state.audit, state.ledger, rules=ApprovalRules(approvers=("dr.test",)))
+    jobs = JobService(
+        state.store, state.audit, state.ledger, rules=ApprovalRules(approvers=("dr.test",), identity="name")
+    )
     manifest = build_manifests(job, site="site-1", submitted_at=datetime.now(UTC))["app"]
     jobs.register_pending(replace(manifest, job_id=SIM_JOB_ID), ALLOW)
     jobs.approve(SIM_JOB_ID, "dr.test", "simulator test")

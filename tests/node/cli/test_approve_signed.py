@@ -1,0 +1,92 @@
+"""`fednode approve` with approvers' own keys: `--statement`, a detached `ssh-keygen -Y sign` signature, the SSH
+agent (SSH_AUTH_SOCK), and the refusals (exit 3, audited) for keys the policy does not enrol."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from node.cli.main import app
+from policies.audit import AuditEvent
+from tests.policies.approverkit import make_key, needs_openssh, running_agent
+from tests.tui.sitekit import Site, manifest, open_site
+
+pytestmark = needs_openssh
+
+
+@pytest.fixture
+def keyed(fednode_home: Path, tmp_path: Path) -> Iterator[tuple[Site, dict[str, Path]]]:
+    """Four eyes by key, no TOTP; the approvers' private keys lie outside the site home; job-1 pending."""
+    folder = tmp_path / "laptops"
+    folder.mkdir()
+    pairs = {who: make_key(folder, who) for who in ("dr.hansen", "dr.larsen")}
+    site = open_site(
+        fednode_home, totp_required=False, identity="key", keys={w: k.openssh for w, (_, k) in pairs.items()}
+    )
+    site.register(manifest("job-1"))
+    yield site, {who: private for who, (private, _) in pairs.items()}
+    site.desk.close()
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "80", **(env or {})})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _sign(private: Path, statement: Path) -> Path:
+    import subprocess
+
+    Path(f"{statement}.sig").unlink(missing_ok=True)
+    subprocess.run(
+        ["ssh-keygen", "-Y", "sign", "-n", "fednode-approval", "-f", str(private), str(statement)],
+        check=True,
+        capture_output=True,
+    )
+    return Path(f"{statement}.sig")
+
+
+def test_detached_signature_and_agent_meet_four_eyes(keyed: tuple[Site, dict[str, Path]], tmp_path: Path) -> None:
+    site, private = keyed
+    code, out, _ = _run("approve", "job-1", "--statement")
+    assert code == 0 and out.startswith("fednode-approval-v1\njob: job-1\n") and "site: site-oslo\n" in out
+    statement = tmp_path / "st.txt"
+    statement.write_text(out, encoding="utf-8")
+    signature = _sign(private["dr.hansen"], statement)
+    code, out, err = _run("--json", "approve", "job-1", "--reason", "reviewed", "--signature", str(signature))
+    assert code == 0, out + err
+    first = json.loads(out)["job"]
+    assert first["state"] == "pending" and first["approvals"][0]["approver"] == "dr.hansen"
+    with running_agent(tmp_path, private["dr.larsen"]) as sock:
+        code, out, err = _run("--json", "approve", "job-1", "--reason", "agree", env={"SSH_AUTH_SOCK": str(sock)})
+    assert code == 0, out + err
+    assert json.loads(out)["job"]["state"] == "approved"
+    keys = [a.key_fingerprint for a in site.desk.state.jobs.get("job-1").approvals]
+    assert len(set(keys)) == 2 and all(k.startswith("SHA256:") for k in keys)
+
+
+def test_a_key_the_policy_does_not_enrol_is_refused_and_audited(
+    keyed: tuple[Site, dict[str, Path]], tmp_path: Path
+) -> None:
+    site, private = keyed
+    stranger, _ = make_key(tmp_path, "operator")
+    statement = tmp_path / "st.txt"
+    statement.write_text(_run("approve", "job-1", "--statement")[1], encoding="utf-8")
+    signature = _sign(stranger, statement)
+    code, _, err = _run(
+        "approve", "job-1", "--reason", "alone", "--approver", "dr.hansen", "--signature", str(signature)
+    )
+    assert code == 3 and "not enrolled" in err
+    code, _, err = _run(
+        "approve", "job-1", "--reason", "as larsen", "--approver", "dr.larsen",
+        "--signature", str(_sign(private["dr.hansen"], statement)),
+    )  # fmt: skip
+    assert code == 3 and "enrolled for 'dr.hansen', not 'dr.larsen'" in err
+    code, _, err = _run("approve", "job-1", "--reason", "by name", "--approver", "dr.hansen", env={"SSH_AUTH_SOCK": ""})
+    assert code == 3 and "no SSH agent" in err
+    whys = [r.details["why"] for r in site.desk.state.audit.records(events=[AuditEvent.JOB_APPROVAL_REFUSED])]
+    assert whys == ["key_not_enrolled", "key_of_another"]
+    assert site.desk.state.jobs.get("job-1").approvals == ()
