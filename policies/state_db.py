@@ -112,7 +112,14 @@ def open_state_db(
     key = load_or_create_site_key(key_path) if create else load_site_key(key_path)
     store = StateStore(state_url) if state_url else StateStore.for_path(settings.state_db_path)
     site = policy.site.name if policy is not None else settings.site_name
-    audit = AuditLog(store, key, checkpoint_every=settings.policy.checkpoint_every, clock=clock, site=site)
+    audit = AuditLog(
+        store,
+        key,
+        checkpoint_every=settings.policy.checkpoint_every,
+        checkpoint_minutes=settings.policy.checkpoint_minutes,
+        clock=clock,
+        site=site,
+    )
     if policy is not None:
         dp = policy.privacy.dp
         ledger = PrivacyLedger(

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from policies.audit._processing import ProcessingEntry
 from policies.contracts import EgressDecision, Finding, JobRecord, JobState, RoundReport
 
 
@@ -43,6 +44,8 @@ class ChainStatus(Protocol):
     def first_bad_seq(self) -> int | None: ...
     @property
     def message(self) -> str: ...
+    @property
+    def signed_through(self) -> int: ...
 
 
 class BudgetImpactView(Protocol):
@@ -111,6 +114,11 @@ class DataReport(Protocol):
     @property
     def deid_source(self) -> str | None:
         """The command whose counts ``deid`` holds (``fednode deid run`` or ``fednode etl --notes``)."""
+        ...
+
+    @property
+    def processing(self) -> Sequence[ProcessingEntry]:
+        """The processing history from the audit log, newest first (what, when, by whom, counts)."""
         ...
 
 

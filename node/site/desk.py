@@ -25,7 +25,8 @@ from node.site.byoc_review import ByocReview, byoc_review
 from node.site.reports import REPORT_NAMES, ReportStore
 from omop_etl.db import make_engine
 from omop_etl.stats import local_record_count, row_counts
-from policies.audit import AuditRecord, export_jsonl
+from policies.audit import AuditEvent, AuditRecord, export_jsonl
+from policies.audit._processing import ProcessingEntry, processing_history
 from policies.compile import compile_site, load_base_resources
 from policies.contracts import EgressDecision, JobRecord, JobState, RoundReport
 from policies.policy_model import load_policy, policy_digest
@@ -46,6 +47,8 @@ class ChainCheck:
     records: int
     first_bad_seq: int | None = None
     message: str = ""
+    signed_through: int = 0
+    """The last record a verified signature covers (0: no signature covers any)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,10 @@ class PolicyView:
     drift: tuple[str, ...] = ()  # where the deployed NVFlare site files differ from the compiled ones
 
 
+PROCESSING_SHOWN = 50
+"""Processing records the Data tab lists (``fednode audit export`` has them all)."""
+
+
 @dataclass(frozen=True)
 class DataView:
     """CDM row counts and the latest site reports (None where a report was not written yet)."""
@@ -88,6 +95,8 @@ class DataView:
     deid: Mapping[str, Any] | None
     etl: Mapping[str, Any] | None
     deid_source: str | None = None  # the command whose de-identification counts ``deid`` holds
+    processing: Sequence[ProcessingEntry] = ()
+    """The processing history from the audit log, newest first (:data:`PROCESSING_SHOWN` at most)."""
 
 
 class SiteDesk:
@@ -191,7 +200,7 @@ class SiteDesk:
             report = self.state.audit.verify()
         except AuditChainError as exc:
             return ChainCheck(False, self.state.audit.count(), exc.first_bad_seq, exc.message)
-        return ChainCheck(True, report.records)
+        return ChainCheck(True, report.records, signed_through=report.signed_through)
 
     def export_audit(self, destination: Path) -> ChainCheck:
         """Write the log as JSONL (records, checkpoints, head), verifying it on the way; raises if it is broken."""
@@ -200,8 +209,10 @@ class SiteDesk:
         with partial.open("w", encoding="utf-8") as out:
             report = export_jsonl(self.state.audit, out)
         partial.replace(destination)
+        details = {"records": report.records, "head": report.last_hash, "format": "jsonl", "via": "dashboard"}
+        self.state.audit.append(AuditEvent.AUDIT_EXPORTED, actor="dashboard", details=details)
         log.info("desk.audit_exported records=%d", report.records)
-        return ChainCheck(True, report.records)
+        return ChainCheck(True, report.records, signed_through=report.signed_through)
 
     # --- policy and data ---------------------------------------------------------------------------------
 
@@ -252,7 +263,8 @@ class SiteDesk:
         notes = reports["etl"].get("notes") if reports["etl"] is not None else None
         if isinstance(notes, Mapping) and (deid is None or _mtime(store.path("etl")) >= _mtime(store.path("deid"))):
             deid, source = notes, "fednode etl --notes"
-        return DataView(self._row_counts(), reports["dq"], deid, reports["etl"], source)
+        history = processing_history(self.state.audit, limit=PROCESSING_SHOWN)
+        return DataView(self._row_counts(), reports["dq"], deid, reports["etl"], source, history)
 
     def _row_counts(self) -> Mapping[str, int]:
         """Rows per CDM table; empty when the CDM was not created yet (a missing SQLite file is not created)."""

@@ -2,22 +2,35 @@
 RO-Crate for one job).
 
 JSONL: one object a line; ``{"type": "record", ...}`` for each record in order, then
-``{"type": "checkpoint", ...}`` for each signed checkpoint, then one ``{"type": "head", ...}`` line.
+``{"type": "checkpoint", ...}`` for each signed checkpoint, then the site's signed head of the last record
+(``{"type": "audit-head", ...}``, :class:`~policies.audit.SignedHead`): a cut, rewritten or empty export fails.
+An export from before issue 14 ends with an unsigned ``{"type": "head", ...}`` line: read, and reported unsigned.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from fednode.errors import BadInputError
-from policies.audit._chain import AuditRecord, Checkpoint, VerifyReport, canonical_json, verify_records
+from fednode.errors import AuditChainError, BadInputError
+from policies.audit._chain import (
+    HEAD_TYPE,
+    AuditRecord,
+    Checkpoint,
+    SignedHead,
+    VerifyReport,
+    canonical_json,
+    find_heads,
+    verify_records,
+)
 from policies.audit._log import AuditLog
+from policies.audit._processing import with_processing_history
 from policies.contracts import EgressDecision, JobRecord
 from policies.keys import public_key_pem
 
@@ -30,26 +43,44 @@ FAILED = "http://schema.org/FailedActionStatus"
 
 
 def export_jsonl(audit: AuditLog, out: IO[str]) -> VerifyReport:
-    """Write the whole log as JSONL, verifying it while it is written; returns the verification report."""
-    checkpoints = audit.checkpoints()
+    """Write the whole log as JSONL, verifying it while it is written, and end it with the signed head of its last
+    record; returns the verification report."""
 
     def tee(records: Iterable[AuditRecord]) -> Iterable[AuditRecord]:
         for rec in records:
             out.write(canonical_json({"type": "record", **rec.to_json()}) + "\n")
             yield rec
 
-    report = audit.verify_stream(tee(audit.iter_records()), checkpoints)
+    with audit.scan() as (records, checkpoints):
+        report = audit.verify_stream(tee(records), checkpoints)
     for cp in checkpoints:
         out.write(canonical_json({"type": "checkpoint", **cp.to_json()}) + "\n")
-    out.write(canonical_json({"type": "head", "seq": report.last_seq, "hash": report.last_hash}) + "\n")
-    return report
+    out.write(audit.sign_head(report.last_seq, report.last_hash).dumps() + "\n")
+    return replace(report, head_signed=True)
+
+
+@dataclass
+class AuditExport:
+    """An exported JSONL file, parsed: ``head`` is its signed head line (None: none, or an unsigned legacy one)."""
+
+    records: list[AuditRecord]
+    checkpoints: list[Checkpoint]
+    head: SignedHead | None
+    legacy_head: bool
+    """It ends with an unsigned ``{"type": "head"}`` line (an export from before signed heads)."""
 
 
 def read_jsonl(path: Path) -> tuple[list[AuditRecord], list[Checkpoint]]:
+    """Records and checkpoints of an exported JSONL file (see :func:`read_export`)."""
+    parsed = read_export(path)
+    return parsed.records, parsed.checkpoints
+
+
+def read_export(path: Path) -> AuditExport:
     """Parse an exported JSONL file. A missing, unreadable, binary or empty file, or a malformed line, raises
     :class:`BadInputError` naming the file (and the line)."""
-    records: list[AuditRecord] = []
-    checkpoints: list[Checkpoint] = []
+    parsed = AuditExport([], [], None, False)
+    heads: list[SignedHead] = []
     lines = 0
     try:
         with path.open(encoding="utf-8") as fh:
@@ -57,7 +88,7 @@ def read_jsonl(path: Path) -> tuple[list[AuditRecord], list[Checkpoint]]:
                 if not line.strip():
                     continue
                 lines += 1
-                _read_line(path, lineno, line, records, checkpoints)
+                _read_line(path, lineno, line, parsed, heads)
     except FileNotFoundError:
         raise BadInputError("no such file", file=str(path)) from None
     except UnicodeDecodeError:
@@ -66,27 +97,114 @@ def read_jsonl(path: Path) -> tuple[list[AuditRecord], list[Checkpoint]]:
         raise BadInputError(f"cannot read it ({type(exc).__name__})", file=str(path)) from None
     if lines == 0:
         raise BadInputError("empty: not an audit export (`fednode audit export --out FILE` writes one)", file=str(path))
-    return records, checkpoints
+    if len(heads) > 1:
+        raise BadInputError(f"{len(heads)} signed head lines: an export has one, at its end", file=str(path))
+    parsed.head = heads[0] if heads else None
+    return parsed
 
 
-def _read_line(path: Path, lineno: int, line: str, records: list[AuditRecord], checkpoints: list[Checkpoint]) -> None:
+def _read_line(path: Path, lineno: int, line: str, parsed: AuditExport, heads: list[SignedHead]) -> None:
     try:
         obj = json.loads(line)
         kind = obj.get("type")
         if kind == "record":
-            records.append(AuditRecord.from_json(obj))
+            parsed.records.append(AuditRecord.from_json(obj))
         elif kind == "checkpoint":
-            checkpoints.append(Checkpoint.from_json(obj))
-        elif kind != "head":
+            parsed.checkpoints.append(Checkpoint.from_json(obj))
+        elif kind == HEAD_TYPE:
+            heads.append(SignedHead.from_json(obj))
+        elif kind == "head":
+            parsed.legacy_head = True
+        else:
             raise ValueError(f"unknown type {kind!r}")
+    except BadInputError as exc:
+        raise BadInputError(exc.message, file=str(path), line=lineno) from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BadInputError(f"not an audit export line ({type(exc).__name__})", file=str(path), line=lineno) from exc
 
 
-def verify_jsonl(path: Path, public_key: Ed25519PublicKey) -> VerifyReport:
-    """Verify an exported log offline (another site, an auditor)."""
-    records, checkpoints = read_jsonl(path)
-    return verify_records(records, checkpoints, public_key)
+def verify_export(
+    parsed: AuditExport, public_key: Ed25519PublicKey | None, *, anchors: Sequence[SignedHead] = ()
+) -> VerifyReport:
+    """Verify a parsed export offline (another site, an auditor) with the pinned ``public_key``: the chain, its
+    checkpoints, its signed head line (it must cover exactly the last record) and ``anchors``.
+
+    An export with no head line at all was cut (:class:`AuditChainError`); one with only an unsigned legacy head
+    verifies, and the report says how much of it no signature covers (``unsigned``)."""
+    records = parsed.records
+    end = records[-1].seq if records else 0
+    if parsed.head is None and not parsed.legacy_head:
+        raise AuditChainError(
+            f"audit export cut: it has no head line (an export ends with the site's signed head); it ends at record "
+            f"{end}",
+            first_bad_seq=end + 1,
+        )
+    if parsed.head is None and not records:
+        raise BadInputError("no records and no signed head: nothing to verify (an empty export)")
+    report = verify_records(records, parsed.checkpoints, public_key, anchors=anchors)
+    head = parsed.head
+    if head is None:
+        return report
+    if public_key is not None:
+        head.verify(public_key)
+    if head.seq > report.last_seq:
+        raise AuditChainError(
+            f"audit export cut: its signed head covers record {head.seq}, the export ends at {report.last_seq}",
+            first_bad_seq=report.last_seq + 1,
+        )
+    if head.seq < report.last_seq:
+        raise AuditChainError(
+            f"audit export extended: records {head.seq + 1}..{report.last_seq} follow its signed head",
+            first_bad_seq=head.seq + 1,
+        )
+    if head.hash != report.last_hash:
+        after = report.last_checkpoint_seq or 0
+        raise AuditChainError(
+            f"audit export rewritten: record {head.seq} differs from the export's signed head (records "
+            f"{after + 1}..{head.seq} were rewritten)",
+            first_bad_seq=after + 1,
+        )
+    return replace(report, head_signed=True)
+
+
+def verify_jsonl(
+    path: Path, public_key: Ed25519PublicKey | None, *, anchors: Sequence[SignedHead] = ()
+) -> VerifyReport:
+    """Read and verify an exported JSONL file (:func:`read_export`, :func:`verify_export`)."""
+    return verify_export(read_export(path), public_key, anchors=anchors)
+
+
+def read_anchors(path: Path, *, option: str = "--anchors") -> list[SignedHead]:
+    """Every signed head in a JSON or JSONL file (the coordinator's kept heads, a signed model's provenance, a
+    receipt, an export): see :func:`~policies.audit.find_heads`. A missing, binary or malformed file, or one
+    holding no signed head, is :class:`BadInputError` naming the option and the file."""
+    where = f"{option} {path}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInputError("no such file", file=where) from None
+    except UnicodeDecodeError:
+        raise BadInputError("not JSON text (a binary file?)", file=where) from None
+    except OSError as exc:
+        raise BadInputError(f"cannot read it ({type(exc).__name__})", file=where) from None
+    try:
+        heads = find_heads(json.loads(text))
+    except json.JSONDecodeError:
+        heads = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                heads += find_heads(json.loads(line))
+            except json.JSONDecodeError:
+                raise BadInputError("not JSON or JSONL", file=where, line=lineno) from None
+            except BadInputError as exc:
+                raise BadInputError(exc.message, file=where, line=lineno) from None
+    except BadInputError as exc:
+        raise BadInputError(exc.message, file=where) from None
+    if not heads:
+        raise BadInputError('holds no signed audit head (objects with "type": "audit-head")', file=where)
+    return heads
 
 
 def export_ro_crate(
@@ -111,7 +229,7 @@ def export_ro_crate(
     with (folder / "audit.jsonl").open("w", encoding="utf-8") as fh:
         report = export_jsonl(audit, fh)
     (folder / "site.pub").write_text(public_key_pem(public_key), encoding="ascii")
-    graph = _base_graph(site, report)
+    graph = with_processing_history(_base_graph(site, report), audit, site=site)  # what was done with the data
     if job is not None:
         graph = _five_safes(graph, site, report, job, egress, rounds)
     metadata = {"@context": "https://w3id.org/ro/crate/1.1/context", "@graph": graph}

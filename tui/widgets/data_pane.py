@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from deid.labels import label_title
+from policies.audit._processing import ProcessingEntry
 from tui.desk import DataReport, SiteDeskProtocol
 from tui.workers import ReportsWorkerFailures
 
@@ -220,14 +221,33 @@ def render_row_counts(counts: Mapping[str, int], changes: Mapping[str, Any] | No
     return table
 
 
+def render_processing(entries: Sequence[ProcessingEntry]) -> RenderableType:
+    """The processing history from the audit log (newest first): when, what and by whom, its counts."""
+    if not entries:
+        return Group(
+            _title("Processing history (audit log)"),
+            Text("nothing recorded yet (`fednode site init` first, then etl, deid run, dq)", style="dim"),
+        )
+    table = Table(title="Processing history (audit log, newest first)", title_justify="left", expand=True)
+    table.add_column("when", no_wrap=True, min_width=17)
+    table.add_column("what / by", min_width=20, overflow="fold")
+    table.add_column("counts", ratio=1, overflow="fold")
+    for e in entries:
+        table.add_row(_when(e.at), Text(e.what, style="bold") + Text(f"\n{e.actor}", style="dim"), e.summary)
+    return table
+
+
 def render_data(report: DataReport) -> RenderableType:
-    """The whole Data view: the DQ gate, de-identification, the last ETL run over the CDM's row counts."""
+    """The whole Data view: the DQ gate, de-identification, the last ETL run over the CDM's row counts, and the
+    processing history from the audit log."""
     return Group(
         render_dq(report.dq),
         Text(""),
         render_deid(report.deid, report.deid_source),
         Text(""),
         render_etl(report.etl, report.row_counts),
+        Text(""),
+        render_processing(report.processing),
     )
 
 

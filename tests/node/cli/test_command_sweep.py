@@ -78,6 +78,7 @@ BROKEN_FOLDER = {
     "kit": ("startup/fed_client.json", '{"format_version": 2,\n'),
     "federation": ("federation.json", '{"sites": [\n'),
     "ncbi": ("train.tsv", "Sentence\tO\n\x00\xff\n"),
+    "home": ("state.db", "not an SQLite database\n"),
 }
 
 
@@ -176,7 +177,7 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(("reject",), extra=("job-nope", "--reason", "typo"), why_no_inputs="reads only the home"),
     Row(("approvers", "enroll"), extra=("alice",), names=("policy",), why_no_inputs="reads only the home"),
-    Row(("audit", "verify"), (_in("--file", "audit"), _in("--public-key", "pem"))),
+    Row(("audit", "verify"), (_in("--file", "audit"), _in("--public-key", "pem"), _in("--anchors", "json"))),
     Row(
         ("audit", "export"),
         (_out("--out"),),
@@ -186,7 +187,7 @@ ROWS: tuple[Row, ...] = (
     Row(("receipt", "issue"), (_dir("--out", "out", cases=(MISSING,)),), extra=("job-nope",)),
     Row(
         ("receipt", "verify"),
-        (_in("", "receipt"), _in("--public-key", "pem")),
+        (_in("", "receipt"), _in("--public-key", "pem"), _dir("--home", "home")),
         extra=("--public-key", "{pem}", "{receipt}"),
         no_home_case="a file checked with a given key: reads no site",
     ),

@@ -226,3 +226,43 @@ def test_synthetic_phi_never_reaches_the_audit_log_after_etl_and_deid(
     for secret in PHI_STRINGS:
         assert secret not in logged
     assert {r["event"] for r in records} <= PROCESSING
+
+
+def test_the_data_tab_the_ro_crate_and_the_dashboards_export_show_the_processing_history(
+    fednode_home: Path, tmp_path: Path, runner: CliRunner
+) -> None:
+    from rich.console import Console
+
+    from fednode.settings import load_settings
+    from node.site.desk import SiteDesk
+    from tui.widgets.data_pane import render_processing
+
+    _ok(runner, "site", "init")
+    _ok(runner, "etl", "--source", str(SYNTHEA))
+    _ok(runner, "dq", "--accept", str(ACCEPTED))
+    desk = SiteDesk.from_settings(load_settings(), read_only=True)
+    try:
+        history = desk.data().processing
+        assert [e.event for e in history] == ["dq:run", "etl:loaded", "key:created"]  # newest first
+        console = Console(width=80, record=True)
+        console.print(render_processing(history))
+        shown = console.export_text()
+        assert "ETL into the CDM" in shown and "data-quality gate" in shown and "site key created" in shown
+        assert "PASSED: 1,516 passed" in shown and "27 persons" in shown
+        assert all(len(line) <= 80 for line in shown.splitlines())
+        desk.export_audit(tmp_path / "exports" / "audit.jsonl")  # the dashboard's export is audited too
+        exported = desk.state.audit.records(events=["audit:exported"])
+        assert [r.details["via"] for r in exported] == ["dashboard"] and exported[0].actor == "dashboard"
+    finally:
+        desk.close()
+
+    crate = tmp_path / "crate"
+    _ok(runner, "audit", "export", "--ro-crate", str(crate))
+    graph = json.loads((crate / "ro-crate-metadata.json").read_text())["@graph"]
+    actions = [e for e in graph if e.get("@type") == "CreateAction" and str(e["@id"]).startswith("#processing-")]
+    assert [a["additionalType"] for a in actions] == ["key:created", "etl:loaded", "dq:run", "audit:exported"]
+    etl = actions[1]
+    assert {p["name"]: p["value"] for p in etl["additionalProperty"]}["source_digest"] == folder_digest(SYNTHEA)[0]
+    root = next(e for e in graph if e["@id"] == "./")
+    assert {"@id": etl["@id"]} in root["mentions"]
+    assert etl["agent"]["@id"] in {e["@id"] for e in graph}
