@@ -60,7 +60,13 @@ class PolicySettings(_Section):
     """Site policy engine, ledger and audit."""
 
     policy_file: Path | None = Field(None, description="Site policy YAML; default $FEDNODE_HOME/policy.yaml.")
-    checkpoint_every: int = Field(1000, ge=1, description="Sign an audit checkpoint every N records.")
+    checkpoint_every: int = Field(1000, ge=1, description="Sign an audit checkpoint at least every N records.")
+    checkpoint_minutes: float = Field(
+        10.0,
+        gt=0,
+        description="Sign an audit checkpoint when the last one is older than this (checked at each append); "
+        "every decision record is signed at once anyway.",
+    )
 
 
 class FlSettings(_Section):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,7 +13,12 @@ from node.cli._context import get_ctx, handled_errors
 from node.cli._state import atomic_text, check_output_file, open_read_only, write_text_atomic
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from rich.console import Console
+
+    from node.cli._context import CliContext
+    from policies.audit import AuditLog, SignedHead
+    from policies.state import StateStore
 
 
 def register(app: typer.Typer) -> None:
@@ -31,37 +37,101 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--file", help="Verify an exported JSONL file instead of state.db.")
         ] = None,
         public_key: Annotated[
-            Path | None, typer.Option("--public-key", help="The site's public key PEM (default: this site's).")
+            Path | None,
+            typer.Option(
+                "--public-key",
+                help="The site's public key PEM as pinned at provisioning (default: the site kit's local/site.pub).",
+            ),
         ] = None,
+        anchors: Annotated[
+            Path | None,
+            typer.Option(
+                "--anchors",
+                help="Signed heads kept off the site (the coordinator's, a signed model's provenance, receipts; "
+                "JSON or JSONL): the chain must match each.",
+            ),
+        ] = None,
+        strict: Annotated[
+            bool, typer.Option("--strict", help="Fail (exit 5) when unsigned or verified with an unpinned key.")
+        ] = False,
     ) -> None:
-        """Verify the hash chain and every signed checkpoint. Exit 5 naming the first bad record."""
-        from policies.audit import read_jsonl, verify_records
-        from policies.keys import read_public_key_file
+        """Verify the hash chain, every signed checkpoint and, with --anchors, the heads kept off the site.
+
+        Only a pinned key anchors the result: --public-key, else the kit's local/site.pub. Without one the key
+        beside state.db is used and the result is "unanchored" (a warning). Records no signature covers are
+        "unsigned" (a warning). --strict turns both into failures. Exit 5 naming the first bad record.
+        """
+        from fednode.errors import AuditChainError
+        from policies.audit import read_anchors, read_export, verify_export
+        from policies.keys import key_id, read_public_key_file
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
             key = read_public_key_file(public_key, option="--public-key") if public_key else None
-            if export is not None:
-                records, checkpoints = read_jsonl(export)  # bad input (4) before the site is looked at
+            key_source = f"--public-key {public_key}" if public_key else ""
+            heads = read_anchors(anchors) if anchors is not None else None
+            parsed = read_export(export) if export is not None else None  # bad input (4) before the site
+            if key is None:
+                key, key_source = _kit_key(cli)
+            pinned = key is not None
+            if parsed is not None:
                 if key is None:
-                    db = open_read_only(cli)
-                    key = db.key.public_key
-                    db.close()
-                report = verify_records(records, checkpoints, key)
+                    key = _key_beside_state(cli)
+                site = parsed.head.site if parsed.head is not None else _site_name(cli)
+                report = verify_export(parsed, key, anchors=_heads_of(heads, site, anchors))
             else:
-                db = open_read_only(cli)
+                audit, store, key = _open_chain(cli, key)
                 try:
-                    report = db.audit.verify(key)
+                    site = audit.site
+                    report = audit.verify(key, anchors=_heads_of(heads, site, anchors))
                 finally:
-                    db.close()
+                    store.dispose()
+            kid = key_id(key)
+            warnings: list[str] = []
+            if not pinned:
+                warnings.append(
+                    "unanchored: checked with the key found beside state.db, which whoever can rewrite the "
+                    "database can replace; give the key pinned at provisioning with --public-key"
+                )
+            if report.unsigned:
+                warnings.append(f"unsigned: no signature covers any of its {report.records} records")
+            if strict and warnings:
+                raise AuditChainError("--strict: " + "; ".join(warnings))
+            status = "unsigned" if report.unsigned else ("intact" if pinned else "unanchored")
+            payload = {
+                **report.to_json(),
+                "status": status,
+                "site": site,
+                "key_id": kid,
+                "key_pinned": pinned,
+                "key_source": key_source or "beside state.db (not pinned)",
+                "warnings": warnings,
+            }
+            for w in warnings:
+                _warn(w)
 
             def render(console: Console) -> None:
+                what = "hashes consistent but UNSIGNED" if report.unsigned else "intact and signed"
+                what += "" if pinned else ", key NOT pinned (unanchored)"
                 console.print(
-                    f"[green]audit chain intact[/green]: {report.records} records, {report.checkpoints} signed "
-                    f"checkpoints, head {report.last_seq} {report.last_hash[:16]}"
+                    f"audit chain {what}: {report.records} records, {report.checkpoints} signed checkpoints, "
+                    f"signed through record {report.signed_through}, head {report.last_seq} {report.last_hash[:16]}",
+                    highlight=False,
                 )
+                console.print(
+                    f"key {kid}: " + (f"pinned ({key_source})" if pinned else "found beside state.db"),
+                    highlight=False,
+                )
+                if report.anchors:
+                    console.print(
+                        f"[green]anchored[/green]: matches {report.anchors} signed heads kept off the site, up to "
+                        f"record {report.last_anchor_seq}",
+                        highlight=False,
+                    )
+                else:
+                    console.print("not checked against heads kept off the site (--anchors FILE)", highlight=False)
 
-            cli.emit(report.to_json(), render)
+            cli.emit(payload, render)
 
     @audit.command("export")
     def export_cmd(
@@ -227,8 +297,16 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         path: Annotated[Path, typer.Argument(help="The receipt JSON file.")],
         public_key: Annotated[Path, typer.Option("--public-key", help="The issuing site's public key PEM.")],
+        home: Annotated[
+            Path | None,
+            typer.Option(
+                "--home",
+                help="A site home (its state.db): the receipt's audit head must be in that site's audit chain.",
+            ),
+        ] = None,
     ) -> None:
-        """Verify a receipt against the issuing site's public key. Exit 5 if altered or forged."""
+        """Verify a receipt against the issuing site's public key. Exit 5 if altered or forged, or (--home) if
+        the audit records it was issued after are no longer in the site's chain."""
         from fednode.errors import BadInputError
         from policies.keys import read_public_key_file
         from policies.receipts import Receipt, verify_receipt
@@ -247,8 +325,175 @@ def register(app: typer.Typer) -> None:
                 receipt = Receipt.loads(text)
             except BadInputError as exc:
                 raise BadInputError(exc.message, file=str(path)) from None
-            body = verify_receipt(receipt, read_public_key_file(public_key, option="--public-key"))
-            cli.emit(
-                {"ok": True, "body": dict(body)},
-                lambda c: c.print(f"[green]receipt valid[/green]: job {body['job_id']} at {body['site']}"),
-            )
+            key = read_public_key_file(public_key, option="--public-key")
+            state_db = _home_state_db(home) if home is not None else None
+            body = verify_receipt(receipt, key)
+            payload: dict[str, Any] = {"ok": True, "body": dict(body)}
+            if state_db is not None:
+                payload["audit_head_in_chain"] = _receipt_head_in_chain(body, key, state_db, path)
+            in_chain = payload.get("audit_head_in_chain")
+
+            def render(console: Console) -> None:
+                console.print(f"[green]receipt valid[/green]: job {body['job_id']} at {body['site']}", highlight=False)
+                if in_chain is not None:
+                    console.print(
+                        f"[green]its audit head (record {in_chain['seq']}) is in the chain[/green] at {home} "
+                        f"({in_chain['records']} records, verified with the given key)",
+                        highlight=False,
+                    )
+                else:
+                    console.print("not checked against the site's audit chain (--home DIR)", highlight=False)
+
+            cli.emit(payload, render)
+
+
+_KIT_SITE_KEY = "site.pub"
+"""The site's own public key in its kit's ``local/``, pinned at provisioning (``node.kit.layout.SITE_PUBLIC_KEY``)."""
+
+
+def _warn(text: str) -> None:
+    from rich.console import Console as _Console
+
+    _Console(stderr=True).print(f"[yellow]Warning:[/yellow] {text}", highlight=False, soft_wrap=True)
+
+
+def _kit_key(cli: CliContext) -> tuple[Ed25519PublicKey | None, str]:
+    """The site's public key pinned in its startup kit (``local/site.pub``), if the kit is here."""
+    from policies.keys import read_public_key_file
+
+    path = cli.settings.site_local_dir / _KIT_SITE_KEY
+    if not path.is_file():
+        return None, ""
+    return read_public_key_file(path, option="site kit"), str(path)
+
+
+def _site_policy_key_path(cli: CliContext) -> tuple[str, Path]:
+    """This home's site name and signing key file, tolerating an invalid policy (the default key file)."""
+    from fednode.errors import PolicyFileError
+    from policies.state_db import load_site_policy, signing_key_path
+
+    try:
+        policy = load_site_policy(cli.settings, required=False)
+    except PolicyFileError:
+        policy = None
+    site = policy.site.name if policy is not None else cli.settings.site_name
+    return site, signing_key_path(cli.settings, policy)
+
+
+def _site_name(cli: CliContext) -> str:
+    return _site_policy_key_path(cli)[0]
+
+
+def _key_beside_state(cli: CliContext) -> Ed25519PublicKey:
+    """The public key beside this home's site key (unpinned): read only, never created."""
+    from fednode.errors import NotFoundError
+    from policies.keys import key_file, load_public_key, public_path_for
+
+    _, path = _site_policy_key_path(cli)
+    public = public_path_for(key_file(path))
+    if not public.is_file():
+        raise NotFoundError(
+            f"{public}: no site public key here and none pinned; give the key pinned at provisioning with "
+            "--public-key FILE (verification never creates a key)"
+        )
+    return load_public_key(public.read_bytes())
+
+
+def _open_chain(cli: CliContext, pinned: Ed25519PublicKey | None) -> tuple[AuditLog, StateStore, Ed25519PublicKey]:
+    """This home's audit log, read only and without the private key (an auditor's copy of state.db verifies)."""
+    from fednode.errors import NotFoundError
+    from policies.audit import AuditLog
+    from policies.state import StateStore
+
+    if not cli.settings.state_db_path.is_file():
+        raise NotFoundError(
+            f"no site state at {cli.settings.home} (state.db does not exist): this home holds no site; "
+            "check FEDNODE_HOME, or set the site up with `fednode site init`"
+        )
+    site, _ = _site_policy_key_path(cli)
+    key = pinned if pinned is not None else _key_beside_state(cli)
+    store = StateStore.for_path(cli.settings.state_db_path)
+    return AuditLog(store, None, public_key=key, site=site), store, key
+
+
+def _heads_of(heads: list[SignedHead] | None, site: str, path: Path | None) -> list[SignedHead]:
+    """The heads of ``site`` among those read from ``--anchors``; none of this site's is bad input."""
+    from fednode.errors import BadInputError
+
+    if heads is None:
+        return []
+    mine = [h for h in heads if h.site == site]
+    if not mine:
+        others = ", ".join(sorted({h.site or "(unnamed)" for h in heads}))
+        raise BadInputError(f"holds no signed head of site {site!r} (only of: {others})", file=f"--anchors {path}")
+    return mine
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _home_state_db(home: Path) -> Path:
+    """``home``'s state.db, checked to be an SQLite database before anything opens it (opening creates tables)."""
+    from fednode.errors import BadInputError
+
+    where = f"--home {home}"
+    if not home.exists():
+        raise BadInputError("no such folder", file=where)
+    if not home.is_dir():
+        raise BadInputError("not a folder (a site home holds state.db)", file=where)
+    db = home / "state.db"
+    try:
+        with db.open("rb") as fh:
+            magic = fh.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        raise BadInputError("no state.db here: not a site home", file=where) from None
+    except OSError as exc:
+        raise BadInputError(f"cannot read its state.db ({type(exc).__name__})", file=where) from None
+    if magic != _SQLITE_MAGIC:
+        raise BadInputError("its state.db is not an SQLite database", file=where)
+    return db
+
+
+def _receipt_head_in_chain(
+    body: Mapping[str, Any], key: Ed25519PublicKey, state_db: Path, receipt_path: Path
+) -> dict[str, Any]:
+    """Check the receipt's audit head (a signed head, or the plain ``{seq, hash}`` of older receipts) against the
+    chain in ``state_db``, which is verified whole with ``key``. AuditChainError (exit 5) when it is not there."""
+    from fednode.errors import AuditChainError, BadInputError
+    from policies.audit import HEAD_TYPE, AuditLog, SignedHead
+    from policies.state import StateStore
+
+    raw = body.get("audit_head")
+    if not isinstance(raw, Mapping):
+        raise BadInputError("the receipt names no audit head: nothing to find in the chain", file=str(receipt_path))
+    anchors: list[SignedHead] = []
+    if raw.get("type") == HEAD_TYPE:
+        head = SignedHead.from_json(raw)
+        if head.site != body.get("site"):
+            raise AuditChainError(f"the receipt's audit head is of site {head.site!r}, not {body.get('site')!r}")
+        anchors.append(head)  # verify_records checks its signature with the pinned key
+        seq, digest = head.seq, head.hash
+    else:
+        raw_seq, raw_hash = raw.get("seq"), raw.get("hash")
+        if isinstance(raw_seq, bool) or not isinstance(raw_seq, int) or not isinstance(raw_hash, str):
+            raise BadInputError("the receipt's audit_head has no integer seq and text hash", file=str(receipt_path))
+        seq, digest = raw_seq, raw_hash
+    store = StateStore.for_path(state_db)
+    try:
+        audit = AuditLog(store, None, public_key=key, site=str(body.get("site", "")))
+        report = audit.verify(key, anchors=anchors)
+        stored = audit.hash_at(seq)
+    finally:
+        store.dispose()
+    if stored is None:
+        raise AuditChainError(
+            f"the receipt was issued when the audit chain ended at record {seq}; the chain now ends at "
+            f"{report.last_seq}: records were deleted",
+            first_bad_seq=report.last_seq + 1,
+        )
+    if stored != digest:
+        raise AuditChainError(
+            f"record {seq} differs from the audit head the receipt was issued with: the chain was rewritten",
+            first_bad_seq=seq,
+        )
+    return {"seq": seq, "hash": digest, "records": report.records, "signed": anchors != []}

@@ -2,15 +2,20 @@
 offline verifier of an export.
 
 A record's hash is ``sha256(canonical JSON of {seq, at, event, actor, job_id, details, prev_hash})``; the first
-record's ``prev_hash`` is 64 zeros. A checkpoint signs ``{seq, hash, at, next_due, key_id}`` with the site's
-Ed25519 key; ``next_due`` says where the next checkpoint must be, so deleting one is noticed too.
+record's ``prev_hash`` is 64 zeros. A checkpoint signs ``{seq, hash, at, next_due, key_id, prev_seq}`` with the
+site's Ed25519 key: ``prev_seq`` is the seq of the checkpoint before it (0 for the first), so deleting one in the
+middle breaks the next signature; ``next_due`` is the seq by which the next checkpoint must exist; and every
+decision record (:data:`CHECKPOINTED_EVENTS`) has its own checkpoint, so deleting the checkpoints after the last
+decision is noticed too. A :class:`SignedHead` is the same statement made for others to keep (anchors): checked
+against them, a chain cut back to an earlier checkpoint, or rewritten and re-signed, no longer matches.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +26,28 @@ from policies.keys import SiteKey, verify_signature
 from policies.keys import key_id as _key_id
 
 GENESIS_HASH = "0" * 64
-_CHECKPOINT_DOMAIN = b"fednode-audit-checkpoint\n"
+_CHECKPOINT_DOMAIN = b"fednode-audit-checkpoint/2\n"
 _HEAD_DOMAIN = b"fednode-audit-head/1\n"
 HEAD_TYPE = "audit-head"
 """The ``type`` of a signed head's JSON object; :func:`find_heads` collects every object carrying it."""
+
+CHECKPOINTED_EVENTS = frozenset(
+    {
+        "job:pending",
+        "job:conflict",
+        "job:approval_recorded",
+        "job:approval_refused",
+        "job:approved",
+        "job:rejected",
+        "job:refused",
+        "digest:verified",
+        "digest:mismatch",
+        "egress:blocked",
+        "budget:refused",
+        "model:rejected",
+    }
+)
+"""Decision records: each is signed (a checkpoint at its seq) the moment it is written."""
 
 
 def canonical_json(obj: Any) -> str:
@@ -209,9 +232,9 @@ def record_hash(
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
-def checkpoint_message(seq: int, hash_: str, at: str, next_due: int, key_id: str) -> bytes:
-    """The bytes a checkpoint signature covers."""
-    body = {"seq": seq, "hash": hash_, "at": at, "next_due": next_due, "key_id": key_id}
+def checkpoint_message(seq: int, hash_: str, at: str, next_due: int, key_id: str, prev_seq: int) -> bytes:
+    """The bytes a checkpoint signature covers (``prev_seq``: the checkpoint before it, 0 for the first)."""
+    body = {"seq": seq, "hash": hash_, "at": at, "next_due": next_due, "key_id": key_id, "prev_seq": prev_seq}
     return _CHECKPOINT_DOMAIN + canonical_json(body).encode("utf-8")
 
 
@@ -224,6 +247,21 @@ class VerifyReport:
     last_seq: int
     last_hash: str
     last_checkpoint_seq: int | None
+    anchors: int = 0
+    """Signed heads (kept off the site) the chain was checked against."""
+    last_anchor_seq: int | None = None
+    head_signed: bool = False
+    """An export's signed head line covered its last record."""
+
+    @property
+    def signed_through(self) -> int:
+        """The last record a verified signature covers (0: none)."""
+        return self.last_seq if self.head_signed else (self.last_checkpoint_seq or 0)
+
+    @property
+    def unsigned(self) -> bool:
+        """Records exist and no signature covers any of them: the hashes prove nothing against a rewrite."""
+        return self.records > 0 and self.signed_through == 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -233,6 +271,11 @@ class VerifyReport:
             "last_seq": self.last_seq,
             "last_hash": self.last_hash,
             "last_checkpoint_seq": self.last_checkpoint_seq,
+            "signed_through": self.signed_through,
+            "unsigned_records": self.last_seq - self.signed_through,
+            "signed": not self.unsigned,
+            "anchors": self.anchors,
+            "last_anchor_seq": self.last_anchor_seq,
         }
 
 
@@ -241,17 +284,28 @@ def _fail(seq: int, why: str) -> AuditChainError:
 
 
 def verify_records(
-    records: Iterable[AuditRecord], checkpoints: Iterable[Checkpoint], public_key: Ed25519PublicKey | None
+    records: Iterable[AuditRecord],
+    checkpoints: Iterable[Checkpoint],
+    public_key: Ed25519PublicKey | None,
+    *,
+    anchors: Sequence[SignedHead] = (),
 ) -> VerifyReport:
     """Check the whole chain; raise :class:`AuditChainError` naming the first bad record.
 
     ``records`` must come in ascending ``seq`` order (as stored or exported). Detects a changed record (its hash),
     a deleted one (a gap in ``seq``, or a successor linked to a hash that is no longer there), an inserted one
     (its successor links past it), reordering (links), and, with the signed checkpoints, a chain rewritten with
-    fresh hashes or truncated past a checkpoint. ``public_key=None`` skips signature checks (never in production).
+    fresh hashes, truncated past a checkpoint, or missing a checkpoint (a decision record without one, a gap in
+    the checkpoints' own links, or one overdue). ``anchors`` are signed heads kept off the site (the
+    coordinator's, a model's provenance, receipts): each must be signed by ``public_key`` (the pinned key), lie
+    within the chain and match its hash at that seq, which catches cutting the chain back to an earlier checkpoint
+    and rewriting it with the key on the site's disk. ``public_key=None`` skips signature checks (tests only).
     """
-    by_seq = {c.seq: c for c in checkpoints}
+    ordered = sorted(checkpoints, key=lambda c: c.seq)
+    by_seq = {c.seq: c for c in ordered}
+    prev_of = {c.seq: (ordered[i - 1].seq if i else 0) for i, c in enumerate(ordered)}
     expected_kid = None if public_key is None else _key_id(public_key)
+    anchored = _checked_anchors(anchors, public_key)
     prev_hash = GENESIS_HASH
     prev_prev_hash: str | None = None
     expected_seq = 1
@@ -270,29 +324,71 @@ def verify_records(
             raise _fail(rec.seq, "content changed (hash does not match)")
         cp = by_seq.get(rec.seq)
         if cp is not None:
-            _check_checkpoint(cp, rec, public_key, expected_kid, last_good_checkpoint)
+            _check_checkpoint(cp, rec, public_key, expected_kid, last_good_checkpoint, prev_of[cp.seq])
             last_good_checkpoint = rec.seq
+        elif rec.event in CHECKPOINTED_EVENTS:
+            raise _fail(rec.seq, f"the signed checkpoint of this {rec.event} record is missing (deleted)")
+        if anchored and rec.seq in anchored and anchored[rec.seq].hash != rec.hash:
+            raise _rewritten_against(anchored[rec.seq], last_good_checkpoint, rec.seq)
         prev_prev_hash, prev_hash = prev_hash, rec.hash
         expected_seq += 1
         count += 1
     last_seq = expected_seq - 1
-    ordered = sorted(by_seq.values(), key=lambda c: c.seq)
     if ordered and ordered[-1].seq > last_seq:
         raise _fail(last_seq + 1, f"chain truncated: a signed checkpoint covers record {ordered[-1].seq}")
-    for cp in ordered:
-        if cp.next_due <= last_seq and cp.next_due not in by_seq:
-            raise _fail(cp.next_due, "its signed checkpoint is missing")
+    for a, b in itertools.pairwise(ordered):
+        if b.seq > a.next_due:
+            raise _fail(a.next_due, f"its signed checkpoint is missing (the next one is at {b.seq})")
+    if ordered and ordered[-1].next_due <= last_seq:
+        raise _fail(ordered[-1].next_due, "its signed checkpoint is missing")
+    last_anchor = max(anchored) if anchored else None
+    if last_anchor is not None and last_anchor > last_seq:
+        raise _fail(
+            last_seq + 1,
+            f"chain truncated: a signed head kept off the site covers record {last_anchor}, the chain ends at "
+            f"{last_seq}",
+        )
+    if 0 in anchored and anchored[0].hash != GENESIS_HASH:
+        raise _fail(1, "a signed head kept off the site for record 0 does not carry the genesis hash")
     return VerifyReport(
         records=count,
         checkpoints=len(ordered),
         last_seq=last_seq,
         last_hash=prev_hash,
         last_checkpoint_seq=ordered[-1].seq if ordered else None,
+        anchors=len(anchors),
+        last_anchor_seq=last_anchor,
+    )
+
+
+def _checked_anchors(anchors: Sequence[SignedHead], public_key: Ed25519PublicKey | None) -> dict[int, SignedHead]:
+    """Anchors by seq, each verified with the pinned key; two different hashes for one seq is a fork."""
+    by_seq: dict[int, SignedHead] = {}
+    for head in anchors:
+        if public_key is not None:
+            head.verify(public_key)
+        seen = by_seq.get(head.seq)
+        if seen is not None and seen.hash != head.hash:
+            raise _fail(head.seq, "two signed heads kept off the site disagree on this record's hash (a fork)")
+        by_seq[head.seq] = head
+    return by_seq
+
+
+def _rewritten_against(head: SignedHead, after: int, seq: int) -> AuditChainError:
+    return _fail(
+        seq,
+        f"rewritten: the signed head kept off the site (signed {head.at}) says record {seq} has another hash"
+        + (f"; the chain's own checkpoints were re-signed after record {after}" if after >= seq else ""),
     )
 
 
 def _check_checkpoint(
-    cp: Checkpoint, rec: AuditRecord, public_key: Ed25519PublicKey | None, expected_kid: str | None, after: int
+    cp: Checkpoint,
+    rec: AuditRecord,
+    public_key: Ed25519PublicKey | None,
+    expected_kid: str | None,
+    after: int,
+    prev_seq: int,
 ) -> None:
     if cp.hash != rec.hash:
         # a consistent chain that disagrees with a signature: some record after the last good checkpoint was
@@ -304,7 +400,11 @@ def _check_checkpoint(
     if public_key is None:
         return
     if cp.key_id != expected_kid:
-        raise _fail(rec.seq, f"checkpoint signed by another key ({cp.key_id})")
-    message = checkpoint_message(cp.seq, cp.hash, cp.at, cp.next_due, cp.key_id)
+        raise _fail(rec.seq, f"checkpoint signed by another key ({cp.key_id}), not the expected key {expected_kid}")
+    message = checkpoint_message(cp.seq, cp.hash, cp.at, cp.next_due, cp.key_id, prev_seq)
     if not verify_signature(public_key, cp.signature, message):
-        raise _fail(rec.seq, "checkpoint signature does not verify")
+        raise _fail(
+            rec.seq,
+            "checkpoint signature does not verify (forged, or the signed checkpoint before it, after "
+            f"{prev_seq}, was deleted)",
+        )

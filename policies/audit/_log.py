@@ -7,6 +7,7 @@ import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from fednode.clock import Clock, utc_now
 from fednode.errors import ConfigError
 from policies.audit._chain import (
+    CHECKPOINTED_EVENTS,
     GENESIS_HASH,
     AuditRecord,
     Checkpoint,
@@ -33,7 +35,11 @@ from policies.state import AuditCheckpointRow, AuditRow, StateStore, isoformat
 log = logging.getLogger("fednode.policies.audit")
 
 _HEAD = select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
-_LAST_DUE = select(AuditCheckpointRow.next_due).order_by(AuditCheckpointRow.seq.desc()).limit(1)
+_LAST_CHECKPOINT = (
+    select(AuditCheckpointRow.seq, AuditCheckpointRow.at, AuditCheckpointRow.next_due)
+    .order_by(AuditCheckpointRow.seq.desc())
+    .limit(1)
+)
 _INSERT_RECORD = insert(AuditRow)
 _INSERT_CHECKPOINT = insert(AuditCheckpointRow)
 
@@ -42,7 +48,9 @@ MAX_DETAIL_TEXT = 2000
 
 
 class AuditLog:
-    """Append-only, hash-chained audit log with signed checkpoints every ``checkpoint_every`` records.
+    """Append-only, hash-chained audit log with signed checkpoints: after every decision record
+    (:data:`~policies.audit._chain.CHECKPOINTED_EVENTS`), after the first record, when the last checkpoint is
+    ``checkpoint_minutes`` old (checked at append), and at least every ``checkpoint_every`` records.
 
     ``signer`` is the site key; without one (a read-only viewer, which passes ``public_key`` to verify)
     :meth:`append` is refused.
@@ -55,15 +63,19 @@ class AuditLog:
         signer: SiteKey | None,
         *,
         checkpoint_every: int = 1000,
+        checkpoint_minutes: float = 10.0,
         clock: Clock = utc_now,
         public_key: Ed25519PublicKey | None = None,
         site: str = "",
     ) -> None:
         if checkpoint_every < 1:
             raise ConfigError("policy.checkpoint_every must be at least 1")
+        if not checkpoint_minutes > 0:
+            raise ConfigError("policy.checkpoint_minutes must be more than 0")
         self._store = store
         self._signer = signer
         self._every = checkpoint_every
+        self._max_age = timedelta(minutes=checkpoint_minutes)
         self._clock = clock
         self._public_key = public_key
         self.site = site
@@ -100,7 +112,8 @@ class AuditLog:
         conn = session.connection()
         head = conn.execute(_HEAD).first()
         seq, prev_hash = (int(head[0]) + 1, str(head[1])) if head else (1, GENESIS_HASH)
-        at = isoformat(self._clock())
+        now = self._clock()
+        at = isoformat(now)
         tag = AuditEvent(event).value
         digest = record_hash(seq, at, tag, actor, job_id, details, prev_hash)
         conn.execute(
@@ -116,19 +129,24 @@ class AuditLog:
                 "hash": digest,
             },
         )
-        self._maybe_checkpoint(conn, seq, digest, at)
+        self._maybe_checkpoint(conn, seq, digest, at, tag in CHECKPOINTED_EVENTS, isoformat(now - self._max_age))
         log.debug("audit.appended seq=%d event=%s", seq, tag)
         return AuditRecord(seq, at, tag, actor, job_id, details, prev_hash, digest)
 
-    def _maybe_checkpoint(self, conn: Connection, seq: int, digest: str, at: str) -> None:
+    def _maybe_checkpoint(
+        self, conn: Connection, seq: int, digest: str, at: str, decision: bool, stale_before: str
+    ) -> None:
         assert self._signer is not None  # append checked it
-        last_due = conn.execute(_LAST_DUE).scalar_one_or_none()
-        due = self._every if last_due is None else int(last_due)
-        if seq < due:
-            return
+        last = conn.execute(_LAST_CHECKPOINT).first()
+        if last is not None:
+            prev_seq, prev_at, due = int(last[0]), str(last[1]), int(last[2])
+            if not decision and seq < due and prev_at > stale_before:
+                return
+        else:
+            prev_seq = 0  # the first record is always signed
         next_due = seq + self._every
         kid = self._signer.key_id
-        signature = self._signer.sign(checkpoint_message(seq, digest, at, next_due, kid))
+        signature = self._signer.sign(checkpoint_message(seq, digest, at, next_due, kid, prev_seq))
         conn.execute(
             _INSERT_CHECKPOINT,
             {"seq": seq, "hash": digest, "at": at, "next_due": next_due, "key_id": kid, "signature": signature},
@@ -145,10 +163,21 @@ class AuditLog:
     def signed_head(self) -> SignedHead:
         """The current head (last seq and hash), signed now with the site key: the anchor that travels with
         receipts, results and exports. Read-only; an empty chain gives seq 0 and the genesis hash."""
+        seq, digest = self.head()
+        return self.sign_head(seq, digest)
+
+    def sign_head(self, seq: int, digest: str) -> SignedHead:
+        """Sign a head this log has verified (an export's last record), now, with the site key."""
         if self._signer is None:
             raise ConfigError("audit log opened without the site key: cannot sign its head")
-        seq, digest = self.head()
         return SignedHead.sign(self._signer, site=self.site, seq=seq, hash_=digest, at=isoformat(self._clock()))
+
+    def hash_at(self, seq: int) -> str | None:
+        """The stored hash of record ``seq`` (the genesis hash for 0); None when there is no such record."""
+        if seq == 0:
+            return GENESIS_HASH
+        with self._store.read() as s:
+            return s.execute(select(AuditRow.hash).where(AuditRow.seq == seq)).scalar_one_or_none()
 
     def count(self) -> int:
         with self._store.read() as s:
@@ -191,12 +220,20 @@ class AuditLog:
         with self._snapshot() as s:
             yield from self._iter(s, batch)
 
+    @contextmanager
+    def scan(self) -> Iterator[tuple[Iterator[AuditRecord], list[Checkpoint]]]:
+        """Every record (streamed) and every checkpoint, from one snapshot (export writes them consistently)."""
+        with self._snapshot() as s:
+            cps = [_to_checkpoint(c) for c in s.scalars(select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq))]
+            yield self._iter(s, 5000), cps
+
     def checkpoints(self) -> list[Checkpoint]:
         with self._store.read() as s:
             return [_to_checkpoint(c) for c in s.scalars(select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq))]
 
-    def verify(self, public_key: Ed25519PublicKey | None = None) -> VerifyReport:
-        """Verify the whole chain and every checkpoint signature (with ``public_key``, or the signer's).
+    def verify(self, public_key: Ed25519PublicKey | None = None, *, anchors: Sequence[SignedHead] = ()) -> VerifyReport:
+        """Verify the whole chain and every checkpoint signature (with ``public_key``, the pinned key, or else the
+        signer's), and against ``anchors`` (signed heads kept off the site, see :func:`verify_records`).
 
         Raises :class:`~fednode.errors.AuditChainError` naming the first bad record.
         """
@@ -205,7 +242,7 @@ class AuditLog:
             raise ConfigError("audit verify needs the site public key")
         with self._snapshot() as s:
             cps = [_to_checkpoint(c) for c in s.scalars(select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq))]
-            report = verify_records(self._iter(s, 5000), cps, key)
+            report = verify_records(self._iter(s, 5000), cps, key, anchors=anchors)
         log.info("audit.verified records=%d checkpoints=%d", report.records, report.checkpoints)
         return report
 

@@ -22,8 +22,8 @@ def log(tmp_path: Path) -> AuditLog:
     audit = AuditLog(
         StateStore.for_path(tmp_path / "state.db"), SiteKey.generate(), checkpoint_every=5, clock=FakeClock()
     )
-    for i in range(12):
-        audit.append(AuditEvent.JOB_PENDING, actor="gate", job_id=f"job-{i}", details={"i": i, "digest": "a" * 64})
+    for i in range(12):  # not decisions: checkpoints at 1 (the first record), 6 and 11
+        audit.append(AuditEvent.JOB_ROUND, actor="trainer", job_id=f"job-{i}", details={"i": i, "digest": "a" * 64})
     return audit
 
 
@@ -40,7 +40,7 @@ def _bad_seq(audit: AuditLog) -> int | None:
 
 def test_intact_chain_verifies(log: AuditLog) -> None:
     report = log.verify()
-    assert (report.records, report.last_seq, report.checkpoints) == (12, 12, 2)
+    assert (report.records, report.last_seq, report.checkpoints) == (12, 12, 3)
     assert report.last_hash == log.head()[1]
     records = log.records()
     assert records[0].prev_hash == GENESIS_HASH
@@ -113,9 +113,9 @@ def test_rewritten_chain_caught_by_signed_checkpoint(log: AuditLog) -> None:
         prev = h
     with pytest.raises(AuditChainError) as info:
         log.verify()
-    # checkpoint 5 still holds; the rewrite is somewhere in 6..10, the first record it can be is named
-    assert info.value.first_bad_seq == 6
-    assert "6..10" in info.value.message
+    # checkpoint 6 still holds; the rewrite is somewhere in 7..11, the first record it can be is named
+    assert info.value.first_bad_seq == 7
+    assert "7..11" in info.value.message
 
 
 def test_truncated_tail_past_checkpoint(log: AuditLog) -> None:
@@ -124,20 +124,20 @@ def test_truncated_tail_past_checkpoint(log: AuditLog) -> None:
 
 
 def test_deleted_checkpoint(log: AuditLog) -> None:
-    _sql(log, "DELETE FROM audit_checkpoint WHERE seq = 10")
-    assert _bad_seq(log) == 10
+    _sql(log, "DELETE FROM audit_checkpoint WHERE seq = 11")
+    assert _bad_seq(log) == 11
 
 
 def test_forged_checkpoint_signature(log: AuditLog) -> None:
     other = SiteKey.generate()
-    _sql(log, "UPDATE audit_checkpoint SET signature = :sig WHERE seq = 5", sig=other.sign(b"x"))
-    assert _bad_seq(log) == 5
+    _sql(log, "UPDATE audit_checkpoint SET signature = :sig WHERE seq = 6", sig=other.sign(b"x"))
+    assert _bad_seq(log) == 6
 
 
 def test_verify_with_another_sites_key_fails(log: AuditLog) -> None:
     with pytest.raises(AuditChainError) as info:
         log.verify(SiteKey.generate().public_key)
-    assert info.value.first_bad_seq == 5
+    assert info.value.first_bad_seq == 1
 
 
 def test_checkpoint_interval_change_keeps_verifying(tmp_path: Path) -> None:

@@ -124,7 +124,7 @@ async def _export(site: Site) -> None:
     (path,) = exports.glob("audit-*.jsonl")
     assert path.name == "audit-20261127T120000Z.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines()
-    assert '"type":"record"' in lines[0] and '"type":"head"' in lines[-1]
+    assert '"type":"record"' in lines[0] and '"type":"audit-head"' in lines[-1]
 
 
 def test_submitter_chosen_names_are_shown_as_text_not_markup(single_site: Site) -> None:

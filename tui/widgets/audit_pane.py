@@ -21,8 +21,14 @@ from tui.workers import ReportsWorkerFailures
 
 def chain_line(status: ChainStatus) -> Text:
     """One line on the chain's health."""
+    if status.ok and status.records and not status.signed_through:
+        return Text(f"chain hashes consistent: {status.records} records, NOT SIGNED", style="bold yellow")
     if status.ok:
-        return Text(f"chain verified: {status.records} records, signatures valid", style="bold green")
+        return Text(
+            f"chain verified: {status.records} records, signed through #{status.signed_through} "
+            "(site key on this host)",
+            style="bold green",
+        )
     return Text(f"CHAIN BROKEN: {status.message}", style="bold red")
 
 
