@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fednode.clock import Clock, utc_now
 from fednode.errors import BadInputError, JobStateError, SignatureError
+from policies.approver_keys import ApprovalStatement, ApproverKey, Sshsig, SshsigError
 from policies.audit import canonical_json
-from policies.contracts import JobRecord, JobState
+from policies.contracts import Approval, JobRecord, JobState
 from policies.keys import SiteKey, key_id, verify_signature
 from policies.state import isoformat
 
@@ -90,7 +91,7 @@ def issue_receipt(
             "allowed": job.verdict.allowed,
             "rules": [{"rule": r.rule, "outcome": r.outcome.value} for r in job.verdict.results],
         },
-        "approvers": [{"name": a.approver, "at": isoformat(a.at), "second_factor": a.second_factor} for a in approvals],
+        "approvers": [_approver_json(a) for a in approvals],
         "required_approvals": job.required_approvals,
         "issued_at": isoformat(clock()),
     }
@@ -101,11 +102,72 @@ def issue_receipt(
     return Receipt(body=body, key_id=kid, signature=key.sign(_message(body, kid)))
 
 
-def verify_receipt(receipt: Receipt, public_key: Ed25519PublicKey) -> Mapping[str, Any]:
-    """Return the receipt's body if ``public_key`` signed it; raise :class:`SignatureError` otherwise."""
+def verify_receipt(
+    receipt: Receipt, public_key: Ed25519PublicKey, *, enrolled: Mapping[str, ApproverKey] | None = None
+) -> Mapping[str, Any]:
+    """Return the receipt's body if ``public_key`` signed it and every approver's own signature verifies (and,
+    given the site policy's ``enrolled`` keys by approver name, was made by that approver's enrolled key); raise
+    :class:`SignatureError` otherwise."""
     expected = key_id(public_key)
     if receipt.key_id != expected:
         raise SignatureError(f"receipt signed by key {receipt.key_id}, not by this site's key {expected}")
     if not verify_signature(public_key, receipt.signature, _message(receipt.body, receipt.key_id)):
         raise SignatureError("receipt signature does not verify: the receipt was altered or forged")
+    problem = approver_signatures_problem(receipt.body, enrolled)
+    if problem is not None:
+        raise SignatureError(f"receipt approver signatures: {problem}")
     return receipt.body
+
+
+def _approver_json(a: Approval) -> dict[str, Any]:
+    """One approver in a receipt; a signed approval carries its key's fingerprint, the statement and the
+    signature (the key itself is inside the SSHSIG), so anyone can check who approved."""
+    entry: dict[str, Any] = {"name": a.approver, "at": isoformat(a.at), "second_factor": a.second_factor}
+    if a.signature:
+        entry.update(key=a.key_fingerprint, statement=a.statement, signature=a.signature)
+    return entry
+
+
+def approver_signatures_problem(body: Mapping[str, Any], enrolled: Mapping[str, ApproverKey] | None) -> str | None:
+    """Why the approvers' own signatures in a receipt body do not hold, or None: each signature verifies over its
+    statement, the statement names this job, digest and site and an approval, the fingerprint is the signer's,
+    no key signs twice; with ``enrolled``, every approver signed with the key enrolled for their name (and an
+    approver without a signature is a problem)."""
+    approvers = body.get("approvers")
+    if not isinstance(approvers, list):
+        return "no approvers"
+    seen: set[str] = set()
+    for a in approvers:
+        if not isinstance(a, Mapping):
+            return "an approver entry is malformed"
+        name = str(a.get("name", ""))
+        if "signature" not in a:
+            if enrolled is not None:
+                return f"{name!r} approved without a signature by their own key"
+            continue
+        try:
+            sig = Sshsig.parse(str(a["signature"]))
+            statement = str(a.get("statement", "")).encode("utf-8")
+            sig.verify(statement, sig.key)
+            at = ApprovalStatement.signed_time(statement)
+        except SshsigError as exc:
+            return f"{name!r}: {exc}"
+        wanted = ApprovalStatement(
+            str(body.get("job_id")), str(body.get("job_digest")), "", str(body.get("site")), "approve", at
+        ).to_bytes()
+        if _without_meta(statement) != _without_meta(wanted):
+            return f"{name!r} signed a statement for another job, digest, site or decision"
+        if a.get("key") != sig.key.fingerprint or sig.key.fingerprint in seen:
+            return f"{name!r}: the key fingerprint does not match, or one key signed twice"
+        seen.add(sig.key.fingerprint)
+        if enrolled is not None:
+            key = next(
+                (k for n, k in enrolled.items() if " ".join(n.lower().split()) == " ".join(name.lower().split())), None
+            )
+            if key is None or key.blob != sig.key.blob:
+                return f"{name!r} did not sign with the key the site policy enrols for them"
+    return None
+
+
+def _without_meta(statement: bytes) -> bytes:
+    return b"\n".join(line for line in statement.split(b"\n") if not line.startswith(b"meta-digest: "))

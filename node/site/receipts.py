@@ -123,6 +123,11 @@ _BODY_KEYS = frozenset(
 )
 _MAX_RULES = 64
 _MAX_APPROVERS = 10
+_APPROVER_KEYS = frozenset({"name", "at", "second_factor"})
+_SIGNED_APPROVER_KEYS = _APPROVER_KEYS | {"key", "statement", "signature"}  # policies.approver_keys
+_FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
+_STATEMENT = re.compile(r"fednode-approval-v1\n(?:[a-z-]{1,16}: [^\x00-\x1f\x7f]{1,200}\n){1,8}")
+_SSHSIG = re.compile(r"-----BEGIN SSH SIGNATURE-----\n[A-Za-z0-9+/=\n]{40,8000}-----END SSH SIGNATURE-----\n")
 
 
 def _is_int(value: object, low: int, high: int) -> bool:
@@ -162,10 +167,16 @@ def _body_problem(body: Mapping[str, Any]) -> str | None:
     if not isinstance(approvers, list) or not 1 <= len(approvers) <= _MAX_APPROVERS:
         return "approval receipt approvers are malformed"
     for a in approvers:
-        if not isinstance(a, Mapping) or set(a) != {"name", "at", "second_factor"}:
+        if not isinstance(a, Mapping) or set(a) not in (_APPROVER_KEYS, _SIGNED_APPROVER_KEYS):
             return "approval receipt approvers are malformed"
         if not _matches(_LABEL, a["name"]) or not _matches(_TIME, a["at"]) or not isinstance(a["second_factor"], bool):
             return "approval receipt approvers are malformed"
+        if "signature" in a and not (
+            _matches(_FINGERPRINT, a["key"])
+            and _matches(_STATEMENT, a["statement"])
+            and _matches(_SSHSIG, a["signature"])
+        ):
+            return "approval receipt approver signatures are malformed"
     head = body.get("audit_head")
     if head is not None and (
         not isinstance(head, Mapping)

@@ -229,3 +229,35 @@ def test_fido2_key_approves_through_the_service(tmp_path: Path) -> None:
     statement = site.jobs.statement("job-1").to_bytes()
     record = site.jobs.approve("job-1", None, "touch", signed=SignedApproval(statement, sk.sign(statement)))
     assert record.state is JobState.APPROVED and record.approvals[0].key_fingerprint == sk.public.fingerprint
+
+
+@needs_openssh
+def test_the_receipt_carries_the_approvers_signatures_and_others_can_check_them(tmp_path: Path) -> None:
+    from fednode.errors import SignatureError
+    from node.site.receipts import receipt_shape_problem
+    from policies.receipts import Receipt, approver_signatures_problem, issue_receipt, verify_receipt
+
+    site, private = _keyed_site(tmp_path)
+    site.jobs.register_pending(manifest(), ALLOW)
+    for who in ("dr.hansen", "dr.larsen"):
+        site.jobs.approve("job-1", None, "ok", signed=_signed(site, "job-1", private[who], tmp_path))
+    receipt = issue_receipt(site.jobs.get("job-1"), site="site-a", key=site.key, clock=site.clock)
+    shape = json.loads(receipt.dumps())
+    shape["body"]["policy_digest"] = "0" * 64  # statekit's verdict names no real policy digest
+    assert receipt_shape_problem(shape) is None  # the egress guard lets the signed form leave
+    enrolled = dict(site.jobs.rules.keys)
+    body = verify_receipt(Receipt.loads(receipt.dumps()), site.key.public_key, enrolled=enrolled)
+    assert {a["key"] for a in body["approvers"]} == {k.fingerprint for k in enrolled.values()}
+    swapped = {"dr.hansen": enrolled["dr.larsen"], "dr.larsen": enrolled["dr.hansen"]}
+    with pytest.raises(SignatureError, match="did not sign with the key the site policy enrols"):
+        verify_receipt(receipt, site.key.public_key, enrolled=swapped)
+    forged = json.loads(receipt.dumps())["body"]
+    forged["approvers"][1]["statement"] = forged["approvers"][1]["statement"].replace("job-1", "job-2")
+    assert "does not verify" in str(approver_signatures_problem(forged, None))
+    forged["approvers"][1] = forged["approvers"][0]  # one key counted twice
+    assert "twice" in str(approver_signatures_problem(forged, None))
+    unsigned = json.loads(receipt.dumps())["body"]
+    for a in unsigned["approvers"]:
+        del a["signature"], a["statement"], a["key"]
+    assert approver_signatures_problem(unsigned, None) is None  # a name-mode site's receipt
+    assert "without a signature" in str(approver_signatures_problem(unsigned, enrolled))
