@@ -61,6 +61,11 @@ class PolicySettings(_Section):
 
     policy_file: Path | None = Field(None, description="Site policy YAML; default $FEDNODE_HOME/policy.yaml.")
     checkpoint_every: int = Field(1000, ge=1, description="Sign an audit checkpoint at least every N records.")
+    totp_dir: Path | None = Field(
+        None,
+        description="Approvers' TOTP secrets, kept apart from the site home (its volume, backups and operator); "
+        "default $FEDNODE_HOME/keys/totp (development only; the site image sets /var/lib/fednode-totp).",
+    )
     checkpoint_minutes: float = Field(
         10.0,
         gt=0,
@@ -144,6 +149,11 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.home / "keys"
+
+    @property
+    def totp_dir(self) -> Path:
+        """Approvers' TOTP secrets (``policy.totp_dir``; in development ``keys/totp`` under the home)."""
+        return self.policy.totp_dir or self.keys_dir / "totp"
 
     @property
     def quarantine_dir(self) -> Path:

@@ -129,7 +129,7 @@ def open_state_db(
     else:
         ledger = PrivacyLedger(store, audit, budgets={}, delta=1e-5, clock=clock)
         rules = ApprovalRules()
-    totp = FileTotpVerifier(settings.keys_dir / "totp")
+    totp = FileTotpVerifier(settings.totp_dir)
     jobs = JobService(store, audit, ledger, rules=rules, totp=totp, clock=clock)
     return StateDb(site, store, key, audit, ledger, jobs, totp, policy, problem)
 

@@ -397,7 +397,7 @@ def register(app: typer.Typer) -> None:
             if not ApprovalRules.from_policy(policy.approval).allows(name):
                 raise ApprovalRefusedError(f"{name!r} is not an approver in the site policy")
             # the secret only: enrolling creates neither state.db nor the site key (`fednode site init` does)
-            totp = FileTotpVerifier(cli.settings.keys_dir / "totp")
+            totp = FileTotpVerifier(cli.settings.totp_dir)
             enrolled = totp.enroll(name, site=policy.site.name, replace=replace)
             from node.cli._audit import record
             from policies.audit import AuditEvent

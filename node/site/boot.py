@@ -64,7 +64,7 @@ def prepare_site(
     ``startup_kit`` secret) with the compiled policy laid over its ``local/``. Returns the kit to run."""
     policy = load_site_policy(settings, required=False)
     installed = install_site_key(site_key, signing_key_path(settings, policy))
-    install_totp_secrets(totp_secrets, FileTotpVerifier(settings.keys_dir / "totp"))
+    install_totp_secrets(totp_secrets, FileTotpVerifier(settings.totp_dir))
     # what `fednode site init` does: the boot is the other place state is made
     done = init_site(settings, policy, actor=BOOT_ACTOR)
     log.info("boot.site_state state_db_created=%s key_created=%s", done.state_db_created, done.key_created)

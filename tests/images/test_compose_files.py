@@ -68,7 +68,20 @@ def test_site_publishes_no_port_and_mounts_data_read_only() -> None:
         assert source and all(v.endswith(":ro") for v in source), name
         assert policy and all(v.endswith(":ro") for v in policy), name
         assert set(svc["secrets"]) == {"startup_kit", "site_key", "totp_secrets", "fednode_deid"}, name
-    assert set(_load(SITE)["volumes"]) == {"site-state"}
+    assert set(_load(SITE)["volumes"]) == {"site-state", "approver-totp"}
+
+
+def test_approvers_totp_secrets_live_apart_from_the_state_volume() -> None:
+    """Issue 14: the approvers' TOTP secrets are not in the site home (its volume, backups, exports), and only
+    the long-running site service mounts them."""
+    services = _services(SITE)
+    for name, svc in services.items():
+        mounted = any(v.startswith("approver-totp:") for v in svc["volumes"])
+        assert mounted == (name == "site"), name
+    site = services["site"]
+    totp_dir = site["environment"]["FEDNODE_POLICY__TOTP_DIR"]
+    assert "approver-totp:" + totp_dir in site["volumes"]
+    assert not totp_dir.startswith(site["environment"]["FEDNODE_HOME"] + "/")
 
 
 def test_site_one_off_tools_that_read_patient_data_have_no_network() -> None:

@@ -90,3 +90,28 @@ def test_a_key_the_policy_does_not_enrol_is_refused_and_audited(
     whys = [r.details["why"] for r in site.desk.state.audit.records(events=[AuditEvent.JOB_APPROVAL_REFUSED])]
     assert whys == ["key_not_enrolled", "key_of_another"]
     assert site.desk.state.jobs.get("job-1").approvals == ()
+
+
+def test_totp_secrets_live_in_their_own_folder_outside_the_home(
+    fednode_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``policy.totp_dir`` (the image: a volume of its own): enrolment writes there, approvals read there, and
+    the site home holds no secret an operator of the home could copy."""
+    import pyotp
+
+    totp_dir = tmp_path / "totp-volume"
+    monkeypatch.setenv("FEDNODE_POLICY__TOTP_DIR", str(totp_dir))
+    site = open_site(fednode_home, required_approvals=1, totp_required=True)  # name mode + TOTP
+    site.desk.close()
+    code, out, err = _run("--json", "approvers", "enroll", "dr.hansen")
+    assert code == 0, out + err
+    secret = json.loads(out)["secret"]
+    assert [p.suffix for p in totp_dir.iterdir()] == [".b32"]
+    assert not (fednode_home / "keys" / "totp").exists()
+    reopened = open_site(fednode_home, required_approvals=1, totp_required=True)
+    reopened.register(manifest("job-1"))
+    reopened.desk.close()
+    code, out, err = _run(
+        "approve", "job-1", "--reason", "ok", "--approver", "dr.hansen", "--totp", pyotp.TOTP(secret).now()
+    )
+    assert code == 0, out + err
