@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fednode.clock import Clock, utc_now
 from fednode.errors import BadInputError, JobStateError, SignatureError
 from policies.approver_keys import ApprovalStatement, ApproverKey, Sshsig, SshsigError
-from policies.audit import canonical_json
+from policies.audit import SignedHead, canonical_json
 from policies.contracts import Approval, JobRecord, JobState
 from policies.keys import SiteKey, key_id, verify_signature
 from policies.state import isoformat
@@ -68,13 +68,14 @@ def issue_receipt(
     *,
     site: str,
     key: SiteKey,
-    audit_head: tuple[int, str] | None = None,
+    audit_head: SignedHead | tuple[int, str] | None = None,
     clock: Clock = utc_now,
 ) -> Receipt:
     """Sign a receipt for an approved job (or one that ran after approval).
 
-    ``audit_head`` (seq, hash) anchors the site's audit chain at issue time, so a later truncation of the log
-    is evident to whoever holds the receipt.
+    ``audit_head`` anchors the site's audit chain at issue time, so a later truncation of the log is evident to
+    whoever holds the receipt: the site's signed head (its JSON goes in as is, ``"type": "audit-head"``), or a
+    plain ``(seq, hash)``.
     """
     if job.state not in (JobState.APPROVED, JobState.RUNNING, JobState.FINISHED, JobState.FAILED):
         raise JobStateError(f"job {job.job_id} is {job.state.value}: only approved jobs get a receipt")
@@ -95,7 +96,9 @@ def issue_receipt(
         "required_approvals": job.required_approvals,
         "issued_at": isoformat(clock()),
     }
-    if audit_head is not None:
+    if isinstance(audit_head, SignedHead):
+        body["audit_head"] = audit_head.to_json()
+    elif audit_head is not None:
         body["audit_head"] = {"seq": audit_head[0], "hash": audit_head[1]}
     kid = key.key_id
     body = json.loads(canonical_json(body))  # exactly the JSON a verifier will see

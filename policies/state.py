@@ -237,6 +237,19 @@ class AuditCheckpointRow(Base):
     signature: Mapped[str] = mapped_column(String(128))  # base64 of the 64-byte signature
 
 
+class AuditAnchorRow(Base):
+    """A head of this site's audit chain as the coordinator countersigned it (:mod:`policies.anchors`)."""
+
+    __tablename__ = "audit_anchor"
+    __table_args__ = (UniqueConstraint("seq", "coordinator_key_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    coordinator_key_id: Mapped[str] = mapped_column(String(64))
+    anchor_json: Mapped[str] = mapped_column(Text)  # the countersigned anchor, canonical JSON
+
+
 # --- the store ----------------------------------------------------------------------------------------------
 
 

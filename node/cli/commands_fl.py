@@ -137,6 +137,15 @@ def provision(
         ),
     ] = None,
     admin: Annotated[str, typer.Option(help="The project admin's identity (an e-mail).")] = "admin@coordinator.org",
+    site_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--site-key",
+            metavar="SITE=FILE",
+            help="Pin that site's public key (the .pub its `fednode site init` made) at the coordinator and in "
+            "its kit: the coordinator anchors the site's signed audit heads with it; repeatable.",
+        ),
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(
@@ -159,6 +168,8 @@ def provision(
             kits.append(SiteKit(name=name, org=org or name.replace("-", "_")))
         if not kits:
             raise ConfigError("no sites given")
+        pins = _pinned_site_keys(site_key or [], {k.name for k in kits})
+        kits = [replace(k, public_key=pins.get(k.name)) for k in kits]
         root = _federation_root(cli, out)
         from node.coordinator.audit import coordinator_key_id, keep_aside_if_rekeyed, previous_key_id
         from policies.audit import AuditEvent
@@ -395,6 +406,23 @@ def study_download(
                 + (f", verified for {', '.join(verified.receipts_verified)})" if verified.receipts_verified else ")")
             ),
         )
+
+
+def _pinned_site_keys(entries: list[str], sites: set[str]) -> dict[str, str]:
+    """``--site-key SITE=FILE`` for provisioning: site name -> Ed25519 public key PEM; a missing or unreadable
+    file is bad input (exit 4), a malformed entry or an unknown site a usage error (exit 2)."""
+    from fednode.errors import ConfigError
+    from policies.keys import public_key_pem, read_public_key_file
+
+    keys: dict[str, str] = {}
+    for entry in entries:
+        name, sep, path = entry.partition("=")
+        if not sep or not name or not path:
+            raise ConfigError(f"--site-key {entry!r}: expected SITE=PUBLIC_KEY_FILE")
+        if name not in sites:
+            raise ConfigError(f"--site-key {name}: not one of the sites being provisioned ({', '.join(sorted(sites))})")
+        keys[name] = public_key_pem(read_public_key_file(Path(path), option=f"--site-key {name}"))
+    return keys
 
 
 def _site_keys(entries: list[str]) -> dict[str, str]:

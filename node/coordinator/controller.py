@@ -13,10 +13,16 @@ A round in which no site's result is usable (every one refused or blocked at its
 whose updates cannot be aggregated, ends the study: the reason is logged, written to ``run_status.json`` and the
 job fails (NVFlare's ``FINISHED:EXECUTION_EXCEPTION``) instead of running on.
 
+Each result carries a signed head of its site's audit chain. The controller keeps it in the coordinator's
+:class:`~node.coordinator.anchors.AnchorBook` (verified against the site key pinned at provisioning) and sends the
+countersigned anchors back with the next task (``fednode_anchors`` in the task meta); a head that does not verify,
+goes backwards or forks is a tamper alarm and that site's result is refused (logged, counted as rejected).
+
 At the end the weights are written as ``global_model.safetensors`` in the job's run folder with a provenance
 manifest (job digest, sites per round, rounds, approvals: each site's signed approval receipt where its results
-carried one) signed with the coordinator's Ed25519 key (:mod:`node.coordinator.signing`). Every round also appends one
-JSON line to ``rounds.jsonl`` (numbers and site names).
+carried one; each site's last anchored audit head) signed with the coordinator's Ed25519 key
+(:mod:`node.coordinator.signing`); ``audit_heads.json`` beside it holds every head kept during the job. Every round
+also appends one JSON line to ``rounds.jsonl`` (numbers and site names).
 """
 
 from __future__ import annotations
@@ -33,16 +39,19 @@ from nvflare.app_common.abstract.fl_model import FLModel, ParamsType
 from nvflare.app_common.app_constant import AlgorithmConstants
 from nvflare.app_common.workflows.model_controller import ModelController
 
-from fednode.errors import FednodeError
+from fednode.errors import AuditChainError, FednodeError
+from node.coordinator.anchors import ANCHORS_DIR, HEADS_FILE, AnchorBook, pinned_site_keys
 from node.coordinator.model import build_initial_state, from_wire, state_nbytes, to_wire
 from node.coordinator.provenance import approvals_from_meta, job_digest_from_meta, sign_final_model
 from node.coordinator.root_set import DEFAULT_ROOT_SET, DEFAULT_ROOT_SIZE, RootSet, train_config
 from node.coordinator.run_status import COMPLETED, FAILED, write_run_status
 from node.coordinator.signing import RoundRecord
 from node.kit.layout import COORDINATOR_KEY_DIR
-from node.kit.meta import RECEIPT_META_KEY
+from node.kit.meta import ANCHORS_META_KEY, HEAD_META_KEY, RECEIPT_META_KEY
 from node.ml.aggregation import ClientUpdate, Scaffold, apply_update, make_aggregator
 from node.ml.aggregation._types import Aggregator
+from policies.anchors import Anchor
+from policies.keys import load_or_create_site_key
 
 ROUNDS_FILE = "rounds.jsonl"
 NUM_EXAMPLES_KEY = "num_examples"
@@ -94,6 +103,11 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         self.root_size = root_size
         self.root_train = dict(root_train or {})
         self._receipts: dict[str, object] = {}
+        self._book: AnchorBook | None = None
+        self._kept: dict[str, list[Anchor]] = {}
+        """The anchors kept during this job, per site."""
+        self._refused: dict[str, str] = {}
+        """The sites whose result was refused in the round being collected, and why."""
         self._evaluator: Any = None
         self._root: RootSet | None = None
         self._round: tuple[int, Mapping[str, torch.Tensor]] = (0, {})
@@ -110,6 +124,7 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         except FednodeError as exc:
             self._fail(records, f"the {self.algorithm} aggregator cannot start: {exc.message}")
             return
+        self._book = self._anchor_book()
         state = build_initial_state(self.model_spec, seed=self.seed)
         model_bytes = state_nbytes(state)
         self.info(f"fednode.study_started rounds={self.num_rounds} sites={len(all_sites)} algo={self.algorithm}")
@@ -125,7 +140,7 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
                 params_type=ParamsType.FULL,
                 current_round=rnd,
                 total_rounds=self.num_rounds,
-                meta=self._task_meta(aggregator),
+                meta=self._task_meta(aggregator, targets),
             )
             results = self.broadcast_model(
                 task_name=self.task_name,
@@ -139,6 +154,9 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
                 self.info("fednode.study_aborted")
                 return
             updates, metrics = self._collect(results, state)
+            if not updates and self._refused:
+                self._fail(records, f"round {rnd}: every result was refused: {'; '.join(self._refused.values())}")
+                return
             if not updates:
                 self._fail(
                     records,
@@ -153,12 +171,13 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
                 return
             state = apply_update(state, outcome.update)
             arrived = tuple(sorted(u.site for u in updates))
+            refused = tuple(sorted(self._refused))
             record = RoundRecord(
                 round=rnd,
                 sites=arrived,
                 weights=dict(outcome.weights),
-                missing=tuple(sorted(set(targets) - set(arrived))),
-                rejected=tuple(outcome.rejected),
+                missing=tuple(sorted(set(targets) - set(arrived) - set(refused))),
+                rejected=tuple(sorted({*outcome.rejected, *refused})),
                 metrics=metrics,
             )
             records.append(record)
@@ -176,6 +195,7 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         ignored = sorted(set(self._receipts) - set(with_receipt))
         if ignored:
             self.warning(f"fednode.receipts_ignored sites={','.join(ignored)} (another site, job or digest)")
+        heads = self._write_heads(Path(self.get_run_dir()))
         path = sign_final_model(
             run_dir=Path(self.get_run_dir()),
             key_dir=Path(self.engine.get_workspace().get_root_dir()) / COORDINATOR_KEY_DIR,
@@ -187,6 +207,7 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
             rounds=tuple(records),
             sites=tuple(all_sites),
             approvals=approvals,
+            audit_heads=heads,
         )
         write_run_status(Path(self.get_run_dir()), COMPLETED, len(records))
         self.info(f"fednode.model_signed file={path.name} receipts={','.join(with_receipt) or '-'}")
@@ -216,22 +237,86 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
             args["root_update"] = lambda: root.update(self._round[1], self._round[0])
         return make_aggregator(self.algorithm, min_clients=self.min_clients, **args)
 
-    def _task_meta(self, aggregator: Aggregator) -> dict[str, Any]:
+    def _task_meta(self, aggregator: Aggregator, targets: list[str]) -> dict[str, Any]:
+        meta: dict[str, Any] = {}
         inner = getattr(aggregator, "inner", aggregator)
         if isinstance(inner, Scaffold) and inner.global_control:
-            return {AlgorithmConstants.SCAFFOLD_CTRL_GLOBAL: to_wire(inner.global_control)}
-        return {}
+            meta[AlgorithmConstants.SCAFFOLD_CTRL_GLOBAL] = to_wire(inner.global_control)
+        anchors = self._anchors_for(targets)
+        if anchors:
+            meta[ANCHORS_META_KEY] = anchors
+        return meta
+
+    # -- the sites' audit heads -------------------------------------------------------------------------------
+    def _anchor_book(self) -> AnchorBook:
+        """The coordinator's book of site heads: pinned keys and the model-signing key from the server kit."""
+        root = Path(self.engine.get_workspace().get_root_dir())
+        pinned = pinned_site_keys(root)
+        key = load_or_create_site_key(root / COORDINATOR_KEY_DIR)
+        self.info(f"fednode.anchors pinned_sites={','.join(sorted(pinned)) or '-'}")
+        return AnchorBook(root / ANCHORS_DIR, pinned, key)
+
+    def _anchors_for(self, targets: list[str]) -> dict[str, Any]:
+        """The last countersigned head kept for each target site (sent back with the task; each site keeps its
+        own)."""
+        if self._book is None:
+            return {}
+        out: dict[str, Any] = {}
+        for site in targets:
+            try:
+                last = self._book.last(site)
+            except FednodeError as exc:
+                self.warning(f"fednode.anchors_unreadable site={site} reason={exc.message}")
+                continue
+            if last is not None:
+                out[site] = last.to_json()
+        return out
+
+    def _anchor(self, site: str, meta: Mapping[str, Any]) -> str | None:
+        """Keep ``site``'s signed audit heads from a result (the result's and its receipt's); why the result must be
+        refused, or ``None``."""
+        if self._book is None or not self._book.is_pinned(site):
+            return None
+        receipt = meta.get(RECEIPT_META_KEY)
+        body = receipt.get("body") if isinstance(receipt, Mapping) else None
+        receipt_head = body.get("audit_head") if isinstance(body, Mapping) else None
+        try:
+            if isinstance(receipt_head, Mapping) and "signature" in receipt_head:
+                self._keep(site, self._book.accept(site, receipt_head))
+            self._keep(site, self._book.accept(site, meta.get(HEAD_META_KEY)))
+        except AuditChainError as exc:
+            return exc.message
+        return None
+
+    def _keep(self, site: str, anchor: Anchor | None) -> None:
+        if anchor is not None:
+            kept = self._kept.setdefault(site, [])
+            if anchor not in kept:
+                kept.append(anchor)
+
+    def _write_heads(self, run_dir: Path) -> dict[str, dict[str, Any]]:
+        """Write ``audit_heads.json`` (every head kept in this job, per site); return each site's last anchor."""
+        heads = {site: [a.to_json() for a in anchors] for site, anchors in sorted(self._kept.items())}
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / HEADS_FILE).write_text(json.dumps({"heads": heads}, indent=2, sort_keys=True), encoding="utf-8")
+        return {site: max(anchors, key=lambda a: a.head.seq).to_json() for site, anchors in sorted(self._kept.items())}
 
     def _collect(
         self, results: list[FLModel], state: Mapping[str, torch.Tensor]
     ) -> tuple[list[ClientUpdate], dict[str, dict[str, float]]]:
         updates: list[ClientUpdate] = []
         metrics: dict[str, dict[str, float]] = {}
+        self._refused = {}
         for res in results:
             meta = res.meta or {}
             site = str(meta.get("client_name", ""))
             if not site or not res.params:
                 self.warning(f"fednode.empty_result site={site or '?'}")
+                continue
+            refusal = self._anchor(site, meta)
+            if refusal is not None:
+                self._refused[site] = refusal
+                self.error(f"fednode.result_refused site={site} reason={refusal}")
                 continue
             params = from_wire(res.params)
             if res.params_type == ParamsType.DIFF:

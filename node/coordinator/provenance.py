@@ -83,8 +83,11 @@ def sign_final_model(
     rounds: tuple[RoundRecord, ...],
     sites: tuple[str, ...],
     approvals: Mapping[str, Mapping[str, Any]],
+    audit_heads: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
-    """Save the weights as safetensors in ``run_dir`` and sign them with the key in ``key_dir``."""
+    """Save the weights as safetensors in ``run_dir`` and sign them with the key in ``key_dir``.
+
+    ``audit_heads``: each site's last anchored audit head (countersigned, :class:`policies.anchors.Anchor` JSON)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     model_path = run_dir / MODEL_FILE
     save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(model_path))
@@ -96,6 +99,7 @@ def sign_final_model(
         rounds=rounds,
         sites=sites,
         approvals={k: dict(v) for k, v in approvals.items()},
+        audit_heads={k: dict(v) for k, v in (audit_heads or {}).items()},
         model_sha256=sha256_file(model_path),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )

@@ -9,6 +9,9 @@ finishes each kit the way fednode needs it:
 - every kit's component allow-list admits fednode's own classes (``node.site.``, ``node.coordinator.``) and nothing
   broader;
 - the coordinator gets an Ed25519 model-signing key; each site's ``local/`` pins its public key;
+- a site whose public key is given (``SiteKit.public_key``: the ``.pub`` its ``fednode site init`` made) has it
+  pinned twice: in the server kit (``local/fednode-site-keys/<site>.pub``, what the coordinator verifies that
+  site's signed audit heads against) and in the site's own kit (``local/site.pub``, its identity);
 - each site's ``local/`` receives its compiled policy files (``privacy.json``, ``authorization.json``) and the gate
   components, merged into ``resources.json``.
 
@@ -37,8 +40,15 @@ from typing import Any
 import yaml
 
 from fednode.errors import ConfigError, FednodeError, ServiceError
-from node.kit.layout import COORDINATOR_KEY_DIR, COORDINATOR_PUBLIC_KEY, FEDERATION_FILE, Federation
-from policies.keys import key_id, load_or_create_site_key, load_site_public_key
+from node.kit.layout import (
+    COORDINATOR_KEY_DIR,
+    COORDINATOR_PUBLIC_KEY,
+    FEDERATION_FILE,
+    SITE_KEYS_DIR,
+    SITE_PUBLIC_KEY,
+    Federation,
+)
+from policies.keys import key_id, load_or_create_site_key, load_public_key, load_site_public_key
 
 log = logging.getLogger("fednode.node.coordinator.provision")
 
@@ -65,6 +75,9 @@ class SiteKit:
     """NVFlare components (``{"id", "path", "args"}``) merged into the site's ``local/resources.json``."""
     resources: Mapping[str, Any] = field(default_factory=dict)
     """Top-level ``resources.json`` keys a compiled policy sets (other than ``components``)."""
+    public_key: str | None = None
+    """The site's Ed25519 public key (PEM) to pin at the coordinator and in its kit; ``None``: not pinned (the
+    coordinator then anchors none of that site's audit heads)."""
 
 
 def scheduler_args(review_window_h: float) -> dict[str, Any]:
@@ -233,9 +246,14 @@ def _provision_into(
     prefixes = (*FEDNODE_CLASS_PREFIXES, *extra_class_prefixes)
     _finish_server(built / server_host, review_window_h, server_components, prefixes, storage=federation.server_dir)
     coordinator_pub = load_or_create_site_key(built / server_host / COORDINATOR_KEY_DIR).public_pem
+    pinned = built / server_host / SITE_KEYS_DIR
     for site in sites:
         _finish_site(built / site.name, site, prefixes)
         (built / site.name / "local" / COORDINATOR_PUBLIC_KEY).write_text(coordinator_pub, "ascii")
+        if site.public_key is not None:
+            pinned.mkdir(parents=True, exist_ok=True)
+            (pinned / f"{site.name}.pub").write_text(site.public_key, "ascii")
+            (built / site.name / "local" / SITE_PUBLIC_KEY).write_text(site.public_key, "ascii")
 
 
 def _swap_in(staging: Path, workspace: Path) -> None:
@@ -298,6 +316,11 @@ def _check_names(project: str, sites: Sequence[SiteKit]) -> None:
             raise ConfigError(f"site name {site.name!r}: use lower-case letters, digits and '-'")
         if not _ORG_RE.match(site.org):
             raise ConfigError(f"site {site.name}: organisation {site.org!r}: use letters, digits and '_'")
+        if site.public_key is not None:
+            try:
+                load_public_key(site.public_key)
+            except FednodeError:
+                raise ConfigError(f"site {site.name}: its public key is not an Ed25519 PEM public key") from None
 
 
 def _latest_prod_dir(project_root: Path) -> Path:

@@ -4,7 +4,8 @@ The coordinator writes three files next to each other when a study ends:
 
 - ``global_model.safetensors``: the model weights;
 - ``provenance.json``: what produced them (job id and app digest, sites per round, rounds, approvals received,
-  aggregation rule, model digest);
+  aggregation rule, model digest, and ``audit_heads``: each site's last audit head the coordinator verified against
+  the site's pinned key and countersigned, which ``fednode audit verify --anchors`` checks a site's chain against);
 - ``provenance.sig.json``: the coordinator's Ed25519 signature over the canonical JSON of the provenance (which
   itself names the model digest), with the key id and public key.
 
@@ -61,10 +62,16 @@ class Provenance:
     model_file: str = MODEL_FILE
     created_at: str = ""
     schema: str = SCHEMA
+    audit_heads: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Site -> its last countersigned audit head (``policies.anchors.Anchor`` JSON); absent in older models."""
 
     def canonical(self) -> bytes:
-        """The exact bytes that are signed: sorted-key, compact JSON."""
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"), default=list).encode("utf-8")
+        """The exact bytes that are signed: sorted-key, compact JSON (``audit_heads`` only when there are some, so
+        models signed before it existed still verify)."""
+        data = asdict(self)
+        if not data["audit_heads"]:
+            del data["audit_heads"]
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), default=list).encode("utf-8")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Provenance:
@@ -92,6 +99,7 @@ class Provenance:
                 model_file=str(data.get("model_file", MODEL_FILE)),
                 created_at=str(data.get("created_at", "")),
                 schema=str(data.get("schema", "")),
+                audit_heads={str(k): dict(v) for k, v in (data.get("audit_heads") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SignatureError(f"{PROVENANCE_FILE}: malformed provenance ({type(exc).__name__}: {exc})") from exc

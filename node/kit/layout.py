@@ -18,6 +18,11 @@ COORDINATOR_KEY_DIR = Path("local") / "fednode-keys"
 """The coordinator's Ed25519 model-signing key, inside the server kit (never leaves the coordinator)."""
 COORDINATOR_PUBLIC_KEY = "coordinator.pub"
 """Its public key, pinned in every site's ``local/``: a site trusts a global model signed by this key only."""
+SITE_KEYS_DIR = Path("local") / "fednode-site-keys"
+"""Inside the server kit: each site's Ed25519 public key (``<site>.pub``), pinned at provisioning. The coordinator
+verifies a site's signed audit heads against this key only, never against one a site sends."""
+SITE_PUBLIC_KEY = "site.pub"
+"""Inside a site's kit ``local/``: that site's own public key as pinned at provisioning (its identity)."""
 
 
 @dataclass(frozen=True)

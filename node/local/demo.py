@@ -184,7 +184,18 @@ def _compile_site(home: Path, site: str, policy: dict[str, Any]) -> SiteKit:
         local_files={"privacy.json": files.privacy, "authorization.json": files.authorization},
         components=files.resource_components,
         resources=files.resource_keys,
+        public_key=_init_site_key(home, site),
     )
+
+
+def _init_site_key(home: Path, site: str) -> str:
+    """What `fednode site init` does at a hospital before provisioning: state.db and the site's signing key; its
+    public key (PEM) is what provisioning pins at the coordinator."""
+    from policies.keys import load_site_key
+    from policies.state_db import init_site
+
+    done = init_site(_site_settings(home, site))
+    return load_site_key(done.key_file).public_pem
 
 
 def _fednode(home: Path, args: list[str], env: dict[str, str]) -> dict[str, Any]:

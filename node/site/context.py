@@ -23,8 +23,10 @@ from typing import Protocol
 from fednode.clock import Clock, utc_now
 from fednode.errors import NotFoundError
 from fednode.settings import Settings, load_settings
+from node.site.anchors import SiteAnchors
 from node.site.live_state import live_state_of, site_record_count
 from node.site.receipts import ReceiptIssuer
+from policies.anchors import AnchorStore
 from policies.audit import AuditLog
 from policies.contracts import EgressDecision, JobManifest, JobRecord, RoundReport, Verdict
 from policies.ledger import PrivacyLedger
@@ -81,6 +83,8 @@ class SiteContext:
     """The site's local record count (annotated notes): what a BYOC result's ``num_examples`` may not exceed."""
     audit: AuditLog | None = None
     """The site's audit chain (the job launcher appends ``sandbox:denied`` records to it)."""
+    anchors: SiteAnchors | None = None
+    """Keeps the coordinator's countersignatures of this site's audit heads that come back with tasks."""
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def lookup(self, job_id: str) -> JobRecord | None:
@@ -132,6 +136,12 @@ def build_site_context(settings: Settings, *, clock: Clock = utc_now) -> SiteCon
         closers=[state.close],
         local_records=site_record_count(settings),
         audit=state.audit,
+        anchors=SiteAnchors(
+            site=state.site,
+            store=AnchorStore(state.store),
+            site_key_id=state.key.key_id,
+            local_dirs=(settings.site_local_dir,),
+        ),
     )
 
 

@@ -11,8 +11,9 @@ clipping at most ``max_grad_norm``, the policy's ``delta`` and accountant), the 
 privacy ledger's history for the dataset, the dataset's budget caps the run, and the steps taken are written back
 to the ledger. SCAFFOLD control variates stay at the site between rounds; only their difference is sent.
 
-Each result also carries the site's signed approval receipt for the job (:mod:`node.site.receipts`), which
-the egress guard checks and the coordinator records in the signed model's provenance.
+Each result also carries the site's signed approval receipt for the job and a fresh signed head of the site's
+audit chain (:mod:`node.site.receipts`), which the egress guard checks; the coordinator records the receipt in the
+signed model's provenance and keeps and countersigns the head (:mod:`node.coordinator.anchors`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from nvflare.app_common.app_constant import AlgorithmConstants, AppConstants
 from nvflare.app_common.utils.fl_model_utils import FLModelUtils
 
 from fednode.errors import ConfigError, FednodeError
-from node.kit.meta import RECEIPT_META_KEY
+from node.kit.meta import HEAD_META_KEY, RECEIPT_META_KEY
 from node.ml.ner.dp import DpRun, HistoryEntry
 from node.ml.ner.encoding import EncodedDataset
 from node.ml.ner.model import NerModel, StateDict, load_ner_model
@@ -196,6 +197,10 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
         receipt = self._receipt(job_id)
         if receipt is not None:
             meta[RECEIPT_META_KEY] = receipt
+        issuer = self.context.receipts
+        head = issuer.signed_head() if issuer is not None else None
+        if head is not None:
+            meta[HEAD_META_KEY] = head
         update = to_numpy(local.update)
         self._report(job_id, round_, metrics, sum(int(a.nbytes) for a in update.values()))
         log.info("executor.round_done job=%s round=%d examples=%d", job_id, round_, local.num_examples)

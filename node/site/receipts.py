@@ -10,6 +10,11 @@ the issue.
 The egress guard lets that one meta entry leave only if :func:`receipt_problem` finds nothing: the exact receipt
 schema (keys, types, bounded identifiers, hex digests, timestamps, base64 signature), this site and this job,
 a signature by this site's key, and the very receipt this site's issuer signed. Anything else stays blocked.
+
+Each result also carries a fresh signed head of the site's audit chain (:meth:`ReceiptIssuer.signed_head`, DXO
+meta :data:`node.kit.meta.HEAD_META_KEY`; the receipt's ``audit_head`` is one too), which the coordinator keeps
+and countersigns (:mod:`node.coordinator.anchors`). :func:`head_problem` lets it leave only when it is exactly a
+head this issuer signed.
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fednode.clock import Clock, utc_now
 from fednode.errors import BadInputError, FednodeError, NotFoundError, SignatureError
-from policies.audit import AuditEvent
+from policies.audit import HEAD_TYPE, AuditEvent, SignedHead
 from policies.contracts import JobRecord, RuleOutcome
 from policies.keys import SiteKey
 from policies.receipts import RECEIPT_VERSION, Receipt, issue_receipt, verify_receipt
@@ -44,6 +50,8 @@ class _Jobs(Protocol):
 class _Audit(Protocol):
     def head(self) -> tuple[int, str]: ...
 
+    def signed_head(self) -> SignedHead: ...
+
     def append(
         self, event: AuditEvent, *, actor: str, job_id: str | None = ..., details: Mapping[str, Any] | None = ...
     ) -> Any: ...
@@ -59,6 +67,7 @@ class ReceiptIssuer:
         self._audit = audit
         self._clock = clock
         self._issued: dict[str, dict[str, Any]] = {}
+        self._heads: deque[dict[str, Any]] = deque(maxlen=256)
         self._lock = threading.Lock()
 
     @property
@@ -72,7 +81,7 @@ class ReceiptIssuer:
                 return self._issued[job_id]
             try:
                 record = self._jobs.get(job_id)
-                head = self._audit.head() if self._audit is not None else None
+                head = self._sign_head() if self._audit is not None else None
                 receipt = issue_receipt(record, site=self.site, key=self._key, audit_head=head, clock=self._clock)
             except NotFoundError:
                 log.warning("receipt.no_record job=%s", job_id)
@@ -95,6 +104,36 @@ class ReceiptIssuer:
         """The receipt already issued for ``job_id`` in this process, if any (never issues one)."""
         with self._lock:
             return self._issued.get(job_id)
+
+    def signed_head(self) -> dict[str, Any] | None:
+        """The audit chain's current head signed now (JSON), remembered so the egress guard lets exactly it
+        leave; ``None`` without an audit log or when state.db cannot be read (logged)."""
+        if self._audit is None:
+            return None
+        try:
+            head = self._sign_head()
+        except FednodeError as exc:
+            log.warning("receipt.head_not_signed kind=%s", exc.title)
+            return None
+        with self._lock:
+            return self._remember(head)
+
+    def head_issued(self, value: object) -> bool:
+        """Whether ``value`` is a head this issuer signed (in this process)."""
+        with self._lock:
+            return any(h == value for h in self._heads)
+
+    def _sign_head(self) -> SignedHead:
+        assert self._audit is not None
+        head = self._audit.signed_head()
+        if head.site != self.site:  # an audit log opened without its site name: sign under this site's name
+            head = SignedHead.sign(self._key, site=self.site, seq=head.seq, hash_=head.hash, at=head.at)
+        return head
+
+    def _remember(self, head: SignedHead) -> dict[str, Any]:
+        value = head.to_json()
+        self._heads.append(value)
+        return value
 
 
 # --- the schema the egress guard enforces -----------------------------------------------------------------------
@@ -178,13 +217,53 @@ def _body_problem(body: Mapping[str, Any]) -> str | None:
         ):
             return "approval receipt approver signatures are malformed"
     head = body.get("audit_head")
-    if head is not None and (
+    if head is None:
+        return None
+    if isinstance(head, Mapping) and head.get("type") == HEAD_TYPE:
+        if head_shape_problem(head, site=body["site"]) is not None:
+            return "approval receipt audit head is malformed"
+        return None
+    if (
         not isinstance(head, Mapping)
         or set(head) != {"seq", "hash"}
         or not _is_int(head["seq"], 0, 2**62)
         or not _matches(_HEX64, head["hash"])
     ):
         return "approval receipt audit head is malformed"
+    return None
+
+
+_HEAD_KEYS = frozenset({"type", "site", "seq", "hash", "at", "key_id", "signature"})
+
+
+def head_shape_problem(value: object, *, site: str) -> str | None:
+    """Why ``value`` is not a well-formed signed audit head of ``site`` (schema only), or ``None``."""
+    if not isinstance(value, Mapping) or set(value) != _HEAD_KEYS or value["type"] != HEAD_TYPE:
+        return "audit head is not a signed head object"
+    if value["site"] != site or not _is_int(value["seq"], 0, 2**62) or not _matches(_HEX64, value["hash"]):
+        return "audit head names another site or is malformed"
+    if not _matches(_TIME, value["at"]) or not _matches(_KEY_ID, value["key_id"]):
+        return "audit head time or key id is malformed"
+    if not _matches(_SIGNATURE, value["signature"]):
+        return "audit head signature is malformed"
+    return None
+
+
+def head_problem(value: object, *, issuer: ReceiptIssuer | None, site: str) -> str | None:
+    """The egress check of a signed audit head in a result: schema, this site, this site's signature, and a head
+    this site's issuer signed. Returns why it must not leave, or ``None``."""
+    if issuer is None:
+        return "audit head but no site key here to check it"
+    reason = head_shape_problem(value, site=site)
+    if reason is not None:
+        return reason
+    assert isinstance(value, Mapping)  # checked by head_shape_problem
+    try:
+        SignedHead.from_json(value).verify(issuer.public_key)
+    except FednodeError:
+        return "audit head is not signed by this site's key"
+    if not issuer.head_issued(value):
+        return "audit head is not one this site signed"
     return None
 
 
@@ -226,5 +305,14 @@ def make_receipt_check(issuer: ReceiptIssuer | None, *, site: str, job_id: str) 
 
     def check(value: object) -> str | None:
         return receipt_problem(value, issuer=issuer, site=site, job_id=job_id)
+
+    return check
+
+
+def make_head_check(issuer: ReceiptIssuer | None, *, site: str) -> ReceiptCheck:
+    """:func:`head_problem` bound to this site's issuer."""
+
+    def check(value: object) -> str | None:
+        return head_problem(value, issuer=issuer, site=site)
 
     return check

@@ -12,8 +12,11 @@ components are not). There it sees
 * ``BEFORE_SEND_TASK_RESULT``: the same object again, re-checked just before it is sent, in case job code held a
   reference and changed it after the filters.
 
-One non-numeric meta entry may leave: the site's own signed approval receipt (``fednode_approval``), and only
-after :mod:`node.site.receipts` found it to be exactly the receipt this site signed for this job.
+Two non-numeric meta entries may leave: the site's own signed approval receipt (``fednode_approval``) and its
+signed audit head (``fednode_audit_head``), each only after :mod:`node.site.receipts` found it to be exactly what
+this site signed. On the way in, the coordinator's countersigned anchors of the site's audit heads
+(``fednode_anchors`` in the task's meta) are taken out of the task data and kept (:mod:`node.site.anchors`)
+before any executor or job code sees the task.
 
 Bring-your-own-code results are then *released* (:mod:`node.site.egress.byoc`, :mod:`node.site.release`): model
 values stochastically rounded to a reduced precision, metrics range-checked and rounded, integers bounded, and,
@@ -33,6 +36,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from nvflare.apis.dxo import DataKind
@@ -44,7 +48,7 @@ from nvflare.apis.shareable import ReservedHeaderKey, Shareable
 from nvflare.app_common.app_constant import AppConstants
 
 from fednode.errors import BudgetExceededError, EgressBlockedError
-from node.kit.meta import RECEIPT_META_KEY
+from node.kit.meta import ANCHORS_META_KEY, HEAD_META_KEY, RECEIPT_META_KEY
 from node.site.context import SiteContext, UsesSiteContext
 from node.site.egress.byoc import REFERENCES, Charge, ReleaseConfig, fingerprint, release_result, remember_reference
 from node.site.egress.rules import (
@@ -57,7 +61,7 @@ from node.site.egress.rules import (
     check_result,
     schema_of,
 )
-from node.site.receipts import ReceiptCheck, make_receipt_check
+from node.site.receipts import ReceiptCheck, make_head_check, make_receipt_check
 from node.site.release import ReleaseBounds, SiteAccountant, secure_generator
 from policies.contracts import EgressDecision, JobKind, JobRecord
 
@@ -162,6 +166,7 @@ class EgressGuard(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflar
         if on_server(fl_ctx):
             return
         if event_type == EventType.AFTER_TASK_DATA_FILTER:
+            take_anchors(self.context, fl_ctx)
             remember_task(fl_ctx)
             task_data = fl_ctx.get_prop(FLContextKey.TASK_DATA)
             task_id = str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "")
@@ -193,8 +198,14 @@ class EgressGuard(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflar
         summary = ""
         try:
             receipts = receipt_check_for(self.context, job_id)
+            heads = make_head_check(self.context.receipts, site=self.context.site_name)
             reason = check_result(
-                result, expected.schema, self.policy, runner_headers=allowed_runner, receipt_check=receipts
+                result,
+                expected.schema,
+                self.policy,
+                runner_headers=allowed_runner,
+                receipt_check=receipts,
+                head_check=heads,
             )
             if reason is None and self.is_byoc(job_id):
                 reason, summary = self._release(result, task_id, job_id, final=final)
@@ -257,8 +268,9 @@ class EgressGuard(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflar
         return None, summary
 
     def _attach_receipt(self, result: Shareable, job_id: str) -> None:
-        """A released BYOC model result carries the site's own signed approval receipt, as the built-in trainer's
-        do (job code cannot sign one; the coordinator puts it in the model's provenance)."""
+        """A released BYOC model result carries the site's own signed approval receipt and a fresh signed head of
+        its audit chain, as the built-in trainer's do (job code cannot sign them; the coordinator puts the receipt
+        in the model's provenance and keeps the head)."""
         dxo = result.get(DXO_KEY)
         issuer = self.context.receipts
         if issuer is None or not isinstance(dxo, dict) or dxo.get("kind") not in MODEL_KINDS:
@@ -266,6 +278,9 @@ class EgressGuard(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflar
         receipt = issuer.for_job(job_id)
         if receipt is not None:
             dxo.setdefault("meta", {})[RECEIPT_META_KEY] = receipt
+        head = issuer.signed_head()
+        if head is not None:
+            dxo.setdefault("meta", {})[HEAD_META_KEY] = head
 
     def _charge(self, job_id: str, record: JobRecord | None) -> Charge | None:
         """One round on the site's own accountant for ``job_id`` (its steps in the ledger), when site DP is on."""
@@ -279,6 +294,29 @@ class EgressGuard(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflar
 
     def _record(self, job_id: str, round_: int, allowed: bool, reason: str) -> None:
         record_decision(self.context, job_id, round_, allowed, reason)
+
+
+def take_anchors(context: SiteContext, fl_ctx: FLContext) -> None:
+    """Take the coordinator's countersigned anchors out of the task data in ``fl_ctx`` and keep this site's
+    (:class:`node.site.anchors.SiteAnchors`); a failure is logged, never raised (the task still runs)."""
+    task_data = fl_ctx.get_prop(FLContextKey.TASK_DATA)
+    dxo = task_data.get(DXO_KEY) if isinstance(task_data, Shareable) else None
+    meta = dxo.get("meta") if isinstance(dxo, dict) else None
+    if not isinstance(meta, dict) or ANCHORS_META_KEY not in meta:
+        return
+    if context.anchors is None:
+        meta.pop(ANCHORS_META_KEY, None)
+        return
+    try:
+        engine = fl_ctx.get_engine()
+        root = Path(engine.get_workspace().get_root_dir()) if engine is not None else None
+    except Exception:  # no workspace in this process: the kit's local/ folders configured in the context
+        root = None
+    try:
+        context.anchors.take(meta, root)
+    except Exception as exc:  # keeping the countersignature must not stop the task
+        meta.pop(ANCHORS_META_KEY, None)
+        log.error("anchors.keep_failed kind=%s", type(exc).__name__)
 
 
 def receipt_check_for(context: SiteContext, job_id: str) -> ReceiptCheck:

@@ -3,8 +3,8 @@
 :func:`check_result` says why a result (an NVFlare ``Shareable`` as a mapping) may not leave, or ``None``:
 only NVFlare's own headers with valid values, one DXO of an allowed kind, model tensors with exactly the expected
 names, shapes and dtypes, allow-listed finite scalar metrics, known meta entries, and the site's own signed approval
-receipt where :mod:`node.site.receipts` vouches for it. Reasons name only expected names, counts and
-kinds, never a value or an unexpected key (which could itself be PHI).
+receipt and signed audit head where :mod:`node.site.receipts` vouches for them. Reasons name only expected names,
+counts and kinds, never a value or an unexpected key (which could itself be PHI).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from nvflare.apis.fl_constant import ReservedKey, ReturnCode
 from nvflare.apis.shareable import ReservedHeaderKey, Shareable
 from nvflare.app_common.app_constant import AlgorithmConstants, AppConstants
 
-from node.kit.meta import RECEIPT_META_KEY
+from node.kit.meta import HEAD_META_KEY, RECEIPT_META_KEY
 from node.site.receipts import ReceiptCheck
 
 DEFAULT_METRICS = frozenset(
@@ -156,12 +156,15 @@ def check_result(
     *,
     runner_headers: Mapping[str, Any] | None = None,
     receipt_check: ReceiptCheck | None = None,
+    head_check: ReceiptCheck | None = None,
 ) -> str | None:
     """Why ``result`` may not leave the site, or ``None`` if it may.
 
     ``runner_headers`` are headers NVFlare's runner adds after the filters (task name and id, cookie jar, audit id):
     allowed only with exactly these values. ``receipt_check`` judges a signed approval receipt in the meta
     (:func:`node.site.receipts.make_receipt_check`); without one, a receipt is blocked like any other text.
+    ``head_check`` judges the site's signed audit head in the meta (:func:`node.site.receipts.make_head_check`),
+    the same way.
     """
     extra_keys = [k for k in result if k not in (ReservedHeaderKey.HEADERS, DXO_KEY)]
     if extra_keys:
@@ -185,7 +188,7 @@ def check_result(
     if not isinstance(data, Mapping):
         return "DXO data is not a mapping"
     reason = _check_metrics(data, policy) if kind == DataKind.METRICS else _check_tensors(data, expected)
-    return reason or _check_meta(dxo.get("meta") or {}, policy, expected, receipt_check)
+    return reason or _check_meta(dxo.get("meta") or {}, policy, expected, receipt_check, head_check)
 
 
 def _check_headers(headers: object, runner_headers: Mapping[str, Any]) -> str | None:
@@ -241,7 +244,11 @@ def _check_metrics(data: Mapping[Any, Any], policy: EgressPolicy) -> str | None:
 
 
 def _check_meta(
-    meta: object, policy: EgressPolicy, expected: Schema | None, receipt_check: ReceiptCheck | None
+    meta: object,
+    policy: EgressPolicy,
+    expected: Schema | None,
+    receipt_check: ReceiptCheck | None,
+    head_check: ReceiptCheck | None = None,
 ) -> str | None:
     if not isinstance(meta, Mapping):
         return "DXO meta is not a mapping"
@@ -260,6 +267,10 @@ def _check_meta(
                 return "filter history names something that is not a loaded filter"
         elif key == RECEIPT_META_KEY:
             reason = receipt_check(value) if receipt_check is not None else "approval receipt cannot be checked here"
+            if reason:
+                return reason
+        elif key == HEAD_META_KEY:
+            reason = head_check(value) if head_check is not None else "audit head cannot be checked here"
             if reason:
                 return reason
         elif isinstance(key, str) and key in policy.allowed_metrics:

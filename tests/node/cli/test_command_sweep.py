@@ -201,7 +201,11 @@ ROWS: tuple[Row, ...] = (
         ),
         names=("policy",),
     ),
-    Row(("provision",), (_dir("--out", "out", cases=(BINARY,)),), no_home_case="writes kits into --out: needs no site"),
+    Row(
+        ("provision",),
+        (_dir("--out", "out", cases=(BINARY,)), _in("--site-key", "pem", prefix="site-1=")),
+        no_home_case="writes kits into --out: needs no site",
+    ),
     Row(("study", "submit"), (_dir("--federation", "federation"), _dir("--job-folder", "job")), names=("federation",)),
     Row(("study", "status"), (_dir("--federation", "federation"),), extra=("job-nope",), names=("federation",)),
     Row(

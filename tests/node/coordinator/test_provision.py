@@ -216,3 +216,33 @@ def test_a_failed_first_provisioning_leaves_no_folder(tmp_path: Path, monkeypatc
     with pytest.raises(ConfigError):
         provision_federation(tmp_path / "fed", [SiteKit("site-1", "a")], fl_port=18832)
     assert not (tmp_path / "fed").exists()
+
+
+def test_a_site_key_given_at_provisioning_is_pinned_at_the_coordinator_and_in_the_sites_kit(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from node.cli import app
+    from node.coordinator.anchors import pinned_site_keys
+    from node.kit.layout import SITE_KEYS_DIR, SITE_PUBLIC_KEY
+    from policies.keys import SiteKey, key_id
+
+    site_key = SiteKey.generate()
+    pub = tmp_path / "site-1.pub"
+    pub.write_text(site_key.public_pem, encoding="ascii")
+    out = tmp_path / "fed"
+    args = ["--home", str(tmp_path / "home"), "--json", "provision", "--sites", "2", "--out", str(out)]
+    res = CliRunner().invoke(app, [*args, "--port", "18912", "--site-key", f"site-1={pub}"])
+    assert res.exit_code == 0, res.output
+    fed = load_federation(out)
+    pinned = pinned_site_keys(fed.server_dir)
+    assert {s: key_id(k) for s, k in pinned.items()} == {"site-1": site_key.key_id}  # site-2 gave none
+    assert (fed.site_dirs["site-1"] / "local" / SITE_PUBLIC_KEY).read_text() == site_key.public_pem
+    assert not (fed.site_dirs["site-2"] / "local" / SITE_PUBLIC_KEY).exists()
+    assert not (fed.site_dirs["site-1"] / SITE_KEYS_DIR).exists()  # a site's kit holds no other site's key
+    # an unknown site or an unreadable key is refused before anything is written
+    other = tmp_path / "fed2"
+    unknown = CliRunner().invoke(app, [*args[:-1], str(other), "--site-key", f"site-9={pub}"])
+    assert unknown.exit_code == 2 and "site-9" in unknown.output
+    missing = CliRunner().invoke(app, [*args[:-1], str(other), "--site-key", f"site-1={tmp_path / 'no.pub'}"])
+    assert missing.exit_code == 4 and "--site-key site-1" in missing.output
+    assert not other.exists()

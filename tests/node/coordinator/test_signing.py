@@ -149,3 +149,33 @@ def test_a_receipt_for_other_bytes_is_refused(tmp_path: Path) -> None:
     folder = _signed_with_receipt(tmp_path, coordinator, site_key, digest="b" * 64)
     with pytest.raises(SignatureError, match="another job digest"):
         verify_signed_model(folder, [coordinator.public_pem], site_keys={"site-1": site_key.public_pem})
+
+
+def test_a_model_signed_before_audit_heads_existed_still_verifies(tmp_path: Path) -> None:
+    key = SiteKey.generate()
+    folder = _signed(tmp_path, key)
+    data = json.loads((folder / PROVENANCE_FILE).read_text())
+    del data["audit_heads"]  # an older provenance.json has no such field
+    (folder / PROVENANCE_FILE).write_text(json.dumps(data))
+    assert verify_signed_model(folder, [key.public_pem]).provenance.audit_heads == {}
+
+
+def test_the_sites_audit_heads_in_the_provenance_are_signed(tmp_path: Path) -> None:
+    from policies.anchors import Anchor, countersign
+    from policies.audit import SignedHead, find_heads
+
+    coordinator, site_key = SiteKey.generate(), SiteKey.generate()
+    head = SignedHead.sign(site_key, site="site-1", seq=7, hash_="c" * 64, at="2026-12-05T10:00:00.000000+00:00")
+    anchor = countersign(head, coordinator, at="2026-12-05T10:00:01.000000+00:00")
+    folder = _signed(tmp_path, coordinator)
+    data = json.loads((folder / PROVENANCE_FILE).read_text())
+    prov = replace(Provenance.from_json(data), audit_heads={"site-1": anchor.to_json()})
+    sign_model(folder, prov, coordinator)
+    verified = verify_signed_model(folder, [coordinator.public_pem])
+    assert Anchor.from_json(verified.provenance.audit_heads["site-1"]) == anchor
+    assert find_heads(json.loads((folder / PROVENANCE_FILE).read_text())) == [head]  # what audit verify reads
+    data = json.loads((folder / PROVENANCE_FILE).read_text())
+    data["audit_heads"]["site-1"]["head"]["seq"] = 3
+    (folder / PROVENANCE_FILE).write_text(json.dumps(data))
+    with pytest.raises(SignatureError, match="does not verify"):
+        verify_signed_model(folder, [coordinator.public_pem])

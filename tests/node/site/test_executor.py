@@ -17,13 +17,14 @@ from nvflare.app_common.app_constant import AppConstants
 from nvflare.app_common.utils.fl_model_utils import FLModelUtils
 
 from fednode.settings import load_settings
-from node.kit.meta import RECEIPT_META_KEY
+from node.kit.meta import HEAD_META_KEY, RECEIPT_META_KEY
 from node.ml.ner.model import load_ner_model
 from node.site.context import SiteContext
 from node.site.egress.guard import EgressGuard
 from node.site.executor import NerExecutor, site_dp_params
 from node.site.gate import ApprovalGate
 from node.site.receipts import ReceiptIssuer
+from policies.audit import SignedHead
 from policies.contracts import DpParams
 from policies.policy_model import DpSection
 from policies.receipts import Receipt, verify_receipt
@@ -85,6 +86,11 @@ def test_a_round_on_the_site_cdm_returns_an_update_the_egress_guard_passes(tmp_p
     assert body["site"] == "site-a" and body["job_id"] == "job-1"
     assert body["job_digest"] == site.jobs.get("job-1").manifest.digest  # type: ignore[attr-defined]
     assert [a["name"] for a in body["approvers"]] == ["dr.hansen"]
+    head = SignedHead.from_json(dxo.meta[HEAD_META_KEY])  # a fresh signed head of the site's audit chain
+    head.verify(site.key.public_key)  # type: ignore[attr-defined]
+    in_chain = site.audit.records(after_seq=head.seq - 1, limit=1)  # type: ignore[attr-defined]
+    assert head.site == "site-a" and [r.hash for r in in_chain] == [head.hash]  # it names the chain as it was
+    assert SignedHead.from_json(body["audit_head"]).seq < head.seq  # the receipt's own head, signed earlier
 
     fl_ctx.set_prop(FLContextKey.TASK_RESULT, result, private=True, sticky=False)
     guard.handle_event(EventType.AFTER_TASK_RESULT_FILTER, fl_ctx)
