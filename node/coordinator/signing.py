@@ -25,7 +25,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fednode.errors import BadInputError, SignatureError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from fednode.errors import BadInputError, FednodeError, SignatureError
+from policies.anchors import Anchor
 from policies.keys import SiteKey, key_id, load_public_key, verify_signature
 from policies.receipts import Receipt, verify_receipt
 
@@ -156,6 +159,21 @@ def verify_site_receipt(provenance: Provenance, site: str, public_key_pem: str) 
         raise SignatureError(f"provenance: {site}'s approval receipt is for another job digest")
 
 
+def _check_audit_heads(provenance: Provenance, coordinator: Ed25519PublicKey, site_keys: Mapping[str, str]) -> None:
+    """Each site's anchored audit head must be countersigned by the coordinator that signed the model and, where
+    the caller gives that site's key, signed by the site; ``SignatureError`` otherwise."""
+    for site, entry in provenance.audit_heads.items():
+        try:
+            anchor = Anchor.from_json(entry)
+            anchor.verify(coordinator)
+            if anchor.head.site != site:
+                raise SignatureError("names another site")
+            if site in site_keys:
+                anchor.head.verify(load_public_key(site_keys[site]))
+        except FednodeError as exc:
+            raise SignatureError(f"provenance: {site}'s audit head: {exc.message}") from None
+
+
 @dataclass(frozen=True)
 class VerifiedModel:
     """A model whose signature, weights and provenance checked out.
@@ -207,6 +225,7 @@ def verify_signed_model(
             break
     if signer is None:
         raise SignatureError(f"{SIGNATURE_FILE}: signature does not verify against any trusted coordinator key")
+    _check_audit_heads(provenance, public, site_keys or {})
     model_path = folder / provenance.model_file
     if model_path.name != provenance.model_file or not model_path.is_file():
         raise SignatureError(f"{provenance.model_file}: model file missing")

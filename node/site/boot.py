@@ -27,11 +27,14 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from fednode.errors import ConfigError, PolicyFileError
+from fednode.errors import ConfigError, FednodeError, PolicyFileError
 from fednode.settings import Settings
+from node.kit.layout import SITE_PUBLIC_KEY
 from node.kit.runtime import LocalOverlay, StagedKit, stage_kit
 from node.site.processing import record_processing
 from policies.audit import AuditEvent
+from policies.keys import key_id as public_key_id
+from policies.keys import load_public_key
 from policies.policy_model import load_policy, policy_digest
 from policies.state_db import init_site, load_site_policy, signing_key_path
 from policies.totp import FileTotpVerifier
@@ -73,9 +76,28 @@ def prepare_site(
     if policy is not None:
         details = {"policy_digest": policy_digest(policy), "site": policy.site.name, "policy_version": policy.version}
         record_processing(settings, AuditEvent.POLICY_LOADED, details, actor=BOOT_ACTOR)
-    staged = stage_kit(kit or SECRETS / "startup_kit", settings, overlay=policy_overlay(settings))
+    source = kit or SECRETS / "startup_kit"
+    require_pinned_identity(source / "local", done.key_id)
+    staged = stage_kit(source, settings, overlay=policy_overlay(settings))
     log.info("boot.prepared site=%s", policy.site.name if policy is not None else settings.site_name)
     return staged
+
+
+def require_pinned_identity(local: Path, key_id: str) -> None:
+    """Refuse to start when the kit pins another site key (``local/site.pub``, from ``fednode provision
+    --site-key``) than the one this site signs with: the coordinator would refuse every result's audit head."""
+    pinned = local / SITE_PUBLIC_KEY
+    if not pinned.is_file():
+        return
+    try:
+        pinned_id = public_key_id(load_public_key(pinned.read_bytes()))
+    except (OSError, FednodeError):
+        raise ConfigError(f"{pinned}: the kit's pinned site key is not an Ed25519 PEM public key") from None
+    if pinned_id != key_id:
+        raise ConfigError(
+            f"{pinned}: the kit pins site key {pinned_id}, but this site signs with {key_id}; install the key "
+            "that was pinned at provisioning (the site_key secret), or provision again with this site's .pub"
+        )
 
 
 def policy_overlay(settings: Settings) -> LocalOverlay | None:
@@ -206,4 +228,11 @@ def _public_raw(private_path: Path) -> bytes:
     return _raw(key)
 
 
-__all__ = ["compile_policy_into", "install_site_key", "install_totp_secrets", "policy_overlay", "require_gate"]
+__all__ = [
+    "compile_policy_into",
+    "install_site_key",
+    "install_totp_secrets",
+    "policy_overlay",
+    "require_gate",
+    "require_pinned_identity",
+]

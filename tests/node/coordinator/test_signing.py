@@ -174,6 +174,14 @@ def test_the_sites_audit_heads_in_the_provenance_are_signed(tmp_path: Path) -> N
     verified = verify_signed_model(folder, [coordinator.public_pem])
     assert Anchor.from_json(verified.provenance.audit_heads["site-1"]) == anchor
     assert find_heads(json.loads((folder / PROVENANCE_FILE).read_text())) == [head]  # what audit verify reads
+    verify_signed_model(folder, [coordinator.public_pem], site_keys={"site-1": site_key.public_pem})
+    with pytest.raises(SignatureError, match="site-1's audit head"):  # checked with the key a site gives
+        verify_signed_model(folder, [coordinator.public_pem], site_keys={"site-1": SiteKey.generate().public_pem})
+    stranger = countersign(head, SiteKey.generate(), at="2026-12-05T10:00:01.000000+00:00")
+    sign_model(folder, replace(prov, audit_heads={"site-1": stranger.to_json()}), coordinator)
+    with pytest.raises(SignatureError, match="site-1's audit head: audit anchor countersigned by key"):
+        verify_signed_model(folder, [coordinator.public_pem])  # countersigned by another coordinator
+    sign_model(folder, prov, coordinator)
     data = json.loads((folder / PROVENANCE_FILE).read_text())
     data["audit_heads"]["site-1"]["head"]["seq"] = 3
     (folder / PROVENANCE_FILE).write_text(json.dumps(data))

@@ -181,3 +181,32 @@ def test_coordinator_start_runs_flare_with_the_client_outcome_wait_set(
     monkeypatch.setenv(CLIENT_OUTCOME_WAIT_ENV, "120")
     assert CliRunner().invoke(app, argv).exit_code == 0
     assert started[-1][1][CLIENT_OUTCOME_WAIT_ENV] == "120"  # the operator's own value wins
+
+
+def test_the_boot_refuses_a_site_key_other_than_the_kits_pinned_one(kits: dict[str, Path], tmp_path: Path) -> None:
+    """`fednode provision --site-key` pins the site's public key in its kit (local/site.pub); the coordinator
+    anchors the site's audit heads with it, so a site signing with another key must not start."""
+    import shutil
+
+    from fednode.errors import ConfigError
+    from node.kit.layout import SITE_PUBLIC_KEY
+    from policies.keys import public_key_pem
+
+    pinned = Ed25519PrivateKey.generate()
+    kit = tmp_path / "kit"
+    shutil.copytree(kits["site-1"], kit)
+    (kit / "local" / SITE_PUBLIC_KEY).write_text(public_key_pem(pinned.public_key()), encoding="ascii")
+    for name, key in (("other", Ed25519PrivateKey.generate()), ("pinned", pinned)):
+        home = tmp_path / name
+        home.mkdir()
+        _write_policy(home)
+        secret = tmp_path / f"{name}.key"
+        secret.write_bytes(_key_pem(key))
+        settings = load_settings(home=home, site_name="site-1")
+        if name == "other":
+            with pytest.raises(ConfigError, match="the kit pins site key"):
+                prepare_site(settings, kit=kit, site_key=secret, totp_secrets=tmp_path / "absent")
+            assert not settings.staged_kit_dir.exists()
+        else:
+            staged = prepare_site(settings, kit=kit, site_key=secret, totp_secrets=tmp_path / "absent")
+            assert (staged.kit / "local" / SITE_PUBLIC_KEY).is_file()  # what `audit verify` pins the chain to
