@@ -384,29 +384,24 @@ def _helpers(base: Path, out: Path) -> dict[str, str]:
         (kit / "startup" / name).write_text("# not a real kit\n", encoding="utf-8")
     notes = base / "notes.jsonl"
     notes.write_text(BROKEN_TEXT["notes"].splitlines()[0] + "\n", encoding="utf-8")
+    statement = base / "statement.txt"  # an approval statement and a well-formed SSH signature over it
+    statement.write_text("fednode-approval-v1\njob: job-nope\ntime: 2026-12-05T10:00:00Z\n", encoding="utf-8")
+    sshsig = base / "statement.txt.sig"
+    sshsig.write_text(_sshsig(statement.read_bytes()), encoding="ascii")
     return {
         "out": str(out),
         "pem": str(pem),
         "receipt": str(receipt),
         "notes": str(notes),
-    statement = base / "statement.txt"  # an approval statement and a well-formed SSH signature over it
-    statement.write_text("fednode-approval-v1\njob: job-nope\ntime: 2026-12-05T10:00:00Z\n", encoding="utf-8")
-    sshsig = base / "statement.txt.sig"
-    sshsig.write_text(_sshsig(statement.read_bytes()), encoding="ascii")
         "policy": str(POLICY),
         "kit": str(kit),
         "job": str(CLEAN_JOB),
         "synthea": str(SYNTHEA),
+        "statement": str(statement),
+        "sshsig": str(sshsig),
     }
 
 
-def _args(c: Case, base: Path, out: Path) -> tuple[list[str], str | None, list[str]]:
-    """The command line for a case, the input path under test, and the companion paths it also names."""
-        "statement": str(statement),
-        "sshsig": str(sshsig),
-    helpers = _helpers(base, out)
-    target = None if c.input is None else _target(base, c.input, c.case)
-    extra = list(c.row.extra) + (list(c.input.extra) if c.input is not None else [])
 def _sshsig(message: bytes) -> str:
     """An armored SSHSIG by a throwaway Ed25519 key (as ``ssh-keygen -Y sign -n fednode-approval`` makes)."""
     import struct
@@ -425,6 +420,11 @@ def _sshsig(message: bytes) -> str:
     return armor(string(b"ssh-ed25519") + string(raw), signature)
 
 
+def _args(c: Case, base: Path, out: Path) -> tuple[list[str], str | None, list[str]]:
+    """The command line for a case, the input path under test, and the companion paths it also names."""
+    helpers = _helpers(base, out)
+    target = None if c.input is None else _target(base, c.input, c.case)
+    extra = list(c.row.extra) + (list(c.input.extra) if c.input is not None else [])
     if c.input is not None and c.input.option in extra:  # the row's value for this option makes way
         i = extra.index(c.input.option)
         del extra[i : i + 2]
