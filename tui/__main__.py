@@ -6,7 +6,9 @@ in ``node`` starts it as a separate program rather than importing it, so nothing
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 from fednode.errors import FednodeError
 from fednode.settings import load_settings
@@ -17,8 +19,11 @@ def main() -> int:
     from tui.app import make_app
 
     settings = load_settings()
+    agent = os.environ.get("SSH_AUTH_SOCK")  # the approver's forwarded SSH agent signs approvals (ssh -A)
     try:
-        desk = SiteDesk.from_settings(settings, read_only=True)  # creates nothing; an invalid policy still opens
+        desk = SiteDesk.from_settings(  # creates nothing; an invalid policy still opens
+            settings, read_only=True, agent_socket=Path(agent) if agent else None
+        )
     except FednodeError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return int(exc.exit_code)

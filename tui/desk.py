@@ -74,6 +74,10 @@ class ApprovalRulesView(Protocol):
     def required_approvals(self) -> int: ...
     @property
     def totp_required(self) -> bool: ...
+    @property
+    def signed(self) -> bool:
+        """Approvals are signed by the approver's own key (through their SSH agent)."""
+        ...
 
 
 class TextFileView(Protocol):

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from fednode.clock import Clock, utc_now
-from fednode.errors import AuditChainError, PolicyFileError, ServiceError
+from fednode.errors import ApprovalRefusedError, AuditChainError, PolicyFileError, ServiceError
 from fednode.settings import Settings
 from node.site.byoc_review import ByocReview, byoc_review
 from node.site.reports import REPORT_NAMES, ReportStore
@@ -102,9 +102,12 @@ class DataView:
 class SiteDesk:
     """The dashboard's view of one site: jobs and decisions, training, audit, policy and data."""
 
-    def __init__(self, settings: Settings, state: StateDb) -> None:
+    def __init__(self, settings: Settings, state: StateDb, *, agent_socket: Path | None = None) -> None:
         self.settings = settings
         self.state = state
+        self.agent_socket = agent_socket
+        """The approver's SSH agent (``SSH_AUTH_SOCK`` of the SSH session the dashboard runs in, forwarded with
+        ``ssh -A``): signed approvals are signed there, with a key that never lives on the site host."""
 
     @property
     def site(self) -> str:
@@ -117,14 +120,21 @@ class SiteDesk:
         return self.state.policy_problem
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, clock: Clock = utc_now, read_only: bool = False) -> SiteDesk:
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock = utc_now,
+        read_only: bool = False,
+        agent_socket: Path | None = None,
+    ) -> SiteDesk:
         """Open state.db, the site key and the state on top (the site policy must validate if present).
 
         ``read_only`` (the dashboard): create nothing (``NotFoundError``, exit 4, where this home holds no site)
         and open a site whose policy does not validate as one without a policy (nobody can approve; the Policy
         tab says why), so a typo in policy.yaml never locks the steward out."""
         state = open_state_db(settings, clock=clock, create=not read_only, tolerate_invalid_policy=read_only)
-        return cls(settings, state)
+        return cls(settings, state, agent_socket=agent_socket)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -149,7 +159,24 @@ class SiteDesk:
         return self.state.jobs.rules
 
     def approve(self, job_id: str, approver: str, reason: str, totp_code: str | None = None) -> JobRecord:
-        return self.state.jobs.approve(job_id, approver, reason, totp_code)
+        """Record ``approver``'s approval; where the policy asks for signed approvals, the approver's SSH agent
+        signs this job's statement first (``ApprovalRefusedError`` when there is no agent or it cannot)."""
+        jobs = self.state.jobs
+        if not jobs.rules.signed:
+            return jobs.approve(job_id, approver, reason, totp_code)
+        from policies.ssh_agent import AgentError, SshAgent, sign_with_agent
+
+        statement = jobs.statement(job_id)
+        if self.agent_socket is None:
+            raise ApprovalRefusedError(
+                f"job {job_id}: approvals here are signed by your own key, and this session has no SSH agent "
+                "(connect with `ssh -A`, or approve with `fednode approve --signature`)"
+            )
+        try:
+            signed = sign_with_agent(SshAgent(self.agent_socket), jobs.rules, statement, approver)
+        except AgentError as exc:
+            raise ApprovalRefusedError(f"job {job_id}: cannot sign with your SSH agent: {exc}") from None
+        return jobs.approve(job_id, approver, reason, totp_code, signed=signed)
 
     def reject(self, job_id: str, approver: str, reason: str) -> JobRecord:
         return self.state.jobs.reject(job_id, approver, reason)

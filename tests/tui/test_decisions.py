@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
@@ -12,7 +13,7 @@ from textual.widgets import Label
 from fednode.errors import ApprovalRefusedError
 from policies.contracts import JobKind, JobState
 from tests.tui.pilotkit import jobs_loaded, type_text, until
-from tests.tui.sitekit import EVIL, Site, manifest
+from tests.tui.sitekit import EVIL, Site, manifest, open_site
 from tui import make_app
 from tui.screens.decision_dialog import DecisionDialog
 from tui.screens.error_dialog import ErrorDialog
@@ -220,3 +221,47 @@ async def _approve_pressed_while_loading(single_site: Site, monkeypatch: pytest.
         await _fill(pilot, "dr.hansen", "DPIA 2026-14 covers this study")
         await until(pilot, lambda: single_site.desk.job("job-1").state is JobState.APPROVED)
         await app.workers.wait_for_complete()
+
+
+@pytest.mark.skipif(not __import__("shutil").which("ssh-agent"), reason="OpenSSH (ssh-agent) not installed")
+def test_four_eyes_by_two_keys_through_the_forwarded_agent(fednode_home: Path, tmp_path: Path) -> None:
+    """Issue 14: the dashboard asks the approver's SSH agent to sign; two enrolled keys release the job, a name
+    whose key the agent does not hold is refused and shown."""
+    from tests.policies.approverkit import make_key, running_agent
+
+    laptops = tmp_path / "laptops"
+    laptops.mkdir()
+    pairs = {who: make_key(laptops, who) for who in ("dr.hansen", "dr.larsen")}
+    keys = {who: public.openssh for who, (_, public) in pairs.items()}
+    site = open_site(fednode_home, totp_required=False, identity="key", keys=keys)
+    site.register(manifest("job-1"))
+    try:
+        with running_agent(tmp_path, pairs["dr.hansen"][0], pairs["dr.larsen"][0]) as sock:
+            site.desk.agent_socket = sock
+            asyncio.run(_four_eyes_by_two_keys(site))
+    finally:
+        site.desk.close()
+
+
+async def _four_eyes_by_two_keys(site: Site) -> None:
+    app = make_app(site.settings, site.desk, clock=site.clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await jobs_loaded(pilot, 1)
+        await _open_review_and_press(pilot, "a")
+        assert app.screen.query_one("#decision-signed") is not None
+        await _fill(pilot, "dr.hansen", "first reviewer")
+        await until(pilot, lambda: len(site.desk.job("job-1").approvals) == 1)
+        await app.workers.wait_for_complete()
+        await pilot.press("a")
+        await _fill(pilot, "privacy.officer", "no key enrolled")
+        await until(pilot, lambda: isinstance(app.screen, ErrorDialog))
+        await app.workers.wait_for_complete()
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, JobReviewScreen))
+        await pilot.press("a")
+        await _fill(pilot, "dr.larsen", "second reviewer")
+        await until(pilot, lambda: site.desk.job("job-1").state is JobState.APPROVED)
+        await app.workers.wait_for_complete()
+    record = site.desk.job("job-1")
+    assert len({a.key_fingerprint for a in record.approvals}) == 2
+    assert all(a.signature.startswith("-----BEGIN SSH SIGNATURE-----") for a in record.approvals)

@@ -55,6 +55,7 @@ class DecisionDialog(ModalScreen[Decision | None]):
         self.record = record
         self.approve = approve
         self.needs_totp = rules.totp_required and approve
+        self.signed = rules.signed and approve
         self.approvers = {_norm(a): a for a in rules.approvers}
         self.already = {_norm(a.approver): a.approver for a in record.approvals if a.decision == "approve"}
 
@@ -72,6 +73,12 @@ class DecisionDialog(ModalScreen[Decision | None]):
                 yield Static(
                     f"Already approved by {', '.join(sorted(self.already.values()))}: a different person must approve.",
                     id="decision-four-eyes",
+                    markup=False,
+                )
+            if self.signed:
+                yield Static(
+                    "Signed with your own key through your SSH agent (ssh -A): touch your security key if it asks.",
+                    id="decision-signed",
                     markup=False,
                 )
             yield Static(HINTS["approver"], id="decision-hint", markup=False)
