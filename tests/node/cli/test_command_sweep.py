@@ -108,7 +108,11 @@ class Row:
     names: tuple[str, ...] = ()  # what the empty-home message may name besides the home
     process: bool = False  # long-running or exec'ing: a subprocess with a timeout
     env: tuple[tuple[str, str], ...] = ()  # settings the command needs to get as far as its inputs
+    unswept: tuple[tuple[str, str], ...] = ()  # (path option, why it is not an input here)
     why_no_inputs: str = ""
+
+
+_CREATED_ON_SUCCESS = "an output: a run that succeeds may create it and its folder"
 
 
 def _in(option: str, kind: str, **kw: Any) -> Input:
@@ -147,6 +151,7 @@ ROWS: tuple[Row, ...] = (
         ("deid", "detect"),
         (_in("--input", "detect", partial=True),),
         extra=("--output", "{out}/spans.jsonl"),
+        unswept=(("--output", _CREATED_ON_SUCCESS),),
         no_home_case="file to file: reads no site",
     ),
     Row(  # file mode (--output), so a broken line is reached; the home case loads into the CDM that is not there
@@ -154,10 +159,12 @@ ROWS: tuple[Row, ...] = (
         (_in("--input", "notes", extra=("--output", "{out}/deid.jsonl"), partial=True), _db()),
         extra=("--input", "{notes}"),
         env=(("FEDNODE_DEID__SECRET", "s" * 32),),
+        unswept=(("--output", _CREATED_ON_SUCCESS),),
     ),
     Row(
         ("deid", "eval"),
         (_in("--gold", "gold"),),
+        unswept=(("--output", _CREATED_ON_SUCCESS),),
         no_home_case="file to report: reads no site",
     ),
     Row(
@@ -181,6 +188,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         ("audit", "export"),
         (_out("--out"),),
+        unswept=(("--ro-crate", "an output folder; on an empty home the missing site is what is reported"),),
         home_codes=frozenset({USAGE, BAD_INPUT}),
     ),
     Row(("ledger", "show"), extra=("--dataset", "nope"), why_no_inputs="reads only the home"),
@@ -212,6 +220,7 @@ ROWS: tuple[Row, ...] = (
         ("study", "download"),
         (_dir("--federation", "federation"), _in("--site-key", "pem", prefix="site-1=")),
         extra=("job-nope",),
+        unswept=(("--out", _CREATED_ON_SUCCESS),),
         names=("federation",),
     ),
     Row(
@@ -232,6 +241,7 @@ ROWS: tuple[Row, ...] = (
         ("experiment", "imbalance"),
         (_dir("--data-dir", "ncbi"),),
         extra=("--out", "{out}/imbalance"),
+        unswept=(("--out", "checked by the code `experiment clients` shares (its --out row)"),),
         no_home_case="the bundled corpus: reads no site",
         process=True,
     ),
@@ -295,6 +305,25 @@ def test_every_command_has_a_row() -> None:
     assert not stale, f"sweep rows for commands that no longer exist: {', '.join(stale)}"
     for r in ROWS:
         assert r.inputs or r.why_no_inputs, f"{' '.join(r.command)}: no inputs and no reason why"
+
+
+def test_every_path_option_is_swept_or_says_why() -> None:
+    """A new file or folder option (or argument, shown as ARG) needs an input in its row, or a reason in ``unswept``."""
+    root = typer.main.get_command(app)
+    for path in _leaf_commands():
+        cmd: Any = root
+        for name in path:
+            cmd = cmd.commands[name]
+        ctx = typer.Context(cmd)
+        paths = {
+            (p.opts[0] if p.param_type_name == "option" else "")
+            for p in cmd.params
+            if p.display_type(ctx).strip("<>") in ("path", "file", "directory")
+        }
+        row = next(r for r in ROWS if r.command == path)
+        covered = {i.option for i in row.inputs} | {o for o, _ in row.unswept}
+        missing = sorted(o or "ARG" for o in paths - covered)
+        assert not missing, f"{' '.join(path)}: add a sweep input (or an unswept reason) for {', '.join(missing)}"
 
 
 @dataclass
