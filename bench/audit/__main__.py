@@ -1,10 +1,11 @@
 """``python -m bench.audit [--quick] [--records N] [--out bench/results]``.
 
 Measures, on a fresh SQLite state.db in WAL mode (the site default): the audit append rate (one transaction per
-record, as the services append), the bulk append rate (many records in one transaction), the verify rate over
-the whole chain with its signed checkpoints, the JSONL export rate, the append rate of two processes writing
-at once, and the time of one budget reservation with each Opacus accountant. Writes ``audit.json`` and
-``audit.md``.
+record, as the services append; every ``--decision-every``-th record is a decision, which is signed at once), the
+bulk append rate (many records in one transaction), the verify rate over the whole chain with its signed
+checkpoints, the JSONL export rate, the append rate of two processes writing at once, the time of one budget
+reservation with each Opacus accountant, and what the checkpoint after every decision costs a review (recording
+a job for review and approving it, with and without those checkpoints). Writes ``audit.json`` and ``audit.md``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
+from bench.audit._approvals import approval_latency
 from bench.audit._worker import DETAILS, concurrent_worker
 from policies.audit import AuditEvent, AuditLog, export_jsonl
 from policies.contracts import DpParams
@@ -37,6 +39,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="10,000 records instead of 100,000")
     p.add_argument("--records", type=int, default=None)
     p.add_argument("--checkpoint-every", type=int, default=1000)
+    p.add_argument("--decision-every", type=int, default=5, help="every K-th record is a decision (signed)")
     p.add_argument("--out", type=Path, default=Path("bench/results"))
     return p.parse_args()
 
@@ -49,9 +52,12 @@ def main() -> int:
     args = _args()
     n = args.records or (10_000 if args.quick else 100_000)
     every = args.checkpoint_every
+    decision_every = args.decision_every
+    decisions = (AuditEvent.JOB_PENDING, AuditEvent.JOB_APPROVED, AuditEvent.DIGEST_VERIFIED, AuditEvent.EGRESS_BLOCKED)
     results: dict[str, Any] = {
         "records": n,
         "checkpoint_every": every,
+        "decision_every": decision_every,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
     }
     with tempfile.TemporaryDirectory(prefix="fednode-bench-audit-") as tmp:
@@ -61,7 +67,8 @@ def main() -> int:
 
         t = time.perf_counter()
         for i in range(n):
-            audit.append(AuditEvent.JOB_ROUND, actor="trainer", job_id="job-bench", details={**DETAILS, "i": i})
+            event = decisions[(i // decision_every) % 4] if i % decision_every == 0 else AuditEvent.JOB_ROUND
+            audit.append(event, actor="trainer", job_id="job-bench", details={**DETAILS, "i": i})
         dt = time.perf_counter() - t
         results["append_per_transaction"] = {
             "seconds": dt,
@@ -141,6 +148,17 @@ def main() -> int:
             results[f"reserve_{accountant}_s"] = dt
             print(f"reserve with {accountant}: {dt:.2f} s", flush=True)
 
+        lat = approval_latency(Path(tmp), jobs=100 if args.quick else 300)
+        results["approval_latency"] = lat
+        sig, base = lat["signed"], lat["baseline"]
+        print(
+            "review, median ms with / without decision checkpoints: "
+            f"pending {sig['pending']['median_ms']:.2f} / {base['pending']['median_ms']:.2f} "
+            f"({lat['pending_ratio']:.2f}x), approve {sig['approve']['median_ms']:.2f} / "
+            f"{base['approve']['median_ms']:.2f} ({lat['approve_ratio']:.2f}x)",
+            flush=True,
+        )
+
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{STEM}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (args.out / f"{STEM}.md").write_text(_markdown(results), encoding="utf-8")
@@ -150,6 +168,7 @@ def main() -> int:
 
 def _markdown(r: dict[str, Any]) -> str:
     m = r["machine"]
+    lat = r["approval_latency"]
     rows = [
         ("append, one transaction per record", r["append_per_transaction"]["records_per_s"], r["records"]),
         (
@@ -168,7 +187,8 @@ def _markdown(r: dict[str, Any]) -> str:
     lines = [
         "# Audit log and ledger benchmark",
         "",
-        f"SQLite WAL state.db, checkpoint every {r['checkpoint_every']} records; {m['platform']}, {m['cpus']} CPUs, "
+        f"SQLite WAL state.db; a signed checkpoint after every decision record (every {r['decision_every']}th "
+        f"record here), and at least every {r['checkpoint_every']} records; {m['platform']}, {m['cpus']} CPUs, "
         f"Python {m['python']}.",
         "",
         "| operation | records | records/s |",
@@ -182,6 +202,18 @@ def _markdown(r: dict[str, Any]) -> str:
         "|---|---:|",
         f"| RDP accountant | {r['reserve_rdp_s']:.2f} |",
         f"| PRV accountant | {r['reserve_prv_s']:.2f} |",
+        "",
+        f"A review with and without the signed checkpoint after each decision ({lat['jobs']} jobs each, "
+        "interleaved in blocks; median / p90 ms):",
+        "",
+        "| step | with decision checkpoints | without (before issue 14) | ratio of medians |",
+        "|---|---:|---:|---:|",
+        *[
+            f"| {name} | {lat['signed'][step]['median_ms']:.2f} / {lat['signed'][step]['p90_ms']:.2f} | "
+            f"{lat['baseline'][step]['median_ms']:.2f} / {lat['baseline'][step]['p90_ms']:.2f} | "
+            f"{lat[step + '_ratio']:.2f} |"
+            for name, step in (("record for review (job:pending)", "pending"), ("approve (job:approved)", "approve"))
+        ],
         "",
     ]
     return "\n".join(lines)

@@ -67,6 +67,7 @@ class AuditLog:
         clock: Clock = utc_now,
         public_key: Ed25519PublicKey | None = None,
         site: str = "",
+        decisions: frozenset[str] = CHECKPOINTED_EVENTS,
     ) -> None:
         if checkpoint_every < 1:
             raise ConfigError("policy.checkpoint_every must be at least 1")
@@ -74,11 +75,13 @@ class AuditLog:
             raise ConfigError("policy.checkpoint_minutes must be more than 0")
         self._store = store
         self._signer = signer
+        self._key_id = signer.key_id if signer is not None else ""
         self._every = checkpoint_every
         self._max_age = timedelta(minutes=checkpoint_minutes)
         self._clock = clock
         self._public_key = public_key
         self.site = site
+        self._decisions = decisions  # the events signed at once; only a benchmark's baseline passes another set
 
     # --- writing -----------------------------------------------------------------------------------------
 
@@ -129,7 +132,7 @@ class AuditLog:
                 "hash": digest,
             },
         )
-        self._maybe_checkpoint(conn, seq, digest, at, tag in CHECKPOINTED_EVENTS, isoformat(now - self._max_age))
+        self._maybe_checkpoint(conn, seq, digest, at, tag in self._decisions, isoformat(now - self._max_age))
         log.debug("audit.appended seq=%d event=%s", seq, tag)
         return AuditRecord(seq, at, tag, actor, job_id, details, prev_hash, digest)
 
@@ -145,7 +148,7 @@ class AuditLog:
         else:
             prev_seq = 0  # the first record is always signed
         next_due = seq + self._every
-        kid = self._signer.key_id
+        kid = self._key_id
         signature = self._signer.sign(checkpoint_message(seq, digest, at, next_due, kid, prev_seq))
         conn.execute(
             _INSERT_CHECKPOINT,
