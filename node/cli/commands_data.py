@@ -260,17 +260,27 @@ def etl(
 
                 check_operator(cli.settings.deid, None, persistent=True)
         engine = _open(db_url)
+        records: list[Callable[[], None]] = []  # the audit records, written once the CDM is known to stay
         try:
             with _removed_on_failure(db_url), _database_errors(engine):
-                payload = _run_etl(cli, engine, db_url, source, vocab, notes)
+                payload = _run_etl(cli, engine, db_url, source, vocab, notes, records)
         finally:
             engine.dispose()
+            if _cdm_kept(db_url):  # a failed first load removed omop.db: it processed nothing that stays
+                for write in records:
+                    write()
         payload["report"] = str(_write_report(cli, "etl", payload))
         cli.emit(payload, _render_etl(payload))
 
 
 def _run_etl(
-    cli: CliContext, engine: Engine, db_url: str, source: Path | None, vocab: Path | None, notes: Path | None
+    cli: CliContext,
+    engine: Engine,
+    db_url: str,
+    source: Path | None,
+    vocab: Path | None,
+    notes: Path | None,
+    records: list[Callable[[], None]],
 ) -> dict[str, Any]:
     from fednode.errors import NoteInputError
     from omop_etl.stats import has_vocabulary
@@ -297,17 +307,26 @@ def _run_etl(
         finally:
             bar.close()
         payload = report.to_dict()
-        _record_etl(cli, payload, source, db_url)
+        etl_payload, etl_source = dict(payload), source
+        records.append(lambda: _record_etl(cli, etl_payload, etl_source, db_url))
     if notes is not None:
         if source is None:
             _check_cdm_has_persons(db_url)
         result = _load_notes(cli, notes, db_url)
         payload["notes"] = result
-        _record_notes(cli, result, notes, db_url)
+        records.append(lambda: _record_notes(cli, result, notes, db_url))
         why = _nothing_loaded(notes, result)
         if why is not None:
             raise NoteInputError(why, file=str(notes))
     return payload
+
+
+def _cdm_kept(url: str) -> bool:
+    """The CDM is still there after the run (a failed first load on SQLite removes the file it made)."""
+    from omop_etl.db import sqlite_file
+
+    path = sqlite_file(url)
+    return path is None or path.is_file()
 
 
 def _record_etl(cli: CliContext, payload: dict[str, Any], source: Path, db_url: str) -> None:

@@ -266,3 +266,20 @@ def test_the_data_tab_the_ro_crate_and_the_dashboards_export_show_the_processing
     root = next(e for e in graph if e["@id"] == "./")
     assert {"@id": etl["@id"]} in root["mentions"]
     assert etl["agent"]["@id"] in {e["@id"] for e in graph}
+
+
+def test_a_failed_first_load_that_leaves_no_cdm_records_nothing_and_one_on_a_kept_cdm_records_what_stays(
+    fednode_home: Path, tmp_path: Path, runner: CliRunner, stub_engine: None
+) -> None:
+    lost = tmp_path / "lost.jsonl"
+    lost.write_text(
+        json.dumps({"note_id": "n1", "person_source_value": "nobody", "note_date": "2024-03-12", "text": "x"}) + "\n"
+    )
+    _ok(runner, "site", "init")
+    _ok(runner, "etl", "--source", str(SYNTHEA), "--notes", str(lost), code=4)  # no note loaded: omop.db removed
+    assert not (fednode_home / "omop.db").exists()
+    assert [r["event"] for r in _records(runner, tmp_path)] == ["key:created"]
+    _ok(runner, "etl", "--source", str(SYNTHEA))
+    _ok(runner, "etl", "--source", str(SYNTHEA), "--notes", str(lost), code=4)  # the CDM stays: both recorded
+    events = [r["event"] for r in _records(runner, tmp_path)]
+    assert events[-3:] == ["etl:loaded", "etl:loaded", "notes:loaded"]
