@@ -273,7 +273,7 @@ def register(app: typer.Typer) -> None:
             db = open_state_db(cli.settings, create=False)
             try:
                 job = db.jobs.get(job_id)
-                issued = issue_receipt(job, site=db.site, key=db.key, audit_head=db.audit.head())
+                issued = issue_receipt(job, site=db.site, key=db.key, audit_head=db.audit.signed_head())
                 if out is not None:
                     write_text_atomic(out, issued.dumps() + "\n")
                 db.audit.append(
@@ -347,10 +347,6 @@ def register(app: typer.Typer) -> None:
             cli.emit(payload, render)
 
 
-_KIT_SITE_KEY = "site.pub"
-"""The site's own public key in its kit's ``local/``, pinned at provisioning (``node.kit.layout.SITE_PUBLIC_KEY``)."""
-
-
 def _warn(text: str) -> None:
     from rich.console import Console as _Console
 
@@ -359,9 +355,10 @@ def _warn(text: str) -> None:
 
 def _kit_key(cli: CliContext) -> tuple[Ed25519PublicKey | None, str]:
     """The site's public key pinned in its startup kit (``local/site.pub``), if the kit is here."""
+    from node.kit.layout import SITE_PUBLIC_KEY
     from policies.keys import read_public_key_file
 
-    path = cli.settings.site_local_dir / _KIT_SITE_KEY
+    path = cli.settings.site_local_dir / SITE_PUBLIC_KEY
     if not path.is_file():
         return None, ""
     return read_public_key_file(path, option="site kit"), str(path)

@@ -464,7 +464,7 @@ def test_receipt_whose_records_were_deleted_fails(scene: Scene, tmp_path: Path) 
     code, out, _ = _invoke(
         "receipt", "verify", str(receipt), "--public-key", str(scene.pinned), "--home", str(scene.home)
     )
-    assert code == 5 and "deleted" in str(out["message"]), out
+    assert code == 5 and ("truncated" in str(out["message"]) or "deleted" in str(out["message"])), out
     # without --home the receipt alone still verifies (it says nothing about the chain now)
     assert _invoke("receipt", "verify", str(receipt), "--public-key", str(scene.pinned))[0] == 0
 
@@ -476,3 +476,45 @@ def test_receipt_verify_home_needs_a_site(scene: Scene, tmp_path: Path) -> None:
     code, out, _ = _invoke("receipt", "verify", str(receipt), "--public-key", str(scene.pinned), "--home", str(empty))
     assert code == 4 and "--home" in str(out["message"])
     shutil.rmtree(empty)
+
+
+def test_the_kits_pinned_key_is_used_without_public_key(scene: Scene) -> None:
+    kit_key = scene.home / "nvflare-kit" / "local" / "site.pub"
+    kit_key.parent.mkdir(parents=True)
+    shutil.copy(scene.pinned, kit_key)
+    code, out = _verify(scene, pinned=False)
+    assert code == 0 and out["key_pinned"] is True and out["key_source"] == str(kit_key)
+    _tamper_swap_key(scene)  # the key beside state.db replaced: the kit's key still tells
+    code, out = _verify(scene, pinned=False, anchors=False)
+    assert code == 5 and "another key" in str(out["message"])
+
+
+def test_issued_receipt_carries_the_signed_head(scene: Scene, tmp_path: Path) -> None:
+    receipt = _receipt(scene.home, tmp_path)
+    head = json.loads(receipt.read_text())["body"]["audit_head"]
+    assert head["type"] == "audit-head" and head["site"]
+    code, out, _ = _invoke(
+        "receipt", "verify", str(receipt), "--public-key", str(scene.pinned), "--home", str(scene.home)
+    )
+    assert code == 0 and out["audit_head_in_chain"]["signed"] is True  # type: ignore[index]
+
+
+def test_older_receipt_with_a_plain_head_whose_records_were_deleted_fails(scene: Scene, tmp_path: Path) -> None:
+    from fednode.settings import load_settings
+    from policies.receipts import issue_receipt
+    from policies.state_db import open_state_db
+
+    signed = json.loads(_receipt(scene.home, tmp_path).read_text())
+    db = open_state_db(load_settings(home=scene.home))
+    plain = issue_receipt(db.jobs.get("job-r"), site=db.site, key=db.key, audit_head=db.audit.head())
+    db.close()
+    path = tmp_path / "plain-receipt.json"
+    path.write_text(plain.dumps(), encoding="utf-8")
+    args = ("receipt", "verify", str(path), "--public-key", str(scene.pinned), "--home", str(scene.home))
+    code, out, _ = _invoke(*args)
+    assert code == 0 and out["audit_head_in_chain"]["signed"] is False, out  # type: ignore[index]
+    seq = int(signed["body"]["audit_head"]["seq"])
+    _sql(scene, "DELETE FROM audit_record WHERE seq >= ?", seq - 1)
+    _sql(scene, "DELETE FROM audit_checkpoint WHERE seq >= ?", seq - 1)
+    code, out, _ = _invoke(*args)
+    assert code == 5 and "deleted" in str(out["message"]), out
