@@ -67,12 +67,15 @@ def prepare_site(
     ``startup_kit`` secret) with the compiled policy laid over its ``local/``. Returns the kit to run."""
     policy = load_site_policy(settings, required=False)
     installed = install_site_key(site_key, signing_key_path(settings, policy))
-    install_totp_secrets(totp_secrets, FileTotpVerifier(settings.totp_dir))
+    totp_new = install_totp_secrets(totp_secrets, FileTotpVerifier(settings.totp_dir))
     # what `fednode site init` does: the boot is the other place state is made
     done = init_site(settings, policy, actor=BOOT_ACTOR)
     log.info("boot.site_state state_db_created=%s key_created=%s", done.state_db_created, done.key_created)
     if installed:
         record_processing(settings, AuditEvent.KEY_INSTALLED, {"key_id": done.key_id}, actor=BOOT_ACTOR)
+    if totp_new:  # approvers' second factors from the compose secret (how many, never the secrets)
+        details = {"factor": "totp", "installed": totp_new, "source": "secret"}
+        record_processing(settings, AuditEvent.APPROVER_ENROLLED, details, actor=BOOT_ACTOR)
     if policy is not None:
         details = {"policy_digest": policy_digest(policy), "site": policy.site.name, "policy_version": policy.version}
         record_processing(settings, AuditEvent.POLICY_LOADED, details, actor=BOOT_ACTOR)

@@ -1,5 +1,6 @@
-"""The boot's record of processing (issue 14): the site key created or installed, the policy loaded and compiled
-(with its digest) are in the site's audit log after `fednode site start`'s preparation."""
+"""The boot's record of processing (issue 14): the site key created or installed, approvers' TOTP secrets installed,
+the policy loaded and compiled (with its digest) are in the site's audit log after `fednode site start`'s
+preparation."""
 
 from __future__ import annotations
 
@@ -52,14 +53,18 @@ def test_the_boot_records_the_key_it_installs_and_the_policy_it_loads_and_compil
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
     )
-    prepare_site(settings, kit=kit, site_key=secret, totp_secrets=tmp_path / "absent")
+    totp = tmp_path / "totp_secrets"
+    totp.write_text('"dr.hansen" = "QNP2PYXU53EVN244CYU6VJUMATSJ43NL"\n')
+    prepare_site(settings, kit=kit, site_key=secret, totp_secrets=totp)
     digest = policy_digest(load_policy(settings.policy_path))
     events = _events(settings)
-    assert [e for e, _, _ in events] == ["key:installed", "policy:loaded", "policy:compiled"]
+    assert [e for e, _, _ in events] == ["key:installed", "approver:enrolled", "policy:loaded", "policy:compiled"]
     assert all(actor == BOOT_ACTOR for _, actor, _ in events)
-    assert events[1][2]["policy_digest"] == events[2][2]["policy_digest"] == digest
-    prepare_site(settings, kit=kit, site_key=secret, totp_secrets=tmp_path / "absent")  # a restart: no new key
-    assert [e for e, _, _ in _events(settings)][3:] == ["policy:loaded", "policy:compiled"]
+    assert events[1][2] == {"factor": "totp", "installed": 1, "source": "secret"}
+    assert events[2][2]["policy_digest"] == events[3][2]["policy_digest"] == digest
+    assert "QNP2PYXU53EVN244CYU6VJUMATSJ43NL" not in str(events)
+    prepare_site(settings, kit=kit, site_key=secret, totp_secrets=totp)  # a restart: no new key, no new secret
+    assert [e for e, _, _ in _events(settings)][4:] == ["policy:loaded", "policy:compiled"]
 
 
 def test_a_boot_without_a_key_secret_records_the_key_it_creates(kit: Path, tmp_path: Path) -> None:
