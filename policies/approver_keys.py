@@ -337,3 +337,14 @@ class SignedApproval:
     def signature_sha256(self) -> str:
         """The signature's sha256 (hex): what the audit record keeps (the signature itself is in state.db)."""
         return hashlib.sha256(self.signature.encode("ascii", "replace")).hexdigest()
+
+
+def sign_ed25519(private_key: ed25519.Ed25519PrivateKey, message: bytes, namespace: str = NAMESPACE) -> str:
+    """An armored SSHSIG over ``message`` by an Ed25519 key, as ``ssh-keygen -Y sign -n NAMESPACE`` makes it.
+
+    For the approver's side only (the demo's scripted approver, tests): a site never holds an approver's key.
+    """
+    public = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    key_blob = _string(b"ssh-ed25519") + _string(public)
+    signature = _string(b"ssh-ed25519") + _string(private_key.sign(signed_data(message, namespace)))
+    return armor(key_blob, signature, namespace)

@@ -52,6 +52,10 @@ log = logging.getLogger("fednode.node.local.demo")
 ADMIN = "admin@coordinator.org"
 ADMIN_ORG = "coordinator"
 APPROVER = "demo.approver"
+DEMO_APPROVERS = (APPROVER, "dr.hansen")
+"""The demo hospitals' approvers; each has an Ed25519 key of their own in the workdir (never in a site home)."""
+APPROVER_KEYS = "approvers"
+"""The folder of the workdir that holds the demo approvers' OpenSSH keys (``<name>``, ``<name>.pub``)."""
 POLICY_TEMPLATE = resources.files("policies").joinpath("examples", "site-policy.yaml")
 """The example site policy every demo hospital starts from (package data of ``policies``)."""
 DQ_ACCEPTED = resources.files("omop_etl.dq").joinpath("accepted_bundled_sample.txt")
@@ -145,9 +149,13 @@ class DemoResult:
             )
 
 
-def site_policy(site: str, *, sites: int, min_records: int, byoc: bool = False) -> dict[str, Any]:
-    """The demo hospital's policy: the example policy with this federation's identities and one approver
-    (``byoc``: jobs that bring their own code are allowed too)."""
+def site_policy(
+    site: str, *, sites: int, min_records: int, byoc: bool = False, approver_keys: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The demo hospital's policy: the example policy with this federation's identities and one approval needed
+    (``byoc``: jobs that bring their own code are allowed too). ``approver_keys`` (name: OpenSSH public key,
+    :func:`demo_approver_keys`) enrols the approvers' keys, so approvals are signed; without them the policy
+    trusts typed names (``identity: name``), for callers that never approve."""
     policy: dict[str, Any] = yaml.safe_load(POLICY_TEMPLATE.read_text(encoding="utf-8"))
     policy["site"]["name"] = site
     policy["site"]["organisation"] = f"Demo hospital {site}"
@@ -161,8 +169,37 @@ def site_policy(site: str, *, sites: int, min_records: int, byoc: bool = False) 
         policy["jobs"]["kinds"] = ["config_only", "byoc"]
     policy["privacy"]["dp"]["required"] = False  # the demo's study trains without DP-SGD
     policy["privacy"]["result_filters"] = [f for f in policy["privacy"]["result_filters"] if f["kind"] != "norm_clip"]
-    policy["approval"] = {"approvers": [APPROVER, "dr.hansen"], "required_approvals": 1, "totp_required": False}
+    policy["approval"] = {"approvers": list(DEMO_APPROVERS), "required_approvals": 1, "totp_required": False}
+    if approver_keys:
+        policy["approval"]["keys"] = dict(approver_keys)
+    else:
+        policy["approval"]["identity"] = "name"
     return policy
+
+
+def demo_approver_keys(workdir: Path) -> dict[str, str]:
+    """Each demo approver's OpenSSH Ed25519 key under ``workdir/approvers`` (made once, 0600; usable with
+    ``ssh-add`` and ``ssh-keygen -Y sign``); their public keys by name, for the site policies."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    folder = workdir / APPROVER_KEYS
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    public: dict[str, str] = {}
+    for name in DEMO_APPROVERS:
+        path = folder / name
+        if not path.is_file():
+            pem = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+            )
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+        key = serialization.load_ssh_private_key(path.read_bytes(), password=None)
+        line = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        public[name] = f"{line.decode('ascii')} {name}@fednode-demo"
+        path.with_name(f"{name}.pub").write_text(public[name] + "\n", encoding="ascii")
+    return public
 
 
 def _site_settings(home: Path, site: str) -> Settings:
@@ -275,12 +312,27 @@ def site_state(home: Path, site: str, job_id: str) -> JobState | None:
     return record.state
 
 
-def approve_as_demo(home: Path, site: str, job_id: str) -> None:
+def approve_as_demo(home: Path, site: str, job_id: str, *, workdir: Path | None = None) -> None:
+    """The scripted approver approves ``job_id`` at ``site``: signed with their own key from the workdir
+    (``home``'s ``../..``: homes are ``workdir/homes/<site>``) where the policy enrols keys."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from policies.approver_keys import SignedApproval, sign_ed25519
     from policies.state_db import open_state_db
 
+    reason = "scripted approval: fednode demo --auto-approve"
     db = open_state_db(_site_settings(home, site), require_policy=True)
     try:
-        db.jobs.approve(job_id, APPROVER, "scripted approval: fednode demo --auto-approve")
+        if not db.jobs.rules.signed:
+            db.jobs.approve(job_id, APPROVER, reason)
+            return
+        key_file = (workdir or home.parent.parent) / APPROVER_KEYS / APPROVER
+        key = serialization.load_ssh_private_key(key_file.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ConfigError(f"{key_file}: the demo approver's key is not Ed25519")
+        statement = db.jobs.statement(job_id).to_bytes()
+        db.jobs.approve(job_id, None, reason, signed=SignedApproval(statement, sign_ed25519(key, statement)))
     finally:
         db.close()
 
@@ -399,11 +451,18 @@ def prepare_consortium(config: DemoConfig, steps: Steps, *, extra_class_prefixes
     env = demo_environment(config, workdir)
     per_site = max(1, config.sentences // config.sites)
     with steps.step(f"policies for {config.sites} hospitals", result.timings, "policies"):
+        keys = demo_approver_keys(workdir)  # the approvers' own keys: in the workdir, never in a site home
         kits = [
             _compile_site(
                 homes[s],
                 s,
-                site_policy(s, sites=config.sites, min_records=min(200, per_site // 2), byoc=config.job is not None),
+                site_policy(
+                    s,
+                    sites=config.sites,
+                    min_records=min(200, per_site // 2),
+                    byoc=config.job is not None,
+                    approver_keys=keys,
+                ),
             )
             for s in sites
         ]
@@ -506,10 +565,12 @@ def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> 
         steps.say(f"held: the job is {status.status} at the coordinator and pending review at every site")
         if config.auto_approve:
             for s in sites:
-                approve_as_demo(homes[s], s, job_id)
-                steps.say(f"  {s}: approved by {APPROVER} (recorded in the site's audit log)")
+                approve_as_demo(homes[s], s, job_id, workdir=workdir)
+                steps.say(f"  {s}: approved by {APPROVER}, signed with their own key (in the site's audit log)")
         else:
-            steps.say("approve the job at each site, in the dashboard or with:")
+            keys = workdir / APPROVER_KEYS
+            steps.say(f"approve the job at each site, signed with an approver's key ({keys}): load it with")
+            steps.say(f"  ssh-add {keys / APPROVER}; then, in the dashboard or with:")
             for s in sites:
                 steps.say(f"  fednode --home {homes[s]} approve {job_id} --reason '...'")
             _wait(

@@ -85,7 +85,7 @@ def _site_policy(site: str) -> dict[str, Any]:
 
     policy = site_policy(site, sites=len(SITES), min_records=10, byoc=True)
     policy["participants"]["coordinators"] = [{"name": SERVER_HOST, "org": "coordinator"}]
-    policy["approval"] = {"approvers": [APPROVER], "required_approvals": 1, "totp_required": False}
+    policy["approval"] = {"approvers": [APPROVER], "required_approvals": 1, "totp_required": False, "identity": "name"}
     return policy
 
 

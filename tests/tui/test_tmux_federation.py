@@ -45,7 +45,12 @@ def _four_eyes_policy(site: str, *, sites: int, min_records: int, byoc: bool = F
     """The demo's site policy; at this site two distinct approvers, each with a TOTP code."""
     policy = _demo_policy(site, sites=sites, min_records=min_records, byoc=byoc)
     if site == HERE:
-        policy["approval"] = {"approvers": list(APPROVERS), "required_approvals": 2, "totp_required": True}
+        policy["approval"] = {  # typed names + TOTP in tmux (signed approvals: tests/tui/test_decisions.py)
+            "approvers": list(APPROVERS),
+            "required_approvals": 2,
+            "totp_required": True,
+            "identity": "name",
+        }
     return policy
 
 
