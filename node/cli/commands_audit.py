@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from node.cli._context import CliContext
+    from policies.approver_keys import ApproverKey
     from policies.audit import AuditLog, SignedHead
     from policies.state import StateStore
 
@@ -304,9 +305,17 @@ def register(app: typer.Typer) -> None:
                 help="A site home (its state.db): the receipt's audit head must be in that site's audit chain.",
             ),
         ] = None,
+        policy_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--policy",
+                help="The issuing site's policy: every approver must have signed with the key it enrols for them.",
+            ),
+        ] = None,
     ) -> None:
-        """Verify a receipt against the issuing site's public key. Exit 5 if altered or forged, or (--home) if
-        the audit records it was issued after are no longer in the site's chain."""
+        """Verify a receipt against the issuing site's public key, and the approvers' own signatures in it (with
+        --policy: against the keys the site policy enrols). Exit 5 if altered or forged, or (--home) if the
+        audit records it was issued after are no longer in the site's chain."""
         from fednode.errors import BadInputError
         from policies.keys import read_public_key_file
         from policies.receipts import Receipt, verify_receipt
@@ -326,15 +335,29 @@ def register(app: typer.Typer) -> None:
             except BadInputError as exc:
                 raise BadInputError(exc.message, file=str(path)) from None
             key = read_public_key_file(public_key, option="--public-key")
+            enrolled = _enrolled_keys(policy_file) if policy_file is not None else None
             state_db = _home_state_db(home) if home is not None else None
-            body = verify_receipt(receipt, key)
-            payload: dict[str, Any] = {"ok": True, "body": dict(body)}
+            body = verify_receipt(receipt, key, enrolled=enrolled)
+            signed = [a["name"] for a in body.get("approvers", []) if isinstance(a, dict) and "signature" in a]
+            payload: dict[str, Any] = {
+                "ok": True,
+                "body": dict(body),
+                "approvers_signed": signed,
+                "approvers_checked_against_policy": enrolled is not None,
+            }
             if state_db is not None:
                 payload["audit_head_in_chain"] = _receipt_head_in_chain(body, key, state_db, path)
             in_chain = payload.get("audit_head_in_chain")
 
             def render(console: Console) -> None:
                 console.print(f"[green]receipt valid[/green]: job {body['job_id']} at {body['site']}", highlight=False)
+                if signed:
+                    against = "the keys the site policy enrols" if enrolled is not None else "the keys in it (--policy)"
+                    console.print(
+                        f"approvals signed by {', '.join(signed)}: each verified against {against}", highlight=False
+                    )
+                else:
+                    console.print("approvals carry no approver signatures (names only)", highlight=False)
                 if in_chain is not None:
                     console.print(
                         f"[green]its audit head (record {in_chain['seq']}) is in the chain[/green] at {home} "
@@ -494,3 +517,12 @@ def _receipt_head_in_chain(
             first_bad_seq=seq,
         )
     return {"seq": seq, "hash": digest, "records": report.records, "signed": anchors != []}
+
+
+def _enrolled_keys(path: Path) -> dict[str, ApproverKey]:
+    """The approvers' keys a site policy file enrols (``approval.keys``), by name."""
+    from policies.approver_keys import ApproverKey
+    from policies.policy_model import load_policy
+
+    policy = load_policy(path)
+    return {name: ApproverKey.parse(text) for name, text in policy.approval.keys.items()}

@@ -40,7 +40,13 @@ def _job_json(job: JobRecord) -> dict[str, Any]:
         "verdict_allowed": job.verdict.allowed,
         "deny_reasons": list(job.verdict.reasons),
         "approvals": [
-            {"approver": a.approver, "decision": a.decision, "at": a.at.isoformat(), "second_factor": a.second_factor}
+            {
+                "approver": a.approver,
+                "decision": a.decision,
+                "at": a.at.isoformat(),
+                "second_factor": a.second_factor,
+                "key": a.key_fingerprint or None,
+            }
             for a in job.approvals
         ],
         "required_approvals": job.required_approvals,
@@ -176,7 +182,9 @@ def _render_job(job: JobRecord, review: ByocReview | None = None) -> Any:
         if review is not None:
             _render_review(console, review)
         for a in job.approvals:
-            factor = ", TOTP" if a.second_factor else ""
+            factor = (f", signed by key {a.key_fingerprint}" if a.key_fingerprint else "") + (
+                ", TOTP" if a.second_factor else ""
+            )
             console.print(f"  {a.decision} by {a.approver} at {a.at.isoformat()}{factor}: {a.reason}", highlight=False)
 
     return render

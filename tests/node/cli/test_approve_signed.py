@@ -66,6 +66,10 @@ def test_detached_signature_and_agent_meet_four_eyes(keyed: tuple[Site, dict[str
     assert json.loads(out)["job"]["state"] == "approved"
     keys = [a.key_fingerprint for a in site.desk.state.jobs.get("job-1").approvals]
     assert len(set(keys)) == 2 and all(k.startswith("SHA256:") for k in keys)
+    code, out, _ = _run("--json", "jobs", "--job", "job-1")
+    assert code == 0 and [a["key"] for a in json.loads(out)["job"]["approvals"]] == keys
+    code, out, _ = _run("jobs", "--job", "job-1")
+    assert code == 0 and f"signed by key {keys[0]}" in out.replace("\n", "")
 
 
 def test_a_key_the_policy_does_not_enrol_is_refused_and_audited(
@@ -115,3 +119,33 @@ def test_totp_secrets_live_in_their_own_folder_outside_the_home(
         "approve", "job-1", "--reason", "ok", "--approver", "dr.hansen", "--totp", pyotp.TOTP(secret).now()
     )
     assert code == 0, out + err
+
+
+def test_receipt_verify_checks_the_approvers_signatures_against_the_policy(
+    keyed: tuple[Site, dict[str, Path]], tmp_path: Path
+) -> None:
+    import yaml
+
+    site, private = keyed
+    home = site.home
+    for who in ("dr.hansen", "dr.larsen"):
+        statement = tmp_path / f"{who}.txt"
+        statement.write_text(_run("approve", "job-1", "--statement")[1], encoding="utf-8")
+        signature = _sign(private[who], statement)
+        assert _run("approve", "job-1", "--reason", "ok", "--signature", str(signature))[0] == 0
+    receipt = tmp_path / "receipt.json"
+    assert _run("receipt", "issue", "job-1", "--out", str(receipt))[0] == 0
+    pub = str(home / "keys" / "site.ed25519.pub")
+    code, out, err = _run(
+        "--json", "receipt", "verify", str(receipt), "--public-key", pub, "--policy", str(home / "policy.yaml")
+    )
+    assert code == 0, out + err
+    payload = json.loads(out)
+    assert payload["approvers_signed"] == ["dr.hansen", "dr.larsen"] and payload["approvers_checked_against_policy"]
+    swapped = yaml.safe_load((home / "policy.yaml").read_text(encoding="utf-8"))
+    keys = swapped["approval"]["keys"]
+    keys["dr.hansen"], keys["dr.larsen"] = keys["dr.larsen"], keys["dr.hansen"]
+    other = tmp_path / "other-policy.yaml"
+    other.write_text(yaml.safe_dump(swapped), encoding="utf-8")
+    code, _, err = _run("receipt", "verify", str(receipt), "--public-key", pub, "--policy", str(other))
+    assert code == 5 and "did not sign with the key the site policy enrols" in err

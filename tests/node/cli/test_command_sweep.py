@@ -195,7 +195,7 @@ ROWS: tuple[Row, ...] = (
     Row(("receipt", "issue"), (_dir("--out", "out", cases=(MISSING,)),), extra=("job-nope",)),
     Row(
         ("receipt", "verify"),
-        (_in("", "receipt"), _in("--public-key", "pem"), _dir("--home", "home")),
+        (_in("", "receipt"), _in("--public-key", "pem"), _dir("--home", "home"), _in("--policy", "yaml")),
         extra=("--public-key", "{pem}", "{receipt}"),
         no_home_case="a file checked with a given key: reads no site",
     ),
