@@ -7,12 +7,14 @@ import threading
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opacus.accountants import PRVAccountant, RDPAccountant
 
 from fednode.errors import BudgetExceededError
 from policies.audit import AuditEvent
+from policies.keys import SiteKey
 from policies.ledger import ReservationStatus, compact, epsilon_of
 from tests.policies.statekit import dp, make_site
 
@@ -107,8 +109,13 @@ def test_refused_when_exceeding_and_audited(tmp_path: Path) -> None:
         site.ledger.reserve("j3", "other_dataset", dp(), actor="x")
 
 
+def _site_key() -> SiteKey:
+    """One site key for every writer: they all append to the same signed chain."""
+    return SiteKey(Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
+
+
 def _reserve_many(db: str, worker: int, n: int, results: list[int] | None = None) -> int:
-    site = make_site(Path(db), budget=BUDGET)
+    site = make_site(Path(db), budget=BUDGET, key=_site_key())
     ok = 0
     for i in range(n):
         try:
@@ -130,7 +137,7 @@ BUDGET = 3.0
 
 def test_concurrent_reservations_never_exceed(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
-    site = make_site(db, budget=BUDGET)
+    site = make_site(db, budget=BUDGET, key=_site_key())
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_reserve_in_process, args=(str(db), w, 4)) for w in range(2)]
     results: list[int] = []
