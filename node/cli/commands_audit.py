@@ -76,9 +76,10 @@ def register(app: typer.Typer) -> None:
                 key, key_source = _kit_key(cli)
             pinned = key is not None
             if parsed is not None:
-                if key is None:
-                    key = _key_beside_state(cli)
-                site = parsed.head.site if parsed.head is not None else _site_name(cli)
+                if key is None or parsed.head is None:
+                    local_site, key_path = _site_policy_key_path(cli)
+                    key = key or _key_beside_state(cli, key_path)
+                site = parsed.head.site if parsed.head is not None else local_site
                 report = verify_export(parsed, key, anchors=_heads_of(heads, site, anchors))
             else:
                 audit, store, key = _open_chain(cli, key)
@@ -390,33 +391,33 @@ def _kit_key(cli: CliContext) -> tuple[Ed25519PublicKey | None, str]:
 def _site_policy_key_path(cli: CliContext) -> tuple[str, Path]:
     """This home's site name and signing key file, tolerating an invalid policy (the default key file)."""
     from fednode.errors import PolicyFileError
-    from policies.state_db import load_site_policy, signing_key_path
+    from policies.state_db import _signing_key_hint, load_site_policy, signing_key_path
 
     try:
         policy = load_site_policy(cli.settings, required=False)
-    except PolicyFileError:
-        policy = None
+    except PolicyFileError as exc:
+        _warn(f"the site policy is invalid ({exc.message}); verified without it (the default site name)")
+        return cli.settings.site_name, _signing_key_hint(cli.settings)
     site = policy.site.name if policy is not None else cli.settings.site_name
     return site, signing_key_path(cli.settings, policy)
 
 
-def _site_name(cli: CliContext) -> str:
-    return _site_policy_key_path(cli)[0]
-
-
-def _key_beside_state(cli: CliContext) -> Ed25519PublicKey:
+def _key_beside_state(cli: CliContext, key_path: Path | None = None) -> Ed25519PublicKey:
     """The public key beside this home's site key (unpinned): read only, never created."""
     from fednode.errors import NotFoundError
-    from policies.keys import key_file, load_public_key, public_path_for
+    from policies.keys import key_file, load_public_key, load_site_key, public_path_for
 
-    _, path = _site_policy_key_path(cli)
-    public = public_path_for(key_file(path))
-    if not public.is_file():
-        raise NotFoundError(
-            f"{public}: no site public key here and none pinned; give the key pinned at provisioning with "
-            "--public-key FILE (verification never creates a key)"
-        )
-    return load_public_key(public.read_bytes())
+    path = key_path if key_path is not None else _site_policy_key_path(cli)[1]
+    private = key_file(path)
+    public = public_path_for(private)
+    if public.is_file():
+        return load_public_key(public.read_bytes())
+    if private.is_file():
+        return load_site_key(private).public_key
+    raise NotFoundError(
+        f"{private}: no site signing key here and no key pinned; give the key pinned at provisioning with "
+        "--public-key FILE (verification never creates a key)"
+    )
 
 
 def _open_chain(cli: CliContext, pinned: Ed25519PublicKey | None) -> tuple[AuditLog, StateStore, Ed25519PublicKey]:
@@ -430,8 +431,8 @@ def _open_chain(cli: CliContext, pinned: Ed25519PublicKey | None) -> tuple[Audit
             f"no site state at {cli.settings.home} (state.db does not exist): this home holds no site; "
             "check FEDNODE_HOME, or set the site up with `fednode site init`"
         )
-    site, _ = _site_policy_key_path(cli)
-    key = pinned if pinned is not None else _key_beside_state(cli)
+    site, key_path = _site_policy_key_path(cli)
+    key = pinned if pinned is not None else _key_beside_state(cli, key_path)
     store = StateStore.for_path(cli.settings.state_db_path)
     return AuditLog(store, None, public_key=key, site=site), store, key
 
