@@ -97,6 +97,11 @@ def register(app: typer.Typer) -> None:
                 )
             if report.unsigned:
                 warnings.append(f"unsigned: no signature covers any of its {report.records} records")
+            elif parsed is not None and parsed.head is None and report.signed_through < report.last_seq:
+                warnings.append(
+                    f"unsigned head: an export from before signed heads; records {report.signed_through + 1}.."
+                    f"{report.last_seq} are covered by no signature"
+                )
             if strict and warnings:
                 raise AuditChainError("--strict: " + "; ".join(warnings))
             status = "unsigned" if report.unsigned else ("intact" if pinned else "unanchored")

@@ -518,3 +518,14 @@ def test_older_receipt_with_a_plain_head_whose_records_were_deleted_fails(scene:
     _sql(scene, "DELETE FROM audit_checkpoint WHERE seq >= ?", seq - 1)
     code, out, _ = _invoke(*args)
     assert code == 5 and "deleted" in str(out["message"]), out
+
+
+def test_legacy_export_with_an_unsigned_tail_warns_and_fails_strict(scene: Scene, export: Path, tmp_path: Path) -> None:
+    lines = _lines(export)
+    records = [x for x in lines if x["type"] == "record"]
+    checkpoints = [x for x in lines if x["type"] == "checkpoint"]
+    legacy = tmp_path / "legacy.jsonl"  # records after the last checkpoint, then an unsigned head line
+    _write(legacy, [*records, *checkpoints, {"type": "head", "seq": records[-1]["seq"], "hash": records[-1]["hash"]}])
+    code, out = _verify_file(scene, legacy)
+    assert code == 0 and any("unsigned head" in w for w in out["warnings"]), out  # type: ignore[union-attr]
+    assert _verify_file(scene, legacy, "--strict")[0] == 5
