@@ -56,11 +56,12 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--strict", help="Fail (exit 5) when unsigned or verified with an unpinned key.")
         ] = False,
     ) -> None:
-        """Verify the hash chain, every signed checkpoint and, with --anchors, the heads kept off the site.
+        """Verify the hash chain, its signed checkpoints and (--anchors) the heads kept off the site.
 
-        Only a pinned key anchors the result: --public-key, else the kit's local/site.pub. Without one the key
-        beside state.db is used and the result is "unanchored" (a warning). Records no signature covers are
-        "unsigned" (a warning). --strict turns both into failures. Exit 5 naming the first bad record.
+        Only a pinned key anchors the result: --public-key, else the kit's local/site.pub.
+        Without one, the key beside state.db is used: "unanchored" (a warning).
+        No signature over any record: "unsigned" (a warning). --strict fails on both.
+        Exit 5 naming the first bad record.
         """
         from fednode.errors import AuditChainError
         from policies.audit import read_anchors, read_export, verify_export
@@ -321,7 +322,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Verify a receipt against the issuing site's public key, and the approvers' own signatures in it (with
         --policy: against the keys the site policy enrols). Exit 5 if altered or forged, or (--home) if the
-        audit records it was issued after are no longer in the site's chain."""
+        site's audit chain no longer holds the audit head the receipt was issued with (records deleted or
+        rewritten)."""
         from fednode.errors import BadInputError
         from policies.keys import read_public_key_file
         from policies.receipts import Receipt, verify_receipt
