@@ -36,6 +36,7 @@ from node.site.egress.guard import (
     EgressPolicy,
     block_in_place,
     check_result,
+    head_check_for,
     on_server,
     receipt_check_for,
     record_decision,
@@ -163,4 +164,5 @@ class EgressSchemaFilter(_SiteFilter):
     def apply(self, shareable: Shareable, fl_ctx: FLContext) -> str | None:
         expected = EXPECTED.get(str(fl_ctx.get_prop(FLContextKey.TASK_ID) or ""))
         receipts = receipt_check_for(self.context, str(fl_ctx.get_job_id() or ""))
-        return check_result(shareable, expected.schema, self.policy, receipt_check=receipts)
+        heads = head_check_for(self.context)
+        return check_result(shareable, expected.schema, self.policy, receipt_check=receipts, head_check=heads)

@@ -198,7 +198,7 @@ class EgressGuard(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflar
         summary = ""
         try:
             receipts = receipt_check_for(self.context, job_id)
-            heads = make_head_check(self.context.receipts, site=self.context.site_name)
+            heads = head_check_for(self.context)
             reason = check_result(
                 result,
                 expected.schema,
@@ -324,6 +324,11 @@ def receipt_check_for(context: SiteContext, job_id: str) -> ReceiptCheck:
     return make_receipt_check(context.receipts, site=context.site_name, job_id=job_id)
 
 
+def head_check_for(context: SiteContext) -> ReceiptCheck:
+    """The signed audit head check for results at this site (its issuer, its name)."""
+    return make_head_check(context.receipts, site=context.site_name)
+
+
 def record_decision(context: SiteContext, job_id: str, round_: int, allowed: bool, reason: str) -> None:
     """Record one egress decision in the registry (audited there); a failed write is logged, never raised."""
     decision = EgressDecision(job_id=job_id, round=round_, allowed=allowed, reason=reason, at=datetime.now(UTC))
@@ -350,6 +355,7 @@ __all__ = [
     "TaskExpectation",
     "block_in_place",
     "check_result",
+    "head_check_for",
     "on_server",
     "receipt_check_for",
     "record_decision",

@@ -128,3 +128,28 @@ def test_error_replies_pass_through_untouched(running) -> None:  # type: ignore[
     reply.set_return_code(ReturnCode.EXECUTION_EXCEPTION)
     out = UpdateNormClip(max_norm=1.0, context=context).process(reply, _job_ctx())
     assert out.get_return_code() == ReturnCode.EXECUTION_EXCEPTION
+
+
+def test_egress_schema_filter_passes_the_sites_own_audit_head_only(running) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from node.kit.meta import HEAD_META_KEY
+    from node.site.receipts import ReceiptIssuer
+    from policies.keys import SiteKey
+
+    site, context = running
+    issuer = ReceiptIssuer(site="site-a", jobs=site.jobs, key=site.key, audit=site.audit)
+    context = replace(context, receipts=issuer)
+    guard, flt = EgressGuard(context=context), EgressSchemaFilter(context=context)
+    fl_ctx = _job_ctx()
+    task = DXO(DataKind.WEIGHTS, {"a": np.zeros((3, 4), np.float32), "b": np.zeros(5, np.float32)}).to_shareable()
+    fl_ctx.set_prop(FLContextKey.TASK_DATA, task, private=True, sticky=False)
+    guard.handle_event(EventType.AFTER_TASK_DATA_FILTER, fl_ctx)
+    head = issuer.signed_head()
+    assert head is not None
+    data = {"a": np.ones((3, 4), np.float32), "b": np.ones(5, np.float32)}
+    good = DXO(DataKind.WEIGHT_DIFF, data, {HEAD_META_KEY: head})
+    assert flt.process(good.to_shareable(), fl_ctx).get_return_code() == ReturnCode.OK
+    forged = {**head, "signature": SiteKey.generate().sign(b"x")}
+    bad = DXO(DataKind.WEIGHT_DIFF, data, {HEAD_META_KEY: forged})
+    assert flt.process(bad.to_shareable(), fl_ctx).get_return_code() == ReturnCode.EXECUTION_RESULT_ERROR
