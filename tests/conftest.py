@@ -25,3 +25,14 @@ def fednode_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("FEDNODE_HOME", str(home))
     monkeypatch.delenv("FEDNODE_CONFIG", raising=False)
     yield home
+
+
+@pytest.fixture
+def site_home(fednode_home: Path) -> Path:
+    """``fednode_home`` with a site set up (``fednode site init``: state.db and the site key), as the commands that
+    process data (etl, dq, deid run into the CDM, policy compile) require: they record their work in its audit log."""
+    from fednode.settings import load_settings
+    from policies.state_db import init_site
+
+    init_site(load_settings())
+    return fednode_home

@@ -1,5 +1,8 @@
-"""Recording a command's processing in the site's audit log (:mod:`node.site.processing`), and saying so loudly
-on stderr when this home holds no site to record it in."""
+"""Recording a command's processing in the site's audit log (:mod:`node.site.processing`).
+
+A command that writes patient data into the site (``etl``, ``deid run`` into the CDM, ``dq``, ``policy compile``)
+first checks that this home holds a site to record it in (:func:`require_site`, exit 4 before any data is touched:
+nothing is processed unrecorded); the others record where there is a site and say so loudly where there is not."""
 
 from __future__ import annotations
 
@@ -27,6 +30,21 @@ def operator_name() -> str:
         return "unknown"
 
 
+def require_site(cli: CliContext) -> None:
+    """Refuse (:class:`~fednode.errors.NotFoundError`, exit 4) where this home holds no site (no state.db or site
+    key): its processing would go unrecorded. Creates nothing; call it after the inputs are checked."""
+    from fednode.errors import NotFoundError
+    from policies.state_db import open_state_db
+
+    try:
+        open_state_db(cli.settings, create=False, tolerate_invalid_policy=True).close()
+    except NotFoundError:
+        raise NotFoundError(
+            f"{cli.settings.home}: this home holds no site: run `fednode site init` first (every load is recorded "
+            "in the site's audit log; check FEDNODE_HOME)"
+        ) from None
+
+
 def record(cli: CliContext, event: AuditEvent, details: Mapping[str, Any]) -> AuditRecord | None:
     """Append the processing record; a loud warning on stderr (never stdout) when this home holds no site."""
     from node.site.processing import record_processing
@@ -37,4 +55,4 @@ def record(cli: CliContext, event: AuditEvent, details: Mapping[str, Any]) -> Au
     return done
 
 
-__all__ = ["NOT_RECORDED", "operator_name", "record"]
+__all__ = ["NOT_RECORDED", "operator_name", "record", "require_site"]

@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from node.cli._audit import require_site
 from node.cli._context import CliContext, get_ctx, handled_errors
 
 if TYPE_CHECKING:
@@ -289,6 +290,7 @@ def _run_etl(
 
     payload: dict[str, Any] = {"ok": True}
     if source is not None:
+        require_site(cli)  # nothing is loaded unrecorded: refused before any data is touched
         vocab_dir = vocab
         if vocab_dir is None and not has_vocabulary(db_url):
             vocab_dir = cli.settings.etl.vocab_dir  # first load: the configured (bundled) vocabulary
@@ -312,6 +314,7 @@ def _run_etl(
     if notes is not None:
         if source is None:
             _check_cdm_has_persons(db_url)
+            require_site(cli)
         result = _load_notes(cli, notes, db_url)
         payload["notes"] = result
         records.append(lambda: _record_notes(cli, result, notes, db_url))
@@ -470,6 +473,7 @@ def dq(
         try:
             with _database_errors(engine):
                 _check_cdm_schema(db_url, engine)
+                require_site(cli)  # the gate's run is recorded: refused before it reads any data
                 bar, step = _progress(3)
                 try:
                     report = run_dq(engine, spec, progress=step)

@@ -181,8 +181,11 @@ def run(
             payload = deidentify_file(input_path, output, cli.settings.deid, operator=operator, workers=workers)
             quarantined = sum(payload["deid"]["quarantined"].values())
         else:
-            from node.site.notes import deidentify_notes_into_cdm
+            from node.cli._audit import require_site
+            from node.site.notes import check_notes_load, deidentify_notes_into_cdm
 
+            check_notes_load(cli.settings, input_path, db, operator)  # the inputs first, then the site
+            require_site(cli)
             payload = deidentify_notes_into_cdm(cli.settings, input_path, db, operator=operator, workers=workers)
             quarantined = payload["quarantined"]
         payload = {"input": str(input_path), **payload}

@@ -191,9 +191,15 @@ def compile_cmd(
         base = load_base_resources(base_resources or local / "resources.json.default")
         files = compile_site(policy, base_resources=base)
         built = validate_site_files(files) if validate else {}
-        written = write_site_files(files, local)
-        from node.cli._audit import record
+        from node.cli._audit import record, require_site
         from policies.audit import AuditEvent
+
+        if local.exists() and not local.is_dir():
+            from fednode.errors import BadInputError
+
+            raise BadInputError("is a file, not the site's NVFlare local/ folder", file=f"--out {local}")
+        require_site(cli)  # the compiled policy is recorded (its digest): before anything is written
+        written = write_site_files(files, local)
 
         record(
             cli,

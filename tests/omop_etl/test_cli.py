@@ -15,7 +15,7 @@ from tests.omop_etl.helpers import SYNTHEA, copy_sample, edit_csv
 runner = CliRunner()
 
 
-def test_etl_then_dq_json_and_reports(fednode_home: Path) -> None:
+def test_etl_then_dq_json_and_reports(fednode_home: Path, site_home: Path) -> None:
     db = f"sqlite:///{fednode_home / 'omop.db'}"
     result = runner.invoke(app, ["--json", "etl", "--source", str(SYNTHEA), "--db", db])
     assert result.exit_code == 0, result.output
@@ -31,7 +31,7 @@ def test_etl_then_dq_json_and_reports(fednode_home: Path) -> None:
     assert (fednode_home / "reports" / "dq-latest.json").is_file()
 
 
-def test_malformed_extract_exits_4_naming_file_and_line(fednode_home: Path, tmp_path: Path) -> None:
+def test_malformed_extract_exits_4_naming_file_and_line(fednode_home: Path, site_home: Path, tmp_path: Path) -> None:
     source = copy_sample(tmp_path / "src")
     edit_csv(source / "encounters.csv", lambda ls: [*ls[:10], ls[10][:25], *ls[11:]])
     result = runner.invoke(app, ["--json", "etl", "--source", str(source), "--db", f"sqlite:///{tmp_path / 'x.db'}"])

@@ -90,7 +90,7 @@ def with_filters(*kinds: str) -> str:
     return f"{head}  result_filters:\n{listed}\ndata_access:{rest.split(chr(10) + 'data_access:')[1]}"
 
 
-def test_compile_writes_and_validates(home: Path, tmp_path: Path) -> None:
+def test_compile_writes_and_validates(home: Path, site_home: Path, tmp_path: Path) -> None:
     (home / "policy.yaml").write_text(with_filters("weights_only"))
     local = tmp_path / "local"
     local.mkdir()

@@ -115,7 +115,12 @@ def _last_json(stdout: str) -> dict[str, Any]:
 
 # 1. quarantined notes: a real quarantine file with reasons per line; nothing loaded is exit 4
 def test_run_into_cdm_with_unknown_persons_fails_with_a_quarantine_file(
-    tmp_path: Path, fednode_home: Path, runner: CliRunner, stub_engine: None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    fednode_home: Path,
+    site_home: Path,
+    runner: CliRunner,
+    stub_engine: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FEDNODE_DEID__SECRET", "test-site-secret")
     _cdm(fednode_home, ["p1"])
@@ -137,7 +142,12 @@ def test_run_into_cdm_with_unknown_persons_fails_with_a_quarantine_file(
 
 
 def test_run_into_cdm_partly_quarantined_is_a_counted_failure_that_keeps_the_good_notes(
-    tmp_path: Path, fednode_home: Path, runner: CliRunner, stub_engine: None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    fednode_home: Path,
+    site_home: Path,
+    runner: CliRunner,
+    stub_engine: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FEDNODE_DEID__SECRET", "test-site-secret")
     _cdm(fednode_home, ["p1"])

@@ -34,7 +34,7 @@ def _load_sample(home: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_dq_on_an_empty_cdm_fails_naming_the_empty_tables(fednode_home: Path) -> None:
+def test_dq_on_an_empty_cdm_fails_naming_the_empty_tables(fednode_home: Path, site_home: Path) -> None:
     engine = make_engine(f"sqlite:///{fednode_home / 'omop.db'}")
     create_cdm(engine)
     engine.dispose()
@@ -49,7 +49,9 @@ def test_dq_on_an_empty_cdm_fails_naming_the_empty_tables(fednode_home: Path) ->
     assert "person is empty" in human.stdout and "FAILED" in human.stdout
 
 
-def test_an_empty_observation_period_fails_even_with_every_failure_accepted(fednode_home: Path) -> None:
+def test_an_empty_observation_period_fails_even_with_every_failure_accepted(
+    fednode_home: Path, site_home: Path
+) -> None:
     _load_sample(fednode_home)
     assert runner.invoke(app, ["dq", "--accept", str(ACCEPTED)]).exit_code == 0  # the real data passes
     engine = make_engine(f"sqlite:///{fednode_home / 'omop.db'}")
@@ -65,7 +67,7 @@ def test_an_empty_observation_period_fails_even_with_every_failure_accepted(fedn
     assert ("tableNotEmpty", "observation_period") in {(r["check"], r["table"]) for r in payload["failed"]}
 
 
-def test_dq_failed_check_names_are_not_cut_at_80_columns(fednode_home: Path) -> None:
+def test_dq_failed_check_names_are_not_cut_at_80_columns(fednode_home: Path, site_home: Path) -> None:
     _load_sample(fednode_home)
     result = runner.invoke(app, ["dq"], env=NARROW)
     assert result.exit_code == 4
@@ -77,7 +79,7 @@ def test_dq_failed_check_names_are_not_cut_at_80_columns(fednode_home: Path) -> 
     assert "…" not in out
 
 
-def test_etl_table_at_80_columns_shows_every_table_and_header(fednode_home: Path) -> None:
+def test_etl_table_at_80_columns_shows_every_table_and_header(fednode_home: Path, site_home: Path) -> None:
     result = runner.invoke(app, ["etl", "--source", str(SYNTHEA)], env=NARROW)
     assert result.exit_code == 0, result.output
     out = result.stdout
@@ -105,7 +107,7 @@ def _some_loaded(_settings: Any, _notes: Path, _db: str | None = None, **_kw: An
 
 
 def test_etl_notes_counts_are_in_the_human_summary(
-    fednode_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fednode_home: Path, site_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(node.site.notes, "deidentify_notes_into_cdm", _some_loaded)
     monkeypatch.setenv("FEDNODE_DEID__SECRET", "a-test-site-secret-of-some-length")
@@ -125,7 +127,7 @@ class _Terminal(io.StringIO):
 
 
 def test_progress_goes_to_stderr_and_json_stdout_is_one_object(
-    fednode_home: Path, capsys: pytest.CaptureFixture[str]
+    fednode_home: Path, site_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     terminal = _Terminal()
     bar, step = _progress(2, stream=terminal)

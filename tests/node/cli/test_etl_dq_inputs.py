@@ -19,6 +19,10 @@ from tests.omop_etl.helpers import SYNTHEA, VOCAB
 runner = CliRunner()
 
 
+SITE = {Path("keys"), Path("keys/site.ed25519.pem"), Path("keys/site.ed25519.pub"), Path("state.db")}
+"""What `fednode site init` made (``site_home``): the commands that load data need it."""
+
+
 def _files(folder: Path) -> set[Path]:
     return {p.relative_to(folder) for p in folder.rglob("*")}
 
@@ -43,7 +47,9 @@ def test_etl_with_a_missing_source_on_a_fresh_home_creates_nothing(fednode_home:
     assert _files(fednode_home) == set()
 
 
-def test_etl_whose_vocabulary_breaks_mid_load_leaves_no_database(fednode_home: Path, tmp_path: Path) -> None:
+def test_etl_whose_vocabulary_breaks_mid_load_leaves_no_database(
+    fednode_home: Path, site_home: Path, tmp_path: Path
+) -> None:
     vocab = tmp_path / "vocab"
     shutil.copytree(VOCAB, vocab)
     concept = vocab / "CONCEPT.csv"
@@ -53,7 +59,7 @@ def test_etl_whose_vocabulary_breaks_mid_load_leaves_no_database(fednode_home: P
     result = runner.invoke(app, ["--json", "etl", "--source", str(SYNTHEA), "--vocab", str(vocab)])
     assert result.exit_code == 4, result.output
     assert "CONCEPT.csv:6" in json.loads(result.stdout)["message"]
-    assert _files(fednode_home) == set()
+    assert _files(fednode_home) == SITE  # nothing beyond the site
 
 
 def test_a_failed_first_load_into_an_existing_empty_file_leaves_it_without_tables(
@@ -86,7 +92,9 @@ def test_db_that_is_not_a_url_is_bad_input(fednode_home: Path, command: str) -> 
 
 
 @pytest.mark.parametrize("command", ["etl", "dq"])
-def test_unreachable_postgresql_is_a_service_error_without_the_password(fednode_home: Path, command: str) -> None:
+def test_unreachable_postgresql_is_a_service_error_without_the_password(
+    fednode_home: Path, site_home: Path, command: str
+) -> None:
     url = "postgresql://steward:s3cr3t-pw@127.0.0.1:1/cdm"
     args = ["--json", command, "--db", url] + (["--source", str(SYNTHEA)] if command == "etl" else [])
     result = runner.invoke(app, args)
@@ -94,7 +102,7 @@ def test_unreachable_postgresql_is_a_service_error_without_the_password(fednode_
     _one_error_line(result.stderr, "Error: --db: cannot use the database at postgresql://steward:***@127.0.0.1:1/cdm")
     assert "s3cr3t-pw" not in result.output + result.stderr
     assert json.loads(result.stdout)["exit_code"] == 1
-    assert _files(fednode_home) == set()
+    assert _files(fednode_home) == SITE  # nothing beyond the site
 
 
 def test_dq_before_etl_says_so_and_creates_nothing(fednode_home: Path) -> None:
@@ -105,7 +113,7 @@ def test_dq_before_etl_says_so_and_creates_nothing(fednode_home: Path) -> None:
     assert _files(fednode_home) == set()
 
 
-def test_dq_on_a_database_without_the_cdm_schema_says_so(fednode_home: Path, tmp_path: Path) -> None:
+def test_dq_on_a_database_without_the_cdm_schema_says_so(fednode_home: Path, site_home: Path, tmp_path: Path) -> None:
     db = tmp_path / "other.db"
     db.touch()
     result = runner.invoke(app, ["dq", "--db", f"sqlite:///{db}"])
@@ -147,7 +155,7 @@ def _notes_file(tmp_path: Path) -> Path:
 
 
 def test_etl_notes_on_a_fresh_home_fails_before_deidentifying(
-    fednode_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fednode_home: Path, site_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def must_not_run(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("de-identification ran without a CDM to load into")
@@ -158,7 +166,7 @@ def test_etl_notes_on_a_fresh_home_fails_before_deidentifying(
     assert result.exit_code == 4
     error = json.loads(result.stdout)
     assert error["ok"] is False and "load persons first with fednode etl --source" in error["message"]
-    assert _files(fednode_home) == set()
+    assert _files(fednode_home) == SITE  # nothing beyond the site
 
 
 @pytest.mark.parametrize("content", [b"", b"\x00\x01binary\x00"])
@@ -185,7 +193,7 @@ def _quarantined_everything(_settings: Any, _notes: Path, _db: str | None = None
 
 
 def test_etl_notes_whose_persons_are_not_in_the_cdm_fails_with_the_reason(
-    fednode_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fednode_home: Path, site_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(node.site.notes, "deidentify_notes_into_cdm", _quarantined_everything)
     monkeypatch.setenv("FEDNODE_DEID__SECRET", "a-test-site-secret-of-some-length")
@@ -212,7 +220,9 @@ def test_etl_notes_without_the_site_secret_is_refused_before_the_extract_loads(
 
 
 @pytest.mark.parametrize("command", ["etl", "dq"])
-def test_db_file_that_is_not_a_database_is_bad_input(fednode_home: Path, tmp_path: Path, command: str) -> None:
+def test_db_file_that_is_not_a_database_is_bad_input(
+    fednode_home: Path, site_home: Path, tmp_path: Path, command: str
+) -> None:
     db = tmp_path / "omop.db"
     db.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
     args = [command, "--db", f"sqlite:///{db}"] + (["--source", str(SYNTHEA)] if command == "etl" else [])

@@ -1,6 +1,7 @@
 """The record of processing (issue 14): every command that processes the site's data or sets the site up leaves
-its audit record, with ids, counts and digests and never patient data; where the home holds no site the command
-works and says loudly that it was not recorded, creating nothing.
+its audit record, with ids, counts and digests and never patient data; where the home holds no site a command
+that processes data is refused before it touches any (nothing is processed unrecorded), and a set-up command says
+loudly that it was not recorded; neither creates anything.
 
 The de-identifier is a stub tagging "Kari Hansen" (these tests are about the records); the PHI test at the end
 runs the real one over synthetic PHI.
@@ -175,15 +176,44 @@ def test_processing_commands_leave_their_records_with_counts_and_no_patient_data
     assert totp not in text
 
 
-def test_a_processing_command_on_a_home_without_a_site_says_it_was_not_recorded_and_creates_nothing(
+def test_a_processing_command_on_a_home_without_a_site_is_refused_before_touching_data(
+    fednode_home: Path, tmp_path: Path, runner: CliRunner, stub_engine: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is processed unrecorded: etl, dq, deid run into the CDM and policy compile refuse (exit 4) on a
+    home without a site, naming `fednode site init`, and create nothing (no CDM, no state.db, no key)."""
+    other = tmp_path / "site"
+    other.mkdir()
+    monkeypatch.setenv("FEDNODE_HOME", str(other))
+    _ok(runner, "site", "init")
+    _ok(runner, "etl", "--source", str(SYNTHEA))  # a CDM elsewhere, for dq and deid run to point at
+    monkeypatch.setenv("FEDNODE_HOME", str(fednode_home))
+    shutil.copy(EXAMPLES / "site-policy.yaml", fednode_home / "policy.yaml")
+    cdm = f"sqlite:///{other / 'omop.db'}"
+    notes = _notes(tmp_path / "notes.jsonl", [f"Overlege {NAME} ser pasienten."])
+    local = tmp_path / "local"
+    local.mkdir()
+    before = {p.name for p in fednode_home.iterdir()}
+    for args in (
+        ["etl", "--source", str(SYNTHEA)],
+        ["dq", "--db", cdm, "--accept", str(ACCEPTED)],
+        ["deid", "run", "--input", str(notes), "--db", cdm],
+        ["policy", "compile", "--out", str(local)],
+    ):
+        result = _ok(runner, "--json", *args, code=4)
+        error = json.loads(result.stdout)
+        assert error["error"] == "NotFoundError" and "this home holds no site" in error["message"], args
+        assert "fednode site init" in error["message"]
+    assert {p.name for p in fednode_home.iterdir()} == before == {"policy.yaml"}  # nothing created
+    assert not any(local.iterdir())
+    monkeypatch.setenv("FEDNODE_HOME", str(other))
+    assert [r["event"] for r in _records(runner, tmp_path)] == ["key:created", "etl:loaded"]  # the CDM: untouched
+
+
+def test_a_set_up_command_on_a_home_without_a_site_warns_that_it_was_not_recorded(
     fednode_home: Path, runner: CliRunner
 ) -> None:
-    result = _ok(runner, "--json", "etl", "--source", str(SYNTHEA))
-    assert json.loads(result.stdout)["ok"] is True  # stdout stays one object: the warning is on stderr
-    assert "not recorded: no site here" in " ".join(result.stderr.split())
-    assert "fednode site init" in result.stderr
-    assert not (fednode_home / "state.db").exists() and not (fednode_home / "keys").exists()
-    result = _ok(runner, "dq", "--accept", str(ACCEPTED))
+    shutil.copy(EXAMPLES / "site-policy.yaml", fednode_home / "policy.yaml")
+    result = _ok(runner, "approvers", "enroll", "dr.hansen")
     assert "not recorded: no site here" in " ".join(result.stderr.split())
     assert not (fednode_home / "state.db").exists()
 
