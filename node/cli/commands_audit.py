@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from node.cli._audit import operator_name
 from node.cli._context import get_ctx, handled_errors
 from node.cli._state import atomic_text, check_output_file, open_read_only, write_text_atomic
 
@@ -190,7 +191,7 @@ def register(app: typer.Typer) -> None:
                     target = "-"
                 db.audit.append(
                     AuditEvent.AUDIT_EXPORTED,
-                    actor="cli",
+                    actor=operator_name(),
                     details={
                         "records": report.records,
                         "head": report.last_hash,
@@ -285,7 +286,10 @@ def register(app: typer.Typer) -> None:
                 if out is not None:
                     write_text_atomic(out, issued.dumps() + "\n")
                 db.audit.append(
-                    AuditEvent.RECEIPT_ISSUED, actor="cli", job_id=job_id, details={"digest": job.manifest.digest}
+                    AuditEvent.RECEIPT_ISSUED,
+                    actor=operator_name(),
+                    job_id=job_id,
+                    details={"digest": job.manifest.digest},
                 )
             finally:
                 db.close()
