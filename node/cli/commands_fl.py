@@ -64,12 +64,16 @@ def _record_coordinator(fed: Federation, event: Any, details: dict[str, Any]) ->
     from node.coordinator.audit import record_coordinator
 
     if record_coordinator(fed, event, details, actor=operator_name()) is None:
-        Console(stderr=True).print(
-            f"[yellow]Warning:[/yellow] not recorded at the coordinator: its signing key is not here "
-            f"({fed.server_dir}); this {event.value} is missing from the coordinator's audit log.",
-            highlight=False,
-            soft_wrap=True,
-        )
+        _not_recorded(fed, event)
+
+
+def _not_recorded(fed: Federation, event: Any) -> None:
+    Console(stderr=True).print(
+        f"[yellow]Warning:[/yellow] not recorded at the coordinator: its signing key is not here "
+        f"({fed.server_dir}); this {event.value} is missing from the coordinator's audit log.",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _client(cli: CliContext, fed: Federation) -> StudyClient:
@@ -171,7 +175,8 @@ def provision(
         pins = _pinned_site_keys(site_key or [], {k.name for k in kits})
         kits = [replace(k, public_key=pins.get(k.name)) for k in kits]
         root = _federation_root(cli, out)
-        from node.coordinator.audit import coordinator_key_id, keep_aside_if_rekeyed, previous_key_id
+        from node.cli._audit import operator_name
+        from node.coordinator.audit import previous_key_id, record_provisioning
         from policies.audit import AuditEvent
 
         old_key = previous_key_id(root)
@@ -187,18 +192,8 @@ def provision(
                 review_window_h=cli.settings.fl.review_window_h,
                 force=force,
             )
-        new_key = coordinator_key_id(fed)
-        kept = keep_aside_if_rekeyed(fed.root, old_key, new_key)
-        details: dict[str, Any] = {
-            "project": fed.project,
-            "sites": sorted(fed.site_dirs),
-            "server": fed.server_name,
-            "fl_port": fed.fl_port,
-            "coordinator_key_id": new_key,
-            "replaced_key_id": old_key if old_key != new_key else None,
-            "previous_log": kept.name if kept else None,
-        }
-        _record_coordinator(fed, AuditEvent.FEDERATION_PROVISIONED, details)
+        if record_provisioning(fed, old_key, actor=operator_name()) is None:
+            _not_recorded(fed, AuditEvent.FEDERATION_PROVISIONED)
 
         def human(console: Console) -> None:
             console.print(f"[green]provisioned[/green] {fed.project}: coordinator {fed.server_dir}")

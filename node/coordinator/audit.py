@@ -75,6 +75,23 @@ def record_coordinator(
     return record
 
 
+def record_provisioning(fed: Federation, old_key_id: str | None, *, actor: str) -> AuditRecord | None:
+    """After provisioning ``fed``: keep a log signed by a replaced key aside (:func:`keep_aside_if_rekeyed`) and
+    record ``federation:provisioned`` (project, sites, server, port, the coordinator key id and the one replaced)."""
+    new_key = coordinator_key_id(fed)
+    kept = keep_aside_if_rekeyed(fed.root, old_key_id, new_key)
+    details: dict[str, Any] = {
+        "project": fed.project,
+        "sites": sorted(fed.site_dirs),
+        "server": fed.server_name,
+        "fl_port": fed.fl_port,
+        "coordinator_key_id": new_key,
+        "replaced_key_id": old_key_id if old_key_id != new_key else None,
+        "previous_log": kept.name if kept else None,
+    }
+    return record_coordinator(fed, AuditEvent.FEDERATION_PROVISIONED, details, actor=actor)
+
+
 def keep_aside_if_rekeyed(root: Path, old_key_id: str | None, new_key_id: str | None) -> Path | None:
     """After ``provision --force`` replaced the coordinator key: move the log the old key signed aside
     (``coordinator-audit.<old key id>.db``), so the new key starts a new chain; returns where it went."""
@@ -97,4 +114,5 @@ __all__ = [
     "open_coordinator_audit",
     "previous_key_id",
     "record_coordinator",
+    "record_provisioning",
 ]

@@ -40,16 +40,20 @@ from rich.console import Console
 
 from fednode.errors import ConfigError, DataQualityError, ServiceError
 from fednode.settings import Settings, load_settings
+from node.coordinator.audit import previous_key_id, record_coordinator, record_provisioning
 from node.coordinator.provision import SiteKit, provision_federation
 from node.kit.layout import Federation
 from node.kit.runtime import child_pythonpath
 from node.local.data import NCBI_DIR, SiteData, prepare_sites
 from node.local.harness import Steps
+from policies.audit import AuditEvent
 from policies.contracts import JobState
 
 log = logging.getLogger("fednode.node.local.demo")
 
 ADMIN = "admin@coordinator.org"
+DEMO_ACTOR = "demo"
+"""The actor of the coordinator's audit records the demo writes (provisioning, submission, download)."""
 ADMIN_ORG = "coordinator"
 APPROVER = "demo.approver"
 DEMO_APPROVERS = (APPROVER, "dr.hansen")
@@ -467,6 +471,7 @@ def prepare_consortium(config: DemoConfig, steps: Steps, *, extra_class_prefixes
             for s in sites
         ]
     with steps.step("provisioning (mutual TLS, gRPC)", result.timings, "provision"):
+        old_key = previous_key_id(workdir / "federation")
         fed = provision_federation(
             workdir / "federation",
             kits,
@@ -478,6 +483,7 @@ def prepare_consortium(config: DemoConfig, steps: Steps, *, extra_class_prefixes
             extra_class_prefixes=extra_class_prefixes,
             force=True,  # the demo's own federation: a rerun in the same --workdir provisions it afresh
         )
+        record_provisioning(fed, old_key, actor=DEMO_ACTOR)  # the coordinator's own audit log
     with steps.step("hospital data: notes with synthetic PHI, Synthea split", result.timings, "data"):
         datasets = prepare_sites(sites, workdir / "data", sentences=config.sentences, seed=config.seed)
     with steps.step("ETL, de-identification and DQ gate at each site", result.timings, "etl"):
@@ -552,6 +558,8 @@ def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> 
         job, result.digest = _build_study(config, sites, workdir / "jobs")
         client = StudyClient(fed)
         result.job_id = job_id = client.submit(job)
+        details = {"job_id": job_id, "digest": result.digest, "sites": sorted(sites), "kind": "ner"}
+        record_coordinator(fed, AuditEvent.STUDY_SUBMITTED, details, actor=DEMO_ACTOR)
         steps.say(f"study submitted: job {job_id}, app digest {result.digest[:16]}")
 
         t_hold = time.monotonic()
@@ -608,6 +616,15 @@ def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> 
         folder, [client.trusted_key()], expected_job_digest=result.digest, site_keys=site_keys
     )
     result.model, result.signed_by = str(verified.model_path), verified.key_id
+    download = {
+        "job_id": job_id,
+        "job_digest": verified.provenance.job_digest,
+        "model_signed_by": verified.key_id,
+        "sites": list(verified.provenance.sites),
+        "receipts_verified": list(verified.receipts_verified),
+        "rounds": len(verified.provenance.rounds),
+    }
+    record_coordinator(fed, AuditEvent.STUDY_DOWNLOADED, download, actor=DEMO_ACTOR)
     result.receipts = list(verified.receipts_verified)
     from node.coordinator.study import read_rounds
 
