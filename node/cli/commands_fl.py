@@ -349,7 +349,8 @@ def study_download(
         typer.Option(
             "--site-key",
             metavar="SITE=FILE",
-            help="Verify that site's approval receipt with its public key (PEM file); repeatable.",
+            help="Verify that site's approval receipt and anchored audit head with its public key (PEM file); "
+            "repeatable.",
         ),
     ] = None,
     federation: FederationOpt = None,
@@ -389,6 +390,7 @@ def study_download(
             "sites": list(verified.provenance.sites),
             "receipts": list(verified.receipts),
             "receipts_verified": list(verified.receipts_verified),
+            "audit_heads": sorted(verified.provenance.audit_heads),
             "rounds": len(verified.provenance.rounds),
             "per_round": rounds,
         }

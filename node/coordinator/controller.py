@@ -107,6 +107,7 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         self._kept: dict[str, list[Anchor]] = {}
         """The anchors kept during this job, per site."""
         self._refused: dict[str, str] = {}
+        self._unanchored: set[str] = set()
         """The sites whose result was refused in the round being collected, and why."""
         self._evaluator: Any = None
         self._root: RootSet | None = None
@@ -275,7 +276,12 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
     def _anchor(self, site: str, meta: Mapping[str, Any]) -> str | None:
         """Keep ``site``'s signed audit heads from a result (the result's and its receipt's); why the result must be
         refused, or ``None``."""
-        if self._book is None or not self._book.is_pinned(site):
+        if self._book is None:
+            return None
+        if not self._book.is_pinned(site):
+            if site not in self._unanchored:
+                self._unanchored.add(site)
+                self.warning(f"fednode.anchors_unpinned site={site} (no pinned key: its audit heads are not anchored)")
             return None
         receipt = meta.get(RECEIPT_META_KEY)
         body = receipt.get("body") if isinstance(receipt, Mapping) else None

@@ -154,6 +154,8 @@ def test_a_held_job_waits_for_every_site_then_runs_and_its_signed_model_verifies
         body = verified.provenance.approvals[site]["receipt"]["body"]
         assert (body["site"], body["job_id"], body["job_digest"]) == (site, job_id, digest)
         assert [a["name"] for a in body["approvers"]] == [APPROVER]
+    # each site's signed audit head, verified against the key pinned at provisioning, kept and countersigned
+    assert sorted(verified.provenance.audit_heads) == ["site-1", "site-2"]  # (verify_signed_model checked them)
     for site in running.sites:
         record = running.record(site, job_id)
         assert record is not None and record.state is JobState.FINISHED

@@ -199,14 +199,16 @@ def test_every_result_refused_by_its_head_ends_the_study_with_the_reason(tmp_pat
     assert len(run.panics) == 1 and "every result was refused" in run.panics[0] and "pinned key" in run.panics[0]
 
 
-def test_an_unpinned_federation_runs_as_before_without_anchors(tmp_path: Path) -> None:
+def test_an_unpinned_federation_runs_without_anchors(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     sites = {n: make_site(tmp_path / f"{n}.db") for n in SITES2}
 
     def answer(_rnd: int, _task: FLModel) -> list[FLModel]:
         return [_site_result(n, s) for n, s in sites.items()]
 
-    run = drive(FednodeController(num_rounds=1, min_clients=2, model_spec="tiny"), tmp_path, SITES2, answer)
+    run = drive(FednodeController(num_rounds=2, min_clients=2, model_spec="tiny"), tmp_path, SITES2, answer)
     assert run.panics == []
+    unpinned = [r.getMessage() for r in caplog.records if "fednode.anchors_unpinned" in r.getMessage()]
+    assert len(unpinned) == 2  # said once per site, not every round
     assert verify_signed_model(run.run_dir, [run.coordinator_key]).provenance.audit_heads == {}
     assert pinned_site_keys(tmp_path) == {}
 
