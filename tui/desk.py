@@ -79,6 +79,10 @@ class ApprovalRulesView(Protocol):
         """Approvals are signed by the approver's own key (through their SSH agent)."""
         ...
 
+    def key_of(self, approver: str) -> object | None:
+        """The key ``approver`` enrolled in the policy, or None."""
+        ...
+
 
 class TextFileView(Protocol):
     """A named text file: the policy as loaded or one compiled NVFlare site file."""

@@ -384,8 +384,45 @@ def register(app: typer.Typer) -> None:
                 db.close()
             cli.emit({"ok": True, "job": _job_json(record)}, _render_decision(record))
 
-    approvers = typer.Typer(help="Approvers' second factor (TOTP).", no_args_is_help=True)
+    approvers = typer.Typer(help="Approvers: their enrolled keys, their TOTP second factor.", no_args_is_help=True)
     app.add_typer(approvers, name="approvers")
+
+    @approvers.command("keys")
+    def keys_cmd(ctx: typer.Context) -> None:
+        """List the approvers and the key each signs approvals with (compare with `ssh-add -l` or
+        `ssh-keygen -lf KEY.pub`). Reads the site policy only."""
+        from policies.policy_model import load_policy
+        from policies.registry import ApprovalRules
+
+        cli = get_ctx(ctx)
+        with handled_errors(cli):
+            policy = load_policy(cli.settings.policy_path)
+            rules = ApprovalRules.from_policy(policy.approval, site=policy.site.name)
+            rows = [
+                {
+                    "approver": name,
+                    "key_type": key.key_type if key else None,
+                    "fingerprint": key.fingerprint if key else None,
+                    "comment": key.comment if key else None,
+                }
+                for name in rules.approvers
+                for key in [rules.key_of(name)]
+            ]
+
+            def render(console: Console) -> None:
+                mode = "signed by their own keys" if rules.signed else "typed names (identity: name)"
+                console.print(f"approvals at {policy.site.name}: {mode}; {rules.required_approvals} needed")
+                for r in rows:
+                    if r["fingerprint"] is None:
+                        console.print(f"  {r['approver']}: no key enrolled (cannot approve)", highlight=False)
+                    else:
+                        console.print(
+                            f"  {r['approver']}: {r['key_type']} {r['fingerprint']} {r['comment'] or ''}".rstrip(),
+                            highlight=False,
+                            soft_wrap=True,
+                        )
+
+            cli.emit({"ok": True, "identity": "key" if rules.signed else "name", "approvers": rows}, render)
 
     @approvers.command("enroll")
     def enroll_cmd(

@@ -56,6 +56,7 @@ class DecisionDialog(ModalScreen[Decision | None]):
         self.approve = approve
         self.needs_totp = rules.totp_required and approve
         self.signed = rules.signed and approve
+        self.keyless = {_norm(a) for a in rules.approvers if rules.key_of(a) is None} if self.signed else set()
         self.approvers = {_norm(a): a for a in rules.approvers}
         self.already = {_norm(a.approver): a.approver for a in record.approvals if a.decision == "approve"}
 
@@ -100,6 +101,8 @@ class DecisionDialog(ModalScreen[Decision | None]):
             return "Enter your identity."
         if self.approvers and _norm(approver) not in self.approvers:
             return f"{approver} is not an approver in the site policy."
+        if _norm(approver) in self.keyless:
+            return f"{approver} has no key enrolled in the site policy: they cannot sign an approval."
         if self.approve and _norm(approver) in self.already:
             return f"{approver} has already approved this job: a second, different approver is needed."
         if not reason:

@@ -149,3 +149,15 @@ def test_receipt_verify_checks_the_approvers_signatures_against_the_policy(
     other.write_text(yaml.safe_dump(swapped), encoding="utf-8")
     code, _, err = _run("receipt", "verify", str(receipt), "--public-key", pub, "--policy", str(other))
     assert code == 5 and "did not sign with the key the site policy enrols" in err
+
+
+def test_approvers_keys_lists_each_enrolled_key_with_its_fingerprint(keyed: tuple[Site, dict[str, Path]]) -> None:
+    site, _ = keyed
+    code, out, _ = _run("--json", "approvers", "keys")
+    assert code == 0
+    rows = {r["approver"]: r for r in json.loads(out)["approvers"]}
+    enrolled = dict(site.desk.state.jobs.rules.keys)
+    assert rows["dr.hansen"]["fingerprint"] == enrolled["dr.hansen"].fingerprint
+    assert rows["privacy.officer"]["fingerprint"] is None
+    code, out, _ = _run("approvers", "keys")
+    assert code == 0 and "privacy.officer: no key enrolled" in out and "signed by their own keys" in out

@@ -184,6 +184,7 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(("reject",), extra=("job-nope", "--reason", "typo"), why_no_inputs="reads only the home"),
     Row(("approvers", "enroll"), extra=("alice",), names=("policy",), why_no_inputs="reads only the home"),
+    Row(("approvers", "keys"), names=("policy",), why_no_inputs="reads only the site policy"),
     Row(("audit", "verify"), (_in("--file", "audit"), _in("--public-key", "pem"), _in("--anchors", "json"))),
     Row(
         ("audit", "export"),
@@ -216,6 +217,7 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(("study", "submit"), (_dir("--federation", "federation"), _dir("--job-folder", "job")), names=("federation",)),
     Row(("study", "status"), (_dir("--federation", "federation"),), extra=("job-nope",), names=("federation",)),
+    Row(("study", "anchors"), (_dir("--federation", "federation"), _out("--out")), names=("federation",)),
     Row(
         ("study", "download"),
         (_dir("--federation", "federation"), _in("--site-key", "pem", prefix="site-1=")),
