@@ -339,6 +339,53 @@ def study_status(
         )
 
 
+@study_app.command("anchors")
+def study_anchors(
+    ctx: typer.Context,
+    site: Annotated[str | None, typer.Option("--site", help="Only this site's heads.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Write them as JSONL (a `fednode audit verify --anchors` file)."),
+    ] = None,
+    federation: FederationOpt = None,
+) -> None:
+    """The sites' signed audit heads the coordinator kept and countersigned (verified against each site's key
+    pinned at provisioning). Exit 4 when none are kept."""
+    cli = get_ctx(ctx)
+    with handled_errors(cli):
+        from fednode.errors import BadInputError, NotFoundError
+        from node.coordinator.anchors import kept_anchors
+
+        if out is not None and not out.parent.is_dir():
+            raise BadInputError("its folder does not exist", file=f"--out {out}")
+        fed = _load(cli, federation)
+        kept = kept_anchors([fed.server_dir, cli.settings.nvflare_workspace], site=site)
+        if not kept:
+            raise NotFoundError(
+                f"the coordinator kept no audit heads{f' of {site}' if site else ''}: no site with a pinned key "
+                "(`fednode provision --site-key`) has sent a result yet"
+            )
+        if out is not None:
+            lines = [json.dumps(a.to_json(), sort_keys=True) for anchors in kept.values() for a in anchors]
+            tmp = out.with_name(f".{out.name}.tmp")
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            tmp.replace(out)
+        summary = {
+            name: {"heads": len(anchors), "last_seq": max(a.head.seq for a in anchors)}
+            for name, anchors in sorted(kept.items())
+        }
+        payload: dict[str, Any] = {"ok": True, "sites": summary, "out": str(out) if out else None}
+        if out is None:
+            payload["anchors"] = {name: [a.to_json() for a in anchors] for name, anchors in sorted(kept.items())}
+        cli.emit(
+            payload,
+            lambda c: c.print(
+                "\n".join(f"{n}: {v['heads']} heads kept, last seq {v['last_seq']}" for n, v in summary.items())
+                + (f"\nwritten to {out}" if out else "")
+            ),
+        )
+
+
 @study_app.command("download")
 def study_download(
     ctx: typer.Context,

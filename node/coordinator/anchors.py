@@ -24,7 +24,7 @@ import contextlib
 import fcntl
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -100,18 +100,7 @@ class AnchorBook:
 
     def heads(self, site: str) -> list[Anchor]:
         """The anchors kept for ``site``, in the order they were kept."""
-        path = self._path(site)
-        if not path.is_file():
-            return []
-        anchors: list[Anchor] = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                anchors.append(Anchor.from_json(json.loads(line)))
-            except (ValueError, BadInputError):
-                raise BadInputError(f"line {n}: not a kept audit anchor", file=str(path)) from None
-        return anchors
+        return read_anchors(self._path(site))
 
     def last(self, site: str) -> Anchor | None:
         """The kept anchor with the highest seq for ``site``."""
@@ -133,6 +122,40 @@ class AnchorBook:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def read_anchors(path: Path) -> list[Anchor]:
+    """The anchors in one kept-heads file (JSONL), in file order; none when it does not exist."""
+    if not path.is_file():
+        return []
+    anchors: list[Anchor] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"cannot read it ({type(exc).__name__})", file=str(path)) from None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            anchors.append(Anchor.from_json(json.loads(line)))
+        except (ValueError, BadInputError):
+            raise BadInputError(f"line {n}: not a kept audit anchor", file=str(path)) from None
+    return anchors
+
+
+def kept_anchors(roots: Sequence[Path], *, site: str | None = None) -> dict[str, list[Anchor]]:
+    """Every site's kept anchors under the coordinator workspace roots ``roots`` (the first root holding a site's
+    file wins), or only ``site``'s."""
+    kept: dict[str, list[Anchor]] = {}
+    for root in roots:
+        folder = root / ANCHORS_DIR
+        for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else ():
+            if path.stem in kept or (site is not None and path.stem != site):
+                continue
+            anchors = read_anchors(path)
+            if anchors:
+                kept[path.stem] = anchors
+    return kept
 
 
 def _signed_at(site: str, head: SignedHead) -> datetime:

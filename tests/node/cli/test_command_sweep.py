@@ -217,6 +217,7 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(("study", "submit"), (_dir("--federation", "federation"), _dir("--job-folder", "job")), names=("federation",)),
     Row(("study", "status"), (_dir("--federation", "federation"),), extra=("job-nope",), names=("federation",)),
+    Row(("study", "anchors"), (_dir("--federation", "federation"), _out("--out")), names=("federation",)),
     Row(
         ("study", "download"),
         (_dir("--federation", "federation"), _in("--site-key", "pem", prefix="site-1=")),
