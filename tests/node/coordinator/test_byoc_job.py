@@ -132,7 +132,7 @@ def test_what_is_not_a_job_folder_is_refused_with_the_problem_named(
 def test_a_file_instead_of_a_folder_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "job.zip"
     path.write_bytes(b"PK")
-    with pytest.raises(BadInputError, match="not a folder"):
+    with pytest.raises(BadInputError, match="is a file, not a job folder"):
         prepare_byoc_job(path, tmp_path / "jobs", sites=SITES, model_spec="tiny")
 
 
