@@ -470,18 +470,17 @@ def _pinned_site_keys(entries: list[str], sites: set[str]) -> dict[str, str]:
 
 
 def _site_keys(entries: list[str]) -> dict[str, str]:
-    """``SITE=FILE`` options to site name -> public key PEM text."""
+    """``SITE=FILE`` options to site name -> public key PEM text; a malformed entry is a usage error (exit 2), a
+    missing, unreadable or binary key file bad input (exit 4) naming the option and the file."""
     from fednode.errors import ConfigError
+    from policies.keys import public_key_pem, read_public_key_file
 
     keys: dict[str, str] = {}
     for entry in entries:
         site, sep, path = entry.partition("=")
         if not sep or not site or not path:
             raise ConfigError(f"--site-key {entry!r}: expected SITE=PUBLIC_KEY_FILE")
-        try:
-            keys[site] = Path(path).read_text(encoding="ascii")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"--site-key {site}: cannot read {path} ({type(exc).__name__})") from exc
+        keys[site] = public_key_pem(read_public_key_file(Path(path), option=f"--site-key {site}"))
     return keys
 
 

@@ -188,6 +188,11 @@ def compile_cmd(
 
         path, policy = _load(cli, policy_file)
         local = out or cli.settings.site_local_dir
+        if base_resources is not None and not base_resources.is_file():  # only the default may be absent
+            from fednode.errors import BadInputError
+
+            problem = "not a file" if base_resources.exists() else "no such file"
+            raise BadInputError(problem, file=f"--base-resources {base_resources}")
         base = load_base_resources(base_resources or local / "resources.json.default")
         files = compile_site(policy, base_resources=base)
         built = validate_site_files(files) if validate else {}

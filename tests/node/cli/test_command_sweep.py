@@ -274,13 +274,7 @@ ROWS: tuple[Row, ...] = (
 
 # Rows failing today: "<command> <option> <case>", "<command> home" or "<command> heavy" -> owner.
 # Strict xfail: a fixed row fails until its entry is removed here.
-FINDINGS: dict[str, str] = {
-    **{
-        f"study download --site-key {case}": "fl-ops: an unreadable SITE=FILE key is exit 2 (usage), not 4"
-        for case in FILE_CASES
-    },
-    "policy compile --base-resources missing": "audit-keys: a typed --base-resources that is absent is ignored",
-}
+FINDINGS: dict[str, str] = {}
 
 
 def _leaf_commands() -> list[tuple[str, ...]]:
