@@ -41,9 +41,11 @@ STARTED = (JobState.RUNNING, JobState.FINISHED)
 _demo_policy = demo.site_policy
 
 
-def _four_eyes_policy(site: str, *, sites: int, min_records: int, byoc: bool = False) -> dict[str, Any]:
+def _four_eyes_policy(
+    site: str, *, sites: int, min_records: int, byoc: bool = False, approver_keys: Any = None
+) -> dict[str, Any]:
     """The demo's site policy; at this site two distinct approvers, each with a TOTP code."""
-    policy = _demo_policy(site, sites=sites, min_records=min_records, byoc=byoc)
+    policy = _demo_policy(site, sites=sites, min_records=min_records, byoc=byoc, approver_keys=approver_keys)
     if site == HERE:
         policy["approval"] = {  # typed names + TOTP in tmux (signed approvals: tests/tui/test_decisions.py)
             "approvers": list(APPROVERS),
