@@ -41,7 +41,9 @@ def _model(cli: CliContext, common: _Common) -> str:
 def _check_inputs(cli: CliContext, common: _Common) -> None:
     """The model and the data are there, before torch and transformers load (exit 4, nothing created)."""
     from node.local.inputs import check_data_dir, check_model_spec, check_out_dir
+    from node.ml.algorithms import check_algorithm
 
+    check_algorithm(common.aggregator, "--aggregator")
     check_out_dir(common.out)
     check_model_spec(_model(cli, common), "--model" if common.model else "fl.model_dir")
     if common.data_dir is not None:

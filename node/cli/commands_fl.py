@@ -287,6 +287,9 @@ def study_submit(
                 ),
             )
             return
+        from node.ml.algorithms import check_algorithm
+
+        check_algorithm(algorithm)
         fed = _load(cli, federation)
         spec = StudySpec(
             name=name or "ner-study",

@@ -529,14 +529,18 @@ def _build_study(config: DemoConfig, sites: list[str], jobs_dir: Path) -> tuple[
 
 def check_demo_inputs(config: DemoConfig) -> None:
     """Refuse what cannot work before any hospital is set up (exit 4, nothing created): a ``--job`` that is not an
-    NVFlare job folder, a ``--model`` that is neither a known name nor a checkpoint folder."""
+    NVFlare job folder, a ``--model`` that is neither a known name nor a checkpoint folder, an unknown
+    ``--algorithm`` (exit 2)."""
     from node.local.inputs import check_model_spec
+    from node.ml.algorithms import check_algorithm
 
     if config.job is not None:
         from node.coordinator.byoc import check_job_folder
 
         check_job_folder(config.job)
     check_model_spec(config.model_spec)
+    if config.job is None:  # a job folder brings its own server workflow; the built-in study names a rule
+        check_algorithm(config.algorithm)
 
 
 def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> DemoResult:

@@ -43,17 +43,7 @@ from node.ml.aggregation.median import CoordinateMedian
 from node.ml.aggregation.quorum import Quorum
 from node.ml.aggregation.scaffold import Scaffold
 from node.ml.aggregation.trimmed_mean import TrimmedMean
-
-AGGREGATORS: tuple[str, ...] = (
-    "fedavg",
-    "fedprox",
-    "scaffold",
-    "median",
-    "trimmed_mean",
-    "geometric_median",
-    "norm_clipping",
-    "fltrust",
-)
+from node.ml.algorithms import AGGREGATORS
 
 
 def make_aggregator(name: str, **options: Any) -> Aggregator:
