@@ -112,15 +112,10 @@ def _removed_on_failure(url: str) -> Iterator[None]:
 
 
 def _check_notes_file(notes: Path) -> None:
-    from fednode.errors import NoteInputError
+    """Missing, a folder or device, binary or empty: bad input before anything is created (deid's own check)."""
+    from deid.checks import check_input
 
-    if not notes.is_file():
-        raise NoteInputError("notes file does not exist", file=str(notes))
-    head = notes.read_bytes()[:8192]
-    if not head.strip():
-        raise NoteInputError("notes file is empty: nothing to load", file=str(notes))
-    if b"\0" in head:
-        raise NoteInputError("not a text file (binary): expected JSON lines", file=str(notes), line=1)
+    check_input(notes, what="notes")
 
 
 def _check_cdm_has_persons(url: str) -> None:
