@@ -15,35 +15,12 @@ import pytest
 from sqlalchemy import create_engine, insert
 from typer.testing import CliRunner
 
-from deid.engine import DeidResult
-from deid.labels import Label
-from deid.offsets import OffsetMap, Replacement
-from deid.spans import PhiSpan
 from node.cli.main import app
 from omop_etl.cdm import Person, create_cdm
+from tests.node.cli.deid_stub import NAME, StubDeidentifier
 
 REPO = Path(__file__).resolve().parents[3]
-NAME = "Kari Hansen"
 BINARY = b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\xff\xfe" * 50
-
-
-class _StubDeidentifier:
-    """Tags every "Kari Hansen" as PERSON; built without Presidio."""
-
-    def __init__(self, **_: Any) -> None:
-        pass
-
-    def detect(self, text: str, lang: str) -> list[PhiSpan]:
-        at = text.find(NAME)
-        return [] if at < 0 else [PhiSpan(at, at + len(NAME), Label.PERSON)]
-
-    def deidentify(self, text: str, lang: str, patient: str, operator: Any = None) -> DeidResult:
-        phi = self.detect(text, lang)
-        if not phi:
-            return DeidResult(text, (), OffsetMap([]))
-        s = phi[0]
-        new = text[: s.start] + "<PERSON>" + text[s.end :]
-        return DeidResult(new, tuple(phi), OffsetMap([Replacement(s.start, s.end, s.start, s.start + 8, s.label)]))
 
 
 def _never(*_: Any, **__: Any) -> Any:
@@ -52,7 +29,7 @@ def _never(*_: Any, **__: Any) -> Any:
 
 @pytest.fixture
 def stub_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("deid.engine.Deidentifier", _StubDeidentifier)
+    monkeypatch.setattr("deid.engine.Deidentifier", StubDeidentifier)
     monkeypatch.setattr("deid.engine.build_analyzer", _never)
 
 

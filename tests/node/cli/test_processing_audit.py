@@ -19,19 +19,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from deid.engine import DeidResult
-from deid.labels import Label
-from deid.offsets import OffsetMap, Replacement
-from deid.spans import PhiSpan
 from node.cli._audit import operator_name
 from node.cli.main import app
 from node.site.processing import folder_digest, secret_id
+from tests.node.cli.deid_stub import NAME, StubDeidentifier
 from tests.omop_etl.helpers import REPO, SYNTHEA
 
 EXAMPLES = REPO / "policies" / "examples"
 ACCEPTED = REPO / "omop_etl" / "dq" / "accepted_bundled_sample.txt"
 SECRET = "a-test-site-secret-of-some-length"
-NAME = "Kari Hansen"
 PROCESSING = {
     "key:created",
     "etl:loaded",
@@ -44,25 +40,6 @@ PROCESSING = {
 }
 
 
-class _StubDeidentifier:
-    """Tags every "Kari Hansen" as PERSON; built without Presidio."""
-
-    def __init__(self, **_: Any) -> None:
-        pass
-
-    def detect(self, text: str, lang: str) -> list[PhiSpan]:
-        at = text.find(NAME)
-        return [] if at < 0 else [PhiSpan(at, at + len(NAME), Label.PERSON)]
-
-    def deidentify(self, text: str, lang: str, patient: str, operator: Any = None) -> DeidResult:
-        phi = self.detect(text, lang)
-        if not phi:
-            return DeidResult(text, (), OffsetMap([]))
-        s = phi[0]
-        new = text[: s.start] + "<PERSON>" + text[s.end :]
-        return DeidResult(new, tuple(phi), OffsetMap([Replacement(s.start, s.end, s.start, s.start + 8, s.label)]))
-
-
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("COLUMNS", "80")
@@ -72,7 +49,7 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 @pytest.fixture
 def stub_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("deid.engine.Deidentifier", _StubDeidentifier)
+    monkeypatch.setattr("deid.engine.Deidentifier", StubDeidentifier)
 
 
 def _patients() -> list[dict[str, str]]:
