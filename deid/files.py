@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,6 +29,7 @@ from deid.batch import (
     read_lines,
 )
 from deid.checks import check_input, check_operator
+from fednode import atomic
 from fednode.settings import DeidSettings
 
 log = logging.getLogger("fednode.deid.files")
@@ -77,34 +77,19 @@ def held_lines(records: list[QuarantinedRecord], limit: int = 10) -> str:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (UTF-8) through a temporary file beside it and an atomic rename."""
+    """Write ``text`` to ``path`` (UTF-8) atomically (:func:`fednode.atomic.write_text_atomic`), making its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        Path(tmp_name).replace(path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    atomic.write_text_atomic(path, text)
 
 
 def write_jsonl_atomic(path: Path, records: Iterable[DeidentifiedRecord]) -> int:
-    """Write ``records`` to ``path`` through a temporary file and an atomic rename; returns the count."""
+    """Write ``records`` to ``path`` atomically (:func:`fednode.atomic.atomic_text`); returns the count."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-                count += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp_name).replace(path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic.atomic_text(path) as handle:
+        for record in records:
+            handle.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+            count += 1
     return count
 
 

@@ -3,12 +3,8 @@ invalid site policy (they warn and go on); output files are checked before any w
 
 from __future__ import annotations
 
-import os
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -42,24 +38,4 @@ def check_output_file(path: Path, option: str) -> None:
         raise BadInputError(f"folder {path.parent} does not exist", file=f"{option} {path}")
 
 
-@contextmanager
-def atomic_text(path: Path) -> Iterator[IO[str]]:
-    """Write ``path`` through a temp file beside it, renamed into place only when the block succeeds."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """``path.write_text(text)``, atomically (:func:`atomic_text`)."""
-    with atomic_text(path) as fh:
-        fh.write(text)
-
-
-__all__ = ["atomic_text", "check_output_file", "open_read_only", "write_text_atomic"]
+__all__ = ["check_output_file", "open_read_only"]

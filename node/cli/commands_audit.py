@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from fednode.atomic import atomic_text, write_text_atomic
 from node.cli._audit import operator_name
 from node.cli._context import get_ctx, handled_errors
-from node.cli._state import atomic_text, check_output_file, open_read_only, write_text_atomic
+from node.cli._state import check_output_file, open_read_only
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey

@@ -370,9 +370,9 @@ def study_anchors(
             )
         if out is not None:
             lines = [json.dumps(a.to_json(), sort_keys=True) for anchors in kept.values() for a in anchors]
-            tmp = out.with_name(f".{out.name}.tmp")
-            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            tmp.replace(out)
+            from fednode.atomic import write_text_atomic
+
+            write_text_atomic(out, "\n".join(lines) + "\n")
         summary = {
             name: {"heads": len(anchors), "last_seq": max(a.head.seq for a in anchors)}
             for name, anchors in sorted(kept.items())

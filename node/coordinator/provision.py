@@ -39,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from fednode.atomic import write_text_atomic
 from fednode.errors import ConfigError, FednodeError, ServiceError
 from node.kit.layout import (
     COORDINATOR_KEY_DIR,
@@ -206,8 +207,8 @@ def provision_federation(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    _write_atomic(out_dir / "project.yml", project_yml)
-    _write_atomic(out_dir / FEDERATION_FILE, json.dumps(federation.to_json(), indent=2))
+    write_text_atomic(out_dir / "project.yml", project_yml)
+    write_text_atomic(out_dir / FEDERATION_FILE, json.dumps(federation.to_json(), indent=2))
     if existing is not None:
         log.warning("provision.replaced root=%s previous=%s", out_dir, existing)
     log.info("provision.done project=%s sites=%d root=%s", project, len(sites), out_dir)
@@ -264,12 +265,6 @@ def _swap_in(staging: Path, workspace: Path) -> None:
     staging.rename(workspace)
     if old.exists():
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def existing_federation(out_dir: Path) -> str | None:
