@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from deid.batch import read_lines
 from deid.checks import check_input
 from deid.labels import normalise_language
+from fednode.atomic import atomic_text
 from fednode.errors import NoteInputError
 from fednode.settings import DeidSettings
 
@@ -46,27 +47,22 @@ def detect_file(input_path: Path, output: Path, settings: DeidSettings) -> dict[
     engine = Deidentifier(operator="tag")
     notes = spans = errors = 0
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
     reasons: Counter[str] = Counter()
     labels: Counter[str] = Counter()
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            for _, raw in read_lines(input_path):
-                result = _detect_one(engine, settings, raw)
-                notes += 1
-                found: list[dict[str, Any]] = result["spans"]
-                spans += len(found)
-                labels.update(str(span["label"]) for span in found)
-                if "error" in result:
-                    errors += 1
-                    reasons[str(result["error"])] += 1
-                handle.write(json.dumps(result, ensure_ascii=False) + "\n")
+    with atomic_text(output) as handle:  # renamed into place only if the block ends without an error
+        for _, raw in read_lines(input_path):
+            result = _detect_one(engine, settings, raw)
+            notes += 1
+            found: list[dict[str, Any]] = result["spans"]
+            spans += len(found)
+            labels.update(str(span["label"]) for span in found)
+            if "error" in result:
+                errors += 1
+                reasons[str(result["error"])] += 1
+            handle.write(json.dumps(result, ensure_ascii=False) + "\n")
         if errors == notes:
             why = ", ".join(f"{reason} x{n}" for reason, n in sorted(reasons.items()))
             raise NoteInputError(f"no note could be read ({why}); nothing written", file=str(input_path))
-        tmp.replace(output)
-    finally:
-        tmp.unlink(missing_ok=True)
     return {
         "notes": notes,
         "spans": spans,

@@ -52,6 +52,7 @@ from nvflare.app_common.job_launcher.process_launcher import ProcessHandle
 from nvflare.utils.job_launcher_utils import add_custom_dir_to_path, get_credential_env
 from nvflare.utils.process_utils import spawn_process
 
+from fednode.atomic import write_text_atomic
 from fednode.errors import ByocConfigError, FednodeError, SandboxError, SandboxUnavailableError
 from node.site.byoc_config import TaskScript, confined_config, plan_client_config, resolve_script
 from node.site.context import SiteContext, UsesSiteContext
@@ -435,6 +436,4 @@ def _kind(value: str) -> str:
 
 
 def _atomic_write_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.fednode-tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=2))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fednode.atomic import write_text_atomic
 from node.ml.experiments.runner import ExperimentReport
 
 TITLES = {
@@ -81,6 +82,4 @@ def write_report(report: ExperimentReport, out_dir: Path, stem: str | None = Non
 
 def write_json(payload: dict[str, Any], path: Path) -> None:
     """Pretty JSON, written to a temporary file first so a crash never leaves half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
