@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from fednode.errors import BadInputError, ConfigError, NotFoundError, SignatureError
+from fednode.inputs import read_input_bytes
 
 log = logging.getLogger("fednode.policies.keys")
 
@@ -157,12 +158,7 @@ def read_public_key_file(path: Path, *, option: str = "--public-key") -> Ed25519
     """An Ed25519 public key from a PEM file a person named with ``option``: a missing, unreadable, binary or
     non-Ed25519 file is :class:`~fednode.errors.BadInputError` (exit 4) naming the option and the file."""
     where = f"{option} {path}"
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BadInputError("no such file", file=where) from None
-    except OSError as exc:
-        raise BadInputError(f"cannot read it ({type(exc).__name__})", file=where) from None
+    data = read_input_bytes(path, where=where)
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError):

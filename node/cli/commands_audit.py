@@ -330,19 +330,13 @@ def register(app: typer.Typer) -> None:
         site's audit chain no longer holds the audit head the receipt was issued with (records deleted or
         rewritten)."""
         from fednode.errors import BadInputError
+        from fednode.inputs import read_input_text
         from policies.keys import read_public_key_file
         from policies.receipts import Receipt, verify_receipt
 
         cli = get_ctx(ctx)
         with handled_errors(cli):
-            try:
-                text = path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                raise BadInputError("no such file", file=str(path)) from None
-            except UnicodeDecodeError:
-                raise BadInputError("not a receipt (not UTF-8 text: a binary file?)", file=str(path)) from None
-            except OSError as exc:
-                raise BadInputError(f"cannot read it ({type(exc).__name__})", file=str(path)) from None
+            text = read_input_text(path, where=str(path), not_text="not a receipt (not UTF-8 text: a binary file?)")
             try:
                 receipt = Receipt.loads(text)
             except BadInputError as exc:

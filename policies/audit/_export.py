@@ -19,6 +19,7 @@ from typing import IO, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fednode.errors import AuditChainError, BadInputError
+from fednode.inputs import read_input_text
 from policies.audit._chain import (
     HEAD_TYPE,
     AuditRecord,
@@ -179,14 +180,7 @@ def read_anchors(path: Path, *, option: str = "--anchors") -> list[SignedHead]:
     receipt, an export): see :func:`~policies.audit.find_heads`. A missing, binary or malformed file, or one
     holding no signed head, is :class:`BadInputError` naming the option and the file."""
     where = f"{option} {path}"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInputError("no such file", file=where) from None
-    except UnicodeDecodeError:
-        raise BadInputError("not JSON text (a binary file?)", file=where) from None
-    except OSError as exc:
-        raise BadInputError(f"cannot read it ({type(exc).__name__})", file=where) from None
+    text = read_input_text(path, where=where, not_text="not JSON text (a binary file?)")
     try:
         heads = find_heads(json.loads(text))
     except json.JSONDecodeError:
