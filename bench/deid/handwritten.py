@@ -26,7 +26,7 @@ import regex
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data" / "deid-handwritten"
-SPLITS = ("dev", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7")
+SPLITS = ("dev", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8")
 
 LABELS = {
     "P": "PERSON",
