@@ -58,6 +58,13 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sites", default="2,4,6")
     p.add_argument("--shares", default="50/50,75/25,90/10")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
+    p.add_argument(
+        "--protocol",
+        default="standard",
+        choices=("standard", "flare-example"),
+        help="evaluation protocol; flare-example writes fl_experiments_flare.*",
+    )
+    p.add_argument("--subword-labels", default="first", choices=("first", "all"), help="flare-example only")
     p.add_argument("--resume", action="store_true", help="skip runs already in the checkpoint file")
     p.add_argument("--no-overhead", action="store_true", help="skip the overhead measurement")
     p.add_argument("--overhead-only", action="store_true", help="only measure the overhead (fl_overhead.json/.md)")
@@ -88,6 +95,8 @@ def _config(a: argparse.Namespace) -> ExperimentConfig:
         batch_size=a.batch_size,
         bf16=a.bf16,
         progress=not a.no_progress,
+        protocol=a.protocol,
+        subword_labels=a.subword_labels,
     )
 
 
@@ -160,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
     a = _args(argv)
     cfg = _config(a)
+    stem = STEM if cfg.protocol == "standard" else f"{STEM}_flare" + ("" if cfg.subword_labels == "first" else "_all")
     a.out.mkdir(parents=True, exist_ok=True)
-    checkpoint = a.out / f"{STEM}.runs.json"
+    checkpoint = a.out / f"{stem}.runs.json"
     done: dict[str, Any] = {}
     if a.resume and checkpoint.is_file():
         saved = json.loads(checkpoint.read_text(encoding="utf-8"))
@@ -239,12 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         "overhead_target_pct": 10.0,
         "workers": a.workers,
     }
-    write_json(payload, a.out / f"{STEM}.json")
-    md = [f"## Federated vs central NER ({'quick' if a.quick else 'full'} run)", ""]
+    write_json(payload, a.out / f"{stem}.json")
+    md = [f"## Federated vs central NER ({'quick' if a.quick else 'full'} run, protocol `{cfg.protocol}`)", ""]
     md += [markdown_table(r) for r in reports]
     md += _overhead_markdown(overhead)
-    (a.out / f"{STEM}.md").write_text("\n".join(md), encoding="utf-8")
-    plot_f1(reports, a.out / f"{STEM}_f1.png")
+    (a.out / f"{stem}.md").write_text("\n".join(md), encoding="utf-8")
+    plot_f1(reports, a.out / f"{stem}_f1.png")
     print("\n".join(md))
     return 0
 

@@ -32,6 +32,8 @@ class _Common:
     bf16: bool
     aggregator: str
     data_dir: Path | None
+    protocol: str = "standard"
+    subword_labels: str = "first"
 
 
 def _model(cli: CliContext, common: _Common) -> str:
@@ -42,7 +44,9 @@ def _check_inputs(cli: CliContext, common: _Common) -> None:
     """The model and the data are there, before torch and transformers load (exit 4, nothing created)."""
     from node.local.inputs import check_data_dir, check_model_spec, check_out_dir
     from node.ml.algorithms import check_algorithm
+    from node.ml.experiments.config import check_protocol
 
+    check_protocol(common.protocol, common.subword_labels)
     check_algorithm(common.aggregator, "--aggregator")
     check_out_dir(common.out)
     check_model_spec(_model(cli, common), "--model" if common.model else "fl.model_dir")
@@ -69,6 +73,8 @@ def _config(cli: CliContext, common: _Common) -> ExperimentConfig:
         aggregator=common.aggregator,
         progress=not cli.json_output and sys.stderr.isatty(),
         data_dir=common.data_dir or DATA_DIR,
+        protocol=common.protocol,
+        subword_labels=common.subword_labels,
     )
 
 
@@ -143,6 +149,23 @@ _DataDir = Annotated[
         "--data-dir", metavar="DIR", help="Folder with train.tsv and test.tsv (default: bundled NCBI-disease)."
     ),
 ]
+_Protocol = Annotated[
+    str,
+    typer.Option(
+        "--protocol",
+        metavar="NAME",
+        help="standard (official split, word-level seqeval: the headline) or flare-example (NVIDIA FLARE's "
+        "NER example: seeded 80/10/10 re-split, seqeval over labelled sub-words).",
+    ),
+]
+_SubwordLabels = Annotated[
+    str,
+    typer.Option(
+        "--subword-labels",
+        metavar="first|all",
+        help="flare-example only: label the first sub-word of each word (as the example) or every piece.",
+    ),
+]
 _Agg = Annotated[
     str, typer.Option("--aggregator", metavar="NAME", help="fedavg, fedprox, scaffold, median, trimmed_mean, ...")
 ]
@@ -172,6 +195,8 @@ def register(app: typer.Typer) -> None:
         bf16: _Bf16 = False,
         aggregator: _Agg = "fedavg",
         data_dir: _DataDir = None,
+        protocol: _Protocol = "standard",
+        subword_labels: _SubwordLabels = "first",
     ) -> None:
         """Federated NER with 2, 4, 6 ... sites holding even shares, against a central baseline."""
         cli = get_ctx(ctx)
@@ -194,6 +219,8 @@ def register(app: typer.Typer) -> None:
                 bf16,
                 aggregator,
                 data_dir,
+                protocol,
+                subword_labels,
             )
             _check_inputs(cli, common)
             from node.ml.experiments import clients_configurations
@@ -220,6 +247,8 @@ def register(app: typer.Typer) -> None:
         bf16: _Bf16 = False,
         aggregator: _Agg = "fedavg",
         data_dir: _DataDir = None,
+        protocol: _Protocol = "standard",
+        subword_labels: _SubwordLabels = "first",
     ) -> None:
         """Federated NER with skewed data shares between sites, against a central baseline."""
         cli = get_ctx(ctx)
@@ -242,6 +271,8 @@ def register(app: typer.Typer) -> None:
                 bf16,
                 aggregator,
                 data_dir,
+                protocol,
+                subword_labels,
             )
             _check_inputs(cli, common)
             from node.ml.experiments import imbalance_configurations

@@ -12,6 +12,24 @@ from fednode.errors import ConfigError
 DATA_DIR = bundled("ncbi-disease")
 """The bundled NCBI-disease corpus (package data of ``fednode``)."""
 
+STANDARD = "standard"
+FLARE_EXAMPLE = "flare-example"
+PROTOCOLS: tuple[str, ...] = (STANDARD, FLARE_EXAMPLE)
+"""The evaluation protocols (:mod:`node.ml.experiments.protocol`)."""
+SUBWORD_LABELS: tuple[str, ...] = ("first", "all")
+
+
+def check_protocol(name: str, subword_labels: str = "first") -> None:
+    """Refuse an unknown protocol or sub-word labelling (ConfigError naming the choices)."""
+    if name not in PROTOCOLS:
+        raise ConfigError(f"--protocol: unknown protocol {name!r}; use one of: {', '.join(PROTOCOLS)}")
+    if subword_labels not in SUBWORD_LABELS:
+        raise ConfigError(
+            f"--subword-labels: unknown labelling {subword_labels!r}; use one of: {', '.join(SUBWORD_LABELS)}"
+        )
+    if name == STANDARD and subword_labels != "first":
+        raise ConfigError("--subword-labels: the standard protocol labels the first sub-word of each word only")
+
 
 @dataclass(frozen=True)
 class ExperimentConfig:
@@ -19,7 +37,10 @@ class ExperimentConfig:
 
     ``lr`` None picks 5e-5 for a pretrained checkpoint and 3e-3 for the tiny random BERT. ``train_limit`` keeps
     the first N training sentences before sharding; ``test_limit`` the first N test sentences (quick runs only:
-    the reported figures use the whole standard test set).
+    the reported figures use the whole standard test set). ``protocol`` is ``standard`` (official split,
+    word-level scoring) or ``flare-example`` (NVIDIA FLARE's example: random 80/10/10 re-split, scored over
+    labelled sub-word positions); ``subword_labels`` ``all`` labels every sub-word piece (flare-example only).
+    See :mod:`node.ml.experiments.protocol`.
     """
 
     rounds: int = 20
@@ -37,9 +58,12 @@ class ExperimentConfig:
     data_dir: Path = DATA_DIR
     eval_batch_size: int = 64
     progress: bool = True
+    protocol: str = "standard"
+    subword_labels: str = "first"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_protocol(self.protocol, self.subword_labels)
         if self.rounds < 1 or self.local_epochs < 1 or self.batch_size < 1:
             raise ConfigError("rounds, local_epochs and batch_size must be at least 1")
         if self.train_limit is not None and self.train_limit < 1:

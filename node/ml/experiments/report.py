@@ -24,12 +24,25 @@ def markdown_table(report: ExperimentReport) -> str:
     rule = "|---|" + "---:|" * len(cols)
     rows = [
         f"| {label} | " + " | ".join(f"{c.final[key]:.3f}" for c in cols) + " |"
-        for label, key in (("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"))
+        for label, key in (
+            ("Precision", "precision"),
+            ("Recall", "recall"),
+            ("F1", "f1"),
+            ("Token accuracy", "accuracy"),
+        )
+        if all(key in c.final for c in cols)
     ]
     hw = report.hardware
     where = hw.get("gpu") or f"CPU ({hw.get('cpu_count')} cores)"
+    if cfg.protocol == "standard":
+        scored = "Entity-level seqeval over words on the standard NCBI-disease test set"
+    else:
+        scored = (
+            f"Protocol `{cfg.protocol}` (NVIDIA FLARE's example: seeded 80/10/10 re-split of all sentences, "
+            f"{cfg.subword_labels} sub-word(s) labelled, seqeval over labelled sub-word positions) on its test set"
+        )
     note = (
-        f"Entity-level seqeval scores on the NCBI-disease test set ({report.data['test_sentences']} sentences, "
+        f"{scored} ({report.data['test_sentences']} sentences, "
         f"{report.data['test_mentions']} mentions) after {cfg.rounds} round(s) x {cfg.local_epochs} local epoch(s); "
         f"central: {cfg.rounds * cfg.local_epochs} epoch(s) on the same {report.data['train_sentences']} training "
         f"sentences. Model `{cfg.model}`, batch {cfg.batch_size}, lr {cfg.learning_rate:g}, "

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from node.ml.experiments.config import ExperimentConfig, shares_label
+from node.ml.experiments.protocol import encoder_for, load_splits
 from node.ml.experiments.simulation import RunResult, message_bytes, run_federation
 from node.ml.ner import (
     EncodedDataset,
@@ -24,7 +25,6 @@ from node.ml.ner import (
     count_entities,
     encode,
     load_ner_model,
-    read_conll,
     shard,
 )
 
@@ -46,18 +46,21 @@ class ExperimentContext:
 
     @classmethod
     def load(cls, config: ExperimentConfig) -> ExperimentContext:
-        train = read_conll(config.data_dir / "train.tsv", limit=config.train_limit)
-        test_examples = read_conll(config.data_dir / "test.tsv", limit=config.test_limit)
+        """Read the protocol's split (``train_limit`` / ``test_limit`` keep the first N), load the model."""
+        splits = load_splits(config.protocol, config.data_dir)
+        train = splits.train[: config.train_limit] if config.train_limit is not None else splits.train
+        test_examples = splits.test[: config.test_limit] if config.test_limit is not None else splits.test
         model = load_ner_model(config.model, device=config.device, seed=config.seed)
-        return cls(config, model, model.state(), train, encode(test_examples, model.tokenizer))
+        return cls(config, model, model.state(), train, _encode(config, test_examples, model))
 
     def encode_shards(self, shares: Sequence[float]) -> list[EncodedDataset]:
-        return [encode(part, self.model.tokenizer) for part in shard(self.train, shares, seed=self.config.seed)]
+        parts = shard(self.train, shares, seed=self.config.seed)
+        return [_encode(self.config, part, self.model) for part in parts]
 
     def run_central(self) -> RunResult:
         """The central baseline (computed once, shared by both experiments)."""
         if self.central is None:
-            data = encode(self.train, self.model.tokenizer)
+            data = _encode(self.config, self.train, self.model)
             self.central = run_federation(
                 CENTRAL,
                 [data],
@@ -68,6 +71,12 @@ class ExperimentContext:
                 central=True,
             )
         return self.central
+
+
+def _encode(config: ExperimentConfig, examples: Sequence[NerExample], model: NerModel) -> EncodedDataset:
+    """Encode with the configuration's sub-word labelling."""
+    encoded: EncodedDataset = encoder_for(config.subword_labels)(examples, model.tokenizer)
+    return encoded
 
 
 @dataclass

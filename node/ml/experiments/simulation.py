@@ -55,6 +55,7 @@ class RoundRecord:
     eval_seconds: float
     bytes_down: int
     bytes_up: int
+    accuracy: float = float("nan")  # token-level, over the positions the protocol scores
 
     @property
     def round_seconds(self) -> float:
@@ -73,7 +74,7 @@ class RunResult:
     @property
     def final(self) -> dict[str, float]:
         last = self.rounds[-1]
-        return {"precision": last.precision, "recall": last.recall, "f1": last.f1}
+        return {"precision": last.precision, "recall": last.recall, "f1": last.f1, "accuracy": last.accuracy}
 
     def median_round_seconds(self) -> float:
         return statistics.median(r.round_seconds for r in self.rounds)
@@ -91,7 +92,7 @@ class RunResult:
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
         """Rebuild a run written by :meth:`as_dict` (benchmarks resume from their checkpoint file)."""
         names = RoundRecord.__dataclass_fields__.keys()
-        rounds = [RoundRecord(**{k: r[k] for k in names}) for r in data["rounds"]]
+        rounds = [RoundRecord(**{k: r[k] for k in names if k in r}) for r in data["rounds"]]
         return cls(name=str(data["name"]), site_sizes=[int(x) for x in data["site_sizes"]], rounds=rounds)
 
 
@@ -202,7 +203,8 @@ def run_federation(
         state = apply_update(state, aggregated)
         aggregate_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        scores = evaluate(state, test, model=model, batch_size=config.eval_batch_size)
+        level = "word" if config.protocol == "standard" else "subword"
+        scores = evaluate(state, test, model=model, batch_size=config.eval_batch_size, level=level)
         eval_s = time.perf_counter() - t0
         record = RoundRecord(
             round=rnd,
@@ -217,6 +219,7 @@ def run_federation(
             eval_seconds=eval_s,
             bytes_down=bytes_down,
             bytes_up=bytes_up,
+            accuracy=scores.accuracy,
         )
         result.rounds.append(record)
         log.info("experiment.round name=%s round=%d f1=%.4f seconds=%.2f", name, rnd, record.f1, record.round_seconds)

@@ -1,4 +1,9 @@
-"""Evaluation: predict word-level tags from first-subword logits and score whole mentions with seqeval."""
+"""Evaluation: predict tags from the logits and score whole mentions with seqeval, plus token accuracy.
+
+``level="word"`` (the standard protocol): one tag per word from its first sub-word, every word of the example
+scored (words lost to truncation count as ``O``). ``level="subword"`` (NVIDIA FLARE's NER example): the tags at
+the labelled sub-word positions of the encoding (label != -100), scored as sequences of those positions.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F  # noqa: N812  # torch's own convention
 
+from node.ml.ner.crf import crf_of, words_from_crf
 from node.ml.ner.data import NerExample
 from node.ml.ner.encoding import EncodedDataset, collate, encode
 from node.ml.ner.labels import ID2LABEL, IGNORE_INDEX
@@ -17,11 +23,13 @@ from node.ml.ner.model import NerModel, StateDict
 
 @dataclass(frozen=True)
 class EvalResult:
-    """Entity-level scores, mean token loss, and the predicted tags per example."""
+    """Entity-level scores, mean token loss, the predicted tags per example (words or labelled sub-words), and
+    token-level accuracy over the same positions."""
 
     scores: EntityScores
     loss: float
     predictions: tuple[tuple[str, ...], ...]
+    accuracy: float = float("nan")
 
     def metrics(self) -> dict[str, float]:
         """Numbers only (what may leave a site): precision, recall, f1, support, loss."""
@@ -40,6 +48,20 @@ def words_from_logits(logits: torch.Tensor, word_ids: Sequence[int | None], num_
     return tuple(tags)
 
 
+def labelled_positions(logits: torch.Tensor, labels: Sequence[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(gold, predicted) tags at the positions whose label is not -100 (the sub-word-level view)."""
+    best = logits.argmax(dim=-1).tolist()
+    keep = [pos for pos, lab in enumerate(labels) if lab != IGNORE_INDEX and pos < len(best)]
+    return tuple(ID2LABEL[labels[p]] for p in keep), tuple(ID2LABEL[int(best[p])] for p in keep)
+
+
+def token_accuracy(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> float:
+    """The share of positions whose predicted tag equals the gold one (micro; NaN when there are none)."""
+    total = sum(len(g) for g in gold)
+    right = sum(a == b for g, p in zip(gold, predicted, strict=True) for a, b in zip(g, p, strict=True))
+    return right / total if total else float("nan")
+
+
 @torch.no_grad()
 def evaluate(
     state: StateDict | None,
@@ -47,8 +69,11 @@ def evaluate(
     *,
     model: NerModel,
     batch_size: int = 64,
+    level: str = "word",
 ) -> EvalResult:
-    """Score ``state`` (or the model's current weights when None) on gold-tagged examples."""
+    """Score ``state`` (or the model's current weights when None) on gold-tagged examples, per ``level``."""
+    if level not in ("word", "subword"):
+        raise ValueError(f"level is 'word' or 'subword', not {level!r}")
     data = examples if isinstance(examples, EncodedDataset) else encode(examples, model.tokenizer)
     if state is not None:
         model.load_state(state)
@@ -56,8 +81,10 @@ def evaluate(
     was_training = net.training
     net.eval()
     pad_id = int(model.tokenizer.pad_token_id or 0)
+    crf = crf_of(net)
     order = sorted(range(len(data)), key=lambda i: len(data.encoded[i].input_ids))
     predictions: list[tuple[str, ...]] = [()] * len(data)
+    golds: list[tuple[str, ...]] = [ex.tags for ex in data.examples]
     loss_sum, token_count = 0.0, 0
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
@@ -72,8 +99,18 @@ def evaluate(
         token_count += int((labels != IGNORE_INDEX).sum())
         for row, i in enumerate(idx):
             enc = data.encoded[i]
-            predictions[i] = words_from_logits(logits[row, : len(enc.input_ids)].cpu(), enc.word_ids, enc.num_words)
+            row_logits = logits[row, : len(enc.input_ids)].cpu()
+            if level == "word" and crf is not None:  # a CRF layer decodes the word sequence with Viterbi
+                predictions[i] = words_from_crf(crf, row_logits, enc.word_ids, enc.num_words)
+            elif level == "word":
+                predictions[i] = words_from_logits(row_logits, enc.word_ids, enc.num_words)
+            else:
+                golds[i], predictions[i] = labelled_positions(row_logits, enc.labels)
     if was_training:
         net.train()
-    gold = [ex.tags for ex in data.examples]
-    return EvalResult(entity_scores(gold, predictions), loss_sum / max(token_count, 1), tuple(predictions))
+    return EvalResult(
+        entity_scores(golds, predictions),
+        loss_sum / max(token_count, 1),
+        tuple(predictions),
+        token_accuracy(golds, predictions),
+    )
