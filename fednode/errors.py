@@ -28,6 +28,7 @@
     ├── DataQualityError              the data-quality gate failed                        (exit 4)
     └── ServiceError                  an external component failed (database, NVFlare)   (exit 1)
         ├── QuorumNotMetError         fewer site updates arrived than the round's min_clients
+        ├── SecureAggregationError    a secure-aggregation round cannot finish (below its threshold, bad message)
         └── SandboxError              a job sandbox spec is malformed or confinement failed
 
 Messages never contain patient text or identifiers: they name files, lines, fields, ids and reasons only.
@@ -184,6 +185,11 @@ class QuorumNotMetError(ServiceError):
         super().__init__(message)
         self.arrived = arrived
         self.required = required
+
+
+class SecureAggregationError(ServiceError):
+    """A secure-aggregation round cannot finish: fewer sites than its threshold remain, or a protocol message is
+    malformed. The message says which stage and why; the round fails instead of revealing an update."""
 
 
 class SandboxUnavailableError(RefusedByPolicyError):
