@@ -23,6 +23,7 @@
     ├── IntegrityError                something was tampered with or does not match       (exit 5)
     │   ├── AuditChainError           the audit chain is broken; names the first bad record
     │   ├── DigestMismatchError       deployed bytes differ from the approved digest
+    │   ├── CheckpointError           a coordinator checkpoint is unreadable, torn or for another job
     │   └── SignatureError            a signature does not verify
     ├── NotFoundError                 a job, study or record that was asked for does not exist (exit 4)
     ├── DataQualityError              the data-quality gate failed                        (exit 4)
@@ -158,6 +159,11 @@ class DigestMismatchError(IntegrityError):
 
 class SignatureError(IntegrityError):
     """A signature does not verify."""
+
+
+class CheckpointError(IntegrityError):
+    """A coordinator checkpoint cannot be trusted: unreadable, torn (a file does not hash to what the checkpoint
+    names) or for another job digest or study. The message names the checkpoint folder and what is wrong."""
 
 
 class NotFoundError(FednodeError):

@@ -12,3 +12,8 @@ result; the coordinator verifies it against the site's pinned key and keeps it (
 ANCHORS_META_KEY = "fednode_anchors"
 """The task's DXO meta entry (coordinator to sites) with the countersigned anchors: ``{site: anchor JSON}``, the
 last head kept for each site (``policies.anchors.Anchor``); a site keeps its own and removes the entry."""
+
+RESUME_META_KEY = "fednode_resume_of"
+"""Job meta (top level, outside the app and its pinned fields) that ``fednode study resume`` adds to a resubmitted
+job: the id of the study's first job. The coordinator continues from that job's checkpoint; a site carries over its
+approval of that job when the app digest and pinned meta are unchanged (``node.site.resume``)."""
