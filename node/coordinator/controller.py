@@ -41,6 +41,8 @@ from nvflare.app_common.workflows.model_controller import ModelController
 
 from fednode.errors import AuditChainError, FednodeError
 from node.coordinator.anchors import ANCHORS_DIR, HEADS_FILE, AnchorBook, pinned_site_keys
+from node.coordinator.checkpoint import RunCheckpoint, for_run
+from node.coordinator.credit import CreditConfig, CreditKeeper, open_keeper
 from node.coordinator.model import build_initial_state, from_wire, state_nbytes, to_wire
 from node.coordinator.provenance import approvals_from_meta, job_digest_from_meta, sign_final_model
 from node.coordinator.root_set import DEFAULT_ROOT_SET, DEFAULT_ROOT_SIZE, RootSet, train_config
@@ -78,10 +80,12 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         root_set: str | None = None,
         root_size: int = DEFAULT_ROOT_SIZE,
         root_train: Mapping[str, Any] | None = None,
+        credit: Mapping[str, Any] | None = None,
     ) -> None:
         """``root_set``/``root_size``/``root_train`` (FLTrust only): the coordinator's public CoNLL file (default:
         the bundled NCBI-disease devel set), how many of its first sentences to use, and the sites' training
-        settings (executor argument names) for the root update."""
+        settings (executor argument names) for the root update. ``credit``: the sites' reliability record and
+        policy (:class:`node.coordinator.credit.CreditConfig`)."""
         super().__init__(persistor_id="", ignore_result_error=True)
         if num_rounds < 1 or min_clients < 1:
             raise ValueError("num_rounds and min_clients must be at least 1")
@@ -102,6 +106,7 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         self.root_set = root_set
         self.root_size = root_size
         self.root_train = dict(root_train or {})
+        self._credit = CreditKeeper(CreditConfig.from_args(credit, algorithm=algorithm))
         self._receipts: dict[str, object] = {}
         self._book: AnchorBook | None = None
         self._kept: dict[str, list[Anchor]] = {}
@@ -112,6 +117,8 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         self._evaluator: Any = None
         self._root: RootSet | None = None
         self._round: tuple[int, Mapping[str, torch.Tensor]] = (0, {})
+        self._ckpt: RunCheckpoint | None = None
+        """The per-round checkpoint (``node.coordinator.checkpoint``); a resumed job starts after its last round."""
         """The round in progress and the global state its sites started from (FLTrust's root update needs it)."""
 
     # -- the workflow ---------------------------------------------------------------------------------------
@@ -126,10 +133,27 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
             self._fail(records, f"the {self.algorithm} aggregator cannot start: {exc.message}")
             return
         self._book = self._anchor_book()
+        self._credit = open_keeper(
+            self._credit.config,
+            Path(self.engine.get_workspace().get_root_dir()),
+            job_id=str(self.fl_ctx.get_job_id()),
+            study=self.study,
+            model_spec=self.model_spec,
+            root_set=Path(self.root_set) if self.root_set else DEFAULT_ROOT_SET,
+            root_skip=self.root_size if self.algorithm == "fltrust" else 0,
+            seed=self.seed,
+            quorum=self.min_clients,
+        )
         state = build_initial_state(self.model_spec, seed=self.seed)
+        try:
+            self._ckpt = self._open_checkpoint()
+            first_round, state, records = self._ckpt.resume(aggregator, state)
+        except FednodeError as exc:
+            self._fail(records, f"the study cannot continue from its checkpoint: {exc.message}")
+            return
         model_bytes = state_nbytes(state)
         self.info(f"fednode.study_started rounds={self.num_rounds} sites={len(all_sites)} algo={self.algorithm}")
-        for rnd in range(self.num_rounds):
+        for rnd in range(first_round, self.num_rounds):
             if self.abort_signal.triggered:
                 self.info("fednode.study_aborted")
                 return
@@ -155,6 +179,15 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
                 self.info("fednode.study_aborted")
                 return
             updates, metrics = self._collect(results, state)
+            collected = updates
+            updates = self._credit.before_aggregate(
+                rnd,
+                targets,
+                [str((r.meta or {}).get("client_name", "")) for r in results],
+                updates,
+                min_responses=min(self.min_clients, len(targets)),
+                rejected=tuple(self._refused),
+            )
             if not updates and self._refused:
                 self._fail(records, f"round {rnd}: every result was refused: {'; '.join(self._refused.values())}")
                 return
@@ -167,25 +200,35 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
                 return
             try:
                 outcome = aggregator.aggregate(updates)
+                self._credit.after_aggregate(aggregator, updates, outcome, state)
             except FednodeError as exc:
                 self._fail(records, f"round {rnd}: aggregation refused: {exc.message}")
                 return
             state = apply_update(state, outcome.update)
-            arrived = tuple(sorted(u.site for u in updates))
+            arrived = tuple(sorted(u.site for u in collected))
             refused = tuple(sorted(self._refused))
             record = RoundRecord(
                 round=rnd,
                 sites=arrived,
-                weights=dict(outcome.weights),
+                weights={**{u.site: 0.0 for u in collected}, **outcome.weights},
                 missing=tuple(sorted(set(targets) - set(arrived) - set(refused))),
                 rejected=tuple(sorted({*outcome.rejected, *refused})),
                 metrics=metrics,
             )
             records.append(record)
+            self._save_checkpoint(rnd, state, records, aggregator, outcome.info)
             scores = self._evaluate(state)
             self._append_round(record, time.monotonic() - started, model_bytes, len(targets), scores, outcome.info)
             self.info(f"fednode.round_done round={rnd} sites={','.join(arrived)} missing={len(record.missing)}")
         self._sign(state, records, all_sites)
+
+    def _accept_train_result(self, client_name: str, result: Any, fl_ctx: Any, is_unknown_task: bool = False) -> bool:
+        """NVFlare's check of a reply's return code; an error reply (the site refused or failed to send) is counted
+        in the site's credit record."""
+        accepted = bool(super()._accept_train_result(client_name, result, fl_ctx, is_unknown_task))
+        if not accepted and not is_unknown_task:
+            self._credit.site_refused(client_name)
+        return accepted
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _sign(self, state: Mapping[str, torch.Tensor], records: list[RoundRecord], all_sites: list[str]) -> None:
@@ -209,7 +252,10 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
             sites=tuple(all_sites),
             approvals=approvals,
             audit_heads=heads,
+            restarts=tuple(r.to_json() for r in self._ckpt.restarts) if self._ckpt else (),
         )
+        if self._ckpt is not None:
+            self._ckpt.complete()
         write_run_status(Path(self.get_run_dir()), COMPLETED, len(records))
         self.info(f"fednode.model_signed file={path.name} receipts={','.join(with_receipt) or '-'}")
 
@@ -221,6 +267,30 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         except OSError as exc:  # the job still fails; only the status file is missing
             self.warning(f"fednode.run_status_unwritten kind={type(exc).__name__}")
         self.panic(f"fednode study failed: {reason}")
+
+    def _open_checkpoint(self) -> RunCheckpoint:
+        meta = self._job_meta()
+        return for_run(
+            Path(self.engine.get_workspace().get_root_dir()),
+            str(self.fl_ctx.get_job_id()),
+            meta,
+            job_digest=job_digest_from_meta(meta),
+            study=self.study or str(meta.get("name", "")),
+            algorithm=self.algorithm,
+            num_rounds=self.num_rounds,
+        )
+
+    def _save_checkpoint(
+        self, rnd: int, state: Mapping[str, torch.Tensor], records: list[RoundRecord], agg: Aggregator, info: Any
+    ) -> None:
+        """Persist the round (a failed write is logged; the study goes on, a crash would then cost more)."""
+        if self._ckpt is None:
+            return
+        try:
+            self._ckpt.save(rnd, state, records, agg, info)
+            self.info(f"fednode.checkpoint round={rnd} seconds={self._ckpt.last_seconds:.3f}")
+        except (OSError, FednodeError) as exc:
+            self.error(f"fednode.checkpoint_failed round={rnd} kind={type(exc).__name__}")
 
     def _make_aggregator(self, total_sites: int) -> Aggregator:
         args = dict(self.algorithm_args)
@@ -387,6 +457,8 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
             "payload_bytes": model_bytes * (targets + len(record.sites)),
             "at": datetime.now(UTC).isoformat(),
         }
+        if self._credit.round_line():
+            line["credit"] = self._credit.round_line()
         with (Path(self.get_run_dir()) / ROUNDS_FILE).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(line, sort_keys=True) + "\n")
 
