@@ -67,6 +67,11 @@ class Provenance:
     schema: str = SCHEMA
     audit_heads: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Site -> its last countersigned audit head (``policies.anchors.Anchor`` JSON); absent in older models."""
+    restarts: tuple[Mapping[str, Any], ...] = ()
+    """Each coordinator restart the study survived (``node.coordinator.checkpoint.Restart`` JSON: the job that
+    continued it, the job it continued, the last round completed before it); absent when there was none."""
+    attachments: Mapping[str, str] = field(default_factory=dict)
+    """File name (beside the model) -> sha256: files the signature covers too, e.g. the model card."""
 
     def canonical(self) -> bytes:
         """The exact bytes that are signed: sorted-key, compact JSON (``audit_heads`` only when there are some, so
@@ -74,6 +79,10 @@ class Provenance:
         data = asdict(self)
         if not data["audit_heads"]:
             del data["audit_heads"]
+        if not data["restarts"]:
+            del data["restarts"]
+        if not data["attachments"]:
+            del data["attachments"]
         return json.dumps(data, sort_keys=True, separators=(",", ":"), default=list).encode("utf-8")
 
     @classmethod
@@ -103,6 +112,8 @@ class Provenance:
                 created_at=str(data.get("created_at", "")),
                 schema=str(data.get("schema", "")),
                 audit_heads={str(k): dict(v) for k, v in (data.get("audit_heads") or {}).items()},
+                restarts=tuple(dict(r) for r in data.get("restarts") or ()),
+                attachments={str(k): str(v) for k, v in (data.get("attachments") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SignatureError(f"{PROVENANCE_FILE}: malformed provenance ({type(exc).__name__}: {exc})") from exc
@@ -231,6 +242,10 @@ def verify_signed_model(
         raise SignatureError(f"{provenance.model_file}: model file missing")
     if sha256_file(model_path) != provenance.model_sha256:
         raise SignatureError(f"{model_path.name}: weights do not match the signed digest")
+    for name, digest in provenance.attachments.items():
+        attached = folder / name
+        if attached.name != name or not attached.is_file() or sha256_file(attached) != digest:
+            raise SignatureError(f"{name}: missing or does not match the signed digest")
     if expected_job_digest is not None and provenance.job_digest != expected_job_digest:
         raise SignatureError("provenance: the model comes from a job whose digest this site did not approve")
     receipts = receipt_sites(provenance)
