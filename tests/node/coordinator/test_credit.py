@@ -79,7 +79,7 @@ def test_a_flaky_and_a_poisoning_site_end_lowest_and_honest_sites_keep_theirs(tm
     flaky, evil = credit[FLAKY], credit[EVIL]
     assert (flaky.asked, flaky.on_time, flaky.missed) == (6, 3, 3)
     assert evil.norm_ratio is not None and evil.norm_ratio > 5 and evil.loo is not None and evil.loo < 0
-    assert all(credit[s].loo is not None and credit[s].loo > 0 for s in HONEST)  # leaving one out hurts
+    assert all((credit[s].loo or 0.0) > 0 for s in HONEST)  # leaving an honest site out hurts
     assert keeper.study_figures()[EVIL]["score"] == pytest.approx(scores[EVIL], abs=1e-6)
     line = keeper.round_line()
     assert line[FLAKY]["status"] == MISSED and line[EVIL]["score"] < 0.05 and line["_loo"]["evaluations"] == 5
