@@ -168,6 +168,7 @@ def _register() -> None:
         commands_audit,
         commands_data,
         commands_deid,
+        commands_doctor,
         commands_experiment,
         commands_fl,
         commands_jobs,
@@ -185,6 +186,7 @@ def _register() -> None:
         commands_fl,
         commands_experiment,
         commands_runtime,
+        commands_doctor,
         commands_tui,
     )
     for module in modules:

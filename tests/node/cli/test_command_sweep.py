@@ -112,6 +112,7 @@ class Row:
     why_no_inputs: str = ""
 
 
+DOCTOR_FAILED = frozenset({1})  # `fednode doctor`: a check failed (docs/deployment.md, Troubleshooting)
 _CREATED_ON_SUCCESS = "an output: a run that succeeds may create it and its folder"
 
 
@@ -270,6 +271,14 @@ ROWS: tuple[Row, ...] = (
         process=True,
     ),
     Row(("dashboard",), process=True, why_no_inputs="reads only the home; must refuse an empty one before the TUI"),
+    Row(  # a diagnosis: every problem is a failed check in its report, exit 1 naming the checks that failed
+        ("doctor",),
+        (
+            _dir("--kit", "kit", codes=DOCTOR_FAILED),
+            _dir("--admin-kit", "kit", extra=("--coordinator",), codes=DOCTOR_FAILED),
+        ),
+        home_codes=DOCTOR_FAILED,
+    ),
 )
 
 # Rows failing today: "<command> <option> <case>", "<command> home" or "<command> heavy" -> owner.
