@@ -19,6 +19,8 @@ class AuditEvent(StrEnum):
     JOB_REFUSED = "job:refused"  # refused by gate or policy (digest mismatch, meta changed, denied verdict)
     JOB_FAILED = "job:failed"
     JOB_ROUND = "job:round"
+    JOB_RESUMED = "job:resumed"  # a continued study (coordinator restart): the first job's approval carried over
+    JOB_RESUME_REFUSED = "job:resume_refused"  # a continuation that needs a new review: what changed (no data)
     DIGEST_VERIFIED = "digest:verified"
     DIGEST_MISMATCH = "digest:mismatch"
     EGRESS_ALLOWED = "egress:allowed"

@@ -7,10 +7,11 @@ from policies.registry.approvals import ApprovalDecisions
 from policies.registry.lifecycle import JobLifecycle
 from policies.registry.queries import JobQueries
 from policies.registry.registration import JobRegistration
+from policies.registry.resumption import JobResumption
 from policies.registry.run_reports import RunReports
 
 
-class JobService(JobRegistration, JobQueries, ApprovalDecisions, JobLifecycle, RunReports):
+class JobService(JobResumption, JobRegistration, JobQueries, ApprovalDecisions, JobLifecycle, RunReports):
     """Job registry + approval service on state.db. One instance per process; thread-safe (no shared state
     besides the store's connection pool).
 
