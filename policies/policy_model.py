@@ -357,6 +357,17 @@ class ScheduleSection(_Strict):
         return value
 
 
+class EvaluationSection(_Strict):
+    """Cross-site evaluation: the held-back share of the annotated notes and the smallest group that may be shown."""
+
+    min_support: int = Field(
+        10, ge=1, description="Fewest gold mentions a group needs before its figures leave the site (else suppressed)."
+    )
+    holdout_fraction: float = Field(
+        0.2, gt=0, lt=1, description="Share of the annotated notes held back from training for cross-site evaluation."
+    )
+
+
 class SitePolicy(_Strict):
     """The whole site policy. See ``docs/policy.md`` and ``policies/examples/site-policy.yaml``."""
 
@@ -372,6 +383,7 @@ class SitePolicy(_Strict):
     approval: ApprovalSection
     schedule: ScheduleSection = ScheduleSection()
     sandbox: SandboxSection = SandboxSection()
+    evaluation: EvaluationSection = EvaluationSection()
 
     @property
     def zone(self) -> ZoneInfo:

@@ -46,7 +46,7 @@ from node.ml.ner.train import ScaffoldControls, TrainConfig, encode_for, train_l
 from node.site.context import SiteContext, UsesSiteContext
 from policies.contracts import DpParams, RoundReport
 from policies.ledger import PrivacyLedger
-from policies.policy_model import DpSection
+from policies.policy_model import DpSection, EvaluationSection
 
 log = logging.getLogger("fednode.node.site.executor")
 
@@ -116,6 +116,8 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
         max_examples: use at most this many local examples (benchmarks, tests).
         max_steps: stop each round after this many optimiser steps (benchmarks, tests).
         task_name: the task this executor answers.
+        validate_task: the cross-site evaluation task this executor also answers (``"validate"``; empty: none).
+            With one, the site's held-back notes are left out of training (:mod:`node.site.validation`).
     """
 
     def __init__(
@@ -129,6 +131,7 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
         max_examples: int | None = None,
         max_steps: int | None = None,
         task_name: str = "train",
+        validate_task: str = "",
         *,
         context: SiteContext | None = None,
     ) -> None:
@@ -144,6 +147,7 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
         )
         self.max_examples = max_examples
         self.task_name = task_name
+        self.validate_task = validate_task
         self._context = context
         self._model: NerModel | None = None
         self._data: EncodedDataset | None = None
@@ -152,6 +156,10 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
     # --- NVFlare entry point ------------------------------------------------------------------------------------
 
     def execute(self, task_name: str, shareable: Shareable, fl_ctx: FLContext, abort_signal: Signal) -> Shareable:
+        if self.validate_task and task_name == self.validate_task:
+            from node.site.validation import answer_validate
+
+            return answer_validate(self, str(fl_ctx.get_job_id() or ""), shareable, abort_signal)
         if task_name != self.task_name:
             return make_reply(ReturnCode.TASK_UNKNOWN)
         job_id = str(fl_ctx.get_job_id() or "")
@@ -211,7 +219,6 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
     def _prepare(self) -> tuple[NerModel, EncodedDataset]:
         """Load the model and this site's examples once per job process."""
         if self._model is None or self._data is None:
-            from node.ml.ner.cdm import examples_from_cdm
             from omop_etl.db import make_engine
 
             settings = self.context.settings
@@ -228,7 +235,7 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
             model = load_ner_model(spec, device=settings.fl.device, seed=self.config.seed)
             engine = make_engine(settings.omop_db_url)
             try:
-                examples = examples_from_cdm(engine)
+                examples = self._training_examples(engine)
             finally:
                 engine.dispose()
             if self.max_examples is not None:
@@ -238,6 +245,18 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
             self._model, self._data = model, encode_for(examples, model)
             log.info("executor.ready model=%s examples=%d", self.model_spec, len(examples))
         return self._model, self._data
+
+    def _training_examples(self, engine: Any) -> list[Any]:
+        """Every note's examples; with cross-site evaluation, the held-back notes left out."""
+        if not self.validate_task:
+            from node.ml.ner.cdm import examples_from_cdm
+
+            return examples_from_cdm(engine)
+        from node.site.validation import training_examples
+
+        policy = self.context.policy
+        section = policy.evaluation if policy is not None else EvaluationSection()
+        return training_examples(engine, site=self.context.site_name, section=section)
 
     def _scaffold(self, task_meta: Mapping[str, Any]) -> ScaffoldControls | None:
         global_control = task_meta.get(AlgorithmConstants.SCAFFOLD_CTRL_GLOBAL)

@@ -22,6 +22,7 @@ from nvflare.apis.fl_constant import ReservedKey, ReturnCode
 from nvflare.apis.shareable import ReservedHeaderKey, Shareable
 from nvflare.app_common.app_constant import AlgorithmConstants, AppConstants
 
+from node.kit.crosssite import CROSS_SITE_METRICS
 from node.kit.meta import HEAD_META_KEY, RECEIPT_META_KEY
 from node.site.receipts import ReceiptCheck
 
@@ -45,8 +46,9 @@ DEFAULT_METRICS = frozenset(
         "steps",
         "seconds",
     }
-)
-"""Scalar metrics a result may carry unless the site policy names others."""
+) | CROSS_SITE_METRICS
+"""Scalar metrics a result may carry unless the site policy names others (with the closed set of cross-site
+evaluation's names, :data:`node.kit.crosssite.CROSS_SITE_METRICS`)."""
 
 NUMERIC_DTYPES = frozenset(
     {"float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"}
