@@ -43,6 +43,7 @@ from nvflare.apis.fl_context import FLContext
 
 from fednode.errors import DigestMismatchError, FednodeError, JobStateError, ManifestError
 from node.site.context import SiteContext, UsesSiteContext
+from node.site.resume import register_new_job
 from policies.contracts import JobManifest, JobRecord, JobState
 from policies.manifest import folder_digest, manifest_for_site
 from policies.verdicts import TRANSIENT_RULES, blocking_rules
@@ -170,7 +171,7 @@ class ApprovalGate(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvfla
             if manifest is None:
                 return BLOCK_NO_MANIFEST
             verdict = context.evaluate(manifest)
-            record = context.jobs.register_pending(manifest, verdict)
+            record = register_new_job(context.jobs, manifest, verdict, meta)  # a continued study: node.site.resume
             log.info("gate.job_pending job=%s digest=%s allowed=%s", job_id, manifest.digest, verdict.allowed)
         elif manifest is not None:
             try:  # same digest and pinned meta: returns the stored record; different: refused, audited, raises
