@@ -1,0 +1,110 @@
+"""`fednode doctor` from the command line: read-only, --json for monitoring, exit 1 naming the failed checks."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from node.cli.main import app
+from tests.node.doctor_pki import (
+    NOW,
+    Issued,
+    free_port,
+    issue,
+    make_ca,
+    tls_server,
+    write_admin_kit,
+    write_server_kit,
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("FEDNODE_STARTUP_KIT", "FEDNODE_ADMIN_KIT", "FEDNODE_SITES", "FEDNODE_CONFIG"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def _snapshot(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_doctor_on_an_empty_home_creates_nothing_and_names_what_failed(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    before = _snapshot(tmp_path)
+    result = CliRunner().invoke(
+        app, ["doctor", "--kit", str(tmp_path / "kit"), "--json"], env={"FEDNODE_HOME": str(home), "COLUMNS": "80"}
+    )
+    assert result.exit_code == 1, result.output
+    payload = json.loads(result.stdout)
+    assert payload["ok"] is False and payload["side"] == "site" and payload["exit_code"] == 1
+    assert {"kit", "state", "cdm"} <= set(payload["failed"])
+    by_name = {c["name"]: c for c in payload["checks"]}
+    assert by_name["state"]["measured"] == f"no state.db in {home}: this home holds no site"
+    assert by_name["tls"]["status"] == "skip"
+    assert "Error: doctor:" in result.stderr and "kit" in result.stderr
+    assert _snapshot(tmp_path) == before and not home.exists()
+
+
+def test_human_output_shows_each_check_and_what_to_do(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["doctor", "--kit", str(tmp_path / "kit")], env={"FEDNODE_HOME": str(tmp_path / "h"), "COLUMNS": "80"}
+    )
+    assert result.exit_code == 1
+    assert "FAIL kit: no startup kit at" in result.stdout and "what to do:" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+@pytest.fixture(scope="module")
+def ca() -> Issued:
+    return make_ca()
+
+
+def _coordinator(tmp: Path, ca: Issued, port: int, server: Issued | None = None) -> list[str]:
+    server = server or issue(ca, "localhost", server=True)
+    kit = write_server_kit(tmp / "server", ca, server, f"localhost:{port}")
+    admin = write_admin_kit(tmp / "admin", ca, issue(ca, "admin@coordinator.example"))
+    return ["doctor", "--coordinator", "--kit", str(kit), "--admin-kit", str(admin), "--sites", "site-a,site-b"]
+
+
+def test_a_healthy_coordinator_exits_0_with_each_sites_last_contact(tmp_path: Path, ca: Issued) -> None:
+    home = tmp_path / "home"
+    run = home / "nvflare" / "job-1"
+    run.mkdir(parents=True)
+    at = (NOW - timedelta(hours=2)).isoformat()
+    (run / "rounds.jsonl").write_text(json.dumps({"round": 3, "sites": ["site-a"], "at": at}) + "\n", "utf-8")
+    server = issue(ca, "localhost", server=True)
+    with tls_server(tmp_path, server, trusts=ca) as port:
+        args = _coordinator(tmp_path, ca, port, server)
+        result = CliRunner().invoke(app, [*args, "--json"], env={"FEDNODE_HOME": str(home)})
+    payload = json.loads(result.stdout)
+    assert result.exit_code == 0, payload
+    status = {c["name"]: c["status"] for c in payload["checks"]}
+    for name in ("kit", "kit.certificate", "kit.name", "admin-kit", "admin-kit.certificate", "port", "tls"):
+        assert status[name] == "pass", payload
+    contact = {c["name"]: c for c in payload["checks"] if c["name"].startswith("contact.")}
+    assert contact["contact.site-a"]["status"] == "pass"
+    assert "2.0 h ago, a result in job-1 round 3" in contact["contact.site-a"]["measured"]
+    assert contact["contact.site-b"]["status"] == "warn" and "never" in contact["contact.site-b"]["measured"]
+
+
+def test_a_coordinator_whose_port_is_not_bound(tmp_path: Path, ca: Issued) -> None:
+    port = free_port()
+    result = CliRunner().invoke(app, [*_coordinator(tmp_path, ca, port), "--json"], env={"FEDNODE_HOME": str(tmp_path)})
+    payload = json.loads(result.stdout)
+    assert result.exit_code == 1 and payload["failed"] == ["port"]
+    check = next(c for c in payload["checks"] if c["name"] == "port")
+    assert f"127.0.0.1:{port} refused" in check["measured"] and "FLARE server is not running" in check["remedy"]
+
+
+def test_an_admin_kit_of_another_provisioning(tmp_path: Path, ca: Issued) -> None:
+    args = _coordinator(tmp_path, ca, free_port())
+    other = make_ca("another-project")
+    write_admin_kit(tmp_path / "admin2", other, issue(other, "admin@coordinator.example"))
+    args[args.index("--admin-kit") + 1] = str(tmp_path / "admin2")
+    result = CliRunner().invoke(app, [*args, "--json"], env={"FEDNODE_HOME": str(tmp_path)})
+    payload = json.loads(result.stdout)
+    assert "admin-kit.provisioning" in payload["failed"]
