@@ -342,6 +342,38 @@ def study_status(
         )
 
 
+@study_app.command("resume")
+def study_resume(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="The interrupted job (FINISHED:ABANDONED after a restart).")],
+    federation: FederationOpt = None,
+) -> None:
+    """Continue a study after the coordinator restarted: submit the same job bytes again, naming its first job;
+    the coordinator goes on from its last checkpointed round and the sites need no new review (same digest and
+    pinned meta, approval still valid under their policy)."""
+    cli = get_ctx(ctx)
+    with handled_errors(cli):
+        from node.coordinator.resume import resume_study
+
+        fed = _load(cli, federation)
+        client = _client(cli, fed)
+        client.check_reachable()
+        with tempfile.TemporaryDirectory(prefix="fednode-resume-") as tmp, _study_logs(cli, federation):
+            resumed = resume_study(client, job_id, Path(tmp))
+        from policies.audit import AuditEvent
+
+        _record_coordinator(fed, AuditEvent.STUDY_SUBMITTED, {"kind": "resume", **resumed.to_json()})
+        after = resumed.after_round
+        where = f"after round {after + 1}" if after is not None else "from its last checkpointed round"
+        cli.emit(
+            {"ok": True, **resumed.to_json()},
+            lambda c: c.print(
+                f"resumed [bold]{resumed.resumed}[/bold] as [bold]{resumed.job_id}[/bold]: the study "
+                f"(first job {resumed.first_job}) goes on {where}; sites carry their approval over"
+            ),
+        )
+
+
 @study_app.command("anchors")
 def study_anchors(
     ctx: typer.Context,
@@ -403,11 +435,21 @@ def study_download(
             "repeatable.",
         ),
     ] = None,
+    base_model: Annotated[
+        str | None,
+        typer.Option(
+            "--base-model",
+            metavar="NAME|DIR",
+            help="The architecture the study trained (default: the study's model_spec, else settings).",
+        ),
+    ] = None,
     federation: FederationOpt = None,
 ) -> None:
     """Download the result and verify the signed model against the pinned coordinator key (exit 5 if it fails).
 
-    Its provenance names the sites whose signed approval receipts it holds; see --site-key."""
+    Its provenance names the sites whose signed approval receipts it holds; see --site-key. The model folder is
+    completed for use at a site (config, tokenizer, labels.json, model.json) and verified again; hand it to
+    `fednode ner predict --model DIR`."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
         from node.coordinator.signing import verify_signed_model
@@ -420,6 +462,12 @@ def study_download(
             folder = client.download(job_id, out)
         verified = verify_signed_model(folder, [client.trusted_key()], site_keys=keys)
         rounds = read_rounds(folder)
+        from node.coordinator.model_folder import complete_model_folder, study_model_spec, verify_model_folder
+
+        result_root = out / job_id if (out / job_id).is_dir() else out
+        spec = base_model or study_model_spec(result_root) or str(cli.settings.fl.model_dir or "minilm")
+        complete_model_folder(verified, spec)
+        usable = verify_model_folder(folder, [client.trusted_key()])
         from policies.audit import AuditEvent
 
         download = {
@@ -443,6 +491,8 @@ def study_download(
             "audit_heads": sorted(verified.provenance.audit_heads),
             "rounds": len(verified.provenance.rounds),
             "per_round": rounds,
+            "model_folder": str(usable.folder),
+            "nlp_system": usable.nlp_system,
         }
         cli.emit(
             payload,
@@ -451,6 +501,7 @@ def study_download(
                 f"{len(verified.provenance.rounds)} rounds, sites {', '.join(verified.provenance.sites)}; "
                 f"signed approval receipts from {', '.join(verified.receipts) or 'no site'}"
                 + (f", verified for {', '.join(verified.receipts_verified)})" if verified.receipts_verified else ")")
+                + f"\nmodel folder {usable.folder}: `fednode ner predict --model {usable.folder}`"
             ),
         )
 

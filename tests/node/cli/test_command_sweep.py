@@ -79,6 +79,7 @@ BROKEN_FOLDER = {
     "federation": ("federation.json", '{"sites": [\n'),
     "ncbi": ("train.tsv", "Sentence\tO\n\x00\xff\n"),
     "home": ("state.db", "not an SQLite database\n"),
+    "model": ("model.json", '{"schema": \n'),
 }
 
 
@@ -218,6 +219,7 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(("study", "submit"), (_dir("--federation", "federation"), _dir("--job-folder", "job")), names=("federation",)),
     Row(("study", "status"), (_dir("--federation", "federation"),), extra=("job-nope",), names=("federation",)),
+    Row(("study", "resume"), (_dir("--federation", "federation"),), extra=("job-nope",), names=("federation",)),
     Row(("study", "anchors"), (_dir("--federation", "federation"), _out("--out")), names=("federation",)),
     Row(
         ("study", "download"),
@@ -225,6 +227,16 @@ ROWS: tuple[Row, ...] = (
         extra=("job-nope",),
         unswept=(("--out", _CREATED_ON_SUCCESS),),
         names=("federation",),
+    ),
+    Row(
+        ("ner", "predict"),
+        (
+            _in("--input", "notes"),
+            _in("--coordinator-key", "pem"),
+            _db(extra=("--coordinator-key", "{pem}")),
+            _dir("--model", "model", extra=("--coordinator-key", "{pem}")),
+        ),
+        extra=("--model", "{out}/model"),
     ),
     Row(
         ("demo",),
