@@ -374,38 +374,6 @@ def study_resume(
         )
 
 
-@study_app.command("resume")
-def study_resume(
-    ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(help="The interrupted job (FINISHED:ABANDONED after a restart).")],
-    federation: FederationOpt = None,
-) -> None:
-    """Continue a study after the coordinator restarted: submit the same job bytes again, naming its first job;
-    the coordinator goes on from its last checkpointed round and the sites need no new review (same digest and
-    pinned meta, approval still valid under their policy)."""
-    cli = get_ctx(ctx)
-    with handled_errors(cli):
-        from node.coordinator.resume import resume_study
-
-        fed = _load(cli, federation)
-        client = _client(cli, fed)
-        client.check_reachable()
-        with tempfile.TemporaryDirectory(prefix="fednode-resume-") as tmp, _study_logs(cli, federation):
-            resumed = resume_study(client, job_id, Path(tmp))
-        from policies.audit import AuditEvent
-
-        _record_coordinator(fed, AuditEvent.STUDY_SUBMITTED, {"kind": "resume", **resumed.to_json()})
-        after = resumed.after_round
-        where = f"after round {after + 1}" if after is not None else "from its last checkpointed round"
-        cli.emit(
-            {"ok": True, **resumed.to_json()},
-            lambda c: c.print(
-                f"resumed [bold]{resumed.resumed}[/bold] as [bold]{resumed.job_id}[/bold]: the study "
-                f"(first job {resumed.first_job}) goes on {where}; sites carry their approval over"
-            ),
-        )
-
-
 @study_app.command("anchors")
 def study_anchors(
     ctx: typer.Context,

@@ -220,7 +220,6 @@ ROWS: tuple[Row, ...] = (
     Row(("study", "submit"), (_dir("--federation", "federation"), _dir("--job-folder", "job")), names=("federation",)),
     Row(("study", "status"), (_dir("--federation", "federation"),), extra=("job-nope",), names=("federation",)),
     Row(("study", "resume"), (_dir("--federation", "federation"),), extra=("job-nope",), names=("federation",)),
-    Row(("study", "resume"), (_dir("--federation", "federation"),), extra=("job-nope",), names=("federation",)),
     Row(("study", "anchors"), (_dir("--federation", "federation"), _out("--out")), names=("federation",)),
     Row(
         ("study", "download"),
