@@ -226,11 +226,11 @@ def check_tls(
             version, alpn = tls.version(), tls.selected_alpn_protocol()
             spoken = f"{version}, ALPN {alpn or 'none'}"
             head = f"mutual TLS with {server_name} ({spoken}) in {_ms(took)}"
-            tls.settimeout(min(timeout, 2.0))
-            tls.sendall(H2_PREFACE)
-            frame = _read_frame_header(tls)
+            frame = _h2_answer(tls, timeout)
     except ssl.SSLCertVerificationError as exc:
         return TlsResult(_verify_failure(name, server_name, exc), peer)
+    except ssl.SSLEOFError:
+        return TlsResult(_hung_up(name, server_name, peer is not None), peer)
     except ssl.SSLError as exc:
         return TlsResult(_refusal(name, exc, server_name), peer)
     except TimeoutError:
@@ -253,6 +253,8 @@ def check_tls(
             ),
             peer,
         )
+    except ConnectionResetError:
+        return TlsResult(_hung_up(name, server_name, peer is not None), peer)
     except (ConnectionError, OSError) as exc:
         return TlsResult(
             failed(
@@ -279,6 +281,35 @@ def check_tls(
         )
     answer = "the server answered HTTP/2" if frame == _SETTINGS else f"the server answered (frame type {frame})"
     return TlsResult(passed(name, f"{head}; {answer}"), peer)
+
+
+ALERT_WAIT_S = 0.5
+"""How long to listen right after the handshake: under TLS 1.3 a server that refuses this side's certificate says so
+(an alert) only after the handshake completed here; listening before sending anything keeps that alert from being
+lost to a reset when the server closes with our bytes unread."""
+
+
+def _h2_answer(tls: ssl.SSLSocket, timeout: float) -> int | None:
+    """The first HTTP/2 frame's type from the server: what it says at once (an alert raises here), else its answer
+    to the preface. ``None`` when it closed the connection."""
+    tls.settimeout(min(timeout, ALERT_WAIT_S))
+    try:
+        return _read_frame_header(tls)
+    except TimeoutError:
+        pass
+    tls.settimeout(min(timeout, 2.0))
+    tls.sendall(H2_PREFACE)
+    return _read_frame_header(tls)
+
+
+def _hung_up(name: str, server_name: str, after_handshake: bool) -> Check:
+    when = "right after the TLS handshake" if after_handshake else "during the TLS handshake"
+    return failed(
+        name,
+        f"{server_name} closed the connection {when} without saying why",
+        "the coordinator most likely refused this kit's certificate (look for this site in the coordinator's log): "
+        "install the kit provisioned for this site by the coordinator's operator",
+    )
 
 
 def _read_frame_header(tls: ssl.SSLSocket) -> int | None:
