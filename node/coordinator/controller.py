@@ -40,6 +40,7 @@ from nvflare.app_common.app_constant import AlgorithmConstants
 from nvflare.app_common.workflows.model_controller import ModelController
 
 from fednode.errors import AuditChainError, FednodeError
+from node.coordinator import crosssite
 from node.coordinator.anchors import ANCHORS_DIR, HEADS_FILE, AnchorBook, pinned_site_keys
 from node.coordinator.checkpoint import RunCheckpoint, for_run
 from node.coordinator.credit import CreditConfig, CreditKeeper, open_keeper
@@ -80,6 +81,9 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         root_set: str | None = None,
         root_size: int = DEFAULT_ROOT_SIZE,
         root_train: Mapping[str, Any] | None = None,
+        validate_task: str = "",
+        limitations: str = "",
+        spread_threshold: float = 0.1,
         credit: Mapping[str, Any] | None = None,
     ) -> None:
         """``root_set``/``root_size``/``root_train`` (FLTrust only): the coordinator's public CoNLL file (default:
@@ -106,6 +110,11 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         self.root_set = root_set
         self.root_size = root_size
         self.root_train = dict(root_train or {})
+        self.validate_task = validate_task
+        """Cross-site evaluation after the last round, and the model card's inputs (node/coordinator/crosssite.py)."""
+        self.limitations = limitations
+        self.spread_threshold = spread_threshold
+        self.evaluations: dict[str, Any] = {}
         self._credit = CreditKeeper(CreditConfig.from_args(credit, algorithm=algorithm))
         self._receipts: dict[str, object] = {}
         self._book: AnchorBook | None = None
@@ -220,6 +229,7 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
             scores = self._evaluate(state)
             self._append_round(record, time.monotonic() - started, model_bytes, len(targets), scores, outcome.info)
             self.info(f"fednode.round_done round={rnd} sites={','.join(arrived)} missing={len(record.missing)}")
+        self.evaluations = crosssite.run_validation(self, state)
         self._sign(state, records, all_sites)
 
     def _accept_train_result(self, client_name: str, result: Any, fl_ctx: Any, is_unknown_task: bool = False) -> bool:
@@ -240,6 +250,9 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         if ignored:
             self.warning(f"fednode.receipts_ignored sites={','.join(ignored)} (another site, job or digest)")
         heads = self._write_heads(Path(self.get_run_dir()))
+        card = crosssite.write_study_card(
+            self, meta=meta, records=records, all_sites=all_sites, approvals=approvals, job_id=job_id, digest=job_digest
+        )
         path = sign_final_model(
             run_dir=Path(self.get_run_dir()),
             key_dir=Path(self.engine.get_workspace().get_root_dir()) / COORDINATOR_KEY_DIR,
@@ -252,6 +265,7 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
             sites=tuple(all_sites),
             approvals=approvals,
             audit_heads=heads,
+            attachments=card,
             restarts=tuple(r.to_json() for r in self._ckpt.restarts) if self._ckpt else (),
         )
         if self._ckpt is not None:

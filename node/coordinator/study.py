@@ -24,6 +24,7 @@ from typing import Any
 
 from fednode.errors import BadInputError, ConfigError, NotFoundError, ServiceError
 from node.coordinator.root_set import root_train_args
+from node.kit.crosssite import VALIDATE_TASK
 from node.kit.layout import COORDINATOR_PUBLIC_KEY, Federation
 from policies.manifest import Declaration, embed_manifest
 
@@ -76,6 +77,12 @@ class StudySpec:
     """FLTrust: the coordinator's root set (a CoNLL file there); ``None``: the bundled NCBI-disease devel set."""
     root_size: int = 100
     """FLTrust: how many of the root set's first sentences the coordinator trains on each round."""
+    limitations: str = ""
+    """The submitter's limitations section of the model card (``fednode study submit --limitations FILE``)."""
+    spread_threshold: float = 0.1
+    """The model card flags a best-to-worst F1 spread between sites or groups above this."""
+    cross_site: bool = True
+    """Cross-site evaluation of the final model at every site (the ``validate`` task) for the model card."""
 
     def __post_init__(self) -> None:
         if not self.sites:
@@ -87,6 +94,8 @@ class StudySpec:
             raise ConfigError(f"min_clients must be between 1 and {len(self.sites)}, got {quorum}")
         if self.root_size < 1:
             raise ConfigError(f"root_size must be at least 1, got {self.root_size}")
+        if not 0.0 <= self.spread_threshold <= 1.0:
+            raise ConfigError(f"spread_threshold must be between 0 and 1, got {self.spread_threshold}")
 
     @property
     def quorum(self) -> int:
@@ -107,6 +116,9 @@ def server_config(spec: StudySpec) -> dict[str, Any]:
         "wait_after_min_s": spec.wait_after_min_s,
         "eval_set": spec.eval_set,
         "eval_limit": spec.eval_limit,
+        "validate_task": VALIDATE_TASK if spec.cross_site else "",
+        "limitations": spec.limitations,
+        "spread_threshold": spec.spread_threshold,
     }
     if spec.algorithm == "fltrust":
         # the coordinator's root update trains exactly as the sites do
@@ -123,7 +135,7 @@ def client_config(spec: StudySpec) -> dict[str, Any]:
         "format_version": 2,
         "executors": [
             {
-                "tasks": [TRAIN_TASK],
+                "tasks": [*study_tasks(spec)],
                 "executor": {"id": "fednode_ner", "path": EXECUTOR_PATH, "args": executor_args(spec)},
             }
         ],
@@ -131,6 +143,11 @@ def client_config(spec: StudySpec) -> dict[str, Any]:
         "task_result_filters": [],
         "components": [],
     }
+
+
+def study_tasks(spec: StudySpec) -> tuple[str, ...]:
+    """The built-in executor's tasks: training and, with cross-site evaluation, ``validate``."""
+    return (TRAIN_TASK, VALIDATE_TASK) if spec.cross_site else (TRAIN_TASK,)
 
 
 def executor_args(spec: StudySpec) -> dict[str, Any]:
@@ -146,6 +163,8 @@ def executor_args(spec: StudySpec) -> dict[str, Any]:
         args["max_examples"] = spec.max_examples
     if spec.fedprox_mu:
         args["fedprox_mu"] = spec.fedprox_mu
+    if spec.cross_site:
+        args["validate_task"] = VALIDATE_TASK
     args.update(spec.executor_args)
     return args
 
