@@ -267,6 +267,7 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
             audit_heads=heads,
             attachments=card,
             restarts=tuple(r.to_json() for r in self._ckpt.restarts) if self._ckpt else (),
+            credit=self._credit.study_figures(),
         )
         if self._ckpt is not None:
             self._ckpt.complete()

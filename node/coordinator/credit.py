@@ -573,8 +573,12 @@ class CreditKeeper:
 
     def study_figures(self) -> dict[str, dict[str, Any]]:
         """Each site's figures over this study's rounds (for the signed model's provenance)."""
-        sites = sorted({r.site for r in self._rows})
-        return {s: summarize(s, [r for r in self._rows if r.site == s], self.config).to_json() for s in sites}
+        rows = self._rows
+        if self.store is not None:  # a resumed job's rounds before its restart too
+            with contextlib.suppress(BadInputError):
+                rows = self.store.rows(job_id=self.job_id) or rows
+        sites = sorted({r.site for r in rows})
+        return {s: summarize(s, [r for r in rows if r.site == s], self.config).to_json() for s in sites}
 
 
 def open_keeper(

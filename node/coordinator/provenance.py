@@ -86,11 +86,13 @@ def sign_final_model(
     audit_heads: Mapping[str, Mapping[str, Any]] | None = None,
     restarts: tuple[Mapping[str, Any], ...] = (),
     attachments: Mapping[str, str] | None = None,
+    credit: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """Save the weights as safetensors in ``run_dir`` and sign them with the key in ``key_dir``.
 
     ``audit_heads``: each site's last anchored audit head (countersigned, :class:`policies.anchors.Anchor` JSON).
-    ``attachments``: files already in ``run_dir`` (name -> sha256) the signature covers too (the model card)."""
+    ``attachments``: files already in ``run_dir`` (name -> sha256) the signature covers too (the model card).
+    ``credit``: each site's credit figures over this study (:mod:`node.coordinator.credit`)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     model_path = run_dir / MODEL_FILE
     save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(model_path))
@@ -105,6 +107,7 @@ def sign_final_model(
         audit_heads={k: dict(v) for k, v in (audit_heads or {}).items()},
         restarts=tuple(dict(r) for r in restarts),
         attachments=dict(attachments or {}),
+        credit={k: dict(v) for k, v in (credit or {}).items()},
         model_sha256=sha256_file(model_path),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )

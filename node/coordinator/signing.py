@@ -72,6 +72,8 @@ class Provenance:
     continued it, the job it continued, the last round completed before it); absent when there was none."""
     attachments: Mapping[str, str] = field(default_factory=dict)
     """File name (beside the model) -> sha256: files the signature covers too, e.g. the model card."""
+    credit: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Site -> its credit figures over this study's rounds (:class:`node.coordinator.credit.SiteCredit` JSON)."""
 
     def canonical(self) -> bytes:
         """The exact bytes that are signed: sorted-key, compact JSON (``audit_heads`` only when there are some, so
@@ -83,6 +85,8 @@ class Provenance:
             del data["restarts"]
         if not data["attachments"]:
             del data["attachments"]
+        if not data["credit"]:
+            del data["credit"]
         return json.dumps(data, sort_keys=True, separators=(",", ":"), default=list).encode("utf-8")
 
     @classmethod
@@ -114,6 +118,7 @@ class Provenance:
                 audit_heads={str(k): dict(v) for k, v in (data.get("audit_heads") or {}).items()},
                 restarts=tuple(dict(r) for r in data.get("restarts") or ()),
                 attachments={str(k): str(v) for k, v in (data.get("attachments") or {}).items()},
+                credit={str(k): dict(v) for k, v in (data.get("credit") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SignatureError(f"{PROVENANCE_FILE}: malformed provenance ({type(exc).__name__}: {exc})") from exc
