@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import regex
 
 from deid.lexicon import stop_words
+from deid.wordlists import words
 
 _MONTHS: dict[str, tuple[tuple[str, ...], ...]] = {
     # one tuple of 12 forms per written form, per language
@@ -173,6 +174,7 @@ for _tables in _MONTHS.values():
     for _table in _tables:
         for _i, _name in enumerate(_table):
             _FORM_INDEX.setdefault(_name.lower(), (_i + 1, _table))
+_FORM_INDEX.setdefault("sept", _FORM_INDEX["sep"])  # "8th Sept": the four-letter English abbreviation
 _MONTH_ALT = "|".join(sorted(_FORM_INDEX, key=len, reverse=True))
 
 _D = r"(?P<d>0?[1-9]|[12]\d|3[01])"
@@ -190,11 +192,12 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("dotted", rf"{_L}{_D}\.{_M}\.{_Y}{_R}"),
         ("slash_dash", rf"{_L}{_D}/{_M}-{_Y}{_R}"),
         ("slash", rf"{_L}{_D}/{_M}/{_Y}{_R}"),
-        ("day_month_name", rf"{_L}{_D}\.?[ ]{_MN}(?:[ ]{_Y4})?(?![\w])"),
+        ("day_month_name", rf"{_L}{_D}(?:\.|st|nd|rd|th)?[ ]{_MN}(?:[ ]{_Y4})?(?![\w])"),
         ("month_name_day", rf"{_L}{_MN}[ ]{_D}(?:st|nd|rd|th)?,?[ ]{_Y4}(?![\w])"),
         ("month_name_year", rf"{_L}{_MN}[ ]{_Y4}(?![\w])"),
         ("dotted_no_year", rf"{_L}{_D}\.(?P<m>0[1-9]|1[0-2])\.(?![\w.]|[,]\d)"),
         ("dotted_short", rf"{_L}{_D}\.(?P<m>[1-9])\.(?![\w.]|[,]\d)"),
+        ("dotted_before_time", rf"{_L}{_D}\.{_M}(?=[ ](?i:kl|klo|kell|at)\.?[ ]\d{{1,2}}[.:]\d\d(?!\d))"),
         ("slash_short", rf"{_L}{_D}/{_M}(?:[ ]{_Y4})?{_R}"),
         ("compact", rf"{_L}(?P<y>\d\d)(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
         ("range_dotted", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.?[ ]?[–\-][ ]?{_D}\.{_M}\.(?:{_Y})?(?![\w.]|[,]\d)"),
@@ -203,7 +206,9 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
     )
 )
 
-_GUARDED = frozenset({"dotted_no_year", "dotted_short", "slash_short", "compact", "range_dotted", "range_slash"})
+_GUARDED = frozenset(
+    {"dotted_no_year", "dotted_short", "dotted_before_time", "slash_short", "compact", "range_dotted", "range_slash"}
+)
 """Short forms that also read as a measurement (``K 4.8.``, ``BT 3/2``, ``1/2 tablett``): checked against the words
 around them by :func:`_plausible`."""
 
@@ -214,6 +219,10 @@ _MEASURE_BEFORE = regex.compile(
     r"phosphate|albumin|urea|haemoglobin|hemoglobin|hemoglobiin|ferritin|bilirubin|troponin|weight|vekt|vikt|vægt|"
     r"paino|kaal)\.?:?[ ]*)$"
 )
+_SCORE_BEFORE = regex.compile(
+    rf"(?i:(?<![\w])(?:{'|'.join(regex.escape(w) for w in words('measure_words'))})\.?:?[ ]*)$"
+)
+"""A clinical score or scale name (``Apgar 9/10``, ``GCS 14/15``): the fraction after it is a score."""
 _ABBREVIATION = regex.compile(r"^(?:\p{Lu}{2,6}\d?|\p{Lu}\p{Ll}?|p\p{Lu}{1,2}|\p{Ll}\p{Lu}{1,4})$")
 """An analyte written short (``CRP``, ``Hb``, ``Na``, ``K``, ``pH``, ``eGFR``): a number after it is a value."""
 _MEASURE_AFTER = regex.compile(
@@ -259,7 +268,7 @@ def _plausible(text: str, start: int, end: int, fmt: str) -> bool:
     words = regex.findall(r"[\w]+", before)
     if words and words[-1].lower() in _EXAMINATIONS:
         return True
-    if _MEASURE_BEFORE.search(before) or _MEASURE_AFTER.match(text[end : end + 12]):
+    if _MEASURE_BEFORE.search(before) or _SCORE_BEFORE.search(before) or _MEASURE_AFTER.match(text[end : end + 12]):
         return False
     if fmt == "dotted_no_year":  # "13.03.": a two-digit month is a date even after "K" (Estonian Wednesday)
         return True

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from deid.labels import Label
-from deid.recognizers._base import Rule, RuleRecognizer
+from deid.recognizers._base import Rule, RuleRecognizer, words_alternation
+from deid.wordlists import words
 
 _UNITS = (
     r"(?:år|års|årig|åring|årige|åriga|year|years|yr|yrs|y/o|yo|-year-old|vuotias|vuotiaan|vuotiaana|vuotta|"
@@ -25,6 +26,12 @@ class AgeOver89Recognizer(RuleRecognizer):
         Rule("age_cue", rf"{_CUES}[ ]*:?[ ]*(?P<phi>\d{{2,3}})(?![\w.,]\d|[\w])", 0.85),
         Rule("age_after_name_comma", r"(?<=\p{Lu}\p{Ll}{2,},[ ])(?P<phi>\d{2,3})(?=,)", 0.7),
         Rule("age_after_name", r"(?<=\p{Lu}\p{Ll}{2,}[ ])\((?P<phi>\d{2,3})\)", 0.7),
+        Rule(
+            "age_verb",
+            rf"(?<![\w])(?i:{words_alternation(words('age_verbs'))})[ ](?:(?i:just|nå|nu|nyss|juuri|just)[ ])?"
+            r"(?P<phi>\d{2,3})(?![\w.,]\d|[\w])",
+            0.85,
+        ),
         Rule("age_paren", r"\((?P<phi>\d{2,3})[ ]?(?:v|a|år|y|yo|yrs|years|vuotta|aastat|j)\.?\)", 0.85),
     )
 

@@ -28,12 +28,23 @@ from deid.lexicon import (
     first_names,
     stop_words,
 )
-from deid.recognizers._base import make_result
-from deid.recognizers._tokens import adjacent, sentence_initial, tokens
+from deid.recognizers._base import make_result, words_alternation
+from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
+from deid.wordlists import facility_regex, words
 
-_KEYWORD = regex.compile(
-    "(?i:" + "|".join(regex.escape(w) for w in sorted(HOSPITAL_WORDS, key=len, reverse=True)) + ")"
+_KEYWORD = facility_regex(HOSPITAL_WORDS)
+_FACILITY_START = regex.compile(r"(?i:" + words_alternation(words("facility_nouns")).replace("\\$", "") + ")")
+"""A facility noun starting a word (``Folktandvården``, ``Jobcenter``, ``Hospice``): a name may follow it."""
+_ACRONYMS = frozenset(words("facility_acronyms"))
+_CONNECTED = regex.compile(
+    r"(?P<phi>(?<![\w])\p{L}+[ ](?:i|in|of|på|ved|vid)[ ]\p{Lu}[\p{L}\-]+(?:[ ]\p{Lu}[\p{L}\-]+)?)(?![\w])"
 )
+"""A facility or service noun, a preposition and a place (``Socialtjänsten i Botkyrka``, ``Lægerne i Farum``)."""
+_SAINT = regex.compile(
+    r"(?<![\w])(?P<phi>St\.?[ ]\p{Lu}\p{Ll}+(?:'s|’s|'|’)(?:[ ]\p{Lu}[\p{L}\-]*){0,2}"
+    r"|\p{Lu}\p{Ll}+[ ](?:Women|Children)(?:'s|’s)(?:[ ]\p{Lu}[\p{L}\-]*){0,2})(?![\w])"
+)
+"""English institutions named by a saint or a possessive (``St Thomas'``, ``Liverpool Women's``)."""
 _MAX_LEFT = 4
 _PREFIX_NOUNS = (
     "äldreboende",
@@ -63,7 +74,9 @@ _SHORT = regex.compile(
 )
 _PHRASE = regex.compile(
     r"(?P<phi>(?:\p{Lu}[\p{L}'’\-]*[ ]){1,3}(?i:care home|nursing home|residential home|rest home|health cent(?:re|er)"
-    r"|medical cent(?:re|er)|GP practice|city council|county council|municipality|health board))(?![\w])"
+    r"|medical cent(?:re|er)|GP practice|city council|county council|municipality|health board|"
+    + words_alternation(words("facility_phrases"))
+    + r"))(?![\w])"
 )
 """English generic facility phrases after a capitalised name (``Kotikartano care home``)."""
 _CAPS = r"\p{Lu}[\p{L}\-]*(?:[ ]\p{Lu}[\p{L}\-]*){0,3}"
@@ -117,6 +130,15 @@ class HospitalRecognizer(LocalRecognizer):
                 start += len(word) + 1
             if start < found.end() - len(" ".join(found.group("phi").split(" ")[-2:])):
                 out.append(make_result(self, str(self.ENTITY), start, found.end(), 0.8))
+        for found in _SAINT.finditer(text):
+            out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.8))
+        for found in _CONNECTED.finditer(text, overlapped=True):
+            head = found.group("phi").split(" ")[0]
+            if _KEYWORD.search(head):
+                place = found.group("phi").split(" ")[2:]
+                if not any(w in NOT_NAMES or w in stop_words() for w in place):
+                    out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.8))
+        out.extend(self._acronym_names(text, toks))
         for k, tok in enumerate(toks):
             chain = tok.is_cap and _CHAIN.match(tok.text) is not None
             region = tok.bare in REGION_WORDS and k + 1 < len(toks) and toks[k + 1].is_cap
@@ -148,7 +170,9 @@ class HospitalRecognizer(LocalRecognizer):
             while start_index < k and not toks[start_index].is_cap:
                 start_index += 1
             # "Universitetssykehuset Nord-Norge", "Sykehuset Innlandet": capitalised words after a named keyword
-            prefix_noun = tok.text.lower().startswith(_PREFIX_NOUNS)
+            prefix_noun = tok.text.lower().startswith(_PREFIX_NOUNS) or (
+                tok.text[:1].isupper() and _FACILITY_START.match(tok.text) is not None
+            )
             if (tok.text[:1].isupper() or prefix_noun) and (
                 named or region or prefix_noun or not sentence_initial(text, tok)
             ):
@@ -164,4 +188,26 @@ class HospitalRecognizer(LocalRecognizer):
             if not named:
                 continue
             out.append(make_result(self, str(self.ENTITY), toks[start_index].start, toks[end_index].bare_end, 0.8))
+        return out
+
+    def _acronym_names(self, text: str, toks: tuple[Token, ...]) -> list[RecognizerResult]:
+        """A facility acronym with a capitalised name beside it (``NAV Grorud``, ``BB Sophia``, ``Pelgulinna EMO``)."""
+        out: list[RecognizerResult] = []
+        for k, tok in enumerate(toks):
+            if tok.bare not in _ACRONYMS:
+                continue
+            start, end = tok.start, tok.bare_end
+            j = k + 1
+            while j < len(toks) and j - k <= 2 and adjacent(text, toks[j - 1], toks[j]) and toks[j].is_cap:
+                if toks[j].bare in NOT_NAMES or toks[j].bare in stop_words():
+                    break
+                end = toks[j].bare_end
+                j += 1
+            if end == tok.bare_end and k > 0 and adjacent(text, toks[k - 1], tok):
+                left = toks[k - 1]
+                named = left.is_cap and left.bare not in NOT_NAMES and left.bare not in stop_words()
+                if named and not sentence_initial(text, left):
+                    start = left.start
+            if (start, end) != (tok.start, tok.bare_end):
+                out.append(make_result(self, str(self.ENTITY), start, end, 0.8))
         return out

@@ -33,6 +33,7 @@ from deid.lexicon import (
 )
 from deid.recognizers._base import make_result
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
+from deid.wordlists import facility_regex, lower_set, role_regex
 
 _CUES = (
     frozenset(TITLE_CUES)
@@ -41,6 +42,9 @@ _CUES = (
     | (frozenset(PATIENT_CUES) - {"re", "ang", "name", "gjelder", "vedr", "vedrørende", "angående"})
     | {"navn", "namn", "name", "nimi"}
 )
+_CUES = _CUES | lower_set("kinship_extra")
+_CONJUNCTIONS = frozenset({"og", "och", "ja", "and", "ning", "sekä", "&"})
+"""Words joining two names after one cue (``Døtrene Lone og Bente``)."""
 _APPOSITION_CUES = frozenset({"pasienten", "patienten", "patient", "potilas", "patsient", "the patient"})
 """Cues a name may follow after a comma (``Pasienten, Aslaug Fjeld, kom ...``)."""
 _SIGNATURE_PREPOSITIONS = frozenset({"av", "af", "by"})
@@ -61,7 +65,13 @@ def _is_eponym(word: str) -> bool:
     return any(c in DISEASE_ONLY_EPONYMS for c in candidates)
 
 
-_HOSPITAL_RE = regex.compile("|".join(regex.escape(h) for h in HOSPITAL_WORDS), regex.IGNORECASE)
+_HOSPITAL_RE = facility_regex(HOSPITAL_WORDS)
+
+
+def _is_role(word: str) -> bool:
+    """A role or agent noun by its ending (``Biståndshandläggare``, ``jordemoder``, ``Edunvalvoja``)."""
+    bare = word.rstrip(":.")
+    return len(bare) >= 5 and role_regex().search(bare) is not None and not _hospitalish(bare)
 
 
 def _hospitalish(word: str) -> bool:
@@ -141,8 +151,9 @@ class NameListPersonRecognizer(LocalRecognizer):
                 continue
             run = [tok]
             j = i + 1
+            lead_cue = self._is_cue_word(tok.text)
             while j < len(toks) and len(run) < _MAX_WORDS and toks[j].is_cap and adjacent(text, run[-1], toks[j]):
-                if toks[j].bare in NOT_NAMES:
+                if toks[j].bare in NOT_NAMES and not (lead_cue and j == i + 1):
                     break
                 run.append(toks[j])
                 j += 1
@@ -156,13 +167,16 @@ class NameListPersonRecognizer(LocalRecognizer):
                 # "Omalääkäri Erkki Lindroos Runosmäen terveysasemalla": the last word names the facility
                 run = run[:-1]
                 after -= 1
-            if len(run) > 1 and run[0].text.lower().rstrip(":") in _CUES:
-                # "Datteren Tim Kristensen": a capitalised role word starts the sentence; the name follows it
+            if len(run) > 1 and (lead_cue or self._initial_non_name(text, run)):
+                # "Datteren Tim Kristensen", "Biståndshandläggare Elin Nyqvist": a capitalised role word (or a
+                # word that is no name) starts the sentence; the name follows it
                 i += 1
                 run = run[1:]
             score = self._score(text, toks, i, run, after)
             if score is not None:
                 out.append(self._result(run[0].start, run[-1].bare_end, score))
+                if score >= 0.9:
+                    out.extend(self._coordinated(text, toks, after))
             i = j
         for m in _SURNAME_GIVEN.finditer(text, timeout=5.0):
             words = regex.findall(r"[\p{L}'’\-]+", m.group("phi"))
@@ -196,11 +210,38 @@ class NameListPersonRecognizer(LocalRecognizer):
             return False
         if word in _CUES or (len(word) <= 5 and word.rstrip(".") in _CUES):  # "Ssk.", "Pas.", not "overlege."
             return True
+        if _is_role(word) and not word.endswith("."):
+            return True
         if word in _SIGNATURE_PREPOSITIONS and i >= 2:
             return toks[i - 2].text.lower() in SIGNATURE_VERBS or (
                 i >= 3 and toks[i - 3].text.lower() in SIGNATURE_VERBS
             )
         return False
+
+    @staticmethod
+    def _is_cue_word(word: str) -> bool:
+        """A title, role, kinship or patient cue, or a role noun by its ending."""
+        lower = word.lower().rstrip(":")
+        return lower in _CUES or _is_role(lower)
+
+    @staticmethod
+    def _initial_non_name(text: str, run: list[Token]) -> bool:
+        """A sentence-initial word that is no known name, before a known given name (``Föderska Amira ...``)."""
+        if len(run) < 3 or not sentence_initial(text, run[0]):
+            return False
+        first = run[0].bare
+        return first not in first_names() and first not in last_names() and run[1].bare in first_names()
+
+    def _coordinated(self, text: str, toks: tuple[Token, ...], after: int) -> list[RecognizerResult]:
+        """A second name joined to a cued one (``Lone og Bente``, ``Reet ja Kristjan``)."""
+        if after + 1 >= len(toks) or toks[after].text.lower() not in _CONJUNCTIONS:
+            return []
+        nxt = toks[after + 1]
+        if not (adjacent(text, toks[after - 1], toks[after]) and adjacent(text, toks[after], nxt) and nxt.is_cap):
+            return []
+        if nxt.bare in stop_words() or _hospitalish(nxt.bare) or _is_eponym(nxt.bare) or nxt.bare in cities():
+            return []
+        return [self._result(nxt.start, nxt.bare_end, 0.8)]
 
     @staticmethod
     def _initials_surname(run: list[Token]) -> bool:

@@ -51,6 +51,12 @@ class NordicPhoneRecognizer(RuleRecognizer):
             rf"(?<![\w])(?i:numero|number|nummer)\.?:?[ ]*(?P<phi>(?:0[4-9]\d{{8}}|[2-9]\d{{6,7}})){_END}",
             0.7,
         ),
+        Rule(
+            "cued_number_grouped",
+            rf"(?<![\w])(?i:numero|number|nummer|nr)\.?:?[ ]*(?P<phi>0\d{{2,4}}[ ]\d{{3}}[ ]?\d{{3,4}}){_END}",
+            0.7,
+        ),
+        Rule("uk_mobile", rf"{_START}(?P<phi>07\d{{3}}[ ]\d{{6}}){_END}", 0.6),
         Rule("cued", rf"(?<![\w]){CUES}\.?:?[ ]*(?:nr\.?[ ]*)?(?P<phi>\+?\d[\d \-()]{{5,16}}\d){_END}", 0.8),
     )
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import regex
+
 from deid.labels import Label
-from deid.recognizers._base import Rule, RuleRecognizer
+from deid.recognizers._base import Rule, RuleRecognizer, words_alternation
+from deid.wordlists import words
 
 _CUES = (
     r"(?i:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?)|case (?:number|no\.?)|patient[ \-]?id|"
@@ -24,6 +27,25 @@ _CUES = (
 )
 
 
+_NUMBER_WORD = r"(?:nr|nro|no|nummer|number|numero|num|id|ref)"
+_NOT_CUES = (
+    r"(?:person|personal|fødsels|födelse|foedsels|henkilö|isiku|social|cpr|telefon|telephone|tele|tel|tlf|mobil|mobile"
+    r"|puhelin|phone|fax|lot|batch|charge|serie|serial|ean|vare|artikel|artikkel|katalog|atc|icd|room|rom|rum|huone"
+    r"|palat|bed|seng|säng|vuode|voodi)"
+)
+"""Words a number word may end without making a reference cue: national identifiers and phones (their own
+recognizers validate them; an invalid one is a distractor), batch and article numbers, rooms and beds."""
+_GENERIC_CUE = (
+    rf"(?i:(?<![\w\-])(?!{_NOT_CUES}[\-.]?{_NUMBER_WORD})[\p{{L}}][\p{{L}}.\-]*?[.\-]?{_NUMBER_WORD}\.?"
+    rf"|(?:{words_alternation(words('reference_cues'))})\.?(?:[ ]{_NUMBER_WORD}\.?)?)"
+)
+"""A word ending in a number word (``Rekv.nr.``, ``Pyyntönro``, ``Henvisnings-ID``), a number word after a word
+(``Uuringu nr``), or a case or request noun (``Ärende``, ``Case ref``)."""
+_REFERENCE = r"(?P<phi>(?:\p{Lu}[\p{Lu}\p{Ll}]{0,3}\d?[\- ])?\d[\d\-/]{3,14}\d|\p{Lu}{1,4}\d?[\-]?\d{5,12})"
+"""A reference number: five or more digits, grouped by ``-`` or ``/``, maybe after a short upper-case prefix
+(``4471203``, ``2024/18830``, ``R-8812045``, ``SoL 44120/24``, ``RJ1-7740921``)."""
+
+
 class RecordNumberRecognizer(RuleRecognizer):
     """Record and case numbers after a cue word."""
 
@@ -35,11 +57,22 @@ class RecordNumberRecognizer(RuleRecognizer):
             rf"(?P<phi>[A-Z]{{0,4}}[\-/]?\d[\dA-Z\-/]{{3,24}})(?![\w\-/])",
             0.85,
         ),
+        Rule(
+            "generic_reference",
+            rf"(?<![\w]){_GENERIC_CUE}(?:[ ]\p{{Ll}}+){{0,2}}[ ]*[:#]?[ ]*{_REFERENCE}(?![\w\-/]|[.,]\d)",
+            0.75,
+        ),
     )
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
         """At least four digits; never a bare year (``prøve 2024``)."""
         value = text[start:end]
+        if rule.name == "generic_reference" and (
+            sum(c.isdigit() for c in value) < 5
+            or len(max(regex.findall(r"\d+", value), key=len)) < 3
+            or (value.isdigit() and len(value) > 9)  # a national identifier's length: its own recognizer decides
+        ):
+            return None
         if sum(c.isdigit() for c in value) < 4 or (len(value) == 4 and value.isdigit() and 1900 <= int(value) <= 2099):
             return None
         return rule.score

@@ -1,0 +1,46 @@
+"""Word lists kept as package data (``deid/data/*.txt``): facility nouns, role-noun endings, kinship words,
+reference-number cues, clinical score names and age verbs. Read once per process.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import regex
+
+_CASE_TAIL = r"(?:n|en|et|a|s|st|sse|l|le|lt|ssa|ssä|sta|stä|lla|llä|lle|lta|ltä|an|än|aan|ään|een)?"
+"""Endings an end-anchored facility noun may still take (``kirken``, ``toimistossa``, ``Kirikus``)."""
+
+
+@cache
+def words(name: str) -> tuple[str, ...]:
+    """The entries of ``deid/data/<name>.txt`` in file order (blank lines and ``#`` comments skipped)."""
+    text = resources.files("deid.data").joinpath(f"{name}.txt").read_text(encoding="utf-8")
+    out = [line.strip() for line in text.splitlines()]
+    return tuple(dict.fromkeys(w for w in out if w and not w.startswith("#")))
+
+
+def _alternation(entries: tuple[str, ...]) -> str:
+    return "|".join(regex.escape(w) for w in sorted(set(entries), key=len, reverse=True))
+
+
+@cache
+def facility_regex(base: tuple[str, ...]) -> regex.Pattern[str]:
+    """A case-insensitive pattern finding a facility noun inside a word: ``base`` (matched anywhere) plus the
+    ``facility_nouns`` list, whose ``$`` entries must end the word (after at most a case ending)."""
+    free = [*base, *(w for w in words("facility_nouns") if not w.endswith("$"))]
+    anchored = [w.removesuffix("$") for w in words("facility_nouns") if w.endswith("$")]
+    return regex.compile(rf"(?i:{_alternation(tuple(free))}|(?:{_alternation(tuple(anchored))})(?={_CASE_TAIL}\.?$))")
+
+
+@cache
+def role_regex() -> regex.Pattern[str]:
+    """A role or agent noun by its ending (``Biståndshandläggare``, ``Jordemoder``, ``Edunvalvoja``)."""
+    return regex.compile(rf"(?i:(?:{_alternation(words('role_suffixes'))})[:.]?)$")
+
+
+@cache
+def lower_set(name: str) -> frozenset[str]:
+    """The entries of a list, lower-cased."""
+    return frozenset(w.lower() for w in words(name))
