@@ -265,16 +265,9 @@ def check_tls(
             ),
             peer,
         )
-    if frame is None:
-        return TlsResult(
-            failed(
-                name,
-                f"{head}; then the server closed the connection without a word",
-                "the coordinator accepted TLS but hung up: it does not accept this site's certificate (look in the "
-                "coordinator's log), or it is not the FL port",
-            ),
-            peer,
-        )
+    if frame is None:  # BoringSSL (gRPC) refuses a client certificate by closing, with no alert under TLS 1.3
+        hung = _hung_up(name, server_name, True)
+        return TlsResult(failed(name, f"{head}; then {hung.measured}", hung.remedy), peer)
     if alpn != "h2":
         return TlsResult(
             warned(name, f"{head}; the server did not agree to HTTP/2", "check it is the coordinator's FL port"), peer

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import socket
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -259,3 +261,43 @@ def test_proxy_variables_that_would_intercept_grpc(env: dict[str, str], status: 
     check = check_proxy(env, Target("fl.example.org", 8002))
     assert check.status is status and said in check.measured
     assert "secret" not in check.measured
+
+
+@pytest.fixture
+def grpc_server(ca: Issued, server: Issued) -> Iterator[Callable[[Issued], int]]:
+    """A real gRPC server with mutual TLS, as NVFlare's driver builds it (``require_client_auth``); the function
+    starts one trusting the given CA and returns its port."""
+    import grpc  # type: ignore[import-untyped]  # grpcio ships no type hints (NVFlare brings it)
+
+    started: list[Any] = []
+
+    def start(trusts: Issued) -> int:
+        creds = grpc.ssl_server_credentials(
+            [(server.key_pem(), server.cert_pem())], root_certificates=trusts.cert_pem(), require_client_auth=True
+        )
+        srv = grpc.server(ThreadPoolExecutor(max_workers=1))
+        port = int(srv.add_secure_port("127.0.0.1:0", creds))
+        srv.start()
+        started.append(srv)
+        return port
+
+    yield start
+    for srv in started:
+        srv.stop(0)
+
+
+def test_a_real_grpc_server_answers_http2(
+    tmp_path: Path, ca: Issued, client: Issued, grpc_server: Callable[[Issued], int]
+) -> None:
+    port = grpc_server(ca)
+    tls = _check(_diagnose(tmp_path, write_site_kit(tmp_path / "kit", ca, client, f"localhost:{port}")), "tls")
+    assert tls.status is Status.PASS and "the server answered HTTP/2" in tls.measured
+
+
+def test_a_real_grpc_server_refusing_the_kit_hangs_up_after_the_handshake(
+    tmp_path: Path, ca: Issued, client: Issued, grpc_server: Callable[[Issued], int]
+) -> None:
+    port = grpc_server(make_ca("another-project"))
+    tls = _check(_diagnose(tmp_path, write_site_kit(tmp_path / "kit", ca, client, f"localhost:{port}")), "tls")
+    assert tls.status is Status.FAIL
+    assert "closed the connection" in tls.measured and "refused this kit's certificate" in tls.remedy
