@@ -117,6 +117,7 @@ class JobManifest:
     dp: DpParams | None = None
     dataset: str = "omop"
     pinned_meta: dict[str, Any] = field(default_factory=dict)  # policy-relevant meta fields, re-checked at deploy
+    secure_aggregation: bool = False  # the study declares pairwise-masking secure aggregation (node.ml.secagg)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ def _declared(m: JobManifest) -> dict[str, Any]:
         "dp": None if m.dp is None else dp_to_json(m.dp),
         "dataset": m.dataset,
         "pinned_meta": m.pinned_meta,
+        **({"secure_aggregation": True} if m.secure_aggregation else {}),  # absent when off: older digests hold
     }
 
 
@@ -93,6 +94,7 @@ def manifest_from_json(obj: dict[str, Any]) -> JobManifest:
         dp=None if obj.get("dp") is None else dp_from_json(obj["dp"]),
         dataset=str(obj["dataset"]),
         pinned_meta=dict(obj["pinned_meta"]),
+        secure_aggregation=obj.get("secure_aggregation") is True,
     )
 
 

@@ -76,6 +76,20 @@ class Algorithm(StrEnum):
     FLTRUST = "fltrust"
 
 
+class SecureAggregation(StrEnum):
+    """Whether this site's updates must, may or may not be securely aggregated (``privacy.secure_aggregation``)."""
+
+    REQUIRED = "required"  # only jobs that ask for it; a train result that is not masked never leaves
+    ALLOWED = "allowed"  # a job may ask for it
+    OFF = "off"  # jobs asking for it are refused
+
+
+ROBUST_ALGORITHMS = frozenset({"median", "trimmed_mean", "geometric_median", "fltrust", "norm_clip", "norm_clipping"})
+"""Aggregators that need each site's update in the clear: they cannot be combined with secure aggregation."""
+INDIVIDUAL_UPDATE_ALGORITHMS = ROBUST_ALGORITHMS | {"scaffold"}
+"""Robust aggregators and SCAFFOLD (its per-site control difference travels in the clear)."""
+
+
 class Capability(StrEnum):
     """What job code may reach; the static scan reports findings under these names."""
 
@@ -238,6 +252,11 @@ class PrivacySection(_Strict):
         description="Total epsilon per dataset across all jobs."
     )
     result_filters: list[FilterSpec] = Field(default_factory=list)
+    secure_aggregation: SecureAggregation = Field(
+        SecureAggregation.ALLOWED,
+        description="required: only securely aggregated jobs (the coordinator learns the sum of the sites' updates, "
+        "never this site's); allowed: a job may ask for it; off: jobs asking for it are refused.",
+    )
 
     @model_validator(mode="after")
     def _dp_fits_budget(self) -> Self:

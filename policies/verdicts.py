@@ -21,8 +21,10 @@ from policies.manifest import content_mismatches, files_digest
 from policies.policy_model import (
     ART6_LETTER,
     ART9_LETTER,
+    INDIVIDUAL_UPDATE_ALGORITHMS,
     WEEKDAY_INDEX,
     Algorithm,
+    SecureAggregation,
     SitePolicy,
     policy_digest,
     split_identity,
@@ -194,6 +196,27 @@ def data_access(job: JobManifest, state: SiteState, findings: tuple[Finding, ...
     return _allow("data_access", f"reads only allowed data: {tables}")
 
 
+def secure_aggregation(job: JobManifest, state: SiteState, findings: tuple[Finding, ...]) -> RuleResult:
+    mode = state.policy.privacy.secure_aggregation
+    if not job.secure_aggregation:
+        if mode is SecureAggregation.REQUIRED:
+            return _deny(
+                "secure_aggregation", "this site requires secure aggregation and the study does not ask for it"
+            )
+        return _allow("secure_aggregation", "the coordinator sees this site's update (no secure aggregation)")
+    if mode is SecureAggregation.OFF:
+        return _deny("secure_aggregation", "the study asks for secure aggregation, which this site's policy turns off")
+    if job.algorithm in INDIVIDUAL_UPDATE_ALGORITHMS:
+        return _deny(
+            "secure_aggregation",
+            f"{job.algorithm} needs each site's update in the clear and cannot be combined with secure aggregation "
+            "(robust aggregators: median, trimmed mean, geometric median, FLTrust, norm clipping; SCAFFOLD)",
+        )
+    return _allow(
+        "secure_aggregation", "securely aggregated: the coordinator learns only the sum of the sites' masked updates"
+    )
+
+
 def differential_privacy(job: JobManifest, state: SiteState, findings: tuple[Finding, ...]) -> RuleResult:
     dp_policy = state.policy.privacy.dp
     dp = job.dp
@@ -318,6 +341,7 @@ RULES: tuple[Rule, ...] = (
     min_sites,
     local_records,
     data_access,
+    secure_aggregation,
     differential_privacy,
     privacy_budget,
     privacy_scope,

@@ -48,6 +48,7 @@ from node.coordinator.model import build_initial_state, from_wire, state_nbytes,
 from node.coordinator.provenance import approvals_from_meta, job_digest_from_meta, sign_final_model
 from node.coordinator.root_set import DEFAULT_ROOT_SET, DEFAULT_ROOT_SIZE, RootSet, train_config
 from node.coordinator.run_status import COMPLETED, FAILED, write_run_status
+from node.coordinator.secagg import CoordinatorSecAgg
 from node.coordinator.signing import RoundRecord
 from node.kit.layout import COORDINATOR_KEY_DIR
 from node.kit.meta import ANCHORS_META_KEY, HEAD_META_KEY, RECEIPT_META_KEY
@@ -85,6 +86,7 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         limitations: str = "",
         spread_threshold: float = 0.1,
         credit: Mapping[str, Any] | None = None,
+        secure_aggregation: Mapping[str, Any] | None = None,
     ) -> None:
         """``root_set``/``root_size``/``root_train`` (FLTrust only): the coordinator's public CoNLL file (default:
         the bundled NCBI-disease devel set), how many of its first sentences to use, and the sites' training
@@ -116,6 +118,7 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
         self.spread_threshold = spread_threshold
         self.evaluations: dict[str, Any] = {}
         self._credit = CreditKeeper(CreditConfig.from_args(credit, algorithm=algorithm))
+        self._secagg = CoordinatorSecAgg(secure_aggregation)  # None: off (node/coordinator/secagg.py)
         self._receipts: dict[str, object] = {}
         self._book: AnchorBook | None = None
         self._kept: dict[str, list[Anchor]] = {}
@@ -140,6 +143,10 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
                 self.info(f"fednode.root_set sentences={self._root.prepare()} file={self._root.path.name}")
         except FednodeError as exc:
             self._fail(records, f"the {self.algorithm} aggregator cannot start: {exc.message}")
+            return
+        refusal = self._secagg.refusal(self.algorithm, len(all_sites))
+        if refusal is not None:  # never a silent fallback to aggregating updates in the clear
+            self._fail(records, refusal)
             return
         self._book = self._anchor_book()
         self._credit = open_keeper(
@@ -169,12 +176,21 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
             targets = sorted(c.name for c in self.engine.get_clients())
             started = time.monotonic()
             self._round = (rnd, state)
+            secagg_meta: dict[str, Any] = {}
+            if self._secagg.active:
+                try:
+                    targets, secagg_meta = self._secagg.before_train(
+                        self, str(self.fl_ctx.get_job_id()), rnd, targets, self.round_timeout_s, self.wait_after_min_s
+                    )
+                except FednodeError as exc:
+                    self._fail(records, f"round {rnd}: secure aggregation: {exc.message}")
+                    return
             task_model = FLModel(
                 params=to_wire(state),
                 params_type=ParamsType.FULL,
                 current_round=rnd,
                 total_rounds=self.num_rounds,
-                meta=self._task_meta(aggregator, targets),
+                meta={**self._task_meta(aggregator, targets), **secagg_meta},
             )
             results = self.broadcast_model(
                 task_name=self.task_name,
@@ -208,7 +224,11 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
                 )
                 return
             try:
-                outcome = aggregator.aggregate(updates)
+                outcome = (
+                    self._secagg.aggregate(self, rnd, state, self.round_timeout_s, self.wait_after_min_s)
+                    if self._secagg.active
+                    else aggregator.aggregate(updates)
+                )
                 self._credit.after_aggregate(aggregator, updates, outcome, state)
             except FednodeError as exc:
                 self._fail(records, f"round {rnd}: aggregation refused: {exc.message}")
@@ -268,6 +288,7 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
             attachments=card,
             restarts=tuple(r.to_json() for r in self._ckpt.restarts) if self._ckpt else (),
             credit=self._credit.study_figures(),
+            secure_aggregation=self._secagg.provenance(),
         )
         if self._ckpt is not None:
             self._ckpt.complete()
@@ -409,7 +430,7 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
                 self._refused[site] = refusal
                 self.error(f"fednode.result_refused site={site} reason={refusal}")
                 continue
-            params = from_wire(res.params)
+            params = self._secagg.take(site, res.params, meta) if self._secagg.active else from_wire(res.params)
             if res.params_type == ParamsType.DIFF:
                 update = {k: v.to(state[k].dtype) for k, v in params.items() if k in state}
             else:

@@ -87,12 +87,14 @@ def sign_final_model(
     restarts: tuple[Mapping[str, Any], ...] = (),
     attachments: Mapping[str, str] | None = None,
     credit: Mapping[str, Mapping[str, Any]] | None = None,
+    secure_aggregation: Mapping[str, Any] | None = None,
 ) -> Path:
     """Save the weights as safetensors in ``run_dir`` and sign them with the key in ``key_dir``.
 
     ``audit_heads``: each site's last anchored audit head (countersigned, :class:`policies.anchors.Anchor` JSON).
     ``attachments``: files already in ``run_dir`` (name -> sha256) the signature covers too (the model card).
-    ``credit``: each site's credit figures over this study (:mod:`node.coordinator.credit`)."""
+    ``credit``: each site's credit figures over this study (:mod:`node.coordinator.credit`).
+    ``secure_aggregation``: how the rounds were securely aggregated (:mod:`node.coordinator.secagg`)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     model_path = run_dir / MODEL_FILE
     save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(model_path))
@@ -108,6 +110,7 @@ def sign_final_model(
         restarts=tuple(dict(r) for r in restarts),
         attachments=dict(attachments or {}),
         credit={k: dict(v) for k, v in (credit or {}).items()},
+        secure_aggregation=dict(secure_aggregation or {}),
         model_sha256=sha256_file(model_path),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )

@@ -74,6 +74,9 @@ class Provenance:
     """File name (beside the model) -> sha256: files the signature covers too, e.g. the model card."""
     credit: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Site -> its credit figures over this study's rounds (:class:`node.coordinator.credit.SiteCredit` JSON)."""
+    secure_aggregation: Mapping[str, Any] = field(default_factory=dict)
+    """When the rounds were securely aggregated: the protocol, the ring and, per round, the sites whose masked
+    inputs were summed and those whose masks were recovered after they dropped out (``node.coordinator.secagg``)."""
 
     def canonical(self) -> bytes:
         """The exact bytes that are signed: sorted-key, compact JSON (``audit_heads`` only when there are some, so
@@ -87,6 +90,8 @@ class Provenance:
             del data["attachments"]
         if not data["credit"]:
             del data["credit"]
+        if not data["secure_aggregation"]:
+            del data["secure_aggregation"]
         return json.dumps(data, sort_keys=True, separators=(",", ":"), default=list).encode("utf-8")
 
     @classmethod
@@ -119,6 +124,7 @@ class Provenance:
                 restarts=tuple(dict(r) for r in data.get("restarts") or ()),
                 attachments={str(k): str(v) for k, v in (data.get("attachments") or {}).items()},
                 credit={str(k): dict(v) for k, v in (data.get("credit") or {}).items()},
+                secure_aggregation=dict(data.get("secure_aggregation") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SignatureError(f"{PROVENANCE_FILE}: malformed provenance ({type(exc).__name__}: {exc})") from exc

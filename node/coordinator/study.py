@@ -26,6 +26,8 @@ from fednode.errors import BadInputError, ConfigError, NotFoundError, ServiceErr
 from node.coordinator.root_set import root_train_args
 from node.kit.crosssite import VALIDATE_TASK
 from node.kit.layout import COORDINATOR_PUBLIC_KEY, Federation
+from node.ml.secagg import TASKS as SECAGG_TASKS
+from node.ml.secagg import study_refusal
 from policies.manifest import Declaration, embed_manifest
 
 log = logging.getLogger("fednode.node.coordinator.study")
@@ -83,6 +85,10 @@ class StudySpec:
     """The model card flags a best-to-worst F1 spread between sites or groups above this."""
     cross_site: bool = True
     """Cross-site evaluation of the final model at every site (the ``validate`` task) for the model card."""
+    secure_aggregation: bool = False
+    """Pairwise-masking secure aggregation (docs/secure-aggregation.md): the coordinator learns only the sum."""
+    secagg_threshold: int | None = None
+    """Sites whose shares rebuild a dropped site's masks; ``None``: a strict majority of the sites, at least 2."""
 
     def __post_init__(self) -> None:
         if not self.sites:
@@ -96,6 +102,15 @@ class StudySpec:
             raise ConfigError(f"root_size must be at least 1, got {self.root_size}")
         if not 0.0 <= self.spread_threshold <= 1.0:
             raise ConfigError(f"spread_threshold must be between 0 and 1, got {self.spread_threshold}")
+        if self.secure_aggregation:
+            refusal = study_refusal(self.algorithm, len(self.sites), self.secagg_threshold)
+            if refusal is not None:
+                raise ConfigError(refusal)
+
+    def _secagg_args(self) -> dict[str, Any] | None:
+        if not self.secure_aggregation:
+            return None
+        return {} if self.secagg_threshold is None else {"threshold": self.secagg_threshold}
 
     @property
     def quorum(self) -> int:
@@ -120,6 +135,8 @@ def server_config(spec: StudySpec) -> dict[str, Any]:
         "limitations": spec.limitations,
         "spread_threshold": spec.spread_threshold,
     }
+    if spec.secure_aggregation:
+        args["secure_aggregation"] = spec._secagg_args()
     if spec.algorithm == "fltrust":
         # the coordinator's root update trains exactly as the sites do
         args.update(root_set=spec.root_set, root_size=spec.root_size, root_train=root_train_args(executor_args(spec)))
@@ -135,7 +152,7 @@ def client_config(spec: StudySpec) -> dict[str, Any]:
         "format_version": 2,
         "executors": [
             {
-                "tasks": [*study_tasks(spec)],
+                "tasks": [*study_tasks(spec), *(SECAGG_TASKS if spec.secure_aggregation else ())],
                 "executor": {"id": "fednode_ner", "path": EXECUTOR_PATH, "args": executor_args(spec)},
             }
         ],
@@ -189,7 +206,12 @@ def build_job(spec: StudySpec, out_dir: Path) -> tuple[Path, str]:
     from node.ml.ner.cdm import NER_SPLIT_COLUMNS  # lazy: node.ml.ner brings torch
 
     declaration = Declaration(
-        study=spec.name, algorithm=spec.algorithm, rounds=spec.rounds, data_access=NER_SPLIT_COLUMNS, dataset="omop"
+        study=spec.name,
+        algorithm=spec.algorithm,
+        rounds=spec.rounds,
+        data_access=NER_SPLIT_COLUMNS,
+        dataset="omop",
+        secure_aggregation=True if spec.secure_aggregation else None,
     )
     digests = embed_manifest(job, declaration)
     return job, digests[APP_NAME]

@@ -43,7 +43,9 @@ from node.ml.ner.dp import DpRun, HistoryEntry
 from node.ml.ner.encoding import EncodedDataset
 from node.ml.ner.model import NerModel, StateDict, load_ner_model
 from node.ml.ner.train import ScaffoldControls, TrainConfig, encode_for, train_local
+from node.ml.secagg import TASKS as SECAGG_TASKS
 from node.site.context import SiteContext, UsesSiteContext
+from node.site.secagg import answer_task
 from policies.contracts import DpParams, RoundReport
 from policies.ledger import PrivacyLedger
 from policies.policy_model import DpSection, EvaluationSection
@@ -160,6 +162,8 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
             from node.site.validation import answer_validate
 
             return answer_validate(self, str(fl_ctx.get_job_id() or ""), shareable, abort_signal)
+        if task_name in SECAGG_TASKS:  # secure aggregation's key, share and unmask stages (node.site.secagg)
+            return answer_task(task_name, shareable, fl_ctx, self.context, lambda: len(self._prepare()[1]))
         if task_name != self.task_name:
             return make_reply(ReturnCode.TASK_UNKNOWN)
         job_id = str(fl_ctx.get_job_id() or "")

@@ -41,6 +41,7 @@ from node.site.egress.guard import (
     receipt_check_for,
     record_decision,
 )
+from node.site.secagg import message_check
 from policies.ledger import ReservationStatus
 
 log = logging.getLogger("fednode.node.site.filters")
@@ -165,4 +166,7 @@ class EgressSchemaFilter(_SiteFilter):
         expected = EXPECTED.get(str(fl_ctx.get_prop(FLContextKey.TASK_ID) or ""))
         receipts = receipt_check_for(self.context, str(fl_ctx.get_job_id() or ""))
         heads = head_check_for(self.context)
-        return check_result(shareable, expected.schema, self.policy, receipt_check=receipts, head_check=heads)
+        secagg = message_check(str(fl_ctx.get_job_id() or ""))
+        return check_result(
+            shareable, expected.schema, self.policy, receipt_check=receipts, head_check=heads, secagg_check=secagg
+        )

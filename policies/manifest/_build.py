@@ -94,6 +94,7 @@ def _folder_declaration(
         "dataset": str(decl.get("dataset") or "omop"),
         "data_access": {str(t): [str(c) for c in cols] for t, cols in data_access.items()},
         "dp": None if dp is None else dp_to_json(dp),
+        **({"secure_aggregation": decl["secure_aggregation"] is True} if "secure_aggregation" in decl else {}),
         **override,
     }
 
@@ -170,6 +171,7 @@ def manifest_from_payload(
         dp=dp_params(declared.get("dp")),
         dataset=str(declared.get("dataset") or "omop"),
         pinned_meta=pinned_meta(job_meta),
+        secure_aggregation=declared.get("secure_aggregation") is True,
     )
 
 

@@ -17,7 +17,7 @@ from policies.manifest._digest import is_compiled_path
 FEDNODE_META_KEY = "fednode"
 """Key inside ``meta["custom_props"]`` where a submitter may declare the study in plain JSON."""
 
-DECLARED_KEYS = ("study", "algorithm", "rounds", "dataset", "data_access", "dp")
+DECLARED_KEYS = ("study", "algorithm", "rounds", "dataset", "data_access", "dp", "secure_aggregation")
 """The declared fields an embedded manifest carries beside the files."""
 
 PINNED_META_KEYS = (
@@ -58,6 +58,7 @@ class Declaration:
     data_access: Mapping[str, tuple[str, ...]] | None = None
     dp: DpParams | None = None
     dataset: str | None = None
+    secure_aggregation: bool | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The fields that are set, as JSON values."""
@@ -74,6 +75,8 @@ class Declaration:
             out["dp"] = dp_to_json(self.dp)
         if self.dataset is not None:
             out["dataset"] = self.dataset
+        if self.secure_aggregation is not None:
+            out["secure_aggregation"] = self.secure_aggregation
         return out
 
 

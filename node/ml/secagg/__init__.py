@@ -23,6 +23,14 @@ from node.ml.secagg._identity import SiteIdentity, TrustAnchor
 from node.ml.secagg._protocol import Advert, RoundContext, SecAggClient, SecAggServer, SecAggSum, check_threshold
 from node.ml.secagg._ring import FixedPoint, Layout
 
+META_KEY = "fednode_secagg"
+"""The task and result meta entry that carries a secure-aggregation stage's message (both directions)."""
+ADVERTISE_TASK = "secagg_advertise"
+SHARE_TASK = "secagg_share"
+UNMASK_TASK = "secagg_unmask"
+TASKS = (ADVERTISE_TASK, SHARE_TASK, UNMASK_TASK)
+"""The extra tasks of a securely aggregated round, besides the train task that carries the masked input."""
+
 COMPATIBLE_AGGREGATORS = frozenset({"fedavg", "fedprox"})
 """The rules whose server side is a weighted sum, all that secure aggregation reveals."""
 INDIVIDUAL_UPDATE_AGGREGATORS = frozenset(
@@ -37,9 +45,29 @@ def default_threshold(sites: int) -> int:
     return max(2, sites // 2 + 1)
 
 
+def study_refusal(algorithm: str, sites: int, threshold: int | None = None) -> str | None:
+    """Why a study with ``algorithm`` over ``sites`` sites cannot be securely aggregated, or ``None``."""
+    if algorithm not in COMPATIBLE_AGGREGATORS:
+        return (
+            f"secure aggregation cannot be combined with {algorithm}: it needs each site's update in the clear "
+            f"(securely aggregated studies use {' or '.join(sorted(COMPATIBLE_AGGREGATORS))})"
+        )
+    t = threshold if threshold is not None else default_threshold(sites)
+    if sites < 2 or t > sites:
+        return f"secure aggregation needs at least {max(2, t)} sites, the study has {sites}"
+    if t < 2 or 2 * t <= sites:
+        return f"a secure-aggregation threshold of {t} is not a majority of the {sites} sites (at least 2)"
+    return None
+
+
 __all__ = [
+    "ADVERTISE_TASK",
     "COMPATIBLE_AGGREGATORS",
     "INDIVIDUAL_UPDATE_AGGREGATORS",
+    "META_KEY",
+    "SHARE_TASK",
+    "TASKS",
+    "UNMASK_TASK",
     "Advert",
     "FixedPoint",
     "Layout",
@@ -51,4 +79,5 @@ __all__ = [
     "TrustAnchor",
     "check_threshold",
     "default_threshold",
+    "study_refusal",
 ]

@@ -34,7 +34,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ from node.site.egress.rules import (
 )
 from node.site.receipts import ReceiptCheck, make_head_check, make_receipt_check
 from node.site.release import ReleaseBounds, SiteAccountant, secure_generator
+from node.site.secagg import mask_result, message_check, remember_train
 from policies.contracts import EgressDecision, JobKind, JobRecord
 
 log = logging.getLogger("fednode.node.site.egress.guard")
@@ -168,6 +169,7 @@ class EgressGuard(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflar
         if event_type == EventType.AFTER_TASK_DATA_FILTER:
             take_anchors(self.context, fl_ctx)
             remember_task(fl_ctx)
+            remember_train(fl_ctx)
             task_data = fl_ctx.get_prop(FLContextKey.TASK_DATA)
             task_id = str(fl_ctx.get_prop(FLContextKey.TASK_ID) or "")
             if isinstance(task_data, Shareable) and task_id and self.is_byoc(str(fl_ctx.get_job_id() or "")):
@@ -206,9 +208,14 @@ class EgressGuard(FLComponent, UsesSiteContext):  # type: ignore[misc]  # nvflar
                 runner_headers=allowed_runner,
                 receipt_check=receipts,
                 head_check=heads,
+                secagg_check=message_check(job_id),
             )
             if reason is None and self.is_byoc(job_id):
                 reason, summary = self._release(result, task_id, job_id, final=final)
+            if reason is None and not final:  # secure aggregation masks the checked update: the last step
+                reason, schema = mask_result(self.context, result, task_id, job_id, expected.schema)
+                if reason is None and schema is not expected.schema:
+                    EXPECTED.put(task_id, replace(expected, schema=schema))
         except Exception as exc:  # an inspection that cannot finish fails closed
             reason = f"inspection failed ({type(exc).__name__})"
         if reason is None:

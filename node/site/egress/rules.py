@@ -24,6 +24,7 @@ from nvflare.app_common.app_constant import AlgorithmConstants, AppConstants
 
 from node.kit.crosssite import CROSS_SITE_METRICS
 from node.kit.meta import HEAD_META_KEY, RECEIPT_META_KEY
+from node.ml.secagg import META_KEY as SECAGG_META_KEY
 from node.site.receipts import ReceiptCheck
 
 DEFAULT_METRICS = frozenset(
@@ -52,7 +53,10 @@ evaluation's names, :data:`node.kit.crosssite.CROSS_SITE_METRICS`)."""
 
 NUMERIC_DTYPES = frozenset(
     {"float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"}
+    | {"uint32", "uint64"}
 )
+"""``uint32``/``uint64``: securely aggregated results are ring elements (``node.site.secagg``); the schema the guard
+checks them against then names that dtype explicitly, so a float result can never pass as one or vice versa."""
 _INT_META = frozenset(
     {MetaKey.NUM_STEPS_CURRENT_ROUND, MetaKey.CURRENT_ROUND, MetaKey.TOTAL_ROUNDS, MetaKey.START_ROUND}
 )
@@ -159,6 +163,7 @@ def check_result(
     runner_headers: Mapping[str, Any] | None = None,
     receipt_check: ReceiptCheck | None = None,
     head_check: ReceiptCheck | None = None,
+    secagg_check: ReceiptCheck | None = None,
 ) -> str | None:
     """Why ``result`` may not leave the site, or ``None`` if it may.
 
@@ -166,7 +171,8 @@ def check_result(
     allowed only with exactly these values. ``receipt_check`` judges a signed approval receipt in the meta
     (:func:`node.site.receipts.make_receipt_check`); without one, a receipt is blocked like any other text.
     ``head_check`` judges the site's signed audit head in the meta (:func:`node.site.receipts.make_head_check`),
-    the same way.
+    the same way. ``secagg_check`` judges a secure-aggregation message in the meta (``fednode_secagg``:
+    :func:`node.site.secagg.message_check`, exactly a message this site's protocol produced).
     """
     extra_keys = [k for k in result if k not in (ReservedHeaderKey.HEADERS, DXO_KEY)]
     if extra_keys:
@@ -190,7 +196,7 @@ def check_result(
     if not isinstance(data, Mapping):
         return "DXO data is not a mapping"
     reason = _check_metrics(data, policy) if kind == DataKind.METRICS else _check_tensors(data, expected)
-    return reason or _check_meta(dxo.get("meta") or {}, policy, expected, receipt_check, head_check)
+    return reason or _check_meta(dxo.get("meta") or {}, policy, expected, receipt_check, head_check, secagg_check)
 
 
 def _check_headers(headers: object, runner_headers: Mapping[str, Any]) -> str | None:
@@ -251,6 +257,7 @@ def _check_meta(
     expected: Schema | None,
     receipt_check: ReceiptCheck | None,
     head_check: ReceiptCheck | None = None,
+    secagg_check: ReceiptCheck | None = None,
 ) -> str | None:
     if not isinstance(meta, Mapping):
         return "DXO meta is not a mapping"
@@ -269,6 +276,10 @@ def _check_meta(
                 return "filter history names something that is not a loaded filter"
         elif key == RECEIPT_META_KEY:
             reason = receipt_check(value) if receipt_check is not None else "approval receipt cannot be checked here"
+            if reason:
+                return reason
+        elif key == SECAGG_META_KEY:
+            reason = secagg_check(value) if secagg_check is not None else "secure-aggregation message cannot be checked"
             if reason:
                 return reason
         elif key == HEAD_META_KEY:
