@@ -108,3 +108,14 @@ def test_an_admin_kit_of_another_provisioning(tmp_path: Path, ca: Issued) -> Non
     result = CliRunner().invoke(app, [*args, "--json"], env={"FEDNODE_HOME": str(tmp_path)})
     payload = json.loads(result.stdout)
     assert "admin-kit.provisioning" in payload["failed"]
+
+
+def test_the_troubleshooting_section_covers_every_check() -> None:
+    """docs/deployment.md's troubleshooting tables are keyed by the checks' names: a new check needs its row."""
+    from node.site.doctor import SITE_CHECKS
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "deployment.md").read_text(encoding="utf-8")
+    section = docs[docs.index("## 9. Troubleshooting with `fednode doctor`") :]
+    coordinator = ("admin-kit", "admin-kit.certificate", "admin-kit.provisioning", "port", "contact.<site>")
+    missing = [name for name in (*SITE_CHECKS, *coordinator) if f"`{name}`" not in section]
+    assert not missing, f"add a troubleshooting row for: {', '.join(missing)}"
