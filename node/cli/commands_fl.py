@@ -324,22 +324,29 @@ def study_status(
     job_id: Annotated[str, typer.Argument(help="The job id `study submit` printed.")],
     federation: FederationOpt = None,
 ) -> None:
-    """The job's state at the coordinator (SUBMITTED while sites review it, RUNNING, FINISHED:...)."""
+    """The job's state at the coordinator (SUBMITTED while sites review it, RUNNING, FINISHED:...) and, where the
+    coordinator's credit record is on this machine, each site's figures in this job (`fednode sites`)."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
         from rich.markup import escape
 
+        from node.cli.commands_sites import job_credit, print_credit
+
         fed = _load(cli, federation)
         with _study_logs(cli, federation):
             status = _client(cli, fed).status(job_id)
-        cli.emit(
-            {"ok": True, **status.to_json()},
-            lambda c: c.print(
+        credit = job_credit(cli, fed, job_id)
+
+        def human(c: Console) -> None:
+            c.print(
                 f"{job_id}: [bold]{status.status}[/bold] (schedule tries {status.schedule_count})"
                 + (f"\n  last: {escape(status.last_schedule_reason)}" if status.last_schedule_reason else "")
                 + (f"\n  why: {escape(status.failure)}" if status.failure else "")
-            ),
-        )
+            )
+            if credit:
+                print_credit(c, credit)
+
+        cli.emit({"ok": True, **status.to_json(), "credit": credit}, human)
 
 
 @study_app.command("resume")

@@ -175,6 +175,7 @@ def _register() -> None:
         commands_ner,
         commands_policy,
         commands_runtime,
+        commands_sites,
         commands_tui,
     )
 
@@ -185,6 +186,7 @@ def _register() -> None:
         commands_jobs,
         commands_audit,
         commands_fl,
+        commands_sites,
         commands_experiment,
         commands_ner,
         commands_runtime,

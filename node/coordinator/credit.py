@@ -46,13 +46,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from fednode.errors import BadInputError, ConfigError
-from node.ml.aggregation import AggregationResult, ClientUpdate, FedAvg, FLTrust, Scaffold, apply_update, l2_norm
-from node.ml.aggregation._types import Aggregator, StateDict
+
+if TYPE_CHECKING:  # torch only where a round is measured: `fednode sites` reads the record without it
+    import torch
+
+    from node.ml.aggregation import AggregationResult, ClientUpdate
+    from node.ml.aggregation._types import Aggregator, StateDict
 
 log = logging.getLogger("fednode.node.coordinator.credit")
 
@@ -326,6 +328,10 @@ def leave_one_out(
 ) -> dict[str, StateDict]:
     """For each site, the round's aggregate update without it (no training: FLTrust's from its trust scores,
     SCAFFOLD's as its weighted mean, every other rule by aggregating the others again)."""
+    import torch
+
+    from node.ml.aggregation import FedAvg, FLTrust, Scaffold, l2_norm
+
     inner: Any = getattr(aggregator, "inner", aggregator)
     out: dict[str, StateDict] = {}
     if len(updates) == 1:
@@ -415,6 +421,8 @@ class CreditKeeper:
     ) -> list[ClientUpdate]:
         """Record who answered (``arrival``: every result's site in the order NVFlare received them) and apply the
         policy; return the updates to aggregate."""
+        from node.ml.aggregation import l2_norm
+
         refused, self._refused = set(self._refused), set()
         if not self.config.record:
             return list(updates)
@@ -545,6 +553,8 @@ class CreditKeeper:
         outcome: AggregationResult,
         state: Mapping[str, torch.Tensor],
     ) -> None:
+        from node.ml.aggregation import apply_update
+
         assert self.loss_fn is not None
         started = time.perf_counter()
         try:

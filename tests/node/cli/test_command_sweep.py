@@ -221,6 +221,7 @@ ROWS: tuple[Row, ...] = (
     Row(("study", "status"), (_dir("--federation", "federation"),), extra=("job-nope",), names=("federation",)),
     Row(("study", "resume"), (_dir("--federation", "federation"),), extra=("job-nope",), names=("federation",)),
     Row(("study", "anchors"), (_dir("--federation", "federation"), _out("--out")), names=("federation",)),
+    Row(("sites",), (_dir("--federation", "federation"),), names=("federation",)),
     Row(
         ("study", "download"),
         (_dir("--federation", "federation"), _in("--site-key", "pem", prefix="site-1=")),
