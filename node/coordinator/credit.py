@@ -28,6 +28,9 @@ A site that answers on time with an update like the others' and does not make th
 that misses every other round about 0.5; one whose update is ten times the others' 0.3 from its norm alone, and
 near 0 once leaving it out lowers the loss.
 
+Under secure aggregation the coordinator never sees one site's update: only attendance is recorded and the
+policy cannot act.
+
 With ``min_score`` set, a site whose score (this round's attendance and norm included) is below it after at least
 ``min_rounds`` rounds is down-weighted (its example weight times its score: FedAvg, FedProx, SCAFFOLD, norm
 clipping, geometric median) or excluded from the round's aggregate (any rule; never below the quorum), and the
@@ -401,6 +404,8 @@ class CreditKeeper:
     quorum: int = 1
     """The policy never excludes below this many updates (the controller's ``min_clients``)."""
     _refused: set[str] = field(default_factory=set)
+    _blind: bool = False
+    """The round's updates are not visible one by one (secure aggregation): attendance only."""
     _pending: dict[str, SiteRound] = field(default_factory=dict)
     _line: dict[str, Any] = field(default_factory=dict)
     _rows: list[SiteRound] = field(default_factory=list)
@@ -428,6 +433,7 @@ class CreditKeeper:
             return list(updates)
         at = datetime.now(UTC).isoformat()
         usable = {u.site: u for u in updates}
+        self._blind = bool(updates) and all(not u.update for u in updates)
         position = {site: i for i, site in reversed(list(enumerate(arrival)))}
         norms = {u.site: l2_norm(u.update) for u in updates}
         finite = [n for n in norms.values() if math.isfinite(n)]
@@ -440,7 +446,7 @@ class CreditKeeper:
             if site in usable:
                 row.status = ON_TIME if position.get(site, 0) < min_responses else LATE
                 n = norms[site]
-                if math.isfinite(n):
+                if math.isfinite(n) and not self._blind:
                     row.norm = n
                     row.norm_ratio = n / median if median > 0 else 1.0
                     row.norm_z = (n - mean) / spread if spread > 0 else 0.0
@@ -456,6 +462,9 @@ class CreditKeeper:
     def _apply_policy(self, updates: list[ClientUpdate]) -> list[ClientUpdate]:
         min_score = self.config.min_score
         if min_score is None:
+            return updates
+        if self._blind:  # securely aggregated: the sum is already formed, no single update can be taken out
+            log.warning("credit.policy_blind (secure aggregation: attendance recorded, no site left out)")
             return updates
         judged: dict[str, float] = {}
         for u in updates:
@@ -522,7 +531,7 @@ class CreditKeeper:
             if row.status in (ON_TIME, LATE):
                 row.weight = float(outcome.weights.get(site, 0.0))
         kept = [u for u in updates if u.site not in outcome.rejected]
-        if self.config.loo and self.loss_fn is not None and kept:
+        if self.config.loo and self.loss_fn is not None and kept and not self._blind:
             self._measure_loo(aggregator, kept, outcome, state)
         rows = list(self._pending.values())
         self._rows.extend(rows)

@@ -197,3 +197,15 @@ def test_a_read_only_store_creates_nothing(tmp_path: Path) -> None:
         CreditStore(tmp_path / "credit.db", readonly=True)
     assert not (tmp_path / "credit.db").exists()
     assert ON_TIME == "on_time"
+
+
+def test_securely_aggregated_rounds_record_attendance_only() -> None:
+    keeper = CreditKeeper(CreditConfig(min_score=0.9, action="exclude"), loss_fn=loss)
+    updates = [ClientUpdate(s, {}, 10) for s in ("a", "b")]  # masked: the controller sees no clear update
+    kept = keeper.before_aggregate(0, ("a", "b", "c"), ("a", "b"), updates, min_responses=2)
+    assert kept == updates
+    outcome = AggregationResult({"w": torch.zeros(16)}, {"a": 0.5, "b": 0.5})
+    keeper.after_aggregate(FedAvg(), kept, outcome, {"w": torch.zeros(16)})
+    line = keeper.round_line()
+    assert line["c"]["status"] == MISSED and line["a"]["status"] == ON_TIME
+    assert "norm_ratio" not in line["a"] and "loo" not in line["a"] and "_loo" not in line
