@@ -1,10 +1,9 @@
 """``fednode doctor`` at a site: why can't this site reach the coordinator, and is everything else in place?
 
-:func:`diagnose_site` runs every check in order and returns a :class:`~node.kit.doctor.Report`. Check names (the
-troubleshooting section of docs/deployment.md is keyed by them): ``kit``, ``kit.certificate``, ``kit.name``,
-``dns``, ``tcp``, ``tls``, ``clock``, ``proxy``, ``disk``, ``state``, ``cdm``, ``policy``, ``models``,
-``sandbox``, ``gpu``. It reads, never writes: no file is created anywhere, state.db and the CDM are opened
-read-only, and each network check is bounded by ``timeout`` seconds.
+:func:`diagnose_site` runs every check in order and returns a :class:`~node.kit.doctor.Report`. Check names are
+:data:`SITE_CHECKS` (the troubleshooting section of docs/deployment.md is keyed by them). It reads, never writes:
+no file is created anywhere, state.db and the CDM are opened read-only, and each network check is bounded by
+``timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from node.site.doctor._local import (
     check_sandbox,
     check_state,
 )
-from node.site.doctor._network import check_clock, check_proxy, network_checks
+from node.site.doctor._network import check_clock, check_coordinator_identity, check_proxy, network_checks
 from policies.policy_model import SitePolicy, load_policy
 
 SITE_CHECKS = (
@@ -39,6 +38,7 @@ SITE_CHECKS = (
     "dns",
     "tcp",
     "tls",
+    "policy.coordinator",
     "clock",
     "proxy",
     "disk",
@@ -81,6 +81,7 @@ def diagnose_site(doctor: SiteDoctor) -> Report:
         checks += network
     else:
         checks += [skipped(n, "not tried: no usable startup kit (see the kit check)") for n in SITE_CHECKS[1:6]]
+    checks += guarded("policy.coordinator", lambda: check_coordinator_identity(peer, policy))
     target = kit.target if kit is not None else None
     checks += guarded("clock", lambda: check_clock(now=now, peer=peer, state_db=settings.state_db_path, target=target))
     checks += guarded("proxy", lambda: check_proxy(doctor.env, target))

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from node.kit.doctor import (
     Check,
@@ -24,6 +25,7 @@ from node.kit.doctor import (
 )
 from node.site.doctor._kit import SiteKit
 from node.site.doctor._store import open_read_only
+from policies.policy_model import SitePolicy
 
 CLOCK_TOLERANCE = timedelta(seconds=60)
 """Beyond this the clock check warns (transfer time included in what it measures, so it is generous)."""
@@ -180,3 +182,28 @@ def _without_password(url: str) -> str:
         return url
     user = creds.split(":", 1)[0]
     return f"{scheme}{sep}{user}:***@{hostpart}"
+
+
+def check_coordinator_identity(peer: x509.Certificate | None, policy: SitePolicy | None) -> Check:
+    """``policy.coordinator``: the coordinator's certificate (name and organisation) is one the site policy's
+    ``participants.coordinators`` lists."""
+    if peer is None:
+        return skipped("policy.coordinator", "not tried: no certificate from the coordinator (see the tls check)")
+    name, org = _attribute(peer, NameOID.COMMON_NAME), _attribute(peer, NameOID.ORGANIZATION_NAME)
+    if policy is None:
+        return skipped("policy.coordinator", f"the coordinator is {name} / {org}; no site policy to compare with")
+    allowed = policy.participants.coordinators
+    if any(c.matches(name, org) for c in allowed):
+        return passed("policy.coordinator", f"the coordinator {name} / {org} is in participants.coordinators")
+    listed = "; ".join(str(c) for c in allowed)
+    return warned(
+        "policy.coordinator",
+        f"the coordinator's certificate says {name} / {org}, but participants.coordinators lists {listed}",
+        "correct participants.coordinators in the site policy (the coordinator's --server-host and the "
+        "operator's organisation, as its certificate says), or the site's verdicts will not recognise it",
+    )
+
+
+def _attribute(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str:
+    values = cert.subject.get_attributes_for_oid(oid)
+    return str(values[0].value) if values else ""

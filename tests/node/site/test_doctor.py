@@ -301,3 +301,17 @@ def test_a_real_grpc_server_refusing_the_kit_hangs_up_after_the_handshake(
     tls = _check(_diagnose(tmp_path, write_site_kit(tmp_path / "kit", ca, client, f"localhost:{port}")), "tls")
     assert tls.status is Status.FAIL
     assert "closed the connection" in tls.measured and "refused this kit's certificate" in tls.remedy
+
+
+@pytest.mark.parametrize(("listed", "status"), [("fednode-test", Status.PASS), ("Another Consortium", Status.WARN)])
+def test_the_coordinators_certificate_against_the_policys_participants(
+    tmp_path: Path, ca: Issued, server: Issued, client: Issued, listed: str, status: Status
+) -> None:
+    policy = _policy_named(tmp_path, "site-a")
+    doc = yaml.safe_load(policy.read_text(encoding="utf-8"))
+    doc["participants"]["coordinators"] = [{"name": "localhost", "org": listed}]
+    policy.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with tls_server(tmp_path, server, trusts=ca) as port:
+        report = _diagnose(tmp_path, write_site_kit(tmp_path / "kit", ca, client, f"localhost:{port}"), policy=policy)
+    check = _check(report, "policy.coordinator")
+    assert check.status is status and "localhost / fednode-test" in check.measured
