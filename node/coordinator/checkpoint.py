@@ -26,6 +26,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -305,7 +306,11 @@ class RunCheckpoint:
     num_rounds: int
     restarts: tuple[Restart, ...] = ()
     last_seconds: float = 0.0
-    """How long the last :meth:`save` took (logged; ``bench.checkpoint`` measures it)."""
+    """How long the last write took (``bench.checkpoint`` measures it)."""
+    blocked_seconds: float = 0.0
+    """How long the last :meth:`submit` held the round loop up (waiting for the previous write to finish)."""
+    _pending: Future[Path] | None = field(default=None, init=False, repr=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     @property
     def resumed(self) -> bool:
@@ -349,30 +354,74 @@ class RunCheckpoint:
         aggregator: Aggregator,
         info: Mapping[str, float],
     ) -> Path:
-        """Persist the state after round ``rnd`` (atomically; see the module docstring)."""
+        """Persist the state after round ``rnd`` now (atomically; see the module docstring)."""
+        return self._write(self._snapshot(rnd, state, records, aggregator, info))
+
+    def submit(
+        self,
+        rnd: int,
+        state: Mapping[str, torch.Tensor],
+        records: Sequence[RoundRecord],
+        aggregator: Aggregator,
+        info: Mapping[str, float],
+    ) -> None:
+        """Persist the state after round ``rnd`` on a background thread while the next round runs (the controller's
+        way: the coordinator is idle while the sites train). Writes go one at a time, in order: this first waits
+        for the previous one (a failed previous write is logged, and this one is still written).
+
+        The tensors are not copied: the controller's state and SCAFFOLD's control are replaced each round, never
+        changed in place. :meth:`wait` (and :meth:`complete`) block until the write is on disk.
+        """
         started = time.perf_counter()
-        control, book = aggregator_state(aggregator, info, records)
-        path = self.store.save(
-            Checkpoint(
-                first_job_id=self.first_job_id,
-                job_id=self.job_id,
-                job_digest=self.job_digest,
-                study=self.study,
-                algorithm=self.algorithm,
-                num_rounds=self.num_rounds,
-                round=rnd,
-                state=dict(state),
-                records=tuple(records),
-                control=control,
-                aggregator=book,
-                restarts=self.restarts,
-            )
-        )
+        try:
+            self.wait()
+        except (OSError, CheckpointError) as exc:
+            log.error("checkpoint.write_failed first_job=%s kind=%s", self.first_job_id, type(exc).__name__)
+        cp = self._snapshot(rnd, state, records, aggregator, info)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fednode-checkpoint")
+        self._pending = self._pool.submit(self._write, cp)
+        self.blocked_seconds = time.perf_counter() - started
+
+    def wait(self) -> Path | None:
+        """Block until the checkpoint being written (if any) is on disk; re-raise its error."""
+        pending, self._pending = self._pending, None
+        return None if pending is None else pending.result()
+
+    def _write(self, cp: Checkpoint) -> Path:
+        started = time.perf_counter()
+        path = self.store.save(cp)
         self.last_seconds = time.perf_counter() - started
         return path
 
+    def _snapshot(
+        self,
+        rnd: int,
+        state: Mapping[str, torch.Tensor],
+        records: Sequence[RoundRecord],
+        aggregator: Aggregator,
+        info: Mapping[str, float],
+    ) -> Checkpoint:
+        control, book = aggregator_state(aggregator, info, records)
+        return Checkpoint(
+            first_job_id=self.first_job_id,
+            job_id=self.job_id,
+            job_digest=self.job_digest,
+            study=self.study,
+            algorithm=self.algorithm,
+            num_rounds=self.num_rounds,
+            round=rnd,
+            state=dict(state),
+            records=tuple(records),
+            control=control,
+            aggregator=book,
+            restarts=self.restarts,
+        )
+
     def complete(self) -> None:
-        """The model is signed: mark the checkpoint so that the study cannot be resumed again."""
+        """The model is signed: mark the checkpoint so that the study cannot be resumed again (after the write
+        in flight, if any, finished)."""
+        self.wait()
         if (self.store.folder(self.first_job_id) / COMMIT_FILE).exists():
             self.store.mark_completed(self.first_job_id)
 

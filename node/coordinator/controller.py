@@ -319,12 +319,12 @@ class FednodeController(ModelController):  # type: ignore[misc]  # nvflare is un
     def _save_checkpoint(
         self, rnd: int, state: Mapping[str, torch.Tensor], records: list[RoundRecord], agg: Aggregator, info: Any
     ) -> None:
-        """Persist the round (a failed write is logged; the study goes on, a crash would then cost more)."""
+        """Persist the round, written while the next one runs (a failed write is logged; the study goes on)."""
         if self._ckpt is None:
             return
         try:
-            self._ckpt.save(rnd, state, records, agg, info)
-            self.info(f"fednode.checkpoint round={rnd} seconds={self._ckpt.last_seconds:.3f}")
+            self._ckpt.submit(rnd, state, records, agg, info)
+            self.info(f"fednode.checkpoint round={rnd} blocked_s={self._ckpt.blocked_seconds:.3f}")
         except (OSError, FednodeError) as exc:
             self.error(f"fednode.checkpoint_failed round={rnd} kind={type(exc).__name__}")
 

@@ -207,3 +207,37 @@ def test_the_bookkeeping_counts_missed_rounds_and_keeps_fltrust_scores(tmp_path:
     assert data["aggregator"]["min_clients"] == 2
     assert data["aggregator"]["missed_rounds"] == {"site-3": 2}
     assert data["aggregator"]["fltrust"] == {"trust": {"site-1": 0.9}, "root_norm": 1.5}
+
+
+def test_a_checkpoint_submitted_in_the_background_is_on_disk_after_wait(tmp_path: Path) -> None:
+    agg = make_aggregator("fedavg", min_clients=1)
+    run = for_run(tmp_path, "job-1", {}, job_digest=DIGEST, study="s", algorithm="fedavg", num_rounds=5)
+    run.submit(0, _state(1.0), list(_records(1)), agg, {})
+    run.submit(1, _state(2.0), list(_records(2)), agg, {})  # waits for round 0's write first: in order
+    run.wait()
+    cp = CheckpointStore(tmp_path / "checkpoints").load("job-1")
+    assert cp is not None and cp.round == 1 and float(cp.state["w"][0, 0]) == 2.0
+    assert run.wait() is None  # nothing in flight
+
+
+def test_a_failed_background_write_is_logged_and_the_next_round_still_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    agg = make_aggregator("fedavg", min_clients=1)
+    run = for_run(tmp_path, "job-1", {}, job_digest=DIGEST, study="s", algorithm="fedavg", num_rounds=5)
+    real = run.store.save
+    calls: list[int] = []
+
+    def flaky(cp: Checkpoint) -> Path:
+        calls.append(cp.round)
+        if cp.round == 0:
+            raise OSError(28, "No space left on device")
+        return real(cp)
+
+    monkeypatch.setattr(run.store, "save", flaky)
+    run.submit(0, _state(), list(_records(1)), agg, {})
+    run.submit(1, _state(), list(_records(2)), agg, {})
+    run.wait()
+    assert calls == [0, 1] and "checkpoint.write_failed" in caplog.text
+    cp = CheckpointStore(tmp_path / "checkpoints").load("job-1")
+    assert cp is not None and cp.round == 1

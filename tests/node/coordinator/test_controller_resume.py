@@ -58,6 +58,13 @@ def _controller() -> FednodeController:
     return FednodeController(num_rounds=4, min_clients=2, model_spec="tiny", study="s")
 
 
+def _written(ctl: FednodeController) -> None:
+    """The checkpoint of the last completed round is written while the next round runs: a process that lived
+    that long has it on disk (a crash within the write costs that round too)."""
+    assert ctl._ckpt is not None
+    ctl._ckpt.wait()
+
+
 def test_a_resumed_job_continues_after_the_last_completed_round(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -66,8 +73,10 @@ def test_a_resumed_job_continues_after_the_last_completed_round(
     assert whole.broadcasts == [0, 1, 2, 3]
 
     root = tmp_path / "crashed"
+    crashed = _controller()
     with pytest.raises(CrashError):
-        drive(_controller(), root, SITES, _answer(crash_in=2), job_meta=meta)
+        drive(crashed, root, SITES, _answer(crash_in=2), job_meta=meta)
+    _written(crashed)
     commit = json.loads((root / CHECKPOINTS_DIR / harness.JOB_ID / COMMIT_FILE).read_text())
     assert commit["round"] == 1 and not commit["completed"]
 
@@ -101,8 +110,10 @@ def test_a_torn_checkpoint_fails_the_resumed_study_with_a_clear_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     meta = _meta(tmp_path)
+    crashed = _controller()
     with pytest.raises(CrashError):
-        drive(_controller(), tmp_path, SITES, _answer(crash_in=1), job_meta=meta)
+        drive(crashed, tmp_path, SITES, _answer(crash_in=1), job_meta=meta)
+    _written(crashed)
     model = tmp_path / CHECKPOINTS_DIR / harness.JOB_ID / "model-0.safetensors"
     model.write_bytes(b"garbage")
     monkeypatch.setattr(harness, "JOB_ID", "job-8")
