@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fednode.errors import BadInputError, ConfigError, NotFoundError, ServiceError
+from node.coordinator.credit import CreditConfig
 from node.coordinator.root_set import root_train_args
 from node.kit.crosssite import VALIDATE_TASK
 from node.kit.layout import COORDINATOR_PUBLIC_KEY, Federation
@@ -89,6 +90,9 @@ class StudySpec:
     """Pairwise-masking secure aggregation (docs/secure-aggregation.md): the coordinator learns only the sum."""
     secagg_threshold: int | None = None
     """Sites whose shares rebuild a dropped site's masks; ``None``: a strict majority of the sites, at least 2."""
+    credit: Mapping[str, Any] = field(default_factory=dict)
+    """The coordinator's credit record and policy (``node.coordinator.credit.CreditConfig`` keys, e.g.
+    ``{"min_score": 0.5, "action": "exclude"}``); empty: the record with its defaults, no policy."""
 
     def __post_init__(self) -> None:
         if not self.sites:
@@ -102,6 +106,7 @@ class StudySpec:
             raise ConfigError(f"root_size must be at least 1, got {self.root_size}")
         if not 0.0 <= self.spread_threshold <= 1.0:
             raise ConfigError(f"spread_threshold must be between 0 and 1, got {self.spread_threshold}")
+        CreditConfig.from_args(self.credit, algorithm=self.algorithm)
         if self.secure_aggregation:
             refusal = study_refusal(self.algorithm, len(self.sites), self.secagg_threshold)
             if refusal is not None:
@@ -137,6 +142,8 @@ def server_config(spec: StudySpec) -> dict[str, Any]:
     }
     if spec.secure_aggregation:
         args["secure_aggregation"] = spec._secagg_args()
+    if spec.credit:
+        args["credit"] = dict(spec.credit)
     if spec.algorithm == "fltrust":
         # the coordinator's root update trains exactly as the sites do
         args.update(root_set=spec.root_set, root_size=spec.root_size, root_train=root_train_args(executor_args(spec)))

@@ -209,3 +209,13 @@ def test_securely_aggregated_rounds_record_attendance_only() -> None:
     line = keeper.round_line()
     assert line["c"]["status"] == MISSED and line["a"]["status"] == ON_TIME
     assert "norm_ratio" not in line["a"] and "loo" not in line["a"] and "_loo" not in line
+
+
+def test_a_study_carries_its_credit_policy_to_the_controller() -> None:
+    from node.coordinator.study import StudySpec, server_config
+
+    spec = StudySpec(name="s", sites=("a", "b"), credit={"min_score": 0.4, "action": "exclude"})
+    assert server_config(spec)["workflows"][0]["args"]["credit"] == {"min_score": 0.4, "action": "exclude"}
+    assert "credit" not in server_config(StudySpec(name="s", sites=("a",)))["workflows"][0]["args"]
+    with pytest.raises(ConfigError, match="use exclude"):
+        StudySpec(name="s", sites=("a", "b"), algorithm="median", credit={"min_score": 0.4})
