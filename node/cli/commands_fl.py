@@ -216,6 +216,28 @@ def _record_submission(
     _record_coordinator(fed, AuditEvent.STUDY_SUBMITTED, details)
 
 
+MAX_LIMITATIONS_CHARS = 20_000
+
+
+def _limitations(path: Path | None) -> str:
+    """The submitter's limitations text: required (usage error, exit 2), a readable, non-empty text file (exit 4)."""
+    from fednode.errors import BadInputError, ConfigError
+    from fednode.inputs import read_input_text
+
+    if path is None:
+        raise ConfigError(
+            "--limitations FILE is required: the model card's limitations section, in the submitter's words "
+            "(what the model was not trained or tested for)"
+        )
+    where = f"--limitations {path}"
+    text = read_input_text(path, where=where, not_text="not a text file").strip()
+    if not text:
+        raise BadInputError("is empty: write the study's limitations", file=where)
+    if len(text) > MAX_LIMITATIONS_CHARS:
+        raise BadInputError(f"longer than {MAX_LIMITATIONS_CHARS} characters", file=where)
+    return text
+
+
 @study_app.command("submit")
 def study_submit(
     ctx: typer.Context,
@@ -256,10 +278,23 @@ def study_submit(
     root_size: Annotated[
         int, typer.Option(min=1, metavar="N", help="fltrust: root-set sentences used each round.")
     ] = 100,
+    limitations: Annotated[
+        Path | None,
+        typer.Option(
+            "--limitations",
+            metavar="FILE",
+            help="The model card's limitations, in your words (text or Markdown); required for the built-in "
+            "study, shown to each site's reviewers.",
+        ),
+    ] = None,
+    spread_threshold: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, metavar="F1", help="The model card flags a best-to-worst F1 spread above this."),
+    ] = 0.1,
     federation: FederationOpt = None,
 ) -> None:
     """Build the NER study, or take your own job folder (manifest embedded, every site mandatory), and submit it
-    through the FLARE API."""
+    through the FLARE API. The built-in study ends with cross-site evaluation and a signed model card."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
         from node.coordinator.study import StudySpec, build_job, sites_from
@@ -290,6 +325,7 @@ def study_submit(
         from node.ml.algorithms import check_algorithm
 
         check_algorithm(algorithm)
+        limitations_text = _limitations(limitations)  # required before anything is built (exit 2 / 4)
         fed = _load(cli, federation)
         spec = StudySpec(
             name=name or "ner-study",
@@ -302,6 +338,8 @@ def study_submit(
             max_examples=max_examples,
             root_set=root_set,
             root_size=root_size,
+            limitations=limitations_text,
+            spread_threshold=spread_threshold,
         )
         client = _client(cli, fed)
         client.check_reachable()  # before the job is built: a down coordinator leaves nothing behind
@@ -500,7 +538,13 @@ def study_download(
             "per_round": rounds,
             "model_folder": str(usable.folder),
             "nlp_system": usable.nlp_system,
+            "model_card": _card_summary(folder, verified.provenance.attachments),
         }
+        card_line = (
+            f"\nmodel card ({payload['model_card']['findings']} finding(s)): `fednode model card {folder}`"
+            if payload["model_card"]
+            else ""
+        )
         cli.emit(
             payload,
             lambda c: c.print(
@@ -509,8 +553,20 @@ def study_download(
                 f"signed approval receipts from {', '.join(verified.receipts) or 'no site'}"
                 + (f", verified for {', '.join(verified.receipts_verified)})" if verified.receipts_verified else ")")
                 + f"\nmodel folder {usable.folder}: `fednode ner predict --model {usable.folder}`"
+                + card_line
             ),
         )
+
+
+def _card_summary(folder: Path, attachments: Any) -> dict[str, Any] | None:
+    """The signed model card's place and flags (the signature already covered its bytes), or None without one."""
+    from node.coordinator.model_card import CARD_JSON, read_card
+
+    if CARD_JSON not in attachments:
+        return None
+    card = read_card(folder, attachments)
+    flagged = [s["dimension"] for s in card["evaluation"]["spreads"] if s["flagged"]]
+    return {"file": str(folder / CARD_JSON), "findings": len(card["evaluation"]["findings"]), "flagged": flagged}
 
 
 def _pinned_site_keys(entries: list[str], sites: set[str]) -> dict[str, str]:

@@ -275,10 +275,14 @@ def test_docker_federation_holds_trains_and_keeps_site_state(federation: Federat
     clock.lap("ETL, de-identification and DQ at both sites")
 
     # 3. the study, submitted at the coordinator with the admin kit, is held by both sites
+    limits = "/var/lib/fednode/limitations.md"  # the submitter's limitations section of the model card
+    coord.exec("coordinator", "sh", "-c", f"printf 'Synthetic notes; not for clinical use.\\n' > {limits}")
     submitted = coord.exec_json(
         "coordinator",
         "study",
         "submit",
+        "--limitations",
+        limits,
         "--name",
         "ner-e2e",
         "--rounds",

@@ -80,6 +80,7 @@ BROKEN_FOLDER = {
     "ncbi": ("train.tsv", "Sentence\tO\n\x00\xff\n"),
     "home": ("state.db", "not an SQLite database\n"),
     "model": ("model.json", '{"schema": \n'),
+    "card": ("model_card.json", '{"schema": \n'),
 }
 
 
@@ -217,7 +218,22 @@ ROWS: tuple[Row, ...] = (
         (_dir("--out", "out", cases=(BINARY,)), _in("--site-key", "pem", prefix="site-1=")),
         no_home_case="writes kits into --out: needs no site",
     ),
-    Row(("study", "submit"), (_dir("--federation", "federation"), _dir("--job-folder", "job")), names=("federation",)),
+    Row(
+        ("study", "submit"),
+        (
+            _dir("--federation", "federation"),
+            _dir("--job-folder", "job"),
+            _in("--limitations", "limitations", cases=(MISSING, EMPTY, BINARY)),
+        ),
+        extra=("--limitations", "{limitations}"),
+        names=("federation",),
+    ),
+    Row(
+        ("model", "card"),
+        (_dir("", "card", codes=frozenset({BAD_INPUT, 5})), _in("--public-key", "pem")),
+        extra=("{card}",),
+        no_home_case="reads a downloaded model folder, not a site",
+    ),
     Row(("study", "status"), (_dir("--federation", "federation"),), extra=("job-nope",), names=("federation",)),
     Row(("study", "resume"), (_dir("--federation", "federation"),), extra=("job-nope",), names=("federation",)),
     Row(("study", "anchors"), (_dir("--federation", "federation"), _out("--out")), names=("federation",)),
@@ -435,6 +451,10 @@ def _helpers(base: Path, out: Path) -> dict[str, str]:
     statement.write_text("fednode-approval-v1\njob: job-nope\ntime: 2026-12-05T10:00:00Z\n", encoding="utf-8")
     sshsig = base / "statement.txt.sig"
     sshsig.write_text(_sshsig(statement.read_bytes()), encoding="ascii")
+    limitations = base / "limitations.md"  # the submitter's own words for the model card
+    limitations.write_text("Trained on English discharge notes only.\n", encoding="utf-8")
+    card = base / "card"  # a model folder (its card is read after --public-key)
+    card.mkdir()
     return {
         "out": str(out),
         "pem": str(pem),
@@ -446,6 +466,8 @@ def _helpers(base: Path, out: Path) -> dict[str, str]:
         "synthea": str(SYNTHEA),
         "statement": str(statement),
         "sshsig": str(sshsig),
+        "limitations": str(limitations),
+        "card": str(card),
     }
 
 

@@ -59,7 +59,21 @@ def test_provisioning_and_submissions_are_in_the_coordinators_audit_log(
 
     monkeypatch.setattr("node.coordinator.study.StudyClient", _Client)
     monkeypatch.setattr("node.coordinator.study.build_job", lambda spec, jobs: (jobs / "j", "sha256:abc"))
-    result = runner.invoke(app, ["study", "submit", "--federation", str(root), "--model", "tiny", "--rounds", "2"])
+    limits = tmp_path / "limits.md"  # the submitter's limitations for the model card
+    limits.write_text("English notes only.\n", encoding="utf-8")
+    args = [
+        "study",
+        "submit",
+        "--federation",
+        str(root),
+        "--model",
+        "tiny",
+        "--rounds",
+        "2",
+        "--limitations",
+        str(limits),
+    ]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     records, _ = _log(root)
     submitted = records[-1]

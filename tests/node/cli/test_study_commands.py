@@ -62,6 +62,9 @@ def test_a_coordinator_that_is_down_is_one_line_naming_it_and_nothing_is_created
     before = _files(federation)
     out = tmp_path / "results"
     extra = ["--out", str(out)] if command[1] == "download" else []
+    if command[1] == "submit":  # the built-in study needs the submitter's limitations (the model card's)
+        (tmp_path / "limits.md").write_text("English notes only.\n", encoding="utf-8")
+        extra = ["--limitations", str(tmp_path / "limits.md")]
     code, stdout, stderr = _invoke(*command, "--federation", str(federation), *extra)
     assert code == 1
     lines = stderr.strip().splitlines()
@@ -92,6 +95,9 @@ def test_with_json_the_down_coordinator_is_one_error_object(down_federation: tup
 def test_a_missing_federation_is_bad_input_that_says_how_to_get_one(
     fednode_home: Path, tmp_path: Path, command: list[str]
 ) -> None:
+    if command[1] == "submit":  # the built-in study needs the submitter's limitations (the model card's)
+        (tmp_path / "limits.md").write_text("English notes only.\n", encoding="utf-8")
+        command = [*command, "--limitations", str(tmp_path / "limits.md")]
     code, _, stderr = _invoke(*command, "--federation", str(tmp_path / "nope"))
     assert code == 4
     assert f"{tmp_path / 'nope' / 'federation.json'}: no provisioned federation here" in stderr
