@@ -1240,6 +1240,20 @@ COUNTRIES: frozenset[str] = frozenset(
         "Estonia",
         "Eesti",
         "Eestis",
+        "Viro",
+        "Soome",
+        "Rootsi",
+        "Ruotsi",
+        "Norra",
+        "Norja",
+        "Taani",
+        "Tanska",
+        "Läti",
+        "Latvia",
+        "Leedu",
+        "Liettua",
+        "Venäjä",
+        "Saksa",
         "Latvia",
         "Lithuania",
         "Iceland",
@@ -1667,7 +1681,10 @@ PLACE_CUES: dict[str, str] = {
         r"|oppveksten|opvæksten|uppväxten|barndommen|barndomen"
         r"|hemmahörande|hjemmehørende|hjemmehørende"
         r"|fritidshus|fritidsbolig|oppvokst|opvokset|uppvuxen|uppväxt|vokste|växte|voksede|født|född|flyttet"
-        r"|flyttede|flyttat|flyttade|hjem|hjemme|hemma|hem|hjemmet)"
+        r"|flyttede|flyttat|flyttade|hjem|hjemme|hemma|hem|hjemmet"
+        r"|hemgång|hemfärd|hjemreise|hjemrejse|utskrevet|udskrevet|utskriven|utskrivning|udskrivelse"
+        r"|overflyttet|overflyttes|överflyttad)"
+        r"(?:et|en|a|n|er|ene)?"
         r"(?:[ ]\p{Ll}+){0,3}?[ ](?:i|på|til|till|utenfor|utanför|uden[ ]for|nær|nära)"
     ),
     "en": (
@@ -1678,11 +1695,11 @@ PLACE_CUES: dict[str, str] = {
     "fi": (
         r"(?:asuu|asui|asunut|asuvat|mökki|mökillä|kesämökki|kasvanut|syntynyt|kotoisin|lähtöisin|kotiin|muuttanut"
         r"|omakotitalossa|rivitalossa|kerrostalossa|maatilalla"
-        r"|muutti)(?:[ ]\p{Ll}+){0,2}?"
+        r"|muutti|kotiutus|kotiutuu|kotiutettiin|kotiutetaan|kotiutui)(?:[ ]\p{Ll}+){0,2}?"
     ),
     "et": (
         r"(?:elab|elas|elanud|elavad|koju|kodu|suvekodu|maakodu|talu|sündinud|kasvanud|pärit|kolinud|kolis|eramus"
-        r"|korteris|talus)"
+        r"|korteris|talus|elukoht|elukohaga|kotiutus)"
         r"(?:[ ]\p{Ll}+){0,3}?"
     ),
 }

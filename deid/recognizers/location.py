@@ -13,17 +13,22 @@ from presidio_analyzer import LocalRecognizer, RecognizerResult
 from deid.labels import Label
 from deid.lexicon import (
     COUNTRIES,
+    EPONYMS,
     ESTONIAN_CASE_ENDINGS,
     FINNISH_CASE_ENDINGS,
     FINNISH_CITY_FORMS,
     HOSPITAL_WORDS,
+    MEDICAL_SUFFIXES,
     NOT_NAMES,
     PLACE_CUES,
     cities,
+    first_names,
+    last_names,
     stop_words,
 )
 from deid.recognizers._base import make_result
-from deid.recognizers._tokens import adjacent, sentence_initial, tokens
+from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
+from deid.wordlists import facility_regex
 
 
 @cache
@@ -41,9 +46,29 @@ def place_forms() -> dict[str, str]:
 
 
 _CASE_LANGUAGES = frozenset({"fi", "et"})
+_LOCATIVE = regex.compile(r"^\p{Lu}\p{Ll}{3,}(?:ssa|ssä|sta|stä)$")
+"""A Finnish word in the inessive or elative (``Meilahdessa``, ``Kiimingistä``): in running text, capitalised and
+not a name, it is a place, known to the gazetteer or not."""
+
+
+def _next_word(text: str, end: int) -> str:
+    """The word right after ``end`` (after one space), or ``""`` when punctuation or a line break comes first."""
+    m = regex.match(r"[ ]([\p{L}\-]+)", text[end : end + 40])
+    return m.group(1) if m else ""
+
+
+def _is_country(word: str) -> bool:
+    """A country name, also with a Finnish or Estonian case ending (``Soomes``, ``Ruotsissa``)."""
+    if word in COUNTRIES:
+        return True
+    return any(
+        word.endswith(e) and word[: -len(e)] in COUNTRIES for e in (*FINNISH_CASE_ENDINGS, *ESTONIAN_CASE_ENDINGS)
+    )
+
+
 _PLACE = r"(?P<phi>\p{Lu}[\p{L}\-]+(?:[ ]\p{Lu}[\p{L}\-]+)?)"
 _CUED = regex.compile(rf"(?<![\w])(?i:{'|'.join(f'(?:{c})' for c in PLACE_CUES.values())})[ ]{_PLACE}")
-_HOSPITAL_NEXT = regex.compile("|".join(regex.escape(h) for h in HOSPITAL_WORDS), regex.IGNORECASE)
+_HOSPITAL_NEXT = facility_regex(HOSPITAL_WORDS)
 
 
 class GazetteerLocationRecognizer(LocalRecognizer):
@@ -71,25 +96,44 @@ class GazetteerLocationRecognizer(LocalRecognizer):
         cued: set[int] = set()
         for m in _CUED.finditer(text, timeout=5.0):
             words = m.group("phi").split(" ")
-            if words[0] in NOT_NAMES or words[0] in stop_words() or words[0] in COUNTRIES:
+            if words[0] in NOT_NAMES or words[0] in stop_words() or _is_country(words[0]):
                 continue
             if len(words) > 1 and (
                 words[1] in NOT_NAMES or words[1] in stop_words() or _HOSPITAL_NEXT.search(words[1])
             ):
                 words = words[:1]
-            if _HOSPITAL_NEXT.search(words[0]) or _HOSPITAL_NEXT.search(text[m.end("phi") : m.end("phi") + 20]):
+            if _HOSPITAL_NEXT.search(words[0]) or _HOSPITAL_NEXT.search(_next_word(text, m.end("phi"))):
                 continue
             start = m.start("phi")
             cued.add(start)
             out.append(make_result(self, str(self.ENTITY), start, start + len(" ".join(words)), 0.75))
         for k, tok in enumerate(toks):
             word = tok.bare
+            if self.supported_language == "fi" and word not in forms and tok.start not in cued:
+                if self._unknown_locative(text, tok):
+                    out.append(make_result(self, str(self.ENTITY), tok.start, tok.start + len(word), 0.6))
+                continue
             if not tok.is_cap or word not in forms or tok.start in cued:
                 continue
             if not inflected and forms[word] != word and sentence_initial(text, tok):
                 continue  # "Given" (Give + -n) starting an English sentence: case forms belong to fi/et notes
             nxt = toks[k + 1] if k + 1 < len(toks) else None
-            if nxt is not None and adjacent(text, tok, nxt) and any(h in nxt.text.lower() for h in HOSPITAL_WORDS):
+            if nxt is not None and adjacent(text, tok, nxt) and _HOSPITAL_NEXT.search(nxt.text):
                 continue
             out.append(make_result(self, str(self.ENTITY), tok.start, tok.start + len(word), 0.72))
         return out
+
+    @staticmethod
+    def _unknown_locative(text: str, tok: Token) -> bool:
+        """A capitalised Finnish inessive or elative inside a sentence that is no name, eponym or facility."""
+        word = tok.bare
+        if not tok.is_cap or _LOCATIVE.match(word) is None or sentence_initial(text, tok):
+            return False
+        stem = word[:-3]
+        if word in stop_words() or _is_country(word) or _HOSPITAL_NEXT.search(word):
+            return False
+        names = (first_names(), last_names(), EPONYMS)
+        candidates = (stem, stem + "nen", stem[:-1] + "nen", stem + "a", stem + "ä", stem[:-1])
+        return not any(c in group for c in candidates for group in names) and not word.lower().endswith(
+            MEDICAL_SUFFIXES
+        )

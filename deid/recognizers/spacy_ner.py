@@ -11,11 +11,22 @@ from typing import Any, ClassVar
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from deid.labels import Label
-from deid.lexicon import COUNTRIES, DISEASE_HEADS, EPONYMS, MEDICAL_SUFFIXES, NATIONALITIES, NOT_NAMES
+from deid.lexicon import (
+    COUNTRIES,
+    DISEASE_HEADS,
+    EPONYMS,
+    KINSHIP_CUES,
+    MEDICAL_SUFFIXES,
+    NATIONALITIES,
+    NOT_NAMES,
+    TITLE_CUES,
+)
 from deid.recognizers._base import make_result
+from deid.wordlists import lower_set
 
 _MAP = {"PERSON": Label.PERSON, "GPE": Label.LOCATION, "LOC": Label.LOCATION, "FAC": Label.LOCATION}
 _DISEASE = frozenset(DISEASE_HEADS)
+_ROLE_WORDS = frozenset(KINSHIP_CUES) | frozenset(TITLE_CUES) | lower_set("kinship_extra")
 
 
 def _keep(ent: Any) -> bool:
@@ -28,6 +39,8 @@ def _keep(ent: Any) -> bool:
         return False
     if ent.text in COUNTRIES or ent.text in NOT_NAMES or any(w in NATIONALITIES for w in words):
         return False
+    if words[0].lower() in _ROLE_WORDS:
+        return False  # "Niece's number ...": a kinship or title word read as a place
     if len(words) == 1 and (len(words[0]) <= 3 or words[0].lower().endswith(MEDICAL_SUFFIXES)):
         return False  # gene and protein symbols (Rho, Tf, Rac) and disease or organism names
     if any(len(w) == 1 for w in words if w != "-"):

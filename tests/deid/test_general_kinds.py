@@ -129,3 +129,26 @@ def test_ages_after_a_verb_of_turning(
 def test_word_lists_are_package_data() -> None:
     assert "hospice$" in words("facility_nouns") and "NAV" in words("facility_acronyms")
     assert not any(w.startswith("#") for w in words("reference_cues"))
+
+
+PLACES: list[Case] = [
+    ("fi", "Kuvat otettu Kivihaassa viime vuonna, Hb 128.", "Kivihaassa", "LOCATION", "Hb 128"),
+    ("fi", "Veli asuu Ylivieskassa. Sairastaa Parkinsonin tautia.", "Ylivieskassa", "LOCATION", "Parkinsonin"),
+    ("sv", "Hemgång till Bagarmossen planeras på fredag.", "Bagarmossen", "LOCATION", ""),
+    ("nb", "Han har småbruket sitt i Åseral. Hb 13.", "Åseral", "LOCATION", "Hb 13"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), PLACES)
+def test_places_after_inflected_cues_and_in_finnish_locative_case(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "country"),
+    [("et", "Poeg elab Soomes, Hb 120.", "Soomes"), ("fi", "Tytär asuu Ruotsissa.", "Ruotsissa")],
+)
+def test_countries_in_a_case_form_stay(deidentifier: Deidentifier, lang: str, text: str, country: str) -> None:
+    _check(deidentifier, lang, text, "", "", country)
