@@ -7,9 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from node.cli.main import app
+from omop_etl.cdm import create_cdm
+from omop_etl.db import make_engine
 from tests.node.doctor_pki import (
     NOW,
     Issued,
@@ -19,7 +22,10 @@ from tests.node.doctor_pki import (
     tls_server,
     write_admin_kit,
     write_server_kit,
+    write_site_kit,
 )
+
+EXAMPLE_POLICY = Path(__file__).resolve().parents[3] / "policies" / "examples" / "site-policy.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -119,3 +125,30 @@ def test_the_troubleshooting_section_covers_every_check() -> None:
     coordinator = ("admin-kit", "admin-kit.certificate", "admin-kit.provisioning", "port", "contact.<site>")
     missing = [name for name in (*SITE_CHECKS, *coordinator) if f"`{name}`" not in section]
     assert not missing, f"add a troubleshooting row for: {', '.join(missing)}"
+
+
+def test_a_set_up_site_that_reaches_its_coordinator_exits_0(tmp_path: Path, ca: Issued) -> None:
+    """A site after `fednode site init`, with a CDM, its policy and its kit, and a coordinator that answers."""
+    home = tmp_path / "home"
+    doc = yaml.safe_load(EXAMPLE_POLICY.read_text(encoding="utf-8"))
+    doc["site"]["name"] = "site-a"
+    doc["participants"]["coordinators"] = [{"name": "localhost", "org": "fednode-test"}]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    env = {"FEDNODE_HOME": str(home), "FEDNODE_POLICY__POLICY_FILE": str(policy), "COLUMNS": "80"}
+    assert CliRunner().invoke(app, ["site", "init"], env=env).exit_code == 0
+    engine = make_engine(f"sqlite:///{home / 'omop.db'}")
+    create_cdm(engine)
+    engine.dispose()
+    server = issue(ca, "localhost", server=True)
+    with tls_server(tmp_path, server, trusts=ca) as port:
+        kit = write_site_kit(tmp_path / "kit", ca, issue(ca, "site-a"), f"localhost:{port}")
+        before = _snapshot(tmp_path)
+        result = CliRunner().invoke(app, ["doctor", "--kit", str(kit), "--json"], env=env)
+        after = _snapshot(tmp_path)
+    payload = json.loads(result.stdout)
+    assert result.exit_code == 0 and payload["ok"] is True and payload["failed"] == [], payload
+    status = {c["name"]: c["status"] for c in payload["checks"]}
+    assert status["tls"] == status["state"] == status["kit.name"] == status["policy.coordinator"] == "pass"
+    assert status["cdm"] == "warn"  # no notes loaded yet: a warning, not a failure
+    assert after == before  # read-only: not even a -wal or -shm file beside state.db
