@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Select, Static
 
 from policies.contracts import EgressDecision, JobRecord, JobState, RoundReport
+from tui.card_row import card_row, split_reports
 from tui.desk import SiteDeskProtocol
 from tui.format import short_when, size
 from tui.workers import ReportsWorkerFailures
@@ -30,6 +31,8 @@ class Progress:
     record: JobRecord
     rounds: Sequence[RoundReport]
     egress: Sequence[EgressDecision]
+    card: RoundReport | None = None
+    """This site's cross-site evaluation of the final model (its row of the model card), once there is one."""
 
 
 def summary(progress: Progress) -> Text:
@@ -84,6 +87,9 @@ class TrainingPane(ReportsWorkerFailures, Vertical):
     def compose(self) -> ComposeResult:
         yield Select[str]([], prompt="job (approved or later)", id="training-job", allow_blank=True)
         yield Static("No job selected.", id="training-summary")
+        card = Static("", id="training-card")
+        card.display = False  # shown once the site has evaluated the final model (tui/card_row.py)
+        yield card
         rounds: DataTable[str | Text] = DataTable(id="training-rounds", cursor_type="row", zebra_stripes=True)
         yield rounds
         egress: DataTable[str | Text] = DataTable(id="training-egress", cursor_type="row")
@@ -113,7 +119,8 @@ class TrainingPane(ReportsWorkerFailures, Vertical):
         self.post_message(self.JobsLoaded(jobs))
         if selected is not None:
             record = self.desk.job(selected)
-            progress = Progress(record, self.desk.rounds(selected), self.desk.egress(selected))
+            rounds, card = split_reports(self.desk.rounds(selected))
+            progress = Progress(record, rounds, self.desk.egress(selected), card)
             self.post_message(self.ProgressLoaded(progress))
 
     def _selected(self) -> str | None:
@@ -145,6 +152,9 @@ class TrainingPane(ReportsWorkerFailures, Vertical):
         if progress.record.job_id != self._selected():
             return
         self.query_one("#training-summary", Static).update(summary(progress))
+        card = self.query_one("#training-card", Static)
+        card.display = progress.card is not None
+        card.update(card_row(progress.card) if progress.card is not None else "")
         self._fill_rounds(progress.rounds)
         egress: DataTable[str | Text] = self.query_one("#training-egress", DataTable)
         egress.clear()
