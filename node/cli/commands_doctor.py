@@ -28,7 +28,12 @@ _MARKS = {"pass": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL"
 def doctor(
     ctx: typer.Context,
     coordinator: Annotated[
-        bool, typer.Option("--coordinator", help="Check the coordinator's side instead of this site's.")
+        bool,
+        typer.Option(
+            "--coordinator",
+            help="Check the coordinator's side instead of this site's (the default in the coordinator's image, "
+            "FEDNODE_ROLE=coordinator).",
+        ),
     ] = False,
     kit: Annotated[
         Path | None,
@@ -67,7 +72,7 @@ def doctor(
     failed (warnings allowed), 1 when one did (named in the last line)."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
-        if coordinator:
+        if coordinator or os.environ.get("FEDNODE_ROLE") == "coordinator":  # the image says which side it is
             from node.coordinator.doctor import CoordinatorDoctor, diagnose_coordinator
 
             names = tuple(s.strip() for s in sites.split(",") if s.strip())

@@ -152,3 +152,10 @@ def test_a_set_up_site_that_reaches_its_coordinator_exits_0(tmp_path: Path, ca: 
     assert status["tls"] == status["state"] == status["kit.name"] == status["policy.coordinator"] == "pass"
     assert status["cdm"] == "warn"  # no notes loaded yet: a warning, not a failure
     assert after == before  # read-only: not even a -wal or -shm file beside state.db
+
+
+def test_the_coordinators_image_checks_the_coordinators_side(tmp_path: Path) -> None:
+    env = {"FEDNODE_HOME": str(tmp_path / "home"), "FEDNODE_ROLE": "coordinator"}
+    result = CliRunner().invoke(app, ["doctor", "--kit", str(tmp_path / "nokit"), "--json"], env=env)
+    payload = json.loads(result.stdout)
+    assert result.exit_code == 1 and payload["side"] == "coordinator" and payload["failed"] == ["kit"]
