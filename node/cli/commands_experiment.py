@@ -50,8 +50,9 @@ def _check_inputs(cli: CliContext, common: _Common) -> None:
     check_algorithm(common.aggregator, "--aggregator")
     check_out_dir(common.out)
     check_model_spec(_model(cli, common), "--model" if common.model else "fl.model_dir")
-    if common.data_dir is not None:
-        check_data_dir(common.data_dir)
+    if common.data_dir is not None:  # flare-example re-splits all three files
+        pooled = common.protocol == "flare-example"
+        check_data_dir(common.data_dir, ("train.tsv", "devel.tsv", "test.tsv") if pooled else ("train.tsv", "test.tsv"))
 
 
 def _config(cli: CliContext, common: _Common) -> ExperimentConfig:

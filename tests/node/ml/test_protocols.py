@@ -119,3 +119,16 @@ def test_quick_size_run_of_each_protocol(protocol: str) -> None:
     assert len(ctx.test) == (940 if protocol == "standard" else 728)
     report = run_experiment("clients", clients_configurations([2]), ctx)
     assert all(0.0 <= v <= 1.0 for run in report.columns for v in run.final.values())
+
+
+def test_flare_example_needs_the_devel_file_too(tmp_path: Path, fednode_home: Path) -> None:
+    from node.cli import app
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("train.tsv", "test.tsv"):
+        (data / name).write_bytes((MINI / name).read_bytes())
+    args = ["experiment", "clients", "--model", "tiny", "--data-dir", str(data), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, [*args, "--protocol", "flare-example"])
+    assert result.exit_code == 4 and "missing devel.tsv" in result.stderr
+    assert not (tmp_path / "out").exists()
