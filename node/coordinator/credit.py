@@ -316,6 +316,16 @@ class CreditStore:
         return out
 
 
+def _norm(update: Mapping[str, torch.Tensor]) -> float:
+    """The L2 norm of an update's floating-point entries together (float32 per tensor: one pass, no copies)."""
+    import torch
+
+    parts = [
+        torch.linalg.vector_norm(v.detach(), dtype=torch.float32) for v in update.values() if v.is_floating_point()
+    ]
+    return float(torch.linalg.vector_norm(torch.stack(parts))) if parts else 0.0
+
+
 def find_credit_db(roots: Sequence[Path]) -> Path | None:
     """The first ``fednode-credit.db`` under the coordinator workspace roots, or ``None`` (creates nothing)."""
     for root in roots:
@@ -426,8 +436,6 @@ class CreditKeeper:
     ) -> list[ClientUpdate]:
         """Record who answered (``arrival``: every result's site in the order NVFlare received them) and apply the
         policy; return the updates to aggregate."""
-        from node.ml.aggregation import l2_norm
-
         refused, self._refused = set(self._refused), set()
         if not self.config.record:
             return list(updates)
@@ -435,7 +443,7 @@ class CreditKeeper:
         usable = {u.site: u for u in updates}
         self._blind = bool(updates) and all(not u.update for u in updates)
         position = {site: i for i, site in reversed(list(enumerate(arrival)))}
-        norms = {u.site: l2_norm(u.update) for u in updates}
+        norms = {u.site: _norm(u.update) for u in updates}
         finite = [n for n in norms.values() if math.isfinite(n)]
         median = statistics.median(finite) if finite else 0.0
         mean = statistics.fmean(finite) if finite else 0.0
