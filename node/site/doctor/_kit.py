@@ -49,10 +49,11 @@ def read_site_kit(kit: Path) -> tuple[Check, SiteKit | None]:
         identity = str(doc.get("client", {}).get("fqsn", ""))
     except OSError as exc:
         return failed("kit", f"{config}: cannot read it ({exc.strerror})", "give the site's user read access"), None
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        what = "not valid JSON" if isinstance(exc, ValueError) and not str(exc).endswith("host:port") else str(exc)
+    except json.JSONDecodeError as exc:
+        return failed("kit", f"{config}: not valid JSON (line {exc.lineno})", f"the kit is damaged: {FETCH_KIT}"), None
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return failed(
-            "kit", f"{config}: no coordinator address in it ({what})", f"the kit is damaged: {FETCH_KIT}"
+            "kit", f"{config}: no coordinator address (servers[0].service.target host:port) in it", FETCH_KIT
         ), None
     unreadable = [name for name in KIT_FILES if not _readable(kit / name)]
     if unreadable:

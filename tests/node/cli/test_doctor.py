@@ -159,3 +159,21 @@ def test_the_coordinators_image_checks_the_coordinators_side(tmp_path: Path) -> 
     result = CliRunner().invoke(app, ["doctor", "--kit", str(tmp_path / "nokit"), "--json"], env=env)
     payload = json.loads(result.stdout)
     assert result.exit_code == 1 and payload["side"] == "coordinator" and payload["failed"] == ["kit"]
+
+
+def test_compose_runs_the_doctor_as_documented() -> None:
+    """`docker compose -f compose/site.yml run --rm site fednode doctor` reaches the CLI with the kit mounted where
+    the doctor looks (no entrypoint wraps the command), and `exec coordinator fednode doctor` checks that side."""
+    from node.cli.commands_doctor import DEFAULT_SERVER_KIT, DEFAULT_SITE_KIT
+
+    root = Path(__file__).resolve().parents[3]
+    site = yaml.safe_load((root / "compose" / "site.yml").read_text(encoding="utf-8"))["services"]["site"]
+    assert "entrypoint" not in site and "startup_kit" in site["secrets"]
+    assert site["environment"]["FEDNODE_STARTUP_KIT"] == str(DEFAULT_SITE_KIT)
+    coordinator = yaml.safe_load((root / "compose" / "coordinator.yml").read_text(encoding="utf-8"))
+    env = coordinator["services"]["coordinator"]["environment"]
+    assert env["FEDNODE_STARTUP_KIT"] == str(DEFAULT_SERVER_KIT) and "FEDNODE_ADMIN_KIT" in env
+    for image in ("site", "coordinator"):
+        dockerfile = (root / "images" / image / "Dockerfile").read_text(encoding="utf-8")
+        assert "\nENTRYPOINT" not in dockerfile
+    assert "FEDNODE_ROLE=coordinator" in (root / "images" / "coordinator" / "Dockerfile").read_text(encoding="utf-8")

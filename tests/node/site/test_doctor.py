@@ -315,3 +315,12 @@ def test_the_coordinators_certificate_against_the_policys_participants(
         report = _diagnose(tmp_path, write_site_kit(tmp_path / "kit", ca, client, f"localhost:{port}"), policy=policy)
     check = _check(report, "policy.coordinator")
     assert check.status is status and "localhost / fednode-test" in check.measured
+
+
+def test_a_damaged_fed_client_json(tmp_path: Path, ca: Issued, client: Issued) -> None:
+    kit = write_site_kit(tmp_path / "kit", ca, client, "localhost:8002")
+    (kit / "startup" / "fed_client.json").write_text('{"servers": [\n', encoding="utf-8")
+    check = _check(_diagnose(tmp_path, kit), "kit")
+    assert check.status is Status.FAIL and "fed_client.json: not valid JSON (line 2)" in check.measured
+    (kit / "startup" / "fed_client.json").write_text('{"servers": [{"service": {"target": "nohost"}}]}', "utf-8")
+    assert "no coordinator address" in _check(_diagnose(tmp_path, kit), "kit").measured
