@@ -629,6 +629,14 @@ def demo(
     min_clients: Annotated[
         int | None, typer.Option(metavar="N", help="Quorum per round (default: every site).")
     ] = None,
+    secure_aggregation: Annotated[
+        bool,
+        typer.Option(
+            "--secure-aggregation",
+            help="Pairwise-masking secure aggregation: the coordinator learns only the sum of the hospitals' "
+            "updates (fedavg/fedprox, at least 2 sites).",
+        ),
+    ] = False,
     job: Annotated[
         Path | None,
         typer.Option(
@@ -678,6 +686,7 @@ def demo(
             job=job,
             workdir=workdir,
             approval_timeout_s=approval_timeout,
+            secure_aggregation=secure_aggregation,
         )
         workdir = config.workdir or Path(tempfile.mkdtemp(prefix="fednode-demo-"))
         config = replace(config, workdir=workdir)

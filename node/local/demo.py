@@ -100,6 +100,8 @@ class DemoConfig:
     approval_timeout_s: float = 3600.0
     training_timeout_s: float = 3600.0
     seed: int = 0
+    secure_aggregation: bool = False
+    """Pairwise-masking secure aggregation (the built-in study only): the coordinator learns only the sum."""
 
     def __post_init__(self) -> None:
         if self.sites < 1:
@@ -124,6 +126,8 @@ class DemoResult:
     receipts: list[str] = field(default_factory=list)
     """Sites whose signed approval receipt the model's provenance holds, verified with each site's own key."""
     timings: dict[str, float] = field(default_factory=dict)
+    secure_aggregation: dict[str, Any] = field(default_factory=dict)
+    """The signed provenance's record of the securely aggregated rounds (empty when off)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": True, **self.__dict__}
@@ -524,6 +528,7 @@ def _build_study(config: DemoConfig, sites: list[str], jobs_dir: Path) -> tuple[
         seed=config.seed,
         eval_set=eval_set,
         eval_limit=config.dev_sentences or None,
+        secure_aggregation=config.secure_aggregation,
     )
     return build_job(spec, jobs_dir)
 
@@ -542,6 +547,14 @@ def check_demo_inputs(config: DemoConfig) -> None:
     check_model_spec(config.model_spec)
     if config.job is None:  # a job folder brings its own server workflow; the built-in study names a rule
         check_algorithm(config.algorithm)
+    if config.secure_aggregation:
+        from node.ml.secagg import study_refusal
+
+        if config.job is not None:
+            raise ConfigError("--secure-aggregation: offered for the built-in study only, not with --job")
+        refusal = study_refusal(config.algorithm, config.sites)
+        if refusal is not None:
+            raise ConfigError(f"--secure-aggregation: {refusal}")
 
 
 def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> DemoResult:
@@ -631,6 +644,15 @@ def run_demo(config: DemoConfig, *, console: Console, progress: bool = True) -> 
     }
     record_coordinator(fed, AuditEvent.STUDY_DOWNLOADED, download, actor=DEMO_ACTOR)
     result.receipts = list(verified.receipts_verified)
+    result.secure_aggregation = dict(verified.provenance.secure_aggregation)
+    if config.secure_aggregation and not result.secure_aggregation:
+        raise ServiceError("the signed model does not record the secure aggregation the study asked for")
+    if result.secure_aggregation:
+        recovered = sorted({s for r in result.secure_aggregation.get("rounds", []) for s in r.get("recovered", [])})
+        steps.say(
+            f"securely aggregated: {len(result.secure_aggregation.get('rounds', []))} rounds in the provenance, "
+            f"masks recovered for {', '.join(recovered) or 'no site'}"
+        )
     from node.coordinator.study import read_rounds
 
     result.rounds = read_rounds(folder)

@@ -4,7 +4,7 @@ AES-256-GCM for the shares sent between sites, and AES-256-CTR as the PRG that e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
@@ -19,8 +19,8 @@ from node.ml.secagg._ring import Array
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
-CHUNK = 1 << 21
-"""Mask elements expanded at a time (bounds the PRG's scratch memory to a few MiB)."""
+CHUNK = 1 << 16
+"""Ring elements processed at a time (256 KiB of uint32: the chunk and its keystream stay in cache)."""
 
 
 def new_x25519(randbytes: Callable[[int], bytes]) -> X25519PrivateKey:
@@ -67,21 +67,31 @@ def open_sealed(key: bytes, sealed: bytes, aad: bytes) -> bytes:
         raise SecureAggregationError("an encrypted share does not open (wrong key, sender or round)") from exc
 
 
-def add_mask(target: Array, seed: bytes, *, subtract: bool = False) -> None:
-    """Add (or subtract) the PRG expansion of ``seed`` to the flat ring vector ``target`` in place, modulo
-    ``2**bits``: AES-256-CTR keyed by ``seed`` (used for this one mask only) over zero bytes."""
+def apply_masks(target: Array, masks: Sequence[tuple[bytes, bool]]) -> None:
+    """Add (``False``) or subtract (``True``) the PRG expansion of each seed to the flat ring vector ``target`` in
+    place, modulo ``2**bits``: AES-256-CTR keyed by the seed (each seed is used for this one mask only) over zero
+    bytes. The vector is walked once, a cache-sized chunk at a time, with every mask's keystream advanced together.
+    """
     if target.ndim != 1 or target.dtype.kind != "u":
         raise SecureAggregationError("a mask is added to a flat unsigned ring vector")
-    encryptor = Cipher(algorithms.AES(seed), modes.CTR(bytes(16))).encryptor()
+    if not masks or target.size == 0:
+        return
+    streams = [(Cipher(algorithms.AES(seed), modes.CTR(bytes(16))).encryptor(), subtract) for seed, subtract in masks]
     itemsize = target.dtype.itemsize
     zeros = bytes(min(CHUNK, target.size) * itemsize)
     buffer = bytearray(len(zeros) + 15)  # update_into wants room for a block beyond the input
     for start in range(0, target.size, CHUNK):
         count = min(CHUNK, target.size - start)
-        written = encryptor.update_into(zeros[: count * itemsize], buffer)
-        mask = np.frombuffer(buffer, dtype=target.dtype, count=written // itemsize)
         view = target[start : start + count]
-        if subtract:
-            np.subtract(view, mask, out=view)
-        else:
-            np.add(view, mask, out=view)
+        for encryptor, subtract in streams:
+            written = encryptor.update_into(zeros[: count * itemsize], buffer)
+            mask = np.frombuffer(buffer, dtype=target.dtype, count=written // itemsize)
+            if subtract:
+                np.subtract(view, mask, out=view)
+            else:
+                np.add(view, mask, out=view)
+
+
+def add_mask(target: Array, seed: bytes, *, subtract: bool = False) -> None:
+    """One mask: :func:`apply_masks` with a single seed."""
+    apply_masks(target, [(seed, subtract)])

@@ -42,8 +42,8 @@ from node.ml.secagg import _shamir
 from node.ml.secagg._identity import SiteIdentity, TrustAnchor
 from node.ml.secagg._primitives import (
     KEY_BYTES,
-    add_mask,
     agree,
+    apply_masks,
     derive,
     new_x25519,
     open_sealed,
@@ -283,14 +283,13 @@ class SecAggClient:
         ring = self.context.ring
         total = sum(a.num_examples for a in self._adverts.values())
         layout = Layout.of(update)
-        flat = ring.encode(layout.flatten(update, np.dtype(np.float64)), self._num_examples / total)
-        add_mask(flat, derive(self._seed, self.context.label("self-mask", self.site)))
+        flat = ring.encode(layout.flatten(update, np.result_type(*update.values())), self._num_examples / total)
+        masks = [(derive(self._seed, self.context.label("self-mask", self.site)), False)]
         for peer in self._held:
             if peer != self.site:
-                seed = agree(
-                    self._s_key, self._adverts[peer].s_pk, self.context.label("pair-mask", *_pair(self.site, peer))
-                )
-                add_mask(flat, seed, subtract=self.site > peer)
+                label = self.context.label("pair-mask", *_pair(self.site, peer))
+                masks.append((agree(self._s_key, self._adverts[peer].s_pk, label), self.site > peer))
+        apply_masks(flat, masks)
         return layout.split(flat)
 
     # -- stage 4 -------------------------------------------------------------------------------------------------
@@ -404,16 +403,18 @@ class SecAggServer:
         dropped = tuple(s for s in self._shared if s not in survivors)
         total = self._sum.copy()
         t = self.context.threshold
+        masks: list[tuple[bytes, bool]] = []
         for site in survivors:
             seed = _shamir.combine(self._collect(responses, answered, points, "b", site), t, KEY_BYTES)
-            add_mask(total, derive(seed, self.context.label("self-mask", site)), subtract=True)
+            masks.append((derive(seed, self.context.label("self-mask", site)), True))
         for gone in dropped:
             s_sk = _shamir.combine(self._collect(responses, answered, points, "s", gone), t, KEY_BYTES)
             if public_of(s_sk) != self._adverts[gone].s_pk:
                 raise SecureAggregationError(f"unmask: the shares of {gone}'s mask key do not rebuild its key")
             for site in survivors:
                 seed = agree(s_sk, self._adverts[site].s_pk, self.context.label("pair-mask", *_pair(site, gone)))
-                add_mask(total, seed, subtract=site < gone)
+                masks.append((seed, site < gone))
+        apply_masks(total, masks)
         ring = self.context.ring
         n_total = sum(a.num_examples for a in self._adverts.values())
         weight = sum(self._adverts[s].num_examples for s in survivors) / n_total

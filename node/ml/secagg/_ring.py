@@ -23,6 +23,7 @@ import numpy as np
 from fednode.errors import ConfigError
 
 Array = np.ndarray[Any, Any]
+_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,16 @@ class FixedPoint:
         """``round(clip(values) * weight * 2**frac_bits) mod 2**bits`` as the ring's dtype."""
         if not 0.0 <= weight <= 1.0:
             raise ConfigError(f"secure aggregation: a site's weight must be in [0, 1], not {weight}")
-        clipped = np.clip(np.asarray(values, dtype=np.float64), -self.clip, self.clip)
-        signed = np.rint(clipped * (weight * self.scale)).astype(np.int64)
-        return signed.astype(self.dtype)
+        flat = np.asarray(values).reshape(-1)
+        out = np.empty(flat.size, dtype=self.dtype)
+        factor = weight * self.scale
+        for start in range(0, flat.size, _CHUNK):  # chunked: float64 scratch stays in cache
+            part = flat[start : start + _CHUNK].astype(np.float64)
+            np.clip(part, -self.clip, self.clip, out=part)
+            part *= factor
+            np.rint(part, out=part)
+            out[start : start + _CHUNK] = part.astype(np.int64)
+        return out.reshape(np.shape(values))
 
     def decode(self, values: Array) -> Array:
         """A ring element (a sum of encoded values) back to float64, reading it as two's complement."""

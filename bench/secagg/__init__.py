@@ -1,0 +1,1 @@
+"""Secure aggregation's cost per round against plain FedAvg: ``python -m bench.secagg``."""
