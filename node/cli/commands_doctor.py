@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.padding import Padding
 from rich.text import Text
 
 from node.cli._context import get_ctx, handled_errors
@@ -118,17 +117,33 @@ def _kit(given: Path | None, default: Path, staged: Path) -> Path:
 
 
 def _render(console: Console, report: Report) -> None:
+    """One line per check (``FAIL tcp: ...``), ``what to do:`` under a warning or failure, wrapped to the terminal
+    with the continuation indented under the check."""
     console.print(f"fednode doctor ({report.side})", style="bold", highlight=False)
+    width = max(40, console.width)
     for check in report.checks:
         mark, style = _MARKS[str(check.status)]
-        console.print(f"[{style}]{mark}[/] [bold]{escape(check.name)}[/]: {escape(check.measured)}", highlight=False)
+        head = f"{mark} {check.name}: "
+        lines = _wrap(head + check.measured, width)
+        first = Text.assemble((mark, style), " ", (check.name, "bold"), ": ", lines[0][len(head) :])
+        console.print(first, *lines[1:], sep="\n", highlight=False, soft_wrap=True)
         if check.remedy and check.status.value in ("fail", "warn"):
-            console.print(Padding(Text(f"what to do: {check.remedy}"), (0, 0, 0, 5), expand=False), highlight=False)
+            console.print(
+                "\n".join(_wrap(f"what to do: {check.remedy}", width, _INDENT)), highlight=False, soft_wrap=True
+            )
     counts = report.counts()
     console.print(
         f"{counts['pass']} passed, {counts['warn']} warnings, {counts['fail']} failed, {counts['skip']} skipped",
         highlight=False,
     )
+
+
+_INDENT = " " * 5
+
+
+def _wrap(text: str, width: int, first: str = "") -> list[str]:
+    lines = textwrap.wrap(text, width=width, initial_indent=first, subsequent_indent=_INDENT, break_on_hyphens=False)
+    return lines or [first + text]
 
 
 def register(app: typer.Typer) -> None:
