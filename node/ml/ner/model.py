@@ -16,6 +16,16 @@ StateDict = dict[str, torch.Tensor]
 
 MINILM = "minilm"
 TINY = "tiny"
+CRF_SUFFIX = "+crf"
+"""Appended to a model spec (``"minilm+crf"``, ``"/models/x+crf"``): the model gets a CRF output layer."""
+
+
+def split_spec(spec: str | Path) -> tuple[str, bool]:
+    """``(base spec, with CRF)`` of a model spec: ``"minilm+crf"`` -> ``("minilm", True)``."""
+    text = str(spec)
+    if text.endswith(CRF_SUFFIX):
+        return text[: -len(CRF_SUFFIX)], True
+    return text, False
 
 
 def default_model_dir() -> Path:
@@ -49,6 +59,13 @@ class NerModel:
                 f"unexpected {sorted(unexpected)[:3]}"
             )
 
+    @property
+    def has_crf(self) -> bool:
+        """Whether the model has a CRF output layer (its ``crf.*`` weights are in the state dict)."""
+        from node.ml.ner.crf import crf_of
+
+        return crf_of(self.model) is not None
+
     def num_parameters(self) -> int:
         return int(sum(p.numel() for p in self.model.parameters()))
 
@@ -71,16 +88,19 @@ def _tiny_bert(vocab_size: int, pad_token_id: int) -> Any:
     return BertForTokenClassification(config)
 
 
-def load_ner_model(spec: str | Path = MINILM, *, device: str = "cpu", seed: int = 0) -> NerModel:
+def load_ner_model(spec: str | Path = MINILM, *, device: str = "cpu", seed: int = 0, crf: bool = False) -> NerModel:
     """Build the NER model named by ``spec``.
 
     ``"minilm"``: the bundled all-MiniLM-L6-v2 with a fresh 3-label head; ``"tiny"``: a randomly initialised
-    2-layer BERT (hidden 64) with the MiniLM tokenizer, for tests; anything else: a local HF checkpoint folder.
-    The classification head is initialised from ``seed``, so two sites built alike start identical.
+    2-layer BERT (hidden 64) with the MiniLM tokenizer, for tests; anything else: a local HF checkpoint folder
+    (an MLM-adapted encoder from :mod:`node.ml.ner.adapt` too). ``crf`` or a spec ending in ``+crf`` adds a
+    BIO-constrained CRF output layer (:mod:`node.ml.ner.crf`). The classification head is initialised from
+    ``seed``, so two sites built alike start identical.
     """
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    spec_str = str(spec)
+    spec_str, with_crf = split_spec(spec)
+    with_crf = with_crf or crf
     folder = default_model_dir() if spec_str in (MINILM, TINY) else Path(spec_str)
     if not folder.is_dir():
         raise ConfigError(f"model folder not found: {folder}")
@@ -104,5 +124,9 @@ def load_ner_model(spec: str | Path = MINILM, *, device: str = "cpu", seed: int 
         dev = torch.device(device)
     except RuntimeError as exc:
         raise ConfigError(f"unknown torch device {device!r}") from exc
+    if with_crf:
+        from node.ml.ner.crf import attach_crf
+
+        attach_crf(model)
     model.to(dev)
-    return NerModel(model=model, tokenizer=tokenizer, device=dev, spec=spec_str)
+    return NerModel(model=model, tokenizer=tokenizer, device=dev, spec=spec_str + (CRF_SUFFIX if with_crf else ""))

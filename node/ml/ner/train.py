@@ -10,7 +10,7 @@ import math
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -21,13 +21,20 @@ from tqdm import tqdm
 
 from fednode.errors import ConfigError, NerDataError
 from node.ml.aggregation import difference
+from node.ml.ner.crf import crf_loss, crf_of
 from node.ml.ner.data import NerExample
 from node.ml.ner.dp import DpRun, check_budget, epsilon_of, freeze_embeddings
 from node.ml.ner.encoding import Encoded, EncodedDataset, collate, encode
 from node.ml.ner.labels import IGNORE_INDEX
 from node.ml.ner.model import NerModel, StateDict
+from node.ml.ner.schedule import linear_schedule, param_groups, warmup_steps
+from node.ml.ner.subwords import SUBWORD_MODES, relabel
 
 log = logging.getLogger("fednode.node.ml.ner.train")
+
+
+SCHEDULES: tuple[str, ...] = ("constant", "linear")
+"""Learning-rate schedules of one local training call (``linear``: warm-up then linear decay)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,12 @@ class TrainConfig:
     ``fedprox_mu`` > 0 adds FedProx's proximal term ``μ/2·||w - w_global||²``. ``bf16`` runs the forward pass
     under bfloat16 autocast (not with DP). ``max_grad_norm`` clips the batch gradient (non-DP runs; DP-SGD clips
     per sample with the policy's value instead). ``max_steps`` stops early (benchmarks, tests).
+
+    Fine-tuning options (``node.ml.ner.schedule``, ``node.ml.ner.subwords``), each off by default:
+    ``schedule="linear"`` warms the learning rate up over ``warmup_ratio`` of this call's steps, then decays it
+    linearly to 0; ``head_lr`` gives the classifier and CRF their own learning rate (and exempts biases and
+    LayerNorm weights from weight decay); ``subword_labels="continue"`` also trains the later sub-words of each
+    word (first-piece decoding is unchanged). A model with a CRF layer is trained on the CRF likelihood.
     """
 
     epochs: int = 1
@@ -48,10 +61,20 @@ class TrainConfig:
     seed: int = 0
     bf16: bool = False
     max_steps: int | None = None
+    schedule: str = "constant"
+    warmup_ratio: float = 0.1
+    head_lr: float | None = None
+    subword_labels: str = "first"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.fedprox_mu < 0:
             raise ConfigError("epochs and batch_size must be >= 1, lr > 0 and fedprox_mu >= 0")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if not 0 <= self.warmup_ratio < 1 or (self.head_lr is not None and self.head_lr <= 0):
+            raise ConfigError("warmup_ratio must be in [0, 1) and head_lr > 0")
+        if self.subword_labels not in SUBWORD_MODES:
+            raise ConfigError(f"subword_labels must be one of {', '.join(SUBWORD_MODES)}, got {self.subword_labels!r}")
 
 
 @dataclass(frozen=True)
@@ -127,6 +150,7 @@ def train_local(
     progress: bool = False,
     desc: str = "train",
     update_on_device: bool = False,
+    on_step: Callable[[int], bool] | None = None,
 ) -> LocalResult:
     """Train ``model`` from ``global_state`` on this site's examples and return the update.
 
@@ -137,9 +161,10 @@ def train_local(
     the steps taken are recorded afterwards. FedProx under DP applies the proximal gradient as a separate,
     data-independent step after each noisy step (Opacus' per-sample clipping would otherwise drop it).
     The update is computed on the model's device and moved to the CPU unless ``update_on_device`` (a caller that
-    serialises it straight from the device, as the in-process federation does).
+    serialises it straight from the device, as the in-process federation does). ``on_step(steps)`` runs after
+    every optimizer step; returning True stops training there (early stopping, :mod:`node.ml.ner.finetune`).
     """
-    data = _as_dataset(examples, model)
+    data = relabel(_as_dataset(examples, model), config.subword_labels)
     n = len(data)
     if n == 0:
         raise NerDataError("no training examples")
@@ -153,6 +178,9 @@ def train_local(
     # the global weights on the model's device, to take the update there (a device copy; the CPU needs none)
     base = global_state if device.type == "cpu" else {k: v.detach().clone() for k, v in net.state_dict().items()}
     pad_id = int(model.tokenizer.pad_token_id or 0)
+    crf = crf_of(net)
+    if crf is not None and dp is not None:
+        raise ConfigError("DP-SGD does not support the CRF output layer (no per-sample gradients for it)")
 
     frozen: list[torch.nn.Parameter] = freeze_embeddings(net) if dp is not None else []
     try:
@@ -168,7 +196,11 @@ def train_local(
                 correction[name] = (c_g.to(device) if c_g is not None else zero) - (
                     c_l.to(device) if c_l is not None else zero
                 )
-        optimizer: Any = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        if config.head_lr is None:
+            optimizer: Any = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        else:
+            groups = param_groups(named, lr=config.lr, head_lr=config.head_lr, weight_decay=config.weight_decay)
+            optimizer = torch.optim.AdamW(groups, lr=config.lr)
         steps_per_epoch = math.ceil(n / config.batch_size)
         total_steps = steps_per_epoch * config.epochs
         if config.max_steps is not None:
@@ -188,7 +220,15 @@ def train_local(
         try:
             if dp is not None:
                 forward_module, optimizer, accountant = _make_private(net, optimizer, dp, sample_rate, n, config)
+            scheduler = (
+                linear_schedule(optimizer, total_steps, warmup_steps(total_steps, config.warmup_ratio))
+                if config.schedule == "linear"
+                else None
+            )
+            stopped = False
             for _ in range(config.epochs):
+                if stopped:
+                    break
                 if dp is not None:
                     batches: Iterator[list[int]] = _poisson_batches(n, sample_rate, steps_per_epoch, gen)
                 else:
@@ -205,7 +245,10 @@ def train_local(
                         logits = forward_module(
                             input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
                         ).logits
-                    loss = _token_loss(logits, batch["labels"], per_sample=dp is not None)
+                    if crf is not None:
+                        loss = crf_loss(crf, logits, batch["labels"])
+                    else:
+                        loss = _token_loss(logits, batch["labels"], per_sample=dp is not None)
                     if config.fedprox_mu > 0 and dp is None:
                         prox = sum(((p - anchor[name]) ** 2).sum() for name, p in named)
                         loss = loss + 0.5 * config.fedprox_mu * prox
@@ -218,6 +261,8 @@ def train_local(
                     if dp is None and config.max_grad_norm is not None:
                         torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
                     optimizer.step()
+                    if scheduler is not None:
+                        scheduler.step()
                     with torch.no_grad():
                         if config.fedprox_mu > 0 and dp is not None:
                             for name, p in named:
@@ -227,6 +272,9 @@ def train_local(
                                 p.sub_(config.lr * correction[name])
                     losses.append(float(loss.detach()))
                     bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+                    if on_step is not None and on_step(steps):
+                        stopped = True
+                        break
         finally:
             bar.close()
             if dp is not None and hasattr(forward_module, "_close"):
@@ -324,4 +372,4 @@ def encode_for(examples: Sequence[NerExample], model: NerModel) -> EncodedDatase
     return encode(examples, model.tokenizer)
 
 
-__all__ = ["Encoded", "LocalResult", "ScaffoldControls", "TrainConfig", "encode_for", "train_local"]
+__all__ = ["SCHEDULES", "Encoded", "LocalResult", "ScaffoldControls", "TrainConfig", "encode_for", "train_local"]

@@ -1,0 +1,362 @@
+"""``python -m bench.ner [--full] [--only baseline,crf,...] [--device cuda]``: NER model options vs the baseline.
+
+Each option of the model and its training (:mod:`node.ml.ner.crf`, :mod:`node.ml.ner.schedule`,
+:mod:`node.ml.ner.subwords`, :mod:`node.ml.ner.adapt`) is trained centrally alone, with the baseline's seed, data
+and step budget, and scored with the standard protocol (official split, first sub-word, word-level entity
+seqeval on the whole NCBI-disease test set). ``best`` combines the options that beat the baseline; ``fed-*``
+trains the baseline and ``best`` federated (FedAvg, even shards, the same budget of passes over the data).
+Writes ``ner_model.json``, ``ner_model.md`` and ``ner_model_f1.png``; ``ner_model.runs.json`` keeps finished
+runs so ``--only`` runs add up (a changed size starts over).
+
+Quick size (default, sized for a shared 2-core CPU): the first 800 training sentences, 150 steps of 16 (3
+epochs), devel = the first 200 devel sentences, MLM adaptation 100 steps of 32 on the train+devel words.
+``--full``: every training sentence, 20 epochs, the whole devel set, 2,000 adaptation steps (a GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+STEM = "ner_model"
+OPTIONS = ("baseline", "crf", "schedule", "subwords", "mlm")
+FEDERATED = ("fed-baseline", "fed-best")
+
+
+@dataclass(frozen=True)
+class Size:
+    """How big a run is (the same for every option)."""
+
+    train_limit: int | None
+    steps: int | None
+    epochs: int
+    devel_limit: int | None
+    eval_every: int
+    adapt_steps: int
+    sites: int
+    batch_size: int = 16
+    seed: int = 0
+    base_lr: float = 5e-5
+    tuned_lr: float = 1e-4
+    head_lr: float = 1e-3
+    patience: int = 3
+
+
+QUICK = Size(train_limit=800, steps=150, epochs=3, devel_limit=200, eval_every=30, adapt_steps=100, sites=2)
+FULL = Size(train_limit=None, steps=None, epochs=20, devel_limit=None, eval_every=340, adapt_steps=2000, sites=2)
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.ner", description=__doc__.split("\n\n")[0])
+    p.add_argument("--full", action="store_true", help="every training sentence, 20 epochs (a GPU)")
+    p.add_argument("--only", default="", help="comma-separated subset of " + ",".join((*OPTIONS, "best", *FEDERATED)))
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", type=Path, default=Path("bench/results"))
+    p.add_argument("--cache", type=Path, default=Path(".cache/ner-adapted"), help="adapted checkpoints")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from the runs file")
+    return p.parse_args(argv)
+
+
+def _options(name: str, best: tuple[str, ...]) -> tuple[str, ...]:
+    if name in ("baseline", "fed-baseline"):
+        return ()
+    if name in ("best", "fed-best"):
+        return best
+    return (name,)
+
+
+def _train_config(opts: tuple[str, ...], size: Size, *, steps: int | None, epochs: int, lr_scale: float = 1.0) -> Any:
+    from node.ml.ner import TrainConfig
+
+    tuned = "schedule" in opts
+    return TrainConfig(
+        epochs=epochs,
+        batch_size=size.batch_size,
+        lr=(size.tuned_lr if tuned else size.base_lr) * lr_scale,
+        head_lr=size.head_lr * lr_scale if tuned else None,
+        schedule="linear" if tuned else "constant",
+        subword_labels="continue" if "subwords" in opts else "first",
+        seed=size.seed,
+        max_steps=steps,
+    )
+
+
+def _model(opts: tuple[str, ...], size: Size, a: argparse.Namespace, data_dir: Path) -> tuple[Any, dict[str, Any]]:
+    from node.ml.ner import default_model_dir, load_ner_model
+    from node.ml.ner.adapt import AdaptConfig, adapt_encoder, adapt_facts
+
+    facts: dict[str, Any] = {}
+    spec: str | Path = "minilm"
+    if "mlm" in opts:
+        started = time.perf_counter()
+        folder = adapt_encoder(
+            default_model_dir(), data_dir, a.cache, AdaptConfig(steps=size.adapt_steps, seed=size.seed), device=a.device
+        )
+        facts = {"adapt": adapt_facts(folder), "adapt_wall_seconds": time.perf_counter() - started}
+        spec = folder
+    return load_ner_model(spec, device=a.device, seed=size.seed, crf="crf" in opts), facts
+
+
+def _run_central(name: str, opts: tuple[str, ...], size: Size, a: argparse.Namespace, data: Any) -> dict[str, Any]:
+    from node.ml.ner import encode_for, evaluate
+    from node.ml.ner.finetune import fine_tune
+
+    started = time.perf_counter()
+    model, facts = _model(opts, size, a, data["dir"])
+    train, devel, test = (encode_for(data[k], model) for k in ("train", "devel", "test"))
+    config = _train_config(opts, size, steps=size.steps, epochs=size.epochs)
+    tuned = "schedule" in opts
+    result = fine_tune(
+        model,
+        train,
+        config,
+        devel=devel if tuned else None,
+        eval_every=size.eval_every,
+        patience=size.patience if tuned else None,
+    )
+    scores = evaluate(None, test, model=model)
+    return {
+        "name": name,
+        "options": list(opts),
+        "federated": False,
+        "test": scores.scores.as_dict() | {"loss": scores.loss},
+        "steps": result.steps,
+        "kept_step": result.best_step,
+        "devel_history": result.history,
+        "train_config": asdict(config),
+        "crf": model.has_crf,
+        "wall_seconds": time.perf_counter() - started,
+        **facts,
+    }
+
+
+def _run_federated(name: str, opts: tuple[str, ...], size: Size, a: argparse.Namespace, data: Any) -> dict[str, Any]:
+    """FedAvg over even shards, one local epoch a round, as many rounds as the central run has epochs' worth of
+    steps; with ``schedule`` the round's learning rate decays linearly over the rounds and the server keeps the
+    round with the best devel F1."""
+    from node.ml.aggregation import ClientUpdate, apply_update, make_aggregator
+    from node.ml.ner import encode_for, evaluate, shard, train_local
+    from node.ml.ner.schedule import linear_factor
+
+    started = time.perf_counter()
+    model, facts = _model(opts, size, a, data["dir"])
+    shards = [encode_for(part, model) for part in shard(data["train"], [1.0] * size.sites, seed=size.seed)]
+    devel, test = encode_for(data["devel"], model), encode_for(data["test"], model)
+    n = len(data["train"])
+    rounds = math.ceil(size.steps * size.batch_size / n) if size.steps else size.epochs
+    tuned = "schedule" in opts
+    agg = make_aggregator("fedavg")
+    state = model.state()
+    best: tuple[float, int, Any] | None = None
+    history: list[tuple[int, float]] = []
+    for rnd in range(1, rounds + 1):
+        scale = linear_factor(rnd - 1, rounds, 0) if tuned else 1.0
+        updates = []
+        for i, part in enumerate(shards):
+            cfg = replace(
+                _train_config(opts, size, steps=None, epochs=1, lr_scale=scale),
+                schedule="constant",
+                seed=size.seed * 1_000_003 + rnd * 1_009 + i,
+            )
+            local = train_local(state, part, cfg, model=model)
+            updates.append(ClientUpdate(f"site-{i + 1}", local.update, local.num_examples))
+        state = apply_update(state, agg.aggregate(updates).update)
+        if tuned:
+            f1 = evaluate(state, devel, model=model).scores.f1
+            history.append((rnd, f1))
+            if best is None or f1 > best[0]:
+                best = (f1, rnd, {k: v.clone() for k, v in state.items()})
+    kept_round = rounds
+    if best is not None:
+        _, kept_round, state = best
+    scores = evaluate(state, test, model=model)
+    return {
+        "name": name,
+        "options": list(opts),
+        "federated": True,
+        "sites": size.sites,
+        "rounds": rounds,
+        "kept_round": kept_round,
+        "devel_history": history,
+        "test": scores.scores.as_dict() | {"loss": scores.loss},
+        "crf": model.has_crf,
+        "wall_seconds": time.perf_counter() - started,
+        **facts,
+    }
+
+
+def _best(runs: dict[str, Any]) -> tuple[str, ...]:
+    base = runs.get("baseline")
+    if base is None:
+        return ()
+    return tuple(o for o in OPTIONS[1:] if o in runs and runs[o]["test"]["f1"] > base["test"]["f1"])
+
+
+def _load(size: Size, data_dir: Path) -> dict[str, Any]:
+    from node.ml.ner import read_conll
+
+    return {
+        "dir": data_dir,
+        "train": read_conll(data_dir / "train.tsv", limit=size.train_limit),
+        "devel": read_conll(data_dir / "devel.tsv", limit=size.devel_limit),
+        "test": read_conll(data_dir / "test.tsv"),
+    }
+
+
+def report(payload: dict[str, Any]) -> str:
+    """The Markdown of a ``ner_model.json`` payload."""
+    runs: dict[str, Any] = payload["runs"]
+    size = payload["size"]
+    hw = payload["hardware"]
+    base = runs.get("baseline", {}).get("test", {}).get("f1")
+    where = hw.get("gpu") or f"CPU ({hw.get('cpu_count')} cores shared, {payload['threads']} torch thread(s))"
+    lines = [
+        f"## NER model options vs the baseline ({'full' if payload['full'] else 'quick'} size)",
+        "",
+        "| Run | Options | Precision | Recall | F1 | F1 vs baseline | Steps kept/run | Wall (s) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in runs.items():
+        t = r["test"]
+        delta = f"{t['f1'] - base:+.3f}" if base is not None and not r["federated"] else ""
+        kept = f"r{r['kept_round']}/{r['rounds']}" if r["federated"] else f"{r['kept_step']}/{r['steps']}"
+        opts = ", ".join(r["options"]) or "-"
+        lines.append(
+            f"| {name} | {opts} | {t['precision']:.3f} | {t['recall']:.3f} | {t['f1']:.3f} | {delta} | {kept} | "
+            f"{r['wall_seconds']:.0f} |"
+        )
+    train = size["train_limit"] or "all"
+    budget = f"{size['steps']} steps" if size["steps"] else f"{size['epochs']} epochs"
+    lines += [
+        "",
+        f"Standard protocol: official split, first sub-word decoding, entity-level seqeval on the whole NCBI-disease "
+        f"test set ({payload['data']['test_sentences']} sentences). Training: {train} training sentences, {budget} "
+        f"of {size['batch_size']}, seed {size['seed']}; all-MiniLM-L6-v2 on {where}, torch {hw['torch']}. "
+        f"Baseline: AdamW lr {size['base_lr']:g}, constant, softmax head, the last weights. `crf`: BIO-constrained "
+        f"CRF layer, Viterbi decoding. `schedule`: lr {size['tuned_lr']:g} (head {size['head_lr']:g}), 10 % "
+        f"warm-up then linear decay, weights kept at the best devel F1 (first {size['devel_limit'] or 'all'} "
+        f"devel sentences, every {size['eval_every']} steps, patience {size['patience']}). `subwords`: later "
+        f"sub-words trained as I- continuations. `mlm`: the encoder first adapted by masked-LM on the train+devel "
+        f"words ({size['adapt_steps']} steps of 32). `best`: the options that beat the baseline here "
+        f"({', '.join(payload['best']) or 'none'}). `fed-*`: FedAvg, {size['sites']} even sites, the same passes "
+        "over the data.",
+        "",
+        payload["verdict"],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _verdict(payload: dict[str, Any]) -> str:
+    runs = payload["runs"]
+    central = max((r["test"]["f1"] for k, r in runs.items() if not r["federated"]), default=float("nan"))
+    fed = runs.get("fed-best", {}).get("test", {}).get("f1")
+    goal = "Goal (issue 18.2): central and federated F1 >= 0.86 on the standard test set, federated within 0.01."
+    size = "quick CPU size" if not payload["full"] else "full size"
+    text = f"{goal} Best central F1 here {central:.3f}"
+    text += f", federated (best options) {fed:.3f}" if fed is not None else ", federated not run"
+    reached = central >= 0.86 and fed is not None and fed >= 0.86 and abs(central - fed) <= 0.01
+    text += f" at the {size}: the goal is {'reached' if reached else 'NOT reached'} at this size"
+    if not payload["full"]:
+        text += " (a quick run trains on a fifth of the data for a few epochs; the full-size run needs a GPU)"
+    return text + "."
+
+
+def _plot(payload: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = payload["runs"]
+    names = list(runs)
+    f1 = [runs[n]["test"]["f1"] for n in names]
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 3.5))
+    colors = ["#888888" if "baseline" in n else ("#4c72b0" if not runs[n]["federated"] else "#dd8452") for n in names]
+    ax.bar(names, f1, color=colors)
+    for i, v in enumerate(f1):
+        ax.text(i, v + 0.005, f"{v:.3f}", ha="center", fontsize=8)
+    ax.axhline(0.86, color="red", linestyle="--", linewidth=1, label="goal 0.86")
+    ax.set_ylabel("test F1 (entity, word level)")
+    ax.set_ylim(0, 1)
+    ax.legend(loc="lower right")
+    ax.set_title(f"NER options, {'full' if payload['full'] else 'quick'} size")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _read_runs(checkpoint: Path, size: Size) -> dict[str, Any]:
+    if not checkpoint.is_file():
+        return {}
+    saved = json.loads(checkpoint.read_text(encoding="utf-8"))
+    return dict(saved["runs"]) if saved.get("size") == asdict(size) else {}
+
+
+def _save(checkpoint: Path, size: Size, name: str, run: dict[str, Any]) -> None:
+    """Add one finished run to the runs file (re-read first: two ``--only`` processes may share it)."""
+    from node.ml.experiments import write_json
+
+    runs = _read_runs(checkpoint, size)
+    runs[name] = run
+    write_json({"size": asdict(size), "runs": runs}, checkpoint)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    a = _args(argv)
+    import torch
+
+    from node.ml.experiments import hardware_info, write_json
+    from node.ml.experiments.config import DATA_DIR
+
+    torch.set_num_threads(a.threads)
+    size = FULL if a.full else QUICK
+    a.out.mkdir(parents=True, exist_ok=True)
+    checkpoint = a.out / f"{STEM}.runs.json"
+    runs = _read_runs(checkpoint, size)
+    data = _load(size, DATA_DIR)
+    chosen = [x.strip() for x in a.only.split(",") if x.strip()] or [*OPTIONS, "best", *FEDERATED]
+    for name in [] if a.report_only else chosen:
+        opts = _options(name, _best(runs))
+        run = _run_federated if name in FEDERATED else _run_central
+        runs[name] = run(name, opts, size, a, data)
+        print(
+            f"bench.ner: {name} ({', '.join(opts) or '-'}) F1 {runs[name]['test']['f1']:.4f} "
+            f"in {runs[name]['wall_seconds']:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        _save(checkpoint, size, name, runs[name])
+    runs = _read_runs(checkpoint, size) | runs
+    order = [n for n in (*OPTIONS, "best", *FEDERATED) if n in runs]
+    payload: dict[str, Any] = {
+        "benchmark": "ner_model",
+        "full": a.full,
+        "size": asdict(size),
+        "threads": a.threads,
+        "hardware": hardware_info(a.device),
+        "data": {k: len(data[k]) for k in ("train", "devel", "test")} | {"test_sentences": len(data["test"])},
+        "best": list(_best(runs)),
+        "runs": {n: runs[n] for n in order},
+    }
+    payload["verdict"] = _verdict(payload)
+    write_json(payload, a.out / f"{STEM}.json")
+    text = report(payload)
+    (a.out / f"{STEM}.md").write_text(text, encoding="utf-8")
+    if runs:
+        _plot(payload, a.out / f"{STEM}_f1.png")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
