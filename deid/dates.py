@@ -160,6 +160,20 @@ _MONTHS: dict[str, tuple[tuple[str, ...], ...]] = {
             "november",
             "detsember",
         ),
+        (
+            "jaanuaris",
+            "veebruaris",
+            "märtsis",
+            "aprillis",
+            "mais",
+            "juunis",
+            "juulis",
+            "augustis",
+            "septembris",
+            "oktoobris",
+            "novembris",
+            "detsembris",
+        ),
     ),
 }
 

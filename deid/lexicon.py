@@ -1708,7 +1708,8 @@ PLACE_CUES: dict[str, str] = {
 
 
 EMPLOYER_CUES = (
-    r"(?i:ansatt|ansat|anställd|anstalld|arbeider|arbetar|arbejder|employed|works|working|työskentelee|töötab)"
+    r"(?i:ansatt|ansat|anställd|anstalld|arbeider|arbetar|arbejder|jobber|jobbar|jobbet|jobbade|jobbede|arbeidet"
+    r"|arbetade|arbejdede|employed|works|working|worked|työskentelee|töötab)"
     r"(?:[ ]\p{Ll}+){0,3}?[ ](?:ved|hos|på|vid|i|at|for|by)"
 )
 """Words before an employer's name (``ansatt som sveiser ved``, ``anställd som undersköterska på``)."""

@@ -46,9 +46,40 @@ def place_forms() -> dict[str, str]:
 
 
 _CASE_LANGUAGES = frozenset({"fi", "et"})
+_MONTHS_DAYS = frozenset(
+    [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "christmas",
+        "easter",
+    ]
+)
 _LOCATIVE = regex.compile(r"^\p{Lu}\p{Ll}{3,}(?:ssa|ssä|sta|stä)$")
 """A Finnish word in the inessive or elative (``Meilahdessa``, ``Kiimingistä``): in running text, capitalised and
 not a name, it is a place, known to the gazetteer or not."""
+
+
+_IN_PLACE = regex.compile(r"(?<![\w])(?P<prep>i|in)[ ](?P<phi>\p{Lu}\p{Ll}{2,}(?:[ \-]\p{Lu}\p{Ll}{2,})?)(?![\w\-'’])")
+"""``i Sundbyberg``, ``in Wembley``: a capitalised word after the preposition "in" is a place (or, followed by a
+facility noun, part of an organisation's name)."""
+_IN_LANGUAGES = {"nb": "i", "sv": "i", "da": "i", "en": "in"}
 
 
 def _next_word(text: str, end: int) -> str:
@@ -107,6 +138,7 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             start = m.start("phi")
             cued.add(start)
             out.append(make_result(self, str(self.ENTITY), start, start + len(" ".join(words)), 0.75))
+        out.extend(self._after_in(text, cued))
         for k, tok in enumerate(toks):
             word = tok.bare
             if self.supported_language == "fi" and word not in forms and tok.start not in cued:
@@ -137,3 +169,26 @@ class GazetteerLocationRecognizer(LocalRecognizer):
         return not any(c in group for c in candidates for group in names) and not word.lower().endswith(
             MEDICAL_SUFFIXES
         )
+
+    def _after_in(self, text: str, cued: set[int]) -> list[RecognizerResult]:
+        """Capitalised words after "i" / "in" that no list explains away (not a month, eponym, country or name)."""
+        prep = _IN_LANGUAGES.get(self.supported_language)
+        out: list[RecognizerResult] = []
+        if prep is None:
+            return out
+        for m in _IN_PLACE.finditer(text, timeout=5.0):
+            if m.group("prep") != prep or m.start("phi") in cued:
+                continue
+            words = regex.split(r"[ \-]", m.group("phi"))
+            first = words[0]
+            if first in stop_words() or first in NOT_NAMES or _is_country(first) or first.lower() in _MONTHS_DAYS:
+                continue
+            if first in EPONYMS or first.rstrip("s") in EPONYMS or first.lower().endswith(MEDICAL_SUFFIXES):
+                continue
+            if first in first_names() and first not in cities():
+                continue
+            if _HOSPITAL_NEXT.search(m.group("phi")) or _HOSPITAL_NEXT.search(_next_word(text, m.end("phi"))):
+                continue
+            end = m.end("phi") if len(words) > 1 and words[1] not in NOT_NAMES else m.start("phi") + len(first)
+            out.append(make_result(self, str(self.ENTITY), m.start("phi"), end, 0.55))
+        return out

@@ -81,6 +81,12 @@ _PHRASE = regex.compile(
 """English generic facility phrases after a capitalised name (``Kotikartano care home``)."""
 _CAPS = r"\p{Lu}[\p{L}\-]*(?:[ ]\p{Lu}[\p{L}\-]*){0,3}"
 _EMPLOYER = regex.compile(rf"(?<![\w]){EMPLOYER_CUES}[ ](?P<phi>{_CAPS})(?![\w])")
+_EMPLOYER_CASE = regex.compile(
+    rf"(?<![\w])(?i:työskentelee|työskenteli|työskennellyt|on[ ]töissä|töötab|töötas|töötanud|on[ ]tööl)"
+    rf"(?:[ ]\p{{Ll}}+){{0,2}}?[ ](?P<phi>{_CAPS})(?![\w])"
+)
+"""Finnish and Estonian employers take a case ending, not a preposition (``työskentelee kuljettajana Nobinalla``,
+``töötab bussijuhina Linnatranspordis``)."""
 _COMPANY = regex.compile(
     rf"(?<![\w])(?P<phi>{_CAPS}[ ](?:{'|'.join(regex.escape(c) for c in COMPANY_SUFFIXES)})(?::\p{{Ll}}+)?)(?![\w])"
 )
@@ -113,7 +119,7 @@ class HospitalRecognizer(LocalRecognizer):
         out: list[RecognizerResult] = []
         for found in (*_SHORT.finditer(text), *_TRUSTS.finditer(text)):
             out.append(make_result(self, str(self.ENTITY), found.start(), found.end(), 0.8))
-        for pattern in (_EMPLOYER, _COMPANY):
+        for pattern in (_EMPLOYER, _COMPANY, _EMPLOYER_CASE):
             for found in pattern.finditer(text):
                 if not all(w in stop_words() or w in NOT_NAMES for w in found.group("phi").split(" ")):
                     # 0.9: "hos Vestas Lem" is an employer, not a person after the cue "hos"

@@ -193,6 +193,8 @@ class NameListPersonRecognizer(LocalRecognizer):
                 return False
             if nxt.text.lower().rstrip(".,") in _DISEASE:
                 return True
+            if nxt.text.lower() in stop_words():
+                return False  # "Ektefellen Bjørg har demens": a verb or function word ends the name's phrase
             prev = nxt
         return False
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import regex
+from stdnum.gb import nhs
 
 from deid.labels import Label
 from deid.recognizers._base import Rule, RuleRecognizer, words_alternation
@@ -58,6 +59,11 @@ class RecordNumberRecognizer(RuleRecognizer):
             0.85,
         ),
         Rule(
+            "nhs_number",
+            r"(?<![\w])(?:NHS|nhs)[ ]?(?i:number|no\.?|nr)?[ ]*:?[ ]*(?P<phi>\d{3}[ \-]?\d{3}[ \-]?\d{4})(?![\w\-])",
+            0.95,
+        ),
+        Rule(
             "generic_reference",
             rf"(?<![\w]){_GENERIC_CUE}(?:[ ]\p{{Ll}}+){{0,2}}[ ]*[:#]?[ ]*{_REFERENCE}(?![\w\-/]|[.,]\d)",
             0.75,
@@ -67,6 +73,8 @@ class RecordNumberRecognizer(RuleRecognizer):
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
         """At least four digits; never a bare year (``prøve 2024``)."""
         value = text[start:end]
+        if rule.name == "nhs_number":
+            return rule.score if nhs.is_valid(value) else None
         if rule.name == "generic_reference" and (
             sum(c.isdigit() for c in value) < 5
             or len(max(regex.findall(r"\d+", value), key=len)) < 3

@@ -152,3 +152,36 @@ def test_places_after_inflected_cues_and_in_finnish_locative_case(
 )
 def test_countries_in_a_case_form_stay(deidentifier: Deidentifier, lang: str, text: str, country: str) -> None:
     _check(deidentifier, lang, text, "", "", country)
+
+
+MORE: list[Case] = [
+    ("fi", "Työskentelee siivoojana Lassila & Tikanojalla. Hb 131.", "Lassila", "ORGANIZATION", "Hb 131"),
+    ("et", "Töötab kokana Rimi Hüpermarketis, Hb 121.", "Rimi Hüpermarketis", "ORGANIZATION", "Hb 121"),
+    ("nb", "Jobber som vekter hos Securitas Nordic. Hb 14.", "Securitas Nordic", "ORGANIZATION", "Hb 14"),
+    ("sv", "Han kör buss i Rinkeby sedan 2019. CRP 5.", "Rinkeby", "LOCATION", "CRP 5"),
+    ("da", "Datteren bor i Hvidovre, HbA1c 51.", "Hvidovre", "LOCATION", "HbA1c 51"),
+    ("en", "Her brother lives nearby in Hounslow; started in January.", "Hounslow", "LOCATION", "January"),
+    ("nb", "Samboeren Gerd har demens.", "Gerd", "PERSON", "demens"),
+    ("en", "NHS number 943 476 5919, Hb 110.", "943 476 5919", "ID", "Hb 110"),
+    ("et", "Opereeritud märtsis 2022, Hb 118.", "märtsis 2022", "DATE", "Hb 118"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), MORE)
+def test_employers_places_after_in_names_before_a_verb_nhs_and_estonian_months(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "kept"),
+    [
+        ("nb", "Har hatt plager i Parkinsons sykdom i mange år.", "Parkinsons"),
+        ("sv", "Hon bor i Sverige sedan barndomen.", "Sverige"),
+        ("en", "Admitted in January with a fall.", "January"),
+        ("en", "NHS number 485 777 3456 is not valid.", "485 777 3456"),
+    ],
+)
+def test_what_stays_after_in_and_nhs(deidentifier: Deidentifier, lang: str, text: str, kept: str) -> None:
+    _check(deidentifier, lang, text, "", "", kept)
