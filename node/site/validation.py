@@ -2,14 +2,15 @@
 
 A deterministic share of the site's notes (``evaluation.holdout_fraction`` of its policy) is held back from
 training: a note is held back when the keyed hash (HMAC-SHA256, keyed by the site's name) of its CDM ``note_id``
-falls below that share, so training (:func:`training_examples`) and evaluation (:func:`held_back_notes`) read
+falls below that share, so training (:func:`training_examples`) and evaluation (:func:`split_notes`) read
 disjoint notes in every round and every job without storing a list. When the coordinator sends the final global
 model in the ``validate`` task (:data:`node.kit.crosssite.VALIDATE_TASK`), the site scores it on its held-back
 annotated notes with the reviewed evaluator (:func:`node.ml.ner.evaluate.evaluate`) and returns aggregate numbers
 only: entity precision, recall, F1 and support overall, per entity type and per note language (the NOTE row's
-``language_concept_id``), each rounded by the egress guard's metric rules (:func:`node.site.release.release_metric`,
-three significant digits) and suppressed below the policy's ``evaluation.min_support``; plus the rounded record
-counts, the epsilon this job charged and the DP parameters the site imposed (:func:`site_facts`).
+``language_concept_id``, where the policy's ``data_access`` lets the site read it), each rounded by the egress
+guard's metric rules (:func:`node.site.release.release_metric`, three significant digits) and suppressed below the
+policy's ``evaluation.min_support``; plus the rounded record counts, the epsilon this job charged and the DP
+parameters the site imposed (:func:`site_facts`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from node.ml.ner.model import NerModel, StateDict
     from node.site.executor import NerExecutor
     from policies.contracts import DpParams
+    from policies.policy_model import SitePolicy
 
 log = logging.getLogger("fednode.node.site.validation")
 
@@ -63,6 +65,7 @@ LANGUAGE_NAMES: Mapping[str, str] = {
 }
 """SNOMED language concept names (``concept.concept_name``) -> the codes a group may be named by."""
 ENGLISH_CONCEPT = 4180186
+LANGUAGE_COLUMN = "language_concept_id"
 UNKNOWN_LANGUAGE = "und"
 
 
@@ -104,13 +107,19 @@ def _languages(engine: Any) -> dict[int, str]:
     return out
 
 
-def read_notes(engine: Any) -> list[EvalNote]:
-    """Every note of the CDM with its gold spans and language, in note_id order."""
+def reads_language(policy: SitePolicy | None) -> bool:
+    """Whether the site policy's ``data_access`` lets the site read ``note.language_concept_id`` (without it every
+    note counts as ``und`` and no per-language figures are made)."""
+    return policy is not None and LANGUAGE_COLUMN in policy.data_access.get("note", ())
+
+
+def read_notes(engine: Any, *, languages: bool = False) -> list[EvalNote]:
+    """Every note of the CDM with its gold spans (and language, when ``languages``), in note_id order."""
     from omop_etl.notes import read_gold_notes
 
-    languages = _languages(engine)
+    by_note = _languages(engine) if languages else {}
     return [
-        EvalNote(int(nid), text, tuple(spans), languages.get(int(nid), UNKNOWN_LANGUAGE))
+        EvalNote(int(nid), text, tuple(spans), by_note.get(int(nid), UNKNOWN_LANGUAGE))
         for nid, text, spans in read_gold_notes(engine)
     ]
 
@@ -240,11 +249,12 @@ def validation_metrics(groups: Mapping[str, GroupFigures], facts: Mapping[str, f
 
 
 def local_evaluation(
-    engine: Any, state: StateDict, *, model: NerModel, site: str, section: EvaluationSection
+    engine: Any, state: StateDict, *, model: NerModel, site: str, policy: SitePolicy | None
 ) -> SiteEvaluation:
     """The same evaluation a site runs for the ``validate`` task, for a model it holds (tests, ``model card``
     comparisons): groups and record facts, without the DP facts."""
-    notes = read_notes(engine)
+    section = policy.evaluation if policy is not None else EvaluationSection()
+    notes = read_notes(engine, languages=reads_language(policy))
     _train, held = split_notes(notes, site=site, fraction=section.holdout_fraction)
     records = sum(1 for n in notes if n.spans)
     groups = evaluate_held_back(state, held, model=model, min_support=section.min_support, records=records)
@@ -296,7 +306,7 @@ def answer_validate(executor: NerExecutor, job_id: str, shareable: Shareable, ab
         section = context.policy.evaluation if context.policy is not None else EvaluationSection()
         engine = make_engine(context.settings.omop_db_url)
         try:
-            notes = read_notes(engine)
+            notes = read_notes(engine, languages=reads_language(context.policy))
         finally:
             engine.dispose()
         _train, held = split_notes(notes, site=context.site_name, fraction=section.holdout_fraction)

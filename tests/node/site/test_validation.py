@@ -147,7 +147,7 @@ def test_the_executor_answers_validate_with_figures_only_and_the_guard_lets_them
     assert sent.facts["min_support"] == 10 and sent.facts["records"] % 10 == 0
     engine = make_engine(cdm_url)
     try:  # the site's own evaluation of the same model gives the same figures
-        local = local_evaluation(engine, model.state(), model=model, site="site-a", section=EvaluationSection())
+        local = local_evaluation(engine, model.state(), model=model, site="site-a", policy=None)
     finally:
         engine.dispose()
     assert local.groups == sent.groups
@@ -167,6 +167,41 @@ def test_with_validation_the_trainer_leaves_the_held_back_notes_out(tmp_path: Pa
         engine.dispose()
     held = [n for n in notes if is_held_back(n.note_id, site="site-a", fraction=0.2)]
     assert held and len(fewer) < len(everything)
+
+
+def test_languages_come_from_the_note_rows_only_where_the_policy_lets_the_site_read_them(
+    cdm_url: str, tmp_path: Path
+) -> None:
+    import shutil
+
+    from sqlalchemy import update
+
+    from node.site.validation import ENGLISH_CONCEPT, reads_language
+    from omop_etl.cdm import Note
+    from omop_etl.db import sqlite_file
+    from policies.policy_model import load_policy
+
+    source = sqlite_file(cdm_url)
+    assert source is not None
+    copy = tmp_path / "omop.db"
+    shutil.copy(source, copy)
+    engine = make_engine(f"sqlite:///{copy}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(Note).values(language_concept_id=0))
+            conn.execute(update(Note).where(Note.note_id % 2 == 0).values(language_concept_id=ENGLISH_CONCEPT))
+        with_lang = read_notes(engine, languages=True)
+        without = read_notes(engine)
+    finally:
+        engine.dispose()
+    assert {n.language for n in with_lang} == {"en", "und"}
+    assert all((n.language == "en") == (n.note_id % 2 == 0) for n in with_lang)
+    assert {n.language for n in without} == {"und"}
+    assert not reads_language(None)
+    example = load_policy(Path(__file__).parents[3] / "policies" / "examples" / "site-policy.yaml")
+    note = [*example.data_access["note"], "language_concept_id"]
+    allowed = example.model_copy(update={"data_access": {**example.data_access, "note": note}})
+    assert not reads_language(example) and reads_language(allowed)
 
 
 def test_eval_notes_default_to_an_unknown_language() -> None:
