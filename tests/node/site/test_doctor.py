@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fednode.settings import PolicySettings, Settings
+from fednode.settings import FlSettings, PolicySettings, Settings
 from node.kit.doctor import Check, Report, Status, Target
 from node.site.doctor import SITE_CHECKS, SiteDoctor, diagnose_site
 from node.site.doctor._local import check_state
@@ -324,3 +324,42 @@ def test_a_damaged_fed_client_json(tmp_path: Path, ca: Issued, client: Issued) -
     assert check.status is Status.FAIL and "fed_client.json: not valid JSON (line 2)" in check.measured
     (kit / "startup" / "fed_client.json").write_text('{"servers": [{"service": {"target": "nohost"}}]}', "utf-8")
     assert "no coordinator address" in _check(_diagnose(tmp_path, kit), "kit").measured
+
+
+def test_the_models_check_looks_where_the_trainer_and_deid_load_from(tmp_path: Path) -> None:
+    """The doctor names the models without loading torch or Presidio; these are the names those modules use."""
+    from deid.nlp import ENGLISH_MODEL
+    from node.ml.ner.model import default_model_dir
+    from node.site.doctor._local import SPACY_MODEL, _bundled_minilm, check_models
+
+    assert SPACY_MODEL == ENGLISH_MODEL and _bundled_minilm() == default_model_dir()
+    assert check_models(_settings(tmp_path)).status is Status.PASS
+    broken = Settings(home=tmp_path, fl=FlSettings(model_dir=tmp_path))
+    check = check_models(broken)
+    assert check.status is Status.FAIL and f"{tmp_path} (no config.json, a tokenizer, weights)" in check.measured
+
+
+def test_a_gpu_asked_for_but_not_there(tmp_path: Path) -> None:
+    from node.site.doctor._local import check_gpu
+
+    assert check_gpu(_settings(tmp_path)).status is Status.SKIP
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    check = check_gpu(Settings(home=tmp_path, fl=FlSettings(device="cuda")))
+    assert check.status is Status.FAIL and "torch sees no CUDA device" in check.measured
+
+
+def test_no_sandbox_fails_only_where_the_policy_allows_byoc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from node.site import sandbox
+    from node.site.doctor._local import check_sandbox
+    from policies.policy_model import load_policy
+
+    none = sandbox.SandboxSupport(False, 0, "cannot confine job code: the kernel has no Landlock", False, False, False)
+    monkeypatch.setattr(sandbox, "probe", lambda: none)
+    doc = yaml.safe_load(EXAMPLE_POLICY.read_text(encoding="utf-8"))
+    doc["jobs"]["kinds"] = ["config_only", "byoc"]
+    path = tmp_path / "byoc.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    assert check_sandbox(load_policy(path)).status is Status.FAIL
+    assert check_sandbox(None).status is Status.WARN
