@@ -75,6 +75,13 @@ DQ_ACCEPTED_SPLIT = (
 """Known failures of a site's share of the bundled sample, beyond those of the whole sample (never real data)."""
 
 
+DEMO_LIMITATIONS = (
+    "A demonstration: public NCBI-disease abstracts split among simulated hospitals and posing as clinical notes, "
+    "with synthetic patients. Not trained or tested on real clinical text; not for clinical use."
+)
+"""The model card's limitations section the demo's study is submitted with."""
+
+
 @dataclass(frozen=True)
 class DemoConfig:
     """How big the demo is. The defaults finish in under 20 minutes on 2 CPU cores."""
@@ -529,6 +536,7 @@ def _build_study(config: DemoConfig, sites: list[str], jobs_dir: Path) -> tuple[
         eval_set=eval_set,
         eval_limit=config.dev_sentences or None,
         secure_aggregation=config.secure_aggregation,
+        limitations=DEMO_LIMITATIONS,
     )
     return build_job(spec, jobs_dir)
 
