@@ -291,6 +291,14 @@ def study_submit(
         float,
         typer.Option(min=0.0, max=1.0, metavar="F1", help="The model card flags a best-to-worst F1 spread above this."),
     ] = 0.1,
+    secure_aggregation: Annotated[
+        bool,
+        typer.Option(
+            "--secure-aggregation",
+            help="Pairwise-masking secure aggregation: the coordinator learns only the sum of the sites' updates "
+            "(fedavg/fedprox; docs/secure-aggregation.md).",
+        ),
+    ] = False,
     federation: FederationOpt = None,
 ) -> None:
     """Build the NER study, or take your own job folder (manifest embedded, every site mandatory), and submit it
@@ -302,6 +310,10 @@ def study_submit(
         if job_folder is not None:
             from node.coordinator.byoc import check_job_folder, prepare_byoc_job
 
+            if secure_aggregation:
+                from fednode.errors import ConfigError
+
+                raise ConfigError("--secure-aggregation: offered for the built-in study only, not with a job folder")
             check_job_folder(job_folder)  # a folder that is not a job is refused before anything else (exit 4)
             fed = _load(cli, federation)
             sites_chosen = sites_from(site, fed)
@@ -325,6 +337,12 @@ def study_submit(
         from node.ml.algorithms import check_algorithm
 
         check_algorithm(algorithm)
+        if secure_aggregation:  # refused before anything is built: no silent fallback to clear updates
+            from fednode.errors import ConfigError
+            from node.ml.secagg import COMPATIBLE_AGGREGATORS, study_refusal
+
+            if algorithm not in COMPATIBLE_AGGREGATORS:
+                raise ConfigError(f"--secure-aggregation: {study_refusal(algorithm, 2)}")
         limitations_text = _limitations(limitations)  # required before anything is built (exit 2 / 4)
         fed = _load(cli, federation)
         spec = StudySpec(
@@ -340,6 +358,7 @@ def study_submit(
             root_size=root_size,
             limitations=limitations_text,
             spread_threshold=spread_threshold,
+            secure_aggregation=secure_aggregation,
         )
         client = _client(cli, fed)
         client.check_reachable()  # before the job is built: a down coordinator leaves nothing behind

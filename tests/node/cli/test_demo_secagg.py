@@ -29,3 +29,12 @@ def test_refused_before_anything_starts(tmp_path: Path, extra: list[str], needle
     error = json.loads(result.stdout.strip().splitlines()[-1])
     assert error["message"].startswith("--secure-aggregation: ") and needle in error["message"]
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_study_submit_refuses_a_robust_aggregator_with_secure_aggregation(tmp_path: Path) -> None:
+    args = ["--home", str(tmp_path / "home"), "--json", "study", "submit", "--secure-aggregation"]
+    result = runner.invoke(app, [*args, "--algorithm", "trimmed_mean"], env={"COLUMNS": "80"})
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stdout.strip().splitlines()[-1])
+    assert error["message"].startswith("--secure-aggregation: secure aggregation cannot be combined with trimmed_mean")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
