@@ -13,6 +13,11 @@ Every file is written through a synced temp file renamed into place (:func:`fedn
 tensor files carry their round in the name, so a crash between two writes leaves the previous ``checkpoint.json``
 naming files that are still there. Older rounds' files are removed after the new commit point is in place.
 
+The controller hands each checkpoint to a background thread (:meth:`RunCheckpoint.submit`) and goes on with the
+next round: the coordinator is idle while the sites train, so the write costs the round loop only the wait for a
+previous write still in flight (``bench.checkpoint``: the cost per round against the round). The price: a crash
+within the second or so that the write takes costs that round as well as the one in flight.
+
 A study is continued by resubmitting the same job bytes with :data:`node.kit.meta.RESUME_META_KEY` (the first job
 id) in the job meta (``fednode study resume``); :func:`for_run` finds the checkpoint from it. A checkpoint whose
 files do not hash to what it names, or whose app digest or study differ from the job's, is refused with
@@ -163,7 +168,7 @@ class CheckpointStore:
         path = folder / COMMIT_FILE
         write_bytes_atomic(path, json.dumps(commit, indent=1, sort_keys=True).encode("utf-8"), durable=True)
         keep = {f["file"] for f in files.values()}
-        for old in folder.glob("*.safetensors"):
+        for old in [*folder.glob("*.safetensors"), *folder.glob(".*.tmp")]:  # older rounds, a crashed write's temp
             if old.name not in keep:
                 old.unlink(missing_ok=True)
         sync_folder(folder)

@@ -327,6 +327,9 @@ class StudyClient:
             except Exception as exc:  # NVFlare raises its own exception types
                 raise ServiceError(f"the coordinator refused the job: {type(exc).__name__}: {exc}") from exc
         log.info("study.submitted job_id=%s", job_id)
+        from node.coordinator.resume import keep_submission  # `study resume` resubmits these very bytes
+
+        keep_submission(self.federation.root, job_id, job_folder)
         return job_id
 
     def status(self, job_id: str) -> JobStatus:

@@ -71,6 +71,8 @@ def test_a_new_round_replaces_the_old_files_and_leaves_no_temp_files(tmp_path: P
     store = CheckpointStore(tmp_path)
     store.save(_checkpoint(0, 1.0))
     store.save(_checkpoint(1, 3.0))
+    (tmp_path / "job-1" / ".model-2.safetensors.0a1b2c.tmp").write_bytes(b"a write cut off by a crash")
+    store.save(_checkpoint(1, 3.0))
     names = sorted(p.name for p in (tmp_path / "job-1").iterdir())
     assert names == [COMMIT_FILE, "model-1.safetensors"]
     cp = store.load("job-1")

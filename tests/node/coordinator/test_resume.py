@@ -11,7 +11,7 @@ import torch
 
 from fednode.errors import CheckpointError, NotFoundError
 from node.coordinator.checkpoint import CHECKPOINTS_DIR, for_run
-from node.coordinator.resume import job_definition, last_round
+from node.coordinator.resume import job_definition, keep_submission, kept_submission, last_round
 from node.coordinator.signing import RoundRecord
 from node.coordinator.study import StudySpec, build_job
 from node.ml.aggregation import make_aggregator
@@ -46,3 +46,14 @@ def test_the_last_checkpointed_round_is_read_and_a_completed_study_refused(tmp_p
     run.complete()
     with pytest.raises(CheckpointError, match="already completed"):
         last_round(tmp_path, "job-1")
+
+
+def test_a_submitted_job_is_kept_by_its_id_for_resume(tmp_path: Path) -> None:
+    job, _ = build_job(StudySpec(name="s", sites=("site-1",), model_spec="tiny"), tmp_path / "jobs")
+    kept = keep_submission(tmp_path, "job-1", job)
+    assert kept is not None and kept_submission(tmp_path, "job-1") == kept
+    assert (kept / "meta.json").read_bytes() == (job / "meta.json").read_bytes()
+    build_job(StudySpec(name="s", sites=("site-1",), rounds=9, model_spec="tiny"), tmp_path / "jobs")  # overwritten
+    assert (kept / "meta.json").read_bytes() != (job / "meta.json").read_bytes()  # the kept copy is not
+    assert kept_submission(tmp_path, "job-2") is None
+    assert keep_submission(tmp_path, "../x", job) is None
