@@ -18,7 +18,7 @@ from fednode.clock import Clock, utc_now
 from fednode.errors import PolicyFileError
 from fednode.settings import Settings
 from node.kit.doctor import DEFAULT_TIMEOUT_S, Check, KitCert, Report, guarded, skipped
-from node.site.doctor._kit import SiteKit, check_kit_certificate, check_kit_name, read_site_kit
+from node.site.doctor._kit import SiteKit, check_kit_certificate, check_kit_name, check_pinned_key, read_site_kit
 from node.site.doctor._local import (
     check_cdm,
     check_disk,
@@ -30,11 +30,13 @@ from node.site.doctor._local import (
 )
 from node.site.doctor._network import check_clock, check_coordinator_identity, check_proxy, network_checks
 from policies.policy_model import SitePolicy, load_policy
+from policies.state_db import signing_key_path
 
 SITE_CHECKS = (
     "kit",
     "kit.certificate",
     "kit.name",
+    "kit.site-key",
     "dns",
     "tcp",
     "tls",
@@ -49,6 +51,9 @@ SITE_CHECKS = (
     "sandbox",
     "gpu",
 )
+
+NEEDS_KIT = SITE_CHECKS[1:7]
+"""The checks a usable startup kit is needed for (skipped without one)."""
 
 
 @dataclass(frozen=True)
@@ -77,10 +82,11 @@ def diagnose_site(doctor: SiteDoctor) -> Report:
         checks.append(cert_check)
         name, source = _site_name(policy)
         checks.append(check_kit_name(cert, name, source=source))
+        checks += guarded("kit.site-key", lambda: check_pinned_key(kit, signing_key_path(settings, policy)))
         network, peer = network_checks(kit, timeout=doctor.timeout)
         checks += network
     else:
-        checks += [skipped(n, "not tried: no usable startup kit (see the kit check)") for n in SITE_CHECKS[1:6]]
+        checks += [skipped(n, "not tried: no usable startup kit (see the kit check)") for n in NEEDS_KIT]
     checks += guarded("policy.coordinator", lambda: check_coordinator_identity(peer, policy))
     target = kit.target if kit is not None else None
     checks += guarded("clock", lambda: check_clock(now=now, peer=peer, state_db=settings.state_db_path, target=target))
@@ -119,4 +125,4 @@ def _local_dirs(settings: Settings, kit: SiteKit | None) -> list[Path]:
     return dirs
 
 
-__all__ = ["SITE_CHECKS", "SiteDoctor", "diagnose_site"]
+__all__ = ["NEEDS_KIT", "SITE_CHECKS", "SiteDoctor", "diagnose_site"]

@@ -7,7 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from node.kit.doctor import Check, ClientCredentials, KitCert, Target, check_certificate, failed, passed, warned
+from fednode.errors import FednodeError
+from node.kit.doctor import (
+    Check,
+    ClientCredentials,
+    KitCert,
+    Target,
+    check_certificate,
+    failed,
+    passed,
+    skipped,
+    warned,
+)
+from node.kit.layout import SITE_PUBLIC_KEY
+from policies.keys import key_file, key_id, load_public_key, load_site_key, public_path_for
 
 KIT_FILES = ("startup/fed_client.json", "startup/rootCA.pem", "startup/client.crt", "startup/client.key")
 FETCH_KIT = (
@@ -100,3 +113,38 @@ def check_kit_name(cert: KitCert | None, site_name: str | None, *, source: str) 
             "(the coordinator knows this site by its certificate's name)",
         )
     return passed("kit.name", f"the certificate is for {cn!r}, as {source} says")
+
+
+def check_pinned_key(kit: SiteKit, key_path: Path) -> Check:
+    """``kit.site-key``: the site key the kit pins (``local/site.pub``, ``fednode provision --site-key``) is the
+    key this site signs with; otherwise the boot refuses to start (the coordinator would refuse every result)."""
+    pinned = kit.root / "local" / SITE_PUBLIC_KEY
+    if not pinned.is_file():
+        return warned(
+            "kit.site-key",
+            "the kit pins no site key: the coordinator cannot anchor this site's audit heads",
+            f"send the coordinator's operator this site's public key ({public_path_for(key_path).name}) for "
+            "`fednode provision --site-key`",
+        )
+    try:
+        pinned_id = key_id(load_public_key(pinned.read_bytes()))
+    except (OSError, FednodeError):
+        return failed("kit.site-key", f"{pinned}: not an Ed25519 PEM public key", f"the kit is damaged: {FETCH_KIT}")
+    if not key_file(key_path).is_file():
+        return skipped(
+            "kit.site-key",
+            f"the kit pins site key {pinned_id}; no site key at {key_path} yet (the boot installs the site_key "
+            "secret, which must be that key)",
+        )
+    try:
+        own = load_site_key(key_path).key_id
+    except FednodeError as exc:
+        return failed("kit.site-key", exc.message, "restore the site's signing key from the backup")
+    if own != pinned_id:
+        return failed(
+            "kit.site-key",
+            f"the kit pins site key {pinned_id}, but this site signs with {own}: the site will not start",
+            "install the key that was pinned at provisioning (the site_key secret), or have the kit provisioned "
+            "again with this site's .pub",
+        )
+    return passed("kit.site-key", f"the kit pins this site's signing key {own}")

@@ -15,7 +15,7 @@ import yaml
 
 from fednode.settings import FlSettings, PolicySettings, Settings
 from node.kit.doctor import Check, Report, Status, Target
-from node.site.doctor import SITE_CHECKS, SiteDoctor, diagnose_site
+from node.site.doctor import NEEDS_KIT, SITE_CHECKS, SiteDoctor, diagnose_site
 from node.site.doctor._local import check_state
 from node.site.doctor._network import check_clock, check_proxy
 from tests.node.doctor_pki import (
@@ -193,7 +193,7 @@ def test_an_unresolvable_coordinator_host(tmp_path: Path, ca: Issued, client: Is
 def test_no_kit_skips_the_network_and_says_where_it_looked(tmp_path: Path) -> None:
     report = _diagnose(tmp_path, tmp_path / "nowhere")
     assert _check(report, "kit").measured == f"no startup kit at {tmp_path / 'nowhere'}"
-    assert {_check(report, n).status for n in SITE_CHECKS[1:6]} == {Status.SKIP}
+    assert {_check(report, n).status for n in NEEDS_KIT} == {Status.SKIP}
 
 
 def test_a_clock_behind_the_coordinators_certificate(
@@ -363,3 +363,21 @@ def test_no_sandbox_fails_only_where_the_policy_allows_byoc(tmp_path: Path, monk
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     assert check_sandbox(load_policy(path)).status is Status.FAIL
     assert check_sandbox(None).status is Status.WARN
+
+
+def test_the_site_key_the_kit_pins(tmp_path: Path, ca: Issued, client: Issued) -> None:
+    from node.site.doctor._kit import SiteKit, check_pinned_key
+    from policies.keys import load_or_create_site_key
+
+    key_path = tmp_path / "keys" / "site.ed25519.pem"
+    kit = SiteKit(write_site_kit(tmp_path / "kit", ca, client, "localhost:8002"), Target("localhost", 8002), "site-a")
+    assert check_pinned_key(kit, key_path).status is Status.WARN  # provisioned without --site-key
+    (kit.root / "local").mkdir()
+    pinned = load_or_create_site_key(tmp_path / "pinned")
+    (kit.root / "local" / "site.pub").write_text(pinned.public_pem, encoding="utf-8")
+    assert check_pinned_key(kit, key_path).status is Status.SKIP  # no key yet: the boot installs it
+    own = load_or_create_site_key(key_path)
+    check = check_pinned_key(kit, key_path)
+    assert check.status is Status.FAIL
+    assert f"pins site key {pinned.key_id}, but this site signs with {own.key_id}" in check.measured
+    assert check_pinned_key(kit, tmp_path / "pinned").status is Status.PASS
