@@ -114,8 +114,15 @@ def _train_config(config: ExperimentConfig, rnd: int, site: int) -> TrainConfig:
 
 
 def _root_set(config: ExperimentConfig, model: NerModel) -> EncodedDataset:
-    """FLTrust's small, clean server root set: the first ``extra["root_size"]`` (default 100) devel sentences."""
+    """FLTrust's small, clean server root set: the first ``extra["root_size"]`` (default 100) devel sentences (the
+    re-split's validation sentences under ``flare-example``)."""
     size = int(config.extra.get("root_size", 100))
+    if config.protocol != "standard":  # the protocol's own validation sentences, never its test ones
+        from node.ml.experiments.protocol import encoder_for, load_splits
+
+        devel = load_splits(config.protocol, config.data_dir).devel[:size]
+        encoded: EncodedDataset = encoder_for(config.subword_labels)(devel, model.tokenizer)
+        return encoded
     return encode(read_conll(config.data_dir / "devel.tsv", limit=size), model.tokenizer)
 
 

@@ -132,3 +132,20 @@ def test_flare_example_needs_the_devel_file_too(tmp_path: Path, fednode_home: Pa
     result = CliRunner().invoke(app, [*args, "--protocol", "flare-example"])
     assert result.exit_code == 4 and "missing devel.tsv" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_fltrust_root_set_comes_from_the_resplit_validation_sentences() -> None:
+    from dataclasses import replace
+
+    from node.ml.experiments import run_federation
+    from node.ml.experiments.simulation import _root_set
+
+    cfg = ExperimentConfig(rounds=1, model="tiny", train_limit=16, test_limit=8, data_dir=MINI, progress=False)
+    cfg = replace(cfg, protocol="flare-example", aggregator="fltrust", extra={"root_size": 8})
+    ctx = ExperimentContext.load(cfg)
+    root = _root_set(cfg, ctx.model)
+    assert list(root.examples) == load_splits("flare-example", MINI).devel[:8]
+    run = run_federation(
+        "fltrust", ctx.encode_shards([1.0, 1.0]), ctx.test, cfg, model=ctx.model, initial_state=ctx.initial_state
+    )
+    assert 0.0 <= run.final["f1"] <= 1.0
