@@ -339,8 +339,9 @@ def find_credit_db(roots: Sequence[Path]) -> Path | None:
 def leave_one_out(
     aggregator: Aggregator, updates: Sequence[ClientUpdate], outcome: AggregationResult
 ) -> dict[str, StateDict]:
-    """For each site, the round's aggregate update without it (no training: FLTrust's from its trust scores,
-    SCAFFOLD's as its weighted mean, every other rule by aggregating the others again)."""
+    """For each site, the round's aggregate update without it (no training: FLTrust's from its trust scores, a
+    weighted mean's (FedAvg, FedProx, SCAFFOLD) by taking the site's share out of it, every other rule by
+    aggregating the others again)."""
     import torch
 
     from node.ml.aggregation import FedAvg, FLTrust, Scaffold, l2_norm
@@ -361,13 +362,17 @@ def leave_one_out(
             scale = trust[u.site] * root_norm / max(l2_norm(u.update), 1e-12)
             out[u.site] = {k: (v * total - scale * u.update[k].to(v.dtype)) / rest for k, v in outcome.update.items()}
         return out
+    if isinstance(inner, FedAvg | Scaffold):
+        lr = inner.server_lr if isinstance(inner, Scaffold) else 1.0
+        for u in updates:
+            w = float(outcome.weights.get(u.site, 0.0))
+            if w >= 1.0 - 1e-9:
+                out[u.site] = {k: torch.zeros_like(v) for k, v in outcome.update.items()}
+                continue
+            out[u.site] = {k: (v - (lr * w) * u.update[k].to(v.dtype)) / (1.0 - w) for k, v in outcome.update.items()}
+        return out
     for u in updates:
-        others = [o for o in updates if o.site != u.site]
-        if isinstance(inner, Scaffold):
-            mean = FedAvg().aggregate(others).update
-            out[u.site] = {k: v * inner.server_lr for k, v in mean.items()}
-        else:
-            out[u.site] = inner.aggregate(others).update
+        out[u.site] = inner.aggregate([o for o in updates if o.site != u.site]).update
     return out
 
 

@@ -219,3 +219,18 @@ def test_a_study_carries_its_credit_policy_to_the_controller() -> None:
     assert "credit" not in server_config(StudySpec(name="s", sites=("a",)))["workflows"][0]["args"]
     with pytest.raises(ConfigError, match="use exclude"):
         StudySpec(name="s", sites=("a", "b"), algorithm="median", credit={"min_score": 0.4})
+
+
+def test_a_weighted_means_leave_one_out_is_the_mean_of_the_others() -> None:
+    updates = [
+        ClientUpdate(s, honest_update({"w": torch.zeros(16)}, i), 10 * (i + 1), control_delta={"w": torch.ones(16)})
+        for i, s in enumerate(SITES)
+    ]
+    fedavg = FedAvg()
+    without = leave_one_out(Quorum(fedavg, 1), updates, fedavg.aggregate(updates))
+    scaffold = make_aggregator("scaffold", total_sites=5, server_lr=0.5)
+    without_sc = leave_one_out(scaffold, updates, scaffold.aggregate(updates))
+    for u in updates:
+        again = FedAvg().aggregate([o for o in updates if o.site != u.site]).update["w"]
+        assert torch.allclose(without[u.site]["w"], again, atol=1e-6), u.site
+        assert torch.allclose(without_sc[u.site]["w"], 0.5 * again, atol=1e-6), u.site
