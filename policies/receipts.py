@@ -96,6 +96,9 @@ def issue_receipt(
         "required_approvals": job.required_approvals,
         "issued_at": isoformat(clock()),
     }
+    carried = _carried_from(job.job_id, approvals)
+    if carried is not None:  # a continued study: its approvals were given for the study's first job
+        body["resumed_from"] = carried
     if isinstance(audit_head, SignedHead):
         body["audit_head"] = audit_head.to_json()
     elif audit_head is not None:
@@ -120,6 +123,17 @@ def verify_receipt(
     if problem is not None:
         raise SignatureError(f"receipt approver signatures: {problem}")
     return receipt.body
+
+
+def _carried_from(job_id: str, approvals: list[Approval]) -> str | None:
+    """The job whose signed approvals were carried over to ``job_id`` (a study continued after a coordinator
+    restart, ``policies.registry.resumption``): the one other job their statements name, or ``None``."""
+    named = set()
+    for a in approvals:
+        for line in a.statement.split("\n") if a.signature else ():
+            if line.startswith("job: ") and line[5:] != job_id:
+                named.add(line[5:])
+    return next(iter(named)) if len(named) == 1 else None
 
 
 def _approver_json(a: Approval) -> dict[str, Any]:
@@ -155,10 +169,14 @@ def approver_signatures_problem(body: Mapping[str, Any], enrolled: Mapping[str, 
             at = ApprovalStatement.signed_time(statement)
         except SshsigError as exc:
             return f"{name!r}: {exc}"
-        wanted = ApprovalStatement(
-            str(body.get("job_id")), str(body.get("job_digest")), "", str(body.get("site")), "approve", at
-        ).to_bytes()
-        if _without_meta(statement) != _without_meta(wanted):
+        jobs = [str(body.get("job_id"))]
+        if isinstance(body.get("resumed_from"), str):  # carried over from the study's first job
+            jobs.append(str(body["resumed_from"]))
+        wanted = [
+            ApprovalStatement(job, str(body.get("job_digest")), "", str(body.get("site")), "approve", at).to_bytes()
+            for job in jobs
+        ]
+        if _without_meta(statement) not in {_without_meta(w) for w in wanted}:
             return f"{name!r} signed a statement for another job, digest, site or decision"
         if a.get("key") != sig.key.fingerprint or sig.key.fingerprint in seen:
             return f"{name!r}: the key fingerprint does not match, or one key signed twice"

@@ -179,8 +179,10 @@ def _matches(pattern: re.Pattern[str], value: object) -> bool:
 
 def _body_problem(body: Mapping[str, Any]) -> str | None:
     keys = set(body)
-    if not keys >= _BODY_KEYS or keys - _BODY_KEYS - {"audit_head"}:
+    if not keys >= _BODY_KEYS or keys - _BODY_KEYS - {"audit_head", "resumed_from"}:
         return "approval receipt body has missing or unexpected entries"
+    if "resumed_from" in body and not _matches(_IDENT, body["resumed_from"]):  # a continued study's first job
+        return "approval receipt names are not identifiers"
     if not _is_int(body["version"], RECEIPT_VERSION, RECEIPT_VERSION):
         return "approval receipt has an unknown version"
     if not all(_matches(_IDENT, body[k]) for k in ("site", "job_id", "app")) or not _matches(_LABEL, body["study"]):

@@ -9,9 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from node.site.receipts import receipt_shape_problem
+from policies.approver_keys import SignedApproval
 from policies.contracts import JobState
+from policies.keys import load_public_key
 from policies.ledger import ReservationStatus
+from policies.receipts import approver_signatures_problem, issue_receipt, verify_receipt
 from policies.registry import ApprovalRules
+from tests.policies.approverkit import keygen_sign, make_key, needs_openssh
 from tests.policies.statekit import ALLOW, DENY, DIGEST_B, Site, dp, make_site, manifest
 
 
@@ -94,3 +99,24 @@ def test_an_unknown_rejected_or_unapproved_first_job_is_not_carried_over(site: S
     record = site.jobs.register_resumed(manifest("job-6", study="s5"), ALLOW, "job-5")
     assert record.state is JobState.PENDING
     assert "never approved" in str(site.audit.records(job_id="job-6")[1].details)
+
+
+@needs_openssh
+def test_the_receipt_of_a_continued_study_carries_the_first_jobs_signed_approvals(tmp_path: Path) -> None:
+    private, public = make_key(tmp_path, "dr.hansen")
+    site = make_site(tmp_path / "keyed.db", identity="key", keys=(("dr.hansen", public),))
+    allow = replace(ALLOW, policy_digest="f" * 64)
+    site.jobs.register_pending(manifest("job-1"), allow)
+    statement = site.jobs.statement("job-1").to_bytes()
+    site.jobs.approve("job-1", None, "ok", signed=SignedApproval(statement, keygen_sign(private, statement, tmp_path)))
+    record = site.jobs.register_resumed(manifest("job-2"), allow, "job-1")
+    assert record.state is JobState.APPROVED
+
+    receipt = issue_receipt(record, site="site-a", key=site.key)
+    assert receipt.body["job_id"] == "job-2" and receipt.body["resumed_from"] == "job-1"
+    assert receipt_shape_problem(receipt.to_json()) is None  # the site's egress guard lets it leave
+    public_key = load_public_key(site.key.public_pem)
+    verify_receipt(receipt, public_key, enrolled={"dr.hansen": public})  # the approver's own signature holds
+    # the same statements without the carried-over job named do not verify for job-2
+    forged = {k: v for k, v in receipt.body.items() if k != "resumed_from"}
+    assert "another job" in str(approver_signatures_problem(forged, None))
