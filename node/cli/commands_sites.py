@@ -101,9 +101,7 @@ def print_credit(console: Console, sites: dict[str, SiteCredit] | dict[str, dict
 def sites(
     ctx: typer.Context,
     job: Annotated[str | None, typer.Option("--job", metavar="JOB", help="Only the rounds of this job.")] = None,
-    window: Annotated[
-        int, typer.Option(min=1, metavar="N", help="Each site's last N rounds, across studies (default 20).")
-    ] = 20,
+    window: Annotated[int, typer.Option(min=1, metavar="N", help="Each site's last N rounds, across studies.")] = 20,
     federation: FederationOpt = None,
 ) -> None:
     """Each site's record at the coordinator: rounds answered on time, late, missed, refused at its own site
