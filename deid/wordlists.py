@@ -4,7 +4,7 @@ reference-number cues, clinical score names and age verbs. Read once per process
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import regex
@@ -44,3 +44,13 @@ def role_regex() -> regex.Pattern[str]:
 def lower_set(name: str) -> frozenset[str]:
     """The entries of a list, lower-cased."""
     return frozenset(w.lower() for w in words(name))
+
+
+@lru_cache(maxsize=1 << 16)
+def facility_at(word: str) -> int:
+    """Where a facility noun (``deid.lexicon.HOSPITAL_WORDS`` or ``facility_nouns``) starts in ``word``, or -1.
+    Cached per word: the hospital, name and place recognizers ask it for every token."""
+    from deid.lexicon import HOSPITAL_WORDS
+
+    found = facility_regex(HOSPITAL_WORDS).search(word)
+    return -1 if found is None else int(found.start())

@@ -125,12 +125,16 @@ def _rules() -> tuple[Rule, ...]:
     street = rf"(?:{cap}[ ]){{0,2}}(?:[{_UP}][\w\-]*(?i:{suffix})|(?i:{suffix})|(?<=[ ])(?:{standalone}))(?![\w])\.?"
     en_suffix = words_alternation(english_suffixes())
     apartment = r"(?:,?[ ](?:Apt\.|Suite)[ ]\d{1,4})?"
-    en = rf"\d{{1,5}}[ ](?:{cap}[ ]){{1,3}}(?:{en_suffix})(?![\w])\.?{apartment}"
+    en = rf"\d{{1,5}}[A-Za-z]?[ ](?:{cap}[ ]){{1,3}}(?:{en_suffix})(?![\w])\.?{apartment}"
+    # "Flat 6, Orchard House, 22 Bow Road": a flat and a building name before the number
+    en_prefix = rf"(?:(?:Flat|Apartment|Apt\.?|Unit)[ ]\d{{1,4}}[A-Za-z]?,?[ ](?:(?:{cap}[ ]){{0,2}}{cap},[ ])?)?"
+    # a British postcode after the town (or alone): "Fareham PO16 7AB", "London E3 4DH"
+    uk_postcode = rf"(?:,?[ ](?:{cap}(?:[ ]{cap})?[ ])?[A-Z]{{1,2}}\d[A-Z\d]?[ ]\d[A-Z]{{2}})"
     cued = rf"(?<![\w]){_ADDRESS_CUES}[ ]*:?[ ]*(?P<phi>{cap}(?:[ ][\w\-']+){{0,2}}{number}{postal})(?![\w])"
     return (
         Rule("nordic_street", rf"(?<![\w])(?P<phi>{street}{number}{postal})(?![\w]|[.,/]\d)", 0.9),
         Rule("cued_street", cued + r"(?![.,/]\d)", 0.9),
-        Rule("english_street", rf"(?<![\w])(?P<phi>{en}{postal})(?![\w])", 0.85),
+        Rule("english_street", rf"(?<![\w])(?P<phi>{en_prefix}{en}(?:{uk_postcode}|{postal}))(?![\w])", 0.85),
     )
 
 

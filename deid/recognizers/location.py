@@ -28,7 +28,7 @@ from deid.lexicon import (
 )
 from deid.recognizers._base import make_result
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
-from deid.wordlists import facility_regex
+from deid.wordlists import facility_at, facility_regex
 
 
 @cache
@@ -129,11 +129,9 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             words = m.group("phi").split(" ")
             if words[0] in NOT_NAMES or words[0] in stop_words() or _is_country(words[0]):
                 continue
-            if len(words) > 1 and (
-                words[1] in NOT_NAMES or words[1] in stop_words() or _HOSPITAL_NEXT.search(words[1])
-            ):
+            if len(words) > 1 and (words[1] in NOT_NAMES or words[1] in stop_words() or facility_at(words[1]) >= 0):
                 words = words[:1]
-            if _HOSPITAL_NEXT.search(words[0]) or _HOSPITAL_NEXT.search(_next_word(text, m.end("phi"))):
+            if facility_at(words[0]) >= 0 or facility_at(_next_word(text, m.end("phi"))) >= 0:
                 continue
             start = m.start("phi")
             cued.add(start)
@@ -150,7 +148,7 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             if not inflected and forms[word] != word and sentence_initial(text, tok):
                 continue  # "Given" (Give + -n) starting an English sentence: case forms belong to fi/et notes
             nxt = toks[k + 1] if k + 1 < len(toks) else None
-            if nxt is not None and adjacent(text, tok, nxt) and _HOSPITAL_NEXT.search(nxt.text):
+            if nxt is not None and adjacent(text, tok, nxt) and facility_at(nxt.text) >= 0:
                 continue
             out.append(make_result(self, str(self.ENTITY), tok.start, tok.start + len(word), 0.72))
         return out
@@ -162,7 +160,7 @@ class GazetteerLocationRecognizer(LocalRecognizer):
         if not tok.is_cap or _LOCATIVE.match(word) is None or sentence_initial(text, tok):
             return False
         stem = word[:-3]
-        if word in stop_words() or _is_country(word) or _HOSPITAL_NEXT.search(word):
+        if word in stop_words() or _is_country(word) or facility_at(word) >= 0:
             return False
         names = (first_names(), last_names(), EPONYMS)
         candidates = (stem, stem + "nen", stem[:-1] + "nen", stem + "a", stem + "ä", stem[:-1])
@@ -187,7 +185,7 @@ class GazetteerLocationRecognizer(LocalRecognizer):
                 continue
             if first in first_names() and first not in cities():
                 continue
-            if _HOSPITAL_NEXT.search(m.group("phi")) or _HOSPITAL_NEXT.search(_next_word(text, m.end("phi"))):
+            if _HOSPITAL_NEXT.search(m.group("phi")) or facility_at(_next_word(text, m.end("phi"))) >= 0:
                 continue
             end = m.end("phi") if len(words) > 1 and words[1] not in NOT_NAMES else m.start("phi") + len(first)
             out.append(make_result(self, str(self.ENTITY), m.start("phi"), end, 0.55))

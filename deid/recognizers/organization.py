@@ -17,7 +17,6 @@ from deid.lexicon import (
     COMPANY_SUFFIXES,
     EMPLOYER_CUES,
     HOSPITAL_SHORT_NAMES,
-    HOSPITAL_WORDS,
     KINSHIP_CUES,
     NAMED_HEALTH_TRUSTS,
     NOT_NAMES,
@@ -30,12 +29,12 @@ from deid.lexicon import (
 )
 from deid.recognizers._base import make_result, words_alternation
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
-from deid.wordlists import facility_regex, words
+from deid.wordlists import facility_at, words
 
-_KEYWORD = facility_regex(HOSPITAL_WORDS)
 _FACILITY_START = regex.compile(r"(?i:" + words_alternation(words("facility_nouns")).replace("\\$", "") + ")")
 """A facility noun starting a word (``Folktandvården``, ``Jobcenter``, ``Hospice``): a name may follow it."""
 _ACRONYMS = frozenset(words("facility_acronyms"))
+_ACRONYM_RE = regex.compile(rf"(?<![\w]){words_alternation(words('facility_acronyms'))}(?![\w])")
 _CONNECTED = regex.compile(
     r"(?P<phi>(?<![\w])\p{L}+[ ](?:i|in|of|på|ved|vid)[ ]\p{Lu}[\p{L}\-]+(?:[ ]\p{Lu}[\p{L}\-]+)?)(?![\w])"
 )
@@ -126,7 +125,7 @@ class HospitalRecognizer(LocalRecognizer):
                     out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.9))
         for found in _COMPOUND.finditer(text):
             words = found.group("phi").split(" ")
-            if any(_KEYWORD.search(w) for w in words) and any(w[:1].isupper() for w in words):
+            if any(facility_at(w) >= 0 for w in words) and any(w[:1].isupper() for w in words):
                 out.append(make_result(self, str(self.ENTITY), found.start(), found.end(), 0.8))
         for found in _PHRASE.finditer(text):
             start = found.start()
@@ -140,7 +139,7 @@ class HospitalRecognizer(LocalRecognizer):
             out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.8))
         for found in _CONNECTED.finditer(text, overlapped=True):
             head = found.group("phi").split(" ")[0]
-            if _KEYWORD.search(head):
+            if facility_at(head) >= 0:
                 place = found.group("phi").split(" ")[2:]
                 if not any(w in NOT_NAMES or w in stop_words() for w in place):
                     out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.8))
@@ -148,10 +147,10 @@ class HospitalRecognizer(LocalRecognizer):
         for k, tok in enumerate(toks):
             chain = tok.is_cap and _CHAIN.match(tok.text) is not None
             region = tok.bare in REGION_WORDS and k + 1 < len(toks) and toks[k + 1].is_cap
-            m = _KEYWORD.search(tok.text)
-            if m is None and not chain and not region:
+            at = facility_at(tok.text)
+            if at < 0 and not chain and not region:
                 continue
-            own_prefix = chain or (m is not None and m.start() > 0 and tok.text[:1].isupper())
+            own_prefix = chain or (at > 0 and tok.text[:1].isupper())
             if region and not adjacent(text, tok, toks[k + 1]):
                 continue
             start_index = end_index = k
@@ -199,6 +198,8 @@ class HospitalRecognizer(LocalRecognizer):
     def _acronym_names(self, text: str, toks: tuple[Token, ...]) -> list[RecognizerResult]:
         """A facility acronym with a capitalised name beside it (``NAV Grorud``, ``BB Sophia``, ``Pelgulinna EMO``)."""
         out: list[RecognizerResult] = []
+        if _ACRONYM_RE.search(text) is None:
+            return out
         for k, tok in enumerate(toks):
             if tok.bare not in _ACRONYMS:
                 continue

@@ -17,7 +17,6 @@ from deid.labels import Label
 from deid.lexicon import (
     DISEASE_HEADS,
     DISEASE_ONLY_EPONYMS,
-    HOSPITAL_WORDS,
     KINSHIP_CUES,
     MEDICAL_SUFFIXES,
     NATIONALITIES,
@@ -33,7 +32,7 @@ from deid.lexicon import (
 )
 from deid.recognizers._base import make_result
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
-from deid.wordlists import facility_regex, lower_set, role_regex
+from deid.wordlists import facility_at, lower_set, role_regex
 
 _CUES = (
     frozenset(TITLE_CUES)
@@ -65,9 +64,6 @@ def _is_eponym(word: str) -> bool:
     return any(c in DISEASE_ONLY_EPONYMS for c in candidates)
 
 
-_HOSPITAL_RE = facility_regex(HOSPITAL_WORDS)
-
-
 def _is_role(word: str) -> bool:
     """A role or agent noun by its ending (``Biståndshandläggare``, ``jordemoder``, ``Edunvalvoja``)."""
     bare = word.rstrip(":.")
@@ -75,7 +71,7 @@ def _is_role(word: str) -> bool:
 
 
 def _hospitalish(word: str) -> bool:
-    return _HOSPITAL_RE.search(word) is not None
+    return facility_at(word) >= 0
 
 
 _CASE_ENDINGS = {
@@ -175,8 +171,8 @@ class NameListPersonRecognizer(LocalRecognizer):
             score = self._score(text, toks, i, run, after)
             if score is not None:
                 out.append(self._result(run[0].start, run[-1].bare_end, score))
-                if score >= 0.9:
-                    out.extend(self._coordinated(text, toks, after))
+                if score >= 0.85:
+                    out.extend(self._coordinated(text, toks, i, after))
             i = j
         for m in _SURNAME_GIVEN.finditer(text, timeout=5.0):
             words = regex.findall(r"[\p{L}'’\-]+", m.group("phi"))
@@ -232,18 +228,27 @@ class NameListPersonRecognizer(LocalRecognizer):
         if len(run) < 3 or not sentence_initial(text, run[0]):
             return False
         first = run[0].bare
-        return first not in first_names() and first not in last_names() and run[1].bare in first_names()
+        if first in first_names() or first in last_names():
+            return False
+        # "Föderska Amira Haddad", "Signed R. Okonjo": a given name or initials follow
+        return run[1].bare in first_names() or NameListPersonRecognizer._initials_surname(run[1:])
 
-    def _coordinated(self, text: str, toks: tuple[Token, ...], after: int) -> list[RecognizerResult]:
-        """A second name joined to a cued one (``Lone og Bente``, ``Reet ja Kristjan``)."""
-        if after + 1 >= len(toks) or toks[after].text.lower() not in _CONJUNCTIONS:
-            return []
-        nxt = toks[after + 1]
-        if not (adjacent(text, toks[after - 1], toks[after]) and adjacent(text, toks[after], nxt) and nxt.is_cap):
-            return []
-        if nxt.bare in stop_words() or _hospitalish(nxt.bare) or _is_eponym(nxt.bare) or nxt.bare in cities():
-            return []
-        return [self._result(nxt.start, nxt.bare_end, 0.8)]
+    def _coordinated(self, text: str, toks: tuple[Token, ...], first: int, after: int) -> list[RecognizerResult]:
+        """A name joined to a found one, after it or before it (``Lone og Bente``, ``Eldbjørg og Kåre Lien``)."""
+        out: list[RecognizerResult] = []
+        for conj, other in ((after, after + 1), (first - 1, first - 2)):
+            if other < 0 or other >= len(toks) or toks[conj].text.lower() not in _CONJUNCTIONS:
+                continue
+            left, right = (toks[conj - 1], toks[conj + 1]) if other > conj else (toks[other], toks[first])
+            tok = toks[other]
+            if not (adjacent(text, left, toks[conj]) and adjacent(text, toks[conj], right) and tok.is_cap):
+                continue
+            if tok.bare in stop_words() or tok.bare in NOT_NAMES or _hospitalish(tok.bare) or _is_eponym(tok.bare):
+                continue
+            if tok.bare in cities() or (other < conj and sentence_initial(text, tok)):
+                continue
+            out.append(self._result(tok.start, tok.bare_end, 0.8))
+        return out
 
     @staticmethod
     def _initials_surname(run: list[Token]) -> bool:

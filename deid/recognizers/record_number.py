@@ -45,6 +45,9 @@ _GENERIC_CUE = (
 _REFERENCE = r"(?P<phi>(?:\p{Lu}[\p{Lu}\p{Ll}]{0,3}\d?[\- ])?\d[\d\-/]{3,14}\d|\p{Lu}{1,4}\d?[\-]?\d{5,12})"
 """A reference number: five or more digits, grouped by ``-`` or ``/``, maybe after a short upper-case prefix
 (``4471203``, ``2024/18830``, ``R-8812045``, ``SoL 44120/24``, ``RJ1-7740921``)."""
+_CUE_BEFORE = regex.compile(rf"(?<![\w]){_GENERIC_CUE}(?:[ ]\p{{Ll}}+){{0,2}}[ ]*[:#]?[ ]*$")
+"""The cue, checked only in the few characters before a candidate number (scanning the whole note for cue words
+first would cost more than every other rule here together)."""
 
 
 class RecordNumberRecognizer(RuleRecognizer):
@@ -65,7 +68,7 @@ class RecordNumberRecognizer(RuleRecognizer):
         ),
         Rule(
             "generic_reference",
-            rf"(?<![\w]){_GENERIC_CUE}(?:[ ]\p{{Ll}}+){{0,2}}[ ]*[:#]?[ ]*{_REFERENCE}(?![\w\-/]|[.,]\d)",
+            rf"(?<=[ :#\t]){_REFERENCE}(?![\w\-/]|[.,]\d)",
             0.75,
         ),
     )
@@ -77,6 +80,7 @@ class RecordNumberRecognizer(RuleRecognizer):
             return rule.score if nhs.is_valid(value) else None
         if rule.name == "generic_reference" and (
             sum(c.isdigit() for c in value) < 5
+            or _CUE_BEFORE.search(text, max(0, start - 48), start) is None
             or len(max(regex.findall(r"\d+", value), key=len)) < 3
             or (value.isdigit() and len(value) > 9)  # a national identifier's length: its own recognizer decides
         ):

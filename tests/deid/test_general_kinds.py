@@ -185,3 +185,19 @@ def test_employers_places_after_in_names_before_a_verb_nhs_and_estonian_months(
 )
 def test_what_stays_after_in_and_nhs(deidentifier: Deidentifier, lang: str, text: str, kept: str) -> None:
     _check(deidentifier, lang, text, "", "", kept)
+
+
+SIGNED: list[Case] = [
+    ("en", "Ward round done. Signed P. Ashworth-Lee, SpR. Hb 98.", "P. Ashworth-Lee", "PERSON", "Hb 98"),
+    ("nb", "Snakket med Ingebjørg og Tore Bakken i dag. Hb 11.", "Ingebjørg", "PERSON", "Hb 11"),
+    ("sv", "Dos given på Vaccinationscentralen Solna. CRP 3.", "Vaccinationscentralen Solna", "ORGANIZATION", "CRP 3"),
+    ("en", "Lives at 7b Mill Road, Ely CB7 4HY. Hb 120.", "7b Mill Road, Ely CB7 4HY", "ADDRESS", "Hb 120"),
+    ("en", "Address: Flat 3, Beech Court, 9 Hill Street, Leeds LS6 2QR.", "Flat 3, Beech Court", "ADDRESS", ""),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), SIGNED)
+def test_signatures_coordinated_names_centrals_and_british_addresses(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
