@@ -7,10 +7,10 @@ learning rate, and exempts biases and LayerNorm weights from weight decay, as BE
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
 
 HEAD_PREFIXES: tuple[str, ...] = ("classifier.", "crf.")
 """Parameters that start fresh on a pretrained encoder (they may learn faster)."""
@@ -36,13 +36,13 @@ def warmup_steps(total: int, ratio: float) -> int:
 
 
 def param_groups(
-    named: list[tuple[str, nn.Parameter]], *, lr: float, head_lr: float | None, weight_decay: float
+    named: Sequence[tuple[str, torch.Tensor]], *, lr: float, head_lr: float | None, weight_decay: float
 ) -> list[dict[str, Any]]:
     """AdamW groups: encoder with/without decay at ``lr``, head (``classifier.``/``crf.``) at ``head_lr`` (or lr).
 
     Empty groups are left out.
     """
-    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    groups: dict[tuple[bool, bool], list[torch.Tensor]] = {}
     for name, p in named:
         head = name.startswith(HEAD_PREFIXES)
         decay = not any(part in name for part in _NO_DECAY) and not name.startswith("crf.")

@@ -63,9 +63,12 @@ def test_on_step_stops_training_early() -> None:
     model = load_ner_model("tiny", seed=0)
     data = encode_for(read_conll(MINI / "train.tsv"), model)
     seen: list[int] = []
-    result = train_local(
-        model.state(), data, TrainConfig(lr=3e-3, max_steps=5), model=model, on_step=lambda s: seen.append(s) or s == 2
-    )
+
+    def stop_at_two(step: int) -> bool:
+        seen.append(step)
+        return step == 2
+
+    result = train_local(model.state(), data, TrainConfig(lr=3e-3, max_steps=5), model=model, on_step=stop_at_two)
     assert result.num_steps == 2 and seen == [1, 2]
 
 
