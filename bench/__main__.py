@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHES = ["etl", "deid", "policy", "scan", "sandbox", "audit", "fl", "federation"]
+BENCHES = ["etl", "deid", "policy", "scan", "sandbox", "audit", "fl", "ner", "federation"]
 
 
 def main() -> int:

@@ -8,8 +8,9 @@ trains the baseline and ``best`` federated (FedAvg, even shards, the same budget
 Writes ``ner_model.json``, ``ner_model.md`` and ``ner_model_f1.png``; ``ner_model.runs.json`` keeps finished
 runs so ``--only`` runs add up (a changed size starts over).
 
-Quick size (default, sized for a shared 2-core CPU): the first 800 training sentences, 150 steps of 16 (3
-epochs), devel = the first 200 devel sentences, MLM adaptation 100 steps of 32 on the train+devel words.
+Quick size (default, sized for a 2-core CPU shared by several people): the first 500 training sentences, 90
+steps of 16 (3 epochs), devel = the first 150 devel sentences, MLM adaptation 40 steps of 32 on the train+devel
+words.
 ``--full``: every training sentence, 20 epochs, the whole devel set, 2,000 adaptation steps (a GPU).
 """
 
@@ -49,7 +50,7 @@ class Size:
     patience: int = 3
 
 
-QUICK = Size(train_limit=800, steps=150, epochs=3, devel_limit=200, eval_every=30, adapt_steps=100, sites=2)
+QUICK = Size(train_limit=500, steps=90, epochs=3, devel_limit=150, eval_every=30, adapt_steps=40, sites=2)
 FULL = Size(train_limit=None, steps=None, epochs=20, devel_limit=None, eval_every=340, adapt_steps=2000, sites=2)
 
 
