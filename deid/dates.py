@@ -211,7 +211,10 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("month_name_year", rf"{_L}{_MN}[ ]{_Y4}(?![\w])"),
         ("dotted_no_year", rf"{_L}{_D}\.(?P<m>0[1-9]|1[0-2])\.(?![\w.]|[,]\d)"),
         ("dotted_short", rf"{_L}{_D}\.(?P<m>[1-9])\.(?![\w.]|[,]\d)"),
-        ("dotted_before_time", rf"{_L}{_D}\.{_M}(?=[ ](?i:kl|klo|kell|at)\.?[ ]\d{{1,2}}[.:]\d\d(?!\d))"),
+        (
+            "dotted_before_time",
+            rf"{_L}{_D}\.{_M}(?=[ ](?i:kl|klo|kell|at)\.?[ ]\d{{1,2}}(?:[.:]\d\d)?(?![\d.,]\d|[\d]))",
+        ),
         ("slash_short", rf"{_L}{_D}/{_M}(?:[ ]{_Y4})?{_R}"),
         ("compact", rf"{_L}(?P<y>\d\d)(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
         ("range_dotted", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.?[ ]?[–\-][ ]?{_D}\.{_M}\.(?:{_Y})?(?![\w.]|[,]\d)"),

@@ -1685,7 +1685,7 @@ PLACE_CUES: dict[str, str] = {
         r"|hemgång|hemfärd|hjemreise|hjemrejse|utskrevet|udskrevet|utskriven|utskrivning|udskrivelse"
         r"|overflyttet|overflyttes|överflyttad)"
         r"(?:et|en|a|n|er|ene)?"
-        r"(?:[ ]\p{Ll}+){0,3}?[ ](?:i|på|til|till|utenfor|utanför|uden[ ]for|nær|nära)"
+        r"(?:[ ]\p{Ll}+){0,3}?[ ](?:i|på|til|till|fra|från|utenfor|utanför|uden[ ]for|nær|nära)"
     ),
     "en": (
         r"(?:lives|living|lived|cabin|cottage|house|home|raised|born|moved|grew[ ]up|comes|came|flat|apartment"

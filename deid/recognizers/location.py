@@ -80,6 +80,12 @@ _IN_PLACE = regex.compile(r"(?<![\w])(?P<prep>i|in)[ ](?P<phi>\p{Lu}\p{Ll}{2,}(?
 """``i Sundbyberg``, ``in Wembley``: a capitalised word after the preposition "in" is a place (or, followed by a
 facility noun, part of an organisation's name)."""
 _IN_LANGUAGES = {"nb": "i", "sv": "i", "da": "i", "en": "in"}
+_FROM_TO = regex.compile(
+    r"(?<![\w])(?i:fra|från|from)[ ]\p{Lu}[\p{L}\-]+(?:[ ]\p{Lu}[\p{L}\-]+)?[ ](?i:til|till|to)[ ]"
+    r"(?P<phi>\p{Lu}\p{Ll}[\p{L}\-]+(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]+)?)(?![\w\-])"
+)
+"""``flyttet fra Stovner til Lørenskog``, ``moved from Bow to Barking``: the second place of a move (the first one
+follows the cue)."""
 
 
 def _next_word(text: str, end: int) -> str:
@@ -174,6 +180,10 @@ class GazetteerLocationRecognizer(LocalRecognizer):
         out: list[RecognizerResult] = []
         if prep is None:
             return out
+        for m in _FROM_TO.finditer(text, timeout=5.0):
+            words = m.group("phi").split(" ")
+            if not any(w in stop_words() or w in NOT_NAMES or _is_country(w) for w in words):
+                out.append(make_result(self, str(self.ENTITY), m.start("phi"), m.end("phi"), 0.6))
         for m in _IN_PLACE.finditer(text, timeout=5.0):
             if m.group("prep") != prep or m.start("phi") in cued:
                 continue

@@ -54,6 +54,10 @@ _SURNAME_GIVEN = regex.compile(
 )
 """``Pasient: Solberg, Ingrid Marie``: family name, comma, given names after a patient cue."""
 _DISEASE = frozenset(DISEASE_HEADS)
+_DOSE_AFTER = regex.compile(
+    r"(?:[ ]\p{L}+){0,2}[ ]?\d+(?:[.,]\d+)?[ ]?(?i:mg|ml|g|µg|mcg|ug|ie|iu|e|mmol|mikrog|tabl?|kaps)(?![\w])"
+)
+"""A dose within two words after a capitalised run: the run names a drug."""
 _MAX_WORDS = 4
 
 
@@ -297,7 +301,21 @@ class NameListPersonRecognizer(LocalRecognizer):
             and _inflected_name(words[0], self.supported_language)
         ):
             return 0.6
+        if self._unknown_proper_pair(text, run, words):
+            return 0.5
         return None
+
+    def _unknown_proper_pair(self, text: str, run: list[Token], words: list[str]) -> bool:
+        """Two or three capitalised words inside a sentence of a Nordic or Baltic note, none a function word,
+        place, eponym or drug: these languages write common nouns in lower case, so such a run is a proper name
+        even when no list knows it (``Samtale med Zainab Okafor``). English capitalises too much for this."""
+        if self.supported_language == "en" or not 2 <= len(words) <= 3 or sentence_initial(text, run[0]):
+            return False
+        if any(len(w) < 2 or w in stop_words() or w in NOT_NAMES or w in cities() or _is_eponym(w) for w in words):
+            return False
+        if _DOSE_AFTER.match(text, run[-1].end, min(len(text), run[-1].end + 30)):
+            return False  # "Xylocain Dental adrenalin 1,8 ml": a drug's name before its dose
+        return not any(w.lower().endswith(MEDICAL_SUFFIXES) or w.lower() in _CUES for w in words)
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
         return make_result(self, str(self.ENTITY), start, end, score)

@@ -201,3 +201,19 @@ def test_signatures_coordinated_names_centrals_and_british_addresses(
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
+
+
+UNLISTED: list[Case] = [
+    ("nb", "Samtale med Nkechi Adebayo og tolk. Bruker Paracet 1 g x 4.", "Nkechi Adebayo", "PERSON", "Paracet"),
+    ("sv", "Besök av Mirela Kovačević idag. Tar Alvedon Forte 665 mg.", "Mirela Kovačević", "PERSON", "Alvedon Forte"),
+    ("nb", "Flyttet fra Romsås til Skedsmokorset i fjor.", "Skedsmokorset", "LOCATION", ""),
+    ("en", "She moved from Leyton to Dagenham last year.", "Dagenham", "LOCATION", ""),
+    ("et", "Kontroll 21.08 kell 9, Hb 120.", "21.08", "DATE", "Hb 120"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), UNLISTED)
+def test_unlisted_names_inside_a_sentence_places_of_a_move_and_dates_before_an_hour(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
