@@ -109,6 +109,17 @@ def _last_metric(rounds: Sequence[RoundRecord], site: str, name: str) -> float |
     return None
 
 
+def _data_quality(facts: Mapping[str, float]) -> dict[str, Any] | None:
+    """The site's data-quality gate as it reported it with its figures (None when it did not)."""
+    if "dq_passed" not in facts:
+        return None
+    return {
+        "passed": bool(facts["dq_passed"]),
+        "failed": int(facts.get("dq_failed", 0)),
+        "accepted": int(facts.get("dq_accepted", 0)),
+    }
+
+
 def _site_row(inputs: CardInputs, site: str) -> dict[str, Any]:
     ev = inputs.evaluations.get(site)
     facts = ev.facts if ev is not None else {}
@@ -136,7 +147,8 @@ def _site_row(inputs: CardInputs, site: str) -> dict[str, Any]:
         "dp": dp,
         "epsilon": epsilon,
         "deid_version": version_text(facts["deid_version"]) if "deid_version" in facts else None,
-        "data_quality": dict(inputs.data_quality[site]) if site in inputs.data_quality else None,
+        "data_quality": _data_quality(facts)
+        or (dict(inputs.data_quality[site]) if site in inputs.data_quality else None),
         "approval": _receipt_summary(inputs.approvals.get(site, {})),
         "evaluated": ev is not None,
     }

@@ -36,10 +36,14 @@ SITE_FACTS: tuple[str, ...] = (
     "dp_max_grad_norm",
     "dp_delta",
     "deid_version",
+    "dq_passed",
+    "dq_failed",
+    "dq_accepted",
 )
 """Per-site numbers for the card: annotated notes (rounded), held-back notes (rounded), the policy's minimum
 support, epsilon charged for this job, the DP parameters the site imposed (absent without DP) and the appliance's
-de-identification version (``major * 10000 + minor * 100 + patch``)."""
+de-identification version (``major * 10000 + minor * 100 + patch``); from the site's last ``fednode dq`` report,
+whether the gate passed (1/0), the checks that failed and the failures accepted with an explanation."""
 
 
 def scopes() -> tuple[str, ...]:

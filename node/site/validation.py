@@ -225,8 +225,10 @@ def site_facts(
     section: EvaluationSection,
     epsilon: float | None,
     dp: DpParams | None,
+    dq: Mapping[str, Any] | None = None,
 ) -> dict[str, float]:
-    """The site's numbers for the card (see :data:`node.kit.crosssite.SITE_FACTS`)."""
+    """The site's numbers for the card (see :data:`node.kit.crosssite.SITE_FACTS`); ``dq``: the site's last
+    ``fednode dq`` report (``ok`` and its ``summary`` counts), when there is one."""
     facts: dict[str, float] = {
         "records": float(_round_count(records)),
         "heldout": float(_round_count(heldout)),
@@ -237,6 +239,13 @@ def site_facts(
     if dp is not None:
         facts.update(
             dp_noise_multiplier=float(dp.noise_multiplier), dp_max_grad_norm=float(dp.max_grad_norm), dp_delta=dp.delta
+        )
+    summary = dq.get("summary") if dq is not None else None
+    if dq is not None and isinstance(summary, Mapping):
+        facts.update(
+            dq_passed=1.0 if dq.get("ok") else 0.0,
+            dq_failed=float(int(summary.get("fail", 0) or 0)),
+            dq_accepted=float(int(summary.get("accepted", 0) or 0)),
         )
     with contextlib.suppress(metadata.PackageNotFoundError):
         facts["deid_version"] = float(version_number(metadata.version("fednode")))
@@ -277,6 +286,18 @@ def _job_epsilon(executor: NerExecutor, job_id: str) -> float | None:
 
     dp = policy.privacy.dp
     return float(epsilon_of(steps, dp.delta, dp.accountant))
+
+
+def _dq_report(settings: Any) -> Mapping[str, Any] | None:
+    """The site's last data-quality report (``fednode dq``), or None when there is none or it is unreadable."""
+    from fednode.errors import BadInputError
+    from node.site.reports import ReportStore
+
+    try:
+        return ReportStore.for_settings(settings).read("dq")
+    except BadInputError:
+        log.warning("validation.dq_report_unreadable")
+        return None
 
 
 def answer_validate(executor: NerExecutor, job_id: str, shareable: Shareable, abort_signal: Signal | None) -> Shareable:
@@ -323,6 +344,7 @@ def answer_validate(executor: NerExecutor, job_id: str, shareable: Shareable, ab
             section=section,
             epsilon=_job_epsilon(executor, job_id),
             dp=dp_run.params if dp_run is not None else None,
+            dq=_dq_report(context.settings),
         )
     except FednodeError as exc:
         log.error("validation.failed job=%s kind=%s reason=%s", job_id, exc.title, exc.message)

@@ -235,3 +235,14 @@ def test_the_wire_names_are_closed_and_cover_the_label_set() -> None:
     assert all(name.isascii() and name.replace("_", "").isalnum() for name in CROSS_SITE_METRICS)
     with pytest.raises(ValueError, match="scope"):
         flatten({"lang_klingon": GroupFigures(0.1, 0.1, 0.1, 10)}, {})
+
+
+def test_a_sites_data_quality_gate_as_it_reported_it_is_on_its_row() -> None:
+    from dataclasses import replace
+
+    base = _evaluation(0.8)
+    reported = replace(base, facts={**base.facts, "dq_passed": 0.0, "dq_failed": 2.0, "dq_accepted": 1.0})
+    card = build_card(_inputs(evaluations={**_inputs().evaluations, "site-2": reported}))
+    rows = {s["site"]: s["data_quality"] for s in card["sites"]}
+    assert rows == {"site-1": None, "site-2": {"passed": False, "failed": 2, "accepted": 1}, "site-3": None}
+    assert "| site-2 | 300 | 60 | 2 | 1.25 | 1.1 / 1 / 1e-05 | fail, 1 accepted |" in render_markdown(card)

@@ -207,3 +207,14 @@ def test_languages_come_from_the_note_rows_only_where_the_policy_lets_the_site_r
 def test_eval_notes_default_to_an_unknown_language() -> None:
     assert EvalNote(1, "x", ()).language == "und"
     assert np.isclose(0.2, EvaluationSection().holdout_fraction)
+
+
+def test_site_facts_round_counts_and_carry_the_dq_gate_as_reported() -> None:
+    from node.site.validation import site_facts
+
+    dq = {"ok": True, "summary": {"pass": 40, "fail": 0, "not_applicable": 3, "accepted": 2}}
+    facts = site_facts(records=347, heldout=68, section=EvaluationSection(), epsilon=None, dp=None, dq=dq)
+    assert (facts["records"], facts["heldout"], facts["min_support"]) == (350.0, 70.0, 10.0)
+    assert (facts["dq_passed"], facts["dq_failed"], facts["dq_accepted"]) == (1.0, 0.0, 2.0)
+    assert "epsilon" not in facts and "dp_noise_multiplier" not in facts
+    assert "dq_passed" not in site_facts(records=5, heldout=1, section=EvaluationSection(), epsilon=None, dp=None)
