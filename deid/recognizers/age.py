@@ -32,9 +32,19 @@ class AgeOver89Recognizer(RuleRecognizer):
             r"(?P<phi>\d{2,3})(?![\w.,]\d|[\w])",
             0.85,
         ),
+        Rule(
+            "age_in_words",
+            r"(?<![\w])(?:(?i:aged|age|alder|ålder|ikä|vanus)[ ]"
+            r"(?P<phi>(?i:ninety|a[ ]hundred|hundred)(?:[\- ]\p{Ll}+)?)"
+            r"|(?P<phi>(?i:nitti|nittio|halvfems|yhdeksänkymmentä|üheksakümmend|ninety)\p{Ll}*)"
+            r"[ \-](?i:år|årig|aastane|vuotias|years?|-year-old))(?![\w])",
+            0.8,
+        ),
         Rule("age_paren", r"\((?P<phi>\d{2,3})[ ]?(?:v|a|år|y|yo|yrs|years|vuotta|aastat|j)\.?\)", 0.85),
     )
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
-        """Only 90 to 125."""
+        """Only 90 to 125 (an age written in words is 90 or more by its first word)."""
+        if rule.name == "age_in_words":
+            return rule.score
         return rule.score if 90 <= int(text[start:end]) <= 125 else None

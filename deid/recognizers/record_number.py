@@ -30,19 +30,22 @@ _CUES = (
 
 _NUMBER_WORD = r"(?:nr|nro|no|nummer|number|numero|num|id|ref)"
 _NOT_CUES = (
-    r"(?:person|personal|fødsels|födelse|foedsels|henkilö|isiku|social|cpr|telefon|telephone|tele|tel|tlf|mobil|mobile"
+    r"(?:nhs|person|personal|fødsels|födelse|foedsels|henkilö|isiku|social|cpr|telefon|telephone|tele|tel|tlf|mobil|mobile"
     r"|puhelin|phone|fax|lot|batch|charge|serie|serial|ean|vare|artikel|artikkel|katalog|atc|icd|room|rom|rum|huone"
     r"|palat|bed|seng|säng|vuode|voodi)"
 )
 """Words a number word may end without making a reference cue: national identifiers and phones (their own
 recognizers validate them; an invalid one is a distractor), batch and article numbers, rooms and beds."""
 _GENERIC_CUE = (
-    rf"(?i:(?<![\w\-])(?!{_NOT_CUES}[\-.]?{_NUMBER_WORD})[\p{{L}}][\p{{L}}.\-]*?[.\-]?{_NUMBER_WORD}\.?"
+    rf"(?i:(?<![\w\-])(?!{_NOT_CUES}[\-. ]?{_NUMBER_WORD})[\p{{L}}][\p{{L}}.\-]*?[.\- ]?{_NUMBER_WORD}\.?"
     rf"|(?:{words_alternation(words('reference_cues'))})\.?(?:[ ]{_NUMBER_WORD}\.?)?)"
 )
 """A word ending in a number word (``Rekv.nr.``, ``Pyyntönro``, ``Henvisnings-ID``), a number word after a word
 (``Uuringu nr``), or a case or request noun (``Ärende``, ``Case ref``)."""
-_REFERENCE = r"(?P<phi>(?:\p{Lu}[\p{Lu}\p{Ll}]{0,3}\d?[\- ])?\d[\d\-/]{3,14}\d|\p{Lu}{1,4}\d?[\-]?\d{5,12})"
+_REFERENCE = (
+    r"(?P<phi>(?:\p{Lu}[\p{Lu}\p{Ll}]{0,3}\d?[\- ])?\d[\d\-/]{3,14}\d|\p{Lu}{1,4}\d?[\-]?\d{5,12}"
+    r"|(?:\p{Lu}{1,3}\d?[ ])?\d{3,4}(?:[ ]\d{3,4}){1,2})"
+)
 """A reference number: five or more digits, grouped by ``-`` or ``/``, maybe after a short upper-case prefix
 (``4471203``, ``2024/18830``, ``R-8812045``, ``SoL 44120/24``, ``RJ1-7740921``)."""
 _CUE_BEFORE = regex.compile(rf"(?<![\w]){_GENERIC_CUE}(?:[ ]\p{{Ll}}+){{0,2}}[ ]*[:#]?[ ]*$")
@@ -69,7 +72,7 @@ class RecordNumberRecognizer(RuleRecognizer):
         Rule(
             "generic_reference",
             rf"(?<=[ :#\t]){_REFERENCE}(?![\w\-/]|[.,]\d)",
-            0.75,
+            0.65,
         ),
     )
 

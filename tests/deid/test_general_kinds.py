@@ -217,3 +217,19 @@ def test_unlisted_names_inside_a_sentence_places_of_a_move_and_dates_before_an_h
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
+
+
+FORMS: list[Case] = [
+    ("sv", "Operation planerad den 7:e maj, Hb 120.", "7:e maj", "DATE", "Hb 120"),
+    ("nb", "Prøve tatt 2024.04.17, Hb 12.", "2024.04.17", "DATE", "Hb 12"),
+    ("en", "Mrs Dale, aged ninety-four, lives alone; her son is seventy.", "ninety-four", "AGE", "seventy"),
+    ("da", "Hun er halvfemsindstyve år gammel.", "", "", ""),
+    ("en", "Hospital number KX2 331 8810 on the label.", "KX2 331 8810", "ID", ""),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), FORMS)
+def test_ordinal_and_dotted_iso_dates_ages_in_words_grouped_references(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
