@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "hardware": hardware_info(cfg.device),
         "seconds": time.perf_counter() - started,
         "experiments": {r.kind: r.as_dict() for r in reports},
+        "central": central.as_dict(),
         "overhead_per_round": overhead,
         "overhead_target_pct": 10.0,
         "workers": a.workers,
@@ -252,9 +253,23 @@ def main(argv: list[str] | None = None) -> int:
     write_json(payload, a.out / f"{stem}.json")
     md = [f"## Federated vs central NER ({'quick' if a.quick else 'full'} run, protocol `{cfg.protocol}`)", ""]
     md += [markdown_table(r) for r in reports]
+    if not reports:  # the central baseline alone
+        f = central.final
+        md += [
+            "| Metric | Central |",
+            "|---|---:|",
+            *(f"| {label} | {f[key]:.3f} |" for label, key in (("Precision", "precision"), ("Recall", "recall"))),
+            *(f"| {label} | {f[key]:.3f} |" for label, key in (("F1", "f1"), ("Token accuracy", "accuracy"))),
+            "",
+            f"Model `{cfg.model}`, {len(ctx.train)} training sentences, {cfg.rounds} epoch(s), protocol "
+            f"`{cfg.protocol}`, test set of {len(ctx.test)} sentences; {hardware_info(cfg.device).get('cpu_count')} "
+            "CPU cores.",
+            "",
+        ]
     md += _overhead_markdown(overhead)
     (a.out / f"{stem}.md").write_text("\n".join(md), encoding="utf-8")
-    plot_f1(reports, a.out / f"{stem}_f1.png")
+    if reports:  # `--experiments none`: the central baseline alone, nothing to plot
+        plot_f1(reports, a.out / f"{stem}_f1.png")
     print("\n".join(md))
     return 0
 
