@@ -299,6 +299,18 @@ def study_submit(
             "(fedavg/fedprox; docs/secure-aggregation.md).",
         ),
     ] = False,
+    credit_min_score: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            metavar="SCORE",
+            help="Leave out or down-weight a site whose creditability is below this (`fednode sites`).",
+        ),
+    ] = None,
+    credit_action: Annotated[
+        str, typer.Option(metavar="ACTION", help="With --credit-min-score: exclude or downweight.")
+    ] = "exclude",
     federation: FederationOpt = None,
 ) -> None:
     """Build the NER study, or take your own job folder (manifest embedded, every site mandatory), and submit it
@@ -343,6 +355,12 @@ def study_submit(
 
             if algorithm not in COMPATIBLE_AGGREGATORS:
                 raise ConfigError(f"--secure-aggregation: {study_refusal(algorithm, 2)}")
+        credit: dict[str, Any] = {}
+        if credit_min_score is not None:
+            from node.coordinator.credit import CreditConfig
+
+            credit = {"min_score": credit_min_score, "action": credit_action}
+            CreditConfig.from_args(credit, algorithm=algorithm)  # a policy the rule cannot apply: exit 2, first
         limitations_text = _limitations(limitations)  # required before anything is built (exit 2 / 4)
         fed = _load(cli, federation)
         spec = StudySpec(
@@ -359,6 +377,7 @@ def study_submit(
             limitations=limitations_text,
             spread_threshold=spread_threshold,
             secure_aggregation=secure_aggregation,
+            credit=credit,
         )
         client = _client(cli, fed)
         client.check_reachable()  # before the job is built: a down coordinator leaves nothing behind

@@ -28,9 +28,7 @@ def _rows(job: str, at: str) -> list[SiteRound]:
         stamp = f"{at}:0{rnd}"
         rows.append(SiteRound(job, "s", rnd, "site-1", ON_TIME, 1.0, 1.0, 0.0, loo=0.02, loo_score=1.0, at=stamp))
         rows.append(SiteRound(job, "s", rnd, "site-flaky", (ON_TIME, MISSED, LATE, REFUSED)[rnd], at=stamp))
-        rows.append(
-            SiteRound(job, "s", rnd, "site-evil", ON_TIME, 9.0, 10.0, 1.7, loo=-0.4, loo_score=0.0, at=stamp)
-        )
+        rows.append(SiteRound(job, "s", rnd, "site-evil", ON_TIME, 9.0, 10.0, 1.7, loo=-0.4, loo_score=0.0, at=stamp))
     rows[-1].action = "exclude"
     return rows
 
@@ -90,3 +88,16 @@ def test_print_credit_takes_the_json_figures(tmp_path: Path) -> None:
     store.add(_rows("job-1", "2026-12-05T10:00"))
     print_credit(console, store.credit())
     assert "site-flaky" in console.export_text()
+
+
+def test_study_submit_refuses_a_credit_policy_the_rule_cannot_apply(tmp_path: Path) -> None:
+    for extra, says in (
+        (["--credit-action", "ban"], "credit.action"),
+        (["--algorithm", "median", "--credit-action", "downweight"], "use exclude"),
+    ):
+        res = CliRunner().invoke(
+            app,
+            ["--home", str(tmp_path / "home"), "--json", "study", "submit", "--credit-min-score", "0.5", *extra],
+        )
+        assert res.exit_code == 2 and says in json.loads(res.stdout)["message"], res.stdout
+    assert not (tmp_path / "home").exists()
