@@ -37,7 +37,8 @@ _NOT_CUES = (
 """Words a number word may end without making a reference cue: national identifiers and phones (their own
 recognizers validate them; an invalid one is a distractor), batch and article numbers, rooms and beds."""
 _GENERIC_CUE = (
-    rf"(?i:(?<![\w\-])(?!{_NOT_CUES}[\-. ]?{_NUMBER_WORD})[\p{{L}}][\p{{L}}.\-]*?[.\- ]?{_NUMBER_WORD}\.?"
+    rf"(?i:(?<![\w\-])(?!{_NOT_CUES}[\-. ]?{_NUMBER_WORD})"
+    rf"(?:[\p{{L}}][\p{{L}}.\-]*?[.\-]?|\p{{L}}{{2,}}[ ]){_NUMBER_WORD}\.?"
     rf"|(?:{words_alternation(words('reference_cues'))})\.?(?:[ ]{_NUMBER_WORD}\.?)?)"
 )
 """A word ending in a number word (``Rekv.nr.``, ``Pyyntönro``, ``Henvisnings-ID``), a number word after a word
@@ -51,6 +52,11 @@ _REFERENCE = (
 _CUE_BEFORE = regex.compile(rf"(?<![\w]){_GENERIC_CUE}(?:[ ]\p{{Ll}}+){{0,2}}[ ]*[:#]?[ ]*$")
 """The cue, checked only in the few characters before a candidate number (scanning the whole note for cue words
 first would cost more than every other rule here together)."""
+
+
+_NATIONAL_SHAPE = regex.compile(r"^(?:\d{6}[\-+A]\d{3,4}[\dA-Z]?|(?:19|20)\d{6}[\-+]\d{4})$")
+"""A national identifier's shape (``DDMMYY-NNNN``, ``YYYYMMDD-NNNN``): checked, or left as a distractor, by the
+national-identifier recognizers, never taken as a reference number."""
 
 
 class RecordNumberRecognizer(RuleRecognizer):
@@ -86,6 +92,7 @@ class RecordNumberRecognizer(RuleRecognizer):
             or _CUE_BEFORE.search(text, max(0, start - 48), start) is None
             or len(max(regex.findall(r"\d+", value), key=len)) < 3
             or (value.isdigit() and len(value) > 9)  # a national identifier's length: its own recognizer decides
+            or _NATIONAL_SHAPE.match(value) is not None
         ):
             return None
         if sum(c.isdigit() for c in value) < 4 or (len(value) == 4 and value.isdigit() and 1900 <= int(value) <= 2099):

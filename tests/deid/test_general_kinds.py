@@ -233,3 +233,8 @@ def test_ordinal_and_dotted_iso_dates_ages_in_words_grouped_references(
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
+
+
+@pytest.mark.parametrize("text", ["72 år. Nr. 320199-1234 ugyldigt.", "Referens 19450230-1234 ogiltig."])
+def test_national_identifier_shapes_are_never_reference_numbers(text: str) -> None:
+    assert RecordNumberRecognizer().analyze(text, []) == []
