@@ -442,7 +442,7 @@ def study_resume(
         client = _client(cli, fed)
         client.check_reachable()
         with tempfile.TemporaryDirectory(prefix="fednode-resume-") as tmp, _study_logs(cli, federation):
-            resumed = resume_study(client, job_id, Path(tmp))
+            resumed = resume_study(client, job_id, Path(tmp), workspaces=(cli.settings.nvflare_workspace,))
         from policies.audit import AuditEvent
 
         _record_coordinator(fed, AuditEvent.STUDY_SUBMITTED, {"kind": "resume", **resumed.to_json()})

@@ -143,8 +143,11 @@ def _definition(sess: Any, federation_root: Path, job_id: str, stored: dict[str,
     return source
 
 
-def resume_study(client: StudyClient, job_id: str, scratch: Path) -> Resumed:
-    """Submit ``job_id``'s own definition again as a continuation of its study; see the module docstring."""
+def resume_study(client: StudyClient, job_id: str, scratch: Path, *, workspaces: tuple[Path, ...] = ()) -> Resumed:
+    """Submit ``job_id``'s own definition again as a continuation of its study; see the module docstring.
+
+    ``workspaces``: where else the coordinator's FLARE workspace may lie on this machine (in the container:
+    ``settings.nvflare_workspace``), to report the last checkpointed round; the kit's folder is always looked at."""
     from node.coordinator.launcher import admin_session
 
     client.check_reachable()
@@ -170,7 +173,10 @@ def resume_study(client: StudyClient, job_id: str, scratch: Path) -> Resumed:
         stored = stored if isinstance(stored, dict) else {}
         first = stored.get(RESUME_META_KEY)
         first_job = first if isinstance(first, str) and first else job_id
-        after = last_round(client.federation.server_dir, first_job)
+        after = next(
+            (r for w in (client.federation.server_dir, *workspaces) if (r := last_round(w, first_job)) is not None),
+            None,
+        )
         source = _definition(sess, root, job_id, stored, scratch)
         folder = scratch / "resubmit" / source.name
         shutil.copytree(source, folder, symlinks=True)
