@@ -176,6 +176,8 @@ def _group_rows(evaluations: Mapping[str, SiteEvaluation]) -> list[dict[str, Any
 
 
 def _spread(dimension: str, scores: Mapping[str, float], threshold: float) -> dict[str, Any] | None:
+    """Best and worst group of one dimension, their spread, and the groups more than ``threshold`` below the best
+    (``weaker``, each with its F1)."""
     if len(scores) < 2:
         return None
     best = max(scores, key=lambda k: (scores[k], k))
@@ -189,7 +191,7 @@ def _spread(dimension: str, scores: Mapping[str, float], threshold: float) -> di
         "spread": spread,
         "threshold": threshold,
         "flagged": spread > threshold,
-        "weaker": weaker,
+        "weaker": [{"group": g, "f1": scores[g]} for g in weaker],
     }
 
 
@@ -229,16 +231,12 @@ def _findings(spreads: Sequence[Mapping[str, Any]]) -> list[str]:
         where = words.get(dim, "on notes in" if dim.startswith("language at") else "in")
         suffix = f" ({dim.removeprefix('language ')})" if dim.startswith("language at") else ""
         best = s["best"]
-        for group in s["weaker"]:
+        for weak in s["weaker"]:
             out.append(
-                f"The model is weaker {where} {group}{suffix}: F1 {_score(s, group)} against {best['f1']:.3g} "
+                f"The model is weaker {where} {weak['group']}{suffix}: F1 {weak['f1']:.3g} against {best['f1']:.3g} "
                 f"{where} {best['group']} (spread {s['spread']:.3g}, above the study's threshold {s['threshold']:.3g})."
             )
     return out
-
-
-def _score(spread: Mapping[str, Any], group: str) -> str:
-    return f"{spread['worst']['f1']:.3g}" if spread["worst"]["group"] == group else "below the threshold"
 
 
 def _automatic_limitations(inputs: CardInputs, rows: Sequence[Mapping[str, Any]], findings: list[str]) -> list[str]:

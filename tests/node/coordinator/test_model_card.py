@@ -94,7 +94,7 @@ def test_a_site_more_than_the_threshold_below_the_best_is_flagged_in_plain_words
     spread = next(s for s in card["evaluation"]["spreads"] if s["dimension"] == "site")
     assert (spread["best"]["group"], spread["worst"]["group"]) == ("site-1", "site-3")
     assert spread["spread"] == pytest.approx(0.41)
-    assert spread["flagged"] and spread["weaker"] == ["site-3"]
+    assert spread["flagged"] and [w["group"] for w in spread["weaker"]] == ["site-3"]
     (finding,) = card["evaluation"]["findings"]
     assert finding.startswith("The model is weaker at site-3: F1 0.41 against 0.82 at site-1")
     assert finding in card["limitations"]["automatic"]
@@ -246,3 +246,11 @@ def test_a_sites_data_quality_gate_as_it_reported_it_is_on_its_row() -> None:
     rows = {s["site"]: s["data_quality"] for s in card["sites"]}
     assert rows == {"site-1": None, "site-2": {"passed": False, "failed": 2, "accepted": 1}, "site-3": None}
     assert "| site-2 | 300 | 60 | 2 | 1.25 | 1.1 / 1 / 1e-05 | fail, 1 accepted |" in render_markdown(card)
+
+
+def test_every_weaker_site_is_named_with_its_own_f1() -> None:
+    evaluations = {"site-1": _evaluation(0.82), "site-2": _evaluation(0.6), "site-3": _evaluation(0.41)}
+    card = build_card(_inputs(evaluations=evaluations))
+    spread = next(s for s in card["evaluation"]["spreads"] if s["dimension"] == "site")
+    assert spread["weaker"] == [{"group": "site-2", "f1": 0.6}, {"group": "site-3", "f1": 0.41}]
+    assert [f.split(":")[1].split(" against")[0] for f in card["evaluation"]["findings"]] == [" F1 0.6", " F1 0.41"]
