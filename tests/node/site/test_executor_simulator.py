@@ -75,8 +75,13 @@ def test_two_sites_train_two_rounds_in_the_simulator(tmp_path: Path) -> None:
     for r in rounds:  # each site trained on its CDM examples and reported numbers only
         assert all(r["metrics"][site]["train_loss"] > 0 for site in ("site-1", "site-2")), r
     decisions = jobs.egress(SIM_JOB_ID)
-    assert len(decisions) == 4 and all(d.allowed for d in decisions), decisions  # 2 sites x 2 rounds, all passed
-    assert [r.round for r in jobs.rounds(SIM_JOB_ID)] == [0, 1]
+    # 2 sites x (2 rounds + the cross-site evaluation of the final model), all passed
+    assert len(decisions) == 6 and all(d.allowed for d in decisions), decisions
+    reports = jobs.rounds(SIM_JOB_ID)
+    assert [r.round for r in reports] == [0, 1, 2]
+    assert any(k.startswith("xsite_") for k in reports[2].metrics)  # the validation figures, recorded at the site
+    cards = list(workspace.rglob("model_card.json"))
+    assert cards and json.loads(cards[0].read_text())["training"]["rounds_run"] == 2, logs[-4000:]
 
 
 SIM_JOB_ID = "simulate_job"
