@@ -233,3 +233,24 @@ def test_missing_model_folder_pinned_key_or_cdm_is_bad_input(
     code, _, stderr = _invoke("ner", "predict", "--model", str(model_dir), "--coordinator-key", key_file)
     assert code == 4 and "no OMOP CDM with NOTE and NOTE_NLP" in stderr
     assert not (fednode_home / "omop.db").exists()
+
+
+def test_a_crf_model_folder_loads_and_tags_with_its_crf(tmp_path: Path, key: SiteKey) -> None:
+    from node.ml.ner.crf import crf_of
+    from node.ml.ner.predict import load_model_folder, predict_mentions
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    save_file(load_ner_model("tiny", seed=1, crf=True).state(), str(folder / MODEL_FILE))
+    prov = Provenance(
+        job_id="job-8", job_digest="d" * 64, study=STUDY, algorithm="fedavg", rounds=(), sites=("site-1",),
+        approvals={}, model_sha256=sha256_file(folder / MODEL_FILE),
+    )  # fmt: skip
+    sign_model(folder, prov, key)
+    complete_model_folder(verify_signed_model(folder, [key.public_pem]), "tiny")
+    verify_model_folder(folder, [key.public_pem])
+    model = load_model_folder(folder)
+    assert crf_of(model.model) is not None
+    text = dict(_notes())[2]
+    mentions = predict_mentions(model, [(2, text)])[2]
+    assert all(0 <= m.start < m.end <= len(text) for m in mentions)
