@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,9 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFedera
 
 
 def _job(root: Path, spec: StudySpec, executor_args: dict[str, object]) -> Path:
-    job, _ = build_job(spec, root)
+    # the shift executor answers training only: no cross-site `validate` task (a site that does not know a task
+    # answers TASK_UNKNOWN, which NVFlare treats as fatal)
+    job, _ = build_job(replace(spec, cross_site=False), root)
     cfg = job / APP_NAME / "config" / "config_fed_client.json"
     data = json.loads(cfg.read_text())
     shift = "tests.node.coordinator.flare_fixtures.ShiftExecutor"
