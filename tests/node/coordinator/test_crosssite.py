@@ -144,3 +144,15 @@ def test_without_a_validation_task_the_controller_runs_as_before(tmp_path: Path)
     assert run.broadcasts == [0]
     assert not (run.run_dir / CARD_JSON).exists()
     assert verify_signed_model(run.run_dir, [run.coordinator_key]).provenance.attachments == {}
+
+
+def test_secure_aggregation_is_on_the_card_when_its_coordinator_part_was_active() -> None:
+    from types import SimpleNamespace
+
+    from node.coordinator.crosssite import _secure_aggregation
+
+    controller = FednodeController(num_rounds=1, model_spec="tiny")
+    controller._secagg = SimpleNamespace(active=True, provenance=lambda: {"ring_bits": 32, "rounds": [0]})  # type: ignore[attr-defined]
+    assert _secure_aggregation(controller) == {"ring_bits": 32, "rounds": [0]}
+    controller._secagg = SimpleNamespace(active=False, provenance=dict)  # type: ignore[attr-defined]
+    assert _secure_aggregation(controller) is None
