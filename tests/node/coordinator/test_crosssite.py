@@ -152,7 +152,7 @@ def test_secure_aggregation_is_on_the_card_when_its_coordinator_part_was_active(
     from node.coordinator.crosssite import _secure_aggregation
 
     controller = FednodeController(num_rounds=1, model_spec="tiny")
-    controller._secagg = SimpleNamespace(active=True, provenance=lambda: {"ring_bits": 32, "rounds": [0]})  # type: ignore[attr-defined]
+    controller._secagg = SimpleNamespace(active=True, provenance=lambda: {"ring_bits": 32, "rounds": [0]})  # type: ignore[assignment]
     assert _secure_aggregation(controller) == {"ring_bits": 32, "rounds": [0]}
-    controller._secagg = SimpleNamespace(active=False, provenance=dict)  # type: ignore[attr-defined]
+    controller._secagg = SimpleNamespace(active=False, provenance=dict)  # type: ignore[assignment]
     assert _secure_aggregation(controller) is None
