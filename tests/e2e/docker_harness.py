@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,9 +141,10 @@ class Stack:
     ) -> subprocess.CompletedProcess[str]:
         return self.compose("exec", "-T", service, *args, timeout=timeout, check=check)
 
-    def exec_json(self, service: str, *args: str, timeout: float = 300) -> dict[str, object]:
+    def exec_json(self, service: str, *args: str, timeout: float = 300) -> dict[str, Any]:
         out = self.exec(service, "fednode", "--json", *args, timeout=timeout).stdout
-        return json.loads(out.strip().splitlines()[-1])
+        payload: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        return payload
 
     def logs(self) -> str:
         return self.compose("logs", "--no-color", "--tail", "200", timeout=60, check=False).stdout

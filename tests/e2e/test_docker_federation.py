@@ -6,8 +6,13 @@ one-off ``etl``/``deid``/``dq`` services, the NER study (tiny model) submitted a
 sites, approved in each site with ``fednode approve``, trained, downloaded with its signature verified (in the
 container and again here against the key pinned in a site kit); then a researcher's own job folder
 (``examples/byoc-ner``, bring-your-own-code) submitted, held, approved and run CONFINED in each site container as
-compose runs it (read-only, no capabilities, uid 10001), its staged data removed afterwards; then one site stopped
-and the other restarted with its state intact. Everything started here is removed at the end.
+compose runs it (read-only, no capabilities, uid 10001), its staged data removed afterwards; then a
+six-round study whose coordinator container is killed (``docker kill``) once a round is checkpointed, started again
+and continued with ``fednode study resume`` (same rounds, the restart in the signed provenance, ``job:resumed`` and
+no second review at the sites); then one site stopped and the other restarted with its state intact. ``fednode
+doctor`` runs in a one-off site container (``compose run --rm site``): kit, DNS, TCP and TLS pass against the running
+coordinator, and with the coordinator stopped it names the cause and exits 1. Everything started here is removed at
+the end.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ SERVER_HOST = "coordinator"
 APPROVER = "dr.e2e"
 UID = 10001
 OVERRIDES = REPO / "tests" / "e2e" / "compose"
+RESUME_ROUNDS = 6
 
 
 @dataclass
@@ -247,7 +253,127 @@ class _Clock:
         self.last = now
 
 
-@pytest.mark.timeout(2400)  # a cold image build (~3 min) plus the flow (~11 min on 2 cores)
+def _doctor(stack: Stack) -> tuple[int, dict[str, Any]]:
+    """``docker compose run --rm site fednode --json doctor``, as the compose file tells hospital IT to run it."""
+    out = stack.compose("run", "--rm", "-T", "site", "fednode", "--json", "doctor", timeout=300, check=False)
+    lines = out.stdout.strip().splitlines()
+    assert lines, f"doctor printed nothing (exit {out.returncode}): {out.stderr[-2000:]}"
+    report: dict[str, Any] = json.loads(lines[-1])
+    return out.returncode, report
+
+
+def _checks(report: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {c["name"]: c for c in report["checks"]}
+
+
+def _checkpointed_round(container: str, job_id: str) -> int:
+    """The last round the coordinator checkpointed for the study (-1: none yet), read in its state volume."""
+    from node.coordinator.checkpoint import CHECKPOINTS_DIR, COMMIT_FILE
+
+    path = f"/var/lib/fednode/nvflare/{CHECKPOINTS_DIR}/{job_id}/{COMMIT_FILE}"
+    out = sh(["docker", "exec", container, "cat", path], timeout=60, check=False)
+    try:
+        return int(json.loads(out.stdout)["round"])
+    except (ValueError, KeyError, TypeError):
+        return -1
+
+
+def _audit_records(stack: Stack) -> list[dict[str, Any]]:
+    """The site's audit log (``fednode audit export`` to stdout), its records only."""
+    lines = stack.exec("site", "fednode", "audit", "export", timeout=120).stdout.splitlines()
+    objs = [json.loads(line) for line in lines if line.startswith("{")]
+    return [o for o in objs if o.get("type") == "record"]
+
+
+def _wait_finished(coord: Stack, job_id: str, what: str) -> None:
+    def finished() -> bool:
+        state = coord.exec_json("coordinator", "study", "status", job_id)["status"]
+        assert not str(state).startswith(("FAILED", "ABORTED", "FINISHED:EXEC", "FINISHED:ABORT")), state
+        return str(state).startswith("FINISHED")
+
+    wait_until(finished, timeout=900, interval=5, what=f"{what} {job_id} to finish")
+    assert coord.exec_json("coordinator", "study", "status", job_id)["status"] == "FINISHED:COMPLETED"
+
+
+def _kill_restart_and_resume(federation: Federation, clock: _Clock) -> None:
+    """Issue 16.2 in containers: `docker kill` the coordinator once a round is checkpointed, start it again, and
+    `fednode study resume` (the operator's command, in the coordinator container) finishes the study: the same
+    number of rounds, a model that verifies with the restart in its provenance, no second review at the sites."""
+    coord, sites = federation.coordinator, federation.sites
+    submitted = coord.exec_json(
+        "coordinator",
+        "study",
+        "submit",
+        "--limitations",
+        "/var/lib/fednode/limitations.md",
+        "--name",
+        "ner-resume",
+        "--rounds",
+        str(RESUME_ROUNDS),
+        "--model",
+        "tiny",
+        "--max-examples",
+        "40",
+        timeout=300,
+    )
+    first, digest = str(submitted["job_id"]), str(submitted["digest"])
+    for site, stack in sites.items():
+        wait_until(
+            lambda s=stack: _site_jobs(s).get(first, {}).get("state") == "pending",
+            timeout=180,
+            what=f"{site} to hold job {first} as pending",
+        )
+        approved = stack.exec_json("site", "approve", first, "--reason", "e2e review", "--approver", APPROVER)
+        assert approved["job"]["state"] == "approved", (site, approved)
+    cid = coord.compose("ps", "-q", "coordinator").stdout.strip()
+    wait_until(
+        lambda: _checkpointed_round(cid, first) >= 0, timeout=600, interval=1, what=f"a checkpointed round of {first}"
+    )
+    sh(["docker", "kill", cid], timeout=60)
+    clock.lap("study approved, a round checkpointed, coordinator container killed")
+
+    coord.start("coordinator")
+    wait_until(lambda: _health(coord, "coordinator") == "healthy", timeout=240, what="the coordinator healthy again")
+    wait_until(lambda: _registered_sites(coord) >= set(SITES), timeout=240, interval=5, what="both sites back")
+    for _ in range(10):  # asked again while the restarted server is too busy to answer (exit 1: service error)
+        out = coord.exec("coordinator", "fednode", "--json", "study", "resume", first, timeout=300, check=False)
+        if out.returncode != 1:
+            break
+        time.sleep(5)
+    assert out.returncode == 0, f"{out.stdout[-2000:]}\n{out.stderr[-2000:]}"
+    resumed = json.loads(out.stdout.strip().splitlines()[-1])
+    second, after = str(resumed["job_id"]), resumed["after_round"]
+    assert resumed["first_job"] == first and isinstance(after, int), resumed
+    assert 0 <= after < RESUME_ROUNDS - 1, f"the study was not killed mid-study: {resumed}"
+    clock.lap(f"coordinator restarted, study resumed after round {after}")
+
+    _wait_finished(coord, second, "resumed job")
+    downloaded = coord.exec_json(
+        "coordinator", "study", "download", second, "--out", "/var/lib/fednode/results-resumed", timeout=300
+    )
+    assert downloaded["job_digest"] == digest, downloaded
+    local = federation.root / "result-resumed"
+    sh(["docker", "cp", f"{cid}:{Path(str(downloaded['model'])).parent}", str(local)], timeout=120)
+    from node.coordinator.signing import verify_signed_model
+    from node.kit.layout import COORDINATOR_PUBLIC_KEY
+
+    pinned = (federation.site_kits[SITES[0]] / "local" / COORDINATOR_PUBLIC_KEY).read_text(encoding="ascii")
+    prov = verify_signed_model(local, [pinned], expected_job_digest=digest).provenance
+    assert [r.round for r in prov.rounds] == list(range(RESUME_ROUNDS))  # the same number of rounds
+    assert [(r["job_id"], r["resumed_from"], r["after_round"]) for r in prov.restarts] == [(second, first, after)]
+    for site, stack in sites.items():
+        job = _site_jobs(stack)[second]
+        assert job["state"] == "finished" and job["digest"] == digest, (site, job)
+        records = _audit_records(stack)
+        events = [r["event"] for r in records if r.get("job_id") == second]
+        assert "job:resumed" in events, (site, events)
+        assert "job:pending" not in events and "job:approved" not in events, (site, events)  # nobody asked again
+        reserved = [r for r in records if r["event"] == "budget:reserved" and r.get("job_id") in (first, second)]
+        assert len(reserved) <= 1, (site, reserved)  # the study's budget is reserved once, not again on resume
+    clock.lap("resumed study finished; model verified with the restart in its provenance")
+
+
+@pytest.mark.timeout(2400)  # a cold image build (~3 min) plus the flow (~13 min on a busy 2-core machine)
 def test_docker_federation_holds_trains_and_keeps_site_state(federation: Federation) -> None:
     clock = _Clock()
     coord, sites = federation.coordinator, federation.sites
@@ -273,6 +399,22 @@ def test_docker_federation_holds_trains_and_keeps_site_state(federation: Federat
         assert deid["ok"] is True, site
         stack.run("dq", "fednode", "dq", "--accept", "/data/source/dq-accepted.txt", timeout=900)
     clock.lap("ETL, de-identification and DQ at both sites")
+
+    # 2b. the doctor: at each site in a one-off container (`compose run --rm site fednode doctor`), kit, DNS, TCP and
+    # mutual TLS to the coordinator pass, as does everything else (state, CDM, policy, models); and at the coordinator
+    for site, stack in sites.items():
+        code, report = _doctor(stack)
+        checks = _checks(report)
+        for name in ("kit", "kit.certificate", "kit.name", "dns", "tcp", "tls", "state", "cdm", "policy"):
+            assert checks[name]["status"] == "pass", (site, name, report)
+        assert SERVER_HOST in checks["dns"]["measured"], checks["dns"]
+        assert code == 0 and report["ok"] is True, (site, report)
+    at_coordinator = coord.exec("coordinator", "fednode", "--json", "doctor", timeout=120, check=False)
+    report = json.loads(at_coordinator.stdout.strip().splitlines()[-1])
+    assert at_coordinator.returncode == 0 and report["side"] == "coordinator", report
+    checks = _checks(report)
+    assert all(checks[n]["status"] == "pass" for n in ("kit", "admin-kit", "port", "tls")), report
+    clock.lap("doctor at both sites and the coordinator: all pass")
 
     # 3. the study, submitted at the coordinator with the admin kit, is held by both sites
     limits = "/var/lib/fednode/limitations.md"  # the submitter's limitations section of the model card
@@ -313,13 +455,7 @@ def test_docker_federation_holds_trains_and_keeps_site_state(federation: Federat
         assert isinstance(job, dict) and job["state"] == "approved", (site, job)
 
     # 5. it trains and finishes
-    def finished() -> bool:
-        state = coord.exec_json("coordinator", "study", "status", job_id)["status"]
-        assert not str(state).startswith(("FAILED", "ABORTED", "FINISHED:EXEC", "FINISHED:ABORT")), state
-        return str(state).startswith("FINISHED")
-
-    wait_until(finished, timeout=900, interval=5, what=f"job {job_id} to finish")
-    assert coord.exec_json("coordinator", "study", "status", job_id)["status"] == "FINISHED:COMPLETED"
+    _wait_finished(coord, job_id, "job")
     clock.lap("approved, trained, finished")
 
     # 6. the global model: downloaded and verified in the container, then verified here against a site's pin
@@ -361,13 +497,7 @@ def test_docker_federation_holds_trains_and_keeps_site_state(federation: Federat
         approved = stack.exec_json("site", "approve", byoc_id, "--reason", "e2e byoc review", "--approver", APPROVER)
         assert approved["job"]["state"] == "approved", (site, approved)
 
-    def byoc_finished() -> bool:
-        state = coord.exec_json("coordinator", "study", "status", byoc_id)["status"]
-        assert not str(state).startswith(("FAILED", "ABORTED", "FINISHED:EXEC", "FINISHED:ABORT")), state
-        return str(state).startswith("FINISHED")
-
-    wait_until(byoc_finished, timeout=900, interval=5, what=f"BYOC job {byoc_id} to finish")
-    assert coord.exec_json("coordinator", "study", "status", byoc_id)["status"] == "FINISHED:COMPLETED"
+    _wait_finished(coord, byoc_id, "BYOC job")
     byoc_model = coord.exec_json(
         "coordinator", "study", "download", byoc_id, "--out", "/var/lib/fednode/results-byoc", timeout=300
     )
@@ -380,6 +510,9 @@ def test_docker_federation_holds_trains_and_keeps_site_state(federation: Federat
         assert not staged.stdout.strip(), f"{site}: staged data left behind: {staged.stdout}"
     clock.lap("BYOC job held, approved, run confined, signed")
 
+    # 6c. the coordinator container is killed mid-study, started again, and `study resume` continues the study
+    _kill_restart_and_resume(federation, clock)
+
     # 7. one site goes away; the other restarts and keeps its state (jobs, audit chain) on its named volume
     gone, kept = sites[SITES[1]], sites[SITES[0]]
     gone.stop("site")
@@ -391,3 +524,18 @@ def test_docker_federation_holds_trains_and_keeps_site_state(federation: Federat
     audit = kept.exec_json("site", "audit", "verify")
     assert audit["ok"] is True, audit
     clock.lap("site restarted with its state")
+
+    # 8. the coordinator stops: the site's doctor names the first network step that fails and why, exit 1
+    coord.stop("coordinator")
+    code, report = _doctor(kept)
+    checks = _checks(report)
+    assert code == 1 and checks["kit"]["status"] == "pass", report
+    down = next(c for c in (checks["dns"], checks["tcp"], checks["tls"]) if c["status"] == "fail")
+    if down["name"] == "dns":  # Docker's resolver forgets a stopped container's name
+        assert SERVER_HOST in down["measured"], down
+        assert "does not resolve" in down["measured"] or "no answer" in down["measured"], down
+        assert checks["tcp"]["status"] == "skip", checks["tcp"]
+    else:
+        assert down["name"] == "tcp" and "refused" in down["measured"], down
+    assert down["name"] in report["failed"] and down["remedy"], report
+    clock.lap("coordinator stopped: the site's doctor names the cause")
