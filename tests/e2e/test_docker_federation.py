@@ -538,4 +538,4 @@ def test_docker_federation_holds_trains_and_keeps_site_state(federation: Federat
     else:
         assert down["name"] == "tcp" and "refused" in down["measured"], down
     assert down["name"] in report["failed"] and down["remedy"], report
-    clock.lap("coordinator stopped: the site's doctor names the cause")
+    clock.lap(f"coordinator stopped: the site's doctor fails {down['name']}: {down['measured']}")
