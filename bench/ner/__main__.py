@@ -60,7 +60,10 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.ner", description=__doc__.split("\n\n")[0])
     p.add_argument("--full", action="store_true", help="every training sentence, 20 epochs (a GPU)")
     p.add_argument(
-        "--only", default="", help="comma-separated subset of " + ",".join((*OPTIONS, *COMBINED, *FEDERATED))
+        "--only",
+        default="",
+        help="comma-separated subset of " + ",".join((*OPTIONS, *COMBINED, *FEDERATED)) + " or a combination such as "
+        "crf+mlm (fed-crf+mlm: federated)",
     )
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=Path("bench/results"))
@@ -77,6 +80,11 @@ def _options(name: str, best: tuple[str, ...]) -> tuple[str, ...]:
         return best
     if name in ("all", "fed-all"):
         return OPTIONS[1:]
+    if "+" in name:  # a named combination, e.g. crf+mlm or fed-crf+mlm
+        opts = tuple(name.removeprefix("fed-").split("+"))
+        if any(o not in OPTIONS[1:] for o in opts):
+            raise SystemExit(f"bench.ner: unknown option in {name!r}; options: {', '.join(OPTIONS[1:])}")
+        return opts
     return (name,)
 
 
@@ -264,6 +272,13 @@ def report(payload: dict[str, Any]) -> str:
         "sites, one local epoch a round, the same passes over the data (with `schedule`: the round's learning rate "
         "decays over the rounds and the server keeps the round with the best devel F1).",
         "",
+        _findings(payload),
+        "",
+        "With `crf` and `subwords` together the CRF learns its transitions over sub-word sequences (every split "
+        "disease word gives B->I, I->I) but decodes over first pieces, where those transitions mean something "
+        "else; the combinations that hold both lose recall. Use the CRF with first-piece labels. Wall times are "
+        "on a machine shared with other jobs (load 3-14 during these runs) and do not compare between rows.",
+        "",
         payload["verdict"],
         "",
     ]
@@ -277,8 +292,8 @@ def _verdict(payload: dict[str, Any]) -> str:
     size = "full size" if payload["full"] else "quick CPU size"
     text = f"{goal} Best central F1 here {central:.3f}"
     reached = False
-    for cen, fed in (("best", "fed-best"), ("all", "fed-all"), ("baseline", "fed-baseline")):
-        if cen in runs and fed in runs:
+    for cen, fed in ((n, f"fed-{n}") for n in runs if not runs[n]["federated"]):
+        if fed in runs:
             c, f = runs[cen]["test"]["f1"], runs[fed]["test"]["f1"]
             text += f"; `{fed}` {f:.3f} vs `{cen}` {c:.3f} central ({f - c:+.3f})"
             reached = reached or (c >= 0.86 and f >= 0.86 and abs(c - f) <= 0.01)
@@ -289,6 +304,26 @@ def _verdict(payload: dict[str, Any]) -> str:
             " little about the full run; the full-size run, `--full`, needs a GPU)"
         )
     return text + "."
+
+
+def _findings(payload: dict[str, Any]) -> str:
+    """Which single option helped most, and whether combining them added up (computed from the runs)."""
+    runs = payload["runs"]
+    if "baseline" not in runs:
+        return ""
+    base = runs["baseline"]["test"]["f1"]
+    singles = {o: runs[o]["test"]["f1"] - base for o in OPTIONS[1:] if o in runs}
+    combos = {n: r for n, r in runs.items() if not r["federated"] and len(r["options"]) > 1}
+    parts = [", ".join(f"`{o}` {d:+.3f}" for o, d in singles.items())]
+    if singles and combos:
+        top, gain = max(singles.items(), key=lambda kv: kv[1])
+        best_combo = max(combos.items(), key=lambda kv: kv[1]["test"]["f1"])
+        verdict = "beats" if best_combo[1]["test"]["f1"] - base > gain else "does not beat"
+        parts.append(
+            f"the best combination (`{best_combo[0]}`: {' + '.join(best_combo[1]['options'])}, "
+            f"{best_combo[1]['test']['f1'] - base:+.3f}) {verdict} the best single option (`{top}`, {gain:+.3f})"
+        )
+    return "F1 against the baseline, one option at a time: " + "; ".join(parts) + "."
 
 
 def _plot(payload: dict[str, Any], path: Path) -> None:
@@ -348,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [x.strip() for x in a.only.split(",") if x.strip()] or [*OPTIONS, *COMBINED, *FEDERATED]
     for name in [] if a.report_only else chosen:
         opts = _options(name, _best(runs))
-        run = _run_federated if name in FEDERATED else _run_central
+        run = _run_federated if name.startswith("fed-") else _run_central
         runs[name] = run(name, opts, size, a, data)
         print(
             f"bench.ner: {name} ({', '.join(opts) or '-'}) F1 {runs[name]['test']['f1']:.4f} "
@@ -358,7 +393,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         _save(checkpoint, size, name, runs[name])
     runs = _read_runs(checkpoint, size) | runs
-    order = [n for n in (*OPTIONS, *COMBINED, *FEDERATED) if n in runs]
+    named = (*OPTIONS, *COMBINED)
+    combos = sorted(n for n in runs if n not in named and not n.startswith("fed-"))
+    central_order = [*[n for n in named if n in runs], *combos]
+    fed = [f"fed-{n}" for n in central_order if f"fed-{n}" in runs]
+    order = [*central_order, *fed, *(n for n in runs if n.startswith("fed-") and n not in fed)]
     payload: dict[str, Any] = {
         "benchmark": "ner_model",
         "full": a.full,
