@@ -27,27 +27,30 @@ from node.kit.meta import HEAD_META_KEY, RECEIPT_META_KEY
 from node.ml.secagg import META_KEY as SECAGG_META_KEY
 from node.site.receipts import ReceiptCheck
 
-DEFAULT_METRICS = frozenset(
-    {
-        "loss",
-        "train_loss",
-        "val_loss",
-        "precision",
-        "recall",
-        "f1",
-        "accuracy",
-        "val_precision",
-        "val_recall",
-        "val_f1",
-        "dev_precision",
-        "dev_recall",
-        "dev_f1",
-        "num_examples",
-        "epsilon",
-        "steps",
-        "seconds",
-    }
-) | CROSS_SITE_METRICS
+DEFAULT_METRICS = (
+    frozenset(
+        {
+            "loss",
+            "train_loss",
+            "val_loss",
+            "precision",
+            "recall",
+            "f1",
+            "accuracy",
+            "val_precision",
+            "val_recall",
+            "val_f1",
+            "dev_precision",
+            "dev_recall",
+            "dev_f1",
+            "num_examples",
+            "epsilon",
+            "steps",
+            "seconds",
+        }
+    )
+    | CROSS_SITE_METRICS
+)
 """Scalar metrics a result may carry unless the site policy names others (with the closed set of cross-site
 evaluation's names, :data:`node.kit.crosssite.CROSS_SITE_METRICS`)."""
 
