@@ -8,9 +8,10 @@ federated aggregation averages them and the wire format carries them like every 
 :data:`FORBIDDEN` to disallowed transitions in both the likelihood and Viterbi decoding: a decoded path never
 breaks them.
 
-The CRF runs over the *labelled* positions of a sub-word sequence, packed to the left (first sub-word of each
-word under first-piece labelling; every sub-word under ``continue`` labelling), so with the standard labelling
-it is a word-level CRF. Decoding always runs over the first sub-word of each word (:func:`words_from_crf`).
+The CRF runs over the *labelled* positions of a sub-word sequence, packed to the left: the first sub-word of
+each word, so it is a word-level CRF, trained and decoded (:func:`words_from_crf`) over the same positions. Under
+``continue`` sub-word labelling the trainer keeps the CRF on the first pieces and trains the later pieces'
+emissions with cross-entropy (:func:`node.ml.ner.train.train_local`).
 
 Standard algorithm (Lafferty et al. 2001; the forward algorithm for the partition function, Viterbi for the
 best path), written in torch here because no maintained CRF package is in the locked dependencies.

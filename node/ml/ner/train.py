@@ -49,7 +49,8 @@ class TrainConfig:
     ``schedule="linear"`` warms the learning rate up over ``warmup_ratio`` of this call's steps, then decays it
     linearly to 0; ``head_lr`` gives the classifier and CRF their own learning rate (and exempts biases and
     LayerNorm weights from weight decay); ``subword_labels="continue"`` also trains the later sub-words of each
-    word (first-piece decoding is unchanged). A model with a CRF layer is trained on the CRF likelihood.
+    word (first-piece decoding is unchanged). A model with a CRF layer is trained on the CRF likelihood over the
+    first pieces (plus, with ``continue``, cross-entropy on the later pieces).
     """
 
     epochs: int = 1
@@ -121,6 +122,12 @@ def _token_loss(logits: torch.Tensor, labels: torch.Tensor, *, per_sample: bool)
     return ((flat * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)).mean()
 
 
+def _later_piece_loss(logits: torch.Tensor, labels: torch.Tensor, word_labels: torch.Tensor) -> torch.Tensor:
+    """Token cross-entropy on the positions labelled only under sub-word labelling (the later pieces)."""
+    later = torch.where(word_labels == IGNORE_INDEX, labels, torch.full_like(labels, IGNORE_INDEX))
+    return _token_loss(logits, later, per_sample=False)
+
+
 def _shuffled_batches(n: int, batch_size: int, gen: torch.Generator) -> Iterator[list[int]]:
     order = torch.randperm(n, generator=gen).tolist()
     for i in range(0, n, batch_size):
@@ -164,7 +171,8 @@ def train_local(
     serialises it straight from the device, as the in-process federation does). ``on_step(steps)`` runs after
     every optimizer step; returning True stops training there (early stopping, :mod:`node.ml.ner.finetune`).
     """
-    data = relabel(_as_dataset(examples, model), config.subword_labels)
+    first = _as_dataset(examples, model)
+    data = relabel(first, config.subword_labels)
     n = len(data)
     if n == 0:
         raise NerDataError("no training examples")
@@ -245,7 +253,13 @@ def train_local(
                         logits = forward_module(
                             input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
                         ).logits
-                    if crf is not None:
+                    if crf is not None and data is not first:
+                        # the CRF stays word-level (first pieces, as it decodes); later pieces train the emissions
+                        word_labels = collate([first.encoded[i] for i in idx], pad_id)["labels"].to(device)
+                        loss = crf_loss(crf, logits, word_labels) + _later_piece_loss(
+                            logits, batch["labels"], word_labels
+                        )
+                    elif crf is not None:
                         loss = crf_loss(crf, logits, batch["labels"])
                     else:
                         loss = _token_loss(logits, batch["labels"], per_sample=dp is not None)

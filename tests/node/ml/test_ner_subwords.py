@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from node.ml.ner import EncodedDataset, NerExample, TrainConfig, encode, load_ner_model, train_local
 from node.ml.ner.encoding import Encoded
@@ -50,3 +51,21 @@ def test_continue_labelling_trains_the_later_pieces() -> None:
     plain = train_local(model.state(), data, TrainConfig(lr=1e-2, max_steps=1), model=model)
     cont = train_local(model.state(), data, TrainConfig(lr=1e-2, max_steps=1, subword_labels="continue"), model=model)
     assert plain.metrics["train_loss"] != cont.metrics["train_loss"]  # more positions in the loss
+
+
+def test_with_a_crf_continuation_labels_train_the_emissions_and_the_crf_stays_word_level() -> None:
+    from node.ml.ner.train import _later_piece_loss
+
+    labels = torch.tensor([[IGNORE_INDEX, B, I, I, O, IGNORE_INDEX]])
+    words = torch.tensor([[IGNORE_INDEX, B, IGNORE_INDEX, IGNORE_INDEX, O, IGNORE_INDEX]])
+    logits = torch.zeros(1, 6, 3, requires_grad=True)
+    loss = _later_piece_loss(logits, labels, words)
+    loss.backward()  # type: ignore[no-untyped-call]
+    assert logits.grad is not None
+    touched = [pos for pos in range(6) if float(logits.grad[0, pos].abs().sum()) > 0]
+    assert touched == [2, 3]  # only the later pieces of the split word
+    model = load_ner_model("tiny+crf", seed=0)
+    ex = NerExample(("neuroblastoma", "in", "childhood"), ("B-Disease", "O", "O"))
+    data = encode([ex], model.tokenizer)
+    result = train_local(model.state(), data, TrainConfig(lr=1e-2, max_steps=1, subword_labels="continue"), model=model)
+    assert float(result.update["crf.transitions"].abs().sum()) > 0
