@@ -108,9 +108,24 @@ def parse(source: str, split: str) -> list[dict[str, Any]]:
     return notes
 
 
+def sources(split: str) -> list[Path]:
+    """The marked-up files of one split: ``<split>.txt``, or one file per language ``<split>-<lang>.txt``."""
+    single = DATA / f"{split}.txt"
+    files = [single] if single.exists() else sorted(DATA.glob(f"{split}-*.txt"))
+    if not files:
+        raise FileNotFoundError(f"{DATA}: no {split}.txt and no {split}-<lang>.txt")
+    return files
+
+
 def build(split: str) -> Path:
-    """Write ``data/deid-handwritten/<split>.jsonl`` from ``<split>.txt``."""
-    notes = parse((DATA / f"{split}.txt").read_text(encoding="utf-8"), split)
+    """Write ``data/deid-handwritten/<split>.jsonl`` from its marked-up file(s), notes numbered across them."""
+    notes: list[dict[str, Any]] = []
+    for path in sources(split):
+        for note in parse(path.read_text(encoding="utf-8"), split):
+            n = len(notes)
+            note["note_id"] = f"hw-{split}-{note['lang']}-{n:03d}"
+            note["person_source_value"] = f"hw-{split}-p{n:03d}"
+            notes.append(note)
     out = DATA / f"{split}.jsonl"
     out.write_text("".join(json.dumps(n, ensure_ascii=False) + "\n" for n in notes), encoding="utf-8")
     return out
@@ -280,7 +295,7 @@ def main() -> int:
     args = parser.parse_args()
     splits = {"both": ("dev", "heldout"), "all": SPLITS}.get(args.split, (args.split,))
     if args.build:
-        for split in SPLITS:
+        for split in splits:
             build(split)
     results = run(splits)
     if args.write:
