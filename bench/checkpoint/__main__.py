@@ -24,18 +24,16 @@ import shutil
 import statistics
 import tempfile
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from bench.fl.rounds import RoundBench
 from node.coordinator.checkpoint import CheckpointStore, for_run
 from node.coordinator.signing import RoundRecord
 from node.ml.aggregation import ClientUpdate, make_aggregator
-from node.ml.experiments import ExperimentConfig, ExperimentContext, run_federation
-from node.ml.ner import encode, shard
 
 STEM = "checkpoint"
 TARGET_PCT = 2.0
@@ -75,13 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     model = a.model or ("tiny" if a.quick else "minilm")
     sentences = a.sentences or (40 if a.quick else 160)
     repeats = a.repeats or (2 if a.quick else 3)
-    cfg = ExperimentConfig(rounds=1, model=model, train_limit=sentences, test_limit=8, device=a.device, progress=False)
-    ctx = ExperimentContext.load(cfg)
-    cfg = replace(ctx.config, rounds=1, progress=False)
-    subset = ctx.train[:sentences]
-    shards = [encode(part, ctx.model.tokenizer) for part in shard(subset, [1.0] * a.sites, seed=cfg.seed)]
-    empty = encode(subset[:1], ctx.model.tokenizer)
-    state = {k: v.detach().cpu().clone() for k, v in ctx.initial_state.items()}
+    bench = RoundBench.load(model, sentences, a.sites, a.device)
+    state = bench.state
     fedavg = make_aggregator("fedavg", min_clients=1)
     scaffold = _scaffold(state, a.sites)
     model_bytes = sum(v.numel() * v.element_size() for v in state.values())
@@ -100,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         _save_seconds(tmp / "warm", state, fedavg, "fedavg", 0)  # first-touch costs (imports, page cache)
         for i in range(repeats):
             # the round runs while the previous round's background checkpoint is written, as in the controller
-            run = run_federation("fl", shards, empty, cfg, model=ctx.model, initial_state=ctx.initial_state)
-            rounds_s.append(run.rounds[0].round_seconds)
+            rounds_s.append(bench.round_seconds())
             records.append(RoundRecord(round=i, sites=("site-1", "site-2")))
             background.submit(i, state, records, scaffold, {})
             blocked_s.append(background.blocked_seconds)
@@ -122,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": model,
         "device": a.device,
         "sites": a.sites,
-        "sentences": len(subset),
+        "sentences": bench.sentences,
         "repeats": repeats,
         "model_bytes": model_bytes,
         "checkpoint_bytes_scaffold": on_disk,

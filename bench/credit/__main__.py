@@ -18,16 +18,15 @@ import shutil
 import statistics
 import tempfile
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.fl.rounds import RoundBench
 from node.coordinator.credit import CreditConfig, CreditKeeper, CreditStore, RootLoss
 from node.coordinator.root_set import DEFAULT_ROOT_SET
 from node.ml.aggregation import ClientUpdate, make_aggregator
-from node.ml.experiments import ExperimentConfig, ExperimentContext, run_federation
-from node.ml.ner import TrainConfig, encode, shard, train_local
+from node.ml.ner import TrainConfig, train_local
 
 STEM = "credit"
 
@@ -50,13 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     model = a.model or ("tiny" if a.quick else "minilm")
     sentences = a.sentences or (40 if a.quick else 160)
     repeats = a.repeats or (2 if a.quick else 3)
-    cfg = ExperimentConfig(rounds=1, model=model, train_limit=sentences, test_limit=8, device=a.device, progress=False)
-    ctx = ExperimentContext.load(cfg)
-    cfg = replace(ctx.config, rounds=1, progress=False)
-    subset = ctx.train[:sentences]
-    shards = [encode(part, ctx.model.tokenizer) for part in shard(subset, [1.0] * a.sites, seed=cfg.seed)]
-    empty = encode(subset[:1], ctx.model.tokenizer)
-    state = {k: v.detach().cpu().clone() for k, v in ctx.initial_state.items()}
+    bench = RoundBench.load(model, sentences, a.sites, a.device)
+    ctx, cfg, shards, state = bench.ctx, bench.config, bench.shards, bench.state
     train = TrainConfig(epochs=1, batch_size=cfg.batch_size, lr=cfg.learning_rate, seed=cfg.seed)
     updates = [
         ClientUpdate(f"site-{i + 1}", train_local(state, s, train, model=ctx.model).update, len(s))
@@ -72,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     loo_s: list[float] = []
     try:
         for i in range(repeats):
-            run = run_federation("fl", shards, empty, cfg, model=ctx.model, initial_state=ctx.initial_state)
-            rounds_s.append(run.rounds[0].round_seconds)
+            rounds_s.append(bench.round_seconds())
             for with_loo, times in ((False, record_s), (True, loo_s)):
                 keeper = CreditKeeper(
                     CreditConfig(loo=with_loo, loo_size=a.loo_size),
@@ -96,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": model,
         "device": a.device,
         "sites": a.sites,
-        "sentences": len(subset),
+        "sentences": bench.sentences,
         "loo_size": a.loo_size,
         "loo_evaluations": a.sites + 1,
         "repeats": repeats,
@@ -118,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "# The coordinator's credit record: cost per round",
         "",
         f"`python -m bench.credit` ({result['at']}; {result['machine']}; model {model} on {a.device}, "
-        f"{a.sites} sites, {len(subset)} training sentences per round, {repeats} repeats, medians).",
+        f"{a.sites} sites, {bench.sentences} training sentences per round, {repeats} repeats, medians).",
         "",
         "| what | seconds | % of a round |",
         "|---|---:|---:|",
