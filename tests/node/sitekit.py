@@ -11,12 +11,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from nvflare.apis.event_type import EventType
 from nvflare.apis.fl_constant import AdminCommandNames, FLContextKey, ReservedKey
 from nvflare.apis.fl_context import FLContext
 from sqlalchemy import insert
 
 from node.ml.ner.data import read_conll
 from node.site.context import SiteContext
+from node.site.gate import ApprovalGate
 from omop_etl.cdm import create_cdm
 from omop_etl.cdm.clinical import Person
 from omop_etl.db import make_engine
@@ -131,6 +133,29 @@ def authorize_ctx(command: str, meta: dict[str, Any]) -> FLContext:
 
 CHECK = AdminCommandNames.CHECK_RESOURCES
 DEPLOY = AdminCommandNames.SUBMIT_JOB
+
+
+def gate_check(gate: ApprovalGate, meta: dict[str, Any]) -> str | None:
+    """One scheduling attempt as NVFlare runs it: authorize (meta), then the resource-manager check (job id)."""
+    gate.handle_event(EventType.AUTHORIZE_COMMAND_CHECK, authorize_ctx(CHECK, meta))
+    fl_ctx = ctx(job_id=str(meta["job_id"]))
+    gate.handle_event(EventType.BEFORE_CHECK_RESOURCE_MANAGER, fl_ctx)
+    reason = fl_ctx.get_prop(FLContextKey.JOB_BLOCK_REASON)
+    return str(reason) if reason else None
+
+
+def gate_deploy(gate: ApprovalGate, meta: dict[str, Any]) -> str | None:
+    """The deploy command's authorization: None when allowed, else the reason given."""
+    fl_ctx = authorize_ctx(DEPLOY, meta)
+    gate.handle_event(EventType.AUTHORIZE_COMMAND_CHECK, fl_ctx)
+    if fl_ctx.get_prop(FLContextKey.AUTHORIZATION_RESULT, True):
+        return None
+    return str(fl_ctx.get_prop(FLContextKey.AUTHORIZATION_REASON))
+
+
+def job_events(site: Site, job_id: str) -> list[str]:
+    """The audit events of one job, in order."""
+    return [r.event for r in site.audit.records() if r.job_id == job_id]
 
 
 def ncbi_notes(limit: int = 24, per_note: int = 4) -> list[DeidentifiedNote]:

@@ -16,39 +16,18 @@ from policies import manifest as mf
 from policies.audit import AuditEvent
 from policies.contracts import JobState
 from tests.node.sitekit import (
-    CHECK,
     DENY,
-    DEPLOY,
     WINDOW,
-    authorize_ctx,
     context_for,
     ctx,
     deploy_app,
+    gate_check,
+    gate_deploy,
+    job_events,
     make_job,
     new_site,
     server_meta,
 )
-
-
-def _check(gate: ApprovalGate, meta: dict[str, object]) -> str | None:
-    """One scheduling attempt as NVFlare runs it: authorize (meta), then the resource-manager check (job id)."""
-    gate.handle_event(EventType.AUTHORIZE_COMMAND_CHECK, authorize_ctx(CHECK, meta))
-    fl_ctx = ctx(job_id=str(meta["job_id"]))
-    gate.handle_event(EventType.BEFORE_CHECK_RESOURCE_MANAGER, fl_ctx)
-    reason = fl_ctx.get_prop(FLContextKey.JOB_BLOCK_REASON)
-    return str(reason) if reason else None
-
-
-def _deploy(gate: ApprovalGate, meta: dict[str, object]) -> str | None:
-    fl_ctx = authorize_ctx(DEPLOY, meta)
-    gate.handle_event(EventType.AUTHORIZE_COMMAND_CHECK, fl_ctx)
-    if fl_ctx.get_prop(FLContextKey.AUTHORIZATION_RESULT, True):
-        return None
-    return str(fl_ctx.get_prop(FLContextKey.AUTHORIZATION_REASON))
-
-
-def _events(site: object, job_id: str) -> list[str]:
-    return [r.event for r in site.audit.records() if r.job_id == job_id]  # type: ignore[attr-defined]
 
 
 def test_job_is_held_until_approved_then_released(tmp_path: Path) -> None:
@@ -56,18 +35,18 @@ def test_job_is_held_until_approved_then_released(tmp_path: Path) -> None:
     gate = ApprovalGate(context=context_for(site))
     meta = server_meta(make_job(tmp_path), "job-1")
 
-    assert _check(gate, meta) == g.BLOCK_AWAITING
+    assert gate_check(gate, meta) == g.BLOCK_AWAITING
     record = site.jobs.get("job-1")
     assert record.state is JobState.PENDING
     assert record.manifest.digest == mf.folder_digest(tmp_path / "ner-study" / "app")
     assert any(f.path == "config/config_fed_client.json" and f.content for f in record.manifest.files)
 
-    assert _check(gate, meta) == g.BLOCK_AWAITING  # the scheduler retries: still held, registered once
+    assert gate_check(gate, meta) == g.BLOCK_AWAITING  # the scheduler retries: still held, registered once
     site.jobs.approve("job-1", "dr.hansen", "reviewed the config")
-    assert _check(gate, meta) == g.BLOCK_AWAITING  # four eyes: one approval is not enough
+    assert gate_check(gate, meta) == g.BLOCK_AWAITING  # four eyes: one approval is not enough
     site.jobs.approve("job-1", "dr.larsen", "agree")
-    assert _check(gate, meta) is None
-    assert _events(site, "job-1").count(AuditEvent.JOB_PENDING.value) == 1
+    assert gate_check(gate, meta) is None
+    assert job_events(site, "job-1").count(AuditEvent.JOB_PENDING.value) == 1
 
 
 def test_rejected_denied_and_window_jobs_get_their_own_reasons(tmp_path: Path) -> None:
@@ -75,16 +54,16 @@ def test_rejected_denied_and_window_jobs_get_their_own_reasons(tmp_path: Path) -
     job = make_job(tmp_path)
 
     gate = ApprovalGate(context=context_for(site))
-    _check(gate, server_meta(job, "job-r"))
+    gate_check(gate, server_meta(job, "job-r"))
     site.jobs.reject("job-r", "dr.hansen", "not this study")
-    assert _check(gate, server_meta(job, "job-r")) == g.BLOCK_REJECTED
+    assert gate_check(gate, server_meta(job, "job-r")) == g.BLOCK_REJECTED
 
     denying = ApprovalGate(context=context_for(site, verdict=DENY))
-    assert _check(denying, server_meta(job, "job-d")) == g.BLOCK_DENIED
+    assert gate_check(denying, server_meta(job, "job-d")) == g.BLOCK_DENIED
     assert site.jobs.get("job-d").state is JobState.REFUSED
 
     windowed = ApprovalGate(context=context_for(site, verdict=WINDOW))
-    assert _check(windowed, server_meta(job, "job-w")) == g.BLOCK_AWAITING  # transient: stays reviewable
+    assert gate_check(windowed, server_meta(job, "job-w")) == g.BLOCK_AWAITING  # transient: stays reviewable
     assert site.jobs.get("job-w").state is JobState.PENDING
 
 
@@ -93,26 +72,26 @@ def test_approved_job_is_held_while_its_time_window_is_closed(tmp_path: Path) ->
     verdicts = {"now": DENY.__class__(True, (), policy_digest="p" * 64)}
     gate = ApprovalGate(context=context_for(site, verdict=lambda _m: verdicts["now"]))
     meta = server_meta(make_job(tmp_path), "job-1")
-    _check(gate, meta)
+    gate_check(gate, meta)
     site.jobs.approve("job-1", "dr.hansen", "ok")
     verdicts["now"] = WINDOW
-    assert _check(gate, meta) == g.BLOCK_WINDOW
+    assert gate_check(gate, meta) == g.BLOCK_WINDOW
     verdicts["now"] = DENY.__class__(True, (), policy_digest="p" * 64)
-    assert _check(gate, meta) is None
+    assert gate_check(gate, meta) is None
 
 
 def test_job_changed_after_review_is_refused(tmp_path: Path) -> None:
     site = new_site(tmp_path)
     gate = ApprovalGate(context=context_for(site))
     job = make_job(tmp_path)
-    _check(gate, server_meta(job, "job-1"))
+    gate_check(gate, server_meta(job, "job-1"))
     site.jobs.approve("job-1", "dr.hansen", "ok")
 
     (job / "app" / "config" / "config_fed_client.json").write_text('{"executors": []}')
     mf.embed_manifest(job)
-    assert _check(gate, server_meta(job, "job-1")) == g.BLOCK_CHANGED
+    assert gate_check(gate, server_meta(job, "job-1")) == g.BLOCK_CHANGED
     assert site.jobs.get("job-1").state is JobState.REFUSED
-    assert AuditEvent.JOB_CONFLICT.value in _events(site, "job-1")
+    assert AuditEvent.JOB_CONFLICT.value in job_events(site, "job-1")
 
 
 def test_job_without_manifest_is_held_not_registered(tmp_path: Path) -> None:
@@ -120,7 +99,7 @@ def test_job_without_manifest_is_held_not_registered(tmp_path: Path) -> None:
     gate = ApprovalGate(context=context_for(site))
     meta = server_meta(make_job(tmp_path), "job-1")
     del meta[mf.META_KEY]
-    assert _check(gate, meta) == g.BLOCK_NO_MANIFEST
+    assert gate_check(gate, meta) == g.BLOCK_NO_MANIFEST
     assert site.jobs.list_jobs() == []
 
 
@@ -129,15 +108,15 @@ def test_deploy_rechecks_pinned_meta(tmp_path: Path) -> None:
     gate = ApprovalGate(context=context_for(site))
     job = make_job(tmp_path)
     meta = server_meta(job, "job-1")
-    assert _deploy(gate, meta) == g.REFUSE_NOT_APPROVED  # never reviewed: no deploy
-    _check(gate, meta)
-    assert _deploy(gate, meta) == g.REFUSE_NOT_APPROVED  # pending: no deploy
+    assert gate_deploy(gate, meta) == g.REFUSE_NOT_APPROVED  # never reviewed: no deploy
+    gate_check(gate, meta)
+    assert gate_deploy(gate, meta) == g.REFUSE_NOT_APPROVED  # pending: no deploy
     site.jobs.approve("job-1", "dr.hansen", "ok")
 
-    assert _deploy(gate, server_meta(job, "job-1", schedule_count=7)) is None  # scheduler fields are not pinned
-    assert _deploy(gate, server_meta(job, "job-1", min_clients=1)) == g.REFUSE_META
+    assert gate_deploy(gate, server_meta(job, "job-1", schedule_count=7)) is None  # scheduler fields are not pinned
+    assert gate_deploy(gate, server_meta(job, "job-1", min_clients=1)) == g.REFUSE_META
     assert site.jobs.get("job-1").state is JobState.REFUSED
-    assert AuditEvent.DIGEST_MISMATCH.value in _events(site, "job-1")
+    assert AuditEvent.DIGEST_MISMATCH.value in job_events(site, "job-1")
 
 
 def test_validator_accepts_exact_bytes_and_marks_nothing_else(tmp_path: Path) -> None:
@@ -145,7 +124,7 @@ def test_validator_accepts_exact_bytes_and_marks_nothing_else(tmp_path: Path) ->
     context = context_for(site)
     gate, validator = ApprovalGate(context=context), DigestValidator(context=context)
     job = make_job(tmp_path)
-    _check(gate, server_meta(job, "job-1"))
+    gate_check(gate, server_meta(job, "job-1"))
 
     app_dir = deploy_app(job, tmp_path / "ws", "job-1")
     err, props = validator.validate(str(app_dir))
@@ -153,7 +132,7 @@ def test_validator_accepts_exact_bytes_and_marks_nothing_else(tmp_path: Path) ->
 
     site.jobs.approve("job-1", "dr.hansen", "ok")
     assert validator.validate(str(app_dir)) == ("", {})
-    assert AuditEvent.DIGEST_VERIFIED.value in _events(site, "job-1")
+    assert AuditEvent.DIGEST_VERIFIED.value in job_events(site, "job-1")
     gate.handle_event(EventType.AFTER_JOB_LAUNCH, _launch_ctx("job-1"))
     assert site.jobs.get("job-1").state is JobState.RUNNING
 
@@ -169,7 +148,7 @@ def test_validator_refuses_a_hidden_pyc_next_to_reviewed_code(tmp_path: Path) ->
     context = context_for(site)
     gate, validator = ApprovalGate(context=context), DigestValidator(context=context)
     job = make_job(tmp_path, extra_files={"custom/model.py": b"def forward(x):\n    return x\n"})
-    _check(gate, server_meta(job, "job-1"))
+    gate_check(gate, server_meta(job, "job-1"))
     site.jobs.approve("job-1", "dr.hansen", "reviewed model.py")
 
     app_dir = deploy_app(job, tmp_path / "ws", "job-1")
@@ -188,14 +167,14 @@ def test_validator_refuses_changed_bytes_and_audits(tmp_path: Path) -> None:
     context = context_for(site)
     gate, validator = ApprovalGate(context=context), DigestValidator(context=context)
     job = make_job(tmp_path, extra_files={"custom/model.py": b"def forward(x):\n    return x\n"})
-    _check(gate, server_meta(job, "job-1"))
+    gate_check(gate, server_meta(job, "job-1"))
     site.jobs.approve("job-1", "dr.hansen", "ok")
 
     app_dir = deploy_app(job, tmp_path / "ws", "job-1")
     (app_dir / "custom" / "model.py").write_text("import socket  # exfiltrate\n")
     assert validator.validate(str(app_dir)) == (g.REFUSE_DIGEST, {})
     assert site.jobs.get("job-1").state is JobState.REFUSED
-    assert AuditEvent.DIGEST_MISMATCH.value in _events(site, "job-1")
+    assert AuditEvent.DIGEST_MISMATCH.value in job_events(site, "job-1")
 
 
 class _StuckRegistry:
@@ -218,8 +197,8 @@ def test_handlers_never_block_longer_than_the_timeout(tmp_path: Path) -> None:
     job = make_job(tmp_path)
     try:
         started = time.monotonic()
-        assert _check(gate, server_meta(job, "job-1")) == g.BLOCK_BUSY
-        assert _deploy(gate, server_meta(job, "job-1")) == g.REFUSE_TIMEOUT
+        assert gate_check(gate, server_meta(job, "job-1")) == g.BLOCK_BUSY
+        assert gate_deploy(gate, server_meta(job, "job-1")) == g.REFUSE_TIMEOUT
         assert validator.validate(str(deploy_app(job, tmp_path / "ws", "job-1")))[0] == g.REFUSE_TIMEOUT
         assert time.monotonic() - started < 3.0
     finally:
@@ -233,7 +212,7 @@ def test_gate_errors_fail_closed(tmp_path: Path) -> None:
         raise RuntimeError("policy engine crashed")
 
     gate = ApprovalGate(context=context_for(site, verdict=broken))  # type: ignore[arg-type]
-    assert _check(gate, server_meta(make_job(tmp_path), "job-1")) == g.BLOCK_ERROR
+    assert gate_check(gate, server_meta(make_job(tmp_path), "job-1")) == g.BLOCK_ERROR
 
 
 def test_services_built_from_settings_judge_with_the_real_policy_engine(tmp_path: Path) -> None:
@@ -252,7 +231,7 @@ def test_services_built_from_settings_judge_with_the_real_policy_engine(tmp_path
         assert context.site_name == "site-oslo" and context.policy is not None
         gate = ApprovalGate(context=context)
         job = make_job(tmp_path, extra_files={"custom/model.py": b"import socket\n"})
-        assert _check(gate, server_meta(job, "job-1")) == g.BLOCK_DENIED  # byoc + network + no CDM records
+        assert gate_check(gate, server_meta(job, "job-1")) == g.BLOCK_DENIED  # byoc + network + no CDM records
         record = context.jobs.get("job-1")
         assert record.state is JobState.REFUSED
         assert {"job_kind", "local_records"} <= {r.rule for r in record.verdict.results if r.outcome.value == "deny"}

@@ -6,45 +6,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from nvflare.apis.event_type import EventType
-from nvflare.apis.fl_constant import FLContextKey
-
 from node.kit.meta import RESUME_META_KEY
 from node.site import gate as g
 from node.site.gate import ApprovalGate
 from node.site.resume import first_job_named
 from policies import manifest as mf
 from policies.contracts import JobState
-from tests.node.sitekit import CHECK, DEPLOY, authorize_ctx, context_for, ctx, make_job, new_site, server_meta
-
-
-def _check(gate: ApprovalGate, meta: dict[str, object]) -> str | None:
-    gate.handle_event(EventType.AUTHORIZE_COMMAND_CHECK, authorize_ctx(CHECK, meta))
-    fl_ctx = ctx(job_id=str(meta["job_id"]))
-    gate.handle_event(EventType.BEFORE_CHECK_RESOURCE_MANAGER, fl_ctx)
-    reason = fl_ctx.get_prop(FLContextKey.JOB_BLOCK_REASON)
-    return str(reason) if reason else None
-
-
-def _deploy(gate: ApprovalGate, meta: dict[str, object]) -> str | None:
-    fl_ctx = authorize_ctx(DEPLOY, meta)
-    gate.handle_event(EventType.AUTHORIZE_COMMAND_CHECK, fl_ctx)
-    if fl_ctx.get_prop(FLContextKey.AUTHORIZATION_RESULT, True):
-        return None
-    return str(fl_ctx.get_prop(FLContextKey.AUTHORIZATION_REASON))
-
-
-def _events(site: object, job_id: str) -> list[str]:
-    return [r.event for r in site.audit.records() if r.job_id == job_id]  # type: ignore[attr-defined]
+from tests.node.sitekit import context_for, gate_check, gate_deploy, job_events, make_job, new_site, server_meta
 
 
 def _approved_first_job(tmp_path: Path):  # type: ignore[no-untyped-def]
     site = new_site(tmp_path)
     gate = ApprovalGate(context=context_for(site))
     job = make_job(tmp_path)
-    assert _check(gate, server_meta(job, "job-1")) == g.BLOCK_AWAITING
+    assert gate_check(gate, server_meta(job, "job-1")) == g.BLOCK_AWAITING
     site.jobs.approve("job-1", "dr.hansen", "reviewed")
-    assert _check(gate, server_meta(job, "job-1")) is None
+    assert gate_check(gate, server_meta(job, "job-1")) is None
     site.jobs.mark_running("job-1")  # then the coordinator died
     return site, gate, job
 
@@ -52,9 +29,9 @@ def _approved_first_job(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_a_continued_study_runs_without_a_second_review(tmp_path: Path) -> None:
     site, gate, job = _approved_first_job(tmp_path)
     meta = {**server_meta(job, "job-2"), RESUME_META_KEY: "job-1"}
-    assert _check(gate, meta) is None  # released at once: nobody was asked again
-    assert _events(site, "job-2") == ["job:resumed"]
-    assert _deploy(gate, meta) is None  # the deploy re-check holds it to the same digest and pinned meta
+    assert gate_check(gate, meta) is None  # released at once: nobody was asked again
+    assert job_events(site, "job-2") == ["job:resumed"]
+    assert gate_deploy(gate, meta) is None  # the deploy re-check holds it to the same digest and pinned meta
     assert site.jobs.get("job-2").state is JobState.APPROVED
 
 
@@ -63,14 +40,14 @@ def test_a_continuation_with_changed_bytes_waits_for_review(tmp_path: Path) -> N
     (job / "app" / "config" / "extra.json").write_text(json.dumps({"local_epochs": 9}), encoding="utf-8")
     mf.embed_manifest(job)
     meta = {**server_meta(job, "job-2"), RESUME_META_KEY: "job-1"}
-    assert _check(gate, meta) == g.BLOCK_AWAITING
-    assert _events(site, "job-2") == ["job:pending", "job:resume_refused"]
+    assert gate_check(gate, meta) == g.BLOCK_AWAITING
+    assert job_events(site, "job-2") == ["job:pending", "job:resume_refused"]
 
 
 def test_a_continuation_with_changed_pinned_meta_waits_for_review(tmp_path: Path) -> None:
     site, gate, job = _approved_first_job(tmp_path)
     meta = {**server_meta(job, "job-2", min_clients=1), RESUME_META_KEY: "job-1"}
-    assert _check(gate, meta) == g.BLOCK_AWAITING
+    assert gate_check(gate, meta) == g.BLOCK_AWAITING
     assert site.jobs.get("job-2").state is JobState.PENDING
 
 
