@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,9 +70,22 @@ def _metavar(option: TyperOption, ctx: Any) -> str:
     return name
 
 
+_KEEP_LINES = re.compile(r"^\s*(?:[-*|>]|\d+[.)]\s|\x08)", re.MULTILINE)
+
+
+def _unwrapped(text: str) -> str:
+    """A docstring's paragraphs as single lines, so the terminal wraps them (Rich keeps the source's breaks);
+    a paragraph holding a list, a table or Click's ``\\b`` marker keeps its lines."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if _KEEP_LINES.search(p) else " ".join(p.split("\n")) for p in paragraphs)
+
+
 def _readable_help(root: Any) -> None:
-    """Give every parameter of the tree the metavariable its help shows (Typer's default is ``<bool>``/``<str>``)."""
+    """Give every parameter of the tree the metavariable its help shows (Typer's default is ``<bool>``/``<str>``),
+    and every command's help its paragraphs unwrapped."""
     for cmd in _commands(root):
+        if cmd.help:
+            cmd.help = _unwrapped(cmd.help)
         ctx = typer.Context(cmd)
         help_option = cmd.get_help_option(ctx)
         if help_option is not None:
