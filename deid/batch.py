@@ -4,6 +4,9 @@ Input lines: ``{"note_id","person_source_value","note_date","title","text","lang
 cannot be decoded, parsed or processed is quarantined (``invalid_utf8``, ``invalid_json``, ``missing_field``,
 ``empty_text``, ``too_large``, ``unsupported_language``, ``bad_annotation``, ``deid_failed``); nothing is
 dropped silently and nothing half-processed is returned. Logs carry counts and reasons, never text.
+
+``note_date`` moves by the patient's date offset, the same as every date in the patient's notes' text
+(:meth:`deid.engine.Deidentifier.date_shift_days`), so intervals between a patient's notes survive.
 """
 
 from __future__ import annotations
@@ -167,8 +170,12 @@ def process_line(deidentifier: Deidentifier, options: BatchOptions, line: int, r
     annotations = _annotations(obj.get("annotations"), len(text))
     if annotations is None:
         return _quarantine(line, note_id, "bad_annotation")
+    patient = obj["person_source_value"]
     try:
-        patient = obj["person_source_value"]
+        note_date += dt.timedelta(days=deidentifier.date_shift_days(patient))
+    except OverflowError:
+        return _quarantine(line, note_id, "invalid_note_date")
+    try:
         result = deidentifier.deidentify(text, lang, patient, options.operator)
         title = obj.get("title") if isinstance(obj.get("title"), str) else ""
         new_title = deidentifier.deidentify(title, lang, patient, options.operator).text if title else ""

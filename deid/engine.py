@@ -126,6 +126,11 @@ class Deidentifier:
             language=lang,
         )
 
+    def date_shift_days(self, patient: str) -> int:
+        """The number of days every date of ``patient`` moves (in the text and the note's own date): keyed with
+        the site secret, never zero, the same for all of the patient's notes."""
+        return Replacer("surrogate", self.key, patient, "en").shift_days
+
     def deidentify(self, text: str, lang: str, patient: str, operator: Operator | None = None) -> DeidResult:
         """``text`` with every PHI span replaced, and the offset map of the replacements."""
         phi = self.detect(text, lang)

@@ -80,6 +80,7 @@ class NotesLoadReport:
     updated: int = 0
     unchanged: int = 0
     nlp_rows: int = 0
+    dated_at_birth: int = 0
     quarantined: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -92,6 +93,7 @@ class NotesLoadReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "nlp_rows": self.nlp_rows,
+            "dated_at_birth": self.dated_at_birth,
             "quarantined": dict(self.quarantined),
         }
 
@@ -110,6 +112,14 @@ def _problem(note: DeidentifiedNote) -> str | None:
         if not label or len(label) > 1990:
             return "span_label_invalid"
     return None
+
+
+def _birth_date(year: int, month: int | None, day: int | None) -> date:
+    """The earliest date the PERSON row allows (a missing or impossible month or day counts from the year's start)."""
+    try:
+        return date(int(year), int(month or 1), int(day or 1))
+    except ValueError:
+        return date(int(year), 1, 1)
 
 
 def _present(conn: Connection, concept_id: int) -> int:
@@ -165,7 +175,9 @@ def _span(offset: str | None, lexical: str, modifiers: str | None) -> Span:
 def load_notes(engine: Engine, notes: Iterable[DeidentifiedNote], *, source: str = "notes") -> NotesLoadReport:
     """Upsert de-identified ``notes`` into NOTE and replace their gold NOTE_NLP rows, in one transaction.
 
-    ``source`` names the input (a file name, never content) in the quarantine records.
+    ``source`` names the input (a file name, never content) in the quarantine records. De-identification moved each
+    ``note_date`` by its patient's offset; one that now falls before the person's birth is dated on the birth date
+    (counted in ``dated_at_birth``), so the CDM stays plausible (OHDSI DQD ``plausibleAfterBirth``).
     """
     create_cdm(engine)
     report = NotesLoadReport()
@@ -177,9 +189,18 @@ def load_notes(engine: Engine, notes: Iterable[DeidentifiedNote], *, source: str
         encoding = _present(conn, ENCODING_UTF8)
         batch = list(notes)
         persons: dict[str, int] = {}
+        births: dict[str, date] = {}
         for chunk in _chunks(sorted({n.person_source_value for n in batch})):
-            stmt = select(Person.person_source_value, Person.person_id).where(Person.person_source_value.in_(chunk))
-            persons.update((str(psv), int(pid)) for psv, pid in conn.execute(stmt))
+            stmt = select(
+                Person.person_source_value,
+                Person.person_id,
+                Person.year_of_birth,
+                Person.month_of_birth,
+                Person.day_of_birth,
+            ).where(Person.person_source_value.in_(chunk))
+            for psv, pid, year, month, day in conn.execute(stmt):
+                persons[str(psv)] = int(pid)
+                births[str(psv)] = _birth_date(year, month, day)
         existing: dict[str, Any] = {}
         for chunk in _chunks(sorted({n.note_id for n in batch})):
             existing.update(
@@ -201,9 +222,13 @@ def load_notes(engine: Engine, notes: Iterable[DeidentifiedNote], *, source: str
                 reasons[reason] += 1
                 continue
             seen.add(note.note_id)
+            note_date = note.note_date
+            if note_date < births[note.person_source_value]:  # a newborn's note that the date shift moved back
+                note_date = births[note.person_source_value]
+                report.dated_at_birth += 1
             values = {
                 "person_id": persons[note.person_source_value],
-                "note_date": note.note_date,
+                "note_date": note_date,
                 "note_type_concept_id": NOTE_TYPE_EHR,
                 "note_class_concept_id": 0,
                 "note_title": note.title or None,
@@ -248,11 +273,12 @@ def load_notes(engine: Engine, notes: Iterable[DeidentifiedNote], *, source: str
         write_quarantine(conn, "notes", quarantine)
     report.quarantined = dict(sorted(reasons.items()))
     log.info(
-        "notes.loaded inserted=%d updated=%d unchanged=%d quarantined=%d",
+        "notes.loaded inserted=%d updated=%d unchanged=%d quarantined=%d dated_at_birth=%d",
         report.inserted,
         report.updated,
         report.unchanged,
         len(quarantine),
+        report.dated_at_birth,
     )
     return report
 

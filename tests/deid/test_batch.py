@@ -125,3 +125,24 @@ def test_two_worker_processes_keep_order_and_consistency(tmp_path: Path) -> None
 test_two_worker_processes_keep_order_and_consistency = pytest.mark.slow(
     test_two_worker_processes_keep_order_and_consistency
 )
+
+
+def test_note_date_moves_with_the_dates_in_its_text(deidentifier: Deidentifier) -> None:
+    """Issue 15: the note's own date is shifted by the same per-patient offset as the dates in its text, so the
+    interval between a patient's notes and the dates they mention survive; another patient moves differently."""
+    import datetime as dt
+
+    def note(note_id: str, patient: str, day: str) -> bytes:
+        text = f"Innlagt {dt.date.fromisoformat(day):%d.%m.%Y} med pneumoni. Hb 11,9."
+        obj = {"note_id": note_id, "person_source_value": patient, "note_date": day, "text": text, "lang": "nb"}
+        return json.dumps(obj).encode("utf-8")
+
+    lines = [(1, note("a", "p1", "2024-03-12")), (2, note("b", "p1", "2024-05-02")), (3, note("c", "p2", "2024-03-12"))]
+    a, b, c = (o for o in deidentify_lines(lines, OPTIONS, deidentifier=deidentifier))
+    assert isinstance(a, DeidentifiedRecord) and isinstance(b, DeidentifiedRecord) and isinstance(c, DeidentifiedRecord)
+    shift = a.note_date - dt.date(2024, 3, 12)
+    assert shift.days != 0 and shift.days == deidentifier.date_shift_days("p1")
+    assert b.note_date - a.note_date == dt.timedelta(days=51)  # the interval between the patient's notes
+    assert f"{a.note_date:%d.%m.%Y}" in a.text and "12.03.2024" not in a.text  # text and note_date agree
+    assert c.note_date - dt.date(2024, 3, 12) == dt.timedelta(days=deidentifier.date_shift_days("p2")) != shift
+    assert a.to_json()["note_date"] == a.note_date.isoformat()

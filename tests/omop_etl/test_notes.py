@@ -125,3 +125,18 @@ def test_language_and_encoding_concepts_come_from_the_vocabulary(engine: Engine)
     with engine.connect() as conn:
         note = conn.execute(select(Note)).one()
     assert (note.language_concept_id, note.encoding_concept_id) == (4180186, 32678)
+
+
+def test_note_shifted_before_birth_is_dated_on_the_birth_date_and_counted(engine: Engine) -> None:
+    """A de-identified newborn's note can move before the birth (the date shift goes up to a year back): the CDM
+    would fail DQD's plausibleAfterBirth, so the note is dated on the birth date and the load says how many."""
+    report = load_notes(
+        engine, [_note(note_id="early", note_date=date(1969, 6, 1)), _note(note_id="later", note_date=date(1970, 1, 2))]
+    )
+    assert (report.inserted, report.dated_at_birth) == (2, 1)
+    assert report.to_dict()["dated_at_birth"] == 1
+    with engine.connect() as conn:
+        dates = dict(conn.execute(select(Note.note_source_value, Note.note_date)).all())
+    assert dates == {"early": date(1970, 1, 1), "later": date(1970, 1, 2)}
+    again = load_notes(engine, [_note(note_id="early", note_date=date(1969, 6, 1))])
+    assert (again.unchanged, again.updated) == (1, 0)  # the same clamp: nothing to update

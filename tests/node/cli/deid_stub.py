@@ -22,6 +22,9 @@ class StubDeidentifier:
         at = text.find(NAME)
         return [] if at < 0 else [PhiSpan(at, at + len(NAME), Label.PERSON)]
 
+    def date_shift_days(self, patient: str) -> int:
+        return 7
+
     def deidentify(self, text: str, lang: str, patient: str, operator: Any = None) -> DeidResult:
         phi = self.detect(text, lang)
         if not phi:
