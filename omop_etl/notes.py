@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from omop_etl.cdm import Concept, Note, NoteNlp, Person, create_cdm
+from omop_etl.cdm import Concept, Death, Note, NoteNlp, Person, create_cdm
 from omop_etl.quarantine import QuarantineLog, write_quarantine
 
 log = logging.getLogger("fednode.omop_etl.notes")
@@ -80,7 +80,7 @@ class NotesLoadReport:
     updated: int = 0
     unchanged: int = 0
     nlp_rows: int = 0
-    dated_at_birth: int = 0
+    dates_clamped: int = 0
     quarantined: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -93,7 +93,7 @@ class NotesLoadReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "nlp_rows": self.nlp_rows,
-            "dated_at_birth": self.dated_at_birth,
+            "dates_clamped": self.dates_clamped,
             "quarantined": dict(self.quarantined),
         }
 
@@ -176,8 +176,9 @@ def load_notes(engine: Engine, notes: Iterable[DeidentifiedNote], *, source: str
     """Upsert de-identified ``notes`` into NOTE and replace their gold NOTE_NLP rows, in one transaction.
 
     ``source`` names the input (a file name, never content) in the quarantine records. De-identification moved each
-    ``note_date`` by its patient's offset; one that now falls before the person's birth is dated on the birth date
-    (counted in ``dated_at_birth``), so the CDM stays plausible (OHDSI DQD ``plausibleAfterBirth``).
+    ``note_date`` by its patient's offset (up to a year either way); one that now falls before the person's birth,
+    after the death or after today is dated on that bound (counted in ``dates_clamped``), so the CDM stays
+    plausible (OHDSI DQD ``plausibleAfterBirth``, ``plausibleBeforeDeath``, ``plausibleValueHigh``).
     """
     create_cdm(engine)
     report = NotesLoadReport()
@@ -189,7 +190,7 @@ def load_notes(engine: Engine, notes: Iterable[DeidentifiedNote], *, source: str
         encoding = _present(conn, ENCODING_UTF8)
         batch = list(notes)
         persons: dict[str, int] = {}
-        births: dict[str, date] = {}
+        lives: dict[str, tuple[date, date]] = {}
         for chunk in _chunks(sorted({n.person_source_value for n in batch})):
             stmt = select(
                 Person.person_source_value,
@@ -200,7 +201,13 @@ def load_notes(engine: Engine, notes: Iterable[DeidentifiedNote], *, source: str
             ).where(Person.person_source_value.in_(chunk))
             for psv, pid, year, month, day in conn.execute(stmt):
                 persons[str(psv)] = int(pid)
-                births[str(psv)] = _birth_date(year, month, day)
+                lives[str(psv)] = (_birth_date(year, month, day), today)
+            deaths = select(Person.person_source_value, Death.death_date).join(
+                Death, Death.person_id == Person.person_id
+            )
+            for psv, died in conn.execute(deaths.where(Person.person_source_value.in_(chunk))):
+                born, last = lives[str(psv)]
+                lives[str(psv)] = (born, max(born, min(last, died)))
         existing: dict[str, Any] = {}
         for chunk in _chunks(sorted({n.note_id for n in batch})):
             existing.update(
@@ -222,10 +229,9 @@ def load_notes(engine: Engine, notes: Iterable[DeidentifiedNote], *, source: str
                 reasons[reason] += 1
                 continue
             seen.add(note.note_id)
-            note_date = note.note_date
-            if note_date < births[note.person_source_value]:  # a newborn's note that the date shift moved back
-                note_date = births[note.person_source_value]
-                report.dated_at_birth += 1
+            born, last = lives[note.person_source_value]
+            note_date = min(max(note.note_date, born), last)  # the date shift may have moved it out of the life
+            report.dates_clamped += note_date != note.note_date
             values = {
                 "person_id": persons[note.person_source_value],
                 "note_date": note_date,
@@ -273,12 +279,12 @@ def load_notes(engine: Engine, notes: Iterable[DeidentifiedNote], *, source: str
         write_quarantine(conn, "notes", quarantine)
     report.quarantined = dict(sorted(reasons.items()))
     log.info(
-        "notes.loaded inserted=%d updated=%d unchanged=%d quarantined=%d dated_at_birth=%d",
+        "notes.loaded inserted=%d updated=%d unchanged=%d quarantined=%d dates_clamped=%d",
         report.inserted,
         report.updated,
         report.unchanged,
         len(quarantine),
-        report.dated_at_birth,
+        report.dates_clamped,
     )
     return report
 

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from omop_etl.cdm import Concept, Note, NoteNlp, Person, create_cdm
+from omop_etl.cdm import Concept, Death, Note, NoteNlp, Person, create_cdm
 from omop_etl.db import make_engine
 from omop_etl.notes import DeidentifiedNote, load_notes, read_gold_notes
 from omop_etl.quarantine import quarantine_table
+
+PERSON = {
+    "person_id": 7,
+    "gender_concept_id": 8532,
+    "year_of_birth": 1970,
+    "race_concept_id": 0,
+    "ethnicity_concept_id": 0,
+    "person_source_value": "p-1",
+}
 
 
 @pytest.fixture
@@ -19,19 +28,7 @@ def engine(tmp_path: Path) -> Engine:
     eng = make_engine(f"sqlite:///{tmp_path / 'omop.db'}")
     create_cdm(eng)
     with eng.begin() as conn:
-        conn.execute(
-            insert(Person),
-            [
-                {
-                    "person_id": 7,
-                    "gender_concept_id": 8532,
-                    "year_of_birth": 1970,
-                    "race_concept_id": 0,
-                    "ethnicity_concept_id": 0,
-                    "person_source_value": "p-1",
-                }
-            ],
-        )
+        conn.execute(insert(Person), [PERSON])
     return eng
 
 
@@ -127,16 +124,27 @@ def test_language_and_encoding_concepts_come_from_the_vocabulary(engine: Engine)
     assert (note.language_concept_id, note.encoding_concept_id) == (4180186, 32678)
 
 
-def test_note_shifted_before_birth_is_dated_on_the_birth_date_and_counted(engine: Engine) -> None:
-    """A de-identified newborn's note can move before the birth (the date shift goes up to a year back): the CDM
-    would fail DQD's plausibleAfterBirth, so the note is dated on the birth date and the load says how many."""
-    report = load_notes(
-        engine, [_note(note_id="early", note_date=date(1969, 6, 1)), _note(note_id="later", note_date=date(1970, 1, 2))]
-    )
-    assert (report.inserted, report.dated_at_birth) == (2, 1)
-    assert report.to_dict()["dated_at_birth"] == 1
+def test_note_shifted_out_of_the_life_is_dated_on_its_bound_and_counted(engine: Engine) -> None:
+    """The date shift moves a note up to a year either way: one before the birth, after the death or in the future
+    would fail DQD's plausibility checks, so it is dated on that bound and the load says how many."""
+    with engine.begin() as conn:
+        conn.execute(insert(Person), [{**PERSON, "person_id": 8, "person_source_value": "p-2"}])
+        conn.execute(insert(Death), [{"person_id": 8, "death_date": date(2020, 5, 1), "death_type_concept_id": 0}])
+    future = date.today() + timedelta(days=200)
+    notes = [
+        _note(note_id="early", note_date=date(1969, 6, 1)),
+        _note(note_id="later", note_date=date(1970, 1, 2)),
+        _note(note_id="future", note_date=future),
+        _note(note_id="dead", person_source_value="p-2", note_date=date(2020, 9, 1)),
+        _note(note_id="alive", person_source_value="p-2", note_date=date(2020, 4, 1)),
+    ]
+    report = load_notes(engine, notes)
+    assert (report.inserted, report.dates_clamped) == (5, 3)
+    assert report.to_dict()["dates_clamped"] == 3
     with engine.connect() as conn:
         dates = dict(conn.execute(select(Note.note_source_value, Note.note_date)).all())
-    assert dates == {"early": date(1970, 1, 1), "later": date(1970, 1, 2)}
+    assert dates["early"] == date(1970, 1, 1) and dates["later"] == date(1970, 1, 2)
+    assert date.today() - timedelta(days=1) <= dates["future"] <= date.today() + timedelta(days=1)
+    assert (dates["dead"], dates["alive"]) == (date(2020, 5, 1), date(2020, 4, 1))
     again = load_notes(engine, [_note(note_id="early", note_date=date(1969, 6, 1))])
     assert (again.unchanged, again.updated) == (1, 0)  # the same clamp: nothing to update
