@@ -210,6 +210,7 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("day_month_name", rf"{_L}{_D}(?:\.|st|nd|rd|th|:e|:a)?[ ]{_MN}(?:[ ]{_Y4})?(?![\w])"),
         ("month_name_day", rf"{_L}{_MN}[ ]{_D}(?:st|nd|rd|th)?,?[ ]{_Y4}(?![\w])"),
         ("month_name_year", rf"{_L}{_MN}[ ]{_Y4}(?![\w])"),
+        ("month_year", rf"{_L}(?:(?P<m>0?[1-9]|1[0-2])/|(?P<m>0[1-9]|1[0-2])[.\-]){_Y4}{_R}"),
         ("dotted_no_year", rf"{_L}{_D}\.(?P<m>0[1-9]|1[0-2])\.(?![\w.]|[,]\d)"),
         ("dotted_short", rf"{_L}{_D}\.(?P<m>[1-9])\.(?![\w.]|[,]\d)"),
         (
@@ -225,7 +226,16 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
 )
 
 _GUARDED = frozenset(
-    {"dotted_no_year", "dotted_short", "dotted_before_time", "slash_short", "compact", "range_dotted", "range_slash"}
+    {
+        "dotted_no_year",
+        "dotted_short",
+        "dotted_before_time",
+        "slash_short",
+        "compact",
+        "range_dotted",
+        "range_slash",
+        "month_year",
+    }
 )
 """Short forms that also read as a measurement (``K 4.8.``, ``BT 3/2``, ``1/2 tablett``): checked against the words
 around them by :func:`_plausible`."""
@@ -235,7 +245,7 @@ _MEASURE_BEFORE = regex.compile(
     r"score|ratio|dose|dosis|annos|doos|x|temp|puls|pulss|spo2|lactate|laktat|kalium|natrium|kreatinin|krea|"
     r"creatinine|glukose|glukos|glukoosi|glükoos|glucose|kaalium|laktaatti|potassium|sodium|calcium|magnesium|"
     r"phosphate|albumin|urea|haemoglobin|hemoglobin|hemoglobiin|ferritin|bilirubin|troponin|weight|vekt|vikt|vægt|"
-    r"paino|kaal)\.?:?[ ]*)$"
+    r"paino|kaal|titer|titre|titteri|tiiter|dilution|fortynning|spädning|fortynding|laimennos|lahjendus)\.?:?[ ]*)$"
 )
 _SCORE_BEFORE = regex.compile(
     rf"(?i:(?<![\w])(?:{'|'.join(regex.escape(w) for w in words('measure_words'))})\.?:?[ ]*)$"

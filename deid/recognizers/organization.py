@@ -6,6 +6,7 @@ A bare generic word (``sykehuset``, ``the hospital``) is not a name and stays.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any, ClassVar
 
 import regex
@@ -24,12 +25,14 @@ from deid.lexicon import (
     REGION_WORDS,
     SIGNATURE_CUES,
     TITLE_CUES,
+    cities,
     first_names,
+    last_names,
     stop_words,
 )
 from deid.recognizers._base import make_result, words_alternation
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
-from deid.wordlists import facility_at, words
+from deid.wordlists import facility_at, lower_set, words
 
 _FACILITY_START = regex.compile(r"(?i:" + words_alternation(words("facility_nouns")).replace("\\$", "") + ")")
 """A facility noun starting a word (``Folktandvården``, ``Jobcenter``, ``Hospice``): a name may follow it."""
@@ -68,7 +71,8 @@ _PREFIX_NOUNS = (
 _PERSON_CUES = frozenset(TITLE_CUES) | frozenset(KINSHIP_CUES) | frozenset(SIGNATURE_CUES)
 _CHAIN = regex.compile("(?i:" + "|".join(regex.escape(w) for w in CHAIN_STEMS) + ")")
 _SHORT = regex.compile(
-    rf"(?<![\w])(?:{'|'.join(HOSPITAL_SHORT_NAMES)})(?::?(?:iin|issa|ista|ssa|sta|in|n|ssä|stä))?(?![\w])"
+    rf"(?<![\w])(?:{words_alternation([*HOSPITAL_SHORT_NAMES, *words('hospital_short_names')])})"
+    r"(?::?(?:iin|issa|ista|ssa|sta|in|n|ssä|stä)|-(?:sse|st|s|i|il|ile|ilt|is|ist|isse|le|lt|l))?(?![\w])"
     r"(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]+(?![\w]))?"
 )
 _PHRASE = regex.compile(
@@ -94,7 +98,54 @@ _COMPOUND = regex.compile(
     r"(?P<phi>(?:\p{Lu}[\p{L}\-]*[ ])?\p{L}+-[ ](?:og|och)[ ]\p{L}+(?:[ ]\p{Lu}[\p{L}\-]*)?)(?![\w])"
 )
 """Scandinavian paired compounds (``Ekeberg bo- og servicesenter``, ``Vård- och omsorgsboendet Furuhöjden``)."""
+_PEOPLE_AND_PLACES = cities() | first_names() | last_names()
+_COMPANY_NAMES = regex.compile(
+    rf"(?<![\w&'’\-])(?P<name>{words_alternation([w for w in words('companies') if w not in _PEOPLE_AND_PLACES])})"
+    r"(?P<case>:?(?:ille|illa|illä|ilta|iltä|issa|issä|ista|istä|lla|llä|lle|lta|ltä|ssa|ssä|sta|stä|in|n|is|ist|ile"
+    r"|il|iga|s|st|le|l|lt|i))?(?![\w&'’\-])"
+)
+"""A well-known employer, insurer or chain named without a generic noun (``Kiwi``, ``Aviva``, ``Valmetilla``); one
+that is also a town or a person's name (``Nokia``, ``Ericsson``) is left to those recognizers."""
+_EMPLOYER_NOUNS = regex.compile(
+    r"(?<![\w])(?i:arbeidsgiver|arbeidsgjevar|arbetsgivare|arbejdsgiver|työnantaja|tööandja|employer|arbeidsplass"
+    r"|arbeidsstad|arbetsplats|arbejdsplads|työpaikka|työpaikkana|töökoht|töökohaks|workplace|place of work"
+    r"|forsikringsselskap|försäkringsbolag|forsikringsselskab|vakuutusyhtiö|kindlustusselts|kindlustusandja|insurer"
+    r"|insurance company|pensionsselskab|pensjonsselskap|pensionsbolag|eläkeyhtiö)"
+    rf"(?:en|et|n|ks|s|a|e|na)?[ ]*[:\-–]?[ ]+(?P<phi>{_CAPS})(?![\w])"
+)
+"""An employer or insurer after the noun that names it (``Arbeidsgiver: Kiwi Sandnes Øst``, ``työpaikka Valmet
+Rautpohja``, ``arbejdspladsen Danish Crown Horsens``)."""
+_OCCUPATION_AT = regex.compile(
+    rf"(?<=(?P<role>\p{{Ll}}+)[ ])(?:at|for|på|ved|hos|vid)[ ](?:the[ ])?(?P<phi>{_CAPS})(?![\w])"
+)
+_OCCUPATION = regex.compile(rf"(?:{words_alternation(words('occupations'))})(?:en|n|et|a|e)?$")
+"""An employer after an occupation and a preposition (``welder at Aker Solutions Egersund``, ``kassadame på Kiwi``)."""
+_OCCUPATION_CASE = regex.compile(
+    r"(?<![\w])\p{Ll}{3,}(?:jana|jänä|miehenä|naisena|ijana|öörinä|kkina|ja|jana|juhina|ina)"
+    r"[ ](?P<phi>(?:\p{Lu}[\p{L}\-]*[ ]){0,2}\p{Lu}[\p{L}\-]*?(?:lla|llä|ssa|ssä|is|us|as|es|s))(?![\w])"
+)
+"""Finnish and Estonian: an occupation (an agent noun, maybe in the essive) and an employer in a case form
+(``hitsaajana Valmetilla``, ``keevitaja BLRT Grupis``, ``bussijuhina Linnatranspordis``)."""
+_SERVICE = regex.compile(
+    r"(?<![\w])(?P<phi>\p{Lu}[\p{L}'’\-]*(?:[ ](?:\p{Lu}[\p{L}'’\-]*|and|&|of|for)){0,3}"
+    r"(?:[ ]\p{Ll}[\p{L}'’\-]*){0,3}?[ ](?i:service|services|unit|team|clinic|centre|center|department|ward|hub))"
+    r"(?:[ ](?:at|of)[ ](?:the[ ])?(?P<site>(?:St\.?[ ])?\p{Lu}[\p{L}'’\-]*(?:[ ]\p{Lu}[\p{L}'’\-]*){0,2}))?"
+    r"(?![\w])"
+)
+"""English services and departments: ``Ashford Memory Service``, ``Oslo speech therapy service``, ``the Memory
+Service at St Anne's``; generic words alone (``the Emergency Department``) are not a name."""
+_SERVICE_HEAD_RE = regex.compile(r"(?i:service|unit|team|clinic|centre|center|department|ward|hub)")
 _TRUSTS = regex.compile(rf"(?<![\w])(?:{'|'.join(regex.escape(n) for n in NAMED_HEALTH_TRUSTS)})(?![\w])")
+
+
+def _outermost(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """One result per name: a short name inside a longer one (``Haukeland`` in ``Haukeland universitetssjukehus``)
+    or found twice by two rules is the same name."""
+    out: list[RecognizerResult] = []
+    for r in sorted(results, key=lambda r: (r.start, -r.end)):
+        if not any(o.start <= r.start and r.end <= o.end for o in out):
+            out.append(r)
+    return out
 
 
 class HospitalRecognizer(LocalRecognizer):
@@ -123,6 +174,8 @@ class HospitalRecognizer(LocalRecognizer):
                 if not all(w in stop_words() or w in NOT_NAMES for w in found.group("phi").split(" ")):
                     # 0.9: "hos Vestas Lem" is an employer, not a person after the cue "hos"
                     out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.9))
+        out.extend(self._employers(text, toks))
+        out.extend(self._services(text))
         for found in _COMPOUND.finditer(text):
             words = found.group("phi").split(" ")
             if any(facility_at(w) >= 0 for w in words) and any(w[:1].isupper() for w in words):
@@ -193,6 +246,65 @@ class HospitalRecognizer(LocalRecognizer):
             if not named:
                 continue
             out.append(make_result(self, str(self.ENTITY), toks[start_index].start, toks[end_index].bare_end, 0.8))
+        return _outermost(out)
+
+    def _employers(self, text: str, toks: tuple[Token, ...]) -> list[RecognizerResult]:
+        """Employers and insurers named without a generic noun: a known name (with its site after it), after an
+        employer noun, or after an occupation and a preposition."""
+        out: list[RecognizerResult] = []
+        for found in _COMPANY_NAMES.finditer(text):
+            end = found.end()
+            if not found.group("case"):
+                # the site or branch after it ("Kiwi Sandnes Øst", "Danish Crown Horsens")
+                for tok in toks[bisect_left(toks, end, key=lambda t: t.start) :][:2]:
+                    if text[end : tok.start] != " " or not tok.is_cap or tok.bare in NOT_NAMES:
+                        break
+                    if tok.bare in stop_words() or tok.bare in first_names() or tok.start - found.end() > 24:
+                        break
+                    end = tok.bare_end
+            out.append(make_result(self, str(self.ENTITY), found.start(), end, 0.85))
+        patterns: tuple[regex.Pattern[str], ...] = (_EMPLOYER_NOUNS, _OCCUPATION_AT)
+        if self.supported_language in ("fi", "et"):
+            patterns += (_OCCUPATION_CASE,)
+        for pattern in patterns:
+            for found in pattern.finditer(text):
+                if pattern is _OCCUPATION_AT and _OCCUPATION.search(found.group("role")) is None:
+                    continue
+                words = found.group("phi").split(" ")
+                if words[0] in first_names() or words[0].lower().rstrip(".") in _PERSON_CUES:
+                    continue  # "nurse at Mrs Hall's", "arbeidsgiver Ola Nordmann": a person
+                if all(w in stop_words() or w in NOT_NAMES for w in words):
+                    continue
+                if len(words) == 1 and (words[0] in cities() or words[0] in NOT_NAMES):
+                    continue  # "lærer i Bergen", "nurse at Leeds": the place recognizer's
+                out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.85))
+        return out
+
+    def _services(self, text: str) -> list[RecognizerResult]:
+        """English services and departments named by a place or a proper name (see :data:`_SERVICE`)."""
+        out: list[RecognizerResult] = []
+        if self.supported_language != "en" or _SERVICE_HEAD_RE.search(text) is None:
+            return out
+        generic = lower_set("service_words")
+        for found in _SERVICE.finditer(text, overlapped=True):
+            words = found.group("phi").split(" ")
+            if any(w in stop_words() and w not in generic for w in words if w[:1].islower()):
+                continue  # "Discharged from the ward": a sentence, not a name
+            start = found.start("phi")
+            proper = False
+            for word in words:
+                if word[:1].isupper() and word.lower() not in generic and word not in stop_words():
+                    proper = word not in NOT_NAMES or word in cities()
+                    break
+                start += len(word) + 1
+            site = found.group("site")
+            if site is not None and (site.split(" ")[-1].lower() in generic or site in NOT_NAMES):
+                site = None
+            if proper:
+                out.append(make_result(self, str(self.ENTITY), start, found.end("site" if site else "phi"), 0.8))
+            elif site is not None:
+                first = found.start("phi")
+                out.append(make_result(self, str(self.ENTITY), first, found.end("site"), 0.8))
         return out
 
     def _acronym_names(self, text: str, toks: tuple[Token, ...]) -> list[RecognizerResult]:

@@ -44,11 +44,17 @@ _GENERIC_CUE = (
 """A word ending in a number word (``Rekv.nr.``, ``Pyyntönro``, ``Henvisnings-ID``), a number word after a word
 (``Uuringu nr``), or a case or request noun (``Ärende``, ``Case ref``)."""
 _REFERENCE = (
-    r"(?P<phi>(?:\p{Lu}[\p{Lu}\p{Ll}]{0,3}\d?[\- ])?\d[\d\-/]{3,14}\d|\p{Lu}{1,4}\d?[\-]?\d{5,12}"
+    r"(?P<phi>(?:\p{Lu}[\p{Lu}\p{Ll}]{0,3}\d?[\- /])?\d[\d\-/]{3,14}\d|\p{Lu}{1,4}\d?[\-/]?\d{5,12}"
     r"|(?:\p{Lu}{1,3}\d?[ ])?\d{3,4}(?:[ ]\d{3,4}){1,2})"
 )
 """A reference number: five or more digits, grouped by ``-`` or ``/``, maybe after a short upper-case prefix
-(``4471203``, ``2024/18830``, ``R-8812045``, ``SoL 44120/24``, ``RJ1-7740921``)."""
+(``4471203``, ``2024/18830``, ``R-8812045``, ``MEM/22871``, ``SoL 44120/24``, ``RJ1-7740921``)."""
+_STANDARD_PREFIXES = frozenset(
+    {"ISO", "EN", "IEC", "DIN", "NS", "SS", "DS", "SFS", "EVS", "BS", "ICD", "ATC", "NPU", "CE", "EAN", "GTIN", "LOT"}
+    | {"REF", "SN", "UDI", "NDC", "CAS", "PMID", "DOI", "HLA", "COVID", "SARS", "NCT", "RFC", "ISBN", "ISSN", "NOK"}
+    | {"SEK", "DKK", "EUR", "GBP", "USD", "MTK", "ICPC", "KVÅ", "NCSP", "NOMESCO", "SNOMED"}
+)
+"""Prefixes of standards, code systems, catalogue numbers and currencies: a number after one is not PHI."""
 _CUE_BEFORE = regex.compile(rf"(?<![\w]){_GENERIC_CUE}(?:[ ]\p{{Ll}}+){{0,2}}[ ]*[:#]?[ ]*$")
 """The cue, checked only in the few characters before a candidate number (scanning the whole note for cue words
 first would cost more than every other rule here together)."""
@@ -76,6 +82,13 @@ class RecordNumberRecognizer(RuleRecognizer):
             0.95,
         ),
         Rule(
+            # a letter prefix, a hyphen or slash and six or more digits is a reference of some office or insurer
+            # even without a cue ("policy AV-77314409"); five digits (a code "K-12345") need a cue
+            "prefixed_reference",
+            r"(?<![\w\-/.])(?P<phi>(?P<prefix>\p{Lu}{1,4})\d?[\-/]\d{6,10})(?![\w\-/]|[.,]\d)",
+            0.6,
+        ),
+        Rule(
             "generic_reference",
             rf"(?<=[ :#\t]){_REFERENCE}(?![\w\-/]|[.,]\d)",
             0.65,
@@ -87,6 +100,8 @@ class RecordNumberRecognizer(RuleRecognizer):
         value = text[start:end]
         if rule.name == "nhs_number":
             return rule.score if nhs.is_valid(value) else None
+        if rule.name == "prefixed_reference":
+            return None if match.group("prefix") in _STANDARD_PREFIXES else rule.score
         if rule.name == "generic_reference" and (
             sum(c.isdigit() for c in value) < 5
             or _CUE_BEFORE.search(text, max(0, start - 48), start) is None
