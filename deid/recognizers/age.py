@@ -14,6 +14,8 @@ _UNITS = (
     r"(?:år|års|årig|åring|årige|åriga|year|years|yr|yrs|y/o|yo|-year-old|vuotias|vuotiaan|vuotiaana|vuotta|"
     r"aastane|aastase|aastasel|aastat|v|a)"
 )
+_AFTER_BARE = r"(?=[:;)]|[.,](?!\d)|[ ]\(|[ ]?$|[ ]?\n)"
+"""What may follow a bare number read as an age: punctuation, a bracket, the end of the line (not a unit)."""
 _CUES = r"(?i:age|aged|alder|ålder|alderen|åldern|ikä|iältään|vanus|vanuses|years old)"
 
 
@@ -24,7 +26,15 @@ class AgeOver89Recognizer(RuleRecognizer):
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule("age_unit", rf"(?<![\w.,])(?P<phi>\d{{2,3}})(?:[ \-]?{_UNITS})(?![\w])", 0.85),
         Rule("age_cue", rf"{_CUES}[ ]*:?[ ]*(?P<phi>\d{{2,3}})(?![\w.,]\d|[\w])", 0.85),
-        Rule("age_after_name_comma", r"(?<=\p{Lu}\p{Ll}{2,},[ ])(?P<phi>\d{2,3})(?=,)", 0.7),
+        Rule("age_after_name_comma", rf"(?<=\p{{Lu}}\p{{Ll}}{{2,}},[ ])(?P<phi>\d{{2,3}}){_AFTER_BARE}", 0.7),
+        Rule(
+            "age_is",
+            r"(?<![\w])(?i:she|he|patient|pt|hun|han|hon|hän|ta|potilas|patsient)[ ](?i:is|was|er|var|är|on|oli)[ ]"
+            r"(?:(?i:now|nå|nu|nyt|nüüd)[ ])?(?P<phi>\d{2,3})(?![\w.,]\d|[\w])(?![ ]?(?:[%°/]|\p{Ll}{1,4}/))"
+            r"(?![ ](?i:mg|kg|g|mmol|cm|mm|ml|l|min|bpm|kpa|prosent|procent|percent|protsenti|prosenttia)(?![\w]))",
+            0.75,
+        ),
+        Rule("age_after_id", r"(?<=\d{4}[ ])\((?P<phi>\d{2,3})\)", 0.7),
         Rule("age_after_name", r"(?<=\p{Lu}\p{Ll}{2,}[ ])\((?P<phi>\d{2,3})\)", 0.7),
         Rule(
             "age_verb",

@@ -2,7 +2,8 @@
 
 ``DDMMYY-SSSS``: birth date and a serial number whose first digit with the year gives the century. The mod-11
 rule was dropped in 2007 (numbers without it are issued), so only the date is validated. Without the hyphen a
-10-digit run must also sit next to a CPR cue word, since so many other 10-digit numbers are date-valid.
+10-digit run counts next to a CPR cue word, or, in a Danish note (where clinicians often drop the hyphen and
+phone numbers have 8 digits), alone with a lower score than a cued reference number.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any, ClassVar
 
 from deid.labels import Label
 from deid.recognizers._base import Rule, RuleRecognizer, is_valid_date
+from deid.recognizers.phone import after_reference_cue
 
 
 def century(year2: int, seventh: int) -> int:
@@ -45,9 +47,12 @@ class DkCprRecognizer(RuleRecognizer):
             0.9,
             country="dk",
         ),
+        Rule("dk_cpr_plain", r"(?<![\w\-+/.,])(?P<phi>\d{10})(?![\w\-/]|[.,]\d)", 0.55, country="dk"),
     )
     CONTEXT: ClassVar[tuple[str, ...]] = ("cpr", "cpr-nr", "cpr-nummer", "personnummer")
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
-        """The rule's score when the date part is valid."""
+        """The rule's score when the date part is valid (a bare 10-digit run only in a Danish note)."""
+        if rule.name == "dk_cpr_plain" and (self.supported_language != "da" or after_reference_cue(text, start)):
+            return None
         return rule.score if is_valid(text[start:end]) else None

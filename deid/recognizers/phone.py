@@ -1,16 +1,23 @@
 """Telephone numbers of Norway, Sweden, Denmark, Finland and Estonia (national numbering plans: Nkom, PTS,
 Energistyrelsen, Traficom, TTJA), in international form (``+47``, ``0047``, ``(+358)``) or national groupings.
 
-National 8-digit Norwegian/Danish numbers written without spaces look like any other number, so they count only
-next to a phone cue word (``tlf``, ``tel``, ``puh``, ``mob``, ``gsm``, ...).
+National 8-digit Norwegian/Danish numbers written without spaces look like any other number: next to a phone cue
+word (``tlf``, ``tel``, ``puh``, ``mob``, ``gsm``, ...) they score high; alone, in a Norwegian, Danish or Estonian
+note, they score below a reference number's cue (so ``Rekv. 44018735`` stays an ID) and never when they read as a
+``YYYYMMDD`` date. Numbers written without separators or in British/Irish groupings (``0703318264``,
+``07903441285``, ``01206 577 213``, ``027 51884``) count when python-phonenumbers accepts them for one of the
+countries whose notes carry them.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import phonenumbers
+import regex
+
 from deid.labels import Label
-from deid.recognizers._base import Rule, RuleRecognizer
+from deid.recognizers._base import Rule, RuleRecognizer, is_valid_date
 
 _CC = r"(?:47|46|45|358|372)"
 _END = r"(?![\d])"
@@ -57,10 +64,69 @@ class NordicPhoneRecognizer(RuleRecognizer):
             0.7,
         ),
         Rule("uk_mobile", rf"{_START}(?P<phi>07\d{{3}}[ ]\d{{6}}){_END}", 0.6),
+        Rule("compact_trunk", rf"{_START}(?P<phi>0\d{{9}}){_END}", 0.6),
+        Rule("compact_uk", rf"{_START}(?P<phi>0\d{{10}}){_END}", 0.6),
+        Rule(
+            "grouped_trunk",
+            rf"{_START}(?P<phi>0\d{{4}}[ ]\d{{3}}[ ]\d{{3}}|0\d{{3}}[ ]\d{{3}}[ ]\d{{3,4}}|0\d{{2}}[ ]\d{{5,7}}"
+            rf"|0\d{{2}}[ ]\d{{3}}[ ]\d{{4}}){_END}",
+            0.6,
+        ),
+        Rule("compact_8", rf"{_START}(?P<phi>[2-9]\d{{7}}){_END}", 0.5),
+        Rule("ee_local", rf"{_START}(?P<phi>5\d{{6,7}}|[3-8][ ]\d{{3}}[ ]\d{{3}}){_END}", 0.5),
         Rule("cued", rf"(?<![\w]){CUES}\.?:?[ ]*(?:nr\.?[ ]*)?(?P<phi>\+?\d[\d \-()]{{5,16}}\d){_END}", 0.8),
     )
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
-        """Between 7 and 15 digits, as the numbering plans allow."""
-        digits = sum(c.isdigit() for c in text[start:end])
-        return rule.score if 7 <= digits <= 15 else None
+        """Between 7 and 15 digits, as the numbering plans allow; numbers without a cue or a country code must also
+        be valid in a country whose notes write them so (and, for 8 digits, in a note of that country)."""
+        digits = "".join(c for c in text[start:end] if c.isdigit())
+        if not 7 <= len(digits) <= 15:
+            return None
+        regions = _UNCUED_REGIONS.get(rule.name)
+        if regions is None:
+            return rule.score
+        if rule.name in _LANGUAGE_ONLY and self.supported_language not in _LANGUAGE_ONLY[rule.name]:
+            return None
+        if after_reference_cue(text, start):
+            return None
+        if len(digits) == 8 and is_valid_date(int(digits[:4]), int(digits[4:6]), int(digits[6:])):
+            return None
+        return rule.score if any(_valid(digits, r) for r in regions) else None
+
+
+_UNCUED_REGIONS = {
+    "compact_trunk": ("SE", "FI", "IE", "GB"),
+    "compact_uk": ("GB",),
+    "grouped_trunk": ("GB", "IE", "FI"),
+    "compact_8": ("NO", "DK"),
+    "ee_local": ("EE",),
+}
+"""Rules without a cue or a country code, and the countries whose numbering plan must accept the number."""
+_LANGUAGE_ONLY = {
+    "compact_8": frozenset({"nb", "da"}),
+    "ee_local": frozenset({"et"}),
+    "compact_uk": frozenset({"en"}),
+}
+"""Rules that count only in notes of these languages (eight bare digits are a phone number in Norway and
+Denmark, a reference number elsewhere; eleven starting with 0 a British number in English, an identifier's shape
+in a Nordic note)."""
+
+
+_REFERENCE_CUE = regex.compile(
+    r"(?<![\w])(?i:[\w\-]*(?:nr|nro|nummer|number|numero|numer|ordre|order|rekv|ref|id|kood|koodi|kod)|no|j)"
+    r"\.?:?[ ]*$"
+)
+
+
+def after_reference_cue(text: str, start: int) -> bool:
+    """Whether a number word or a reference cue (``ordrenr``, ``Rekv.``, ``ref``, ``ID``) comes right before
+    ``start``: a bare number there is a reference, not a phone number or an identifier."""
+    return _REFERENCE_CUE.search(text[max(0, start - 30) : start]) is not None
+
+
+def _valid(digits: str, region: str) -> bool:
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse(digits, region)))
+    except phonenumbers.NumberParseException:
+        return False

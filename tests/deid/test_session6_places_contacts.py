@@ -1,0 +1,83 @@
+"""Issue 15, session 6 (part K's weak kinds other than organisations, references and dates): phone numbers
+without separators or in British/Irish groupings, Danish CPR numbers without the hyphen, bare ages after a name,
+an identifier or "she is", street addresses with every country's designators and the town after them, places
+after movement words and in Finnish/Estonian case forms, and role words that are not names. Every case is written
+by hand with names, places and numbers not in the hand-written set, and carries a distractor that must stay.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from deid.engine import Deidentifier
+from tests.deid.test_handwritten_kinds import Case, _check
+
+PHONES: list[Case] = [
+    ("nb", "Datter Ragnhild nås på 41927735. Hb 12,4.", "41927735", "PHONE", "12,4"),
+    ("da", "Svar gives til hustruen, 28174463. INR 2,6.", "28174463", "PHONE", "2,6"),
+    ("sv", "Sonen Pelle, 0736118420, hämtar. CRP 31.", "0736118420", "PHONE", "CRP 31"),
+    ("fi", "Tytär Anu 0449172036 haluaa soiton. Hb 117.", "0449172036", "PHONE", "Hb 117"),
+    ("et", "Poeg Rein 53317820 helistab õhtul. Hb 128.", "53317820", "PHONE", "Hb 128"),
+    ("et", "Helistage jaoskonda 7 412 338. CRP 14.", "7 412 338", "PHONE", "CRP 14"),
+    ("en", "NOK niece Shona 07811234906. Hb 98 g/L.", "07811234906", "PHONE", "98 g/L"),
+    ("en", "Surgery line 01743 862 519. Na 131.", "01743 862 519", "PHONE", "Na 131"),
+    ("en", "Wife Orla on 021 4928837 at any time. eGFR 44.", "021 4928837", "PHONE", "eGFR 44"),
+    ("sv", "Remissnr 47719263 mottaget. Hb 131.", "", "PHONE", "Hb 131"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), PHONES)
+def test_phone_numbers_without_separators(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+def test_eight_bare_digits_outside_norway_and_denmark_or_a_date_are_no_phone(deidentifier: Deidentifier) -> None:
+    assert not [s for s in deidentifier.detect("Remissnr 47719263 mottaget.", "sv") if str(s.label) == "PHONE"]
+    assert not [s for s in deidentifier.detect("Prøve taget 20240611.", "da") if str(s.label) == "PHONE"]
+
+
+NATIONAL_IDS: list[Case] = [
+    ("da", "Vedr. Ejnar Toft, 2311471093, indlagt. Hb 7,1.", "2311471093", "NATIONAL_ID", "7,1"),
+    ("da", "Bente Vang (0604581262) ses igen. CRP 40.", "0604581262", "NATIONAL_ID", "CRP 40"),
+    ("da", "Journalnr. 4213771093 er ugyldig som CPR.", "", "NATIONAL_ID", ""),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), NATIONAL_IDS)
+def test_danish_cpr_without_hyphen(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+def test_bare_ten_digits_are_no_cpr_outside_danish_notes(deidentifier: Deidentifier) -> None:
+    text = "Kod 2311471093 i systemet."
+    assert not [s for s in deidentifier.detect(text, "sv") if str(s.label) == "NATIONAL_ID"]
+
+
+AGES: list[Case] = [
+    ("en", "Resident: Mrs Edith Pryce, 103 (party on Sunday). Hb 101.", "103", "AGE", "Hb 101"),
+    ("en", "She is 91, walks with a frame. BMI 21.", "91", "AGE", "BMI 21"),
+    ("sv", "Pat: Forsberg, Signe, 94. Hb 108.", "94", "AGE", "Hb 108"),
+    ("et", "Patsient: Laine Kallas, 96. Hb 99.", "96", "AGE", "Hb 99"),
+    ("fi", "Potilas Hilja Koski, 93: Hb 104.", "93", "AGE", "Hb 104"),
+    ("da", "Inger Bak, 1102291068 (95). Vægt 51,5 kg.", "95", "AGE", "51,5"),
+    ("nb", "Hun er 97 og bor alene. Na 129.", "97", "AGE", "Na 129"),
+    ("nb", "Pasient Lunde, 92,5 kg ved innleggelse.", "", "AGE", "92,5"),
+    ("en", "She is 95 % saturated on air.", "", "AGE", "95 %"),
+    ("en", "Hb 112 (95) last month.", "", "AGE", "(95)"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), AGES)
+def test_bare_ages_over_89(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+def test_eleven_digits_from_zero_in_a_nordic_note_are_no_phone(deidentifier: Deidentifier) -> None:
+    text = "Feil i 02028912345, rettet."
+    assert not [s for s in deidentifier.detect(text, "nb") if str(s.label) == "PHONE"]
