@@ -34,6 +34,8 @@ class _Common:
     data_dir: Path | None
     protocol: str = "standard"
     subword_labels: str = "first"
+    schedule: str = "constant"
+    head_lr: float | None = None
 
 
 def _model(cli: CliContext, common: _Common) -> str:
@@ -44,9 +46,11 @@ def _check_inputs(cli: CliContext, common: _Common) -> None:
     """The model and the data are there, before torch and transformers load (exit 4, nothing created)."""
     from node.local.inputs import check_data_dir, check_model_spec, check_out_dir
     from node.ml.algorithms import check_algorithm
-    from node.ml.experiments.config import check_protocol
+    from node.ml.experiments.config import OPTION_NAMES, check_protocol
+    from node.ml.fine_tuning import check_fine_tuning
 
     check_protocol(common.protocol, common.subword_labels)
+    check_fine_tuning(schedule=common.schedule, head_lr=common.head_lr, names=OPTION_NAMES)
     check_algorithm(common.aggregator, "--aggregator")
     check_out_dir(common.out)
     check_model_spec(_model(cli, common), "--model" if common.model else "fl.model_dir")
@@ -76,6 +80,8 @@ def _config(cli: CliContext, common: _Common) -> ExperimentConfig:
         data_dir=common.data_dir or DATA_DIR,
         protocol=common.protocol,
         subword_labels=common.subword_labels,
+        schedule=common.schedule,
+        head_lr=common.head_lr,
     )
 
 
@@ -121,7 +127,9 @@ _Epochs = Annotated[int, typer.Option("--local-epochs", min=1, metavar="N", help
 _Model = Annotated[
     str | None,
     typer.Option(
-        "--model", metavar="NAME|DIR", help="minilm, tiny or a local HF checkpoint folder (default: settings)."
+        "--model",
+        metavar="NAME|DIR",
+        help="minilm, tiny or a local HF checkpoint folder, +crf for a CRF output layer (default: settings).",
     ),
 ]
 _TrainLimit = Annotated[
@@ -163,9 +171,22 @@ _SubwordLabels = Annotated[
     str,
     typer.Option(
         "--subword-labels",
-        metavar="first|all",
-        help="flare-example only: label the first sub-word of each word (as the example) or every piece.",
+        metavar="first|all|continue",
+        help="first: label the first sub-word of each word; all (flare-example only): every piece; continue: "
+        "also train the later pieces as the word's continuation (scored on the first piece).",
     ),
+]
+_Schedule = Annotated[
+    str,
+    typer.Option(
+        "--schedule",
+        metavar="constant|linear",
+        help="Learning rate within each local training call: constant, or linear (10 % warm-up, then decay to 0).",
+    ),
+]
+_HeadLr = Annotated[
+    float | None,
+    typer.Option("--head-lr", metavar="RATE", help="Learning rate of the classifier and CRF (default: --lr)."),
 ]
 _Agg = Annotated[
     str, typer.Option("--aggregator", metavar="NAME", help="fedavg, fedprox, scaffold, median, trimmed_mean, ...")
@@ -198,6 +219,8 @@ def register(app: typer.Typer) -> None:
         data_dir: _DataDir = None,
         protocol: _Protocol = "standard",
         subword_labels: _SubwordLabels = "first",
+        schedule: _Schedule = "constant",
+        head_lr: _HeadLr = None,
     ) -> None:
         """Federated NER with 2, 4, 6 ... sites holding even shares, against a central baseline."""
         cli = get_ctx(ctx)
@@ -222,6 +245,8 @@ def register(app: typer.Typer) -> None:
                 data_dir,
                 protocol,
                 subword_labels,
+                schedule,
+                head_lr,
             )
             _check_inputs(cli, common)
             from node.ml.experiments import clients_configurations
@@ -250,6 +275,8 @@ def register(app: typer.Typer) -> None:
         data_dir: _DataDir = None,
         protocol: _Protocol = "standard",
         subword_labels: _SubwordLabels = "first",
+        schedule: _Schedule = "constant",
+        head_lr: _HeadLr = None,
     ) -> None:
         """Federated NER with skewed data shares between sites, against a central baseline."""
         cli = get_ctx(ctx)
@@ -274,6 +301,8 @@ def register(app: typer.Typer) -> None:
                 data_dir,
                 protocol,
                 subword_labels,
+                schedule,
+                head_lr,
             )
             _check_inputs(cli, common)
             from node.ml.experiments import imbalance_configurations

@@ -5,7 +5,8 @@ computes itself, from the same global model, on a small clean root set. The coor
 so its root set is public text: by default the first :data:`DEFAULT_ROOT_SIZE` sentences of the bundled
 NCBI-disease devel set (any CoNLL file at the coordinator works). It trains with the sites' model spec and
 training settings (``root_train``: the executor's ``local_epochs``, ``batch_size``, ``learning_rate``, ``seed``,
-``fedprox_mu``, ``max_steps``; the study puts the same values on both sides), seeded per round as the sites are.
+``fedprox_mu``, ``max_steps``, ``schedule``, ``head_lr``, ``subword_labels``; the study puts the same values on
+both sides), seeded per round as the sites are.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from fednode.bundled import bundled
 from fednode.errors import ConfigError
+from node.ml.fine_tuning import check_fine_tuning
 
 if TYPE_CHECKING:
     import torch
@@ -26,8 +28,19 @@ if TYPE_CHECKING:
 DEFAULT_ROOT_SIZE = 100
 DEFAULT_ROOT_SET = bundled("ncbi-disease", "devel.tsv")
 """The bundled NCBI-disease devel set (public sentences; package data of ``fednode``)."""
-ROOT_TRAIN_KEYS = ("local_epochs", "batch_size", "learning_rate", "seed", "fedprox_mu", "max_steps")
+ROOT_TRAIN_KEYS = (
+    "local_epochs",
+    "batch_size",
+    "learning_rate",
+    "seed",
+    "fedprox_mu",
+    "max_steps",
+    "schedule",
+    "head_lr",
+    "subword_labels",
+)
 """Executor arguments that shape local training: the root update uses the sites' values for each."""
+_ROOT_NAMES = {k: f"root_train {k}" for k in ("schedule", "head_lr", "subword_labels")}
 
 
 def root_train_args(executor_args: Mapping[str, Any]) -> dict[str, Any]:
@@ -43,6 +56,9 @@ def train_config(args: Mapping[str, Any]) -> TrainConfig:
     if unknown:
         raise ConfigError(f"root_train: unknown settings {unknown}; use {', '.join(ROOT_TRAIN_KEYS)}")
     max_steps = args.get("max_steps")
+    head_lr = args.get("head_lr")
+    fine = {"schedule": args.get("schedule", "constant"), "head_lr": head_lr}
+    check_fine_tuning(**fine, subword_labels=args.get("subword_labels", "first"), names=_ROOT_NAMES)
     return TrainConfig(
         epochs=int(args.get("local_epochs", 1)),
         batch_size=int(args.get("batch_size", 16)),
@@ -50,6 +66,9 @@ def train_config(args: Mapping[str, Any]) -> TrainConfig:
         seed=int(args.get("seed", 0)),
         fedprox_mu=float(args.get("fedprox_mu", 0.0)),
         max_steps=int(max_steps) if max_steps is not None else None,
+        schedule=str(args.get("schedule", "constant")),
+        head_lr=float(head_lr) if head_lr is not None else None,
+        subword_labels=str(args.get("subword_labels", "first")),
     )
 
 

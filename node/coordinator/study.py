@@ -27,6 +27,7 @@ from node.coordinator.credit import CreditConfig
 from node.coordinator.root_set import root_train_args
 from node.kit.crosssite import VALIDATE_TASK
 from node.kit.layout import COORDINATOR_PUBLIC_KEY, Federation
+from node.ml.fine_tuning import check_fine_tuning
 from node.ml.secagg import TASKS as SECAGG_TASKS
 from node.ml.secagg import study_refusal
 from policies.manifest import Declaration, embed_manifest
@@ -69,6 +70,10 @@ class StudySpec:
     learning_rate: float = 5e-5
     max_examples: int | None = None
     fedprox_mu: float = 0.0
+    schedule: str = "constant"
+    """Fine-tuning options at the sites (:mod:`node.ml.fine_tuning`); ``model_spec`` ending in ``+crf`` adds a CRF."""
+    head_lr: float | None = None
+    subword_labels: str = "first"
     seed: int = 0
     wait_after_min_s: int = 15
     round_timeout_s: int = 0
@@ -99,6 +104,9 @@ class StudySpec:
             raise ConfigError("a study needs at least one site")
         if self.rounds < 1:
             raise ConfigError("rounds must be at least 1")
+        check_fine_tuning(schedule=self.schedule, head_lr=self.head_lr, subword_labels=self.subword_labels)
+        extra = {k: self.executor_args[k] for k in ("schedule", "head_lr", "subword_labels") if k in self.executor_args}
+        check_fine_tuning(**extra, names={k: f"executor_args {k}" for k in extra})
         quorum = self.quorum
         if not 1 <= quorum <= len(self.sites):
             raise ConfigError(f"min_clients must be between 1 and {len(self.sites)}, got {quorum}")
@@ -187,6 +195,12 @@ def executor_args(spec: StudySpec) -> dict[str, Any]:
         args["max_examples"] = spec.max_examples
     if spec.fedprox_mu:
         args["fedprox_mu"] = spec.fedprox_mu
+    if spec.schedule != "constant":
+        args["schedule"] = spec.schedule
+    if spec.head_lr is not None:
+        args["head_lr"] = spec.head_lr
+    if spec.subword_labels != "first":
+        args["subword_labels"] = spec.subword_labels
     if spec.cross_site:
         args["validate_task"] = VALIDATE_TASK
     args.update(spec.executor_args)

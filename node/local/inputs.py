@@ -12,10 +12,12 @@ MODEL_NAMES = ("minilm", "tiny")
 
 
 def check_model_spec(spec: str, option: str = "--model") -> None:
-    """``minilm``, ``tiny`` or a Hugging Face checkpoint folder (one with a ``config.json``)."""
-    if spec in MODEL_NAMES:
+    """``minilm``, ``tiny`` or a Hugging Face checkpoint folder (one with a ``config.json``), each optionally
+    ending in ``+crf`` (a CRF output layer, :mod:`node.ml.ner.crf`)."""
+    base = spec.removesuffix("+crf")
+    if base in MODEL_NAMES:
         return
-    folder = Path(spec)
+    folder = Path(base)
     if not folder.is_dir():
         raise BadInputError(f"{option} {spec}: not a folder; use minilm, tiny or a local checkpoint folder")
     if not (folder / "config.json").is_file():

@@ -39,6 +39,7 @@ from nvflare.app_common.utils.fl_model_utils import FLModelUtils
 
 from fednode.errors import ConfigError, FednodeError
 from node.kit.meta import HEAD_META_KEY, RECEIPT_META_KEY
+from node.ml.fine_tuning import check_fine_tuning
 from node.ml.ner.dp import DpRun, HistoryEntry
 from node.ml.ner.encoding import EncodedDataset
 from node.ml.ner.model import NerModel, StateDict, load_ner_model
@@ -117,6 +118,8 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
         local_epochs, batch_size, learning_rate, seed, fedprox_mu: local training (``node.ml.ner.train.TrainConfig``).
         max_examples: use at most this many local examples (benchmarks, tests).
         max_steps: stop each round after this many optimiser steps (benchmarks, tests).
+        schedule, head_lr, subword_labels: fine-tuning options (``node.ml.fine_tuning``: ``constant``/``linear``,
+            the head's own learning rate, ``first``/``continue``); ``model_spec`` ending in ``+crf`` adds a CRF.
         task_name: the task this executor answers.
         validate_task: the cross-site evaluation task this executor also answers (``"validate"``; empty: none).
             With one, the site's held-back notes are left out of training (:mod:`node.site.validation`).
@@ -134,10 +137,15 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
         max_steps: int | None = None,
         task_name: str = "train",
         validate_task: str = "",
+        schedule: str = "constant",
+        head_lr: float | None = None,
+        subword_labels: str = "first",
         *,
         context: SiteContext | None = None,
     ) -> None:
         super().__init__()
+        names = {k: f"executor argument {k}" for k in ("schedule", "head_lr", "subword_labels")}
+        check_fine_tuning(schedule=schedule, head_lr=head_lr, subword_labels=subword_labels, names=names)
         self.model_spec = model_spec
         self.config = TrainConfig(
             epochs=local_epochs,
@@ -146,6 +154,9 @@ class NerExecutor(Executor, UsesSiteContext):  # type: ignore[misc]  # nvflare i
             seed=seed,
             fedprox_mu=fedprox_mu,
             max_steps=max_steps,
+            schedule=schedule,
+            head_lr=float(head_lr) if head_lr is not None else None,
+            subword_labels=subword_labels,
         )
         self.max_examples = max_examples
         self.task_name = task_name

@@ -8,6 +8,7 @@ from typing import Any
 
 from fednode.bundled import bundled
 from fednode.errors import ConfigError
+from node.ml.fine_tuning import check_fine_tuning
 
 DATA_DIR = bundled("ncbi-disease")
 """The bundled NCBI-disease corpus (package data of ``fednode``)."""
@@ -16,7 +17,12 @@ STANDARD = "standard"
 FLARE_EXAMPLE = "flare-example"
 PROTOCOLS: tuple[str, ...] = (STANDARD, FLARE_EXAMPLE)
 """The evaluation protocols (:mod:`node.ml.experiments.protocol`)."""
-SUBWORD_LABELS: tuple[str, ...] = ("first", "all")
+SUBWORD_LABELS: tuple[str, ...] = ("first", "all", "continue")
+"""``first``: the first piece of each word labelled; ``all`` (flare-example): every piece labelled and scored;
+``continue``: the later pieces trained as the word's continuation, scored on the first piece (either protocol)."""
+
+
+OPTION_NAMES = {"schedule": "--schedule", "head_lr": "--head-lr", "subword_labels": "--subword-labels"}
 
 
 def check_protocol(name: str, subword_labels: str = "first") -> None:
@@ -27,8 +33,10 @@ def check_protocol(name: str, subword_labels: str = "first") -> None:
         raise ConfigError(
             f"--subword-labels: unknown labelling {subword_labels!r}; use one of: {', '.join(SUBWORD_LABELS)}"
         )
-    if name == STANDARD and subword_labels != "first":
-        raise ConfigError("--subword-labels: the standard protocol labels the first sub-word of each word only")
+    if name == STANDARD and subword_labels == "all":
+        raise ConfigError(
+            "--subword-labels: the standard protocol scores the first sub-word of each word (first or continue)"
+        )
 
 
 @dataclass(frozen=True)
@@ -39,8 +47,10 @@ class ExperimentConfig:
     the first N training sentences before sharding; ``test_limit`` the first N test sentences (quick runs only:
     the reported figures use the whole standard test set). ``protocol`` is ``standard`` (official split,
     word-level scoring) or ``flare-example`` (NVIDIA FLARE's example: random 80/10/10 re-split, scored over
-    labelled sub-word positions); ``subword_labels`` ``all`` labels every sub-word piece (flare-example only).
-    See :mod:`node.ml.experiments.protocol`.
+    labelled sub-word positions); ``subword_labels`` ``all`` labels every sub-word piece (flare-example only),
+    ``continue`` trains the later pieces as the word's continuation (:mod:`node.ml.ner.subwords`). See
+    :mod:`node.ml.experiments.protocol`. ``schedule`` and ``head_lr`` shape each local training call
+    (:mod:`node.ml.fine_tuning`); the CRF output layer is part of ``model`` (``minilm+crf``).
     """
 
     rounds: int = 20
@@ -60,20 +70,28 @@ class ExperimentConfig:
     progress: bool = True
     protocol: str = "standard"
     subword_labels: str = "first"
+    schedule: str = "constant"
+    head_lr: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_protocol(self.protocol, self.subword_labels)
+        check_fine_tuning(schedule=self.schedule, head_lr=self.head_lr, names=OPTION_NAMES)
         if self.rounds < 1 or self.local_epochs < 1 or self.batch_size < 1:
             raise ConfigError("rounds, local_epochs and batch_size must be at least 1")
         if self.train_limit is not None and self.train_limit < 1:
             raise ConfigError("train_limit must be positive")
 
     @property
+    def train_subwords(self) -> str:
+        """The training sub-word labelling of :class:`node.ml.ner.TrainConfig` (``continue`` or ``first``)."""
+        return "continue" if self.subword_labels == "continue" else "first"
+
+    @property
     def learning_rate(self) -> float:
         if self.lr is not None:
             return self.lr
-        return 3e-3 if self.model == "tiny" else 5e-5
+        return 3e-3 if self.model.removesuffix("+crf") == "tiny" else 5e-5
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -39,13 +39,20 @@ def markdown_table(report: ExperimentReport) -> str:
     else:
         scored = (
             f"Protocol `{cfg.protocol}` (NVIDIA FLARE's example: seeded 80/10/10 re-split of all sentences, "
-            f"{cfg.subword_labels} sub-word(s) labelled, seqeval over labelled sub-word positions) on its test set"
+            f"{'all' if cfg.subword_labels == 'all' else 'first'} sub-word(s) labelled, seqeval over labelled "
+            "sub-word positions) on its test set"
         )
+    tuning = [
+        *(["schedule linear (warm-up, decay in each local call)"] if cfg.schedule == "linear" else []),
+        *([f"head lr {cfg.head_lr:g}"] if cfg.head_lr is not None else []),
+        *(["later sub-words trained as continuations"] if cfg.subword_labels == "continue" else []),
+    ]
     note = (
         f"{scored} ({report.data['test_sentences']} sentences, "
         f"{report.data['test_mentions']} mentions) after {cfg.rounds} round(s) x {cfg.local_epochs} local epoch(s); "
         f"central: {cfg.rounds * cfg.local_epochs} epoch(s) on the same {report.data['train_sentences']} training "
-        f"sentences. Model `{cfg.model}`, batch {cfg.batch_size}, lr {cfg.learning_rate:g}, "
+        f"sentences. Model `{cfg.model}`, batch {cfg.batch_size}, lr {cfg.learning_rate:g}"
+        f"{''.join(', ' + t for t in tuning)}, "
         f"aggregation `{cfg.aggregator}`, seed {cfg.seed}; {where}, torch {hw.get('torch')}; "
         f"{report.seconds / 60:.1f} min."
     )

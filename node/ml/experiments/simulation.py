@@ -110,6 +110,9 @@ def _train_config(config: ExperimentConfig, rnd: int, site: int) -> TrainConfig:
         fedprox_mu=config.fedprox_mu,
         seed=config.seed * 1_000_003 + rnd * 1_009 + site,
         bf16=config.bf16,
+        schedule=config.schedule,
+        head_lr=config.head_lr,
+        subword_labels=config.train_subwords,
     )
 
 
