@@ -9,8 +9,12 @@ import importlib
 from functools import cache
 from typing import Any, ClassVar
 
+import regex
+from presidio_analyzer import RecognizerResult
+
 from deid.labels import Label
-from deid.recognizers._base import Rule, RuleRecognizer, words_alternation
+from deid.lexicon import cities
+from deid.recognizers._base import Rule, RuleRecognizer, make_result, words_alternation
 
 _EXTRA_SUFFIXES = (
     "gate",
@@ -60,6 +64,7 @@ _EXTRA_SUFFIXES = (
     "põik",
     "väljak",
     "tee",
+    "iela",
 )
 _EN_SUFFIXES = (
     "Street",
@@ -79,7 +84,7 @@ _EN_SUFFIXES = (
     "Circle",
 )
 _UP = "A-ZÆØÅÄÖÕÜŠŽ"
-_STANDALONE = ("tn", "mnt", "pst", "gt.")
+_STANDALONE = ("tn", "mnt", "pst", "gt.", "iela")
 """Abbreviated street words that are words of their own (``Tamme tn``), never a name's ending (``Kolbotn``)."""
 _DESIGNATORS = (
     r"(?:,?[ ](?:(?i:lgh|lägenhet|leil|leilighet|bolignr|oppgang|trappa|tr|vån|våning|etg|etasje|as|asunto|rappu"
@@ -98,6 +103,61 @@ _ADDRESS_CUES = (
 )
 """Words before an address: after them a capitalised name with a house number is a street, even one without a
 street word (``bor på Fjellsiden 7``)."""
+
+
+_TAIL_DESIGNATOR = (
+    r",?[ ](?:H\d{4}|(?i:lgh|lägenhet|leil|leilighet)\.?[ ]?H?\d{3,4}|\d{1,2}[ ]?tr\.?(?:[ ](?:ög|bv|nb))?"
+    r"|(?:nb|bv|ög)|(?i:oppgang|uppg|uppgång|trapp|port|inngang|opgang|rappu)\.?[ ][A-Z]"
+    r"|(?i:vån|våning|plan|kerros|korrus)\.?[ ]\d{1,2}|\d{1,2}\.[ ]?(?:etg|etasje|etage|sal|th|tv|mf|krs|korrus)\.?"
+    r"|(?:st|kld?)\.?[ ]?(?:th|tv|mf)\.?|kld\.|st\.|(?i:korter|krt)\.?[ ]\d{1,4}"
+    r"|(?i:Flat|Apt|Apartment|Room|Unit|Block)\.?[ ][A-Z\d]{1,4})(?![\w])"
+)
+"""A flat, floor, entrance or staircase after a house number: Swedish ``3 tr``, ``lgh 1304``, ``1 tr ög``, ``nb``,
+Norwegian ``H0304``, ``oppgang A``, ``2. etg.``, Danish ``st.th.``, ``kld. tv.``, ``2. sal``, Estonian ``korter 6``,
+English ``Flat 2``, ``Block C``."""
+_CAP_WORD = r"\p{Lu}[\p{L}\-'’]*"
+_TAILS = regex.compile(
+    rf"(?P<designator>{_TAIL_DESIGNATOR})"
+    rf"|(?P<postal>,?[ ](?:(?:N|S|DK|FI|EE)-)?(?:\d{{3}}[ ]\d{{2}}|\d{{4,5}})[ ]{_CAP_WORD}(?:[ ](?:C|V|K|S|N|Ø))?"
+    r"(?![\w]))"
+    r"|(?P<lv>,[ ]LV-\d{4})(?![\w])"
+    rf"|(?P<county>,[ ]Co\.[ ]{_CAP_WORD}|,?[ ]Dublin[ ]\d{{1,2}}(?![\w]))"
+    r"|(?P<code>[ ](?:[A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-Z]{2}|[AC-FHKNPRTV-Y]\d{2}[ ][AC-FHKNPRTV-Y\d]{4})(?![\w]))"
+    rf"|(?P<unit>,[ ]{_CAP_WORD}[ ](?i:vald|küla|alevik|alev|vallas|kommun|kommune|sogn))(?![\w])"
+    rf"|(?P<town>,[ ](?P<word>{_CAP_WORD})(?:[ ](?P<word2>{_CAP_WORD}))?)(?![\w])"
+)
+"""What may follow a street address and belongs to it: a designator, a postal code and town, a Latvian ``LV-``
+code, an Irish county or Dublin district, a British postcode or Eircode, an Estonian rural unit, or a town."""
+_NEXT_IS_CODE = regex.compile(
+    r",?[ ](?:(?:\d{3}[ ]\d{2}|\d{4,5})[ ]\p{Lu}|Co\.[ ]|Dublin[ ]\d"
+    r"|\p{Lu}\p{L}*[ ](?:vald|küla|alevik)(?![\w])|[A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-Z]{2}(?![\w])|LV-\d"
+    r"|[AC-FHKNPRTV-Y]\d{2}[ ][AC-FHKNPRTV-Y\d]{4}(?![\w]))"
+)
+
+
+def _town_tail(text: str, m: regex.Match[str]) -> int:
+    """How much of a ``, Town`` tail belongs to the address: a known town, a county (``Harjumaa``), or any
+    capitalised word right before a postal code, a county or a postcode (``Skovby, 5400 Bogense``)."""
+    word, word2 = m.group("word"), m.group("word2")
+    if word2 is not None and (f"{word} {word2}" in cities() or _NEXT_IS_CODE.match(text, m.end())):
+        return int(m.end())
+    end = int(m.start("word")) + len(word)
+    if word in cities() or regex.search(r"\p{Ll}maa$", word) or _NEXT_IS_CODE.match(text, end):
+        return end
+    return -1
+
+
+def extend_address(text: str, end: int) -> int:
+    """The end of an address that starts before ``end``, taking every designator, code and town after it."""
+    for _ in range(8):
+        m = _TAILS.match(text, end)
+        if m is None:
+            break
+        new = _town_tail(text, m) if m.group("town") is not None else m.end()
+        if new <= end:
+            break
+        end = new
+    return end
 
 
 @cache
@@ -122,7 +182,11 @@ def _rules() -> tuple[Rule, ...]:
     cap = rf"[{_UP}][\w\-']*"
     postal = rf"(?:,?[ ](?:(?:N|S|DK|FI|EE)-)?(?:\d{{3}}[ ]\d{{2}}|\d{{4,5}})[ ]{cap}(?:[ ]{cap})?)?"
     number = rf"[ ]\d{{1,4}}(?:[ ]?[A-Za-z](?:[ ]\d{{1,3}})?(?![\w]))?(?:[ ]?-[ ]?\d{{1,4}})?{_DESIGNATORS}"
-    street = rf"(?:{cap}[ ]){{0,2}}(?:[{_UP}][\w\-]*(?i:{suffix})|(?i:{suffix})|(?<=[ ])(?:{standalone}))(?![\w])\.?"
+    street = (
+        rf"(?:(?:{cap}[ ]){{0,2}}(?:[{_UP}][\w\-]*(?i:{suffix})|(?i:{suffix})|(?<=[ ])(?:{standalone}))"
+        # a Finnish genitive before a lower-case compound street word: "Hervannan valtaväylä", "Kalevan puistotie"
+        rf"|{cap}n[ ]\p{{Ll}}+(?i:{suffix}))(?![\w])\.?"
+    )
     en_suffix = words_alternation(english_suffixes())
     apartment = r"(?:,?[ ](?:Apt\.|Suite)[ ]\d{1,4})?"
     en = rf"\d{{1,5}}[A-Za-z]?[ ](?:{cap}[ ]){{1,3}}(?:{en_suffix})(?![\w])\.?{apartment}"
@@ -131,8 +195,35 @@ def _rules() -> tuple[Rule, ...]:
     # a British postcode after the town (or alone): "Fareham PO16 7AB", "London E3 4DH"
     uk_postcode = rf"(?:,?[ ](?:{cap}(?:[ ]{cap})?[ ])?[A-Z]{{1,2}}\d[A-Z\d]?[ ]\d[A-Z]{{2}})"
     cued = rf"(?<![\w]){_ADDRESS_CUES}[ ]*:?[ ]*(?P<phi>{cap}(?:[ ][\w\-']+){{0,2}}{number}{postal})(?![\w])"
+    # "Rytterkær 5 st.th.", "Ekbacken 4, 2 tr", "Lindealléen 9 H0203": a house number with a designator is an
+    # address even when the street has no street word
+    name = r"\p{Lu}\p{Ll}[\p{L}\-']*"
+    designated = rf"(?<![\w])(?P<phi>{name}(?:[ ]{name})?[ ]\d{{1,4}}[A-Za-z]?(?:{_TAIL_DESIGNATOR})+)(?![\w])"
+    # "Kaevu 12-4, Valga", "Lepa 3 korter 9": an Estonian house and flat number before a town or a flat word
+    ee_flat = (
+        rf"(?<![\w])(?P<phi>{name}[ ]\d{{1,3}}(?:[ ]?-[ ]?\d{{1,4}}(?=,[ ](?:\d{{5}}[ ])?(?P<town>{cap}))"
+        r"|[ ](?i:korter|krt)\.?[ ]\d{1,4}))(?![\w])"
+    )
+    # a British postcode or an Irish Eircode closes an address that starts with a house or flat number
+    item = rf"(?:\d{{1,4}}[A-Za-z]?|{cap}\.?|of|upon|on|the|an|na)"
+    uk_end = r"(?:[A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-Z]{2}|[AC-FHKNPRTV-Y]\d{2}[ ]?[AC-FHKNPRTV-Y\d]{4})"
+    start = r"(?:\d{1,4}[A-Za-z]?|(?i:Flat|Apt\.?|Apartment|Room|Unit)[ ]\w{1,4})"
+    county = rf",[ ]Co\.[ ]{cap}"
+    uk_postcode_end = rf"(?<![\w/.\-])(?P<phi>{start},?(?:[ ]{item},?){{1,9}}(?:[ ]{uk_end}|(?<=\w){county}))(?![\w])"
+    # "Tehase 5, 79514 Rapla": a house number right before a postal code and a town
+    before_code = (
+        rf"(?<![\w])(?P<phi>{name}(?:[ ]{name})?[ ]\d{{1,4}}[A-Za-z]?)(?=,?[ ](?P<code>\d{{3}}[ ]\d{{2}}|\d{{4,5}})[ ]"
+    )
+    before_code += rf"(?P<town>{cap}))"
+    # "Oja talu, Viitina küla": an Estonian farm before its village or parish
+    ee_farm = rf"(?<![\w])(?P<phi>{name}[ ]talu)(?=,[ ]{cap}[ ](?:küla|vald|alevik))"
     return (
         Rule("nordic_street", rf"(?<![\w])(?P<phi>{street}{number}{postal})(?![\w]|[.,/]\d)", 0.9),
+        Rule("designated", designated, 0.8),
+        Rule("ee_flat", ee_flat, 0.75),
+        Rule("uk_postcode_end", uk_postcode_end, 0.8),
+        Rule("before_code", before_code, 0.75),
+        Rule("ee_farm", ee_farm, 0.75),
         Rule("cued_street", cued + r"(?![.,/]\d)", 0.9),
         Rule("english_street", rf"(?<![\w])(?P<phi>{en_prefix}{en}(?:{uk_postcode}|{postal}))(?![\w])", 0.85),
     )
@@ -148,6 +239,25 @@ class StreetAddressRecognizer(RuleRecognizer):
         super().__init__(supported_language=supported_language, rules=_rules())
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
-        """Reject a match whose first word is a lower-case street word alone (``vei 3`` in running text)."""
+        """Reject a match whose first word is a lower-case street word alone (``vei 3`` in running text), and an
+        Estonian house-flat number whose town is not known."""
         first = text[start:end].split(" ", 1)[0]
-        return rule.score if first[:1].isupper() or first[:1].isdigit() else None
+        if rule.name == "ee_flat" and match.group("town") is not None and match.group("town") not in cities():
+            return None
+        if rule.name == "before_code":
+            code = match.group("code")
+            if len(code) == 4 and 1900 <= int(code) <= 2099 and match.group("town") not in cities():
+                return None
+        return rule.score if first[:1].isupper() or first[:1].isdigit() or rule.name == "uk_postcode_end" else None
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        """Every address, extended over the designators, codes and towns that follow it."""
+        out = []
+        for r in super().analyze(text, entities, nlp_artifacts):
+            end = extend_address(text, r.end)
+            if end == r.end:
+                out.append(r)
+            else:
+                country = (r.recognition_metadata or {}).get("country", "")
+                out.append(make_result(self, r.entity_type, r.start, end, r.score, country))
+        return out

@@ -34,6 +34,8 @@ class PostalCodeRecognizer(RuleRecognizer):
         if town in cities():
             return 0.8
         could_be_year = len(code) == 4 and 1900 <= int(code) <= 2099
+        if len(town) <= 3 and town.isupper():
+            return None  # a unit after a dose (``5000 IE``, ``5000 TÜ``), not a town
         if could_be_year or town.lower() == town:
             return None
         return rule.score if match.group("prefix") or len(code) != 4 else 0.45

@@ -81,3 +81,79 @@ def test_bare_ages_over_89(
 def test_eleven_digits_from_zero_in_a_nordic_note_are_no_phone(deidentifier: Deidentifier) -> None:
     text = "Feil i 02028912345, rettet."
     assert not [s for s in deidentifier.detect(text, "nb") if str(s.label) == "PHONE"]
+
+
+ADDRESSES: list[Case] = [
+    (
+        "sv",
+        "Bor på Ängsvägen 7, 2 tr, lgh 1102, 722 14 Västerås. CRP 22.",
+        "Ängsvägen 7, 2 tr, lgh 1102, 722 14 Västerås",
+        "ADDRESS",
+        "CRP 22",
+    ),
+    (
+        "sv",
+        "Hemtjänst till Lönngatan 4 nb, 553 12 Jönköping. Hb 117.",
+        "Lönngatan 4 nb, 553 12 Jönköping",
+        "ADDRESS",
+        "Hb 117",
+    ),
+    ("nb", "Adr. Sagveien 9 B, H0201, 0459 Oslo. Hb 12,2.", "Sagveien 9 B, H0201, 0459 Oslo", "ADDRESS", "12,2"),
+    (
+        "nb",
+        "Bor i Kirkegata 3, oppgang C, 3. etg., 7600 Levanger.",
+        "Kirkegata 3, oppgang C, 3. etg., 7600 Levanger",
+        "ADDRESS",
+        "",
+    ),
+    ("da", "Ingen åbnede hos Ella (Mosevænget 12 kld. th.). INR 3,1.", "Mosevænget 12 kld. th.", "ADDRESS", "3,1"),
+    (
+        "da",
+        "Bor på Engtoften 4, Vester Aaby, 5700 Svendborg. CRP 9.",
+        "Engtoften 4, Vester Aaby, 5700 Svendborg",
+        "ADDRESS",
+        "CRP 9",
+    ),
+    ("fi", "Osoite Tapiolan puistotie 4 B 12, Espoo. Hb 132.", "Tapiolan puistotie 4 B 12, Espoo", "ADDRESS", "Hb 132"),
+    ("et", "Elab Kastani 14-7, Tartu, CRP 18.", "Kastani 14-7, Tartu", "ADDRESS", "CRP 18"),
+    (
+        "et",
+        "Väljakutse: Kase talu, Udriku küla, Kadrina vald. Hb 121.",
+        "Kase talu, Udriku küla, Kadrina vald",
+        "ADDRESS",
+        "Hb 121",
+    ),
+    ("et", "Tööõnnetus Veski 9, 90503 Haapsalu. Na 138.", "Veski 9, 90503 Haapsalu", "ADDRESS", "Na 138"),
+    (
+        "en",
+        "Lives at 9 Mill Brow, Flat 3, Kendal LA9 4QT. Na 134.",
+        "9 Mill Brow, Flat 3, Kendal LA9 4QT",
+        "ADDRESS",
+        "Na 134",
+    ),
+    (
+        "en",
+        "Home to Apt 5, The Granary, Naas, Co. Kildare. Hb 99.",
+        "Apt 5, The Granary, Naas, Co. Kildare",
+        "ADDRESS",
+        "Hb 99",
+    ),
+    ("en", "Address: 12 Rosemount, Athlone N37 X2W4. INR 2.8.", "12 Rosemount, Athlone N37 X2W4", "ADDRESS", "INR 2.8"),
+    (
+        "en",
+        "Seen at Latvian address Dzirnavu iela 40 - 3, Rīga, LV-1010. Hb 10.",
+        "Dzirnavu iela 40 - 3, Rīga, LV-1010",
+        "ADDRESS",
+        "Hb 10",
+    ),
+    ("da", "Dalteparin 5000 IE dagligt, Hb 6,9.", "", "ADDRESS", "5000 IE"),
+    ("nb", "Storgata 5, Pasienten var klar.", "Storgata 5", "ADDRESS", "Pasienten"),
+    ("en", "DOB 03/04/1950, of 7 Elm Close, Leeds LS6 2AB.", "7 Elm Close, Leeds LS6 2AB", "ADDRESS", ""),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), ADDRESSES)
+def test_addresses_with_designators_and_towns(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
