@@ -244,6 +244,8 @@ class StreetAddressRecognizer(RuleRecognizer):
         first = text[start:end].split(" ", 1)[0]
         if rule.name == "ee_flat" and match.group("town") is not None and match.group("town") not in cities():
             return None
+        if rule.name == "cued_street" and regex.search(r"[ ]\p{Ll}+[ ](?:19|20)\d\d(?!\d)", text[start:end]):
+            return None  # "bor i Jyderup siden 2016": a town and a year, no street
         if rule.name == "before_code":
             code = match.group("code")
             if len(code) == 4 and 1900 <= int(code) <= 2099 and match.group("town") not in cities():

@@ -39,6 +39,10 @@ def place_forms() -> dict[str, str]:
         forms[city] = city
         for ending in (*FINNISH_CASE_ENDINGS, *ESTONIAN_CASE_ENDINGS):
             forms.setdefault(city + ending, city)
+        if regex.search(r"[^aeiouyäöõü]$", city):
+            # Estonian genitive stem of a consonant-final town: Tallinn -> Tallinna, Tallinnas, Tallinnast
+            for ending in ("", *ESTONIAN_CASE_ENDINGS):
+                forms.setdefault(city + "a" + ending, city)
     for city, inflected in FINNISH_CITY_FORMS.items():
         for form in inflected:
             forms[form] = city
@@ -76,6 +80,42 @@ _LOCATIVE = regex.compile(r"^\p{Lu}\p{Ll}{3,}(?:ssa|ssä|sta|stä)$")
 not a name, it is a place, known to the gazetteer or not."""
 
 
+_PLACE_HEAD_CASE = regex.compile(
+    r"^\p{Lu}\p{Ll}{2,}(?:järve|joe|koske|nieme|mäe|lahde|salme|saare|vaara|vuore|ranna|lamme|linna|kylä|harju"
+    r"|kankaa|selä|vede|lehdo|kummu|numme|maa)(?:lla|llä|lta|ltä|lle|ssa|ssä|sta|stä|en)$"
+)
+"""A Finnish place by its head noun (``-järvi``, ``-joki``, ``-koski``, ``-niemi``, ``-mäki``, ``-lahti``, ...) in a
+local case: ``Siilinjärvellä``, ``Kauhajoella``, ``Valkeakoskelta``, ``Väinölänniemeltä``, ``Pieksämäellä``."""
+_FROM_PLACE = regex.compile(
+    r"(?<![\w])(?P<prep>fra|från|from)[ ](?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)"
+    r"(?![\w\-'’])(?![ ]?\d)"
+)
+"""``pensjonert snekker fra Vinstra``, ``visits from Hebden Bridge``: a capitalised word after "from" that no list
+explains away (a person, a country, a month, a facility) is where someone comes from."""
+_DEPARTMENT_ENDINGS = (
+    "ology",
+    "iatry",
+    "iatrics",
+    "ics",
+    "surgery",
+    "medicine",
+    "care",
+    "ward",
+    "team",
+    "clinic",
+    "practice",
+    "service",
+    "services",
+)
+"""English department and service words (``from Dermatology``, ``from Paediatrics``): no place."""
+_FROM_LANGUAGES = {"nb": ("fra",), "da": ("fra",), "sv": ("från",), "en": ("from",)}
+_AFTER_FACILITY = regex.compile(
+    r",[ ](?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)(?=[.,;:)]|[ ]?\n|$)"
+)
+"""``Äldreboendet Tallgården, Arvidsjaur.``: a capitalised word closing a clause after a facility's name and a
+comma is the facility's town."""
+
+
 _IN_PLACE = regex.compile(r"(?<![\w])(?P<prep>i|in)[ ](?P<phi>\p{Lu}\p{Ll}{2,}(?:[ \-]\p{Lu}\p{Ll}{2,})?)(?![\w\-'’])")
 """``i Sundbyberg``, ``in Wembley``: a capitalised word after the preposition "in" is a place (or, followed by a
 facility noun, part of an organisation's name)."""
@@ -94,13 +134,29 @@ def _next_word(text: str, end: int) -> str:
     return m.group(1) if m else ""
 
 
+@cache
+def world_countries() -> frozenset[str]:
+    """Country names of the world in English and the Nordic languages (Faker's tables) plus our own list."""
+    import importlib
+
+    out = set(COUNTRIES)
+    for locale in ("en_US", "sv_SE", "da_DK", "fi_FI", "no_NO"):
+        provider = importlib.import_module(f"faker.providers.address.{locale}").Provider
+        out.update(str(c) for c in getattr(provider, "countries", ()) if " " not in str(c))
+    return frozenset(out)
+
+
 def _is_country(word: str) -> bool:
     """A country name, also with a Finnish or Estonian case ending (``Soomes``, ``Ruotsissa``)."""
-    if word in COUNTRIES:
+    if word in world_countries():
         return True
     return any(
         word.endswith(e) and word[: -len(e)] in COUNTRIES for e in (*FINNISH_CASE_ENDINGS, *ESTONIAN_CASE_ENDINGS)
     )
+
+
+_AGENCY_ENDINGS = ("kassan", "verket", "myndigheten", "styrelsen", "nämnden", "tjänsten", "tjenesten", "etaten")
+"""Swedish and Norwegian agencies by their definite ending (``Försäkringskassan``, ``Skatteverket``): no place."""
 
 
 _PLACE = r"(?P<phi>\p{Lu}[\p{L}\-]+(?:[ ]\p{Lu}[\p{L}\-]+)?)"
@@ -123,6 +179,7 @@ class GazetteerLocationRecognizer(LocalRecognizer):
     def load(self) -> None:
         """Build the form table once per process."""
         place_forms()
+        world_countries()
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         """Every known town that is not the first word of a hospital's name."""
@@ -143,6 +200,8 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             cued.add(start)
             out.append(make_result(self, str(self.ENTITY), start, start + len(" ".join(words)), 0.75))
         out.extend(self._after_in(text, cued))
+        out.extend(self._after_from(text, cued))
+        out.extend(self._after_facility(text))
         for k, tok in enumerate(toks):
             word = tok.bare
             if self.supported_language == "fi" and word not in forms and tok.start not in cued:
@@ -161,9 +220,12 @@ class GazetteerLocationRecognizer(LocalRecognizer):
 
     @staticmethod
     def _unknown_locative(text: str, tok: Token) -> bool:
-        """A capitalised Finnish inessive or elative inside a sentence that is no name, eponym or facility."""
+        """A capitalised Finnish inessive or elative, or a place by its head noun in any local case, inside a
+        sentence, that is no name, eponym or facility."""
         word = tok.bare
-        if not tok.is_cap or _LOCATIVE.match(word) is None or sentence_initial(text, tok):
+        if not tok.is_cap or sentence_initial(text, tok):
+            return False
+        if _LOCATIVE.match(word) is None and _PLACE_HEAD_CASE.match(word) is None:
             return False
         stem = word[:-3]
         if word in stop_words() or _is_country(word) or facility_at(word) >= 0:
@@ -173,6 +235,46 @@ class GazetteerLocationRecognizer(LocalRecognizer):
         return not any(c in group for c in candidates for group in names) and not word.lower().endswith(
             MEDICAL_SUFFIXES
         )
+
+    @staticmethod
+    def _explained(word: str) -> bool:
+        """A capitalised word some list explains as no place: a name, country, month, eponym or stop word."""
+        if word in cities():
+            return False
+        if word in stop_words() or word in NOT_NAMES or _is_country(word) or word.lower() in _MONTHS_DAYS:
+            return True
+        if word in EPONYMS or word.lower().endswith(MEDICAL_SUFFIXES) or facility_at(word) >= 0:
+            return True
+        if word.lower().endswith(_DEPARTMENT_ENDINGS) or word.lower().endswith(_AGENCY_ENDINGS):
+            return True
+        return word in first_names() or word in last_names()
+
+    def _after_from(self, text: str, cued: set[int]) -> list[RecognizerResult]:
+        """Capitalised words after "from" (``fra Vinstra``, ``from Hebden Bridge``) that no list explains away."""
+        preps = _FROM_LANGUAGES.get(self.supported_language, ())
+        out: list[RecognizerResult] = []
+        for m in _FROM_PLACE.finditer(text, timeout=5.0):
+            if m.group("prep") not in preps or m.start("phi") in cued:
+                continue
+            words = m.group("phi").split(" ")
+            if self._explained(words[0]) or facility_at(_next_word(text, m.end("phi"))) >= 0:
+                continue
+            end = m.end("phi") if len(words) > 1 and not self._explained(words[1]) else m.start("phi") + len(words[0])
+            out.append(make_result(self, str(self.ENTITY), m.start("phi"), end, 0.55))
+        return out
+
+    def _after_facility(self, text: str) -> list[RecognizerResult]:
+        """A capitalised word after a facility's name and a comma, closing the clause (its town)."""
+        out: list[RecognizerResult] = []
+        for m in _AFTER_FACILITY.finditer(text, timeout=5.0):
+            before = regex.split(r"[ \n]+", text[max(0, m.start() - 60) : m.start()].strip())[-4:]
+            if not before or not any(facility_at(w.strip(".,()")) >= 0 for w in before):
+                continue
+            words = m.group("phi").split(" ")
+            if any(self._explained(w) for w in words):
+                continue
+            out.append(make_result(self, str(self.ENTITY), m.start("phi"), m.end("phi"), 0.55))
+        return out
 
     def _after_in(self, text: str, cued: set[int]) -> list[RecognizerResult]:
         """Capitalised words after "i" / "in" that no list explains away (not a month, eponym, country or name)."""

@@ -157,3 +157,27 @@ def test_addresses_with_designators_and_towns(
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
+
+
+PLACES: list[Case] = [
+    ("nb", "Ivar, pensjonert bonde fra Lesja, Hb 13,1.", "Lesja", "LOCATION", "13,1"),
+    ("da", "Bor i Tørring siden 2019, INR 2,2.", "Tørring", "LOCATION", "2019"),
+    ("sv", "Barnbarnet Elin från Tranemo hälsar på. CRP 8.", "Tranemo", "LOCATION", "CRP 8"),
+    ("sv", "Avled på Äldreboendet Björkhagen, Åsele.\nHb 101.", "Åsele", "LOCATION", "Hb 101"),
+    ("da", "Aflastning på Plejehjemmet Solbakken, Tarm, fra mandag.", "Tarm", "LOCATION", "mandag"),
+    ("en", "Her sister drives over from Market Drayton weekly. Na 139.", "Market Drayton", "LOCATION", "Na 139"),
+    ("fi", "Loukkaantui mökillä Pihlajavedellä, Hb 129.", "Pihlajavedellä", "LOCATION", "Hb 129"),
+    ("fi", "Haettu ambulanssilla Kolinummelta. CRP 41.", "Kolinummelta", "LOCATION", "CRP 41"),
+    ("et", "Tütar tuleb Tallinnast iga nädal. Hb 111.", "Tallinnast", "LOCATION", "Hb 111"),
+    ("sv", "Flyttade från Eritrea 2015, Hb 120.", "", "LOCATION", "Eritrea"),
+    ("en", "Referred from Rheumatology for review.", "", "LOCATION", "Rheumatology"),
+    ("sv", "Intyg begärt från Försäkringskassan.", "", "LOCATION", "Försäkringskassan"),
+    ("nb", "Hilsen fra Kari Nordmo, sykepleier.", "Kari Nordmo", "PERSON", ""),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), PLACES)
+def test_places_after_from_a_facility_and_in_case_forms(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
