@@ -207,9 +207,10 @@ def _rules() -> tuple[Rule, ...]:
     # a British postcode or an Irish Eircode closes an address that starts with a house or flat number
     item = rf"(?:\d{{1,4}}[A-Za-z]?|{cap}\.?|of|upon|on|the|an|na)"
     uk_end = r"(?:[A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-Z]{2}|[AC-FHKNPRTV-Y]\d{2}[ ]?[AC-FHKNPRTV-Y\d]{4})"
-    start = r"(?:\d{1,4}[A-Za-z]?|(?i:Flat|Apt\.?|Apartment|Room|Unit)[ ]\w{1,4})"
+    # a house number runs into its street ("14 Cotham Brow"); a flat may take a comma ("Flat 2, ...")
+    start = r"(?:\d{1,4}[A-Za-z]?|(?i:Flat|Apt\.?|Apartment|Room|Unit)[ ]\w{1,4},?)"
     county = rf",[ ]Co\.[ ]{cap}"
-    uk_postcode_end = rf"(?<![\w/.\-])(?P<phi>{start},?(?:[ ]{item},?){{1,9}}(?:[ ]{uk_end}|(?<=\w){county}))(?![\w])"
+    uk_postcode_end = rf"(?<![\w/.\-])(?P<phi>{start}(?:[ ]{item},?){{1,9}}(?:[ ]{uk_end}|(?<=\w){county}))(?![\w])"
     # "Tehase 5, 79514 Rapla": a house number right before a postal code and a town
     before_code = (
         rf"(?<![\w])(?P<phi>{name}(?:[ ]{name})?[ ]\d{{1,4}}[A-Za-z]?)(?=,?[ ](?P<code>\d{{3}}[ ]\d{{2}}|\d{{4,5}})[ ]"

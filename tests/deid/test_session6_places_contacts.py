@@ -181,3 +181,10 @@ def test_places_after_from_a_facility_and_in_case_forms(
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
+
+
+def test_an_age_before_a_care_home_is_no_house_number(deidentifier: Deidentifier) -> None:
+    text = "Re: Nora Keane, 97, Ard Mhuire, Room 4, Tubbercurry, Co. Sligo"
+    spans = {text[s.start : s.end]: str(s.label) for s in deidentifier.detect(text, "en")}
+    assert spans.get("97") == "AGE"
+    assert spans.get("Room 4, Tubbercurry, Co. Sligo") == "ADDRESS"
