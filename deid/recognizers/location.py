@@ -29,6 +29,7 @@ from deid.lexicon import (
 from deid.recognizers._base import make_result
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
 from deid.wordlists import facility_at, facility_regex
+from deid.wordlists import words as word_list
 
 
 @cache
@@ -50,6 +51,7 @@ def place_forms() -> dict[str, str]:
 
 
 _CASE_LANGUAGES = frozenset({"fi", "et"})
+_UNIT_WORDS = frozenset(word_list("unit_words"))
 _MONTHS_DAYS = frozenset(
     [
         "january",
@@ -192,6 +194,8 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             words = m.group("phi").split(" ")
             if words[0] in NOT_NAMES or words[0] in stop_words() or _is_country(words[0]):
                 continue
+            if words[0] in _UNIT_WORDS and regex.match(r"[ ]\d", text[m.start("phi") + len(words[0]) :]):
+                continue  # "moved to Ward 7": a part of the hospital
             if len(words) > 1 and (words[1] in NOT_NAMES or words[1] in stop_words() or facility_at(words[1]) >= 0):
                 words = words[:1]
             if facility_at(words[0]) >= 0 or facility_at(_next_word(text, m.end("phi"))) >= 0:

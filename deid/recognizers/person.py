@@ -33,6 +33,7 @@ from deid.lexicon import (
 from deid.recognizers._base import make_result
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
 from deid.wordlists import facility_at, lower_set, role_regex
+from deid.wordlists import words as word_list
 
 _CUES = (
     frozenset(TITLE_CUES)
@@ -59,6 +60,8 @@ _DOSE_AFTER = regex.compile(
 )
 """A dose within two words after a capitalised run: the run names a drug."""
 _MAX_WORDS = 4
+_UNIT_WORDS = frozenset(word_list("unit_words"))
+_NUMBER_NEXT = regex.compile(r"[ ]\d")
 
 
 def _is_eponym(word: str) -> bool:
@@ -72,6 +75,13 @@ def _is_role(word: str) -> bool:
     """A role or agent noun by its ending (``Biståndshandläggare``, ``jordemoder``, ``Edunvalvoja``)."""
     bare = word.rstrip(":.")
     return len(bare) >= 5 and role_regex().search(bare) is not None and not _hospitalish(bare)
+
+
+def role_not_name(word: str) -> bool:
+    """A role word (``Registrar``, ``Haematologist``) that no name list knows (``Lindqvist`` ends like a role)."""
+    if word in first_names() or word in last_names():
+        return False
+    return word.lower() in lower_set("role_words") or _is_role(word)
 
 
 def _hospitalish(word: str) -> bool:
@@ -274,6 +284,17 @@ class NameListPersonRecognizer(LocalRecognizer):
             return None
         if any(c.isdigit() for w in words for c in w):
             return None
+        if all(role_not_name(w) for w in words):
+            return None  # "Consultant Haematologist", "Specialist Registrar": a role after a title, no name
+        if (
+            len(words) == 1
+            and words[0] in _UNIT_WORDS
+            and _NUMBER_NEXT.match(text, run[-1].end)
+            and not self._cue_before(text, toks, i)
+        ):
+            return None  # "Ward 4", "Bay 2": a part of the hospital (but "Dr Ward 3 times")
+        if words[-1].lower().endswith(("nr", "nummer", "number")):
+            return None  # "Henvisningsnr": a reference number's cue
         firsts, lasts = first_names(), last_names()
         if self._cue_before(text, toks, i):
             return 0.9

@@ -22,10 +22,12 @@ from deid.lexicon import (
     TITLE_CUES,
 )
 from deid.recognizers._base import make_result
+from deid.recognizers.person import role_not_name
 from deid.wordlists import lower_set
 
 _MAP = {"PERSON": Label.PERSON, "GPE": Label.LOCATION, "LOC": Label.LOCATION, "FAC": Label.LOCATION}
 _DISEASE = frozenset(DISEASE_HEADS)
+_WEEKDAYS = frozenset({"Mon", "Tue", "Tues", "Wed", "Weds", "Thu", "Thur", "Thurs", "Fri", "Sat", "Sun"})
 _ROLE_WORDS = frozenset(KINSHIP_CUES) | frozenset(TITLE_CUES) | lower_set("kinship_extra")
 
 
@@ -41,6 +43,8 @@ def _keep(ent: Any) -> bool:
         return False
     if words[0].lower() in _ROLE_WORDS:
         return False  # "Niece's number ...": a kinship or title word read as a place
+    if role_not_name(words[-1]) or words[0] in _WEEKDAYS:
+        return False  # "Radiology Registrar", "Dialysis Nurse", "Tues 9 Jan"
     if len(words) == 1 and (len(words[0]) <= 3 or words[0].lower().endswith(MEDICAL_SUFFIXES)):
         return False  # gene and protein symbols (Rho, Tf, Rac) and disease or organism names
     if any(len(w) == 1 for w in words if w != "-"):

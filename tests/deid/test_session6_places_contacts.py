@@ -188,3 +188,22 @@ def test_an_age_before_a_care_home_is_no_house_number(deidentifier: Deidentifier
     spans = {text[s.start : s.end]: str(s.label) for s in deidentifier.detect(text, "en")}
     assert spans.get("97") == "AGE"
     assert spans.get("Room 4, Tubbercurry, Co. Sligo") == "ADDRESS"
+
+
+ROLES: list[Case] = [
+    ("en", "Reviewed by Dr P. Quayle, Consultant Nephrologist. Cr 188.", "P. Quayle", "PERSON", "Nephrologist"),
+    ("en", "Regards, L. Osei, Specialist Registrar, Neurology", "L. Osei", "PERSON", "Registrar"),
+    ("en", "Mr Tobin was moved to Ward 7, Hb 92 g/L.", "Tobin", "PERSON", "Ward 7"),
+    ("en", "Discussed with the Vascular Nurse on Tues 4 Mar.", "", "PERSON", "Vascular Nurse"),
+    ("sv", "Inlagd på avd 12, Sal 3. Kontakt ssk Maja Öberg.", "Maja Öberg", "PERSON", "Sal 3"),
+    ("sv", "Dr Almqvist ringde, CRP 25.", "Almqvist", "PERSON", "CRP 25"),
+    ("da", "Remissnummer 44820193, Henvisningsnr 55102. Lægen Ida Brink.", "Ida Brink", "PERSON", "Henvisningsnr"),
+    ("en", "Seen by Dr Bay 2 times this year.", "Bay", "PERSON", ""),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), ROLES)
+def test_role_and_unit_words_are_no_names(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
