@@ -177,10 +177,41 @@ _MONTHS: dict[str, tuple[tuple[str, ...], ...]] = {
     ),
 }
 
+_FI_STEMS = ("tammi", "helmi", "maalis", "huhti", "touko", "kesä", "heinä", "elo", "syys", "loka", "marras", "joulu")
+_MONTHS["fi"] = (
+    *_MONTHS["fi"],
+    *(tuple(f"{stem}kuu{case}" for stem in _FI_STEMS) for case in ("sta", "hun", "lta", "n", "ssa")),
+)
+"""Finnish months in the elative, illative, ablative, genitive (``toukokuusta 2023``, ``kesäkuuhun 2024``)."""
+_MONTHS["et"] = (
+    *_MONTHS["et"],
+    ("jaan", "veebr", "märts", "apr", "mai", "juuni", "juuli", "aug", "sept", "okt", "nov", "dets"),
+)
+
 
 def month_forms(lang: str) -> tuple[tuple[str, ...], ...]:
     """The month-name tables of a language (each a 12-tuple)."""
     return _MONTHS.get(lang, _MONTHS["en"])
+
+
+def _trie(forms: list[str]) -> str:
+    """A regex alternation of ``forms`` factored by common prefixes (``tammikuu(?:ta|ssa|sta)?``): the month
+    patterns try one branch per first letter instead of every form at every position."""
+    if not forms:
+        return ""
+    heads: dict[str, list[str]] = {}
+    ends = False
+    for form in forms:
+        if form:
+            heads.setdefault(form[0], []).append(form[1:])
+        else:
+            ends = True
+    branches = [regex.escape(h) + _trie(tails) if any(tails) else regex.escape(h) for h, tails in sorted(heads.items())]
+    for h, tails in heads.items():
+        if any(tails) and "" in tails:
+            branches[sorted(heads).index(h)] = regex.escape(h) + "(?:" + _trie([t for t in tails if t]) + ")?"
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return body if not ends else "(?:" + body + ")?"
 
 
 _FORM_INDEX: dict[str, tuple[int, tuple[str, ...]]] = {}
@@ -188,8 +219,20 @@ for _tables in _MONTHS.values():
     for _table in _tables:
         for _i, _name in enumerate(_table):
             _FORM_INDEX.setdefault(_name.lower(), (_i + 1, _table))
-_FORM_INDEX.setdefault("sept", _FORM_INDEX["sep"])  # "8th Sept": the four-letter English abbreviation
-_MONTH_ALT = "|".join(sorted(_FORM_INDEX, key=len, reverse=True))
+_FORM_INDEX["sept"] = _FORM_INDEX["sep"]  # "8th Sept": the four-letter English abbreviation
+_SEASONS = {
+    **dict.fromkeys(("spring", "våren", "våras", "foråret", "kevät", "keväällä", "keväänä", "kevad", "kevadel"), 4),
+    **dict.fromkeys(("summer", "sommaren", "sommeren", "sommer", "kesä", "kesällä", "suvi", "suvel"), 7),
+    **dict.fromkeys(("autumn", "fall", "hösten", "høsten", "efteråret", "syksy", "syksyllä", "sügis", "sügisel"), 10),
+    **dict.fromkeys(("winter", "vintern", "vinteren", "talvi", "talvella", "talv", "talvel"), 1),
+}
+"""Seasons, with the month that stands for them when a season and a year are shifted (``summer 2023``)."""
+_SEASON_ALT = _trie(sorted(_SEASONS))
+_EN_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_EN_MONTH_ABBREVIATIONS = "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
+
+
+_MONTH_ALT = _trie(sorted(_FORM_INDEX))
 
 _D = r"(?P<d>0?[1-9]|[12]\d|3[01])"
 _M = r"(?P<m>0?[1-9]|1[0-2])"
@@ -198,6 +241,8 @@ _Y4 = r"(?P<y>(?:1[89]|20)\d\d)"
 _Y = r"(?P<y>(?:1[89]|20)\d\d|\d\d)"
 _L = r"(?<![\w.,/\-])"
 _R = r"(?![\w/\-]|[.,]\d)"
+_END = r"(?![\w]|\.(?![ \n]|$)|[,]\d)"
+"""After a date ending in a dot: no word, no number, and a second dot only as the sentence's full stop (``9.4..``)."""
 
 PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
     (name, regex.compile(p))
@@ -209,10 +254,18 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("iso_dotted", rf"{_L}{_Y4}\.(?P<m>0[1-9]|1[0-2])\.(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
         ("day_month_name", rf"{_L}{_D}(?:\.|st|nd|rd|th|:e|:a)?[ ]{_MN}(?:[ ]{_Y4})?(?![\w])"),
         ("month_name_day", rf"{_L}{_MN}[ ]{_D}(?:st|nd|rd|th)?,?[ ]{_Y4}(?![\w])"),
-        ("month_name_year", rf"{_L}{_MN}[ ]{_Y4}(?![\w])"),
-        ("month_year", rf"{_L}(?:(?P<m>0?[1-9]|1[0-2])/|(?P<m>0[1-9]|1[0-2])[.\-]){_Y4}{_R}"),
-        ("dotted_no_year", rf"{_L}{_D}\.(?P<m>0[1-9]|1[0-2])\.(?![\w.]|[,]\d)"),
-        ("dotted_short", rf"{_L}{_D}\.(?P<m>[1-9])\.(?![\w.]|[,]\d)"),
+        ("month_name_year", rf"{_L}{_MN}(?:[ ]{_Y4}|[ ]?[\-–'’][ ]?(?P<y>\d\d))(?![\w/\-])"),
+        ("month_year", rf"{_L}(?P<m>0[1-9]|1[0-2]|[1-9](?=/))[/.\-]{_Y4}{_R}"),
+        ("dotted_no_year", rf"{_L}{_D}\.(?P<m>0[1-9]|1[0-2])\.{_END}"),
+        ("dotted_short", rf"{_L}{_D}\.(?P<m>[1-9])\.{_END}"),
+        ("dotted_two_digit", rf"{_L}(?P<d>0[1-9]|[12]\d|3[01])\.(?P<m>0[1-9]|1[0-2]){_R}"),
+        ("slash_us", rf"{_L}(?P<m>0?[1-9]|1[0-2])/(?P<d>1[3-9]|2\d|3[01]){_R}"),
+        (
+            "month_name_day_no_year",
+            rf"{_L}(?P<mn>{_EN_MONTHS}|{_EN_MONTH_ABBREVIATIONS})\.?[ ]{_D}(?:st|nd|rd|th)?{_R}",
+        ),
+        ("season_year", rf"{_L}(?P<season>(?i:{_SEASON_ALT}))[ ]{_Y4}(?![\w])"),
+        ("compact8", rf"{_L}(?P<y>(?:19|20)\d\d)(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
         (
             "dotted_before_time",
             rf"{_L}{_D}\.{_M}(?=[ ](?i:kl|klo|kell|at)\.?[ ]\d{{1,2}}(?:[.:]\d\d)?(?![\d.,]\d|[\d]))",
@@ -235,6 +288,10 @@ _GUARDED = frozenset(
         "range_dotted",
         "range_slash",
         "month_year",
+        "dotted_two_digit",
+        "slash_us",
+        "month_name_day_no_year",
+        "compact8",
     }
 )
 """Short forms that also read as a measurement (``K 4.8.``, ``BT 3/2``, ``1/2 tablett``): checked against the words
@@ -260,6 +317,23 @@ _MEASURE_AFTER = regex.compile(
 _EXAMINATIONS = frozenset(
     {
         "ekg",
+        "xr",
+        "opg",
+        "pta",
+        "pci",
+        "tavi",
+        "lscs",
+        "stemi",
+        "nstemi",
+        "edd",
+        "tt",
+        "rö",
+        "op",
+        "tee",
+        "tte",
+        "mdm",
+        "ogtt",
+        "pad",
         "ecg",
         "ekko",
         "eko",
@@ -302,7 +376,10 @@ def _plausible(text: str, start: int, end: int, fmt: str) -> bool:
         return True
     if words and before.endswith((" ", ": ")) and _ABBREVIATION.match(words[-1]) and words[-1] not in stop_words():
         return False
-    if fmt == "compact":  # six digits: only after a word, never inside a number list or after a number cue
+    if fmt in (
+        "compact",
+        "compact8",
+    ):  # six or eight digits: only after a word, never inside a number list or after a number cue
         return bool(words) and not words[-1].isdigit() and words[-1].lower() not in _NUMBER_CUES
     return True
 
@@ -345,7 +422,10 @@ def find_dates(text: str) -> Iterator[DateMatch]:
             if fmt in _GUARDED and not with_year and not _plausible(text, m.start(), m.end(), fmt):
                 continue
             groups = m.groupdict()
-            month = _FORM_INDEX[groups["mn"].lower()][0] if groups.get("mn") else int(groups["m"])
+            if groups.get("season"):
+                month = _SEASONS[groups["season"].lower()]
+            else:
+                month = _FORM_INDEX[groups["mn"].lower()][0] if groups.get("mn") else int(groups["m"])
             day = int(groups["d"]) if groups.get("d") else None
             year = _year(groups.get("y"))
             try:

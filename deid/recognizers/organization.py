@@ -292,9 +292,15 @@ class HospitalRecognizer(LocalRecognizer):
                 continue  # "Discharged from the ward": a sentence, not a name
             start = found.start("phi")
             proper = False
+            capitals = sum(w[:1].isupper() for w in words)
             for word in words:
                 if word[:1].isupper() and word.lower() not in generic and word not in stop_words():
-                    proper = word not in NOT_NAMES or word in cities()
+                    # an acronym ("ADHD clinic") or one capitalised word at a sentence start before a lower-case
+                    # head ("Travel clinic") is a kind of clinic; a place before one ("Bergen hand therapy service")
+                    # or a run of capitals ("Ashford Memory Service") names one
+                    proper = (word not in NOT_NAMES or word in cities()) and not word.isupper()
+                    if proper and capitals == 1 and word not in cities():
+                        proper = words[-1][:1].isupper() and not sentence_initial(text, Token(word, start, start))
                     break
                 start += len(word) + 1
             site = found.group("site")

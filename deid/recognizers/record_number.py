@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import regex
 from stdnum.gb import nhs
 
+from deid.dates import parse_one
 from deid.labels import Label
 from deid.recognizers._base import Rule, RuleRecognizer, words_alternation
 from deid.wordlists import words
@@ -24,7 +25,9 @@ _CUES = (
     r"saatekirja(?: nr| number)?|saatekiri|proovi(?: nr| number)?|proov|analüüsi nr|"
     r"referral(?: number| no\.?)?|requisition(?: number| no\.?)?|sample(?: number| no\.?| id)?|"
     r"specimen(?: number| no\.?)?|order(?: number| no\.?)|asianumero|diaarinumero|dnro|asiakasnumero|"
-    r"oppdrag(?:snr|snummer)?|uppdrag(?:snr|snummer)?|opgave(?:nr)?|tehtävä(?:numero)?|väljakutse|job|incident)"
+    r"oppdrag(?:snr|snummer)?|uppdrag(?:snr|snummer)?|opgave(?:nr)?|väljakutse|job|incident|"
+    r"chi(?: no\.?| number)?|ubrn|pas(?: no\.?| number)?|hospital (?:no\.?|number)|hosp\.? no\.?|crn|"
+    r"req\.?|request|viite|viitteellä|kaart|kaardi|saatekirjale|saatekirjaga|lähetteellä|lähetteen)"
 )
 
 
@@ -38,19 +41,19 @@ _NOT_CUES = (
 recognizers validate them; an invalid one is a distractor), batch and article numbers, rooms and beds."""
 _GENERIC_CUE = (
     rf"(?i:(?<![\w\-])(?!{_NOT_CUES}[\-. ]?{_NUMBER_WORD})"
-    rf"(?:[\p{{L}}][\p{{L}}.\-]*?[.\-]?|\p{{L}}{{2,}}[ ]){_NUMBER_WORD}\.?"
+    rf"(?:[\p{{L}}][\p{{L}}.\-]*?[.\-]?|\p{{L}}{{2,}}\.?[ ]){_NUMBER_WORD}\.?"
     rf"|(?:{words_alternation(words('reference_cues'))})\.?(?:[ ]{_NUMBER_WORD}\.?)?)"
 )
 """A word ending in a number word (``Rekv.nr.``, ``Pyyntönro``, ``Henvisnings-ID``), a number word after a word
 (``Uuringu nr``), or a case or request noun (``Ärende``, ``Case ref``)."""
 _REFERENCE = (
-    r"(?P<phi>(?:\p{Lu}[\p{Lu}\p{Ll}]{0,3}\d?[\- /])?\d[\d\-/]{3,14}\d|\p{Lu}{1,4}\d?[\-/]?\d{5,12}"
+    r"(?P<phi>(?:\p{Lu}[\p{Lu}\p{Ll}]{0,3}\d{0,2}[\- /])?\d[\d\-/]{3,14}\d|\p{Lu}{1,4}\d{0,2}[\-/]?\d{5,12}"
     r"|(?:\p{Lu}{1,3}\d?[ ])?\d{3,4}(?:[ ]\d{3,4}){1,2})"
 )
 """A reference number: five or more digits, grouped by ``-`` or ``/``, maybe after a short upper-case prefix
 (``4471203``, ``2024/18830``, ``R-8812045``, ``MEM/22871``, ``SoL 44120/24``, ``RJ1-7740921``)."""
 _STANDARD_PREFIXES = frozenset(
-    {"ISO", "EN", "IEC", "DIN", "NS", "SS", "DS", "SFS", "EVS", "BS", "ICD", "ATC", "NPU", "CE", "EAN", "GTIN", "LOT"}
+    {"ISO", "IEC", "DIN", "NS", "SS", "DS", "SFS", "EVS", "BS", "ICD", "ATC", "NPU", "CE", "EAN", "GTIN", "LOT"}
     | {"REF", "SN", "UDI", "NDC", "CAS", "PMID", "DOI", "HLA", "COVID", "SARS", "NCT", "RFC", "ISBN", "ISSN", "NOK"}
     | {"SEK", "DKK", "EUR", "GBP", "USD", "MTK", "ICPC", "KVÅ", "NCSP", "NOMESCO", "SNOMED"}
 )
@@ -60,9 +63,12 @@ _CUE_BEFORE = regex.compile(rf"(?<![\w]){_GENERIC_CUE}(?:[ ]\p{{Ll}}+){{0,2}}[ ]
 first would cost more than every other rule here together)."""
 
 
-_NATIONAL_SHAPE = regex.compile(r"^(?:\d{6}[\-+A]\d{3,4}[\dA-Z]?|(?:19|20)\d{6}[\-+]\d{4})$")
-"""A national identifier's shape (``DDMMYY-NNNN``, ``YYYYMMDD-NNNN``): checked, or left as a distractor, by the
-national-identifier recognizers, never taken as a reference number."""
+_NATIONAL_SHAPE = regex.compile(
+    r"^(?:\d\d(?:0[1-9]|1[0-2]|4[1-9]|5[0-2])\d\d[\-+A]\d{3,4}[\dA-Z]?|(?:19|20)\d{6}[\-+]\d{4})$"
+)
+"""A national identifier's shape (``DDMMYY-NNNN`` or ``YYMMDD-NNNN`` with a month in the middle, Norwegian H-numbers'
+month plus 40, ``YYYYMMDD-NNNN``): checked, or left as a distractor, by the national-identifier recognizers, never
+taken as a reference number; ``202409-48813`` (no month in it) is a reference."""
 
 
 class RecordNumberRecognizer(RuleRecognizer):
@@ -77,15 +83,22 @@ class RecordNumberRecognizer(RuleRecognizer):
             0.85,
         ),
         Rule(
+            # Finnish compounds ending in a task or identifier noun: "siirtotehtävä 5530178", "Y-tunnus 2719034-2"
+            "compound_cue",
+            r"(?i:tehtävä|tunnus)(?:numero)?[ ]*:?[ ]*(?P<phi>\d[\d\-]{4,12}\d)(?![\w\-/])",
+            0.8,
+        ),
+        Rule(
             "nhs_number",
             r"(?<![\w])(?:NHS|nhs)[ ]?(?i:number|no\.?|nr)?[ ]*:?[ ]*(?P<phi>\d{3}[ \-]?\d{3}[ \-]?\d{4})(?![\w\-])",
             0.95,
         ),
         Rule(
-            # a letter prefix, a hyphen or slash and six or more digits is a reference of some office or insurer
-            # even without a cue ("policy AV-77314409"); five digits (a code "K-12345") need a cue
+            # a letter prefix (maybe with a two-digit year), a hyphen or slash and six or more digits in all is a
+            # reference of some office, lab or insurer even without a cue ("policy AV-77314409", "PAD T23-44190",
+            # "HV-2024-3318"); five digits (a code "K-12345") need a cue
             "prefixed_reference",
-            r"(?<![\w\-/.])(?P<phi>(?P<prefix>\p{Lu}{1,4})\d?[\-/]\d{6,10})(?![\w\-/]|[.,]\d)",
+            r"(?<![\w\-/.])(?P<phi>(?P<prefix>\p{Lu}{1,4})\d{0,2}(?:[\-/]\d{2,10}){1,3})(?![\w\-/]|[.,]\d)",
             0.6,
         ),
         Rule(
@@ -100,8 +113,17 @@ class RecordNumberRecognizer(RuleRecognizer):
         value = text[start:end]
         if rule.name == "nhs_number":
             return rule.score if nhs.is_valid(value) else None
+        letters = regex.match(r"\p{Lu}*", value)
+        if letters is not None and letters.group(0) in _STANDARD_PREFIXES:
+            return None  # a trial, standard or code-system number ("NCT05511234", "ISO 15189"), not a person's
         if rule.name == "prefixed_reference":
-            return None if match.group("prefix") in _STANDARD_PREFIXES else rule.score
+            digits = sum(c.isdigit() for c in value)
+            last = len(regex.split(r"[\-/]", value)[-1])
+            return None if match.group("prefix") in _STANDARD_PREFIXES or digits < 6 or last < 3 else rule.score
+        if rule.name in ("cued_record", "compound_cue") and _NATIONAL_SHAPE.match(value) is not None:
+            return None  # "henkilötunnus 010190-123A": the national-identifier recognizers check it
+        if ("/" in value or "." in value) and parse_one(value) is not None:
+            return None  # "12/2024", "18/03/2024": a date, whatever the cue before it
         if rule.name == "generic_reference" and (
             sum(c.isdigit() for c in value) < 5
             or _CUE_BEFORE.search(text, max(0, start - 48), start) is None

@@ -121,7 +121,7 @@ def test_letter_prefixed_references(text: str, number: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Haigekassa kood K-12345.", "Standard ISO-151891 applies.", "Mask EN-146830 used.", "Pris NOK-1200000."],
+    ["Haigekassa kood K-12345.", "Standard ISO-151891 applies.", "Device IEC-606011 used.", "Pris NOK-1200000."],
 )
 def test_codes_and_standards_are_not_prefixed_references(text: str) -> None:
     assert RecordNumberRecognizer().analyze(text, []) == []
@@ -142,3 +142,57 @@ def test_first_names_after_more_kinship_words(
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
+
+
+SHORT_DATES: list[Case] = [
+    ("da", "Opereret 14.3.. Må belaste fuldt, Hb 6,1.", "14.3.", "DATE", "6,1"),
+    ("et", "Gastroskoopia 14.11: gastriit. CRP 12.", "14.11", "DATE", "CRP 12"),
+    ("nb", "Ekko 03.04 viste EF 45 %, Hb 13,1.", "03.04", "DATE", "EF 45 %"),
+    ("en", "XR 14/11: no fracture. Hb 131.", "14/11", "DATE", "Hb 131"),
+    ("en", "F/u 4/23 in clinic, BP 130/80.", "4/23", "DATE", "130/80"),
+    ("en", "Biopsy booked for Oct 12. CRP 8.", "Oct 12", "DATE", "CRP 8"),
+    ("en", "Rash since spring 2022, IgE 300.", "spring 2022", "DATE", "IgE 300"),
+    ("sv", "Debuterade hösten 2021, CRP 4.", "hösten 2021", "DATE", "CRP 4"),
+    ("fi", "Oireillut huhtikuusta 2022 alkaen, Hb 118.", "huhtikuusta 2022", "DATE", "Hb 118"),
+    ("et", "Ravi alates veebr 2023, Hb 120.", "veebr 2023", "DATE", "Hb 120"),
+    ("sv", "Sår sedan mars -23, HbA1c 60.", "mars -23", "DATE", "HbA1c 60"),
+    ("sv", "DT buk 20230914 utan anmärkning, Krea 88.", "20230914", "DATE", "88"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), SHORT_DATES)
+def test_short_dates_after_examinations_seasons_and_month_forms(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+@pytest.mark.parametrize(
+    "text", ["Visus 6/9 both eyes.", "Hb 10.02 today.", "Temp 38.05 in the evening.", "GCS 3/15.", "you may 5 mg"]
+)
+def test_values_and_scores_are_not_short_dates(text: str) -> None:
+    assert [text[f.start : f.end] for f in find_dates(text) if f.fmt != "slash_short"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("Biopsier sendt, patologinr. B23-55810.", "B23-55810"),
+        ("Histoloogia nr X24-20931 saadetud.", "X24-20931"),
+        ("Ilmoitus tehty, viite KL-2023-7710.", "KL-2023-7710"),
+        ("CHI no. 0101425566 on the letter.", "0101425566"),
+        ("Sent (req. 6610247) today.", "6610247"),
+        ("Henv. nr. 558031 mottatt.", "558031"),
+        ("Sagen, j.nr. 202311-55012, er lukket.", "202311-55012"),
+    ],
+)
+def test_references_with_a_year_prefix_or_an_abbreviated_cue(text: str, number: str) -> None:
+    results = RecordNumberRecognizer().analyze(text, [])
+    assert [text[r.start : r.end] for r in results] == [number]
+
+
+@pytest.mark.parametrize(
+    "text", ["Next visit 11/2024 at the GP.", "Trial NCT04455123 arm B.", "Henkilötunnus 010190-123A (invalid)."]
+)
+def test_dates_trial_numbers_and_national_shapes_are_not_references(text: str) -> None:
+    assert RecordNumberRecognizer().analyze(text, []) == []
