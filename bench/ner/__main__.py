@@ -1,17 +1,20 @@
-"""``python -m bench.ner [--full] [--only baseline,crf,...] [--device cuda]``: NER model options vs the baseline.
+"""``python -m bench.ner [--size quick|cpu|full] [--only baseline,crf,...] [--device cuda]``: NER model options.
 
 Each option of the model and its training (:mod:`node.ml.ner.crf`, :mod:`node.ml.ner.schedule`,
 :mod:`node.ml.ner.subwords`, :mod:`node.ml.ner.adapt`) is trained centrally alone, with the baseline's seed, data
 and step budget, and scored with the standard protocol (official split, first sub-word, word-level entity
 seqeval on the whole NCBI-disease test set). ``all`` combines every option, ``best`` the options that beat the
-baseline alone; ``fed-*`` trains those federated (FedAvg, even shards, the same budget of passes over the data).
-Writes ``ner_model.json``, ``ner_model.md`` and ``ner_model_f1.png``; ``ner_model.runs.json`` keeps finished
-runs so ``--only`` runs add up (a changed size starts over).
+baseline alone; ``fed-*`` trains those federated (FedAvg, even shards, the same budget of passes over the data);
+``fed-crf@4`` uses 4 even sites, ``fed-crf@90-10`` two sites holding 90 % and 10 %.
+Writes ``ner_model.json``, ``ner_model.md`` and ``ner_model_f1.png`` (one section a size); ``ner_model.runs.json``
+keeps finished runs of each size so ``--only`` runs add up (a changed size definition starts that size over).
 
-Quick size (default, sized for a 2-core CPU shared by several people): the first 500 training sentences, 90
+``quick`` (default, sized for a 2-core CPU shared by several people): the first 500 training sentences, 90
 steps of 16 (3 epochs), devel = the first 150 devel sentences, MLM adaptation 40 steps of 32 on the train+devel
 words.
-``--full``: every training sentence, 20 epochs, the whole devel set, 2,000 adaptation steps (a GPU).
+``cpu``: every training sentence, 4 epochs, the whole devel set, 300 adaptation steps; federated rounds of a
+quarter of a local epoch (16 rounds), so sites average as often as a 2-core CPU affords.
+``full`` (``--full``): every training sentence, 20 epochs, the whole devel set, 2,000 adaptation steps (a GPU).
 """
 
 from __future__ import annotations
@@ -50,15 +53,28 @@ class Size:
     tuned_lr: float = 1e-4
     head_lr: float = 1e-3
     patience: int = 3
+    rounds_per_epoch: int = 1
 
 
 QUICK = Size(train_limit=500, steps=90, epochs=3, devel_limit=150, eval_every=30, adapt_steps=40, sites=2)
+CPU = Size(
+    train_limit=None,
+    steps=None,
+    epochs=4,
+    devel_limit=None,
+    eval_every=170,
+    adapt_steps=300,
+    sites=2,
+    rounds_per_epoch=4,
+)
 FULL = Size(train_limit=None, steps=None, epochs=20, devel_limit=None, eval_every=340, adapt_steps=2000, sites=2)
+SIZES = {"quick": QUICK, "cpu": CPU, "full": FULL}
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.ner", description=__doc__.split("\n\n")[0])
-    p.add_argument("--full", action="store_true", help="every training sentence, 20 epochs (a GPU)")
+    p.add_argument("--size", choices=tuple(SIZES), default="quick", help="run size (see the module docstring)")
+    p.add_argument("--full", action="store_true", help="the same as --size full (a GPU)")
     p.add_argument(
         "--only",
         default="",
@@ -73,6 +89,20 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _sites(name: str, size: Size) -> tuple[str, list[float]]:
+    """``fed-crf@4`` -> (``fed-crf``, four even shares); ``fed-crf@90-10`` -> (``fed-crf``, [90, 10])."""
+    base, _, tail = name.partition("@")
+    if not tail:
+        return base, [1.0] * size.sites
+    try:
+        shares = [float(x) for x in tail.split("-")] if "-" in tail else [1.0] * int(tail)
+    except ValueError:
+        raise SystemExit(f"bench.ner: bad site split in {name!r}; use @N (even) or @90-10") from None
+    if not base.startswith("fed-") or len(shares) < 2 or any(x <= 0 for x in shares):
+        raise SystemExit(f"bench.ner: {name!r}: a site split needs a fed- run and at least two positive shares")
+    return base, shares
+
+
 def _options(name: str, best: tuple[str, ...]) -> tuple[str, ...]:
     if name in ("baseline", "fed-baseline"):
         return ()
@@ -85,7 +115,10 @@ def _options(name: str, best: tuple[str, ...]) -> tuple[str, ...]:
         if any(o not in OPTIONS[1:] for o in opts):
             raise SystemExit(f"bench.ner: unknown option in {name!r}; options: {', '.join(OPTIONS[1:])}")
         return opts
-    return (name,)
+    single = name.removeprefix("fed-")  # fed-crf: the crf option, federated
+    if single not in OPTIONS[1:]:
+        raise SystemExit(f"bench.ner: unknown run {name!r}; options: {', '.join(OPTIONS[1:])}")
+    return (single,)
 
 
 def _train_config(opts: tuple[str, ...], size: Size, *, steps: int | None, epochs: int, lr_scale: float = 1.0) -> Any:
@@ -160,22 +193,25 @@ def _run_central(name: str, opts: tuple[str, ...], size: Size, a: argparse.Names
     }
 
 
-def _run_federated(name: str, opts: tuple[str, ...], size: Size, a: argparse.Namespace, data: Any) -> dict[str, Any]:
-    """FedAvg over even shards, one local epoch a round, as many rounds as the central run has epochs' worth of
-    steps; with ``schedule`` the round's learning rate decays linearly over the rounds and the server keeps the
-    round with the best devel F1."""
+def _run_federated(
+    name: str, opts: tuple[str, ...], size: Size, a: argparse.Namespace, data: Any, shares: list[float]
+) -> dict[str, Any]:
+    """FedAvg over shards of the given relative sizes, ``1 / rounds_per_epoch`` of a local epoch a round, as many
+    rounds as the central run has epochs' worth of steps; with ``schedule`` the round's learning rate decays
+    linearly over the rounds and the server keeps the round with the best devel F1."""
     from node.ml.aggregation import ClientUpdate, apply_update, make_aggregator
     from node.ml.ner import encode_for, evaluate, shard, train_local
     from node.ml.ner.schedule import linear_factor
 
     started = time.perf_counter()
     model, facts = _model(opts, size, a, data["dir"])
-    shards = [encode_for(part, model) for part in shard(data["train"], [1.0] * size.sites, seed=size.seed)]
+    shards = [encode_for(part, model) for part in shard(data["train"], shares, seed=size.seed)]
     devel, test = encode_for(data["devel"], model), encode_for(data["test"], model)
     n = len(data["train"])
-    rounds = math.ceil(size.steps * size.batch_size / n) if size.steps else size.epochs
+    rounds = (math.ceil(size.steps * size.batch_size / n) if size.steps else size.epochs) * size.rounds_per_epoch
     tuned = "schedule" in opts
     agg = make_aggregator("fedavg")
+    per = size.rounds_per_epoch
     state = model.state()
     best: tuple[float, int, Any] | None = None
     history: list[tuple[int, float]] = []
@@ -187,6 +223,7 @@ def _run_federated(name: str, opts: tuple[str, ...], size: Size, a: argparse.Nam
                 _train_config(opts, size, steps=None, epochs=1, lr_scale=scale),
                 schedule="constant",
                 seed=size.seed * 1_000_003 + rnd * 1_009 + i,
+                max_steps=math.ceil(len(part) / size.batch_size / per) if per > 1 else None,
             )
             local = train_local(state, part, cfg, model=model)
             updates.append(ClientUpdate(f"site-{i + 1}", local.update, local.num_examples))
@@ -204,7 +241,9 @@ def _run_federated(name: str, opts: tuple[str, ...], size: Size, a: argparse.Nam
         "name": name,
         "options": list(opts),
         "federated": True,
-        "sites": size.sites,
+        "sites": len(shares),
+        "shares": shares,
+        "rounds_per_epoch": size.rounds_per_epoch,
         "rounds": rounds,
         "kept_round": kept_round,
         "devel_history": history,
@@ -241,7 +280,7 @@ def report(payload: dict[str, Any]) -> str:
     base = runs.get("baseline", {}).get("test", {}).get("f1")
     where = hw.get("gpu") or f"CPU ({hw.get('cpu_count')} cores shared, {payload['threads']} torch thread(s))"
     lines = [
-        f"## NER model options vs the baseline ({'full' if payload['full'] else 'quick'} size)",
+        f"## NER model options vs the baseline ({_size_name(payload)} size)",
         "",
         "| Run | Options | Precision | Recall | F1 | F1 vs baseline | Steps kept/run | Wall (s) |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
@@ -256,6 +295,8 @@ def report(payload: dict[str, Any]) -> str:
             f"{r['wall_seconds']:.0f} |"
         )
     train = size["train_limit"] or "all"
+    per = int(size.get("rounds_per_epoch", 1))
+    local = "one local epoch" if per == 1 else f"1/{per} of a local epoch"
     budget = f"{size['steps']} steps" if size["steps"] else f"{size['epochs']} epochs"
     lines += [
         "",
@@ -269,15 +310,22 @@ def report(payload: dict[str, Any]) -> str:
         f"sub-words trained as I- continuations. `mlm`: the encoder first adapted by masked-LM on the train+devel "
         f"words ({size['adapt_steps']} steps of 32). `all`: every option together; `best`: the options that beat "
         f"the baseline alone here ({', '.join(payload['best']) or 'none'}). `fed-*`: FedAvg, {size['sites']} even "
-        "sites, one local epoch a round, the same passes over the data (with `schedule`: the round's learning rate "
-        "decays over the rounds and the server keeps the round with the best devel F1).",
+        f"sites (`@4`: 4 even sites, `@90-10`: 90 % / 10 %), {local} a round, the same passes over the data (with "
+        "`schedule`: the round's learning rate decays over the rounds and the server keeps the round with the best "
+        "devel F1).",
         "",
         _findings(payload),
         "",
-        "With `crf` and `subwords` together the CRF stays on the first pieces (where it decodes) and the later "
-        "pieces train the emissions with cross-entropy (a first version ran the CRF over every sub-word and lost "
-        "recall: F1 0.431 for crf+subwords+mlm). Wall times are on a machine shared with other jobs (load 2-14 "
-        "during these runs) and do not compare between rows.",
+        *(
+            [
+                "With `crf` and `subwords` together the CRF stays on the first pieces (where it decodes) and the "
+                "later pieces train the emissions with cross-entropy (a first version ran the CRF over every "
+                "sub-word and lost recall: F1 0.431 for crf+subwords+mlm)."
+            ]
+            if _size_name(payload) == "quick"
+            else []
+        ),
+        "Wall times are on a machine shared with other jobs and do not compare between rows.",
         "",
         payload["verdict"],
         "",
@@ -285,24 +333,36 @@ def report(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _size_name(payload: dict[str, Any]) -> str:
+    return str(payload.get("size_name") or ("full" if payload["full"] else "quick"))
+
+
 def _verdict(payload: dict[str, Any]) -> str:
     runs = payload["runs"]
     central = max((r["test"]["f1"] for r in runs.values() if not r["federated"]), default=float("nan"))
     goal = "Goal (issue 18.2): central and federated F1 >= 0.86 on the standard test set, federated within 0.01."
-    size = "full size" if payload["full"] else "quick CPU size"
+    size = {"full": "full size", "cpu": "CPU size (every training sentence)"}.get(_size_name(payload), "quick CPU size")
     text = f"{goal} Best central F1 here {central:.3f}"
     reached = False
-    for cen, fed in ((n, f"fed-{n}") for n in runs if not runs[n]["federated"]):
-        if fed in runs:
-            c, f = runs[cen]["test"]["f1"], runs[fed]["test"]["f1"]
+    needed = ("", "@4", "@6", "@90-10")  # 2, 4 and 6 even sites and 90/10, as the goal names them
+    for cen in (n for n in runs if not runs[n]["federated"]):
+        c = runs[cen]["test"]["f1"]
+        feds = [n for n in runs if runs[n]["federated"] and n.partition("@")[0] == f"fed-{cen}"]
+        for fed in feds:
+            f = runs[fed]["test"]["f1"]
             text += f"; `{fed}` {f:.3f} vs `{cen}` {c:.3f} central ({f - c:+.3f})"
-            reached = reached or (c >= 0.86 and f >= 0.86 and abs(c - f) <= 0.01)
+        scores = {n: runs[n]["test"]["f1"] for n in feds}
+        every = all(f"fed-{cen}{tail}" in scores for tail in needed)
+        reached = reached or (every and c >= 0.86 and all(f >= 0.86 and abs(c - f) <= 0.01 for f in scores.values()))
     text += f". At the {size} the goal is {'reached' if reached else 'NOT reached'}"
-    if not payload["full"]:
-        text += (
-            " (the quick run trains on a tenth of the training sentences for a few epochs, so its absolute F1 says"
-            " little about the full run; the full-size run, `--full`, needs a GPU)"
+    notes = [] if reached else ["it needs central and federated F1 >= 0.86 with 2, 4 and 6 even sites and 90/10"]
+    if _size_name(payload) == "quick":
+        notes.append(
+            "the quick run trains on a tenth of the training sentences for a few epochs, so its absolute F1 says"
+            " little about the full run"
         )
+    if notes:
+        text += f" ({'; '.join(notes)})"
     return text + "."
 
 
@@ -344,26 +404,42 @@ def _plot(payload: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("test F1 (entity, word level)")
     ax.set_ylim(0, 1)
     ax.legend(loc="lower right")
-    ax.set_title(f"NER options, {'full' if payload['full'] else 'quick'} size")
+    ax.set_title(f"NER options, {_size_name(payload)} size")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def _read_runs(checkpoint: Path, size: Size) -> dict[str, Any]:
+def _read_all(checkpoint: Path) -> dict[str, Any]:
+    """``{size name: {"size": ..., "runs": ...}}`` (a file of one size, the earlier format, is the quick size)."""
     if not checkpoint.is_file():
         return {}
     saved = json.loads(checkpoint.read_text(encoding="utf-8"))
-    return dict(saved["runs"]) if saved.get("size") == asdict(size) else {}
+    return dict(saved["sizes"]) if "sizes" in saved else {"quick": saved}
 
 
-def _save(checkpoint: Path, size: Size, name: str, run: dict[str, Any]) -> None:
-    """Add one finished run to the runs file (re-read first: two ``--only`` processes may share it)."""
+def _same(stored: dict[str, Any], size: Size) -> bool:
+    """A stored size matches when every field it has agrees (fields added later take their defaults)."""
+    now = asdict(size)
+    defaults = asdict(Size(**{k: now[k] for k in now if k in stored}))
+    return all(stored.get(k, defaults[k]) == v for k, v in now.items())
+
+
+def _read_runs(checkpoint: Path, size_name: str) -> dict[str, Any]:
+    entry = _read_all(checkpoint).get(size_name)
+    return dict(entry["runs"]) if entry and _same(entry["size"], SIZES[size_name]) else {}
+
+
+def _save(checkpoint: Path, size_name: str, name: str, run: dict[str, Any]) -> None:
+    """Add one finished run to the runs file (re-read first: two ``--only`` processes may share it); a changed
+    size starts that size over and keeps the others."""
     from node.ml.experiments import write_json
 
-    runs = _read_runs(checkpoint, size)
+    every = _read_all(checkpoint)
+    runs = _read_runs(checkpoint, size_name)
     runs[name] = run
-    write_json({"size": asdict(size), "runs": runs}, checkpoint)
+    every[size_name] = {"size": asdict(SIZES[size_name]), "runs": runs}
+    write_json({"sizes": every}, checkpoint)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -375,32 +451,36 @@ def main(argv: list[str] | None = None) -> int:
     from node.ml.experiments.config import DATA_DIR
 
     torch.set_num_threads(a.threads)
-    size = FULL if a.full else QUICK
+    size_name = "full" if a.full else a.size
+    size = SIZES[size_name]
     a.out.mkdir(parents=True, exist_ok=True)
     checkpoint = a.out / f"{STEM}.runs.json"
-    runs = _read_runs(checkpoint, size)
-    data = _load(size, DATA_DIR)
+    runs = _read_runs(checkpoint, size_name)
     chosen = [x.strip() for x in a.only.split(",") if x.strip()] or [*OPTIONS, *COMBINED, *FEDERATED]
-    for name in [] if a.report_only else chosen:
-        opts = _options(name, _best(runs))
-        run = _run_federated if name.startswith("fed-") else _run_central
-        runs[name] = run(name, opts, size, a, data)
+    plan = [(name, *_sites(name, size)) for name in ([] if a.report_only else chosen)]  # bad names fail first
+    data = _load(size, DATA_DIR)
+    for name, base, shares in plan:
+        opts = _options(base, _best(runs))
+        if base.startswith("fed-"):
+            runs[name] = _run_federated(name, opts, size, a, data, shares)
+        else:
+            runs[name] = _run_central(name, opts, size, a, data)
         print(
             f"bench.ner: {name} ({', '.join(opts) or '-'}) F1 {runs[name]['test']['f1']:.4f} "
             f"in {runs[name]['wall_seconds']:.0f} s",
             file=sys.stderr,
             flush=True,
         )
-        _save(checkpoint, size, name, runs[name])
-    runs = _read_runs(checkpoint, size) | runs
+        _save(checkpoint, size_name, name, runs[name])
+    runs = _read_runs(checkpoint, size_name) | runs
     named = (*OPTIONS, *COMBINED)
     combos = sorted(n for n in runs if n not in named and not n.startswith("fed-"))
     central_order = [*[n for n in named if n in runs], *combos]
     fed = [f"fed-{n}" for n in central_order if f"fed-{n}" in runs]
-    order = [*central_order, *fed, *(n for n in runs if n.startswith("fed-") and n not in fed)]
+    order = [*central_order, *fed, *sorted(n for n in runs if n.startswith("fed-") and n not in fed)]
     payload: dict[str, Any] = {
-        "benchmark": "ner_model",
-        "full": a.full,
+        "size_name": size_name,
+        "full": size_name == "full",
         "size": asdict(size),
         "threads": a.threads,
         "hardware": hardware_info(a.device),
@@ -409,13 +489,28 @@ def main(argv: list[str] | None = None) -> int:
         "runs": {n: runs[n] for n in order},
     }
     payload["verdict"] = _verdict(payload)
-    write_json(payload, a.out / f"{STEM}.json")
-    text = report(payload)
+    every = _read_payloads(a.out / f"{STEM}.json")
+    if runs or size_name not in every:
+        every[size_name] = payload
+    ordered = {n: every[n] for n in ("full", "cpu", "quick") if n in every}
+    write_json({"benchmark": "ner_model", "sizes": ordered}, a.out / f"{STEM}.json")
+    text = "\n".join(report(p) for p in ordered.values())
     (a.out / f"{STEM}.md").write_text(text, encoding="utf-8")
-    if runs:
-        _plot(payload, a.out / f"{STEM}_f1.png")
+    top = next((p for p in ordered.values() if p["runs"]), None)
+    if top is not None:
+        _plot(top, a.out / f"{STEM}_f1.png")
     print(text)
     return 0
+
+
+def _read_payloads(path: Path) -> dict[str, Any]:
+    """The report's payload of each size (a file of one payload, the earlier format, is the quick size)."""
+    if not path.is_file():
+        return {}
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    if "sizes" in saved:
+        return dict(saved["sizes"])
+    return {"quick": saved | {"size_name": "quick"}}
 
 
 if __name__ == "__main__":
