@@ -60,6 +60,22 @@ _DOSE_AFTER = regex.compile(
 )
 """A dose within two words after a capitalised run: the run names a drug."""
 _MAX_WORDS = 4
+_NAME_WORD = r"\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?"
+_AGE_UNIT = r"(?:år|a|v|k|kk|mdr|mån|mnd|yrs?|years?|y/o|vuotias|aastane|-årig|-vuotias|-aastane|-åring)"
+_AGE_END = r"(?=[;)\n]|[.,](?!\d)|[ ]\(|$)"
+_HEADER_NAME = regex.compile(
+    rf"(?<![\w\-])(?P<phi>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{1,3}}"
+    rf"|{_NAME_WORD},[ ]{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,2}})"
+    r"(?=(?:,[ ]?|[ ]{1,3}|[ ]?\()"
+    r"(?:\d{6,8}[\-+A-Y]?\d{3,4}[\dA-Z]?(?![\d])|\d{11}(?!\d)"
+    rf"|\d{{1,3}}[ ]?{_AGE_UNIT}{_AGE_END}"
+    r"|(?i:IK|ID|isikukood|personal[ ]ID|ID[ ]code|fnr|f\.|født|född|syntynyt|synt\.|sünd|DOB|CPR|hetu|pnr"
+    r"|personnummer)(?![\w]))"
+    rf"|(?:,[ ]|[ ]?\()\d{{1,3}}{_AGE_END})"
+)
+"""A name as a note's header or a letter's subject writes it: two to four capitalised words, or ``Surname, Given``,
+right before an identifier, an age or a birth-date cue (``Danel Kruus, 34a, IK ...``, ``Nyman, Kai Petteri
+170965-309Y``, ``Magnhild Storsveen, 83 år``)."""
 _UNIT_WORDS = frozenset(word_list("unit_words"))
 _NUMBER_NEXT = regex.compile(r"[ ]\d")
 
@@ -75,6 +91,11 @@ def _is_role(word: str) -> bool:
     """A role or agent noun by its ending (``Biståndshandläggare``, ``jordemoder``, ``Edunvalvoja``)."""
     bare = word.rstrip(":.")
     return len(bare) >= 5 and role_regex().search(bare) is not None and not _hospitalish(bare)
+
+
+def _function_word(word: str) -> bool:
+    """A stop word that is not also a given name (``Kai``, ``Inga`` are both)."""
+    return word in stop_words() and word not in first_names()
 
 
 def role_not_name(word: str) -> bool:
@@ -188,10 +209,40 @@ class NameListPersonRecognizer(LocalRecognizer):
                 if score >= 0.85:
                     out.extend(self._coordinated(text, toks, i, after))
             i = j
+        out.extend(self._header_names(text))
         for m in _SURNAME_GIVEN.finditer(text, timeout=5.0):
             words = regex.findall(r"[\p{L}'’\-]+", m.group("phi"))
             if not any(w in NOT_NAMES or _hospitalish(w) for w in words):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.9))
+        return out
+
+    def _header_names(self, text: str) -> list[RecognizerResult]:
+        """Names right before an identifier, an age or a birth cue, after any leading cue or function word."""
+        out: list[RecognizerResult] = []
+        for m in _HEADER_NAME.finditer(text, timeout=5.0):
+            start = m.start("phi")
+            words = m.group("phi").replace(",", "").split(" ")
+            while words and (self._is_cue_word(words[0]) or _function_word(words[0]) or words[0] in NOT_NAMES):
+                start += len(words[0]) + (2 if text[start + len(words[0])] == "," else 1)
+                words = words[1:]
+            comma = "," in text[start : m.end("phi")]
+            if not words or (len(words) < 2 and not comma):
+                continue
+            if any(
+                w in NOT_NAMES
+                or _function_word(w)
+                or w in _UNIT_WORDS
+                or _hospitalish(w)
+                or role_not_name(w)
+                or _is_eponym(w)
+                or (w not in first_names() and (len(w) < 3 or w.lower().endswith(MEDICAL_SUFFIXES)))
+                or (w in cities() and w not in first_names() and w not in last_names())
+                for w in words
+            ):
+                continue
+            if _DOSE_AFTER.match(text, m.end("phi"), min(len(text), m.end("phi") + 30)):
+                continue
+            out.append(self._result(start, m.end("phi"), 0.8))
         return out
 
     @staticmethod

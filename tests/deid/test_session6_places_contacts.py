@@ -207,3 +207,23 @@ def test_role_and_unit_words_are_no_names(
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
+
+
+HEADER_NAMES: list[Case] = [
+    ("et", "Margus Pärnoja, 47a, IK 37703150218. Hb 131.", "Margus Pärnoja", "PERSON", "Hb 131"),
+    ("fi", "Lehtonen, Aino Maria 120344-118K. Hb 118.", "Lehtonen, Aino Maria", "PERSON", "Hb 118"),
+    ("nb", "Solveig Haugland Rø, 88 år, innlagt. Na 131.", "Solveig Haugland Rø", "PERSON", "Na 131"),
+    ("da", "Bent Iversen (111242-1527) indlagt. INR 2,9.", "Bent Iversen", "PERSON", "2,9"),
+    ("en", "Braithwaite, Doris, 97, from home. Hb 101.", "Braithwaite, Doris", "PERSON", "Hb 101"),
+    ("sv", "Pat: Gunnel Ek-Sandberg, f. 1941, CRP 30.", "Gunnel Ek-Sandberg", "PERSON", "CRP 30"),
+    ("fi", "Anemia, Hb 96, MCV 71.", "", "PERSON", "Hb 96"),
+    ("sv", "Behandling: Omnipod, Dexcom One 3.", "", "PERSON", "Dexcom One"),
+    ("fi", "Verrattuna (Philips Ingenia 3,0 T) ei muutosta.", "", "PERSON", "Philips Ingenia"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), HEADER_NAMES)
+def test_names_before_an_identifier_or_age(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
