@@ -1033,6 +1033,14 @@ ORG_CONNECTORS: frozenset[str] = frozenset(
         "sankt",
         "s:t",
         "hf",
+        # schools and services named "<Place> <adjective> <noun>" (Verdal videregående skole, Ski medisinske senter)
+        "videregående",
+        "videregaende",
+        "medisinske",
+        "kommunale",
+        "offentlige",
+        "seudun",
+        "lyseon",
     }
 )
 """Lower-case words allowed inside a hospital name between its capitalised words and the hospital word."""
@@ -1714,5 +1722,10 @@ EMPLOYER_CUES = (
 )
 """Words before an employer's name (``ansatt som sveiser ved``, ``anställd som undersköterska på``)."""
 
-COMPANY_SUFFIXES: tuple[str, ...] = ("AS", "ASA", "AB", "A/S", "ApS", "Oy", "Oyj", "Ab", "OÜ", "Ltd", "plc", "GmbH")
+COMPANY_SUFFIXES: tuple[str, ...] = (
+    *("AS", "ASA", "AB", "A/S", "ApS", "Oy", "Oyj", "Ab", "OÜ", "Ltd", "plc", "GmbH", "Ky", "Tmi", "Inc"),
+    # an insurer, bank or cab firm named by its line of business (Tryg Forsikring, Sandnes Sparebank, Taksi Lehtonen)
+    *("Forsikring", "Skadeforsikring", "Försäkring", "Försäkringar", "Vakuutus", "Kindlustus", "Insurance"),
+    *("Assurance", "Sparebank", "Bank", "Pankki", "Taxi", "Taxa", "Takso", "Taksi"),
+)
 """Legal-form words that end a company name (``Meyer Turku Oy``, ``Kværner AS``)."""

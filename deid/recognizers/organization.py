@@ -47,6 +47,12 @@ _SAINT = regex.compile(
     r"|\p{Lu}\p{Ll}+[ ](?:Women|Children)(?:'s|’s)(?:[ ]\p{Lu}[\p{L}\-]*){0,2})(?![\w])"
 )
 """English institutions named by a saint or a possessive (``St Thomas'``, ``Liverpool Women's``)."""
+_ROYAL = regex.compile(
+    r"(?<![\w])(?P<phi>Royal[ ]\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?"
+    r"|\p{Lu}\p{Ll}[\p{L}\-]*[ ](?:General|Royal)(?![\w]|[ ]\p{Lu}))"
+)
+"""English and Irish hospitals called by their town and "Royal" or "General" (``Royal Bournemouth``, ``Naas
+General``, ``Sunderland Royal``)."""
 _MAX_LEFT = 4
 _PREFIX_NOUNS = (
     "äldreboende",
@@ -188,6 +194,10 @@ class HospitalRecognizer(LocalRecognizer):
                 start += len(word) + 1
             if start < found.end() - len(" ".join(found.group("phi").split(" ")[-2:])):
                 out.append(make_result(self, str(self.ENTITY), start, found.end(), 0.8))
+        if self.supported_language == "en":
+            for found in _ROYAL.finditer(text):
+                if found.group("phi").split(" ")[0] not in NOT_NAMES:
+                    out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.8))
         for found in _SAINT.finditer(text):
             out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.8))
         for found in _CONNECTED.finditer(text, overlapped=True):
@@ -229,7 +239,7 @@ class HospitalRecognizer(LocalRecognizer):
                 start_index += 1
             # "Universitetssykehuset Nord-Norge", "Sykehuset Innlandet": capitalised words after a named keyword
             prefix_noun = tok.text.lower().startswith(_PREFIX_NOUNS) or (
-                tok.text[:1].isupper() and _FACILITY_START.match(tok.text) is not None
+                tok.text[:1].isupper() and (at == 0 or _FACILITY_START.match(tok.text) is not None)
             )
             if (tok.text[:1].isupper() or prefix_noun) and (
                 named or region or prefix_noun or not sentence_initial(text, tok)

@@ -196,3 +196,50 @@ def test_references_with_a_year_prefix_or_an_abbreviated_cue(text: str, number: 
 )
 def test_dates_trial_numbers_and_national_shapes_are_not_references(text: str) -> None:
     assert RecordNumberRecognizer().analyze(text, []) == []
+
+
+ORGANISATIONS_BY_NOUN: list[Case] = [
+    ("nb", "Elev ved Hamar katedralskole, Hb 12,9.", "Hamar katedralskole", "ORGANIZATION", "12,9"),
+    (
+        "nb",
+        "Sykmeldt fra Steinkjer videregående skole, CRP 3.",
+        "Steinkjer videregående skole",
+        "ORGANIZATION",
+        "CRP 3",
+    ),
+    ("sv", "Studerar vid Umeå universitet, CRP 7.", "Umeå universitet", "ORGANIZATION", "CRP 7"),
+    ("da", "Går på Viborg Katedralskole. Hb 8,1.", "Viborg Katedralskole", "ORGANIZATION", "8,1"),
+    ("fi", "Opiskelee Lapin yliopistossa, Hb 131.", "Lapin yliopistossa", "ORGANIZATION", "Hb 131"),
+    ("fi", "Palvelukoti Koivurinne\nAsukas kaatui, Hb 109.", "Palvelukoti Koivurinne", "ORGANIZATION", "Hb 109"),
+    ("et", "Hooldekodu Männimetsa\nKlient kukkus, Hb 110.", "Hooldekodu Männimetsa", "ORGANIZATION", "Hb 110"),
+    ("sv", "Spelar fotboll i IFK Östersund, CRP 2.", "IFK Östersund", "ORGANIZATION", "CRP 2"),
+    ("en", "Transferred from Royal Lancaster overnight, Hb 99.", "Royal Lancaster", "ORGANIZATION", "Hb 99"),
+    ("en", "Seen at Tralee General last year, CRP 12.", "Tralee General", "ORGANIZATION", "CRP 12"),
+    ("nb", "Skaden dekkes av Frende Forsikring, Hb 13.", "Frende Forsikring", "ORGANIZATION", "Hb 13"),
+    ("fi", "Ilmoitettu Keusote kotihoitoon, Hb 120.", "Keusote", "ORGANIZATION", "Hb 120"),
+    ("et", "Ravim tellitud Benu Apteek kaudu, Hb 117.", "Benu Apteek", "ORGANIZATION", "Hb 117"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), ORGANISATIONS_BY_NOUN)
+def test_schools_services_clubs_and_chains(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("sv", "Lungröntgen utan anmärkning."),
+        ("sv", "Tar taxi hem efter besöket."),
+        ("sv", "Privat sjukvårdsförsäkring finns."),
+        ("fi", "Tieto välitetty omaiselle."),
+        ("en", "Travel clinic advice given."),
+    ],
+)
+def test_exams_transport_and_generic_cover_are_not_organisations(
+    deidentifier: Deidentifier, lang: str, text: str
+) -> None:
+    spans = deidentifier.detect(text, lang)
+    assert [text[s.start : s.end] for s in spans if str(s.label) == "ORGANIZATION"] == []
