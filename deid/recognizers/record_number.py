@@ -27,7 +27,7 @@ _CUES = (
     r"specimen(?: number| no\.?)?|order(?: number| no\.?)|asianumero|diaarinumero|dnro|asiakasnumero|"
     r"oppdrag(?:snr|snummer)?|uppdrag(?:snr|snummer)?|opgave(?:nr)?|väljakutse|job|incident|"
     r"chi(?: no\.?| number)?|ubrn|pas(?: no\.?| number)?|hospital (?:no\.?|number)|hosp\.? no\.?|crn|"
-    r"req\.?|request|viite|viitteellä|kaart|kaardi|saatekirjale|saatekirjaga|lähetteellä|lähetteen)"
+    r"req\.?|request|kaart|kaardi|saatekirjale|saatekirjaga|lähetteellä|lähetteen)"
 )
 
 
