@@ -185,7 +185,7 @@ def _rules() -> tuple[Rule, ...]:
     street = (
         rf"(?:(?:{cap}[ ]){{0,2}}(?:[{_UP}][\w\-]*(?i:{suffix})|(?i:{suffix})|(?<=[ ])(?:{standalone}))"
         # a Finnish genitive before a lower-case compound street word: "Hervannan valtaväylä", "Kalevan puistotie"
-        rf"|{cap}n[ ]\p{{Ll}}+(?i:{suffix}))(?![\w])\.?"
+        rf"|{cap}n[ ]\p{{Ll}}[\p{{Ll}}\-]*(?<=(?i:{suffix})))(?![\w])\.?"
     )
     en_suffix = words_alternation(english_suffixes())
     apartment = r"(?:,?[ ](?:Apt\.|Suite)[ ]\d{1,4})?"

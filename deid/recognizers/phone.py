@@ -77,6 +77,10 @@ class NordicPhoneRecognizer(RuleRecognizer):
         Rule("cued", rf"(?<![\w]){CUES}\.?:?[ ]*(?:nr\.?[ ]*)?(?P<phi>\+?\d[\d \-()]{{5,16}}\d){_END}", 0.8),
     )
 
+    def __init__(self, supported_language: str = "en") -> None:
+        rules = [r for r in self.RULES if supported_language in _LANGUAGE_ONLY.get(r.name, (supported_language,))]
+        super().__init__(supported_language=supported_language, rules=rules)
+
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
         """Between 7 and 15 digits, as the numbering plans allow; numbers without a cue or a country code must also
         be valid in a country whose notes write them so (and, for 8 digits, in a note of that country)."""
@@ -86,8 +90,6 @@ class NordicPhoneRecognizer(RuleRecognizer):
         regions = _UNCUED_REGIONS.get(rule.name)
         if regions is None:
             return rule.score
-        if rule.name in _LANGUAGE_ONLY and self.supported_language not in _LANGUAGE_ONLY[rule.name]:
-            return None
         if after_reference_cue(text, start):
             return None
         if len(digits) == 8 and is_valid_date(int(digits[:4]), int(digits[4:6]), int(digits[6:])):
