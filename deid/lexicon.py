@@ -1726,6 +1726,6 @@ COMPANY_SUFFIXES: tuple[str, ...] = (
     *("AS", "ASA", "AB", "A/S", "ApS", "Oy", "Oyj", "Ab", "OÜ", "Ltd", "plc", "GmbH", "Ky", "Tmi", "Inc"),
     # an insurer, bank or cab firm named by its line of business (Tryg Forsikring, Sandnes Sparebank, Taksi Lehtonen)
     *("Forsikring", "Skadeforsikring", "Försäkring", "Försäkringar", "Vakuutus", "Kindlustus", "Insurance"),
-    *("Assurance", "Sparebank", "Bank", "Pankki", "Taxi", "Taxa", "Takso", "Taksi"),
+    *("Assurance", "Sparebank", "Pankki", "Taxi", "Taxa", "Takso", "Taksi"),
 )
 """Legal-form words that end a company name (``Meyer Turku Oy``, ``Kværner AS``)."""

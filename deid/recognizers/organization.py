@@ -78,7 +78,8 @@ _PERSON_CUES = frozenset(TITLE_CUES) | frozenset(KINSHIP_CUES) | frozenset(SIGNA
 _CHAIN = regex.compile("(?i:" + "|".join(regex.escape(w) for w in CHAIN_STEMS) + ")")
 _SHORT = regex.compile(
     rf"(?<![\w])(?:{words_alternation([*HOSPITAL_SHORT_NAMES, *words('hospital_short_names')])})"
-    r"(?::?(?:iin|issa|ista|ssa|sta|in|n|ssä|stä)|-(?:sse|st|s|i|il|ile|ilt|is|ist|isse|le|lt|l))?(?![\w])"
+    r"(?::?(?:iin|issa|issä|ista|istä|ille|illa|illä|ilta|iltä|ssa|ssä|sta|stä|lla|llä|lle|in|n)"
+    r"|-?(?:sse|st|s|i|il|ile|ilt|is|ist|isse|le|lt|l))?(?![\w])"
     r"(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]+(?![\w]))?"
 )
 _PHRASE = regex.compile(
@@ -132,15 +133,16 @@ _OCCUPATION_CASE = regex.compile(
 )
 """Finnish and Estonian: an occupation (an agent noun, maybe in the essive) and an employer in a case form
 (``hitsaajana Valmetilla``, ``keevitaja BLRT Grupis``, ``bussijuhina Linnatranspordis``)."""
+_HEADS = "service|services|unit|team|clinic|centre|center|department|ward|hub|care|network|partnership|trust"
 _SERVICE = regex.compile(
     r"(?<![\w])(?P<phi>\p{Lu}[\p{L}'’\-]*(?:[ ](?:\p{Lu}[\p{L}'’\-]*|and|&|of|for)){0,3}"
-    r"(?:[ ]\p{Ll}[\p{L}'’\-]*){0,3}?[ ](?i:service|services|unit|team|clinic|centre|center|department|ward|hub))"
+    rf"(?:[ ]\p{{Ll}}[\p{{L}}'’\-]*){{0,3}}?[ ](?i:{_HEADS}))"
     r"(?:[ ](?:at|of)[ ](?:the[ ])?(?P<site>(?:St\.?[ ])?\p{Lu}[\p{L}'’\-]*(?:[ ]\p{Lu}[\p{L}'’\-]*){0,2}))?"
     r"(?![\w])"
 )
 """English services and departments: ``Ashford Memory Service``, ``Oslo speech therapy service``, ``the Memory
 Service at St Anne's``; generic words alone (``the Emergency Department``) are not a name."""
-_SERVICE_HEAD_RE = regex.compile(r"(?i:service|unit|team|clinic|centre|center|department|ward|hub)")
+_SERVICE_HEAD_RE = regex.compile(rf"(?i:{_HEADS})")
 _TRUSTS = regex.compile(rf"(?<![\w])(?:{'|'.join(regex.escape(n) for n in NAMED_HEALTH_TRUSTS)})(?![\w])")
 
 

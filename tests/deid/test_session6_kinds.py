@@ -243,3 +243,30 @@ def test_exams_transport_and_generic_cover_are_not_organisations(
 ) -> None:
     spans = deidentifier.detect(text, lang)
     assert [text[s.start : s.end] for s in spans if str(s.label) == "ORGANIZATION"] == []
+
+
+MORE_SERVICES: list[Case] = [
+    ("en", "Referrer: Kinsale Urgent Care, Dr Lynch. Hb 120.", "Kinsale Urgent Care", "ORGANIZATION", "Hb 120"),
+    ("en", "Dr Shah, Airedale Primary Care Network. CRP 4.", "Airedale Primary Care Network", "ORGANIZATION", "CRP 4"),
+    ("fi", "Synnytys 2.7. Oysissä, Hb 118.", "Oysissä", "ORGANIZATION", "Hb 118"),
+    (
+        "fi",
+        "Rollaattori lainattu Pohjois-Savon apuvälinekeskuksesta.",
+        "Pohjois-Savon apuvälinekeskuksesta",
+        "ORGANIZATION",
+        "",
+    ),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), MORE_SERVICES)
+def test_care_networks_and_inflected_short_names(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+@pytest.mark.parametrize("text", ["Blood Bank informed of the transfusion.", "Palliative care team visited."])
+def test_generic_care_words_are_not_organisations(deidentifier: Deidentifier, text: str) -> None:
+    spans = deidentifier.detect(text, "en")
+    assert [text[s.start : s.end] for s in spans if str(s.label) == "ORGANIZATION"] == []
