@@ -227,3 +227,18 @@ def test_names_before_an_identifier_or_age(
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
+
+
+TOWNS: list[Case] = [
+    ("nb", "Kjører hver dag til Flekkefjord på jobb. Hb 13,4.", "Flekkefjord", "LOCATION", "13,4"),
+    ("nb", "Hun kom med ambulanse fra Sunndalsøra. CRP 55.", "Sunndalsøra", "LOCATION", "CRP 55"),
+    ("et", "Patsient elab Kehras, CRP 12.", "Kehras", "LOCATION", "CRP 12"),
+    ("en", "Her son lives in Hammerfest, Hb 110 g/L.", "Hammerfest", "LOCATION", "110 g/L"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), TOWNS)
+def test_norwegian_and_estonian_towns_are_known(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
