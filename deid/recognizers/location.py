@@ -110,6 +110,10 @@ _DEPARTMENT_ENDINGS = (
     "services",
 )
 """English department and service words (``from Dermatology``, ``from Paediatrics``): no place."""
+_DOSE_NEXT = regex.compile(
+    r"(?:[ ]\p{L}+\.?){0,2}[ ]?\d+(?:[.,]\d+)?[ ]?(?i:%|mg|ml|g|µg|mcg|ie|iu|mmol|tabl?|kaps)(?![\w])"
+)
+"""A dose within two words after a capitalised word: the word names a drug."""
 _FROM_LANGUAGES = {"nb": ("fra",), "da": ("fra",), "sv": ("från",), "en": ("from",)}
 _AFTER_FACILITY = regex.compile(
     r",[ ](?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)(?=[.,;:)]|[ ]?\n|$)"
@@ -299,6 +303,8 @@ class GazetteerLocationRecognizer(LocalRecognizer):
                 continue
             if first in EPONYMS or first.rstrip("s") in EPONYMS or first.lower().endswith(MEDICAL_SUFFIXES):
                 continue
+            if first.lower().endswith(_DEPARTMENT_ENDINGS) or _DOSE_NEXT.match(text, m.end("phi")):
+                continue  # "in Dermatology", "i Xylocain m. adrenalin 1 %": a department or a drug
             if first in first_names() and first not in cities():
                 continue
             if _HOSPITAL_NEXT.search(m.group("phi")) or facility_at(_next_word(text, m.end("phi"))) >= 0:

@@ -62,6 +62,8 @@ _DOSE_AFTER = regex.compile(
 _MAX_WORDS = 4
 _NAME_WORD = r"\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?"
 _AGE_UNIT = r"(?:år|a|v|k|kk|mdr|mån|mnd|yrs?|years?|y/o|vuotias|aastane|-årig|-vuotias|-aastane|-åring)"
+_BARE_NUMBER_AFTER = regex.compile(rf"[ ]\d{{1,3}}(?:,\d+)?(?![\d\-/]|[.,]\d|[ ]?{_AGE_UNIT}(?![\w]))")
+"""A bare number after a capitalised pair (``Freestyle Libre 3``), not a date (``12.3.``) or an age (``45 år``)."""
 _AGE_END = r"(?=[;)\n]|[.,](?!\d)|[ ]\(|$)"
 _HEADER_NAME = regex.compile(
     rf"(?<![\w\-])(?P<phi>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{1,3}}"
@@ -320,6 +322,8 @@ class NameListPersonRecognizer(LocalRecognizer):
         """``K. Nygaard-Lie``, ``A. K. Rustad``: initials with full stops, then a capitalised family name."""
         if len(run) < 2 or len(run[-1].bare) < 2 or run[-1].bare in NOT_NAMES or run[-1].bare in stop_words():
             return False
+        if len(run[-1].bare) == 2 and run[-1].bare not in last_names():
+            return False  # "2,6 L. Kt/V": a unit and an abbreviation, not an initial and a family name
         return all(len(t.bare) == 1 and t.text.endswith(".") for t in run[:-1])
 
     def _score(self, text: str, toks: tuple[Token, ...], i: int, run: list[Token], after: int) -> float | None:
@@ -383,10 +387,12 @@ class NameListPersonRecognizer(LocalRecognizer):
         even when no list knows it (``Samtale med Zainab Okafor``). English capitalises too much for this."""
         if self.supported_language == "en" or not 2 <= len(words) <= 3 or sentence_initial(text, run[0]):
             return False
-        if any(len(w) < 2 or w in stop_words() or w in NOT_NAMES or w in cities() or _is_eponym(w) for w in words):
-            return False
+        if any(len(w) < 3 or w in stop_words() or w in NOT_NAMES or w in cities() or _is_eponym(w) for w in words):
+            return False  # "Aquacel Ag": a product's short suffix is no name
         if _DOSE_AFTER.match(text, run[-1].end, min(len(text), run[-1].end + 30)):
             return False  # "Xylocain Dental adrenalin 1,8 ml": a drug's name before its dose
+        if _BARE_NUMBER_AFTER.match(text, run[-1].end):
+            return False  # "Freestyle Libre 3", "Spiolto Respimat 2 inh": a product or a score, not a person
         return not any(w.lower().endswith(MEDICAL_SUFFIXES) or w.lower() in _CUES for w in words)
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:

@@ -242,3 +242,21 @@ def test_norwegian_and_estonian_towns_are_known(
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
+
+
+PRODUCTS: list[Case] = [
+    ("sv", "Byte till Omnipod Dash 5 i dag. Samtal med Zainab Okafor.", "Zainab Okafor", "PERSON", "Omnipod Dash 5"),
+    ("nb", "Lagt på Biatain Ag, skift om 3 dager.", "", "PERSON", "Biatain Ag"),
+    ("fi", "Inhalaatio Trimbow Nexthaler 2 inh x 2, Hb 140.", "", "PERSON", "Trimbow Nexthaler"),
+    ("sv", "Dialys: UF 1,8 L. Kt/V 1,4.", "", "PERSON", "Kt/V"),
+    ("da", "Anlagt i Marcain m. adrenalin 0,5 % i går.", "", "LOCATION", "Marcain"),
+    ("en", "Follow-up in Gastroenterology at Tallaght, Hb 99.", "", "LOCATION", "Gastroenterology"),
+    ("nb", "Samtale med Zainab Okafor 12.3. om veien videre.", "Zainab Okafor", "PERSON", ""),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), PRODUCTS)
+def test_products_scores_and_departments_are_no_names_or_places(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
