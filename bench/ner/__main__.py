@@ -27,9 +27,14 @@ import math
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+log = logging.getLogger("fednode.bench.ner")
 STEM = "ner_model"
 OPTIONS = ("baseline", "crf", "schedule", "subwords", "mlm")
 COMBINED = ("all", "best")
@@ -194,11 +199,20 @@ def _run_central(name: str, opts: tuple[str, ...], size: Size, a: argparse.Names
 
 
 def _run_federated(
-    name: str, opts: tuple[str, ...], size: Size, a: argparse.Namespace, data: Any, shares: list[float]
+    name: str,
+    opts: tuple[str, ...],
+    size: Size,
+    a: argparse.Namespace,
+    data: Any,
+    shares: list[float],
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """FedAvg over shards of the given relative sizes, ``1 / rounds_per_epoch`` of a local epoch a round, as many
     rounds as the central run has epochs' worth of steps; with ``schedule`` the round's learning rate decays
-    linearly over the rounds and the server keeps the round with the best devel F1."""
+    linearly over the rounds and the server keeps the round with the best devel F1.
+
+    With several rounds an epoch, ``on_epoch`` gets the run as it stands after each whole epoch but the last
+    (test F1 of that round's model, ``partial`` true), so a run stopped early still leaves a figure, marked."""
     from node.ml.aggregation import ClientUpdate, apply_update, make_aggregator
     from node.ml.ner import encode_for, evaluate, shard, train_local
     from node.ml.ner.schedule import linear_factor
@@ -215,6 +229,26 @@ def _run_federated(
     state = model.state()
     best: tuple[float, int, Any] | None = None
     history: list[tuple[int, float]] = []
+
+    def result(kept_round: int, scores: Any, done: int) -> dict[str, Any]:
+        return {
+            "name": name,
+            "options": list(opts),
+            "federated": True,
+            "sites": len(shares),
+            "shares": shares,
+            "rounds_per_epoch": size.rounds_per_epoch,
+            "rounds": done,
+            "planned_rounds": rounds,
+            "partial": done < rounds,
+            "kept_round": kept_round,
+            "devel_history": history,
+            "test": scores.scores.as_dict() | {"loss": scores.loss},
+            "crf": model.has_crf,
+            "wall_seconds": time.perf_counter() - started,
+            **facts,
+        }
+
     for rnd in range(1, rounds + 1):
         scale = linear_factor(rnd - 1, rounds, 0) if tuned else 1.0
         updates = []
@@ -233,25 +267,13 @@ def _run_federated(
             history.append((rnd, f1))
             if best is None or f1 > best[0]:
                 best = (f1, rnd, {k: v.clone() for k, v in state.items()})
+        if on_epoch is not None and per > 1 and rnd % per == 0 and rnd < rounds:
+            on_epoch(result(rnd, evaluate(state, test, model=model), rnd))
+            log.info("bench.ner: %s saved after round %d of %d", name, rnd, rounds)
     kept_round = rounds
     if best is not None:
         _, kept_round, state = best
-    scores = evaluate(state, test, model=model)
-    return {
-        "name": name,
-        "options": list(opts),
-        "federated": True,
-        "sites": len(shares),
-        "shares": shares,
-        "rounds_per_epoch": size.rounds_per_epoch,
-        "rounds": rounds,
-        "kept_round": kept_round,
-        "devel_history": history,
-        "test": scores.scores.as_dict() | {"loss": scores.loss},
-        "crf": model.has_crf,
-        "wall_seconds": time.perf_counter() - started,
-        **facts,
-    }
+    return result(kept_round, evaluate(state, test, model=model), rounds)
 
 
 def _best(runs: dict[str, Any]) -> tuple[str, ...]:
@@ -289,6 +311,8 @@ def report(payload: dict[str, Any]) -> str:
         t = r["test"]
         delta = f"{t['f1'] - base:+.3f}" if base is not None and not r["federated"] else ""
         kept = f"r{r['kept_round']}/{r['rounds']}" if r["federated"] else f"{r['kept_step']}/{r['steps']}"
+        if r.get("partial"):
+            kept += f" of {r['planned_rounds']} (stopped)"
         opts = ", ".join(r["options"]) or "-"
         lines.append(
             f"| {name} | {opts} | {t['precision']:.3f} | {t['recall']:.3f} | {t['f1']:.3f} | {delta} | {kept} | "
@@ -296,6 +320,7 @@ def report(payload: dict[str, Any]) -> str:
         )
     train = size["train_limit"] or "all"
     per = int(size.get("rounds_per_epoch", 1))
+    devel_part = f"first {size['devel_limit']}" if size["devel_limit"] else "all"
     local = "one local epoch" if per == 1 else f"1/{per} of a local epoch"
     budget = f"{size['steps']} steps" if size["steps"] else f"{size['epochs']} epochs"
     lines += [
@@ -305,8 +330,7 @@ def report(payload: dict[str, Any]) -> str:
         f"of {size['batch_size']}, seed {size['seed']}; all-MiniLM-L6-v2 on {where}, torch {hw['torch']}. "
         f"Baseline: AdamW lr {size['base_lr']:g}, constant, softmax head, the last weights. `crf`: BIO-constrained "
         f"CRF layer, Viterbi decoding. `schedule`: lr {size['tuned_lr']:g} (head {size['head_lr']:g}), 10 % "
-        f"warm-up then linear decay, weights kept at the best devel F1 (first {size['devel_limit'] or 'all'} "
-        f"devel sentences, every {size['eval_every']} steps, patience {size['patience']}). `subwords`: later "
+        f"warm-up then linear decay, weights kept at the best devel F1 ({devel_part} devel sentences, every {size['eval_every']} steps, patience {size['patience']}). `subwords`: later "
         f"sub-words trained as I- continuations. `mlm`: the encoder first adapted by masked-LM on the train+devel "
         f"words ({size['adapt_steps']} steps of 32). `all`: every option together; `best`: the options that beat "
         f"the baseline alone here ({', '.join(payload['best']) or 'none'}). `fed-*`: FedAvg, {size['sites']} even "
@@ -350,8 +374,10 @@ def _verdict(payload: dict[str, Any]) -> str:
         feds = [n for n in runs if runs[n]["federated"] and n.partition("@")[0] == f"fed-{cen}"]
         for fed in feds:
             f = runs[fed]["test"]["f1"]
-            text += f"; `{fed}` {f:.3f} vs `{cen}` {c:.3f} central ({f - c:+.3f})"
-        scores = {n: runs[n]["test"]["f1"] for n in feds}
+            stopped = runs[fed].get("partial")
+            when = f" after {runs[fed]['rounds']} of {runs[fed]['planned_rounds']} rounds" if stopped else ""
+            text += f"; `{fed}` {f:.3f}{when} vs `{cen}` {c:.3f} central ({f - c:+.3f})"
+        scores = {n: runs[n]["test"]["f1"] for n in feds if not runs[n].get("partial")}
         every = all(f"fed-{cen}{tail}" in scores for tail in needed)
         reached = reached or (every and c >= 0.86 and all(f >= 0.86 and abs(c - f) <= 0.01 for f in scores.values()))
     text += f". At the {size} the goal is {'reached' if reached else 'NOT reached'}"
@@ -462,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, base, shares in plan:
         opts = _options(base, _best(runs))
         if base.startswith("fed-"):
-            runs[name] = _run_federated(name, opts, size, a, data, shares)
+            runs[name] = _run_federated(name, opts, size, a, data, shares, partial(_save, checkpoint, size_name, name))
         else:
             runs[name] = _run_central(name, opts, size, a, data)
         print(
