@@ -270,3 +270,21 @@ def test_care_networks_and_inflected_short_names(
 def test_generic_care_words_are_not_organisations(deidentifier: Deidentifier, text: str) -> None:
     spans = deidentifier.detect(text, "en")
     assert [text[s.start : s.end] for s in spans if str(s.label) == "ORGANIZATION"] == []
+
+
+CONTACTS: list[Case] = [
+    ("da", "Forældre: Ejnar og Gry. Hb 7,9.", "Ejnar", "PERSON", "7,9"),
+    ("sv", "Modern Ingeborg ringde, CRP 3.", "Ingeborg", "PERSON", "CRP 3"),
+    ("nb", "Dattersønn Sindre henter, Hb 12,0.", "Sindre", "PERSON", "12,0"),
+    ("fi", "Esikoinen Ronja on päiväkodissa, Hb 115.", "Ronja", "PERSON", "Hb 115"),
+    ("et", "Teavitada ka poega Aivarit, Hb 130.", "Aivarit", "PERSON", "Hb 130"),
+    ("en", "Caller: Oonagh (wife), Hb 112.", "Oonagh", "PERSON", "Hb 112"),
+    ("sv", "Tolken Senait bokad via telefon. CRP 8.", "Senait", "PERSON", "CRP 8"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), CONTACTS)
+def test_parents_newborns_interpreters_and_callers(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
