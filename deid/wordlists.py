@@ -9,8 +9,12 @@ from importlib import resources
 
 import regex
 
-_CASE_TAIL = r"(?:n|en|et|a|s|st|sse|l|le|lt|ssa|ssä|sta|stä|lla|llä|lle|lta|ltä|an|än|aan|ään|een)?"
-"""Endings an end-anchored facility noun may still take (``kirken``, ``toimistossa``, ``Kirikus``)."""
+_CASE_TAIL = (
+    r"(?:n|en|et|a|s|st|sse|l|le|lt|ssa|ssä|sta|stä|lla|llä|lle|lta|ltä|an|än|aan|ään|een"
+    r"|i|is|ist|isse|il|ile|ilt|ga|iga)?"
+)
+"""Endings an end-anchored facility noun may still take (``kirken``, ``toimistossa``, ``Kirikus``, Estonian
+``Koolis``, ``Põhikoolile``)."""
 
 
 @cache

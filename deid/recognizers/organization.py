@@ -274,7 +274,8 @@ class HospitalRecognizer(LocalRecognizer):
                     if tok.bare in stop_words() or tok.bare in first_names() or tok.start - found.end() > 24:
                         break
                     end = tok.bare_end
-            out.append(make_result(self, str(self.ENTITY), found.start(), end, 0.85))
+            # 0.95: a known employer's name outranks the reading of two capitalised words as a person
+            out.append(make_result(self, str(self.ENTITY), found.start(), end, 0.95))
         patterns: tuple[regex.Pattern[str], ...] = (_EMPLOYER_NOUNS, _OCCUPATION_AT)
         if self.supported_language in ("fi", "et"):
             patterns += (_OCCUPATION_CASE,)

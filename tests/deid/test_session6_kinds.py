@@ -288,3 +288,25 @@ def test_parents_newborns_interpreters_and_callers(
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
+
+
+INFLECTED_FACILITIES: list[Case] = [
+    ("et", "Õpib Narva Kreenholmi Koolis, Hb 126.", "Narva Kreenholmi Koolis", "ORGANIZATION", "Hb 126"),
+    ("fi", "Lääkkeet haettu Porin Itätullin apteekista, Hb 119.", "Itätullin apteekista", "ORGANIZATION", "Hb 119"),
+    ("fi", "Ohjattu Porin yhteispäivystykseen, CRP 40.", "Porin yhteispäivystykseen", "ORGANIZATION", "CRP 40"),
+    ("nb", "Helsetjenesten i Ila fengsel melder, Hb 14.", "Ila fengsel", "ORGANIZATION", "Hb 14"),
+    ("fi", "Työpaikka Tokmanni Kerava, Hb 141.", "Tokmanni Kerava", "ORGANIZATION", "Hb 141"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), INFLECTED_FACILITIES)
+def test_facilities_in_case_forms_prisons_and_known_employers_before_a_site(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+@pytest.mark.parametrize("text", ["Palun perearstilt kontrolli.", "Suunatud perearst dr Kask."])
+def test_a_family_doctor_is_no_facility(deidentifier: Deidentifier, text: str) -> None:
+    spans = deidentifier.detect(text, "et")
+    assert [text[s.start : s.end] for s in spans if str(s.label) == "ORGANIZATION"] == []
