@@ -62,6 +62,7 @@ _DOSE_AFTER = regex.compile(
 _MAX_WORDS = 4
 _NAME_WORD = r"\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?"
 _AGE_UNIT = r"(?:år|a|v|k|kk|mdr|mån|mnd|yrs?|years?|y/o|vuotias|aastane|-årig|-vuotias|-aastane|-åring)"
+_FI_LOCATIVE = regex.compile(r"\p{Ll}{3}(?:ssa|ssä|sta|stä)$")
 _BARE_NUMBER_AFTER = regex.compile(rf"[ ]\d{{1,3}}(?:,\d+)?(?![\d\-/]|[.,]\d|[ ]?{_AGE_UNIT}(?![\w]))")
 """A bare number after a capitalised pair (``Freestyle Libre 3``), not a date (``12.3.``) or an age (``45 år``)."""
 _AGE_END = r"(?=[;)\n]|[.,](?!\d)|[ ]\(|$)"
@@ -93,6 +94,19 @@ def _is_role(word: str) -> bool:
     """A role or agent noun by its ending (``Biståndshandläggare``, ``jordemoder``, ``Edunvalvoja``)."""
     bare = word.rstrip(":.")
     return len(bare) >= 5 and role_regex().search(bare) is not None and not _hospitalish(bare)
+
+
+def _place_case_form(word: str, lang: str) -> bool:
+    """A town in a Finnish or Estonian case form (``Tartus``, ``Lappeenrannassa``: known, or a Finnish inessive or
+    elative), not a name."""
+    from deid.recognizers.location import place_forms
+
+    if lang not in _CASE_ENDINGS or word in first_names() or word in last_names():
+        return False
+    base = place_forms().get(word)
+    if base is not None and base != word:
+        return True
+    return lang == "fi" and _FI_LOCATIVE.search(word) is not None and not _inflected_name(word, lang)
 
 
 def _function_word(word: str) -> bool:
@@ -198,6 +212,10 @@ class NameListPersonRecognizer(LocalRecognizer):
                 and _hospitalish(toks[after].text)
             ):
                 # "Omalääkäri Erkki Lindroos Runosmäen terveysasemalla": the last word names the facility
+                run = run[:-1]
+                after -= 1
+            if len(run) > 1 and _place_case_form(run[-1].bare, self.supported_language):
+                # "tytär Maija-Leena Lappeenrannassa", "Soomes Turus": a town in a case form ends the name
                 run = run[:-1]
                 after -= 1
             if len(run) > 1 and (lead_cue or self._initial_non_name(text, run)):

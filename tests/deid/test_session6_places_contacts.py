@@ -260,3 +260,17 @@ def test_products_scores_and_departments_are_no_names_or_places(
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
+
+
+CASE_PLACES: list[Case] = [
+    ("fi", "Poika Kalle asuu Oulussa, tytär Sanna-Riikka Kouvolassa. Hb 122.", "Kouvolassa", "LOCATION", "Hb 122"),
+    ("et", "Poeg Margus Tartus käib iga nädal. Hb 115.", "Tartus", "LOCATION", "Hb 115"),
+    ("fi", "Keskusteltu Anna Virtasesta hoitajan kanssa.", "Anna Virtasesta", "PERSON", ""),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), CASE_PLACES)
+def test_a_town_in_a_case_form_ends_a_name(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
