@@ -265,6 +265,9 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             if m.group("prep") not in preps or m.start("phi") in cued:
                 continue
             words = m.group("phi").split(" ")
+            if m.group("phi") in cities():
+                out.append(make_result(self, str(self.ENTITY), m.start("phi"), m.end("phi"), 0.6))
+                continue
             if self._explained(words[0]) or facility_at(_next_word(text, m.end("phi"))) >= 0:
                 continue
             end = m.end("phi") if len(words) > 1 and not self._explained(words[1]) else m.start("phi") + len(words[0])
@@ -279,7 +282,7 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             if not before or not any(facility_at(w.strip(".,()")) >= 0 for w in before):
                 continue
             words = m.group("phi").split(" ")
-            if any(self._explained(w) for w in words):
+            if m.group("phi") not in cities() and any(self._explained(w) for w in words):
                 continue
             out.append(make_result(self, str(self.ENTITY), m.start("phi"), m.end("phi"), 0.55))
         return out

@@ -234,6 +234,8 @@ TOWNS: list[Case] = [
     ("nb", "Hun kom med ambulanse fra Sunndalsøra. CRP 55.", "Sunndalsøra", "LOCATION", "CRP 55"),
     ("et", "Patsient elab Kehras, CRP 12.", "Kehras", "LOCATION", "CRP 12"),
     ("en", "Her son lives in Hammerfest, Hb 110 g/L.", "Hammerfest", "LOCATION", "110 g/L"),
+    ("nb", "Kjørt hjem fra Nord-Aurdal av datteren. CRP 17.", "Nord-Aurdal", "LOCATION", "CRP 17"),
+    ("nb", "Vaktmester ved Bruflat skole, Østre Toten. Hb 14,1.", "Østre Toten", "LOCATION", "14,1"),
 ]
 
 
