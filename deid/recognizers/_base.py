@@ -58,12 +58,16 @@ class RuleRecognizer(LocalRecognizer):
         """The score for a match, or None to reject it. Override to validate (checksums, dates, word lists)."""
         return rule.score
 
+    def active_rules(self, text: str) -> Sequence[tuple[Rule, Any]]:
+        """The compiled rules worth running on ``text`` (all of them; override to skip rules by a cheap test)."""
+        return self._compiled
+
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         """Every validated match of every rule."""
         if entities and self.entity_name not in entities:
             return []
         best: dict[tuple[int, int], RecognizerResult] = {}
-        for rule, compiled in self._compiled:
+        for rule, compiled in self.active_rules(text):
             for match in compiled.finditer(text, timeout=5.0):
                 start, end = match.span("phi") if "phi" in compiled.groupindex else match.span()
                 if start < 0 or start >= end:

@@ -6,6 +6,7 @@ English ``6907 Griffith Street`` order.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from functools import cache
 from typing import Any, ClassVar
 
@@ -160,6 +161,16 @@ def extend_address(text: str, end: int) -> int:
     return end
 
 
+_GATES = {
+    "uk_postcode_end": regex.compile(
+        r"[A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-Z]{2}|[AC-FHKNPRTV-Y]\d{2}[ ]?[AC-FHKNPRTV-Y\d]{4}|Co\.[ ]"
+    ),
+    "ee_flat": regex.compile(r"\d[ ]?-[ ]?\d|(?i:korter|krt)"),
+    "ee_farm": regex.compile(r"[ ]talu,"),
+}
+"""Cheap tests a text must pass before the rule of that name runs on it (superset of the rule's matches)."""
+
+
 @cache
 def street_suffixes() -> tuple[str, ...]:
     """Street-name endings: Faker's Norwegian, Swedish, Finnish and Danish tables plus the list above."""
@@ -252,6 +263,10 @@ class StreetAddressRecognizer(RuleRecognizer):
             if len(code) == 4 and 1900 <= int(code) <= 2099 and match.group("town") not in cities():
                 return None
         return rule.score if first[:1].isupper() or first[:1].isdigit() or rule.name == "uk_postcode_end" else None
+
+    def active_rules(self, text: str) -> Sequence[tuple[Rule, Any]]:
+        """Skip the rules whose anchor (a postcode, a flat number, a farm) the text does not contain."""
+        return [(r, c) for r, c in self._compiled if (g := _GATES.get(r.name)) is None or g.search(text)]
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         """Every address, extended over the designators, codes and towns that follow it."""

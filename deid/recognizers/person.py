@@ -8,6 +8,7 @@ more than one word, or it is one known given or family name that does not start 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import regex
@@ -96,6 +97,7 @@ def _is_role(word: str) -> bool:
     return len(bare) >= 5 and role_regex().search(bare) is not None and not _hospitalish(bare)
 
 
+@lru_cache(maxsize=1 << 16)
 def _place_case_form(word: str, lang: str) -> bool:
     """A town in a Finnish or Estonian case form (``Tartus``, ``Lappeenrannassa``: known, or a Finnish inessive or
     elative), not a name."""
@@ -114,6 +116,7 @@ def _function_word(word: str) -> bool:
     return word in stop_words() and word not in first_names()
 
 
+@lru_cache(maxsize=1 << 16)
 def role_not_name(word: str) -> bool:
     """A role word (``Registrar``, ``Haematologist``) that no name list knows (``Lindqvist`` ends like a role)."""
     if word in first_names() or word in last_names():
