@@ -25,6 +25,26 @@ def words(name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for w in out if w and not w.startswith("#")))
 
 
+def trie_alternation(entries: list[str] | tuple[str, ...]) -> str:
+    """A regex alternation of ``entries`` factored by common prefixes (``Kesko|Keskus`` as ``Kesk(?:o|us)``), so a
+    long word list costs one branch per first character at each position instead of one per entry. Longer
+    entries are tried first where one is a prefix of another."""
+    heads: dict[str, list[str]] = {}
+    for entry in entries:
+        if entry:
+            heads.setdefault(entry[0], []).append(entry[1:])
+    branches = []
+    for head, tails in sorted(heads.items()):
+        rest = [t for t in tails if t]
+        if not rest:
+            branches.append(regex.escape(head))
+        elif len(rest) < len(tails):
+            branches.append(regex.escape(head) + "(?:" + trie_alternation(rest) + ")?")
+        else:
+            branches.append(regex.escape(head) + trie_alternation(rest))
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+
 def _alternation(entries: tuple[str, ...]) -> str:
     return "|".join(regex.escape(w) for w in sorted(set(entries), key=len, reverse=True))
 

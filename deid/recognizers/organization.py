@@ -32,7 +32,7 @@ from deid.lexicon import (
 )
 from deid.recognizers._base import make_result, words_alternation
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
-from deid.wordlists import facility_at, lower_set, words
+from deid.wordlists import facility_at, lower_set, trie_alternation, words
 
 _FACILITY_START = regex.compile(r"(?i:" + words_alternation(words("facility_nouns")).replace("\\$", "") + ")")
 """A facility noun starting a word (``Folktandvården``, ``Jobcenter``, ``Hospice``): a name may follow it."""
@@ -77,7 +77,7 @@ _PREFIX_NOUNS = (
 _PERSON_CUES = frozenset(TITLE_CUES) | frozenset(KINSHIP_CUES) | frozenset(SIGNATURE_CUES)
 _CHAIN = regex.compile("(?i:" + "|".join(regex.escape(w) for w in CHAIN_STEMS) + ")")
 _SHORT = regex.compile(
-    rf"(?<![\w])(?:{words_alternation([*HOSPITAL_SHORT_NAMES, *words('hospital_short_names')])})"
+    rf"(?<![\w])(?:{trie_alternation([*HOSPITAL_SHORT_NAMES, *words('hospital_short_names')])})"
     r"(?::?(?:iin|issa|issä|ista|istä|ille|illa|illä|ilta|iltä|ssa|ssä|sta|stä|lla|llä|lle|in|n)"
     r"|-?(?:sse|st|s|i|il|ile|ilt|is|ist|isse|le|lt|l))?(?![\w])"
     r"(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]+(?![\w]))?"
@@ -107,7 +107,7 @@ _COMPOUND = regex.compile(
 """Scandinavian paired compounds (``Ekeberg bo- og servicesenter``, ``Vård- och omsorgsboendet Furuhöjden``)."""
 _PEOPLE_AND_PLACES = cities() | first_names() | last_names()
 _COMPANY_NAMES = regex.compile(
-    rf"(?<![\w&'’\-])(?P<name>{words_alternation([w for w in words('companies') if w not in _PEOPLE_AND_PLACES])})"
+    rf"(?<![\w&'’\-])(?P<name>{trie_alternation([w for w in words('companies') if w not in _PEOPLE_AND_PLACES])})"
     r"(?P<case>:?(?:ille|illa|illä|ilta|iltä|issa|issä|ista|istä|lla|llä|lle|lta|ltä|ssa|ssä|sta|stä|in|n|is|ist|ile"
     r"|il|iga|s|st|le|l|lt|i))?(?![\w&'’\-])"
 )
