@@ -20,6 +20,8 @@ from deid.lexicon import (
     NATIONALITIES,
     NOT_NAMES,
     TITLE_CUES,
+    first_names,
+    last_names,
 )
 from deid.recognizers._base import make_result
 from deid.recognizers.person import role_not_name
@@ -45,6 +47,15 @@ def _keep(ent: Any) -> bool:
         return False  # "Niece's number ...": a kinship or title word read as a place
     if role_not_name(words[-1]) or words[0] in _WEEKDAYS:
         return False  # "Radiology Registrar", "Dialysis Nurse", "Tues 9 Jan"
+    if (
+        ent.label_ == "PERSON"
+        and len(words) == 1
+        and ent.start > 0
+        and ent.doc[ent.start - 1].text == "in"
+        and words[0] not in first_names()
+        and words[0] not in last_names()
+    ):
+        return False  # "a holiday booked in Kraków": no list knows the name, the place recognizer has it
     if len(words) == 1 and (len(words[0]) <= 3 or words[0].lower().endswith(MEDICAL_SUFFIXES)):
         return False  # gene and protein symbols (Rho, Tf, Rac) and disease or organism names
     if any(len(w) == 1 for w in words if w != "-"):

@@ -236,6 +236,7 @@ TOWNS: list[Case] = [
     ("en", "Her son lives in Hammerfest, Hb 110 g/L.", "Hammerfest", "LOCATION", "110 g/L"),
     ("nb", "Kjørt hjem fra Nord-Aurdal av datteren. CRP 17.", "Nord-Aurdal", "LOCATION", "CRP 17"),
     ("nb", "Vaktmester ved Bruflat skole, Østre Toten. Hb 14,1.", "Østre Toten", "LOCATION", "14,1"),
+    ("en", "Her daughter works in Gdańsk most of the year. Hb 121.", "Gdańsk", "LOCATION", "Hb 121"),
 ]
 
 
