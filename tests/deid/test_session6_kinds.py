@@ -310,3 +310,16 @@ def test_facilities_in_case_forms_prisons_and_known_employers_before_a_site(
 def test_a_family_doctor_is_no_facility(deidentifier: Deidentifier, text: str) -> None:
     spans = deidentifier.detect(text, "et")
     assert [text[s.start : s.end] for s in spans if str(s.label) == "ORGANIZATION"] == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "phi", "label", "distractor"),
+    [
+        ("da", "Bor på Bostedet Lindely, Hb 8,0.", "Bostedet Lindely", "ORGANIZATION", "8,0"),
+        ("en", "Volunteers at Sacred Heart Parish, Hb 131.", "Sacred Heart Parish", "ORGANIZATION", "Hb 131"),
+    ],
+)
+def test_residential_homes_and_parishes(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
