@@ -323,3 +323,23 @@ def test_residential_homes_and_parishes(
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "phi", "label", "distractor"),
+    [
+        ("en", "Dear Siobhan and Ciarán,\nHb 120 today.", "Siobhan", "PERSON", "Hb 120"),
+        ("sv", "Hej Tindra! Idag tog vi en promenad, CRP 3.", "Tindra", "PERSON", "CRP 3"),
+        ("fi", "Asiakas Onni Räsänen kotona. Hb 123.", "Onni Räsänen", "PERSON", "Hb 123"),
+        ("fi", "Todistus: liikunnanopettaja Raimo Kärkkäinen.", "Raimo Kärkkäinen", "PERSON", ""),
+    ],
+)
+def test_greetings_clients_and_teachers(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+def test_a_short_adjective_ending_a_sentence_is_no_cue(deidentifier: Deidentifier) -> None:
+    text = "Fisteli toimii, suhina hyvä. Dialyysi 4 h."
+    assert [text[s.start : s.end] for s in deidentifier.detect(text, "fi")] == []
