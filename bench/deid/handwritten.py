@@ -284,8 +284,9 @@ def write_results(results: dict[str, Any]) -> None:
         f"label and language, precision >= {TARGETS['precision']}, <= {TARGETS['distractors_flagged']:.0%} "
         "distractors flagged. Entity level: a gold span counts as found when a span of the same label overlaps it "
         "(the per-language figures count any label). The notes are invented, written by hand (the set's README); "
-        "parts B-H were tuned on after their one blind run, whose figures `docs/deid.md` and the set's README keep; "
-        "G was only lightly, I not at all (its figure is the honest estimate for an unseen style).",
+        "parts B-I were tuned on after their one blind run, whose figures `docs/deid.md` and the set's README keep; "
+        "part K (`dev2`, 540 notes by six independent writers) is development data in session 6; the blind part J is "
+        "never scored here (only the lead scores it).",
         "",
     ]
     for split, res in results.items():
