@@ -40,9 +40,11 @@ SPLITS = (
     "heldout9",
     "dev2",
     "heldout10",
+    "heldout11",
 )
-BLIND = "heldout10"
-"""Part J: written in session 6 by writers who never saw the rules; whoever changes the rules never reads it."""
+BLIND = "heldout11"
+"""The part kept blind: written by writers who never saw the rules; whoever changes the rules never reads it.
+Part J (``heldout10``) was blind until its one scoring with the session-6 rules; part L (``heldout11``) is now."""
 
 LABELS = {
     "P": "PERSON",
