@@ -110,7 +110,7 @@ class Deidentifier:
         spans: list[PhiSpan] = []
         for offset, piece in _chunks(text, CHUNK_CHARS):
             artifacts = None if lang in MODEL_RECOGNIZERS else self._no_model_artifacts(lang)
-            found = resolve(self.analyzer.analyze(text=piece, language=lang, nlp_artifacts=artifacts), lang)
+            found = resolve(self.analyzer.analyze(text=piece, language=lang, nlp_artifacts=artifacts), lang, text=piece)
             spans.extend(PhiSpan(s.start + offset, s.end + offset, s.label, s.score, s.country) for s in found)
         return spans
 

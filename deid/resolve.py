@@ -5,10 +5,14 @@ behind). Every candidate has passed its recognizer's validation (checksum, date,
 candidate's, ranked by whether its identifier format belongs to the note's language (a Danish note prefers the
 CPR reading of a number the Swedish rule also accepts), then score (a checksum-valid identifier scores 1.0),
 then length, then a fixed label order.
+
+One exception keeps a place apart from the organisation it follows (``Solgården Plejecenter i Brædstrup``,
+``Hoivakoti Kotimaa Kuopiossa``): the town is a LOCATION of its own, see :func:`_split_town`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,6 +44,39 @@ NATIONAL_ID_ENTITIES = frozenset({"NO_FODSELSNUMMER", "SE_PERSONNUMMER", "DK_CPR
 """Presidio entity names of the country-specific identifier recognizers; all become ``NATIONAL_ID``."""
 
 
+_TOWN_AFTER = re.compile(r"[ \t]+(?:i|in)[ \t]+$")
+"""``<organisation> i <town>`` (da/nb/sv) and ``<organisation> in <town>`` (en)."""
+_NAME_SCHOOL = re.compile(r"\w{3,}(?:skolan|skolen|skole|skola)$")
+"""A school compound with a name before it (Västangårdsskolan); a bare ``Skolan i X`` is the school's name."""
+_CASE_TOWN = re.compile(r"\w+(?:ssa|ssä|lla|llä|aan|ään|oon|uun|yyn|iin|s|l|st|sse|le)$")
+"""A Finnish or Estonian town in a local case (inessive, adessive, illative): where, not which organisation."""
+
+
+def _split_town(text: str, lang: str, org: PhiSpan, town: PhiSpan) -> bool:
+    """Whether the LOCATION ``town`` at the end of the organisation ``org`` is a place of its own.
+
+    Scandinavian and English: after ``i``/``in`` when the organisation before it (from its last comma) has two
+    words or is a named school (``Lasarettet i Ystad``, ``Sykehuset i Vestfold`` stay one name). Finnish and
+    Estonian: a town in a local case right after an organisation named with two words or more (a chain's one
+    word and its town, ``Mehiläinen Jyväskylässä``, is one branch's name).
+    """
+    head = text[org.start : town.start]
+    if "\n" in head:
+        return False
+    if lang in ("fi", "et"):
+        stem = head.rsplit(",", 1)[-1].split()
+        return (
+            len(stem) >= 2
+            and " " not in text[town.start : town.end]
+            and bool(_CASE_TOWN.search(text[town.start : town.end]))
+        )
+    cue = _TOWN_AFTER.search(head)
+    if cue is None:
+        return False
+    words = head[: cue.start()].rsplit(",", 1)[-1].split()
+    return len(words) >= 2 or (len(words) == 1 and bool(_NAME_SCHOOL.match(words[0])))
+
+
 def label_of(entity_type: str) -> Label:
     """Our label for a Presidio entity name."""
     return Label.NATIONAL_ID if entity_type in NATIONAL_ID_ENTITIES else Label(entity_type)
@@ -52,8 +89,9 @@ def _candidate(result: Any) -> PhiSpan:
     )
 
 
-def resolve(results: Iterable[Any], language: str, min_score: float = MIN_SCORE) -> list[PhiSpan]:
-    """Non-overlapping PHI spans, in text order, from Presidio ``RecognizerResult`` candidates."""
+def resolve(results: Iterable[Any], language: str, min_score: float = MIN_SCORE, text: str = "") -> list[PhiSpan]:
+    """Non-overlapping PHI spans, in text order, from Presidio ``RecognizerResult`` candidates (``text``, the
+    analysed text, lets a town after an organisation stay a place of its own)."""
     home = COUNTRY_OF_LANGUAGE.get(language, "")
     candidates = sorted(
         (c for c in map(_candidate, results) if c.score >= min_score and c.end > c.start),
@@ -73,7 +111,24 @@ def resolve(results: Iterable[Any], language: str, min_score: float = MIN_SCORE)
             continue
         if cluster:
             best = max(cluster, key=rank)
-            out.append(PhiSpan(cluster[0].start, cluster_end, best.label, best.score, best.country))
+            out.extend(_cluster_spans(text, language, cluster, cluster_end, best))
         if cand is not None:
             cluster, cluster_end = [cand], cand.end
     return out
+
+
+def _cluster_spans(text: str, lang: str, cluster: list[PhiSpan], end: int, best: PhiSpan) -> list[PhiSpan]:
+    """The span(s) one cluster of overlapping candidates becomes: one, or an organisation and its town."""
+    start = cluster[0].start
+    if text and best.label is Label.ORGANIZATION:
+        towns = [c for c in cluster if c.label is Label.LOCATION and c.end == end and c.start > start]
+        if towns:
+            town = min(towns, key=lambda c: c.start)
+            org = PhiSpan(start, end, best.label, best.score, best.country)
+            if _split_town(text, lang, org, town):
+                cut = town.start
+                cue = _TOWN_AFTER.search(text[start:cut])
+                org_end = start + cue.start() if cue else len(text[:cut].rstrip())
+                if org_end > start:
+                    return [PhiSpan(start, org_end, best.label, best.score, best.country), town]
+    return [PhiSpan(start, end, best.label, best.score, best.country)]

@@ -1,0 +1,42 @@
+"""Issue 15, session 6, round 2 (parts J and K as development data): kinds the first round still missed. Every
+case is written by hand with names, places and numbers not in the hand-written set, and carries a distractor
+that must stay.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from deid.engine import Deidentifier
+from tests.deid.test_handwritten_kinds import _check
+
+ORG_AND_TOWN: list[tuple[str, str, str, str, str]] = [
+    ("da", "Bor på Lindely Plejecenter i Ringkøbing. INR 2,4.", "Lindely Plejecenter", "Ringkøbing", "2,4"),
+    ("sv", "Går i Ekbackeskolan i Vetlanda sedan hösten. CRP 12.", "Ekbackeskolan", "Vetlanda", "CRP 12"),
+    ("nb", "Jobber ved Fjordlys Sveis AS i Molde. Hb 13,1.", "Fjordlys Sveis AS", "Molde", "13,1"),
+    ("en", "Works at Harcourt Joinery in Limerick since 2019. Na 138.", "Harcourt Joinery", "Limerick", "Na 138"),
+    ("fi", "Asuu nyt Palvelutalo Kuusirinteessä Kajaanissa. Hb 121.", "Palvelutalo Kuusirinteessä", "Kajaanissa", "Hb 121"),
+    ("et", "Töötab Roheline Puit OÜ-s Viljandis. CRP 9.", "Roheline Puit", "Viljandis", "CRP 9"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "org", "town", "distractor"), ORG_AND_TOWN)
+def test_a_town_after_an_organisation_is_a_place_of_its_own(
+    deidentifier: Deidentifier, lang: str, text: str, org: str, town: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, org, "ORGANIZATION", distractor)
+    _check(deidentifier, lang, text, town, "LOCATION", distractor)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "org", "distractor"),
+    [
+        ("sv", "Opererad på Lasarettet i Motala 2019. Hb 118.", "Lasarettet i Motala", "Hb 118"),
+        ("nb", "Henvist til Sykehuset i Telemark. Na 139.", "Sykehuset i Telemark", "Na 139"),
+        ("da", "Egen læge: Lægerne i Hadsund. INR 2,2.", "Lægerne i Hadsund", "2,2"),
+    ],
+)
+def test_a_generic_noun_with_its_town_stays_one_name(
+    deidentifier: Deidentifier, lang: str, text: str, org: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, org, "ORGANIZATION", distractor)
