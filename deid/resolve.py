@@ -7,7 +7,9 @@ CPR reading of a number the Swedish rule also accepts), then score (a checksum-v
 then length, then a fixed label order.
 
 One exception keeps a place apart from the organisation it follows (``Solgården Plejecenter i Brædstrup``,
-``Hoivakoti Kotimaa Kuopiossa``): the town is a LOCATION of its own, see :func:`_split_town`.
+``Hoivakoti Kotimaa Kuopiossa``): the town is a LOCATION of its own, see :func:`_split_town`. And a place
+written after a department and a comma names the hospital site (``Akutmodtagelsen, Bispebjerg``, ``Ward 4,
+Rotunda``): an ORGANIZATION, see :data:`_DEPARTMENT_BEFORE`.
 """
 
 from __future__ import annotations
@@ -50,6 +52,26 @@ _NAME_SCHOOL = re.compile(r"\w{3,}(?:skolan|skolen|skole|skola)$")
 """A school compound with a name before it (Västangårdsskolan); a bare ``Skolan i X`` is the school's name."""
 _CASE_TOWN = re.compile(r"\w+(?:ssa|ssä|lla|llä|aan|ään|oon|uun|yyn|iin|s|l|st|sse|le)$")
 """A Finnish or Estonian town in a local case (inessive, adessive, illative): where, not which organisation."""
+
+_DEPARTMENT_BEFORE = re.compile(
+    r"(?i:\b(?:ward|unit|clinic|department|dept\.?\s+of\s+\w+|service|services|centre|center)(?:\s+\w{1,3})?"
+    r"|\w+(?:logi|ology|logia|afdeling|afdelingen|avdeling|avdelingen|avdelning|avdelningen|modtagelsen"
+    r"|mottagningen|mottaket|ambulatoriet|ambulatorium|legevakt|legevakten|klinikken|kliniken|poliklinikk"
+    r"|poliklinikken|enheten|enheden|fysiologi|medicin|kirurgi|ortopedi))[ \t]*,[ \t]*$"
+)
+"""A department or unit, then a comma: the place after it is the hospital's site (``Klinisk fysiologi, Ryhov``)."""
+
+
+def _site_label(text: str, span: PhiSpan, before: PhiSpan | None) -> PhiSpan:
+    """``span`` as an ORGANIZATION when it is a place written right after a department and a comma (not after
+    a named organisation, whose town it is: ``Capio Artro Clinic, Stockholm``)."""
+    if span.label is not Label.LOCATION or not text:
+        return span
+    line_start = text.rfind("\n", 0, span.start) + 1
+    dept = _DEPARTMENT_BEFORE.search(text, max(line_start, span.start - 60), span.start)
+    if dept is None or (before is not None and before.end > dept.start()):
+        return span
+    return PhiSpan(span.start, span.end, Label.ORGANIZATION, span.score, span.country)
 
 
 def _split_town(text: str, lang: str, org: PhiSpan, town: PhiSpan) -> bool:
@@ -111,7 +133,8 @@ def resolve(results: Iterable[Any], language: str, min_score: float = MIN_SCORE,
             continue
         if cluster:
             best = max(cluster, key=rank)
-            out.extend(_cluster_spans(text, language, cluster, cluster_end, best))
+            for span in _cluster_spans(text, language, cluster, cluster_end, best):
+                out.append(_site_label(text, span, out[-1] if out else None))
         if cand is not None:
             cluster, cluster_end = [cand], cand.end
     return out

@@ -15,7 +15,13 @@ ORG_AND_TOWN: list[tuple[str, str, str, str, str]] = [
     ("sv", "Går i Ekbackeskolan i Vetlanda sedan hösten. CRP 12.", "Ekbackeskolan", "Vetlanda", "CRP 12"),
     ("nb", "Jobber ved Fjordlys Sveis AS i Molde. Hb 13,1.", "Fjordlys Sveis AS", "Molde", "13,1"),
     ("en", "Works at Harcourt Joinery in Limerick since 2019. Na 138.", "Harcourt Joinery", "Limerick", "Na 138"),
-    ("fi", "Asuu nyt Palvelutalo Kuusirinteessä Kajaanissa. Hb 121.", "Palvelutalo Kuusirinteessä", "Kajaanissa", "Hb 121"),
+    (
+        "fi",
+        "Asuu nyt Palvelutalo Kuusirinteessä Kajaanissa. Hb 121.",
+        "Palvelutalo Kuusirinteessä",
+        "Kajaanissa",
+        "Hb 121",
+    ),
     ("et", "Töötab Roheline Puit OÜ-s Viljandis. CRP 9.", "Roheline Puit", "Viljandis", "CRP 9"),
 ]
 
@@ -40,3 +46,20 @@ def test_a_generic_noun_with_its_town_stays_one_name(
     deidentifier: Deidentifier, lang: str, text: str, org: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, org, "ORGANIZATION", distractor)
+
+
+SITE_AFTER_DEPARTMENT: list[tuple[str, str, str, str, str]] = [
+    ("da", "Overflyttet til Akutmodtagelsen, Glostrup. INR 1,9.", "Glostrup", "ORGANIZATION", "1,9"),
+    ("sv", "Arbetsprov på Klinisk fysiologi, Växjö. CRP 7.", "Växjö", "ORGANIZATION", "CRP 7"),
+    ("en", "Discharged from Ward 7, Galway. Hb 101 g/L.", "Galway", "ORGANIZATION", "101 g/L"),
+    ("nb", "Sett på Skadelegevakten, Drammen. Na 137.", "Drammen", "ORGANIZATION", "Na 137"),
+    ("sv", "Opererad på Capio Ortoped Clinic, Uppsala. Hb 128.", "Uppsala", "LOCATION", "Hb 128"),
+    ("nb", "Flyttet til Drammen i fjor. Na 140.", "Drammen", "LOCATION", "Na 140"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "place", "label", "distractor"), SITE_AFTER_DEPARTMENT)
+def test_a_place_after_a_department_and_a_comma_is_the_hospital_site(
+    deidentifier: Deidentifier, lang: str, text: str, place: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, place, label, distractor)
