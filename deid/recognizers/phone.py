@@ -27,9 +27,11 @@ CUES = (
     r"(?i:tlf|tel|telefon|telefonnr|telefonnummer|phone|ph|puh|puhelin|puhelinnumero|mob|mobil|mobile|mobiltelefon"
     r"|gsm|mobiil|matkapuhelin|kontakt|tavoitettavissa|soita|soittakaa|helista|helistada|call back on|call"
     r"|ring back on|ring tilbake på|ring tillbaka på|ring tilbage på|(?:ringes|ringt|ring|ringde|ringede"
-    r"|ringet|nås|treffes|træffes|nåes) på|ring|reached on|reached at|call on|phoned on|on mobile)"
+    r"|ringet|nås|treffes|træffes|nåes) på|ring|reached on|reached at|call on|phoned on|on mobile"
+    r"|telefonil|telefonile|telefonilt|telefoni|helistaja|yhteys|puhelimitse|direkte|direct line|direct dial)"
 )
-"""Phone cue words and phrases (``ringt på``, ``nås på``, ``reached on``, ``tavoitettavissa``)."""
+"""Phone cue words and phrases (``ringt på``, ``nås på``, ``reached on``, ``tavoitettavissa``, Estonian
+``telefonil``, a caller's number, Finnish ``yhteys``, a direct line ``direkte nr.``)."""
 
 
 class NordicPhoneRecognizer(RuleRecognizer):
@@ -50,7 +52,7 @@ class NordicPhoneRecognizer(RuleRecognizer):
         Rule("se_mobile", rf"{_START}(?P<phi>07\d \d{{3}} \d{{2}} \d{{2}}){_END}", 0.7, country="se"),
         Rule("se_mobile_4222", rf"{_START}(?P<phi>07\d\d \d{{2}} \d{{2}} \d{{2}}){_END}", 0.7, country="se"),
         Rule(
-            "fi", rf"{_START}(?P<phi>(?:\(0\d{{1,2}}\)|0\d{{1,3}})[ \-]\d{{3,4}} ?\d{{3,4}}){_END}", 0.6, country="fi"
+            "fi", rf"{_START}(?P<phi>(?:\(0\d{{1,2}}\)|0\d{{1,3}})[ \-]\d{{3,4}} ?\d{{3,5}}){_END}", 0.6, country="fi"
         ),
         Rule("ee", rf"{_START}(?P<phi>[56]\d{{2,3}} \d{{4}}){_END}", 0.5, country="ee"),
         Rule(
@@ -74,7 +76,13 @@ class NordicPhoneRecognizer(RuleRecognizer):
         ),
         Rule("compact_8", rf"{_START}(?P<phi>[2-9]\d{{7}}){_END}", 0.5),
         Rule("ee_local", rf"{_START}(?P<phi>5\d{{6,7}}|[3-8][ ]\d{{3}}[ ]\d{{3}}){_END}", 0.5),
-        Rule("cued", rf"(?<![\w]){CUES}\.?:?[ ]*(?:nr\.?[ ]*)?(?P<phi>\+?\d[\d \-()]{{5,16}}\d){_END}", 0.8),
+        Rule("ee_landline", rf"{_START}(?P<phi>[3-8]\d{{2}}[ ]\d{{4}}|[3-8]\d[ ]\d{{2}}[ ]\d{{3}}){_END}", 0.5),
+        Rule(
+            "cued",
+            rf"(?<![\w]){CUES}\.?:?[ ]*(?:(?i:nr|number|numbril|numero|nummer)\.?:?[ ]*)?"
+            rf"(?P<phi>\+?\d[\d \-()]{{5,16}}\d){_END}",
+            0.8,
+        ),
     )
 
     def __init__(self, supported_language: str = "en") -> None:
@@ -103,11 +111,13 @@ _UNCUED_REGIONS = {
     "grouped_trunk": ("GB", "IE", "FI"),
     "compact_8": ("NO", "DK"),
     "ee_local": ("EE",),
+    "ee_landline": ("EE",),
 }
 """Rules without a cue or a country code, and the countries whose numbering plan must accept the number."""
 _LANGUAGE_ONLY = {
     "compact_8": frozenset({"nb", "da"}),
     "ee_local": frozenset({"et"}),
+    "ee_landline": frozenset({"et"}),
     "compact_uk": frozenset({"en"}),
 }
 """Rules that count only in notes of these languages (eight bare digits are a phone number in Norway and

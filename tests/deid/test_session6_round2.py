@@ -63,3 +63,25 @@ def test_a_place_after_a_department_and_a_comma_is_the_hospital_site(
     deidentifier: Deidentifier, lang: str, text: str, place: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, place, label, distractor)
+
+
+PHONES_GROUPED_OR_CUED: list[tuple[str, str, str, str, str]] = [
+    ("et", "Perearsti teavitatud telefonil 447 2190. CRP 11.", "447 2190", "PHONE", "CRP 11"),
+    ("et", "Kiireloomulisel juhul 35 62 210. Hb 131.", "35 62 210", "PHONE", "Hb 131"),
+    ("et", "Helistaja number 5627 3381. Hb 128.", "5627 3381", "PHONE", "Hb 128"),
+    ("fi", "Jos oireet jatkuvat, yhteys 09 471 22310. Hb 119.", "09 471 22310", "PHONE", "Hb 119"),
+    ("fi", "Päivystys 02 313 40877 ympäri vuorokauden. CRP 6.", "02 313 40877", "PHONE", "CRP 6"),
+    ("da", "Egen læge Ib Munk, direkte nr. 86124571. INR 2,3.", "86124571", "PHONE", "2,3"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), PHONES_GROUPED_OR_CUED)
+def test_landlines_grouped_as_written_and_numbers_after_a_phone_cue(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+def test_a_reference_number_grouped_like_a_landline_is_no_phone(deidentifier: Deidentifier) -> None:
+    text = "Analüüsi nr 447 2190 on korras."
+    assert not [s for s in deidentifier.detect(text, "et") if str(s.label) == "PHONE"]
