@@ -360,15 +360,26 @@ _EXAMINATIONS = frozenset(
         "mrcp",
         "ctg",
         "ogd",
+        "ebus",
+        "oct",
+        "thr",
+        "tkr",
+        "tha",
+        "tka",
     }
 )
+"""Examinations and operations written short (``XR 21/10``, ``EBUS 18/4``, ``R THR 10/9``): a date follows."""
+_LAST_DOSE = regex.compile(
+    r"(?i:(?:last|final|latest|siste|sista|sidste|viimeinen|viimane)[ ](?:dose|dos|dosis|annos|doos)[ ]*:?[ ]*)$"
+)
+"""``last dose 1/10``: the day the last dose was taken, not a dose."""
 
 
 def _plausible(text: str, start: int, end: int, fmt: str) -> bool:
     """A short date form not read as a measurement, a dose, a fraction or a clock time."""
     before = text[max(0, start - 24) : start]
     words = regex.findall(r"[\w]+", before)
-    if words and words[-1].lower() in _EXAMINATIONS:
+    if (words and words[-1].lower() in _EXAMINATIONS) or _LAST_DOSE.search(before):
         return True
     if _MEASURE_BEFORE.search(before) or _SCORE_BEFORE.search(before) or _MEASURE_AFTER.match(text[end : end + 12]):
         return False

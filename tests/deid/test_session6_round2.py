@@ -85,3 +85,19 @@ def test_landlines_grouped_as_written_and_numbers_after_a_phone_cue(
 def test_a_reference_number_grouped_like_a_landline_is_no_phone(deidentifier: Deidentifier) -> None:
     text = "Analüüsi nr 447 2190 on korras."
     assert not [s for s in deidentifier.detect(text, "et") if str(s.label) == "PHONE"]
+
+
+DATES_AFTER_EXAMINATIONS: list[tuple[str, str, str, str, str]] = [
+    ("en", "EBUS 14/3: squamous cell carcinoma. Hb 109 g/L.", "14/3", "DATE", "109 g/L"),
+    ("en", "OCT 7/5 shows fluid; VA R 6/12.", "7/5", "DATE", "6/12"),
+    ("en", "Mr Quill, 71, R TKR 12/8, mobilising. GCS 15/15.", "12/8", "DATE", "15/15"),
+    ("en", "On methadone via Moyross pharmacy (last dose 3/11). AUDIT-C 9.", "3/11", "DATE", "AUDIT-C 9"),
+    ("en", "Oxycodone dose 1/2 tablet at night.", "", "DATE", "1/2"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), DATES_AFTER_EXAMINATIONS)
+def test_short_dates_after_an_examination_or_a_last_dose(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
