@@ -376,8 +376,14 @@ def _verdict(payload: dict[str, Any]) -> str:
         for fed in feds:
             f = runs[fed]["test"]["f1"]
             stopped = runs[fed].get("partial")
-            when = f" after {runs[fed]['rounds']} of {runs[fed]['planned_rounds']} rounds" if stopped else ""
-            text += f"; `{fed}` {f:.3f}{when} vs `{cen}` {c:.3f} central ({f - c:+.3f})"
+            if stopped:
+                done, planned = runs[fed]["rounds"], runs[fed]["planned_rounds"]
+                text += (
+                    f"; `{fed}` {f:.3f} after {done} of {planned} rounds (stopped: not comparable with `{cen}` "
+                    f"{c:.3f}, trained the whole budget)"
+                )
+            else:
+                text += f"; `{fed}` {f:.3f} vs `{cen}` {c:.3f} central ({f - c:+.3f})"
         scores = {n: runs[n]["test"]["f1"] for n in feds if not runs[n].get("partial")}
         every = all(f"fed-{cen}{tail}" in scores for tail in needed)
         reached = reached or (every and c >= 0.86 and all(f >= 0.86 and abs(c - f) <= 0.01 for f in scores.values()))
