@@ -430,7 +430,11 @@ def _plot(payload: dict[str, Any], path: Path) -> None:
     f1 = [runs[n]["test"]["f1"] for n in names]
     fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 3.5))
     colors = ["#888888" if "baseline" in n else ("#4c72b0" if not runs[n]["federated"] else "#dd8452") for n in names]
-    ax.bar(names, f1, color=colors)
+    labels = [
+        f"{n}\n(stopped r{runs[n]['rounds']}/{runs[n]['planned_rounds']})" if runs[n].get("partial") else n
+        for n in names
+    ]
+    ax.bar(labels, f1, color=colors)
     for i, v in enumerate(f1):
         ax.text(i, v + 0.005, f"{v:.3f}", ha="center", fontsize=8)
     ax.axhline(0.86, color="red", linestyle="--", linewidth=1, label="goal 0.86")
