@@ -238,6 +238,9 @@ def _limitations(path: Path | None) -> str:
     return text
 
 
+_TUNING_FLAGS = {"schedule": "--schedule", "head_lr": "--head-lr", "subword_labels": "--subword-labels"}
+
+
 @study_app.command("submit")
 def study_submit(
     ctx: typer.Context,
@@ -311,6 +314,25 @@ def study_submit(
     credit_action: Annotated[
         str, typer.Option(metavar="ACTION", help="With --credit-min-score: exclude or downweight.")
     ] = "exclude",
+    schedule: Annotated[
+        str,
+        typer.Option(
+            metavar="constant|linear",
+            help="Learning rate within each site's local training: constant, or linear (10 % warm-up, then decay).",
+        ),
+    ] = "constant",
+    head_lr: Annotated[
+        float | None,
+        typer.Option("--head-lr", metavar="RATE", help="Learning rate of the classifier and CRF at the sites."),
+    ] = None,
+    subword_labels: Annotated[
+        str,
+        typer.Option(
+            "--subword-labels",
+            metavar="first|continue",
+            help="first: train on each word's first sub-word; continue: also the later pieces as its continuation.",
+        ),
+    ] = "first",
     federation: FederationOpt = None,
 ) -> None:
     """Build the NER study, or take your own job folder (manifest embedded, every site mandatory), and submit it
@@ -347,8 +369,10 @@ def study_submit(
             )
             return
         from node.ml.algorithms import check_algorithm
+        from node.ml.fine_tuning import check_fine_tuning
 
         check_algorithm(algorithm)
+        check_fine_tuning(schedule=schedule, head_lr=head_lr, subword_labels=subword_labels, names=_TUNING_FLAGS)
         if secure_aggregation:  # refused before anything is built: no silent fallback to clear updates
             from fednode.errors import ConfigError
             from node.ml.secagg import COMPATIBLE_AGGREGATORS, study_refusal
@@ -378,6 +402,9 @@ def study_submit(
             spread_threshold=spread_threshold,
             secure_aggregation=secure_aggregation,
             credit=credit,
+            schedule=schedule,
+            head_lr=head_lr,
+            subword_labels=subword_labels,
         )
         client = _client(cli, fed)
         client.check_reachable()  # before the job is built: a down coordinator leaves nothing behind
