@@ -7,7 +7,7 @@
 * Quality (full run only): ``fednode deid eval`` figures on the held-out ``data/deid-gold/test.jsonl``.
 * NCBI-disease: how many gold Disease spans of ``data/ncbi-disease-mini`` survive de-identification untouched.
 * Hand-written notes (full run only): :mod:`bench.deid.handwritten` on ``data/deid-handwritten`` (every split but
-  the blind part J), per label and per language, into ``bench/results/deid_handwritten.{json,md}``.
+  the blind part), per label and per language, into ``bench/results/deid_handwritten.{json,md}``.
 
 Results go to ``bench/results/deid.json`` and ``bench/results/deid.md``.
 """

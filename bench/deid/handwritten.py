@@ -2,7 +2,7 @@
 score the detector on it per label and per language, with the distractor flag rate and the speed.
 
 ``python -m bench.deid.handwritten [--split SPLIT|both|all|tuning] [--build] [--misses] [--write]``: ``SPLIT`` is
-one of :data:`SPLITS`, ``both`` is dev and held-out part A, ``tuning`` every split but the blind part J;
+one of :data:`SPLITS`, ``both`` is dev and held-out part A, ``tuning`` every split but the blind one (:data:`BLIND`);
 ``--write`` writes ``bench/results/deid_handwritten.json`` and ``.md`` (``python -m bench.deid`` writes them too,
 every split).
 
@@ -287,8 +287,9 @@ def write_results(results: dict[str, Any]) -> None:
         "distractors flagged. Entity level: a gold span counts as found when a span of the same label overlaps it "
         "(the per-language figures count any label). The notes are invented, written by hand (the set's README); "
         "parts B-I were tuned on after their one blind run, whose figures `docs/deid.md` and the set's README keep; "
-        "part K (`dev2`, 540 notes by six independent writers) is development data in session 6; the blind part J is "
-        "never scored here (only the lead scores it).",
+        "part K (`dev2`, 540 notes by six independent writers) was development data in session 6, part J "
+        "(`heldout10`) blind until its one run with the round-1 rules (0.974) and then development data; part L "
+        "(`heldout11`) is the blind part: its figure here is its only run with these rules.",
         "",
     ]
     for split, res in results.items():
