@@ -19,9 +19,11 @@ def read_input_bytes(path: Path, *, where: str) -> bytes:
 
 
 def read_input_text(path: Path, *, where: str, not_text: str) -> str:
-    """:func:`read_input_bytes` as UTF-8 text; bytes that are not UTF-8 (a binary file) are :class:`BadInputError`
-    with the message ``not_text``."""
+    """:func:`read_input_bytes` as UTF-8 text; bytes that are not UTF-8 or hold a NUL (a binary file) are
+    :class:`BadInputError` with the message ``not_text``."""
     data = read_input_bytes(path, where=where)
+    if b"\x00" in data:  # valid UTF-8, but no text file holds a NUL byte
+        raise BadInputError(not_text, file=where)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

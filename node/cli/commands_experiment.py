@@ -46,11 +46,11 @@ def _check_inputs(cli: CliContext, common: _Common) -> None:
     """The model and the data are there, before torch and transformers load (exit 4, nothing created)."""
     from node.local.inputs import check_data_dir, check_model_spec, check_out_dir
     from node.ml.algorithms import check_algorithm
-    from node.ml.experiments.config import OPTION_NAMES, check_protocol
-    from node.ml.fine_tuning import check_fine_tuning
+    from node.ml.experiments.config import check_protocol
+    from node.ml.fine_tuning import CLI_FLAGS, check_fine_tuning
 
     check_protocol(common.protocol, common.subword_labels)
-    check_fine_tuning(schedule=common.schedule, head_lr=common.head_lr, names=OPTION_NAMES)
+    check_fine_tuning(schedule=common.schedule, head_lr=common.head_lr, names=CLI_FLAGS)
     check_algorithm(common.aggregator, "--aggregator")
     check_out_dir(common.out)
     check_model_spec(_model(cli, common), "--model" if common.model else "fl.model_dir")

@@ -238,9 +238,6 @@ def _limitations(path: Path | None) -> str:
     return text
 
 
-_TUNING_FLAGS = {"schedule": "--schedule", "head_lr": "--head-lr", "subword_labels": "--subword-labels"}
-
-
 @study_app.command("submit")
 def study_submit(
     ctx: typer.Context,
@@ -369,10 +366,10 @@ def study_submit(
             )
             return
         from node.ml.algorithms import check_algorithm
-        from node.ml.fine_tuning import check_fine_tuning
+        from node.ml.fine_tuning import CLI_FLAGS, check_fine_tuning
 
         check_algorithm(algorithm)
-        check_fine_tuning(schedule=schedule, head_lr=head_lr, subword_labels=subword_labels, names=_TUNING_FLAGS)
+        check_fine_tuning(schedule=schedule, head_lr=head_lr, subword_labels=subword_labels, names=CLI_FLAGS)
         if secure_aggregation:  # refused before anything is built: no silent fallback to clear updates
             from fednode.errors import ConfigError
             from node.ml.secagg import COMPATIBLE_AGGREGATORS, study_refusal

@@ -18,6 +18,8 @@ SCHEDULES: tuple[str, ...] = ("constant", "linear")
 TRAIN_SUBWORDS: tuple[str, ...] = ("first", "continue")
 
 _DEFAULT_NAMES = {"schedule": "schedule", "head_lr": "head_lr", "subword_labels": "subword_labels"}
+CLI_FLAGS = {"schedule": "--schedule", "head_lr": "--head-lr", "subword_labels": "--subword-labels"}
+"""The options as the command line spells them (``fednode experiment``, ``fednode study submit``)."""
 
 
 def check_fine_tuning(
@@ -42,4 +44,4 @@ def check_fine_tuning(
         )
 
 
-__all__ = ["SCHEDULES", "TRAIN_SUBWORDS", "check_fine_tuning"]
+__all__ = ["CLI_FLAGS", "SCHEDULES", "TRAIN_SUBWORDS", "check_fine_tuning"]

@@ -8,7 +8,7 @@ from typing import Any
 
 from fednode.bundled import bundled
 from fednode.errors import ConfigError
-from node.ml.fine_tuning import check_fine_tuning
+from node.ml.fine_tuning import CLI_FLAGS, check_fine_tuning
 
 DATA_DIR = bundled("ncbi-disease")
 """The bundled NCBI-disease corpus (package data of ``fednode``)."""
@@ -20,9 +20,6 @@ PROTOCOLS: tuple[str, ...] = (STANDARD, FLARE_EXAMPLE)
 SUBWORD_LABELS: tuple[str, ...] = ("first", "all", "continue")
 """``first``: the first piece of each word labelled; ``all`` (flare-example): every piece labelled and scored;
 ``continue``: the later pieces trained as the word's continuation, scored on the first piece (either protocol)."""
-
-
-OPTION_NAMES = {"schedule": "--schedule", "head_lr": "--head-lr", "subword_labels": "--subword-labels"}
 
 
 def check_protocol(name: str, subword_labels: str = "first") -> None:
@@ -76,7 +73,7 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         check_protocol(self.protocol, self.subword_labels)
-        check_fine_tuning(schedule=self.schedule, head_lr=self.head_lr, names=OPTION_NAMES)
+        check_fine_tuning(schedule=self.schedule, head_lr=self.head_lr, names=CLI_FLAGS)
         if self.rounds < 1 or self.local_epochs < 1 or self.batch_size < 1:
             raise ConfigError("rounds, local_epochs and batch_size must be at least 1")
         if self.train_limit is not None and self.train_limit < 1:

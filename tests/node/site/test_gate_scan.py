@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from nvflare.apis.event_type import EventType
-from nvflare.apis.fl_constant import FLContextKey
 
 from node.site import gate as g
 from node.site.gate import ApprovalGate
@@ -17,7 +15,7 @@ from policies.codescan import SCAN_DID_NOT_FINISH, ScanLimits, scan_manifest_bou
 from policies.contracts import Finding, JobManifest, JobState, RuleOutcome, Verdict
 from policies.policy_model import parse_policy
 from policies.verdicts import SiteState, evaluate
-from tests.node.sitekit import CHECK, authorize_ctx, context_for, ctx, make_job, new_site, server_meta
+from tests.node.sitekit import context_for, gate_check, make_job, new_site, server_meta
 
 ROOT = Path(__file__).resolve().parents[3]
 BENIGN = ROOT / "tests" / "policies" / "byoc" / "benign" / "fedavg_inprocess" / "app"
@@ -51,14 +49,6 @@ def _byoc_job(root: Path, name: str, extra: str = "") -> Path:
     return make_job(root, name=name, extra_files=files)
 
 
-def _check(gate: ApprovalGate, meta: dict[str, Any]) -> str | None:
-    gate.handle_event(EventType.AUTHORIZE_COMMAND_CHECK, authorize_ctx(CHECK, meta))
-    fl_ctx = ctx(job_id=str(meta["job_id"]))
-    gate.handle_event(EventType.BEFORE_CHECK_RESOURCE_MANAGER, fl_ctx)
-    reason = fl_ctx.get_prop(FLContextKey.JOB_BLOCK_REASON)
-    return str(reason) if reason else None
-
-
 def _code_scan(verdict: Verdict) -> RuleOutcome:
     return next(r.outcome for r in verdict.results if r.rule == "code_scan")
 
@@ -71,14 +61,14 @@ def test_the_endless_loop_job_and_a_stuck_scan_do_not_stop_a_good_job(tmp_path: 
     good = _byoc_job(tmp_path, "good")
 
     # the job whose rebinding looped the old scanner forever is judged like any other
-    assert _check(gate, server_meta(looping, "job-loop")) == g.BLOCK_AWAITING
+    assert gate_check(gate, server_meta(looping, "job-loop")) == g.BLOCK_AWAITING
     # a scan that never finishes denies that job alone, within the scan's limit
-    assert _check(gate, server_meta(stuck, "job-stuck")) == g.BLOCK_DENIED
+    assert gate_check(gate, server_meta(stuck, "job-stuck")) == g.BLOCK_DENIED
     record = site.jobs.get("job-stuck")
     assert record.state is JobState.PENDING or record.state is JobState.REFUSED
     assert [f.capability for f in record.verdict.findings] == [SCAN_DID_NOT_FINISH]
     # and the next job gets its verdict
-    assert _check(gate, server_meta(good, "job-good")) == g.BLOCK_AWAITING
+    assert gate_check(gate, server_meta(good, "job-good")) == g.BLOCK_AWAITING
     verdict = site.jobs.get("job-good").verdict
     assert verdict.allowed and _code_scan(verdict) is RuleOutcome.WARN
     assert all(f.severity == "warn" for f in verdict.findings)
