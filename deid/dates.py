@@ -499,3 +499,8 @@ def parse_one(text: str) -> DateMatch | None:
         if found.start == 0 and found.end == len(text):
             return found
     return None
+
+
+def is_month_name(word: str) -> bool:
+    """Whether ``word`` is a month's name or abbreviation in one of the languages, in any listed case form."""
+    return word.lower().rstrip(".") in _FORM_INDEX

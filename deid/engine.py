@@ -20,8 +20,9 @@ from deid.nlp import OfflineSpacyNlpEngine
 from deid.offsets import OffsetMap, Replacement
 from deid.operators import Operator, Replacer
 from deid.recognizers import MODEL_RECOGNIZERS, build_registry
-from deid.resolve import resolve
+from deid.resolve import fill_gaps, resolve
 from deid.spans import PhiSpan
+from deid.tagger import SpanTagger, default_tagger
 
 log = logging.getLogger("fednode.deid.engine")
 
@@ -94,15 +95,20 @@ class Deidentifier:
         key: bytes | None = None,
         analyzer: AnalyzerEngine | None = None,
         languages: Sequence[str] = LANGUAGES,
+        tagger: SpanTagger | bool = True,
     ) -> None:
+        """``tagger``: the learned tagger whose spans fill the rules' gaps (``True``: the one shipped in
+        ``deid/data/``; ``False``: the rules alone)."""
         self.operator = operator
+        self.tagger = default_tagger() if tagger is True else tagger or None
         self.ephemeral_key = key is None
         self.key = key if key is not None else secrets.token_bytes(32)
         self.analyzer = analyzer if analyzer is not None else build_analyzer(languages)
         self._empty_doc = Doc(Vocab(), words=[])
 
     def detect(self, text: str, lang: str) -> list[PhiSpan]:
-        """Non-overlapping PHI spans in ``text`` (``lang`` must be one of :data:`deid.labels.LANGUAGES`).
+        """Non-overlapping PHI spans in ``text`` (``lang`` must be one of :data:`deid.labels.LANGUAGES`): the
+        rules' spans, then the learned tagger's where the rules found nothing.
 
         Long texts are analysed in pieces of at most :data:`CHUNK_CHARS`, cut at line breaks (or spaces), so a
         10 MB note stays within spaCy's length limit and memory stays flat.
@@ -111,6 +117,8 @@ class Deidentifier:
         for offset, piece in _chunks(text, CHUNK_CHARS):
             artifacts = None if lang in MODEL_RECOGNIZERS else self._no_model_artifacts(lang)
             found = resolve(self.analyzer.analyze(text=piece, language=lang, nlp_artifacts=artifacts), lang, text=piece)
+            if self.tagger is not None:
+                found = fill_gaps(found, self.tagger.spans(piece, lang), piece)
             spans.extend(PhiSpan(s.start + offset, s.end + offset, s.label, s.score, s.country) for s in found)
         return spans
 

@@ -21,6 +21,8 @@ from typing import Any
 from deid.labels import COUNTRY_OF_LANGUAGE, Label
 from deid.recognizers._base import COUNTRY_KEY
 from deid.spans import PhiSpan
+from deid.tagger import TAGGED_LABELS, TaggedSpan
+from deid.tagger.checks import plausible
 
 MIN_SCORE = 0.4
 """Candidates below this are dropped (a lone family name scores 0.6, a validated number 1.0)."""
@@ -155,3 +157,20 @@ def _cluster_spans(text: str, lang: str, cluster: list[PhiSpan], end: int, best:
                 if org_end > start:
                     return [PhiSpan(start, org_end, best.label, best.score, best.country), town]
     return [PhiSpan(start, end, best.label, best.score, best.country)]
+
+
+def fill_gaps(spans: list[PhiSpan], tagged: Iterable[TaggedSpan], text: str) -> list[PhiSpan]:
+    """The rules' resolved ``spans`` plus every span the learned tagger found where no rule found anything.
+
+    Where both found something the rules' span stands as it is (their labels and boundaries are checked by
+    validators and conventions); a tagged span is taken only for :data:`deid.tagger.TAGGED_LABELS` and only when
+    :func:`deid.tagger.checks.plausible` holds.
+    """
+    added = [
+        PhiSpan(t.start, t.end, t.label, round(t.probability, 3))
+        for t in tagged
+        if t.label in TAGGED_LABELS
+        and not any(s.start < t.end and t.start < s.end for s in spans)
+        and plausible(text, t)
+    ]
+    return sorted([*spans, *added]) if added else spans

@@ -161,6 +161,11 @@ class SignatureError(IntegrityError):
     """A signature does not verify."""
 
 
+class DeidModelError(IntegrityError):
+    """A de-identification model shipped with the package is missing, unreadable, or out of step with its card
+    or with the code that computes its features. The message names the file and what is wrong."""
+
+
 class CheckpointError(IntegrityError):
     """A coordinator checkpoint cannot be trusted: unreadable, torn (a file does not hash to what the checkpoint
     names) or for another job digest or study. The message names the checkpoint folder and what is wrong."""

@@ -152,7 +152,7 @@ def world_countries() -> frozenset[str]:
     return frozenset(out)
 
 
-def _is_country(word: str) -> bool:
+def is_country(word: str) -> bool:
     """A country name, also with a Finnish or Estonian case ending (``Soomes``, ``Ruotsissa``)."""
     if word in world_countries():
         return True
@@ -161,7 +161,7 @@ def _is_country(word: str) -> bool:
     )
 
 
-_AGENCY_ENDINGS = ("kassan", "verket", "myndigheten", "styrelsen", "nämnden", "tjänsten", "tjenesten", "etaten")
+AGENCY_ENDINGS = ("kassan", "verket", "myndigheten", "styrelsen", "nämnden", "tjänsten", "tjenesten", "etaten")
 """Swedish and Norwegian agencies by their definite ending (``Försäkringskassan``, ``Skatteverket``): no place."""
 
 
@@ -196,7 +196,7 @@ class GazetteerLocationRecognizer(LocalRecognizer):
         cued: set[int] = set()
         for m in _CUED.finditer(text, timeout=5.0):
             words = m.group("phi").split(" ")
-            if words[0] in NOT_NAMES or words[0] in stop_words() or _is_country(words[0]):
+            if words[0] in NOT_NAMES or words[0] in stop_words() or is_country(words[0]):
                 continue
             if words[0] in _UNIT_WORDS and regex.match(r"[ ]\d", text[m.start("phi") + len(words[0]) :]):
                 continue  # "moved to Ward 7": a part of the hospital
@@ -236,7 +236,7 @@ class GazetteerLocationRecognizer(LocalRecognizer):
         if _LOCATIVE.match(word) is None and _PLACE_HEAD_CASE.match(word) is None:
             return False
         stem = word[:-3]
-        if word in stop_words() or _is_country(word) or facility_at(word) >= 0:
+        if word in stop_words() or is_country(word) or facility_at(word) >= 0:
             return False
         names = (first_names(), last_names(), EPONYMS)
         candidates = (stem, stem + "nen", stem[:-1] + "nen", stem + "a", stem + "ä", stem[:-1])
@@ -249,11 +249,11 @@ class GazetteerLocationRecognizer(LocalRecognizer):
         """A capitalised word some list explains as no place: a name, country, month, eponym or stop word."""
         if word in cities():
             return False
-        if word in stop_words() or word in NOT_NAMES or _is_country(word) or word.lower() in _MONTHS_DAYS:
+        if word in stop_words() or word in NOT_NAMES or is_country(word) or word.lower() in _MONTHS_DAYS:
             return True
         if word in EPONYMS or word.lower().endswith(MEDICAL_SUFFIXES) or facility_at(word) >= 0:
             return True
-        if word.lower().endswith(_DEPARTMENT_ENDINGS) or word.lower().endswith(_AGENCY_ENDINGS):
+        if word.lower().endswith(_DEPARTMENT_ENDINGS) or word.lower().endswith(AGENCY_ENDINGS):
             return True
         return word in first_names() or word in last_names()
 
@@ -295,14 +295,14 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             return out
         for m in _FROM_TO.finditer(text, timeout=5.0):
             words = m.group("phi").split(" ")
-            if not any(w in stop_words() or w in NOT_NAMES or _is_country(w) for w in words):
+            if not any(w in stop_words() or w in NOT_NAMES or is_country(w) for w in words):
                 out.append(make_result(self, str(self.ENTITY), m.start("phi"), m.end("phi"), 0.6))
         for m in _IN_PLACE.finditer(text, timeout=5.0):
             if m.group("prep") != prep or m.start("phi") in cued:
                 continue
             words = regex.split(r"[ \-]", m.group("phi"))
             first = words[0]
-            if first in stop_words() or first in NOT_NAMES or _is_country(first) or first.lower() in _MONTHS_DAYS:
+            if first in stop_words() or first in NOT_NAMES or is_country(first) or first.lower() in _MONTHS_DAYS:
                 continue
             if first in EPONYMS or first.rstrip("s") in EPONYMS or first.lower().endswith(MEDICAL_SUFFIXES):
                 continue

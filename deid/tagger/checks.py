@@ -1,0 +1,69 @@
+"""What a tagged span must be to be kept, checked as the rules check their own: no country, month, weekday or
+agency, no eponym or disease name, an age only as a whole number from 90, a digit in every record number."""
+
+from __future__ import annotations
+
+import regex
+
+from deid.dates import is_month_name
+from deid.labels import Label
+from deid.lexicon import EPONYMS, NOT_NAMES
+from deid.recognizers.location import AGENCY_ENDINGS, is_country
+from deid.tagger.model import TaggedSpan
+
+_WORD = regex.compile(r"\p{L}[\p{L}\-'’]*")
+_AGE = regex.compile(r"\d{2,3}")
+_AFTER_A_MEASURE = regex.compile(r"\s*(?:[,.]\d|%|‰|\p{L}{0,3}/|(?:kg|g|mg|µg|ml|mmol|mm|cm|dB|bpm)\b)")
+"""What follows a number that is a measurement, not an age (``92,5 kg``, ``95 %``, ``91 mmol/l``)."""
+_MEASURE = regex.compile(r"\d\s*(?:%|‰|(?:kg|g|mg|µg|ml|mmol|mm|cm|dB|bpm|kPa|mmHg|IE|IU|E)\b)")
+"""A measurement inside a span: a run of lab values is no street address."""
+_NATIONAL_ID_SHAPE = regex.compile(r"\d{6}[-+A]?\d{3}[\dA-Z]?|[1-6]\d{10}|(?:19|20)\d{10}")
+"""The shape of a Nordic or Estonian personal number: a valid one the checksum rules have already taken, so a
+tagged number of that shape is an invalid one, which is no identifier."""
+WEEKDAYS = frozenset(
+    {
+        *("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+        *("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"),
+        *("måndag", "tisdag", "lördag", "söndag"),
+        *("maanantai", "tiistai", "keskiviikko", "torstai", "perjantai", "lauantai", "sunnuntai"),
+        *("esmaspäev", "teisipäev", "kolmapäev", "neljapäev", "reede", "laupäev", "pühapäev"),
+    }
+)
+
+
+def _token_around(text: str, start: int, end: int) -> str:
+    """The whitespace-delimited word holding ``text[start:end]``, trailing punctuation trimmed."""
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return text[start:end].rstrip(".,;:)")
+
+
+def _calendar_word(word: str) -> bool:
+    lower = word.lower()
+    return is_month_name(word) or any(lower.startswith(day) for day in WEEKDAYS)
+
+
+def plausible(text: str, span: TaggedSpan) -> bool:
+    """Whether a tagged span can be PHI at all (the checks a model trained on a thousand notes cannot learn)."""
+    piece = text[span.start : span.end]
+    words = _WORD.findall(piece)
+    if span.label is Label.AGE:
+        before = text[max(0, span.start - 1) : span.start]
+        return (
+            _AGE.fullmatch(piece) is not None
+            and 90 <= int(piece) <= 125
+            and before != "("
+            and _AFTER_A_MEASURE.match(text, span.end) is None
+        )
+    if span.label is Label.ID:
+        token = _token_around(text, span.start, span.end)
+        return any(c.isdigit() for c in piece) and _NATIONAL_ID_SHAPE.fullmatch(token) is None
+    if not words or (span.label is Label.ADDRESS and _MEASURE.search(piece)):
+        return False
+    if len(words) == 1 and (is_country(words[0]) or _calendar_word(words[0])):
+        return False
+    if words[-1].lower().endswith(AGENCY_ENDINGS):
+        return False  # Försäkringskassan, Skatteverket: a national agency identifies no one
+    return not all(w in NOT_NAMES or w in EPONYMS or w.rstrip("s'") in EPONYMS for w in words)

@@ -1,0 +1,111 @@
+"""What the tagger sees of each word: its form, shape and affixes, which word lists hold it, and the same of
+its neighbours. Word-level features are computed once per distinct word and cached."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import regex
+
+from deid.lexicon import (
+    COUNTRIES,
+    EPONYMS,
+    KINSHIP_CUES,
+    NATIONALITIES,
+    NOT_NAMES,
+    TITLE_CUES,
+    cities,
+    first_names,
+    last_names,
+    stop_words,
+)
+from deid.tagger.tokens import Token
+from deid.wordlists import facility_at, lower_set, role_regex, words
+
+FEATURE_VERSION = 1
+"""Bumped whenever what a word's features are changes: a model trained on another version is refused."""
+
+_WINDOW = (-2, -1, 1, 2)
+_SHAPE_RUNS = regex.compile(r"(.)\1+")
+
+
+def _shape(word: str) -> str:
+    """``Xx`` for ``Nygaard``, ``X.`` for ``K.``, ``d.d.d`` for ``14.9.2024``'s pieces; runs collapsed."""
+    mapped = "".join("X" if c.isupper() else "x" if c.isalpha() else "d" if c.isdigit() else c for c in word)
+    return str(_SHAPE_RUNS.sub(r"\1", mapped))
+
+
+@lru_cache(maxsize=1)
+def _lists() -> dict[str, frozenset[str]]:
+    """The word lists a word's membership is a feature of (lower-cased where the list is)."""
+    return {
+        "first": first_names(),
+        "last": last_names(),
+        "city": cities(),
+        "country": COUNTRIES | NATIONALITIES,
+        "notname": NOT_NAMES | EPONYMS,
+        "stop": stop_words(),
+        "kin": frozenset(KINSHIP_CUES) | lower_set("kinship_extra"),
+        "title": frozenset(TITLE_CUES),
+        "company": frozenset(w.split()[0] for w in words("companies") if w.strip()),
+        "occupation": lower_set("occupations"),
+    }
+
+
+@lru_cache(maxsize=1 << 17)
+def word_features(word: str) -> tuple[str, ...]:
+    """The features of ``word`` itself."""
+    lower = word.lower()
+    bare = word.rstrip(".")
+    out = [f"w={lower}", f"sh={_shape(word)}"]
+    if bare.isalpha():
+        out += [f"s2={lower[-2:]}", f"s3={lower[-3:]}", f"s4={lower[-4:]}", f"p3={lower[:3]}"]
+        if bare[:1].isupper():
+            out.append("upper" if bare.isupper() and len(bare) > 1 else "title")
+        if len(bare) == 1:
+            out.append("initial")
+    elif word.isdigit():
+        out.append(f"digits={min(len(word), 12)}")
+    lists = _lists()
+    for name in ("first", "last", "city", "country", "notname", "stop", "company"):
+        if bare in lists[name]:
+            out.append(name)
+    for name in ("kin", "title", "occupation"):
+        if lower.rstrip(".:") in lists[name]:
+            out.append(name)
+    if len(bare) > 3 and facility_at(bare) >= 0:
+        out.append("facility")
+    if len(bare) > 4 and role_regex().search(bare):
+        out.append("role")
+    return tuple(out)
+
+
+@lru_cache(maxsize=1 << 17)
+def _context_features(word: str, offset: int) -> tuple[str, ...]:
+    """The features of ``word`` as seen from ``offset`` words away: its form, shape and list memberships."""
+    keep = [f for f in word_features(word) if not f.startswith(("s2=", "s4=", "p3="))]
+    return tuple(f"{offset}:{f}" for f in keep)
+
+
+def sentence_features(text: str, tokens: Sequence[Token], lang: str) -> list[list[str]]:
+    """One feature list per token of a text in ``lang``."""
+    n = len(tokens)
+    out: list[list[str]] = []
+    for i, tok in enumerate(tokens):
+        feats = [f"lang={lang}", *word_features(tok.text)]
+        gap = text[tokens[i - 1].end : tok.start] if i else "\n"
+        if "\n" in gap:
+            feats.append("line_start")
+        if i + 1 == n or "\n" in text[tok.end : tokens[i + 1].start]:
+            feats.append("line_end")
+        for offset in _WINDOW:
+            j = i + offset
+            if 0 <= j < n:
+                feats.extend(_context_features(tokens[j].text, offset))
+            else:
+                feats.append(f"{offset}:edge")
+        if i:
+            feats.append(f"bigram={tokens[i - 1].text.lower()}|{tok.text.lower()}")
+        out.append(feats)
+    return out
