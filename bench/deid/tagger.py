@@ -2,7 +2,7 @@
 
 ``python -m bench.deid.tagger [--exclude SPLIT ...] [--synthetic N] [--out PATH]``: trains on every hand-written
 part but the blind one (:data:`bench.deid.handwritten.BLIND`) and those excluded, plus ``N`` synthetic notes
-(seeded), and writes the model and its card (what it was trained on, digest, threshold). Score the result with
+(seeded; none by default), and writes the model and its card (what it was trained on, digest, threshold). Score the result with
 ``python -m bench.deid.handwritten --split SPLIT``: the de-identifier uses whatever model is at ``--out``'s
 default place. A part scored as blind must have been excluded from the model's training.
 """
@@ -21,7 +21,8 @@ from bench.deid.handwritten import BLIND, load, present
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "deid" / "data" / "tagger.crfsuite"
 THRESHOLD = 0.5
-"""Chosen on part K with the model trained without it (recall against distractors flagged); see docs/deid.md."""
+"""The threshold, features and regularisation were chosen on parts K and L, each scored with a model trained
+without it (recall against distractors flagged; docs/deid.md), before the blind part was scored."""
 SYNTHETIC_SEED = 4242
 """Not the seed of any synthetic set the benchmarks score."""
 
@@ -41,7 +42,9 @@ def training_records(splits: tuple[str, ...], synthetic: int) -> Iterator[tuple[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.deid.tagger", description=__doc__.splitlines()[0])
     parser.add_argument("--exclude", nargs="*", default=[], help="hand-written parts left out of training")
-    parser.add_argument("--synthetic", type=int, default=1500, help="synthetic notes added (default 1500)")
+    parser.add_argument(
+        "--synthetic", type=int, default=0, help="synthetic notes added (default none: they did not help on K or L)"
+    )
     parser.add_argument("--out", type=Path, default=MODEL, help=f"model path (default {MODEL.relative_to(REPO)})")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.exclude) - set(present()))

@@ -31,6 +31,16 @@ WEEKDAYS = frozenset(
 )
 
 
+def _names_something(text: str, start: int, words: list[str]) -> bool:
+    """Whether a span holds a word written as a name: two capitalised words, or one that does not merely start
+    the sentence (``Innlagt på sykehuset`` names nothing)."""
+    first_capital_is_initial = not text[:start].rstrip(" \t")[-1:] or text[:start].rstrip(" \t")[-1:] in ".!?:\n"
+    capitals = [w for w in words if w[:1].isupper()]
+    if len(capitals) > 1 or (capitals and capitals[0] != words[0]):
+        return True
+    return bool(capitals) and not first_capital_is_initial
+
+
 def _token_around(text: str, start: int, end: int) -> str:
     """The whitespace-delimited word holding ``text[start:end]``, trailing punctuation trimmed."""
     while start > 0 and not text[start - 1].isspace():
@@ -63,6 +73,8 @@ def plausible(text: str, span: TaggedSpan) -> bool:
     if not words or (span.label is Label.ADDRESS and _MEASURE.search(piece)):
         return False
     if len(words) == 1 and (is_country(words[0]) or _calendar_word(words[0])):
+        return False
+    if span.label is not Label.ADDRESS and not _names_something(text, span.start, words):
         return False
     if words[-1].lower().endswith(AGENCY_ENDINGS):
         return False  # Försäkringskassan, Skatteverket: a national agency identifies no one

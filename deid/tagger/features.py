@@ -23,7 +23,7 @@ from deid.lexicon import (
 from deid.tagger.tokens import Token
 from deid.wordlists import facility_at, lower_set, role_regex, words
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 """Bumped whenever what a word's features are changes: a model trained on another version is refused."""
 
 _WINDOW = (-2, -1, 1, 2)
@@ -83,8 +83,9 @@ def word_features(word: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1 << 17)
 def _context_features(word: str, offset: int) -> tuple[str, ...]:
-    """The features of ``word`` as seen from ``offset`` words away: its form, shape and list memberships."""
-    keep = [f for f in word_features(word) if not f.startswith(("s2=", "s4=", "p3="))]
+    """The features of ``word`` as seen from ``offset`` words away: its form, shape, longer endings (a case or a
+    business noun: ``-ssa``, ``-bygg``) and list memberships."""
+    keep = [f for f in word_features(word) if not f.startswith(("s2=", "p3="))]
     return tuple(f"{offset}:{f}" for f in keep)
 
 

@@ -15,7 +15,7 @@ from deid.tagger.model import model_digest
 from deid.tagger.tokens import bio_tags, tokenize
 from fednode.errors import NoteInputError
 
-DEFAULT_PARAMS: dict[str, float | int] = {"c1": 0.05, "c2": 0.01, "max_iterations": 150}
+DEFAULT_PARAMS: dict[str, float | int] = {"c1": 0.15, "c2": 0.01, "max_iterations": 150}
 """L1 keeps the model small (most word features end at zero weight), L2 keeps it smooth."""
 
 

@@ -142,6 +142,8 @@ def test_training_refuses_a_span_outside_its_text_naming_the_record(tmp_path: Pa
         ("Dialyse: Kt/V 1,4, tørvekt 62,5 kg", "Kt/V 1,4, tørvekt 62,5 kg", Label.ADDRESS, False),
         ("Bor i Skogveien 12 B, 2. etg.", "Skogveien 12 B", Label.ADDRESS, True),
         ("Jobber på Lerøy Sjømat.", "Lerøy Sjømat", Label.ORGANIZATION, True),
+        ("Hb 12. Innlagt på sykehuset.", "Innlagt på sykehuset", Label.ORGANIZATION, False),
+        ("Prøver sendt til Fürst i dag.", "Fürst", Label.ORGANIZATION, True),
     ],
 )
 def test_plausibility_checks(text: str, piece: str, label: Label, kept: bool) -> None:
