@@ -2,9 +2,9 @@
 
 ``python -m bench.deid.tagger [--exclude SPLIT ...] [--synthetic N] [--out PATH]``: trains on every hand-written
 part but the blind one (:data:`bench.deid.handwritten.BLIND`) and those excluded, plus ``N`` synthetic notes
-(seeded; none by default), and writes the model and its card (what it was trained on, digest, threshold). Score the result with
-``python -m bench.deid.handwritten --split SPLIT``: the de-identifier uses whatever model is at ``--out``'s
-default place. A part scored as blind must have been excluded from the model's training.
+(seeded; none by default), and writes the model and its card (what it was trained on, digest, threshold). Score
+the result with ``python -m bench.deid.handwritten --split SPLIT``: the de-identifier uses the model at
+``--out``'s default place. A part scored as blind must have been excluded from the model's training.
 """
 
 from __future__ import annotations
