@@ -2,10 +2,10 @@
 
 Formats: ``2024-03-12``, ``12.03.2024``, ``12.3.2024``, ``12.3.24``, ``12/3-24``, ``12/3/2024``, ``12. mars 2024``,
 ``12 mars``, ``12. maaliskuuta 2024``, ``12. märtsil 2024``, ``March 12, 2024``, ``12 March 2024``, ``mars 2024``,
-``maaliskuussa 2024``, the year-less ``12.03.``, ``14.9.``, ``7/2``, ``9/3 2024``, ranges within a month
-(``2.–5.4.``, ``17–18/6``) and the compact ``240315``
-(YYMMDD; short forms only where the words around them do not make them a measurement). A year alone is not a
-date (it must stay).
+``maaliskuussa 2024``, Estonian case forms (``augustist 2024``, ``2019 mais``, ``2021. aasta juulis``), the
+year-less ``12.03.``, ``14.9.``, ``7/2``, ``9/3 2024``, ranges within a month (``2.–5.4.``, ``17–18/6``) and the
+compact ``240315`` (YYMMDD; short forms only where the words around them do not make them a measurement). A year
+alone is not a date (it must stay).
 """
 
 from __future__ import annotations
@@ -187,6 +187,26 @@ _MONTHS["et"] = (
     *_MONTHS["et"],
     ("jaan", "veebr", "märts", "apr", "mai", "juuni", "juuli", "aug", "sept", "okt", "nov", "dets"),
 )
+_ET_STEMS = (
+    "jaanuari",
+    "veebruari",
+    "märtsi",
+    "aprilli",
+    "mai",
+    "juuni",
+    "juuli",
+    "augusti",
+    "septembri",
+    "oktoobri",
+    "novembri",
+    "detsembri",
+)
+_MONTHS["et"] = (
+    *_MONTHS["et"],
+    *(tuple(f"{stem}{case}" for stem in _ET_STEMS) for case in ("", "st", "sse", "ni", "le", "lt", "ks", "na", "ga")),
+)
+"""Estonian months in the genitive (``märtsi lõpus``), elative (``augustist 2024``), illative (``oktoobrisse``),
+terminative (``septembrini 2024``), allative, ablative, translative, essive and comitative."""
 
 
 def month_forms(lang: str) -> tuple[tuple[str, ...], ...]:
@@ -233,6 +253,11 @@ _EN_MONTH_ABBREVIATIONS = "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
 
 
 _MONTH_ALT = _trie(sorted(_FORM_INDEX))
+_ET_CASE_ALT = _trie(
+    sorted({f"{stem}{case}" for stem in _ET_STEMS for case in ("s", "st", "sse", "ni", "l", "le", "lt")} - {"mail"})
+)
+"""Estonian months in a case that can follow a bare year (``2019 mais``, ``2024 septembrini``); ``mail`` is also
+English."""
 
 _D = r"(?P<d>0?[1-9]|[12]\d|3[01])"
 _M = r"(?P<m>0?[1-9]|1[0-2])"
@@ -255,6 +280,8 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("day_month_name", rf"{_L}{_D}(?:\.|st|nd|rd|th|:e|:a)?[ ]{_MN}(?:[ ]{_Y4})?(?![\w])"),
         ("month_name_day", rf"{_L}{_MN}[ ]{_D}(?:st|nd|rd|th)?,?[ ]{_Y4}(?![\w])"),
         ("month_name_year", rf"{_L}{_MN}(?:[ ]{_Y4}|[ ]?[\-–'’][ ]?(?P<y>\d\d))(?![\w/\-])"),
+        ("et_year_month", rf"{_L}{_Y4}\.?[ ]?(?i:aastal|aasta|a\.?)[ ](?:{_D}\.[ ])?(?P<mn>(?i:{_MONTH_ALT}))(?![\w])"),
+        ("et_year_case_month", rf"{_L}{_Y4}[ ](?P<mn>(?i:{_ET_CASE_ALT}))(?![\w])"),
         ("month_year", rf"{_L}(?P<m>0[1-9]|1[0-2]|[1-9](?=/))[/.\-]{_Y4}{_R}"),
         ("dotted_no_year", rf"{_L}{_D}\.(?P<m>0[1-9]|1[0-2])\.{_END}"),
         ("dotted_short", rf"{_L}{_D}\.(?P<m>[1-9])\.{_END}"),

@@ -9,6 +9,8 @@ import datetime as dt
 import random
 from functools import cache
 
+from stdnum.ie import vat
+
 from deid.dates import parse_one, render_like
 from deid.labels import Label
 from deid.lexicon import NORDIC_CITIES, _provider_attr
@@ -120,6 +122,11 @@ def national_id(rng: random.Random, original: str, country: str) -> str:
         date6 = born.strftime("%d%m%y")
         individual = f"{rng.randint(2, 899):03d}"
         return f"{date6}{sign}{individual}{fi_henkilotunnus.check_char(date6, individual)}"
+    if country == "ie":  # PPSN: seven digits, the check letter, and the original's second letter kept
+        digits7 = f"{rng.randint(0, 9_999_999):07d}"
+        second = compact[8:9].upper()
+        check = vat.calc_check_digit(digits7 + second if second in ("A", "B", "H") else digits7)
+        return f"{digits7}{check}{second}"
     if country == "dk":
         serial = f"{rng.randint(0, 3)}{rng.randint(0, 999):03d}"
         sep = "-" if "-" in original else ""

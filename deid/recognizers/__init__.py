@@ -14,6 +14,7 @@ from deid.recognizers.dk_cpr import DkCprRecognizer
 from deid.recognizers.ee_isikukood import EeIsikukoodRecognizer
 from deid.recognizers.email import EmailRecognizer
 from deid.recognizers.fi_henkilotunnus import FiHenkilotunnusRecognizer
+from deid.recognizers.ie_pps import IePpsRecognizer
 from deid.recognizers.ip import IpRecognizer
 from deid.recognizers.location import GazetteerLocationRecognizer
 from deid.recognizers.no_fodselsnummer import NoFodselsnummerRecognizer
@@ -34,6 +35,7 @@ RECOGNIZER_CLASSES: tuple[RecognizerFactory, ...] = (
     DkCprRecognizer,
     FiHenkilotunnusRecognizer,
     EeIsikukoodRecognizer,
+    IePpsRecognizer,
     NordicPhoneRecognizer,
     EmailRecognizer,
     UrlRecognizer,
@@ -74,6 +76,7 @@ __all__ = [
     "FiHenkilotunnusRecognizer",
     "GazetteerLocationRecognizer",
     "HospitalRecognizer",
+    "IePpsRecognizer",
     "IpRecognizer",
     "NameListPersonRecognizer",
     "NoFodselsnummerRecognizer",

@@ -34,6 +34,36 @@ CUES = (
 ``telefonil``, a caller's number, Finnish ``yhteys``, a direct line ``direkte nr.``)."""
 
 
+_EE_CUES = (
+    r"(?i:nr|nr-lt|nr-le|nr-l|number|numbrile|numbril|numbrilt|tel|telefon|telefonil|telefonile|telefonilt"
+    r"|telefoninr|telefoninumber|telefoninumbril|telefoninumbrile|mob|mobiil|mobiilil|mobiilile|mobiililt|mobiilinr"
+    r"|mobiilinumber|mobiilinumbril|mobiilinumbrile|gsm|helistada|helista|helistage|helistas|helistab|kontakt"
+    r"|kontakttelefon)"
+)
+"""Estonian phone cues right before a number (``helistada numbrile``, ``nr-lt``, ``telefonil``, ``mobiil``)."""
+_IE_CUES = (
+    r"(?i:call[\- ]?back|tel|telephone|phone|ph|landline|contact|home|work|mobile|mob|ring|call|reached on"
+    r"|reached at)"
+)
+"""English phone words before an Irish number, maybe followed by ``no.``/``number`` (``Callback no.``)."""
+_REFERENCE_NOUN = regex.compile(
+    r"(?<![\w])(?i:labor|labori|analüüs|analüüsi|proov|proovi|haigusloo|juhtumi|saatekirja|kaardi|arve|tellimuse"
+    r"|uuringu|partii|seeria|registri|dokumendi|otsuse|toimiku|patsiendi|isiku|lepingu|palati|voodi|toa|kabineti"
+    r"|ruumi|retsepti|poliisi|konto|vastus|tulemus|ref|reference|case|record|file|chart|claim|policy|account|acct"
+    r"|invoice|order|sample|specimen|lab|batch|lot|serial|pps|ppsn|nhs|mrn|hospital|hosp|episode|patient"
+    r"|requisition|referral|booking|ticket|registration|reg|licence|license|passport|membership|member|staff"
+    r"|employee|room|bed|item|page|fax|result)\.?:?[ ]*$"
+)
+"""Lab, sample, batch and reference nouns (Estonian and English): a number right after one, or after its ``nr``,
+``no.`` or ``number`` (``proovi nr 53990127``, ``Ref no. 0599131482``, ``Lab number 53990127``, ``partii
+58120334``), is a reference or a lab number, not a phone number."""
+
+
+def after_reference_noun(text: str, start: int) -> bool:
+    """Whether a lab, sample or reference noun (:data:`_REFERENCE_NOUN`) ends right before ``start``."""
+    return _REFERENCE_NOUN.search(text, max(0, start - 30), start) is not None
+
+
 class NordicPhoneRecognizer(RuleRecognizer):
     """Phone numbers of the five countries."""
 
@@ -78,6 +108,17 @@ class NordicPhoneRecognizer(RuleRecognizer):
         Rule("ee_local", rf"{_START}(?P<phi>5\d{{6,7}}|[3-8][ ]\d{{3}}[ ]\d{{3}}){_END}", 0.5),
         Rule("ee_landline", rf"{_START}(?P<phi>[3-8]\d{{2}}[ ]\d{{4}}|[3-8]\d[ ]\d{{2}}[ ]\d{{3}}){_END}", 0.5),
         Rule(
+            "ee_mobile_cued",
+            rf"(?<![\w]){_EE_CUES}\.?:?[ ]*(?P<phi>5\d(?:[ \-]?\d){{5,6}}){_END}",
+            0.8,
+        ),
+        Rule(
+            "ie_landline_cued",
+            rf"(?<![\w])(?:{_IE_CUES}\.?:?[ ]*(?:(?i:no|number|nr)\.?:?[ ]*)?|(?P<bare>(?i:no|number))\.?:?[ ]*)"
+            rf"(?P<phi>0\d{{8,9}})(?![\w\-/])",
+            0.8,
+        ),
+        Rule(
             "cued",
             rf"(?<![\w]){CUES}\.?:?[ ]*(?:(?i:nr|number|numbril|numero|nummer)\.?:?[ ]*)?"
             rf"(?P<phi>\+?\d[\d \-()]{{5,16}}\d){_END}",
@@ -95,14 +136,32 @@ class NordicPhoneRecognizer(RuleRecognizer):
         digits = "".join(c for c in text[start:end] if c.isdigit())
         if not 7 <= len(digits) <= 15:
             return None
+        if rule.name == "ee_mobile_cued":
+            return _cued_ee_mobile(text, match, digits, rule.score)
+        if rule.name == "ie_landline_cued":
+            bare = match.start("bare")
+            if bare >= 0 and after_reference_noun(text, bare):
+                return None
+            return rule.score if _valid(digits, "IE") else None
+        if rule.name in ("cued_number", "cued_number_grouped") and after_reference_noun(text, match.start()):
+            return None  # "Lab number 53990127": the lab's number
         regions = _UNCUED_REGIONS.get(rule.name)
         if regions is None:
             return rule.score
-        if after_reference_cue(text, start):
+        if after_reference_cue(text, start) or after_reference_noun(text, start):
             return None
         if len(digits) == 8 and is_valid_date(int(digits[:4]), int(digits[4:6]), int(digits[6:])):
             return None
         return rule.score if any(_valid(digits, r) for r in regions) else None
+
+
+def _cued_ee_mobile(text: str, match: Any, digits: str, score: float) -> float | None:
+    """An Estonian mobile (seven or eight digits from 5, valid for EE) after a phone cue; a bare ``nr`` after a
+    reference noun (``proovi nr``) is a reference number's cue."""
+    cue_start = match.start()
+    if match.group(0)[:2].lower() == "nr" and after_reference_noun(text, cue_start):
+        return None
+    return score if len(digits) in (7, 8) and _valid(digits, "EE") else None
 
 
 _UNCUED_REGIONS = {
@@ -119,6 +178,8 @@ _LANGUAGE_ONLY = {
     "ee_local": frozenset({"et"}),
     "ee_landline": frozenset({"et"}),
     "compact_uk": frozenset({"en"}),
+    "ee_mobile_cued": frozenset({"et"}),
+    "ie_landline_cued": frozenset({"en"}),
 }
 """Rules that count only in notes of these languages (eight bare digits are a phone number in Norway and
 Denmark, a reference number elsewhere; eleven starting with 0 a British number in English, an identifier's shape
