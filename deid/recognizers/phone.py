@@ -51,8 +51,8 @@ _REFERENCE_NOUN = regex.compile(
     r"|uuringu|partii|seeria|registri|dokumendi|otsuse|toimiku|patsiendi|isiku|lepingu|palati|voodi|toa|kabineti"
     r"|ruumi|retsepti|poliisi|konto|vastus|tulemus|ref|reference|case|record|file|chart|claim|policy|account|acct"
     r"|invoice|order|sample|specimen|lab|batch|lot|serial|pps|ppsn|nhs|mrn|hospital|hosp|episode|patient"
-    r"|requisition|referral|booking|ticket|registration|reg|licence|license|passport|membership|member|staff"
-    r"|employee|room|bed|item|page|fax|result)\.?:?[ ]*$"
+    r"|requisition|referral|booking|ticket|registration|reg|licence|license|passport|membership|staff"
+    r"|employee|room|bed|item|page|result)\.?:?[ ]*$"
 )
 """Lab, sample, batch and reference nouns (Estonian and English): a number right after one, or after its ``nr``,
 ``no.`` or ``number`` (``proovi nr 53990127``, ``Ref no. 0599131482``, ``Lab number 53990127``, ``partii

@@ -203,3 +203,12 @@ def test_the_irish_cued_rule_needs_a_valid_irish_number() -> None:
     recognizer = NordicPhoneRecognizer(supported_language="en")
     assert found(recognizer, "Callback no. 0599131482.") == ["0599131482"]
     assert found(recognizer, "Callback no. 0000000000.") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [("Family member number 0214567890.", "0214567890"), ("Fax no. 0599131482 for the letter.", "0599131482")],
+)
+def test_a_family_members_or_a_fax_number_is_a_phone(deidentifier: Deidentifier, text: str, phone: str) -> None:
+    spans = deidentifier.detect(text, "en")
+    assert [(text[s.start : s.end], str(s.label)) for s in spans if s.label == "PHONE"] == [(phone, "PHONE")]
