@@ -17,9 +17,9 @@ _AFTER_A_MEASURE = regex.compile(r"\s*(?:[,.]\d|%|‰|\p{L}{0,3}/|(?:kg|g|mg|µg
 """What follows a number that is a measurement, not an age (``92,5 kg``, ``95 %``, ``91 mmol/l``)."""
 _MEASURE = regex.compile(r"\d\s*(?:%|‰|(?:kg|g|mg|µg|ml|mmol|mm|cm|dB|bpm|kPa|mmHg|IE|IU|E)\b)")
 """A measurement inside a span: a run of lab values is no street address."""
-_NATIONAL_ID_SHAPE = regex.compile(r"\d{6}[-+A]?\d{3}[\dA-Z]?|[1-6]\d{10}|(?:19|20)\d{10}")
-"""The shape of a Nordic or Estonian personal number: a valid one the checksum rules have already taken, so a
-tagged number of that shape is an invalid one, which is no identifier."""
+_NATIONAL_ID_SHAPE = regex.compile(r"\d{6}[-+A]?\d{3}[\dA-Z]?|[1-6]\d{10}|(?:19|20)\d{10}|\d{7}[A-W][A-IW]?")
+"""The shape of a Nordic or Estonian personal number or an Irish PPS number: a valid one the checksum rules have
+already taken, so a tagged number of that shape is an invalid one, which is no identifier."""
 WEEKDAYS = frozenset(
     {
         *("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),

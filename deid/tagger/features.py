@@ -89,24 +89,37 @@ def _context_features(word: str, offset: int) -> tuple[str, ...]:
     return tuple(f"{offset}:{f}" for f in keep)
 
 
+@lru_cache(maxsize=1 << 17)
+def _views(word: str) -> tuple[tuple[str, ...], ...]:
+    """``word``'s own features, then as seen from each offset of the window (one cached call per token)."""
+    return (word_features(word), *(_context_features(word, offset) for offset in _WINDOW))
+
+
+_EDGES = {offset: (f"{offset}:edge",) for offset in _WINDOW}
+
+
 def sentence_features(text: str, tokens: Sequence[Token], lang: str) -> list[list[str]]:
-    """One feature list per token of a text in ``lang``."""
+    """One feature list per token of a text in ``lang`` (a CRF item is a set: the order does not matter)."""
     n = len(tokens)
+    views = [_views(t.text) for t in tokens]
+    lower = [t.text.lower() for t in tokens]
+    starts = [i == 0 or "\n" in text[tokens[i - 1].end : tokens[i].start] for i in range(n)]
+    language = f"lang={lang}"
     out: list[list[str]] = []
-    for i, tok in enumerate(tokens):
-        feats = [f"lang={lang}", *word_features(tok.text)]
-        gap = text[tokens[i - 1].end : tok.start] if i else "\n"
-        if "\n" in gap:
+    for i in range(n):
+        feats = [
+            language,
+            *views[i][0],
+            *(views[i - 2][1] if i >= 2 else _EDGES[-2]),
+            *(views[i - 1][2] if i >= 1 else _EDGES[-1]),
+            *(views[i + 1][3] if i + 1 < n else _EDGES[1]),
+            *(views[i + 2][4] if i + 2 < n else _EDGES[2]),
+        ]
+        if starts[i]:
             feats.append("line_start")
-        if i + 1 == n or "\n" in text[tok.end : tokens[i + 1].start]:
+        if i + 1 == n or starts[i + 1]:
             feats.append("line_end")
-        for offset in _WINDOW:
-            j = i + offset
-            if 0 <= j < n:
-                feats.extend(_context_features(tokens[j].text, offset))
-            else:
-                feats.append(f"{offset}:edge")
         if i:
-            feats.append(f"bigram={tokens[i - 1].text.lower()}|{tok.text.lower()}")
+            feats.append(f"bigram={lower[i - 1]}|{lower[i]}")
         out.append(feats)
     return out

@@ -134,6 +134,7 @@ def test_training_refuses_a_span_outside_its_text_naming_the_record(tmp_path: Pa
         ("Alder 47 år.", "47", Label.AGE, False),
         ("Henvisning nr 2418803 mottatt.", "2418803", Label.ID, True),
         ("Nr 811218-9875 avvisat.", "811218", Label.ID, False),
+        ("Invalid 1234567A stays.", "1234567", Label.ID, False),
         ("Reiser til Ruotsissa ensi viikolla.", "Ruotsissa", Label.LOCATION, False),
         ("Started in January, seen again in March.", "January", Label.LOCATION, False),
         ("Kommer tilbake mandag.", "mandag", Label.PERSON, False),
