@@ -95,31 +95,47 @@ def _views(word: str) -> tuple[tuple[str, ...], ...]:
     return (word_features(word), *(_context_features(word, offset) for offset in _WINDOW))
 
 
+@lru_cache(maxsize=1 << 17)
+def _known_views(word: str, known: frozenset[str]) -> tuple[tuple[str, ...], ...]:
+    """``_views(word)`` without the features a model gives no weight (they cannot change its output)."""
+    return tuple(tuple(f for f in view if f in known) for view in _views(word))
+
+
 _EDGES = {offset: (f"{offset}:edge",) for offset in _WINDOW}
 
 
-def sentence_features(text: str, tokens: Sequence[Token], lang: str) -> list[list[str]]:
-    """One feature list per token of a text in ``lang`` (a CRF item is a set: the order does not matter)."""
+def sentence_features(
+    text: str, tokens: Sequence[Token], lang: str, known: frozenset[str] | None = None
+) -> list[list[str]]:
+    """One feature list per token of a text in ``lang`` (a CRF item is a set: the order does not matter).
+
+    ``known``: the features a trained model weighs; the rest are left out (the model's output is the same, and
+    handing CRFsuite fewer strings is most of the tagger's time)."""
     n = len(tokens)
-    views = [_views(t.text) for t in tokens]
+    views = [_views(t.text) if known is None else _known_views(t.text, known) for t in tokens]
     lower = [t.text.lower() for t in tokens]
     starts = [i == 0 or "\n" in text[tokens[i - 1].end : tokens[i].start] for i in range(n)]
-    language = f"lang={lang}"
+
+    def kept(feature: str) -> tuple[str, ...]:
+        return (feature,) if known is None or feature in known else ()
+
+    language, line_start, line_end = kept(f"lang={lang}"), kept("line_start"), kept("line_end")
+    edges = {offset: kept(edge) for offset, (edge,) in _EDGES.items()}
     out: list[list[str]] = []
     for i in range(n):
         feats = [
-            language,
+            *language,
             *views[i][0],
-            *(views[i - 2][1] if i >= 2 else _EDGES[-2]),
-            *(views[i - 1][2] if i >= 1 else _EDGES[-1]),
-            *(views[i + 1][3] if i + 1 < n else _EDGES[1]),
-            *(views[i + 2][4] if i + 2 < n else _EDGES[2]),
+            *(views[i - 2][1] if i >= 2 else edges[-2]),
+            *(views[i - 1][2] if i >= 1 else edges[-1]),
+            *(views[i + 1][3] if i + 1 < n else edges[1]),
+            *(views[i + 2][4] if i + 2 < n else edges[2]),
         ]
         if starts[i]:
-            feats.append("line_start")
+            feats.extend(line_start)
         if i + 1 == n or starts[i + 1]:
-            feats.append("line_end")
+            feats.extend(line_end)
         if i:
-            feats.append(f"bigram={lower[i - 1]}|{lower[i]}")
+            feats.extend(kept(f"bigram={lower[i - 1]}|{lower[i]}"))
         out.append(feats)
     return out

@@ -57,6 +57,7 @@ class SpanTagger:
         except (OSError, ValueError) as exc:
             raise DeidModelError(f"{model_path}: not a CRFsuite model ({exc})") from exc
         self._phi_tags = tuple(t for t in self._tagger.labels() if t != "O")
+        self._known: frozenset[str] | None = frozenset(attribute for attribute, _ in self._tagger.info().state_features)
         self._lock = threading.Lock()
 
     def spans(self, text: str, lang: str) -> list[TaggedSpan]:
@@ -64,7 +65,7 @@ class SpanTagger:
         tokens = tokenize(text)
         if not tokens or not self._phi_tags:
             return []
-        features = sentence_features(text, tokens, lang)
+        features = sentence_features(text, tokens, lang, self._known)
         with self._lock:  # CRFsuite's tagger holds the sequence it was last given
             tags, probs = self._decode(features)
         return [

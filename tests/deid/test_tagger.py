@@ -91,6 +91,15 @@ def test_a_trained_model_finds_an_unseen_company_in_a_learned_context(small_mode
     assert SpanTagger(small_model).spans("Hb 11,9 og CRP 7.", "nb") == []
 
 
+def test_leaving_out_unweighted_features_changes_nothing(small_model: Path) -> None:
+    tagger = SpanTagger(small_model)
+    texts = ["Arbeider hos Solheim Rør som rørlegger.", "Hb 11,9 og CRP 7.\nArbeider hos Vik Bygg."]
+    filtered = [tagger.spans(t, "nb") for t in texts]
+    tagger._known = None  # every feature handed to CRFsuite, as in training
+    assert [tagger.spans(t, "nb") for t in texts] == filtered
+    assert any(filtered)
+
+
 def test_the_card_names_what_went_in_and_guards_the_model(small_model: Path, tmp_path: Path) -> None:
     card = read_card(small_model)
     assert card["trained_on"] == {"train": 6} and card["notes"] == 30 and card["threshold"] == 0.5
