@@ -7,11 +7,14 @@ import regex
 
 from deid.dates import is_month_name
 from deid.labels import Label
-from deid.lexicon import EPONYMS, NOT_NAMES
+from deid.lexicon import DISEASE_HEADS, EPONYMS, NATIONALITIES, NOT_NAMES
 from deid.recognizers.location import AGENCY_ENDINGS, is_country
 from deid.tagger.model import TaggedSpan
 
 _WORD = regex.compile(r"\p{L}[\p{L}\-'’]*")
+_HOUSE_NUMBER = regex.compile(r"(?<![\p{L}\d])\d{1,5}(?![\p{L}\d])")
+_NEXT_WORD = regex.compile(r"[ \t-]*(\p{L}+)")
+_DISEASE_HEADS = frozenset(DISEASE_HEADS)
 _AGE = regex.compile(r"\d{2,3}")
 _AFTER_A_MEASURE = regex.compile(r"\s*(?:[,.]\d|%|‰|\p{L}{0,3}/|(?:kg|g|mg|µg|ml|mmol|mm|cm|dB|bpm)\b)")
 """What follows a number that is a measurement, not an age (``92,5 kg``, ``95 %``, ``91 mmol/l``)."""
@@ -39,6 +42,15 @@ def _names_something(text: str, start: int, words: list[str]) -> bool:
     if len(capitals) > 1 or (capitals and capitals[0] != words[0]):
         return True
     return bool(capitals) and not first_capital_is_initial
+
+
+def _names_a_disease(text: str, end: int, words: list[str]) -> bool:
+    """Whether the span is (part of) a disease's name: it ends in, or is followed by, a disease head
+    (``Denys - Drash syndrome``, ``Forssman - Lehmann`` before ``syndrome``)."""
+    following = _NEXT_WORD.match(text, end)
+    return words[-1].lower() in _DISEASE_HEADS or (
+        following is not None and following.group(1).lower() in _DISEASE_HEADS
+    )
 
 
 def _token_around(text: str, start: int, end: int) -> str:
@@ -70,9 +82,11 @@ def plausible(text: str, span: TaggedSpan) -> bool:
     if span.label is Label.ID:
         token = _token_around(text, span.start, span.end)
         return any(c.isdigit() for c in piece) and _NATIONAL_ID_SHAPE.fullmatch(token) is None
-    if not words or (span.label is Label.ADDRESS and _MEASURE.search(piece)):
-        return False
-    if len(words) == 1 and (is_country(words[0]) or _calendar_word(words[0])):
+    if not words or (span.label is Label.ADDRESS and (_MEASURE.search(piece) or not _HOUSE_NUMBER.search(piece))):
+        return False  # an address the tagger alone found has a house number or postcode and no lab values
+    if len(words) == 1 and (is_country(words[0]) or _calendar_word(words[0]) or len(words[0]) <= 2):
+        return False  # a country, a month, a weekday, a two-letter symbol (Tf, Fe)
+    if any(w in NATIONALITIES for w in words) or _names_a_disease(text, span.end, words):
         return False
     if span.label is not Label.ADDRESS and not _names_something(text, span.start, words):
         return False
