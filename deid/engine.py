@@ -20,7 +20,7 @@ from deid.nlp import OfflineSpacyNlpEngine
 from deid.offsets import OffsetMap, Replacement
 from deid.operators import Operator, Replacer
 from deid.recognizers import MODEL_RECOGNIZERS, build_registry
-from deid.resolve import fill_gaps, resolve
+from deid.resolve import adopt_organizations, fill_gaps, resolve
 from deid.spans import PhiSpan
 from deid.tagger import SpanTagger, default_tagger
 
@@ -118,7 +118,8 @@ class Deidentifier:
             artifacts = None if lang in MODEL_RECOGNIZERS else self._no_model_artifacts(lang)
             found = resolve(self.analyzer.analyze(text=piece, language=lang, nlp_artifacts=artifacts), lang, text=piece)
             if self.tagger is not None:
-                found = fill_gaps(found, self.tagger.spans(piece, lang), piece)
+                tagged = self.tagger.spans(piece, lang)
+                found = fill_gaps(adopt_organizations(found, tagged, piece), tagged, piece)
             spans.extend(PhiSpan(s.start + offset, s.end + offset, s.label, s.score, s.country) for s in found)
         return spans
 

@@ -3,6 +3,8 @@ agency, no eponym or disease name, an age only as a whole number from 90, a digi
 
 from __future__ import annotations
 
+from functools import cache
+
 import regex
 
 from deid.dates import is_month_name
@@ -10,6 +12,7 @@ from deid.labels import Label
 from deid.lexicon import DISEASE_HEADS, EPONYMS, NATIONALITIES, NOT_NAMES
 from deid.recognizers.location import AGENCY_ENDINGS, is_country
 from deid.tagger.model import TaggedSpan
+from deid.wordlists import lower_set
 
 _WORD = regex.compile(r"\p{L}[\p{L}\-'’]*")
 _HOUSE_NUMBER = regex.compile(r"(?<![\p{L}\d])\d{1,5}(?![\p{L}\d])")
@@ -90,6 +93,17 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return False
     if span.label is not Label.ADDRESS and not _names_something(text, span.start, words):
         return False
+    if all(w.lower() in _generic_service_words() for w in words):
+        return False  # a specialty or a service named generically: "Rheumatology", "the Memory Service"
     if words[-1].lower().endswith(AGENCY_ENDINGS):
         return False  # Försäkringskassan, Skatteverket: a national agency identifies no one
     return not all(w in NOT_NAMES or w in EPONYMS or w.rstrip("s'") in EPONYMS for w in words)
+
+
+_SERVICE_HEADS = frozenset({"service", "services", "unit", "team", "clinic", "centre", "center", "department", "ward"})
+
+
+@cache
+def _generic_service_words() -> frozenset[str]:
+    """The generic words of a department's or service's name (``deid/data/service_words.txt``) and their heads."""
+    return lower_set("service_words") | _SERVICE_HEADS

@@ -10,7 +10,7 @@ import pytest
 
 from deid.engine import Deidentifier
 from deid.labels import Label
-from deid.resolve import fill_gaps
+from deid.resolve import adopt_organizations, fill_gaps
 from deid.spans import PhiSpan
 from deid.tagger import SpanTagger, TaggedSpan
 from deid.tagger.checks import plausible
@@ -158,6 +158,9 @@ def test_training_refuses_a_span_outside_its_text_naming_the_record(tmp_path: Pa
         ("Jobber på Lerøy Sjømat.", "Lerøy Sjømat", Label.ORGANIZATION, True),
         ("Hb 12. Innlagt på sykehuset.", "Innlagt på sykehuset", Label.ORGANIZATION, False),
         ("Prøver sendt til Fürst i dag.", "Fürst", Label.ORGANIZATION, True),
+        ("Referred from Rheumatology for review.", "Rheumatology", Label.LOCATION, False),
+        ("Seen by the Stroke Unit; the Memory Service will write.", "Memory Service", Label.ORGANIZATION, False),
+        ("Seen at Ashford Memory Service.", "Ashford Memory Service", Label.ORGANIZATION, True),
     ],
 )
 def test_plausibility_checks(text: str, piece: str, label: Label, kept: bool) -> None:
@@ -177,12 +180,55 @@ def test_fill_gaps_keeps_the_rules_spans_and_adds_only_where_they_found_nothing(
     assert fill_gaps(rules, tagged, text) == [rules[0], PhiSpan(36, 48, Label.ORGANIZATION, 0.7)]
 
 
+def _span(text: str, phrase: str, label: Label, probability: float | None = None) -> PhiSpan | TaggedSpan:
+    start = text.index(phrase)
+    if probability is None:
+        return PhiSpan(start, start + len(phrase), label, 0.6)
+    return TaggedSpan(start, start + len(phrase), label, probability)
+
+
+ADOPTED = [
+    # (text, the rule's span, its label, the tagger's organisation, its probability, the span after, its label)
+    ("Arbeider i Linde Healthcare.", "Linde Healthcare", "PERSON", "Linde Healthcare", 0.9, "Linde Healthcare",
+     "ORGANIZATION"),
+    ("Tatovert hos Blekk & Nål i fjor.", "Blekk", "PERSON", "Blekk & Nål", 0.95, "Blekk & Nål", "ORGANIZATION"),
+    ("Toodi Tartu Kiirabi poolt.", "Tartu", "LOCATION", "Tartu Kiirabi", 0.9, "Tartu Kiirabi", "ORGANIZATION"),
+    # a town joined by a preposition keeps its label; so does a town the tagger calls an organisation alone
+    ("Går på Kronobergsgymnasiet i Växjö.", "Växjö", "LOCATION", "Kronobergsgymnasiet i Växjö", 0.95, "Växjö",
+     "LOCATION"),
+    ("Elab Viljandis tütre juures.", "Viljandis", "LOCATION", "Viljandis", 0.9, "Viljandis", "LOCATION"),
+    # not sure enough: the rule's reading stands
+    ("Arbeider i Linde Healthcare.", "Linde Healthcare", "PERSON", "Linde Healthcare", 0.85, "Linde Healthcare",
+     "PERSON"),
+    # a date inside a tagged organisation is no name to relabel
+    ("Møte 12.3. Vestland.", "12.3.", "DATE", "12.3. Vestland", 0.9, "12.3.", "DATE"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "rule", "label", "org", "probability", "after", "after_label"), ADOPTED)
+def test_a_name_the_tagger_reads_as_an_organisation_is_labelled_one(
+    text: str, rule: str, label: str, org: str, probability: float, after: str, after_label: str
+) -> None:
+    rules = [_span(text, rule, Label(label))]
+    tagged = [_span(text, org, Label.ORGANIZATION, probability)]
+    (span,) = adopt_organizations(rules, tagged, text)  # type: ignore[arg-type]
+    assert (text[span.start : span.end], str(span.label)) == (after, after_label)
+
+
+def test_a_name_beside_another_span_keeps_its_boundaries_when_relabelled() -> None:
+    text = "Hos Blekk & Nål Tattoo."
+    rules = [_span(text, "Blekk", Label.PERSON), _span(text, "Nål", Label.PERSON)]
+    tagged = [_span(text, "Blekk & Nål Tattoo", Label.ORGANIZATION, 0.9)]
+    out = adopt_organizations(rules, tagged, text)  # type: ignore[arg-type]
+    assert [(text[s.start : s.end], str(s.label)) for s in out] == [("Blekk", "ORGANIZATION"), ("Nål", "ORGANIZATION")]
+
+
 GAPS = [
     # written by hand: names, laboratories and references with no cue word or list entry the rules know
     ("nb", "Dattera Synnøve hjelper med innkjøp.", "Synnøve"),
     ("da", "Kammeraten Bjarke fandt ham i entréen.", "Bjarke"),
     ("nb", "Prøver sendt til Fürst, svar om en uke.", "Fürst"),
-    ("sv", "Proverna skickade till Werlabs, svar om en vecka.", "Werlabs"),
+    ("sv", "Prover skickade till Kemlabbet, svar om en vecka.", "Kemlabbet"),
     ("en", "Ref KLAGE 25/0932 on all correspondence please.", "KLAGE 25/0932"),
     ("sv", "Nyckelnr RB-3307 finns hos hemtjänsten.", "RB-3307"),
 ]
