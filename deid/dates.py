@@ -13,10 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 import regex
 
-from deid.lexicon import stop_words
 from deid.wordlists import words
 
 _MONTHS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -187,6 +187,20 @@ _MONTHS["et"] = (
     *_MONTHS["et"],
     ("jaan", "veebr", "märts", "apr", "mai", "juuni", "juuli", "aug", "sept", "okt", "nov", "dets"),
 )
+_MONTHS["sv"] = (
+    *_MONTHS["sv"],
+    ("jan", "febr", "mars", "apr", "maj", "juni", "juli", "aug", "sept", "okt", "nov", "dec"),
+)
+_MONTHS["da"] = (
+    *_MONTHS["da"],
+    ("jan", "febr", "marts", "apr", "maj", "juni", "juli", "aug", "sept", "okt", "nov", "dec"),
+)
+_MONTHS["fi"] = (
+    *_MONTHS["fi"],
+    tuple(f"{stem}k" for stem in _FI_STEMS),
+)
+"""Month abbreviations written with a dot (Swedish and Danish ``febr.``, ``sept.``, Finnish ``marrask.``,
+``tammik.``); Norwegian ``febr.`` and ``sept.`` read through the same forms."""
 _ET_STEMS = (
     "jaanuari",
     "veebruari",
@@ -253,6 +267,19 @@ _EN_MONTH_ABBREVIATIONS = "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
 
 
 _MONTH_ALT = _trie(sorted(_FORM_INDEX))
+_ABBR_ALT = _trie(
+    sorted(
+        {
+            form.lower()
+            for tables in _MONTHS.values()
+            for table in tables
+            for form in table
+            if len(form) <= 4 and form.lower() not in ("mars", "maj", "mai", "mail", "mais", "may", "juni", "juli")
+        }
+        | {f"{stem}k" for stem in _FI_STEMS}
+    )
+)
+"""Month abbreviations that take a dot and a two-digit year (``okt. 21``, ``febr. 22``, ``marrask. 23``)."""
 _ET_CASE_ALT = _trie(
     sorted({f"{stem}{case}" for stem in _ET_STEMS for case in ("s", "st", "sse", "ni", "l", "le", "lt")} - {"mail"})
 )
@@ -280,6 +307,7 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("day_month_name", rf"{_L}{_D}(?:\.|st|nd|rd|th|:e|:a)?[ ]{_MN}(?:[ ]{_Y4})?(?![\w])"),
         ("month_name_day", rf"{_L}{_MN}[ ]{_D}(?:st|nd|rd|th)?,?[ ]{_Y4}(?![\w])"),
         ("month_name_year", rf"{_L}{_MN}(?:[ ]{_Y4}|[ ]?[\-–'’][ ]?(?P<y>\d\d))(?![\w/\-])"),
+        ("month_abbr_year2", rf"{_L}(?P<mn>(?i:{_ABBR_ALT}))\.[ ](?P<y>\d\d)(?![\w/\-]|[.,:]\d)"),
         ("et_year_month", rf"{_L}{_Y4}\.?[ ]?(?i:aastal|aasta|a\.?)[ ](?:{_D}\.[ ])?(?P<mn>(?i:{_MONTH_ALT}))(?![\w])"),
         ("et_year_case_month", rf"{_L}{_Y4}[ ](?P<mn>(?i:{_ET_CASE_ALT}))(?![\w])"),
         ("month_year", rf"{_L}(?P<m>0[1-9]|1[0-2]|[1-9](?=/))[/.\-]{_Y4}{_R}"),
@@ -319,6 +347,7 @@ _GUARDED = frozenset(
         "slash_us",
         "month_name_day_no_year",
         "compact8",
+        "month_abbr_year2",
     }
 )
 """Short forms that also read as a measurement (``K 4.8.``, ``BT 3/2``, ``1/2 tablett``): checked against the words
@@ -335,8 +364,6 @@ _SCORE_BEFORE = regex.compile(
     rf"(?i:(?<![\w])(?:{'|'.join(regex.escape(w) for w in words('measure_words'))})\.?:?[ ]*)$"
 )
 """A clinical score or scale name (``Apgar 9/10``, ``GCS 14/15``): the fraction after it is a score."""
-_ABBREVIATION = regex.compile(r"^(?:\p{Lu}{2,6}\d?|\p{Lu}\p{Ll}?|p\p{Lu}{1,2}|\p{Ll}\p{Lu}{1,4})$")
-"""An analyte written short (``CRP``, ``Hb``, ``Na``, ``K``, ``pH``, ``eGFR``): a number after it is a value."""
 _MEASURE_AFTER = regex.compile(
     r"^[ ]*(?:(?i:mmhg|tbl|tabl|tablett|tabletter|tablet|tablets|tabletti|tab|dos|doser|dose|doses|mg|ml|g|x|ganger"
     r"|gånger|gange|kertaa|korda|times)(?![\w])|%)"
@@ -412,14 +439,44 @@ def _plausible(text: str, start: int, end: int, fmt: str) -> bool:
         return False
     if fmt == "dotted_no_year":  # "13.03.": a two-digit month is a date even after "K" (Estonian Wednesday)
         return True
-    if words and before.endswith((" ", ": ")) and _ABBREVIATION.match(words[-1]) and words[-1] not in stop_words():
+    if words and before.endswith((" ", ": ")) and is_analyte(words[-1]):
         return False
+    if text[start:end].partition("/")[2] in ("7", "12") and (
+        _DURATION_BEFORE.search(before) or _DURATION_AFTER.match(text, end)
+    ):
+        return False  # "for 3/7", "6/12 ago": days or months
+    if fmt == "compact" and _LAB_VALUE_BEFORE.search(before) and is_analyte(_LAB_VALUE_BEFORE.search(before)["a"]):
+        return True  # "K 4,1 240604": the sample's date after the value
     if fmt in (
         "compact",
         "compact8",
     ):  # six or eight digits: only after a word, never inside a number list or after a number cue
         return bool(words) and not words[-1].isdigit() and words[-1].lower() not in _NUMBER_CUES
     return True
+
+
+@cache
+def _analytes() -> tuple[frozenset[str], frozenset[str]]:
+    entries = words("analyte_abbreviations")
+    return frozenset(entries), frozenset(e.upper() for e in entries)
+
+
+def is_analyte(word: str) -> bool:
+    """Whether ``word`` is an analyte, vital sign or measurement written short (``deid/data/
+    analyte_abbreviations.txt``: ``K``, ``Hb``, ``CRP``, ``eGFR``, ``BT``, ``VA``): exactly as listed, or in
+    capitals (``HB``, ``KREA``); never another case (``ur``, ``se``, ``On`` are words)."""
+    exact, upper = _analytes()
+    return word in exact or (word.isupper() and word in upper)
+
+
+_DURATION_BEFORE = regex.compile(r"(?i:(?<![\w])(?:for|x|past|last|within)[ ]*)$")
+_DURATION_AFTER = regex.compile(r"[ ]*(?i:hx|history|hist|ago|duration|previously|prior)(?![\w])")
+"""English shorthand for days, weeks and months (``for 2/7``, ``x 5/7``, ``6/12 ago``, ``3/7 hx``): a fraction over
+7 or 12 there is a length of time, not a date."""
+_LAB_VALUE_BEFORE = regex.compile(
+    r"(?<![\w])(?P<a>\w+)[ ]*[:=]?[ ]*\d+(?:[.,]\d+)?(?:[ ]*[\p{L}µ%][\p{L}µ%/]{0,9})?[ ]+$"
+)
+"""An analyte and its value (``K 4,1``, ``CRP 12 mg/l``) right before a six-digit number: its sample date."""
 
 
 _NUMBER_CUES = frozenset(
@@ -511,7 +568,7 @@ def render_like(found: DateMatch, new: dt.date) -> str:
         else:
             table = _FORM_INDEX[raw.lower()][1]
             name = table[new.month - 1]
-            new_text = name.capitalize() if raw[:1].isupper() else name
+            new_text = name.capitalize() if raw[:1].isupper() else name.lower()
         pieces.append((start, end, new_text))
     out = str(m.group(0))
     base = int(m.start())

@@ -17,6 +17,7 @@ import phonenumbers
 import regex
 
 from deid.labels import Label
+from deid.lexicon import first_names, last_names, stop_words
 from deid.recognizers._base import Rule, RuleRecognizer, is_valid_date
 
 _CC = r"(?:47|46|45|358|372)"
@@ -119,6 +120,11 @@ class NordicPhoneRecognizer(RuleRecognizer):
             0.8,
         ),
         Rule(
+            "after_name",
+            r"(?<![\w])(?P<name>\p{Lu}\p{Ll}+)[ ]+(?P<phi>\+?\d(?:[ \-]?\d){6,11})(?![\w\-/]|[.,]\d)",
+            0.8,
+        ),
+        Rule(
             "cued",
             rf"(?<![\w]){CUES}\.?:?[ ]*(?:(?i:nr|number|numbril|numero|nummer)\.?:?[ ]*)?"
             rf"(?P<phi>\+?\d[\d \-()]{{5,16}}\d){_END}",
@@ -136,6 +142,8 @@ class NordicPhoneRecognizer(RuleRecognizer):
         digits = "".join(c for c in text[start:end] if c.isdigit())
         if not 7 <= len(digits) <= 15:
             return None
+        if rule.name == "after_name":
+            return self._after_name(text, match, digits, rule.score)
         if rule.name == "ee_mobile_cued":
             return _cued_ee_mobile(text, match, digits, rule.score)
         if rule.name == "ie_landline_cued":
@@ -150,9 +158,52 @@ class NordicPhoneRecognizer(RuleRecognizer):
             return rule.score
         if after_reference_cue(text, start) or after_reference_noun(text, start):
             return None
-        if len(digits) == 8 and is_valid_date(int(digits[:4]), int(digits[4:6]), int(digits[6:])):
+        if _reads_as_date(digits):
             return None
         return rule.score if any(_valid(digits, r) for r in regions) else None
+
+    def _after_name(self, text: str, match: Any, digits: str, score: float) -> float | None:
+        """A number right after a person's name (``naabrinaine Aili Tamm 53440918``, ``datter Berit 91234567``):
+        a phone number when it is a mobile or fixed-line number of the note's country; never after a word that is
+        no name, after a reference cue, or when it reads as a date."""
+        name = match.group("name")
+        if (name not in first_names() and name not in last_names()) or name in stop_words():
+            return None
+        if after_reference_noun(text, match.start()) or _reads_as_date(digits):
+            return None
+        regions = _NOTE_REGIONS.get(self.supported_language, ())
+        if regions and regions[0] in _TRUNK_ZERO and not match.group("phi").startswith(("0", "+")):
+            return None  # "Karin 123456789": Swedish, Finnish, British and Irish numbers are written from 0
+        return score if any(_valid(digits, r, personal=True) for r in regions) else None
+
+
+def _reads_as_date(digits: str) -> bool:
+    """Eight digits that read as a ``YYYYMMDD`` date of 1900-2099 (``20240315``); ``53440918`` does not."""
+    return (
+        len(digits) == 8
+        and digits[:2] in ("19", "20")
+        and is_valid_date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    )
+
+
+_NOTE_REGIONS: dict[str, tuple[str, ...]] = {
+    "nb": ("NO",),
+    "sv": ("SE",),
+    "da": ("DK",),
+    "fi": ("FI",),
+    "et": ("EE",),
+    "en": ("GB", "IE"),
+}
+"""The numbering plans a language's notes use."""
+_TRUNK_ZERO = frozenset({"SE", "FI", "GB", "IE"})
+"""Countries whose national numbers are written with the trunk prefix 0."""
+_PERSONAL_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    }
+)
 
 
 def _cued_ee_mobile(text: str, match: Any, digits: str, score: float) -> float | None:
@@ -198,8 +249,12 @@ def after_reference_cue(text: str, start: int) -> bool:
     return _REFERENCE_CUE.search(text[max(0, start - 30) : start]) is not None
 
 
-def _valid(digits: str, region: str) -> bool:
+def _valid(digits: str, region: str, *, personal: bool = False) -> bool:
+    """Whether ``digits`` is a valid number in ``region`` (with ``personal``: a mobile or fixed line)."""
     try:
-        return bool(phonenumbers.is_valid_number(phonenumbers.parse(digits, region)))
+        number = phonenumbers.parse(digits, region)
     except phonenumbers.NumberParseException:
         return False
+    if not phonenumbers.is_valid_number(number):
+        return False
+    return not personal or phonenumbers.number_type(number) in _PERSONAL_TYPES
