@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from deid.dates import find_dates
 from deid.labels import Label
 from deid.recognizers._base import make_result
+
+_CLOCK_AFTER = regex.compile(r"[ ]*,?[ ]*(?i:kl|klo|kello|kell|at)\.?[ ]*(?:[01]?\d|2[0-3])[.:][0-5]\d(?!\d)")
+"""A clock time right after a compact date (``250207 kl. 08.12``, ``240315 klo 14:30``)."""
 
 
 class NordicDateRecognizer(LocalRecognizer):
@@ -38,5 +42,7 @@ class NordicDateRecognizer(LocalRecognizer):
             score = 0.85 if found.year is not None and found.day is not None else 0.6
             if found.fmt == "compact":
                 score = 0.5  # six digits could be a number of another kind: a cued ID outranks it
+                if _CLOCK_AFTER.match(text, found.end):
+                    score = 0.85  # "Prøve taget 250207 kl. 08.12": a day and its hour, not a sample's number
             results.append(make_result(self, str(self.ENTITY), found.start, found.end, score))
         return results

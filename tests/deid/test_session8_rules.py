@@ -83,11 +83,14 @@ COMPACT_AFTER_VALUES: list[Case] = [
     ("fi", "Edellinen CRP 18 230915, nyt 4.", "230915", "DATE", "CRP 18"),
     ("en", "Previous Hb 109 240722, now 121 g/L.", "240722", "DATE", "Hb 109"),
     ("sv", "Tidigare Krea 104 µmol/l 231130, nu 96.", "231130", "DATE", "Krea 104"),
+    ("da", "Blodprøve taget 250112 kl. 08.40, K 4,1.", "250112", "DATE", "4,1"),
+    ("fi", "Näyte otettu 240311 klo 7.45, Krea 71.", "240311", "DATE", "Krea 71"),
+    ("da", "Rekv. 250112 sendt, K 4,1.", "250112", "ID", "4,1"),
 ]
 
 
 @pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), COMPACT_AFTER_VALUES)
-def test_a_compact_sample_date_after_a_lab_value(
+def test_a_compact_sample_date_after_a_lab_value_or_before_an_hour(
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
