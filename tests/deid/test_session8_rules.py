@@ -85,6 +85,8 @@ COMPACT_AFTER_VALUES: list[Case] = [
     ("sv", "Tidigare Krea 104 µmol/l 231130, nu 96.", "231130", "DATE", "Krea 104"),
     ("da", "Blodprøve taget 250112 kl. 08.40, K 4,1.", "250112", "DATE", "4,1"),
     ("fi", "Näyte otettu 240311 klo 7.45, Krea 71.", "240311", "DATE", "Krea 71"),
+    ("sv", "Provnr 24-118392. Prov taget 240610 på vårdcentralen, Hb 131.", "240610", "DATE", "Hb 131"),
+    ("et", "Proov võetud 250114, tulemus normis, CRP 3.", "250114", "DATE", "CRP 3"),
     ("da", "Rekv. 250112 sendt, K 4,1.", "250112", "ID", "4,1"),
 ]
 
