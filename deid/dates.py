@@ -307,7 +307,6 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("day_month_name", rf"{_L}{_D}(?:\.|st|nd|rd|th|:e|:a)?[ ]{_MN}(?:[ ]{_Y4})?(?![\w])"),
         ("month_name_day", rf"{_L}{_MN}[ ]{_D}(?:st|nd|rd|th)?,?[ ]{_Y4}(?![\w])"),
         ("month_name_year", rf"{_L}{_MN}(?:[ ]{_Y4}|[ ]?[\-–'’][ ]?(?P<y>\d\d))(?![\w/\-])"),
-        ("month_abbr_year2", rf"{_L}(?P<mn>(?i:{_ABBR_ALT}))\.[ ](?P<y>\d\d)(?![\w/\-]|[.,:]\d)"),
         ("et_year_month", rf"{_L}{_Y4}\.?[ ]?(?i:aastal|aasta|a\.?)[ ](?:{_D}\.[ ])?(?P<mn>(?i:{_MONTH_ALT}))(?![\w])"),
         ("et_year_case_month", rf"{_L}{_Y4}[ ](?P<mn>(?i:{_ET_CASE_ALT}))(?![\w])"),
         ("month_year", rf"{_L}(?P<m>0[1-9]|1[0-2]|[1-9](?=/))[/.\-]{_Y4}{_R}"),
@@ -319,6 +318,7 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
             "month_name_day_no_year",
             rf"{_L}(?P<mn>{_EN_MONTHS}|{_EN_MONTH_ABBREVIATIONS})\.?[ ]{_D}(?:st|nd|rd|th)?{_R}",
         ),
+        ("month_abbr_year2", rf"{_L}(?P<mn>(?i:{_ABBR_ALT}))\.[ ](?P<y>\d\d)(?![\w/\-]|[.,:]\d)"),
         ("season_year", rf"{_L}(?P<season>(?i:{_SEASON_ALT}))[ ]{_Y4}(?![\w])"),
         ("compact8", rf"{_L}(?P<y>(?:19|20)\d\d)(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
         (

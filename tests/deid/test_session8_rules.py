@@ -204,3 +204,9 @@ def test_well_known_employers_and_services_without_a_generic_noun(
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
+
+
+@pytest.mark.parametrize(("text", "year", "day"), [("okt. 22", 2022, None), ("Sept. 12", None, 12)])
+def test_a_nordic_abbreviation_takes_a_year_an_english_one_a_day(text: str, year: int | None, day: int | None) -> None:
+    (date,) = [f for f in find_dates(text) if f.start == 0 and f.end == len(text)][:1]
+    assert (date.year, date.day) == (year, day)
