@@ -170,6 +170,9 @@ def test_a_phone_number_right_after_a_name(
         ("sv", "Karin 123456789 remiss.", "123456789"),  # no Swedish number
         ("en", "Siobhan 1234567 MRN.", "1234567"),  # no British or Irish number
         ("et", "Proov 71234567 saadetud, Kask teadlik.", "71234567"),  # a lab number with no name or cue
+        ("et", "Patsient Mari 48001015719 teadlik.", "48001015719"),  # a personal code's length
+        ("da", "Patient Mette 010180-1234 indlagt.", "010180-1234"),  # a CPR number
+        ("sv", "Patient Karin 19800101-1234 inlagd.", "19800101-1234"),  # a personnummer
     ],
 )
 def test_a_number_after_a_name_that_is_no_phone_stays(
