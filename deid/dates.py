@@ -254,6 +254,12 @@ for _tables in _MONTHS.values():
         for _i, _name in enumerate(_table):
             _FORM_INDEX.setdefault(_name.lower(), (_i + 1, _table))
 _FORM_INDEX["sept"] = _FORM_INDEX["sep"]  # "8th Sept": the four-letter English abbreviation
+_NORDIC_TABLE: dict[str, tuple[str, ...]] = {}
+for _lang, _tables in _MONTHS.items():
+    for _table in _tables if _lang != "en" else ():
+        for _name in _table:
+            _NORDIC_TABLE.setdefault(_name, _table)
+"""A lower-case form's Nordic table (``sept.`` is shifted to ``okt.``, not the English ``Oct``)."""
 _SEASONS = {
     **dict.fromkeys(("spring", "våren", "våras", "foråret", "kevät", "keväällä", "keväänä", "kevad", "kevadel"), 4),
     **dict.fromkeys(("summer", "sommaren", "sommeren", "sommer", "kesä", "kesällä", "suvi", "suvel"), 7),
@@ -279,7 +285,8 @@ _ABBR_ALT = _trie(
         | {f"{stem}k" for stem in _FI_STEMS}
     )
 )
-"""Month abbreviations that take a dot and a two-digit year (``okt. 21``, ``febr. 22``, ``marrask. 23``)."""
+"""Month abbreviations that take a dot and a year, with or without a space (``okt. 21``, ``febr. 22``,
+``marrask. 23``, ``sept.23``, ``okt.2021``)."""
 _ET_CASE_ALT = _trie(
     sorted({f"{stem}{case}" for stem in _ET_STEMS for case in ("s", "st", "sse", "ni", "l", "le", "lt")} - {"mail"})
 )
@@ -318,7 +325,7 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
             "month_name_day_no_year",
             rf"{_L}(?P<mn>{_EN_MONTHS}|{_EN_MONTH_ABBREVIATIONS})\.?[ ]{_D}(?:st|nd|rd|th)?{_R}",
         ),
-        ("month_abbr_year2", rf"{_L}(?P<mn>(?i:{_ABBR_ALT}))\.[ ](?P<y>\d\d)(?![\w/\-]|[.,:]\d)"),
+        ("month_abbr_year2", rf"{_L}(?P<mn>(?i:{_ABBR_ALT}))\.[ ]?{_Y}(?![\w/\-]|[.,:]\d)"),
         ("season_year", rf"{_L}(?P<season>(?i:{_SEASON_ALT}))[ ]{_Y4}(?![\w])"),
         ("compact8", rf"{_L}(?P<y>(?:19|20)\d\d)(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
         (
@@ -566,7 +573,7 @@ def render_like(found: DateMatch, new: dt.date) -> str:
         elif group == "y":
             new_text = f"{new.year % 100:02d}" if len(raw) == 2 else str(new.year)
         else:
-            table = _FORM_INDEX[raw.lower()][1]
+            table = _NORDIC_TABLE.get(raw) or _FORM_INDEX[raw.lower()][1]
             name = table[new.month - 1]
             new_text = name.capitalize() if raw[:1].isupper() else name.lower()
         pieces.append((start, end, new_text))

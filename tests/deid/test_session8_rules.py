@@ -12,7 +12,7 @@ import datetime as dt
 
 import pytest
 
-from deid.dates import find_dates, is_analyte, render_like
+from deid.dates import find_dates, is_analyte, parse_one, render_like
 from deid.engine import Deidentifier
 from deid.recognizers.phone import NordicPhoneRecognizer
 from tests.deid.conftest import found
@@ -114,6 +114,8 @@ MONTH_ABBREVIATIONS: list[Case] = [
     ("fi", "Oireet alkoivat syysk. 2021, vuonna 2019 terve.", "syysk. 2021", "DATE", "2019"),
     ("et", "Uuring veebr. 2023, aastal 2020 normis.", "veebr. 2023", "DATE", "2020"),
     ("et", "Kontroll dets 2024, CRP 5.", "dets 2024", "DATE", "CRP 5"),
+    ("da", "Scannet sept.23 på sygehuset, K 3,9.", "sept.23", "DATE", "3,9"),
+    ("nb", "Operert okt.2021, Hb 11,2.", "okt.2021", "DATE", "11,2"),
 ]
 
 
@@ -130,11 +132,13 @@ def test_month_abbreviations_with_a_dot_and_a_year(
         ("febr. 2021", "mars. 2021"),
         ("marrask. 2022", "jouluk. 2022"),
         ("okt. 22", "nov. 22"),
+        ("sept.23", "okt.23"),
         ("jan. 2024", "feb. 2024"),
     ],
 )
 def test_a_month_abbreviation_is_shifted_in_the_same_form(text: str, shifted: str) -> None:
-    (date,) = [f for f in find_dates(text) if f.start == 0 and f.end == len(text)]
+    date = parse_one(text)
+    assert date is not None
     assert render_like(date, date.as_date() + dt.timedelta(days=31)) == shifted
 
 
@@ -211,5 +215,6 @@ def test_well_known_employers_and_services_without_a_generic_noun(
 
 @pytest.mark.parametrize(("text", "year", "day"), [("okt. 22", 2022, None), ("Sept. 12", None, 12)])
 def test_a_nordic_abbreviation_takes_a_year_an_english_one_a_day(text: str, year: int | None, day: int | None) -> None:
-    (date,) = [f for f in find_dates(text) if f.start == 0 and f.end == len(text)][:1]
+    date = parse_one(text)
+    assert date is not None
     assert (date.year, date.day) == (year, day)
