@@ -218,3 +218,18 @@ def test_a_nordic_abbreviation_takes_a_year_an_english_one_a_day(text: str, year
     date = parse_one(text)
     assert date is not None
     assert (date.year, date.day) == (year, day)
+
+
+FRIENDS: list[Case] = [
+    ("da", "Kammeraten Bjarke fandt ham i entréen, BT 128/80.", "Bjarke", "PERSON", "128/80"),
+    ("nb", "Kameraten Sindre kjørte ham hjem, CRP 6.", "Sindre", "PERSON", "CRP 6"),
+    ("sv", "Kamraten Olle ringde efter ambulans, Hb 141.", "Olle", "PERSON", "Hb 141"),
+    ("fi", "Kaveri Jussi toi hänet päivystykseen, Krea 64.", "Jussi", "PERSON", "Krea 64"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), FRIENDS)
+def test_a_friend_named_by_first_name_after_the_word_for_friend(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
