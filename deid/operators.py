@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from deid.checks import OPERATORS, Operator
 from deid.labels import Label
@@ -33,11 +34,13 @@ class Replacer:
     key: bytes
     patient: str
     lang: str
+    _done: dict[tuple[str, str, str], str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Replacements already made, by label, country and original: one keyed hash per distinct value of a note."""
 
     def _digest(self, *parts: str) -> bytes:
         return hmac.new(self.key, "\x1f".join(parts).encode("utf-8"), hashlib.sha256).digest()
 
-    @property
+    @cached_property
     def shift_days(self) -> int:
         """This patient's date offset: never zero, the same for all of the patient's notes."""
         value = int.from_bytes(self._digest("date-shift", self.patient)[:8], "big")
@@ -50,6 +53,13 @@ class Replacer:
             return f"<{span.label}>"
         if self.operator == "redact":
             return ""
+        key = (str(span.label), span.country, original)
+        done = self._done.get(key)
+        if done is None:
+            done = self._done[key] = self._new(span, original)
+        return done
+
+    def _new(self, span: PhiSpan, original: str) -> str:
         if self.operator == "hmac":
             token = self._digest("hmac", str(span.label), _normalise(original)).hex()[:16]
             return f"<{span.label}:{token}>"

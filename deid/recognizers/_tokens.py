@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import regex
@@ -14,24 +13,32 @@ WORD = regex.compile(r"[\p{L}][\p{L}'’\-]*\.?|\d+")
 _ABBREVIATIONS = frozenset({"St", "Dr", "Prof", "Mr", "Mrs", "Ms", "Hr", "Fr"})
 
 
-@dataclass(frozen=True)
 class Token:
-    text: str
-    start: int
-    end: int
+    """A word of a text and where it lies; ``bare``, ``bare_end`` and ``is_cap`` are computed once (the name,
+    hospital and place recognizers ask them for every token)."""
 
-    @property
-    def bare(self) -> str:
-        return self.text.rstrip(".")
+    __slots__ = ("bare", "bare_end", "end", "is_cap", "start", "text")
 
-    @property
-    def bare_end(self) -> int:
-        """End offset without a sentence-final dot (an initial like ``A.`` keeps its dot)."""
-        return self.end if len(self.bare) == 1 else self.start + len(self.bare)
+    def __init__(self, text: str, start: int, end: int) -> None:
+        self.text = text
+        self.start = start
+        self.end = end
+        bare = text.rstrip(".")
+        self.bare = bare
+        #: end offset without a sentence-final dot (an initial like ``A.`` keeps its dot)
+        self.bare_end = end if len(bare) == 1 else start + len(bare)
+        self.is_cap = (text[:1].isupper() and not text.isupper()) or (len(bare) == 1 and text.isupper())
 
-    @property
-    def is_cap(self) -> bool:
-        return (self.text[:1].isupper() and not self.text.isupper()) or (len(self.bare) == 1 and self.text.isupper())
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Token):
+            return NotImplemented
+        return (self.text, self.start, self.end) == (other.text, other.start, other.end)
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.start, self.end))
+
+    def __repr__(self) -> str:
+        return f"Token(text={self.text!r}, start={self.start}, end={self.end})"
 
 
 @lru_cache(maxsize=4)
