@@ -187,6 +187,11 @@ def english_suffixes() -> tuple[str, ...]:
     return tuple(sorted({*_EN_SUFFIXES, *(str(s) for s in provider.street_suffixes)}))
 
 
+_STREET_AHEAD = r"(?=[\w\-']++(?:[ ][\w\-']++){0,2}\.{0,2}[ ]\d)"
+"""What every street address starts with: one to three words, a dot or two, and the house number. Checked first at
+each word so the long street-word alternation runs only where a number follows (a superset of the street rule)."""
+
+
 def _rules() -> tuple[Rule, ...]:
     suffix = words_alternation([x for x in street_suffixes() if x not in _STANDALONE])
     standalone = words_alternation(_STANDALONE)
@@ -230,7 +235,7 @@ def _rules() -> tuple[Rule, ...]:
     # "Oja talu, Viitina küla": an Estonian farm before its village or parish
     ee_farm = rf"(?<![\w])(?P<phi>{name}[ ]talu)(?=,[ ]{cap}[ ](?:küla|vald|alevik))"
     return (
-        Rule("nordic_street", rf"(?<![\w])(?P<phi>{street}{number}{postal})(?![\w]|[.,/]\d)", 0.9),
+        Rule("nordic_street", rf"(?<![\w]){_STREET_AHEAD}(?P<phi>{street}{number}{postal})(?![\w]|[.,/]\d)", 0.9),
         Rule("designated", designated, 0.8),
         Rule("ee_flat", ee_flat, 0.75),
         Rule("uk_postcode_end", uk_postcode_end, 0.8),
@@ -239,6 +244,9 @@ def _rules() -> tuple[Rule, ...]:
         Rule("cued_street", cued + r"(?![.,/]\d)", 0.9),
         Rule("english_street", rf"(?<![\w])(?P<phi>{en_prefix}{en}(?:{uk_postcode}|{postal}))(?![\w])", 0.85),
     )
+
+
+_TOWN_AND_YEAR = regex.compile(r"[ ]\p{Ll}+[ ](?:19|20)\d\d(?!\d)")
 
 
 class StreetAddressRecognizer(RuleRecognizer):
@@ -256,7 +264,7 @@ class StreetAddressRecognizer(RuleRecognizer):
         first = text[start:end].split(" ", 1)[0]
         if rule.name == "ee_flat" and match.group("town") is not None and match.group("town") not in cities():
             return None
-        if rule.name == "cued_street" and regex.search(r"[ ]\p{Ll}+[ ](?:19|20)\d\d(?!\d)", text[start:end]):
+        if rule.name == "cued_street" and _TOWN_AND_YEAR.search(text[start:end]):
             return None  # "bor i Jyderup siden 2016": a town and a year, no street
         if rule.name == "before_code":
             code = match.group("code")

@@ -19,7 +19,7 @@ class EmailRecognizer(RuleRecognizer):
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
             "email",
-            r"(?<![\w.+\-])(?P<phi>[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,24})(?![\w@])",
+            r"(?<![\w.+\-])(?=[\w.+\-]*+@)(?P<phi>[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,24})(?![\w@])",
             0.95,
         ),
     )

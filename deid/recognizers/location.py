@@ -134,9 +134,12 @@ _FROM_TO = regex.compile(
 follows the cue)."""
 
 
+_NEXT_WORD = regex.compile(r"[ ]([\p{L}\-]+)")
+
+
 def _next_word(text: str, end: int) -> str:
     """The word right after ``end`` (after one space), or ``""`` when punctuation or a line break comes first."""
-    m = regex.match(r"[ ]([\p{L}\-]+)", text[end : end + 40])
+    m = _NEXT_WORD.match(text[end : end + 40])
     return m.group(1) if m else ""
 
 

@@ -71,6 +71,12 @@ month plus 40, ``YYYYMMDD-NNNN``): checked, or left as a distractor, by the nati
 taken as a reference number; ``202409-48813`` (no month in it) is a reference."""
 
 
+_LEADING_CAPITALS = regex.compile(r"\p{Lu}*")
+_GROUP_SEPARATOR = regex.compile(r"[\-/]")
+_DIGIT_RUN = regex.compile(r"\d+")
+"""Compiled once: :meth:`RecordNumberRecognizer.check` runs for every candidate number."""
+
+
 class RecordNumberRecognizer(RuleRecognizer):
     """Record and case numbers after a cue word."""
 
@@ -113,12 +119,12 @@ class RecordNumberRecognizer(RuleRecognizer):
         value = text[start:end]
         if rule.name == "nhs_number":
             return rule.score if nhs.is_valid(value) else None
-        letters = regex.match(r"\p{Lu}*", value)
+        letters = _LEADING_CAPITALS.match(value)
         if letters is not None and letters.group(0) in _STANDARD_PREFIXES:
             return None  # a trial, standard or code-system number ("NCT05511234", "ISO 15189"), not a person's
         if rule.name == "prefixed_reference":
             digits = sum(c.isdigit() for c in value)
-            last = len(regex.split(r"[\-/]", value)[-1])
+            last = len(_GROUP_SEPARATOR.split(value)[-1])
             return None if match.group("prefix") in _STANDARD_PREFIXES or digits < 6 or last < 3 else rule.score
         if rule.name in ("cued_record", "compound_cue") and _NATIONAL_SHAPE.match(value) is not None:
             return None  # "henkilötunnus 010190-123A": the national-identifier recognizers check it
@@ -127,7 +133,7 @@ class RecordNumberRecognizer(RuleRecognizer):
         if rule.name == "generic_reference" and (
             sum(c.isdigit() for c in value) < 5
             or _CUE_BEFORE.search(text, max(0, start - 48), start) is None
-            or len(max(regex.findall(r"\d+", value), key=len)) < 3
+            or len(max(_DIGIT_RUN.findall(value), key=len)) < 3
             or (value.isdigit() and len(value) > 9)  # a national identifier's length: its own recognizer decides
             or _NATIONAL_SHAPE.match(value) is not None
         ):
