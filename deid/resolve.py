@@ -15,8 +15,10 @@ Rotunda``): an ORGANIZATION, see :data:`_DEPARTMENT_BEFORE`.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from functools import cache
+from itertools import pairwise
 from typing import Any
 
 from deid.labels import COUNTRY_OF_LANGUAGE, Label
@@ -229,11 +231,18 @@ def fill_gaps(spans: list[PhiSpan], tagged: Iterable[TaggedSpan], text: str) -> 
     validators and conventions); a tagged span is taken only for :data:`deid.tagger.TAGGED_LABELS` and only when
     :func:`deid.tagger.checks.plausible` holds.
     """
+    ends = [s.end for s in spans]
+    ordered = all(a.end <= b.start for a, b in pairwise(spans))
+
+    def free(t: TaggedSpan) -> bool:
+        if not ordered:
+            return not any(s.start < t.end and t.start < s.end for s in spans)
+        i = bisect_right(ends, t.start)  # the first span ending after t starts: the only one that may overlap it
+        return i == len(spans) or spans[i].start >= t.end
+
     added = [
         PhiSpan(t.start, t.end, t.label, round(t.probability, 3))
         for t in tagged
-        if t.label in TAGGED_LABELS
-        and not any(s.start < t.end and t.start < s.end for s in spans)
-        and plausible(text, t)
+        if t.label in TAGGED_LABELS and free(t) and plausible(text, t)
     ]
     return sorted([*spans, *added]) if added else spans

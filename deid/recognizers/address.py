@@ -187,9 +187,12 @@ def english_suffixes() -> tuple[str, ...]:
     return tuple(sorted({*_EN_SUFFIXES, *(str(s) for s in provider.street_suffixes)}))
 
 
-_STREET_AHEAD = r"(?=[\w\-']++(?:[ ][\w\-']++){0,2}\.{0,2}[ ]\d)"
-"""What every street address starts with: one to three words, a dot or two, and the house number. Checked first at
-each word so the long street-word alternation runs only where a number follows (a superset of the street rule)."""
+def _street_ahead() -> str:
+    """What every street address starts with: one to three words, the last ending in a street word, a dot or two,
+    and the house number. Checked first at each word so the long street-word alternation runs only where a street
+    word meets a number (a superset of the street rule's matches)."""
+    ends = words_alternation([*street_suffixes(), *(w.rstrip(".") for w in _STANDALONE)])
+    return rf"(?=[\w\-']++(?:[ ][\w\-']++){{0,2}}(?=\.{{0,2}}[ ]\d)(?<=(?i:{ends})))"
 
 
 def _rules() -> tuple[Rule, ...]:
@@ -235,7 +238,7 @@ def _rules() -> tuple[Rule, ...]:
     # "Oja talu, Viitina küla": an Estonian farm before its village or parish
     ee_farm = rf"(?<![\w])(?P<phi>{name}[ ]talu)(?=,[ ]{cap}[ ](?:küla|vald|alevik))"
     return (
-        Rule("nordic_street", rf"(?<![\w]){_STREET_AHEAD}(?P<phi>{street}{number}{postal})(?![\w]|[.,/]\d)", 0.9),
+        Rule("nordic_street", rf"(?<![\w]){_street_ahead()}(?P<phi>{street}{number}{postal})(?![\w]|[.,/]\d)", 0.9),
         Rule("designated", designated, 0.8),
         Rule("ee_flat", ee_flat, 0.75),
         Rule("uk_postcode_end", uk_postcode_end, 0.8),

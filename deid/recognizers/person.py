@@ -84,6 +84,7 @@ _UNIT_WORDS = frozenset(word_list("unit_words"))
 _NUMBER_NEXT = regex.compile(r"[ ]\d")
 
 
+@lru_cache(maxsize=1 << 16)
 def _is_eponym(word: str) -> bool:
     """A disease-only eponym, also in the genitive (``Parkinsons``, ``Alzheimer's``, ``Parkinsonin``)."""
     stem = word.rstrip(".").removesuffix("'s").removesuffix("’s")
@@ -91,6 +92,7 @@ def _is_eponym(word: str) -> bool:
     return any(c in DISEASE_ONLY_EPONYMS for c in candidates)
 
 
+@lru_cache(maxsize=1 << 16)
 def _is_role(word: str) -> bool:
     """A role or agent noun by its ending (``Biståndshandläggare``, ``jordemoder``, ``Edunvalvoja``)."""
     bare = word.rstrip(":.")
