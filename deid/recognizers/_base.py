@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -29,11 +29,32 @@ class Rule:
     flags: int = regex.UNICODE
 
 
+Gate = Callable[[str], bool]
+"""A cheap test a text must pass before a rule runs on it; it holds for every text the rule can match in."""
+
+
+def any_literal(*literals: str, ignore_case: bool = False) -> Gate:
+    """A gate: one of ``literals`` occurs in the text (case-insensitively by the regex module's own case rules
+    with ``ignore_case``). A single literal is found by a fast string search; a rule's pass costs far more."""
+    if not ignore_case:
+        return lambda text: any(w in text for w in literals)
+    patterns = [regex.compile(f"(?i:{regex.escape(w)})") for w in literals]
+    return lambda text: any(p.search(text) is not None for p in patterns)
+
+
+def pattern_gate(pattern: str) -> Gate:
+    """A gate: ``pattern`` (best one that starts with a literal character) matches somewhere in the text."""
+    compiled = regex.compile(pattern)
+    return lambda text: compiled.search(text) is not None
+
+
 class RuleRecognizer(LocalRecognizer):
     """A recognizer driven by a table of :class:`Rule` and a per-match :meth:`check`."""
 
     ENTITY: ClassVar[Label]
     RULES: ClassVar[Sequence[Rule]]
+    GATES: ClassVar[Mapping[str, Gate]] = {}
+    """Per rule name, a cheap test a text must pass before that rule runs on it (see :meth:`active_rules`)."""
     PRESIDIO_ENTITY: ClassVar[str | None] = None
     """Presidio entity name when it differs from the label (``DK_CPR``): keeps each country's reading of a number
     apart until our resolution, since Presidio merges same-entity duplicates and would drop the country."""
@@ -59,8 +80,11 @@ class RuleRecognizer(LocalRecognizer):
         return rule.score
 
     def active_rules(self, text: str) -> Sequence[tuple[Rule, Any]]:
-        """The compiled rules worth running on ``text`` (all of them; override to skip rules by a cheap test)."""
-        return self._compiled
+        """The compiled rules worth running on ``text``: those without a gate in :attr:`GATES` and those whose gate
+        ``text`` passes."""
+        if not self.GATES:
+            return self._compiled
+        return [(r, c) for r, c in self._compiled if (g := self.GATES.get(r.name)) is None or g(text)]
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         """Every validated match of every rule."""

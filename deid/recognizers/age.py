@@ -4,10 +4,11 @@ Ages under 90 are not identifying and stay.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from deid.labels import Label
-from deid.recognizers._base import Rule, RuleRecognizer, words_alternation
+from deid.recognizers._base import Gate, Rule, RuleRecognizer, any_literal, pattern_gate, words_alternation
 from deid.wordlists import words
 
 _UNITS = (
@@ -52,6 +53,17 @@ class AgeOver89Recognizer(RuleRecognizer):
         ),
         Rule("age_paren", r"\((?P<phi>\d{2,3})[ ]?(?:v|a|år|y|yo|yrs|years|vuotta|aastat|j)\.?\)", 0.85),
     )
+
+    GATES: ClassVar[Mapping[str, Gate]] = {
+        # every cue alternative contains one of these ("aged" holds "age", "åldern" holds "ålder", ...)
+        "age_cue": any_literal("age", "alder", "ålder", "ikä", "iältään", "vanus", "years old", ignore_case=True),
+        "age_verb": any_literal(*words("age_verbs"), ignore_case=True),
+        "age_in_words": any_literal(
+            "ninety", "hundred", "nitti", "halvfems", "yhdeksänkymmentä", "üheksakümmend", ignore_case=True
+        ),
+        "age_after_id": pattern_gate(r"\(\d{2,3}\)"),
+        "age_after_name": pattern_gate(r"\(\d{2,3}\)"),
+    }
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
         """Only 90 to 125 (an age written in words is 90 or more by its first word)."""

@@ -264,6 +264,8 @@ class GazetteerLocationRecognizer(LocalRecognizer):
         """Capitalised words after "from" (``fra Vinstra``, ``from Hebden Bridge``) that no list explains away."""
         preps = _FROM_LANGUAGES.get(self.supported_language, ())
         out: list[RecognizerResult] = []
+        if not any(f"{p} " in text for p in preps):
+            return out  # every match starts with one of this language's words for "from" and a space
         for m in _FROM_PLACE.finditer(text, timeout=5.0):
             if m.group("prep") not in preps or m.start("phi") in cued:
                 continue

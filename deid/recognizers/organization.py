@@ -30,7 +30,7 @@ from deid.lexicon import (
     last_names,
     stop_words,
 )
-from deid.recognizers._base import make_result, words_alternation
+from deid.recognizers._base import Gate, any_literal, make_result, words_alternation
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
 from deid.wordlists import facility_at, lower_set, trie_alternation, words
 
@@ -146,6 +146,38 @@ _SERVICE_HEAD_RE = regex.compile(rf"(?i:{_HEADS})")
 _TRUSTS = regex.compile(rf"(?<![\w])(?:{'|'.join(regex.escape(n) for n in NAMED_HEALTH_TRUSTS)})(?![\w])")
 
 
+_EMPLOYER_NOUN_WORDS = (
+    *("arbeidsgiver", "arbeidsgjevar", "arbetsgivare", "arbejdsgiver", "työnantaja", "tööandja", "employer"),
+    *("arbeidsplass", "arbeidsstad", "arbetsplats", "arbejdsplads", "työpaikka", "töökoh", "workplace"),
+    *("place of work", "forsikringsselskap", "försäkringsbolag", "forsikringsselskab", "vakuutusyhtiö"),
+    *("kindlustusselts", "kindlustusandja", "insurer", "insurance company", "pensionsselskab", "pensjonsselskap"),
+    *("pensionsbolag", "eläkeyhtiö"),
+)
+_GATES: dict[regex.Pattern[str], Gate] = {
+    _EMPLOYER_NOUNS: any_literal(*_EMPLOYER_NOUN_WORDS, ignore_case=True),
+    _EMPLOYER: any_literal(
+        *("ansat", "anställd", "anstalld", "arbe", "jobb", "employed", "work", "työskentelee", "töötab"),
+        ignore_case=True,
+    ),
+    _EMPLOYER_CASE: any_literal(
+        *("työskentelee", "työskenteli", "työskennellyt", "on töissä", "töötab", "töötas", "töötanud", "on tööl"),
+        ignore_case=True,
+    ),
+    _COMPANY: any_literal(*(f" {c}" for c in COMPANY_SUFFIXES)),
+    _COMPOUND: any_literal("- og ", "- och "),
+    _SAINT: any_literal("St ", "St. ", " Women", " Children"),
+    _ROYAL: any_literal("Royal", " General"),
+    _TRUSTS: any_literal(*NAMED_HEALTH_TRUSTS),
+}
+"""Per pattern, words one of which every match contains: a text without any of them skips the pattern's pass."""
+
+
+def _finditer(pattern: regex.Pattern[str], text: str) -> list[regex.Match[str]]:
+    """``pattern``'s matches in ``text``, skipping the pass when the text fails the pattern's gate."""
+    gate = _GATES.get(pattern)
+    return [] if gate is not None and not gate(text) else list(pattern.finditer(text))
+
+
 def _outermost(results: list[RecognizerResult]) -> list[RecognizerResult]:
     """One result per name: a short name inside a longer one (``Haukeland`` in ``Haukeland universitetssjukehus``)
     or found twice by two rules is the same name."""
@@ -175,16 +207,16 @@ class HospitalRecognizer(LocalRecognizer):
         """Every hospital name found."""
         toks = tokens(text)
         out: list[RecognizerResult] = []
-        for found in (*_SHORT.finditer(text), *_TRUSTS.finditer(text)):
+        for found in (*_SHORT.finditer(text), *_finditer(_TRUSTS, text)):
             out.append(make_result(self, str(self.ENTITY), found.start(), found.end(), 0.8))
         for pattern in (_EMPLOYER, _COMPANY, _EMPLOYER_CASE):
-            for found in pattern.finditer(text):
+            for found in _finditer(pattern, text):
                 if not all(w in stop_words() or w in NOT_NAMES for w in found.group("phi").split(" ")):
                     # 0.9: "hos Vestas Lem" is an employer, not a person after the cue "hos"
                     out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.9))
         out.extend(self._employers(text, toks))
         out.extend(self._services(text))
-        for found in _COMPOUND.finditer(text):
+        for found in _finditer(_COMPOUND, text):
             words = found.group("phi").split(" ")
             if any(facility_at(w) >= 0 for w in words) and any(w[:1].isupper() for w in words):
                 out.append(make_result(self, str(self.ENTITY), found.start(), found.end(), 0.8))
@@ -197,10 +229,10 @@ class HospitalRecognizer(LocalRecognizer):
             if start < found.end() - len(" ".join(found.group("phi").split(" ")[-2:])):
                 out.append(make_result(self, str(self.ENTITY), start, found.end(), 0.8))
         if self.supported_language == "en":
-            for found in _ROYAL.finditer(text):
+            for found in _finditer(_ROYAL, text):
                 if found.group("phi").split(" ")[0] not in NOT_NAMES:
                     out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.8))
-        for found in _SAINT.finditer(text):
+        for found in _finditer(_SAINT, text):
             out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.8))
         for found in _CONNECTED.finditer(text, overlapped=True):
             head = found.group("phi").split(" ")[0]
@@ -280,7 +312,7 @@ class HospitalRecognizer(LocalRecognizer):
         if self.supported_language in ("fi", "et"):
             patterns += (_OCCUPATION_CASE,)
         for pattern in patterns:
-            for found in pattern.finditer(text):
+            for found in _finditer(pattern, text):
                 if pattern is _OCCUPATION_AT and _OCCUPATION.search(found.group("role")) is None:
                     continue
                 words = found.group("phi").split(" ")
