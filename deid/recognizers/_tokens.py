@@ -56,5 +56,7 @@ def adjacent(text: str, left: Token, right: Token) -> bool:
 
 def sentence_initial(text: str, token: Token) -> bool:
     """Whether ``token`` starts a sentence, line or field (so a capital letter says nothing)."""
-    before = text[: token.start].rstrip(" \t")
-    return not before or before[-1] in ".!?:\n;•-*(\"'"
+    i = token.start
+    while i > 0 and text[i - 1] in " \t":  # back over the blanks before it (no copy of the text before)
+        i -= 1
+    return i == 0 or text[i - 1] in ".!?:\n;•-*(\"'"

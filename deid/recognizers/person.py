@@ -360,7 +360,7 @@ class NameListPersonRecognizer(LocalRecognizer):
             return None
         if nxt is not None and adjacent(text, run[-1], nxt) and _hospitalish(nxt.text):
             return None
-        if any(c.isdigit() for w in words for c in w):
+        if any(not w.isalpha() and any(c.isdigit() for c in w) for w in words):
             return None
         if all(role_not_name(w) for w in words):
             return None  # "Consultant Haematologist", "Specialist Registrar": a role after a title, no name
