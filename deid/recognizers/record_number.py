@@ -58,9 +58,11 @@ _STANDARD_PREFIXES = frozenset(
     | {"SEK", "DKK", "EUR", "GBP", "USD", "MTK", "ICPC", "KVÅ", "NCSP", "NOMESCO", "SNOMED"}
 )
 """Prefixes of standards, code systems, catalogue numbers and currencies: a number after one is not PHI."""
-_CUE_BEFORE = regex.compile(rf"(?<![\w]){_GENERIC_CUE}(?:[ ]\p{{Ll}}+){{0,2}}[ ]*[:#]?[ ]*$")
+_CUE_BEFORE = regex.compile(rf"(?<![\w]){_GENERIC_CUE}(?:[ ]\p{{Ll}}+){{0,2}}[ ]*[:#]?[ ]*$", regex.REVERSE)
 """The cue, checked only in the few characters before a candidate number (scanning the whole note for cue words
-first would cost more than every other rule here together)."""
+first would cost more than every other rule here together). Searched from the end (``REVERSE``): only whether a
+cue ends right before the number counts, and the pattern (no atomic or possessive parts) matches the same spans in
+either direction, so the answer is the same, found without trying every start in the window."""
 
 
 _NATIONAL_SHAPE = regex.compile(
