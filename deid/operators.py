@@ -16,7 +16,7 @@ from functools import cached_property
 from deid.checks import OPERATORS, Operator
 from deid.labels import Label
 from deid.spans import PhiSpan
-from deid.surrogates import surrogate
+from deid.surrogates import fixed_surrogate, surrogate
 
 MAX_SHIFT_DAYS = 365
 """Dates move by 1 to 365 days, forward or back, one fixed offset per patient."""
@@ -63,6 +63,9 @@ class Replacer:
         if self.operator == "hmac":
             token = self._digest("hmac", str(span.label), _normalise(original)).hex()[:16]
             return f"<{span.label}:{token}>"
+        fixed = fixed_surrogate(span.label, original, self.shift_days)
+        if fixed is not None:
+            return fixed  # a shifted date or an age: no keyed seed needed
         seed = int.from_bytes(self._digest("surrogate", self.patient, str(span.label), _normalise(original))[:8], "big")
         return surrogate(random.Random(seed), span.label, original, self.lang, span.country, self.shift_days)  # noqa: S311  # not for security: a seeded, reproducible choice
 

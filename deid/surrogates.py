@@ -153,12 +153,23 @@ def shifted_date(original: str, shift_days: int) -> str | None:
     return render_like(found, new)
 
 
-def surrogate(rng: random.Random, label: Label, original: str, lang: str, country: str, shift_days: int) -> str:
-    """A replacement for ``original`` of kind ``label``."""
-    if label is Label.PERSON:
-        return person(rng, original, lang)
+def fixed_surrogate(label: Label, original: str, shift_days: int) -> str | None:
+    """The replacement for a label that draws nothing at random (a shifted date, an age), else None: the caller
+    need not seed a random source for it."""
     if label is Label.DATE:
         return shifted_date(original, shift_days) or "[DATE]"
+    if label is Label.AGE:
+        return "90"
+    return None
+
+
+def surrogate(rng: random.Random, label: Label, original: str, lang: str, country: str, shift_days: int) -> str:
+    """A replacement for ``original`` of kind ``label``."""
+    fixed = fixed_surrogate(label, original, shift_days)
+    if fixed is not None:
+        return fixed
+    if label is Label.PERSON:
+        return person(rng, original, lang)
     if label is Label.NATIONAL_ID:
         return national_id(rng, original, country)
     if label in (Label.PHONE, Label.ID):
@@ -178,6 +189,4 @@ def surrogate(rng: random.Random, label: Label, original: str, lang: str, countr
         return city(rng)
     if label is Label.ORGANIZATION:
         return organization(rng, lang)
-    if label is Label.AGE:
-        return "90"
     return f"[{label}]"

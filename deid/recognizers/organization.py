@@ -7,6 +7,7 @@ A bare generic word (``sykehuset``, ``the hospital``) is not a name and stays.
 from __future__ import annotations
 
 from bisect import bisect_left
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import regex
@@ -178,6 +179,12 @@ def _finditer(pattern: regex.Pattern[str], text: str) -> list[regex.Match[str]]:
     return [] if gate is not None and not gate(text) else list(pattern.finditer(text))
 
 
+@lru_cache(maxsize=1 << 16)
+def _is_chain(word: str) -> bool:
+    """Whether ``word`` starts with a chain's name stem (cached per word: asked for every capitalised token)."""
+    return _CHAIN.match(word) is not None
+
+
 def _outermost(results: list[RecognizerResult]) -> list[RecognizerResult]:
     """One result per name: a short name inside a longer one (``Haukeland`` in ``Haukeland universitetssjukehus``)
     or found twice by two rules is the same name."""
@@ -242,7 +249,7 @@ class HospitalRecognizer(LocalRecognizer):
                     out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.8))
         out.extend(self._acronym_names(text, toks))
         for k, tok in enumerate(toks):
-            chain = tok.is_cap and _CHAIN.match(tok.text) is not None
+            chain = tok.is_cap and _is_chain(tok.text)
             region = tok.bare in REGION_WORDS and k + 1 < len(toks) and toks[k + 1].is_cap
             at = facility_at(tok.text)
             if at < 0 and not chain and not region:
