@@ -213,14 +213,14 @@ def _rules() -> tuple[Rule, ...]:
     en_prefix = rf"(?:(?:Flat|Apartment|Apt\.?|Unit)[ ]\d{{1,4}}[A-Za-z]?,?[ ](?:(?:{cap}[ ]){{0,2}}{cap},[ ])?)?"
     # a British postcode after the town (or alone): "Fareham PO16 7AB", "London E3 4DH"
     uk_postcode = rf"(?:,?[ ](?:{cap}(?:[ ]{cap})?[ ])?[A-Z]{{1,2}}\d[A-Z\d]?[ ]\d[A-Z]{{2}})"
-    cued = rf"(?<![\w]){_ADDRESS_CUES}[ ]*:?[ ]*(?P<phi>{cap}(?:[ ][\w\-']+){{0,2}}{number}{postal})(?![\w])"
+    cued = rf"\b{_ADDRESS_CUES}[ ]*:?[ ]*(?P<phi>{cap}(?:[ ][\w\-']+){{0,2}}{number}{postal})(?![\w])"
     # "Rytterkær 5 st.th.", "Ekbacken 4, 2 tr", "Lindealléen 9 H0203": a house number with a designator is an
     # address even when the street has no street word
     name = r"\p{Lu}\p{Ll}[\p{L}\-']*"
-    designated = rf"(?<![\w])(?P<phi>{name}(?:[ ]{name})?[ ]\d{{1,4}}[A-Za-z]?(?:{_TAIL_DESIGNATOR})+)(?![\w])"
+    designated = rf"\b(?P<phi>{name}(?:[ ]{name})?[ ]\d{{1,4}}[A-Za-z]?(?:{_TAIL_DESIGNATOR})+)(?![\w])"
     # "Kaevu 12-4, Valga", "Lepa 3 korter 9": an Estonian house and flat number before a town or a flat word
     ee_flat = (
-        rf"(?<![\w])(?P<phi>{name}[ ]\d{{1,3}}(?:[ ]?-[ ]?\d{{1,4}}(?=,[ ](?:\d{{5}}[ ])?(?P<town>{cap}))"
+        rf"\b(?P<phi>{name}[ ]\d{{1,3}}(?:[ ]?-[ ]?\d{{1,4}}(?=,[ ](?:\d{{5}}[ ])?(?P<town>{cap}))"
         r"|[ ](?i:korter|krt)\.?[ ]\d{1,4}))(?![\w])"
     )
     # a British postcode or an Irish Eircode closes an address that starts with a house or flat number
@@ -232,20 +232,20 @@ def _rules() -> tuple[Rule, ...]:
     uk_postcode_end = rf"(?<![\w/.\-])(?P<phi>{start}(?:[ ]{item},?){{1,9}}(?:[ ]{uk_end}|(?<=\w){county}))(?![\w])"
     # "Tehase 5, 79514 Rapla": a house number right before a postal code and a town
     before_code = (
-        rf"(?<![\w])(?P<phi>{name}(?:[ ]{name})?[ ]\d{{1,4}}[A-Za-z]?)(?=,?[ ](?P<code>\d{{3}}[ ]\d{{2}}|\d{{4,5}})[ ]"
+        rf"\b(?P<phi>{name}(?:[ ]{name})?[ ]\d{{1,4}}[A-Za-z]?)(?=,?[ ](?P<code>\d{{3}}[ ]\d{{2}}|\d{{4,5}})[ ]"
     )
     before_code += rf"(?P<town>{cap}))"
     # "Oja talu, Viitina küla": an Estonian farm before its village or parish
     ee_farm = rf"(?<![\w])(?P<phi>{name}[ ]talu)(?=,[ ]{cap}[ ](?:küla|vald|alevik))"
     return (
-        Rule("nordic_street", rf"(?<![\w]){_street_ahead()}(?P<phi>{street}{number}{postal})(?![\w]|[.,/]\d)", 0.9),
+        Rule("nordic_street", rf"\b{_street_ahead()}(?P<phi>{street}{number}{postal})(?![\w]|[.,/]\d)", 0.9),
         Rule("designated", designated, 0.8),
         Rule("ee_flat", ee_flat, 0.75),
         Rule("uk_postcode_end", uk_postcode_end, 0.8),
         Rule("before_code", before_code, 0.75),
         Rule("ee_farm", ee_farm, 0.75),
         Rule("cued_street", cued + r"(?![.,/]\d)", 0.9),
-        Rule("english_street", rf"(?<![\w])(?P<phi>{en_prefix}{en}(?:{uk_postcode}|{postal}))(?![\w])", 0.85),
+        Rule("english_street", rf"\b(?P<phi>{en_prefix}{en}(?:{uk_postcode}|{postal}))(?![\w])", 0.85),
     )
 
 

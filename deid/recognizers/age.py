@@ -30,7 +30,7 @@ class AgeOver89Recognizer(RuleRecognizer):
         Rule("age_after_name_comma", rf"(?<=\p{{Lu}}\p{{Ll}}{{2,}},[ ])(?P<phi>\d{{2,3}}){_AFTER_BARE}", 0.7),
         Rule(
             "age_is",
-            r"(?<![\w])(?i:she|he|patient|pt|hun|han|hon|hän|ta|potilas|patsient)[ ](?i:is|was|er|var|är|on|oli)[ ]"
+            r"\b(?i:she|he|patient|pt|hun|han|hon|hän|ta|potilas|patsient)[ ](?i:is|was|er|var|är|on|oli)[ ]"
             r"(?:(?i:now|nå|nu|nyt|nüüd)[ ])?(?P<phi>\d{2,3})(?![\w.,]\d|[\w])(?![ ]?(?:[%°/]|\p{Ll}{1,4}/))"
             r"(?![ ](?i:mg|kg|g|mmol|cm|mm|ml|l|min|bpm|kpa|prosent|procent|percent|protsenti|prosenttia)(?![\w]))",
             0.75,
@@ -39,13 +39,13 @@ class AgeOver89Recognizer(RuleRecognizer):
         Rule("age_after_name", r"(?<=\p{Lu}\p{Ll}{2,}[ ])\((?P<phi>\d{2,3})\)", 0.7),
         Rule(
             "age_verb",
-            rf"(?<![\w])(?i:{words_alternation(words('age_verbs'))})[ ](?:(?i:just|nå|nu|nyss|juuri|just)[ ])?"
+            rf"\b(?i:{words_alternation(words('age_verbs'))})[ ](?:(?i:just|nå|nu|nyss|juuri|just)[ ])?"
             r"(?P<phi>\d{2,3})(?![\w.,]\d|[\w])",
             0.85,
         ),
         Rule(
             "age_in_words",
-            r"(?<![\w])(?:(?i:aged|age|alder|ålder|ikä|vanus)[ ]"
+            r"\b(?:(?i:aged|age|alder|ålder|ikä|vanus)[ ]"
             r"(?P<phi>(?i:ninety|a[ ]hundred|hundred)(?:[\- ]\p{Ll}+)?)"
             r"|(?P<phi>(?i:nitti|nittio|halvfems|yhdeksänkymmentä|üheksakümmend|ninety)\p{Ll}*)"
             r"[ \-](?i:år|årig|aastane|vuotias|years?|-year-old))(?![\w])",

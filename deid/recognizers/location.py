@@ -169,7 +169,7 @@ AGENCY_ENDINGS = ("kassan", "verket", "myndigheten", "styrelsen", "nämnden", "t
 
 
 _PLACE = r"(?P<phi>\p{Lu}[\p{L}\-]+(?:[ ]\p{Lu}[\p{L}\-]+)?)"
-_CUED = regex.compile(rf"(?<![\w])(?i:{'|'.join(f'(?:{c})' for c in PLACE_CUES.values())})[ ]{_PLACE}")
+_CUED = regex.compile(rf"\b(?i:{'|'.join(f'(?:{c})' for c in PLACE_CUES.values())})[ ]{_PLACE}")
 _HOSPITAL_NEXT = facility_regex(HOSPITAL_WORDS)
 
 

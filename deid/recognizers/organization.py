@@ -91,15 +91,15 @@ _PHRASE = regex.compile(
 )
 """English generic facility phrases after a capitalised name (``Kotikartano care home``)."""
 _CAPS = r"\p{Lu}[\p{L}\-]*(?:[ ]\p{Lu}[\p{L}\-]*){0,3}"
-_EMPLOYER = regex.compile(rf"(?<![\w]){EMPLOYER_CUES}[ ](?P<phi>{_CAPS})(?![\w])")
+_EMPLOYER = regex.compile(rf"\b{EMPLOYER_CUES}[ ](?P<phi>{_CAPS})(?![\w])")
 _EMPLOYER_CASE = regex.compile(
-    rf"(?<![\w])(?i:työskentelee|työskenteli|työskennellyt|on[ ]töissä|töötab|töötas|töötanud|on[ ]tööl)"
+    rf"\b(?i:työskentelee|työskenteli|työskennellyt|on[ ]töissä|töötab|töötas|töötanud|on[ ]tööl)"
     rf"(?:[ ]\p{{Ll}}+){{0,2}}?[ ](?P<phi>{_CAPS})(?![\w])"
 )
 """Finnish and Estonian employers take a case ending, not a preposition (``työskentelee kuljettajana Nobinalla``,
 ``töötab bussijuhina Linnatranspordis``)."""
 _COMPANY = regex.compile(
-    rf"(?<![\w])(?P<phi>{_CAPS}[ ](?:{'|'.join(regex.escape(c) for c in COMPANY_SUFFIXES)})(?::\p{{Ll}}+)?)(?![\w])"
+    rf"\b(?P<phi>{_CAPS}[ ](?:{'|'.join(regex.escape(c) for c in COMPANY_SUFFIXES)})(?::\p{{Ll}}+)?)(?![\w])"
 )
 """An employer after an employment cue, or a company name ending in its legal form (``Meyer Turku Oy:ssä``)."""
 _COMPOUND = regex.compile(
@@ -115,7 +115,7 @@ _COMPANY_NAMES = regex.compile(
 """A well-known employer, insurer or chain named without a generic noun (``Kiwi``, ``Aviva``, ``Valmetilla``); one
 that is also a town or a person's name (``Nokia``, ``Ericsson``) is left to those recognizers."""
 _EMPLOYER_NOUNS = regex.compile(
-    r"(?<![\w])(?i:arbeidsgiver|arbeidsgjevar|arbetsgivare|arbejdsgiver|työnantaja|tööandja|employer|arbeidsplass"
+    r"\b(?i:arbeidsgiver|arbeidsgjevar|arbetsgivare|arbejdsgiver|työnantaja|tööandja|employer|arbeidsplass"
     r"|arbeidsstad|arbetsplats|arbejdsplads|työpaikka|työpaikkana|töökoht|töökohaks|workplace|place of work"
     r"|forsikringsselskap|försäkringsbolag|forsikringsselskab|vakuutusyhtiö|kindlustusselts|kindlustusandja|insurer"
     r"|insurance company|pensionsselskab|pensjonsselskap|pensionsbolag|eläkeyhtiö)"
@@ -129,7 +129,7 @@ _OCCUPATION_AT = regex.compile(
 _OCCUPATION = regex.compile(rf"(?:{words_alternation(words('occupations'))})(?:en|n|et|a|e)?$")
 """An employer after an occupation and a preposition (``welder at Aker Solutions Egersund``, ``kassadame på Kiwi``)."""
 _OCCUPATION_CASE = regex.compile(
-    r"(?<![\w])\p{Ll}{3,}(?:jana|jänä|miehenä|naisena|ijana|öörinä|kkina|ja|jana|juhina|ina)"
+    r"\b\p{Ll}{3,}(?:jana|jänä|miehenä|naisena|ijana|öörinä|kkina|ja|jana|juhina|ina)"
     r"[ ](?P<phi>(?:\p{Lu}[\p{L}\-]*[ ]){0,2}\p{Lu}[\p{L}\-]*?(?:lla|llä|ssa|ssä|is|us|as|es|s))(?![\w])"
 )
 """Finnish and Estonian: an occupation (an agent noun, maybe in the essive) and an employer in a case form

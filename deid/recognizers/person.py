@@ -51,7 +51,7 @@ _APPOSITION_CUES = frozenset({"pasienten", "patienten", "patient", "potilas", "p
 _SIGNATURE_PREPOSITIONS = frozenset({"av", "af", "by"})
 _WORD = r"\p{Lu}[\p{L}'’]+(?:-\p{Lu}[\p{L}'’]+)?"
 _SURNAME_GIVEN = regex.compile(
-    rf"(?<![\w])(?i:{'|'.join(sorted(PATIENT_CUES, key=len, reverse=True))})\.?[ ]*:?[ ]*\(?"
+    rf"\b(?i:{'|'.join(sorted(PATIENT_CUES, key=len, reverse=True))})\.?[ ]*:?[ ]*\(?"
     rf"(?P<phi>{_WORD}(?:[ ]{_WORD})?,[ ]{_WORD}(?:[ ]{_WORD}){{0,2}})(?![\w])"
 )
 """``Pasient: Solberg, Ingrid Marie``: family name, comma, given names after a patient cue."""

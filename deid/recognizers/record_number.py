@@ -86,7 +86,7 @@ class RecordNumberRecognizer(RuleRecognizer):
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
             "cued_record",
-            rf"(?<![\w]){_CUES}\.?[ ]*(?:(?i:nr|no|number)\.?[ ]*)?[:#]?[ ]*"
+            rf"\b{_CUES}\.?[ ]*(?:(?i:nr|no|number)\.?[ ]*)?[:#]?[ ]*"
             rf"(?P<phi>[A-Z]{{0,4}}[\-/]?\d[\dA-Z\-/]{{3,24}})(?![\w\-/])",
             0.85,
         ),
@@ -98,7 +98,7 @@ class RecordNumberRecognizer(RuleRecognizer):
         ),
         Rule(
             "nhs_number",
-            r"(?<![\w])(?:NHS|nhs)[ ]?(?i:number|no\.?|nr)?[ ]*:?[ ]*(?P<phi>\d{3}[ \-]?\d{3}[ \-]?\d{4})(?![\w\-])",
+            r"\b(?:NHS|nhs)[ ]?(?i:number|no\.?|nr)?[ ]*:?[ ]*(?P<phi>\d{3}[ \-]?\d{3}[ \-]?\d{4})(?![\w\-])",
             0.95,
         ),
         Rule(
