@@ -229,7 +229,7 @@ def _rules() -> tuple[Rule, ...]:
     # a house number runs into its street ("14 Cotham Brow"); a flat may take a comma ("Flat 2, ...")
     start = r"(?:\d{1,4}[A-Za-z]?|(?i:Flat|Apt\.?|Apartment|Room|Unit)[ ]\w{1,4},?)"
     county = rf",[ ]Co\.[ ]{cap}"
-    uk_postcode_end = rf"(?<![\w/.\-])(?P<phi>{start}(?:[ ]{item},?){{1,9}}(?:[ ]{uk_end}|(?<=\w){county}))(?![\w])"
+    uk_postcode_end = rf"\b(?<![/.\-])(?P<phi>{start}(?:[ ]{item},?){{1,9}}(?:[ ]{uk_end}|(?<=\w){county}))(?![\w])"
     # "Tehase 5, 79514 Rapla": a house number right before a postal code and a town
     before_code = (
         rf"\b(?P<phi>{name}(?:[ ]{name})?[ ]\d{{1,4}}[A-Za-z]?)(?=,?[ ](?P<code>\d{{3}}[ ]\d{{2}}|\d{{4,5}})[ ]"

@@ -25,7 +25,7 @@ class AgeOver89Recognizer(RuleRecognizer):
 
     ENTITY: ClassVar[Label] = Label.AGE
     RULES: ClassVar[tuple[Rule, ...]] = (
-        Rule("age_unit", rf"(?<![\w.,])(?P<phi>\d{{2,3}})(?:[ \-]?{_UNITS})(?![\w])", 0.85),
+        Rule("age_unit", rf"\b(?<![.,])(?P<phi>\d{{2,3}})(?:[ \-]?{_UNITS})(?![\w])", 0.85),
         Rule("age_cue", rf"{_CUES}[ ]*:?[ ]*(?P<phi>\d{{2,3}})(?![\w.,]\d|[\w])", 0.85),
         Rule("age_after_name_comma", rf"(?<=\p{{Lu}}\p{{Ll}}{{2,}},[ ])(?P<phi>\d{{2,3}}){_AFTER_BARE}", 0.7),
         Rule(

@@ -47,7 +47,7 @@ class DkCprRecognizer(RuleRecognizer):
             0.9,
             country="dk",
         ),
-        Rule("dk_cpr_plain", r"(?<![\w\-+/.,])(?P<phi>\d{10})(?![\w\-/]|[.,]\d)", 0.55, country="dk"),
+        Rule("dk_cpr_plain", r"\b(?<![\-+/.,])(?P<phi>\d{10})(?![\w\-/]|[.,]\d)", 0.55, country="dk"),
     )
     CONTEXT: ClassVar[tuple[str, ...]] = ("cpr", "cpr-nr", "cpr-nummer", "personnummer")
 

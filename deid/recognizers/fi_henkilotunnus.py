@@ -41,7 +41,7 @@ class FiHenkilotunnusRecognizer(RuleRecognizer):
     ENTITY: ClassVar[Label] = Label.NATIONAL_ID
     PRESIDIO_ENTITY: ClassVar[str | None] = "FI_HENKILOTUNNUS"
     RULES: ClassVar[tuple[Rule, ...]] = (
-        Rule("fi_hetu", r"(?<![\w\-+])(?P<phi>\d{6}[-+YXWVUABCDEF]\d{3}[0-9A-Y])(?![\w\-])", 0.5, country="fi"),
+        Rule("fi_hetu", r"\b(?<![\-+])(?P<phi>\d{6}[-+YXWVUABCDEF]\d{3}[0-9A-Y])(?![\w\-])", 0.5, country="fi"),
     )
     CONTEXT: ClassVar[tuple[str, ...]] = ("henkilötunnus", "hetu", "sotu", "personbeteckning")
 

@@ -21,7 +21,7 @@ class IePpsRecognizer(RuleRecognizer):
     ENTITY: ClassVar[Label] = Label.NATIONAL_ID
     PRESIDIO_ENTITY: ClassVar[str | None] = "IE_PPS"
     RULES: ClassVar[tuple[Rule, ...]] = (
-        Rule("ie_pps", r"(?<![\w\-/.])(?P<phi>\d{7}[A-W][ABHWTX]?)(?![\w\-/])", 0.5, country="ie"),
+        Rule("ie_pps", r"\b(?<![\-/.])(?P<phi>\d{7}[A-W][ABHWTX]?)(?![\w\-/])", 0.5, country="ie"),
         Rule(
             "ie_pps_cued",
             r"(?<![\w])(?i:ppsn|pps(?:[ ]?(?:no|nr|number|num))?)\.?:?[ ]*(?P<phi>\d{7}[ \-]?(?i:[A-W][ABHWTX]?))"

@@ -21,7 +21,7 @@ class PostalCodeRecognizer(RuleRecognizer):
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
             "postal_town",
-            rf"(?<![\w\-,.])(?P<phi>(?P<prefix>(?:N|S|DK|FI|EE)-)?(?P<code>\d{{3}}[ ]\d{{2}}|\d{{4,5}})[ ]"
+            rf"\b(?<![\-,.])(?P<phi>(?P<prefix>(?:N|S|DK|FI|EE)-)?(?P<code>\d{{3}}[ ]\d{{2}}|\d{{4,5}})[ ]"
             rf"(?P<town>{_CAP}(?:[ ](?:{_CAP}|C|V|K|S|N|Ø))?))(?![\w])",
             0.6,
         ),
