@@ -40,7 +40,7 @@ _FACILITY_START = regex.compile(r"(?i:" + words_alternation(words("facility_noun
 _ACRONYMS = frozenset(words("facility_acronyms"))
 _ACRONYM_RE = regex.compile(rf"(?<![\w]){words_alternation(words('facility_acronyms'))}(?![\w])")
 _CONNECTED = regex.compile(
-    r"(?P<phi>(?<![\w])\p{L}+[ ](?:i|in|of|på|ved|vid)[ ]\p{Lu}[\p{L}\-]+(?:[ ]\p{Lu}[\p{L}\-]+)?)(?![\w])"
+    r"(?P<phi>\b\p{L}+[ ](?:i|in|of|på|ved|vid)[ ]\p{Lu}[\p{L}\-]+(?:[ ]\p{Lu}[\p{L}\-]+)?)(?![\w])"
 )
 """A facility or service noun, a preposition and a place (``Socialtjänsten i Botkyrka``, ``Lægerne i Farum``)."""
 _SAINT = regex.compile(
