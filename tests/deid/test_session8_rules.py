@@ -233,3 +233,14 @@ def test_a_friend_named_by_first_name_after_the_word_for_friend(
     deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
 ) -> None:
     _check(deidentifier, lang, text, phi, label, distractor)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dihydropyrimidine dehydrogenase (DPD) deficiency: DPD activity was 0.1 nmol/mg/h.",
+        "Screened for DPD before capecitabine; DPD deficiency excluded.",
+    ],
+)
+def test_an_enzyme_named_like_a_courier_stays(deidentifier: Deidentifier, text: str) -> None:
+    assert not [s for s in deidentifier.detect(text, "en") if "DPD" in text[s.start : s.end]]
