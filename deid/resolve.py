@@ -49,7 +49,7 @@ _RANK = {label: len(LABEL_ORDER) - i for i, label in enumerate(LABEL_ORDER)}
 
 
 NATIONAL_ID_ENTITIES = frozenset(
-    {"NO_FODSELSNUMMER", "SE_PERSONNUMMER", "DK_CPR", "FI_HENKILOTUNNUS", "EE_ISIKUKOOD", "IE_PPS"}
+    {"NO_FODSELSNUMMER", "SE_PERSONNUMMER", "DK_CPR", "FI_HENKILOTUNNUS", "EE_ISIKUKOOD", "IE_PPS", "GB_HEALTH_NUMBER"}
 )
 """Presidio entity names of the country-specific identifier recognizers; all become ``NATIONAL_ID``."""
 

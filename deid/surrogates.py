@@ -127,6 +127,13 @@ def national_id(rng: random.Random, original: str, country: str) -> str:
         second = compact[8:9].upper()
         check = vat.calc_check_digit(digits7 + second if second in ("A", "B", "H") else digits7)
         return f"{digits7}{check}{second}"
+    if country == "gb":  # NHS/CHI/H&C: a birth date's six digits (as a CHI has), three more, the mod-11 digit
+        while True:
+            first9 = born.strftime("%d%m%y") + f"{rng.randint(0, 999):03d}"
+            digit = (11 - sum(int(d) * w for d, w in zip(first9, range(10, 1, -1), strict=True)) % 11) % 11
+            if digit != 10:
+                return _in_layout(first9 + str(digit), original)
+            born += dt.timedelta(days=1)
     if country == "dk":
         serial = f"{rng.randint(0, 3)}{rng.randint(0, 999):03d}"
         sep = "-" if "-" in original else ""
@@ -137,6 +144,12 @@ def national_id(rng: random.Random, original: str, country: str) -> str:
     sep = next((c for c in original if c in "-+"), "")
     body = f"{number[:6]}{sep}{number[6:]}"
     return f"{born.year // 100}{body}" if len(compact.replace("-", "").replace("+", "")) == 12 else body
+
+
+def _in_layout(digits: str, original: str) -> str:
+    """``digits`` written with the original's separators where it had them (``943 476 5919``)."""
+    it = iter(digits)
+    return "".join(next(it) if c.isdigit() else c for c in original)
 
 
 def shifted_date(original: str, shift_days: int) -> str | None:

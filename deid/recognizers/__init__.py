@@ -14,6 +14,7 @@ from deid.recognizers.dk_cpr import DkCprRecognizer
 from deid.recognizers.ee_isikukood import EeIsikukoodRecognizer
 from deid.recognizers.email import EmailRecognizer
 from deid.recognizers.fi_henkilotunnus import FiHenkilotunnusRecognizer
+from deid.recognizers.gb_health_number import GbHealthNumberRecognizer
 from deid.recognizers.ie_pps import IePpsRecognizer
 from deid.recognizers.ip import IpRecognizer
 from deid.recognizers.location import GazetteerLocationRecognizer
@@ -36,6 +37,7 @@ RECOGNIZER_CLASSES: tuple[RecognizerFactory, ...] = (
     FiHenkilotunnusRecognizer,
     EeIsikukoodRecognizer,
     IePpsRecognizer,
+    GbHealthNumberRecognizer,
     NordicPhoneRecognizer,
     EmailRecognizer,
     UrlRecognizer,
@@ -75,6 +77,7 @@ __all__ = [
     "EmailRecognizer",
     "FiHenkilotunnusRecognizer",
     "GazetteerLocationRecognizer",
+    "GbHealthNumberRecognizer",
     "HospitalRecognizer",
     "IePpsRecognizer",
     "IpRecognizer",

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import regex
-from stdnum.gb import nhs
 
 from deid.dates import parse_one
 from deid.labels import Label
@@ -97,11 +96,6 @@ class RecordNumberRecognizer(RuleRecognizer):
             0.8,
         ),
         Rule(
-            "nhs_number",
-            r"\b(?:NHS|nhs)[ ]?(?i:number|no\.?|nr)?[ ]*:?[ ]*(?P<phi>\d{3}[ \-]?\d{3}[ \-]?\d{4})(?![\w\-])",
-            0.95,
-        ),
-        Rule(
             # a letter prefix (maybe with a two-digit year), a hyphen or slash and six or more digits in all is a
             # reference of some office, lab or insurer even without a cue ("policy AV-77314409", "PAD T23-44190",
             # "HV-2024-3318"); five digits (a code "K-12345") need a cue
@@ -119,8 +113,6 @@ class RecordNumberRecognizer(RuleRecognizer):
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
         """At least four digits; never a bare year (``prøve 2024``)."""
         value = text[start:end]
-        if rule.name == "nhs_number":
-            return rule.score if nhs.is_valid(value) else None
         letters = _LEADING_CAPITALS.match(value)
         if letters is not None and letters.group(0) in _STANDARD_PREFIXES:
             return None  # a trial, standard or code-system number ("NCT05511234", "ISO 15189"), not a person's

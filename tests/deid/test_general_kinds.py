@@ -162,7 +162,7 @@ MORE: list[Case] = [
     ("da", "Datteren bor i Hvidovre, HbA1c 51.", "Hvidovre", "LOCATION", "HbA1c 51"),
     ("en", "Her brother lives nearby in Hounslow; started in January.", "Hounslow", "LOCATION", "January"),
     ("nb", "Samboeren Gerd har demens.", "Gerd", "PERSON", "demens"),
-    ("en", "NHS number 943 476 5919, Hb 110.", "943 476 5919", "ID", "Hb 110"),
+    ("en", "NHS number 943 476 5919, Hb 110.", "943 476 5919", "NATIONAL_ID", "Hb 110"),
     ("et", "Opereeritud märtsis 2022, Hb 118.", "märtsis 2022", "DATE", "Hb 118"),
 ]
 

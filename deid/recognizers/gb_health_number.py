@@ -1,0 +1,41 @@
+"""British health service numbers: the NHS number (England, Wales, Isle of Man), the CHI number (Scotland) and
+the Health and Care number (Northern Ireland).
+
+Ten digits, the last a modulus-11 check digit over the first nine (the same scheme for all three; a CHI number's
+first six digits are the holder's birth date), written ``943 476 5919``, ``943-476-5919``, ``0101425565`` or
+``010142 5565``. Ten digits pass the check one time in eleven by chance, so a number is taken only after its cue
+(``NHS no``, ``CHI number``, ``H&C``, ``HCN``) and only when python-stdnum (``stdnum.gb.nhs``) validates it; an
+invalid one after the cue stays (a distractor, like an invalid personal number).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from stdnum.gb import nhs
+
+from deid.labels import Label
+from deid.recognizers._base import Rule, RuleRecognizer
+
+_CUE = r"(?:NHS|nhs|CHI|H&C|H\+C|HCN|(?i:health and care))"
+_NUMBER_WORD = r"(?:[ ]?(?i:number|no\.?|nr|num)\.?)?"
+
+
+class GbHealthNumberRecognizer(RuleRecognizer):
+    """An NHS, CHI or Health and Care number after its cue, check digit verified."""
+
+    ENTITY: ClassVar[Label] = Label.NATIONAL_ID
+    PRESIDIO_ENTITY: ClassVar[str | None] = "GB_HEALTH_NUMBER"
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "gb_health_number",
+            rf"(?<![\w]){_CUE}{_NUMBER_WORD}[ ]*[:#]?[ ]*"
+            r"(?P<phi>\d{3}[ \-]?\d{3}[ \-]?\d{4}|\d{6}[ \-]\d{4})(?![\w\-/]|[.,]\d)",
+            0.5,
+            country="gb",
+        ),
+    )
+
+    def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
+        """A valid check digit, or no match."""
+        return 1.0 if nhs.is_valid(text[start:end].replace(" ", "").replace("-", "")) else None
