@@ -3,7 +3,9 @@ language.
 
 Entity level: a gold span is found when a predicted span with the same label overlaps it; a predicted span is
 correct when it overlaps a gold span with the same label. ``ANY`` ignores labels (what privacy needs: was the
-text replaced at all). Character level counts characters inside gold/predicted spans of each label.
+text replaced at all); per label, ``removed`` counts that label's gold spans overlapped by a prediction of any
+label (the "binary" reading of de-identification evaluations: the span is replaced, if by another kind).
+Character level counts characters inside gold/predicted spans of each label.
 F2 weighs recall twice as much as precision, as de-identification should.
 """
 
@@ -24,6 +26,7 @@ class Counts:
     gold: int = 0
     pred: int = 0
     gold_found: int = 0
+    gold_removed: int = 0
     pred_correct: int = 0
     char_gold: int = 0
     char_pred: int = 0
@@ -47,6 +50,7 @@ class Counts:
             "pred": self.pred,
             "precision": p,
             "recall": r,
+            "removed": round(self.gold_removed / self.gold, 4) if self.gold else 1.0,
             "f2": f2,
             "char_precision": cp,
             "char_recall": cr,
@@ -71,6 +75,7 @@ def score_note(gold: Sequence[Span], pred: Sequence[Span]) -> dict[str, Counts]:
         c = out[label]
         c.gold, c.pred = len(g), len(p)
         c.gold_found = sum(any(_overlap(x, y) for y in p) for x in g)
+        c.gold_removed = sum(any(_overlap(x, y) for y in pred) for x in g)
         c.pred_correct = sum(any(_overlap(y, x) for x in g) for y in p)
         gchars = {i for s in g for i in range(s[0], s[1])}
         pchars = {i for s in p for i in range(s[0], s[1])}

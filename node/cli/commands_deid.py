@@ -246,8 +246,8 @@ def evaluate(
         def render(console: Console) -> None:
             from rich.table import Table
 
-            table = Table(title=f"deid eval: {report.notes} notes (entity P/R/F2, char R)")
-            for col in ("lang", "label", "gold", "P", "R", "F2", "char R"):
+            table = Table(title=f"deid eval: {report.notes} notes (entity P/R/F2, removed under any label, char R)")
+            for col in ("lang", "label", "gold", "P", "R", "removed", "F2", "char R"):
                 table.add_column(col, no_wrap=col != "label", overflow="fold")
             metrics: dict[str, dict[str, dict[str, Any]]] = payload["metrics"]  # type: ignore[assignment]
             for lang, labels in metrics.items():
@@ -258,6 +258,7 @@ def evaluate(
                         str(m["gold"]),
                         f"{m['precision']:.3f}",
                         f"{m['recall']:.3f}",
+                        f"{m['removed']:.3f}",
                         f"{m['f2']:.3f}",
                         f"{m['char_recall']:.3f}",
                     )

@@ -82,6 +82,9 @@ def test_entity_and_character_metrics() -> None:
     person = counts["PERSON"].metrics()
     assert person["recall"] == 1.0 and person["precision"] == 0.5  # (20,30) PERSON overlaps no gold PERSON
     assert counts["DATE"].metrics()["recall"] == 0.0
+    assert counts["DATE"].metrics()["removed"] == 1.0  # replaced, if as a PERSON
+    assert counts["PHONE"].metrics()["removed"] == 1.0  # no gold PHONE: nothing to remove
+    assert score_note([(0, 4, "ID"), (9, 12, "ID")], [(0, 4, "DATE")])["ID"].metrics()["removed"] == 0.5
     assert counts[ANY].metrics()["recall"] == 1.0  # every gold character span was replaced by something
     assert counts["PERSON"].metrics()["char_recall"] == 0.5
     report = evaluate([("nb", gold, pred), ("sv", [], [])])
