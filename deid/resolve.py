@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 from itertools import pairwise
 from typing import Any
@@ -171,14 +171,16 @@ chosen on parts L and M, each with a tagger trained without it (ORGANIZATION rec
 no span lost, PERSON precision up; at 0.8 an unlisted person's name, ``Nkechi Adebayo``, became a company)."""
 
 
-def adopt_organizations(spans: list[PhiSpan], tagged: Iterable[TaggedSpan], text: str) -> list[PhiSpan]:
+def adopt_organizations(spans: list[PhiSpan], tagged: Sequence[TaggedSpan], text: str) -> list[PhiSpan]:
     """The rules' spans with a name list's PERSON or a gazetteer's LOCATION read as the ORGANIZATION the tagger
     finds around it (``Linde Healthcare``, ``Anstalten Kumla``, ``NTNU Gjøvik``).
 
     A PERSON becomes an ORGANIZATION when a tagged organisation (at least :data:`ORGANIZATION_CONFIDENCE`)
-    covers it, widened to the tagged span when no other span lies there. A town becomes one only when the tagged
-    span is longer and written as one name, with no lower-case word joining them: ``Tartu Kiirabi`` is one name,
-    ``Kronobergsgymnasiet i Växjö`` keeps its town (the convention ``_split_town`` follows too).
+    covers it and either reaches beyond it or holds a facility noun or a company's word (the tagger alone does not
+    turn an unlisted person's name into a company), widened to the tagged span when no other span lies there. A
+    town becomes one only when the tagged span is longer and written as one name, with no lower-case word joining
+    them: ``Tartu Kiirabi`` is one name, ``Kronobergsgymnasiet i Växjö`` keeps its town (the convention
+    ``_split_town`` follows too).
     Nothing is found or lost here: only labels and, within a tagged name, boundaries change.
     """
     organizations = [t for t in tagged if t.label is Label.ORGANIZATION and t.probability >= ORGANIZATION_CONFIDENCE]
