@@ -9,6 +9,7 @@ import datetime as dt
 import random
 from functools import cache
 
+from stdnum.gb import nhs
 from stdnum.ie import vat
 
 from deid.dates import parse_one, render_like
@@ -127,12 +128,12 @@ def national_id(rng: random.Random, original: str, country: str) -> str:
         second = compact[8:9].upper()
         check = vat.calc_check_digit(digits7 + second if second in ("A", "B", "H") else digits7)
         return f"{digits7}{check}{second}"
-    if country == "gb":  # NHS/CHI/H&C: a birth date's six digits (as a CHI has), three more, the mod-11 digit
+    if country == "gb":  # NHS/CHI/H&C: a birth date's six digits (as a CHI has), three more, the check digit
         while True:
             first9 = born.strftime("%d%m%y") + f"{rng.randint(0, 999):03d}"
-            digit = (11 - sum(int(d) * w for d, w in zip(first9, range(10, 1, -1), strict=True)) % 11) % 11
-            if digit != 10:
-                return _in_layout(first9 + str(digit), original)
+            number = next((first9 + d for d in "0123456789" if nhs.is_valid(first9 + d)), None)
+            if number is not None:  # none when the modulus-11 check would be 10
+                return _in_layout(number, original)
             born += dt.timedelta(days=1)
     if country == "dk":
         serial = f"{rng.randint(0, 3)}{rng.randint(0, 999):03d}"
