@@ -43,12 +43,13 @@ SPLITS = (
     "heldout11",
     "heldout12",
     "heldout13",
+    "heldout14",
 )
-BLIND = "heldout13"
+BLIND = "heldout14"
 """The part kept blind: written by writers who never saw the rules; whoever changes the rules never reads it.
 Part J (``heldout10``) was blind until its one scoring with the session-6 rules, part L (``heldout11``) until its
-scoring with the learned tagger trained without it, part M (``heldout12``) until its scoring in session 7; part N
-(``heldout13``) is now."""
+scoring with the learned tagger trained without it, part M (``heldout12``) until its scoring in session 7, part N
+(``heldout13``) until its scoring in session 8; part O (``heldout14``) is now."""
 
 LABELS = {
     "P": "PERSON",
