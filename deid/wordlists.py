@@ -77,4 +77,11 @@ def facility_at(word: str) -> int:
     from deid.lexicon import HOSPITAL_WORDS
 
     found = facility_regex(HOSPITAL_WORDS).search(word)
-    return -1 if found is None else int(found.start())
+    if found is None or _NOT_FACILITY.search(word) is not None:
+        return -1
+    return int(found.start())
+
+
+_NOT_FACILITY = regex.compile(r"(?i:keskust)")
+"""Words a facility noun is part of without naming one: Finnish ``keskusta`` is a town's centre
+(``Rovaniemen keskustassa``), not a ``keskus``."""

@@ -91,6 +91,7 @@ _PHRASE = regex.compile(
 )
 """English generic facility phrases after a capitalised name (``Kotikartano care home``)."""
 _CAPS = r"\p{Lu}[\p{L}\-]*(?:[ ]\p{Lu}[\p{L}\-]*){0,3}"
+_CAPS_PLAIN = r"\p{Lu}[\p{L}\-]*(?:[ ]\p{Lu}[\p{L}\-]*){0,2}"
 _EMPLOYER = regex.compile(rf"\b{EMPLOYER_CUES}[ ](?P<phi>{_CAPS})(?![\w])")
 _EMPLOYER_CASE = regex.compile(
     rf"\b(?i:työskentelee|työskenteli|työskennellyt|on[ ]töissä|töötab|töötas|töötanud|on[ ]tööl)"
@@ -114,6 +115,26 @@ _COMPANY_NAMES = regex.compile(
 )
 """A well-known employer, insurer or chain named without a generic noun (``Kiwi``, ``Aviva``, ``Valmetilla``); one
 that is also a town or a person's name (``Nokia``, ``Ericsson``) is left to those recognizers."""
+_FIRM_FORMS = regex.compile(
+    r"(?<![\w&])(?P<phi>(?:\p{Lu}[\p{L}\-]*[ ]){0,2}\p{Lu}[\p{L}\-]*[ ]&[ ]\p{Lu}[\p{L}\-]*(?:[ ]\p{Lu}[\p{L}\-]*){0,2}"
+    r"|(?:Brdr\.|Brødrene|Brødr\.|Bröderna|Veljekset|Vennad)[ ]\p{Lu}[\p{L}\-]*(?:[ ]\p{Lu}[\p{L}\-]*)?)(?![\w])"
+)
+"""Nordic and Baltic firms by their form: two names joined by ``&`` (``Friskis & Svettis``, ``Byg & Anlæg``, ``Lassila
+& Tikanoja``) or brothers' firms (``Brdr. Sloth``, ``Bröderna Svensson``). Not in English, where title-case
+specialties are joined so (``Child & Adolescent``)."""
+_CLUB_CUE = regex.compile(
+    r"\b(?i:plays|played|playing|spiller|spilte|spelar|spelade|spiller)(?:[ ]\p{Ll}+){0,2}?[ ](?:for|för)"
+    rf"[ ](?:the[ ])?(?P<phi>{_CAPS_PLAIN})(?![\w])"
+)
+"""A team after "plays for" (``plays hurling for Craughwell``, ``spiller fotball for Strindheim``): a club, even when
+it bears its town's name."""
+_TEAM = regex.compile(
+    r"(?<![\w])(?P<phi>(?P<first>\p{Lu}[\p{L}\-]*)(?:[ ]\p{Lu}[\p{L}\-]*)?[ ]"
+    r"(?:Håndbold|Håndball|Handboll|Fodbold|Fotball|Fotboll|Ishockey|Hockey|Bandy|Innebandy|Basket|Volley|Rovers|Wanderers|Harriers|United|Athletic|Rangers|Albion"
+    r"|Jalkapallo|Jalgpall|Korvpall))(?![\w])"
+)
+"""A team named by its town or a name and its sport or a team word (``Ringkøbing Håndbold``, ``Aarhus United``,
+``Avondhu Rovers``); the sport written in lower case after a verb (``Spiller håndball``) is no team."""
 _EMPLOYER_NOUNS = regex.compile(
     r"\b(?i:arbeidsgiver|arbeidsgjevar|arbetsgivare|arbejdsgiver|työnantaja|tööandja|employer|arbeidsplass"
     r"|arbeidsstad|arbetsplats|arbejdsplads|työpaikka|työpaikkana|töökoht|töökohaks|workplace|place of work"
@@ -165,6 +186,12 @@ _GATES: dict[regex.Pattern[str], Gate] = {
         ignore_case=True,
     ),
     _COMPANY: any_literal(*(f" {c}" for c in COMPANY_SUFFIXES)),
+    _FIRM_FORMS: any_literal(" & ", "Brdr.", "Brødr", "Bröderna", "Veljekset", "Vennad"),
+    _CLUB_CUE: any_literal("play", "spill", "spel", ignore_case=True),
+    _TEAM: any_literal(
+        *("Håndb", "Håndba", "Handb", "Fodb", "Fotb", "hockey", "Bandy", "Basket", "Volley", "Rovers", "Wanderers"),
+        *("Harriers", "United", "Athletic", "Rangers", "Albion", "Jalkapallo", "Jalgpall", "Korvpall"),
+    ),
     _COMPOUND: any_literal("- og ", "- och "),
     _SAINT: any_literal("St ", "St. ", " Women", " Children"),
     _ROYAL: any_literal("Royal", " General"),
@@ -222,6 +249,7 @@ class HospitalRecognizer(LocalRecognizer):
                     # 0.9: "hos Vestas Lem" is an employer, not a person after the cue "hos"
                     out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.9))
         out.extend(self._employers(text, toks))
+        out.extend(self._firms_and_clubs(text))
         out.extend(self._services(text))
         for found in _finditer(_COMPOUND, text):
             words = found.group("phi").split(" ")
@@ -243,7 +271,8 @@ class HospitalRecognizer(LocalRecognizer):
             out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.8))
         for found in _CONNECTED.finditer(text, overlapped=True):
             head = found.group("phi").split(" ")[0]
-            if facility_at(head) >= 0:
+            # a lower-case head is a common noun, not a name: "kirken i Lunderskov" is a church and a town
+            if head[:1].isupper() and facility_at(head) >= 0:
                 place = found.group("phi").split(" ")[2:]
                 if not any(w in NOT_NAMES or w in stop_words() for w in place):
                     out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.8))
@@ -330,6 +359,42 @@ class HospitalRecognizer(LocalRecognizer):
                 if len(words) == 1 and (words[0] in cities() or words[0] in NOT_NAMES):
                     continue  # "lærer i Bergen", "nurse at Leeds": the place recognizer's
                 out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.85))
+        return out
+
+    def _firms_and_clubs(self, text: str) -> list[RecognizerResult]:
+        """Firms by their form (:data:`_FIRM_FORMS`, not in English), teams by their sport (:data:`_TEAM`) and teams
+        after "plays for"."""
+        out: list[RecognizerResult] = []
+        for found in _finditer(_TEAM, text):
+            first = found.group("first")
+            initial = sentence_initial(text, Token(first, found.start(), found.end("first")))
+            if first not in NOT_NAMES and (not initial or first in cities()):
+                out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.9))
+        patterns = (_CLUB_CUE,) if self.supported_language == "en" else (_FIRM_FORMS, _CLUB_CUE)
+        for pattern in patterns:
+            for found in _finditer(pattern, text):
+                words = found.group("phi").split(" ")
+                start = found.start("phi")
+                while (
+                    len(words) > 1
+                    and words[1] != "&"
+                    and (
+                        words[0].lower() in stop_words()
+                        or words[0] in NOT_NAMES
+                        or sentence_initial(text, Token(words[0], start, start + len(words[0])))
+                    )
+                ):
+                    start += len(words.pop(0)) + 1  # "Hos Brink & Søn": the sentence's first word is no name
+                names = [w for w in words if w != "&"]
+                if len(names) < 2 and pattern is _FIRM_FORMS:
+                    continue
+                if pattern is _FIRM_FORMS and "&" in words:
+                    amp = words.index("&")
+                    if words[amp - 1] in first_names() and amp + 1 < len(words) and words[amp + 1] in first_names():
+                        continue  # "Anna & Per", "Maria & Johan Lindberg": a couple
+                if names and not (pattern is _CLUB_CUE and names[0] in first_names()):
+                    # 0.9: a team named by its town ("plays for Craughwell") is the team, not the town
+                    out.append(make_result(self, str(self.ENTITY), start, found.end("phi"), 0.9))
         return out
 
     def _services(self, text: str) -> list[RecognizerResult]:
