@@ -230,64 +230,6 @@ def _one_name(phrase: str) -> bool:
     return not any(word[:1].islower() for word in phrase.split())
 
 
-_DEFINITE_ENDINGS = ("en", "et", "an", "erna", "orna", "arna", "erne", "ene")
-"""Endings of a Scandinavian common noun's definite form (``Blodbanken``, ``Boendet``, ``Hälsan``, plural
-``Distriktsveterinärerna``, ``Psykiaterne``); ``-na`` and ``-ne`` alone end too many given names (``Karianne``)."""
-_NAME_ENDINGS = ("sen", "son", "ssen", "ström", "dén", "lén")
-"""Family names that end like a definite noun (``Johansen``, ``Eriksson``): never read as one."""
-DEFINITE_LANGUAGES = frozenset({"sv", "da", "nb"})
-
-
-def institutions_by_form(spans: list[PhiSpan], text: str, lang: str) -> list[PhiSpan]:
-    """Swedish, Danish and Norwegian: a PERSON or LOCATION whose first word is a capitalised common noun in its
-    definite form, with a name after it (``Stödboendet Kastanjen``, ``Räddningstjänsten Mitt Bergslag``,
-    ``Blodbanken Telemark``, ``Kretsloppet Second Hand``), is an ORGANIZATION: a person's or a place's name does not
-    start with one, an institution's often does. Nothing is found or lost here, only labels change.
-
-    Across every hand-written part, the gold spans of this shape (two or more words, the first such a noun) were
-    291 organisations and no person or place; words that are names (of people, towns, streets) or that name a
-    person's role (``Datteren``, ``Fastlegen``) are not read as such nouns, nor is a first word before a known
-    family name (``Steffen Hansen``: a given name the lists lack).
-    """
-    if lang not in DEFINITE_LANGUAGES:
-        return spans
-    return [
-        PhiSpan(s.start, s.end, Label.ORGANIZATION, s.score, s.country)
-        if s.label in _ADOPTABLE and _starts_with_definite_noun(text[s.start : s.end])
-        else s
-        for s in spans
-    ]
-
-
-def _starts_with_definite_noun(phrase: str) -> bool:
-    words_ = phrase.split()
-    if len(words_) < 2 or not words_[1][:1].isupper():
-        return False
-    first = words_[0]
-    if all(_is_name_or_role(w.rstrip(".,")) for w in words_[1:]):
-        return False  # "Steffen Hansen": a name the list lacks, then a family name
-    if len(first) < 7 or not first[:1].isupper() or not first[1:].isalpha() or not first[1:].islower():
-        return False
-    lower = first.lower()
-    if not lower.endswith(_DEFINITE_ENDINGS) or lower.endswith(_NAME_ENDINGS):
-        return False
-    return not _is_name_or_role(first)
-
-
-@cache
-def _is_name_or_role(word: str) -> bool:
-    from deid.lexicon import KINSHIP_CUES, SIGNATURE_CUES, TITLE_CUES, cities, first_names, last_names
-    from deid.recognizers.address import street_suffixes
-    from deid.wordlists import role_regex
-
-    lower = word.lower()
-    if word in first_names() or word in last_names() or word in cities():
-        return True
-    if lower in KINSHIP_CUES or lower in TITLE_CUES or lower in SIGNATURE_CUES or role_regex().search(word):
-        return True
-    return lower.endswith(street_suffixes())
-
-
 def fill_gaps(spans: list[PhiSpan], tagged: Iterable[TaggedSpan], text: str) -> list[PhiSpan]:
     """The rules' resolved ``spans`` plus every span the learned tagger found where no rule found anything.
 

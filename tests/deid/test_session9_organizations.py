@@ -12,7 +12,7 @@ import pytest
 
 from deid.engine import Deidentifier
 from deid.labels import Label
-from deid.resolve import institutions_by_form
+from deid.relabel import organizations_by_form
 from deid.spans import PhiSpan
 from tests.deid.test_handwritten_kinds import Case, _check
 
@@ -118,9 +118,27 @@ def test_the_definite_form_rule_only_relabels_and_only_in_scandinavian_languages
     text = "Brev till Stödboendet Lönnen och Kristian Holm."
     org = PhiSpan(text.index("Stöd"), text.index(" och"), Label.PERSON, 0.8)
     person = PhiSpan(text.index("Kristian"), len(text) - 1, Label.PERSON, 0.8)
-    out = institutions_by_form([org, person], text, "sv")
+    out = organizations_by_form([org, person], text, "sv")
     assert [(text[s.start : s.end], s.label) for s in out] == [
         ("Stödboendet Lönnen", Label.ORGANIZATION),
         ("Kristian Holm", Label.PERSON),
     ]
-    assert institutions_by_form([org, person], text, "fi") == [org, person]
+    assert organizations_by_form([org, person], text, "fi") == [org, person]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "phrase", "label"),
+    [
+        ("nb", "Time hos Sprekk Kongsberg i morgen.", "Sprekk Kongsberg", Label.ORGANIZATION),
+        ("en", "Physio booked with Kinetiq Larvik next week.", "Kinetiq Larvik", Label.ORGANIZATION),
+        ("nb", "Signert K. Lund, sykepleier.", "K. Lund", Label.PERSON),
+        ("et", "Vestlus Heino Kallastega, hiljem Heino Kallaste helistas.", "Heino Kallaste", Label.PERSON),
+        ("sv", "Samtal med Kristina Lund om planen.", "Kristina Lund", Label.PERSON),
+    ],
+)
+def test_a_name_then_a_town_is_a_branch_unless_it_is_a_persons_name(
+    lang: str, text: str, phrase: str, label: Label
+) -> None:
+    start = text.rindex(phrase)
+    span = PhiSpan(start, start + len(phrase), Label.PERSON, 0.8)
+    assert [s.label for s in organizations_by_form([span], text, lang)] == [label]

@@ -1,0 +1,102 @@
+"""Organisations told by their form: a resolved PERSON or LOCATION whose words say it names an institution or a
+firm becomes an ORGANIZATION. Nothing is found or lost here, only labels change (a span removed under another
+label is removed all the same; its surrogate is of the right kind).
+
+Two forms, each counted on the gold spans of every hand-written part before it was written:
+
+- **A definite noun, then a name** (Swedish, Danish, Norwegian): ``Stödboendet Kastanjen``, ``Räddningstjänsten
+  Mitt Bergslag``, ``Blodbanken Telemark``, ``Distriktsveterinärerna Mora``. A person's or a place's name does not
+  start with a common noun in its definite form; an institution's often does (291 organisations, no person or
+  place).
+- **A name, then a town** (every language): ``FysioDanmark Silkeborg``, ``Joker Kaupanger``, ``Vitaloppsett
+  Sandvika``: a chain's or firm's branch, when no word is a given name, the first is no initial and the last no
+  family name (257 organisations, one person, ``Dagfinn Rørvik``, whose given name the lists lack).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import regex
+
+from deid.labels import Label
+from deid.lexicon import KINSHIP_CUES, SIGNATURE_CUES, TITLE_CUES, cities, first_names, last_names
+from deid.recognizers.address import street_suffixes
+from deid.spans import PhiSpan
+from deid.wordlists import role_regex
+
+DEFINITE_LANGUAGES = frozenset({"sv", "da", "nb"})
+_SINGULAR_DEFINITE = ("en", "et", "an")
+_PLURAL_DEFINITE = ("erna", "orna", "arna", "erne", "ene")
+"""Endings of a Scandinavian common noun's definite form (``Blodbanken``, ``Boendet``, ``Hälsan``, plural
+``Distriktsveterinärerna``, ``Psykiaterne``); ``-na`` and ``-ne`` alone end too many given names (``Karianne``)."""
+_NAME_ENDINGS = ("sen", "son", "ssen", "ström", "dén", "lén")
+"""Family names that end like a definite noun (``Johansen``, ``Eriksson``): never read as one."""
+_INITIAL = regex.compile(r"\p{Lu}\.?")
+_RELABELLED = frozenset({Label.PERSON, Label.LOCATION})
+
+
+def organizations_by_form(spans: Sequence[PhiSpan], text: str, lang: str) -> list[PhiSpan]:
+    """``spans`` with each PERSON or LOCATION of an organisation's form (see the module) read as an ORGANIZATION."""
+    out: list[PhiSpan] = []
+    for span in spans:
+        words = text[span.start : span.end].replace(",", " ").split()
+        if span.label in _RELABELLED and (
+            (lang in DEFINITE_LANGUAGES and _starts_with_definite_noun(words))
+            or (span.label is Label.PERSON and _a_branch(words))
+        ):
+            span = PhiSpan(span.start, span.end, Label.ORGANIZATION, span.score, span.country)
+        out.append(span)
+    return out
+
+
+def _starts_with_definite_noun(words: list[str]) -> bool:
+    """``Stödboendet Kastanjen``: a capitalised common noun in its definite form, then a name that is no person's
+    (``Steffen Hansen`` is a given name the lists lack and a family name, ``Tränaren Micke Granlund`` a role and a
+    person)."""
+    if len(words) < 2 or not words[1][:1].isupper():
+        return False
+    first = words[0]
+    if len(first) < 7 or not first[:1].isupper() or not first[1:].isalpha() or not first[1:].islower():
+        return False
+    lower = first.lower()
+    plural = lower.endswith(_PLURAL_DEFINITE)
+    if not (plural or lower.endswith(_SINGULAR_DEFINITE)) or lower.endswith(_NAME_ENDINGS):
+        return False
+    rest = [w.rstrip(".") for w in words[1:]]
+    if rest[-1] in last_names() or all(_a_persons_name(w) for w in rest) or _a_name(first):
+        return False
+    # a singular role in its definite form is a person's ("Fastlegen", "Sjuksköterskan"); a plural one names a
+    # practice ("Psykiaterne Østerbro", "Distriktsveterinärerna Mora")
+    return plural or not _a_role(first)
+
+
+def _a_branch(words: list[str]) -> bool:
+    """``FysioDanmark Silkeborg``: capitalised words, none a given name, a town after the first, the first no
+    initial or town, the last no family name."""
+    if len(words) < 2 or not all(w[:1].isupper() for w in words):
+        return False
+    if _INITIAL.fullmatch(words[0]) or words[0] in cities() or words[-1] in last_names():
+        return False
+    if any(w in first_names() for w in words):
+        return False
+    return any(w in cities() for w in words[1:])
+
+
+@cache
+def _a_persons_name(word: str) -> bool:
+    return word in first_names() or word in last_names()
+
+
+@cache
+def _a_name(word: str) -> bool:
+    """A person's, a town's or a street's name."""
+    return _a_persons_name(word) or word in cities() or word.lower().endswith(street_suffixes())
+
+
+@cache
+def _a_role(word: str) -> bool:
+    """A kinship, title or signature word, or an agent noun (``Datteren``, ``Fastlegen``, ``Sjuksköterskan``)."""
+    lower = word.lower()
+    return lower in KINSHIP_CUES or lower in TITLE_CUES or lower in SIGNATURE_CUES or bool(role_regex().search(word))
