@@ -9,10 +9,10 @@ import regex
 
 from deid.dates import is_month_name
 from deid.labels import Label
-from deid.lexicon import DISEASE_HEADS, EPONYMS, NATIONALITIES, NOT_NAMES
+from deid.lexicon import DISEASE_HEADS, EPONYMS, NATIONALITIES, NOT_NAMES, TITLE_CUES
 from deid.recognizers.location import AGENCY_ENDINGS, is_country
 from deid.tagger.model import TaggedSpan
-from deid.wordlists import lower_set
+from deid.wordlists import lower_set, role_regex
 
 _WORD = regex.compile(r"\p{L}[\p{L}\-'’]*")
 _HOUSE_NUMBER = regex.compile(r"(?<![\p{L}\d])\d{1,5}(?![\p{L}\d])")
@@ -95,6 +95,8 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return False
     if all(w.lower() in _generic_service_words() for w in words):
         return False  # a specialty or a service named generically: "Rheumatology", "the Memory Service"
+    if span.label is Label.PERSON and all(_role_word(w) for w in words):
+        return False  # "Specialist Registrar", "Sykepleier": a role, not a person's name
     if words[-1].lower().endswith(AGENCY_ENDINGS):
         return False  # Försäkringskassan, Skatteverket: a national agency identifies no one
     return not all(w in NOT_NAMES or w in EPONYMS or w.rstrip("s'") in EPONYMS for w in words)
@@ -107,3 +109,13 @@ _SERVICE_HEADS = frozenset({"service", "services", "unit", "team", "clinic", "ce
 def _generic_service_words() -> frozenset[str]:
     """The generic words of a department's or service's name (``deid/data/service_words.txt``) and their heads."""
     return lower_set("service_words") | _SERVICE_HEADS
+
+
+@cache
+def _role_words() -> frozenset[str]:
+    return lower_set("role_words") | lower_set("occupations") | frozenset(TITLE_CUES)
+
+
+def _role_word(word: str) -> bool:
+    """A title, role or occupation word (``Registrar``, ``overlege``), or an agent noun by its ending."""
+    return word.lower() in _role_words() or (len(word) > 4 and role_regex().search(word) is not None)

@@ -23,8 +23,9 @@ from deid.lexicon import (
 from deid.tagger.tokens import Token
 from deid.wordlists import facility_at, lower_set, role_regex, words
 
-FEATURE_VERSION = 2
-"""Bumped whenever what a word's features are changes: a model trained on another version is refused."""
+FEATURE_VERSION = 3
+"""Bumped whenever what a word's features are changes: a model trained on another version is refused (3: the
+session-9 facility nouns)."""
 
 _WINDOW = (-2, -1, 1, 2)
 _SHAPE_RUNS = regex.compile(r"(.)\1+")
