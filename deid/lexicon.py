@@ -1684,17 +1684,6 @@ def cities() -> frozenset[str]:
     return frozenset(c for c in out if len(c) > 2 and c not in NOT_NAMES and c not in COUNTRIES)
 
 
-@cache
-def villages() -> frozenset[str]:
-    """The smaller places of the five countries (GeoNames' places of 500 inhabitants or more,
-    ``deid/data/places_geonames.txt``) that :func:`cities` lacks. Evidence, not a verdict: many are also family
-    names (``Haga``, ``Søvik``) or words (``Bor``, ``Time``), so no rule takes one alone as a place; the tagger
-    weighs it as a feature, and a name before one is a branch (:mod:`deid.relabel`)."""
-    from deid.wordlists import words
-
-    return frozenset(words("places_geonames")) - cities()
-
-
 PLACE_CUES: dict[str, str] = {
     "scandinavian": (
         r"(?:bor|bodde|bosatt|bosat|boende|hytte|hytta|sommerhus|sommerhuset|sommarstuga|sommarstugan|stuga|stugan"
@@ -1730,11 +1719,13 @@ PLACE_CUES: dict[str, str] = {
 
 
 EMPLOYER_CUES = (
-    r"(?i:ansatt|ansat|anställd|anstalld|arbeider|arbetar|arbejder|jobber|jobbar|jobbet|jobbade|jobbede|arbeidet"
+    r"(?:(?i:ansatt|ansat|anställd|anstalld|arbeider|arbetar|arbejder|jobber|jobbar|jobbet|jobbade|jobbede|arbeidet"
     r"|arbetade|arbejdede|employed|works|working|worked|työskentelee|töötab)"
-    r"(?:[ ]\p{Ll}+){0,3}?[ ](?:ved|hos|på|vid|i|at|for|by)"
+    r"(?:[ ](?:\p{Ll}+|(?:19|20)\d\d)){0,3}?[ ](?:ved|hos|på|vid|i|at|for|för|by)"
+    r"|(?i:drives|drove|driving|kjører|kjørte|kører|kørte|kör|körde)(?:[ ]\p{Ll}+){0,2}?[ ](?:for|för))"
 )
-"""Words before an employer's name (``ansatt som sveiser ved``, ``anställd som undersköterska på``)."""
+"""Words before an employer's name (``ansatt som sveiser ved``, ``anställd som undersköterska på``, ``ansat siden
+2009 hos``; ``drives for``, but not ``kjører til butikken i``: a driver's employer only after "for")."""
 
 COMPANY_SUFFIXES: tuple[str, ...] = (
     *("AS", "ASA", "AB", "A/S", "ApS", "Oy", "Oyj", "Ab", "OÜ", "Ltd", "plc", "GmbH", "Ky", "Tmi", "Inc"),

@@ -21,7 +21,7 @@ from functools import cache
 import regex
 
 from deid.labels import Label
-from deid.lexicon import KINSHIP_CUES, SIGNATURE_CUES, TITLE_CUES, cities, first_names, last_names, villages
+from deid.lexicon import KINSHIP_CUES, SIGNATURE_CUES, TITLE_CUES, cities, first_names, last_names
 from deid.recognizers.address import street_suffixes
 from deid.spans import PhiSpan
 from deid.wordlists import role_regex
@@ -81,7 +81,7 @@ def _a_branch(words: list[str]) -> bool:
         return False
     if any(w in first_names() for w in words):
         return False
-    return any(w in cities() or w in villages() for w in words[1:])
+    return any(w in cities() for w in words[1:])
 
 
 @cache

@@ -164,8 +164,12 @@ def is_country(word: str) -> bool:
     )
 
 
-AGENCY_ENDINGS = ("kassan", "verket", "myndigheten", "styrelsen", "nämnden", "tjänsten", "tjenesten", "etaten")
-"""Swedish and Norwegian agencies by their definite ending (``Försäkringskassan``, ``Skatteverket``): no place."""
+AGENCY_ENDINGS = (
+    *("kassan", "verket", "myndigheten", "styrelsen", "nämnden", "tjänsten", "tjenesten", "etaten"),
+    *("registeret", "registret"),
+)
+"""Swedish and Norwegian agencies and national registries by their definite ending (``Försäkringskassan``,
+``Skatteverket``, ``Kreftregisteret``): no place, and no one's organisation."""
 
 
 _PLACE = r"(?P<phi>\p{Lu}[\p{L}\-]+(?:[ ]\p{Lu}[\p{L}\-]+)?)"

@@ -107,7 +107,8 @@ _COMPOUND = regex.compile(
     r"(?P<phi>(?:\p{Lu}[\p{L}\-]*[ ])?\p{L}+-[ ](?:og|och)[ ]\p{L}+(?:[ ]\p{Lu}[\p{L}\-]*)?)(?![\w])"
 )
 """Scandinavian paired compounds (``Ekeberg bo- og servicesenter``, ``Vård- och omsorgsboendet Furuhöjden``)."""
-_PEOPLE_AND_PLACES = cities() | first_names() | last_names()
+_PEOPLE = first_names() | last_names()
+_PEOPLE_AND_PLACES = cities() | _PEOPLE
 _COMPANY_NAMES = regex.compile(
     rf"(?<![\w&'’\-])(?P<name>{trie_alternation([w for w in words('companies') if w not in _PEOPLE_AND_PLACES])})"
     r"(?P<case>:?(?:ille|illa|illä|ilta|iltä|issa|issä|ista|istä|lla|llä|lle|lta|ltä|ssa|ssä|sta|stä|in|n|is|ist|ile"
@@ -139,11 +140,13 @@ _EMPLOYER_NOUNS = regex.compile(
     r"\b(?i:arbeidsgiver|arbeidsgjevar|arbetsgivare|arbejdsgiver|työnantaja|tööandja|employer|arbeidsplass"
     r"|arbeidsstad|arbetsplats|arbejdsplads|työpaikka|työpaikkana|töökoht|töökohaks|workplace|place of work"
     r"|forsikringsselskap|försäkringsbolag|forsikringsselskab|vakuutusyhtiö|kindlustusselts|kindlustusandja|insurer"
-    r"|insurance company|pensionsselskab|pensjonsselskap|pensionsbolag|eläkeyhtiö)"
+    r"|insurance company|pensionsselskab|pensjonsselskap|pensionsbolag|eläkeyhtiö"
+    r"|leverandør|leverantör|toimittaja|tarnija|supplier|courier|kurér|kurir|rederi|varustamo|laevafirma)"
     rf"(?:en|et|n|ks|s|a|e|na)?[ ]*[:\-–]?[ ]+(?P<phi>{_CAPS})(?![\w])"
 )
-"""An employer or insurer after the noun that names it (``Arbeidsgiver: Kiwi Sandnes Øst``, ``työpaikka Valmet
-Rautpohja``, ``arbejdspladsen Danish Crown Horsens``)."""
+"""An employer, insurer, supplier or shipping line after the noun that names it (``Arbeidsgiver: Kiwi Sandnes Øst``,
+``työpaikka Valmet Rautpohja``, ``arbejdspladsen Danish Crown Horsens``, ``Leverandør Oxymed``, ``rederi
+Gotlandsfrakt``)."""
 _OCCUPATION_AT = regex.compile(
     rf"(?<=(?P<role>\p{{Ll}}+)[ ])(?:at|for|på|ved|hos|vid)[ ](?:the[ ])?(?P<phi>{_CAPS})(?![\w])"
 )
@@ -173,12 +176,14 @@ _EMPLOYER_NOUN_WORDS = (
     *("arbeidsplass", "arbeidsstad", "arbetsplats", "arbejdsplads", "työpaikka", "töökoh", "workplace"),
     *("place of work", "forsikringsselskap", "försäkringsbolag", "forsikringsselskab", "vakuutusyhtiö"),
     *("kindlustusselts", "kindlustusandja", "insurer", "insurance company", "pensionsselskab", "pensjonsselskap"),
-    *("pensionsbolag", "eläkeyhtiö"),
+    *("pensionsbolag", "eläkeyhtiö", "leverandør", "leverantör", "toimittaja", "tarnija", "supplier", "courier"),
+    *("kurér", "kurir", "rederi", "varustamo", "laevafirma"),
 )
 _GATES: dict[regex.Pattern[str], Gate] = {
     _EMPLOYER_NOUNS: any_literal(*_EMPLOYER_NOUN_WORDS, ignore_case=True),
     _EMPLOYER: any_literal(
         *("ansat", "anställd", "anstalld", "arbe", "jobb", "employed", "work", "työskentelee", "töötab"),
+        *("drive", "drove", "kjør", "kør", "kör"),
         ignore_case=True,
     ),
     _EMPLOYER_CASE: any_literal(
@@ -245,7 +250,10 @@ class HospitalRecognizer(LocalRecognizer):
             out.append(make_result(self, str(self.ENTITY), found.start(), found.end(), 0.8))
         for pattern in (_EMPLOYER, _COMPANY, _EMPLOYER_CASE):
             for found in _finditer(pattern, text):
-                if not all(w in stop_words() or w in NOT_NAMES for w in found.group("phi").split(" ")):
+                words = found.group("phi").split(" ")
+                if pattern is _EMPLOYER and words[0] in first_names() and all(w in _PEOPLE for w in words):
+                    continue  # "kör för Anna", "works for Ola Nordmann": a person
+                if not all(w in stop_words() or w in NOT_NAMES for w in words):
                     # 0.9: "hos Vestas Lem" is an employer, not a person after the cue "hos"
                     out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.9))
         out.extend(self._employers(text, toks))

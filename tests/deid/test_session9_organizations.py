@@ -54,6 +54,11 @@ ORGANIZATIONS: list[Case] = [
         "",
     ),
     ("nb", "Spiller fotball for Tverlandet, kneskade.", "Tverlandet", "ORGANIZATION", ""),
+    # employers, suppliers and shipping lines after the word that names them
+    ("da", "Ansat siden 2011 hos Vestbjerg Stål i Lemvig, CK 410.", "Vestbjerg Stål", "ORGANIZATION", "410"),
+    ("nb", "Oksygen: leverandør Medoxa, 2 l/min.", "Medoxa", "ORGANIZATION", "2 l/min"),
+    ("sv", "Matros på rederi Ölandsfrakt sedan 2019, Hb 151.", "Ölandsfrakt", "ORGANIZATION", "151"),
+    ("en", "Courier driver (drives for Quickmile) with back pain, BMI 31.", "Quickmile", "ORGANIZATION", "31"),
     # hospitals and ambulance services known by one name or acronym
     ("en", "Transferred to Altnagelvin for CT, GCS 14/15.", "Altnagelvin", "ORGANIZATION", "14/15"),
     ("en", "Bloods at UHG on the ward, K 4.6.", "UHG", "ORGANIZATION", "4.6"),
@@ -75,6 +80,9 @@ KEPT_READINGS: list[Case] = [
     ("da", "Datteren Susanne Kragh ringer dagligt.", "Susanne Kragh", "PERSON", ""),
     ("sv", "Kontakt med Kristian Holmgren, BT 128/80.", "Kristian Holmgren", "PERSON", "128/80"),
     ("nb", "Samtale med Steffen Hansen om planen.", "Steffen Hansen", "PERSON", ""),
+    # a town after a driving verb stays a town: only "drives for" names an employer
+    ("nb", "Kjører til butikken i Vigrestad selv, Visus 0,8.", "Vigrestad", "LOCATION", "0,8"),
+    ("sv", "Kör för Britt-Marie Ek på torsdagar.", "Britt-Marie Ek", "PERSON", ""),
     # a town after a common noun and a preposition stays a town
     ("da", "Mål: gå til kirken i Hornslet inden jul, TUG 19 sek.", "Hornslet", "LOCATION", "19 sek"),
     ("sv", "Smittad under festival i Arvika, CRP 30.", "Arvika", "LOCATION", "CRP 30"),
