@@ -47,7 +47,36 @@ def place_forms() -> dict[str, str]:
     for city, inflected in FINNISH_CITY_FORMS.items():
         for form in inflected:
             forms[form] = city
+    for city in cities():
+        for form in _finnish_head_forms(city):
+            forms.setdefault(form, city)
     return forms
+
+
+_FINNISH_HEADS: dict[str, tuple[str, str, str]] = {
+    "niemi": ("nieme", "nieme", "ä"),
+    "lahti": ("lahde", "lahte", "a"),
+    "joki": ("joe", "joke", "a"),
+    "järvi": ("järve", "järve", "ä"),
+    "mäki": ("mäe", "mäke", "ä"),
+    "saari": ("saare", "saare", "a"),
+    "koski": ("koske", "koske", "a"),
+    "salmi": ("salme", "salme", "a"),
+    "lampi": ("lamme", "lampe", "a"),
+}
+"""Finnish place names end in a handful of nature words whose stem changes in the cases (``Rovaniemi`` ->
+``Rovaniemellä``, ``Seinäjoki`` -> ``Seinäjoella``, ``Iisalmi`` -> ``Iisalmessa``): per head, the weak stem of the
+genitive and local cases, the strong stem of the illative, and the vowel its endings take."""
+
+
+def _finnish_head_forms(city: str) -> tuple[str, ...]:
+    """The genitive, local-case and illative forms of a town named by a Finnish nature word (none otherwise)."""
+    for head, (weak, strong, vowel) in _FINNISH_HEADS.items():
+        if city.endswith(head) and len(city) > len(head):
+            base = city[: -len(head)]
+            endings = ("n", f"ss{vowel}", f"st{vowel}", f"ll{vowel}", f"lt{vowel}", "lle")
+            return (*(base + weak + e for e in endings), base + strong + "en")
+    return ()
 
 
 _CASE_LANGUAGES = frozenset({"fi", "et"})

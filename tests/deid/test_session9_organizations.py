@@ -90,6 +90,10 @@ KEPT_READINGS: list[Case] = [
     # a Finnish town in a local case after an organisation in one, and a town's centre
     ("fi", "Tutkittu Terveystalossa Kajaanissa 3.5., Hb 126.", "Kajaanissa", "LOCATION", "Hb 126"),
     ("fi", "Kaatui Kuopion keskustassa, CRP 8.", "Kuopion", "LOCATION", "CRP 8"),
+    # Finnish towns named by a nature word, in the cases where its stem changes
+    ("fi", "Liukastui Rovaniemen keskustassa, CRP 8.", "Rovaniemen", "LOCATION", "CRP 8"),
+    ("fi", "Asuu yksin Seinäjoella, Hb 118.", "Seinäjoella", "LOCATION", "118"),
+    ("fi", "Muuttanut Valkeakoskelle 2021, INR 2,3.", "Valkeakoskelle", "LOCATION", "2,3"),
 ]
 
 
