@@ -85,6 +85,8 @@ def plausible(text: str, span: TaggedSpan) -> bool:
     if span.label is Label.ID:
         token = _token_around(text, span.start, span.end)
         return any(c.isdigit() for c in piece) and _NATIONAL_ID_SHAPE.fullmatch(token) is None
+    if piece.rstrip().endswith(("-", "–")):
+        return False  # "Denys -" (of "Denys - Drash syndrome"): a name does not end in a dash
     if not words or (span.label is Label.ADDRESS and (_MEASURE.search(piece) or not _HOUSE_NUMBER.search(piece))):
         return False  # an address the tagger alone found has a house number or postcode and no lab values
     if len(words) == 1 and (is_country(words[0]) or _calendar_word(words[0]) or len(words[0]) <= 2):

@@ -161,6 +161,9 @@ def test_training_refuses_a_span_outside_its_text_naming_the_record(tmp_path: Pa
         ("Referred from Rheumatology for review.", "Rheumatology", Label.LOCATION, False),
         ("Seen by the Stroke Unit; the Memory Service will write.", "Memory Service", Label.ORGANIZATION, False),
         ("Seen at Ashford Memory Service.", "Ashford Memory Service", Label.ORGANIZATION, True),
+        ("such as Denys - Drash syndrome ( DDS )", "Denys -", Label.ORGANIZATION, False),
+        ("Regards, L. Osei, Specialist Registrar", "Specialist Registrar", Label.PERSON, False),
+        ("Sykepleier Kari Nes ringte.", "Kari Nes", Label.PERSON, True),
     ],
 )
 def test_plausibility_checks(text: str, piece: str, label: Label, kept: bool) -> None:
