@@ -8,9 +8,10 @@ Two forms, each counted on the gold spans of every hand-written part before it w
   Mitt Bergslag``, ``Blodbanken Telemark``, ``Distriktsveterinärerna Mora``. A person's or a place's name does not
   start with a common noun in its definite form; an institution's often does (291 organisations, no person or
   place).
-- **A name, then a town** (every language): ``FysioDanmark Silkeborg``, ``Joker Kaupanger``, ``Vitaloppsett
-  Sandvika``: a chain's or firm's branch, when no word is a given name, the first is no initial and the last no
-  family name (257 organisations, one person, ``Dagfinn Rørvik``, whose given name the lists lack).
+- **A name, then a town** (every language): ``FysioDanmark Silkeborg``, ``Joker Kaupanger``, ``Resevaccin
+  Lund``: a chain's or firm's branch, when no word is a given name, the first is no initial, town or part of a
+  place's name (``Nedre``, ``Södra``) and the last no family name (257 organisations, one person, ``Dagfinn
+  Rørvik``, whose given name the lists lack, and no place).
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ _PLURAL_DEFINITE = ("erna", "orna", "arna", "erne", "ene")
 _NAME_ENDINGS = ("sen", "son", "ssen", "ström", "dén", "lén")
 """Family names that end like a definite noun (``Johansen``, ``Eriksson``): never read as one."""
 _INITIAL = regex.compile(r"\p{Lu}\.?")
+_PLACE_PREFIXES = frozenset(
+    {
+        *("nedre", "øvre", "ytre", "indre", "nordre", "søndre", "vestre", "østre", "nord", "sør", "vest", "øst"),
+        *("norra", "södra", "västra", "östra", "stora", "lilla", "nya", "gamla", "övre", "sankt", "st", "st."),
+        *("nørre", "sønder", "store", "lille", "ny", "gammel", "upper", "lower", "north", "south", "east", "west"),
+        *("great", "little", "new", "old", "port", "mount", "county", "co.", "ala", "ylä", "vähä", "iso", "suur"),
+        *("alam", "ülem", "vana", "uus", "väike"),
+    }
+)
+"""Words that make part of a place's own name (``Nedre Eiker``, ``Södra Sandby``, ``West Cork``, ``Ylä-Kainuu``)."""
 _RELABELLED = frozenset({Label.PERSON, Label.LOCATION})
 
 
@@ -43,8 +54,7 @@ def organizations_by_form(spans: Sequence[PhiSpan], text: str, lang: str) -> lis
     for span in spans:
         words = text[span.start : span.end].replace(",", " ").split()
         if span.label in _RELABELLED and (
-            (lang in DEFINITE_LANGUAGES and _starts_with_definite_noun(words))
-            or (span.label is Label.PERSON and _a_branch(words))
+            (lang in DEFINITE_LANGUAGES and _starts_with_definite_noun(words)) or _a_branch(words)
         ):
             span = PhiSpan(span.start, span.end, Label.ORGANIZATION, span.score, span.country)
         out.append(span)
@@ -79,6 +89,8 @@ def _a_branch(words: list[str]) -> bool:
         return False
     if _INITIAL.fullmatch(words[0]) or words[0] in cities() or words[-1] in last_names():
         return False
+    if words[0].lower() in _PLACE_PREFIXES:
+        return False  # "Nedre Eiker", "Södra Sandby", "West Cork": a part of a place is a place
     if any(w in first_names() for w in words):
         return False
     return any(w in cities() for w in words[1:])

@@ -59,6 +59,10 @@ ORGANIZATIONS: list[Case] = [
     ("nb", "Oksygen: leverandør Medoxa, 2 l/min.", "Medoxa", "ORGANIZATION", "2 l/min"),
     ("sv", "Matros på rederi Ölandsfrakt sedan 2019, Hb 151.", "Ölandsfrakt", "ORGANIZATION", "151"),
     ("en", "Courier driver (drives for Quickmile) with back pain, BMI 31.", "Quickmile", "ORGANIZATION", "31"),
+    # an acronym beside a town names an institution's site
+    ("nb", "Student ved SiB Bergen, BMI 19.", "SiB Bergen", "ORGANIZATION", "19"),
+    ("fi", "Näytteet ISLAB Joensuu, K 4,1.", "ISLAB Joensuu", "ORGANIZATION", "4,1"),
+    ("da", "Overflyttet fra Odense UH, INR 1,1.", "Odense UH", "ORGANIZATION", "1,1"),
     # hospitals and ambulance services known by one name or acronym
     ("en", "Transferred to Altnagelvin for CT, GCS 14/15.", "Altnagelvin", "ORGANIZATION", "14/15"),
     ("en", "Bloods at UHG on the ward, K 4.6.", "UHG", "ORGANIZATION", "4.6"),
@@ -80,6 +84,9 @@ KEPT_READINGS: list[Case] = [
     ("da", "Datteren Susanne Kragh ringer dagligt.", "Susanne Kragh", "PERSON", ""),
     ("sv", "Kontakt med Kristian Holmgren, BT 128/80.", "Kristian Holmgren", "PERSON", "128/80"),
     ("nb", "Samtale med Steffen Hansen om planen.", "Steffen Hansen", "PERSON", ""),
+    # an imaging modality, a diagnosis or a postal district beside a town names nothing
+    ("nb", "CT Bergen 3.4. uten funn, Hb 13.", "Bergen", "LOCATION", "Hb 13"),
+    ("da", "Bor på Skovvej 4, 8930 Randers NØ, CRP 3.", "Skovvej 4, 8930 Randers NØ", "ADDRESS", "CRP 3"),
     # a town after a driving verb stays a town: only "drives for" names an employer
     ("nb", "Kjører til butikken i Vigrestad selv, Visus 0,8.", "Vigrestad", "LOCATION", "0,8"),
     ("sv", "Kör för Britt-Marie Ek på torsdagar.", "Britt-Marie Ek", "PERSON", ""),
@@ -146,9 +153,10 @@ def test_the_definite_form_rule_only_relabels_and_only_in_scandinavian_languages
         ("nb", "Signert K. Lund, sykepleier.", "K. Lund", Label.PERSON),
         ("et", "Vestlus Heino Kallastega, hiljem Heino Kallaste helistas.", "Heino Kallaste", Label.PERSON),
         ("sv", "Samtal med Kristina Lund om planen.", "Kristina Lund", Label.PERSON),
+        ("sv", "Bor i Södra Sandby sedan 2010.", "Södra Sandby", Label.PERSON),
     ],
 )
-def test_a_name_then_a_town_is_a_branch_unless_it_is_a_persons_name(
+def test_a_name_then_a_town_is_a_branch_unless_it_is_a_persons_name_or_a_place(
     lang: str, text: str, phrase: str, label: Label
 ) -> None:
     start = text.rindex(phrase)
