@@ -21,7 +21,7 @@ from deid.offsets import OffsetMap, Replacement
 from deid.operators import Operator, Replacer
 from deid.recognizers import MODEL_RECOGNIZERS, build_registry
 from deid.relabel import organizations_by_form
-from deid.resolve import adopt_organizations, fill_gaps, resolve
+from deid.resolve import adopt_organizations, adopt_places, fill_gaps, resolve
 from deid.spans import PhiSpan
 from deid.tagger import SpanTagger, default_tagger
 
@@ -150,7 +150,7 @@ class Deidentifier:
             found = resolve(self.analyzer.analyze(text=piece, language=lang, nlp_artifacts=artifacts), lang, text=piece)
             if self.tagger is not None:
                 tagged = self.tagger.spans(piece, lang)
-                found = fill_gaps(adopt_organizations(found, tagged, piece), tagged, piece)
+                found = fill_gaps(adopt_places(adopt_organizations(found, tagged, piece), tagged), tagged, piece)
             found = organizations_by_form(found, piece, lang)
             spans.extend(PhiSpan(s.start + offset, s.end + offset, s.label, s.score, s.country) for s in found)
         return spans

@@ -162,3 +162,19 @@ def test_a_name_then_a_town_is_a_branch_unless_it_is_a_persons_name_or_a_place(
     start = text.rindex(phrase)
     span = PhiSpan(start, start + len(phrase), Label.PERSON, 0.8)
     assert [s.label for s in organizations_by_form([span], text, lang)] == [label]
+
+
+def test_a_weak_person_reading_yields_to_a_confident_place() -> None:
+    from deid.resolve import adopt_places
+    from deid.tagger import TaggedSpan
+
+    text = "Seen at the Recovery Hub in Leigh; son Ashley Ince visits."
+    leigh = PhiSpan(text.index("Leigh"), text.index(";"), Label.PERSON, 0.6)
+    son = PhiSpan(text.index("Ashley"), text.index(" visits"), Label.PERSON, 0.85)
+    tagged = [
+        TaggedSpan(leigh.start, leigh.end, Label.LOCATION, 0.77),
+        TaggedSpan(son.start, son.end, Label.LOCATION, 0.9),  # a cued, sure name stays a person
+    ]
+    assert [s.label for s in adopt_places([leigh, son], tagged)] == [Label.LOCATION, Label.PERSON]
+    unsure = [TaggedSpan(leigh.start, leigh.end, Label.LOCATION, 0.5)]
+    assert adopt_places([leigh], unsure) == [leigh]
