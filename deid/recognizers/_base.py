@@ -156,3 +156,9 @@ def is_valid_date(year: int, month: int, day: int) -> bool:
     if not (1 <= month <= 12) or day < 1:
         return False
     return day <= calendar.monthrange(year, month)[1]
+
+
+DOSE_AFTER = regex.compile(
+    r"(?:[ ]\p{L}+){0,2}[ ]?\d+(?:[.,]\d+)?[ ]?(?i:mg|ml|g|µg|mcg|ug|ie|iu|e|mmol|mikrog|tabl?|kaps|%)(?![\w])"
+)
+"""A dose within two words after a capitalised run: the run names a drug (``Xylocain Dental adrenalin 1,8 ml``)."""

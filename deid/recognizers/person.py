@@ -31,7 +31,7 @@ from deid.lexicon import (
     last_names,
     stop_words,
 )
-from deid.recognizers._base import make_result
+from deid.recognizers._base import DOSE_AFTER, make_result
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
 from deid.wordlists import facility_at, lower_set, role_regex
 from deid.wordlists import words as word_list
@@ -56,10 +56,6 @@ _SURNAME_GIVEN = regex.compile(
 )
 """``Pasient: Solberg, Ingrid Marie``: family name, comma, given names after a patient cue."""
 _DISEASE = frozenset(DISEASE_HEADS)
-_DOSE_AFTER = regex.compile(
-    r"(?:[ ]\p{L}+){0,2}[ ]?\d+(?:[.,]\d+)?[ ]?(?i:mg|ml|g|µg|mcg|ug|ie|iu|e|mmol|mikrog|tabl?|kaps)(?![\w])"
-)
-"""A dose within two words after a capitalised run: the run names a drug."""
 _MAX_WORDS = 4
 _NAME_WORD = r"\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?"
 _AGE_UNIT = r"(?:år|a|v|k|kk|mdr|mån|mnd|yrs?|years?|y/o|vuotias|aastane|-årig|-vuotias|-aastane|-åring)"
@@ -265,7 +261,7 @@ class NameListPersonRecognizer(LocalRecognizer):
                 for w in words
             ):
                 continue
-            if _DOSE_AFTER.match(text, m.end("phi"), min(len(text), m.end("phi") + 30)):
+            if DOSE_AFTER.match(text, m.end("phi"), min(len(text), m.end("phi") + 30)):
                 continue
             out.append(self._result(start, m.end("phi"), 0.8))
         return out
@@ -412,7 +408,7 @@ class NameListPersonRecognizer(LocalRecognizer):
             return False
         if any(len(w) < 3 or w in stop_words() or w in NOT_NAMES or w in cities() or _is_eponym(w) for w in words):
             return False  # "Aquacel Ag": a product's short suffix is no name
-        if _DOSE_AFTER.match(text, run[-1].end, min(len(text), run[-1].end + 30)):
+        if DOSE_AFTER.match(text, run[-1].end, min(len(text), run[-1].end + 30)):
             return False  # "Xylocain Dental adrenalin 1,8 ml": a drug's name before its dose
         if _BARE_NUMBER_AFTER.match(text, run[-1].end):
             return False  # "Freestyle Libre 3", "Spiolto Respimat 2 inh": a product or a score, not a person

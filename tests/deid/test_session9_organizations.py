@@ -40,6 +40,10 @@ ORGANIZATIONS: list[Case] = [
     ("et", "Käib trennis, Spordiklubi Vikerkaar, CRP 3.", "Spordiklubi Vikerkaar", "ORGANIZATION", "CRP 3"),
     ("en", "Works at Corrach Seafoods, Hb 13.2.", "Corrach Seafoods", "ORGANIZATION", "13.2"),
     ("en", "Driver for Mulcahy Haulage, HbA1c 58.", "Mulcahy Haulage", "ORGANIZATION", "58"),
+    # firms by a name and their trade
+    ("nb", "Røkter hos Fjordbris Laks, CK 512.", "Fjordbris Laks", "ORGANIZATION", "512"),
+    ("da", "Regnskab: Holmsland Revision, BT 150/95.", "Holmsland Revision", "ORGANIZATION", "150/95"),
+    ("sv", "Pilot på Norrsken Aviation sedan 2015, Hb 149.", "Norrsken Aviation", "ORGANIZATION", "149"),
     # firms by their form
     ("sv", "Arbetar som snickare, Lindqvist & Berg Bygg, Hb 142.", "Lindqvist & Berg Bygg", "ORGANIZATION", "142"),
     ("da", "Ansat ved Brdr. Kjærsgaard siden 2019, K 3,8.", "Brdr. Kjærsgaard", "ORGANIZATION", "3,8"),
@@ -114,6 +118,7 @@ def test_people_and_places_keep_their_reading(
 @pytest.mark.parametrize(
     ("lang", "text"),
     [
+        ("sv", "Bedövning med Xylocain Dental adrenalin 1,8 ml."),
         ("nb", "Spiller håndball to ganger i uka."),
         ("en", "Referred to Child & Adolescent Mental Health Services."),
         ("en", "Moved from the United States in 2019."),
