@@ -42,7 +42,7 @@ ORGANIZATIONS: list[Case] = [
     ("en", "Driver for Mulcahy Haulage, HbA1c 58.", "Mulcahy Haulage", "ORGANIZATION", "58"),
     # firms by a name and their trade
     ("nb", "Røkter hos Fjordbris Laks, CK 512.", "Fjordbris Laks", "ORGANIZATION", "512"),
-    ("da", "Regnskab: Holmsland Revision, BT 150/95.", "Holmsland Revision", "ORGANIZATION", "150/95"),
+    ("da", "Bogholder ved Holmsland Revision, BT 150/95.", "Holmsland Revision", "ORGANIZATION", "150/95"),
     ("sv", "Pilot på Norrsken Aviation sedan 2015, Hb 149.", "Norrsken Aviation", "ORGANIZATION", "149"),
     # firms by their form
     ("sv", "Arbetar som snickare, Lindqvist & Berg Bygg, Hb 142.", "Lindqvist & Berg Bygg", "ORGANIZATION", "142"),
