@@ -10,11 +10,11 @@ from importlib import resources
 import regex
 
 _CASE_TAIL = (
-    r"(?:n|en|et|a|s|st|sse|l|le|lt|ssa|ssä|sta|stä|lla|llä|lle|lta|ltä|an|än|aan|ään|een"
-    r"|i|is|ist|isse|il|ile|ilt|ga|iga)?"
+    r"(?:n|en|et|a|s|st|sse|l|le|lt|ssa|ssä|sta|stä|lla|llä|lle|lta|ltä|an|än|aan|ään|een|un|uun|yyn|oon|iin"
+    r"|i|is|ist|isse|il|ile|ilt|ga|iga|est|es|ele|el|elt|esse)?"
 )
-"""Endings an end-anchored facility noun may still take (``kirken``, ``toimistossa``, ``Kirikus``, Estonian
-``Koolis``, ``Põhikoolile``)."""
+"""Endings an end-anchored facility noun may still take (``kirken``, ``toimistossa``, the Finnish illative
+``kouluun``, ``Kirikus``, Estonian ``Koolis``, ``Põhikoolile``, ``kogudusest``)."""
 
 
 @cache

@@ -147,6 +147,10 @@ _BUSINESS = regex.compile(
 """A firm named by a name and its trade, the trade word capitalised (``Havbris Laks``, ``Brunvoll Stål``, ``Lunds
 Revision``, ``Braathens Regional``, ``Harbourview Dental``); a product before a dose (``Xylocain Dental 2 %``) is
 none. 47 of 55 such pairs in the hand-written notes were organisations, the rest generic services and products."""
+_FINNISH_HEALTH_CENTRE = regex.compile(
+    r"(?<![\w])(?P<phi>\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?n[ ](?:tk|ttk|th|sote)(?::\p{Ll}{1,4})?)(?![\w])"
+)
+"""A Finnish municipality's health centre written short (``Lapuan tk``, ``Kangasalan tk:sta``, ``Pirkkalan ttk``)."""
 _ACRONYM_TOWN = regex.compile(
     r"(?<![\w&'’/\-])(?:(?P<acr>\p{Lu}{2,5}|\p{Lu}\p{Ll}\p{Lu}{1,3}|\p{Lu}{1,3}\p{Ll}\p{Lu})"
     r"[ ](?P<town>\p{Lu}\p{Ll}[\p{L}\-]+)"
@@ -228,6 +232,7 @@ _GATES: dict[regex.Pattern[str], Gate] = {
         *("Vaksine", "Reisemedisin", "Fysio", "Revision", "Revisjon", "Regnskap", "Entrepr", "Montage", "Solutions"),
         *("Systems", "Foods", "Bakeri", "Bageri", "Taxi"),
     ),
+    _FINNISH_HEALTH_CENTRE: any_literal("n tk", "n ttk", "n th", "n sote"),
     _TEAM: any_literal(
         *("Håndb", "Håndba", "Handb", "Fodb", "Fotb", "hockey", "Bandy", "Basket", "Volley", "Rovers", "Wanderers"),
         *("Harriers", "United", "Athletic", "Rangers", "Albion", "Jalkapallo", "Jalgpall", "Korvpall"),
@@ -250,6 +255,14 @@ def _finditer(pattern: regex.Pattern[str], text: str) -> list[regex.Match[str]]:
 def _is_chain(word: str) -> bool:
     """Whether ``word`` starts with a chain's name stem (cached per word: asked for every capitalised token)."""
     return _CHAIN.match(word) is not None
+
+
+def _unlisted_opener(text: str, tok: Token) -> bool:
+    """A sentence's first word that no list holds as a name, place, company or hospital."""
+    word = tok.bare
+    if not sentence_initial(text, tok) or word in _PEOPLE_AND_PLACES or _is_chain(word):
+        return False
+    return word not in HOSPITAL_SHORT_NAMES and facility_at(word) < 0
 
 
 def _outermost(results: list[RecognizerResult]) -> list[RecognizerResult]:
@@ -350,6 +363,16 @@ class HospitalRecognizer(LocalRecognizer):
             # a connector word ("of") on the left edge is not part of the name
             while start_index < k and not toks[start_index].is_cap:
                 start_index += 1
+            # Finnish and Estonian open a sentence with the verb, the place in a case after it: a sentence's first
+            # word before another name word is no part of it ("Suri Pelgulinna hospiitsis": "died at Pelgulinna
+            # hospice"); alone, it may be the name itself, and stays
+            if (
+                self.supported_language in ("fi", "et")
+                and start_index < k - 1
+                and _unlisted_opener(text, toks[start_index])
+                and toks[start_index + 1].is_cap
+            ):
+                start_index += 1
             # "Universitetssykehuset Nord-Norge", "Sykehuset Innlandet": capitalised words after a named keyword
             prefix_noun = tok.text.lower().startswith(_PREFIX_NOUNS) or (
                 tok.text[:1].isupper() and (at == 0 or _FACILITY_START.match(tok.text) is not None)
@@ -416,6 +439,9 @@ class HospitalRecognizer(LocalRecognizer):
             if DOSE_AFTER.match(text, found.end("phi"), min(len(text), found.end("phi") + 30)):
                 continue  # "Xylocain Dental adrenalin 1,8 ml": a product before its dose
             out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.9))
+        if self.supported_language == "fi":
+            for found in _finditer(_FINNISH_HEALTH_CENTRE, text):
+                out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.85))
         acronym_pairs = _ACRONYM_TOWN.finditer(text, overlapped=True) if _CAPITALS_RUN.search(text) else ()
         for found in acronym_pairs:  # overlapped: "Näytteet ISLAB" must not hide "ISLAB Joensuu"
             acronym = found.group("acr") or found.group("acr2")

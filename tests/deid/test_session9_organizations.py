@@ -40,6 +40,17 @@ ORGANIZATIONS: list[Case] = [
     ("et", "Käib trennis, Spordiklubi Vikerkaar, CRP 3.", "Spordiklubi Vikerkaar", "ORGANIZATION", "CRP 3"),
     ("en", "Works at Corrach Seafoods, Hb 13.2.", "Corrach Seafoods", "ORGANIZATION", "13.2"),
     ("en", "Driver for Mulcahy Haulage, HbA1c 58.", "Mulcahy Haulage", "ORGANIZATION", "58"),
+    # Finnish health centres written short, schools in the illative, an Estonian hospice, a Nynorsk home
+    ("fi", "Siirretty Ylöjärven tk:sta osastolle, CRP 31.", "Ylöjärven tk:sta", "ORGANIZATION", "CRP 31"),
+    (
+        "fi",
+        "Tytär menee Kalliorinteen kouluun syksyllä, paino 31 kg.",
+        "Kalliorinteen kouluun",
+        "ORGANIZATION",
+        "31 kg",
+    ),
+    ("et", "Suri Kose hospiitsis 12.3., NRS 2.", "Kose hospiitsis", "ORGANIZATION", "NRS 2"),
+    ("nb", "Bur på Hareidheimen sidan 2019, Hb 10,9.", "Hareidheimen", "ORGANIZATION", "10,9"),
     # firms by a name and their trade
     ("nb", "Røkter hos Fjordbris Laks, CK 512.", "Fjordbris Laks", "ORGANIZATION", "512"),
     ("da", "Bogholder ved Holmsland Revision, BT 150/95.", "Holmsland Revision", "ORGANIZATION", "150/95"),
