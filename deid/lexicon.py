@@ -1684,6 +1684,17 @@ def cities() -> frozenset[str]:
     return frozenset(c for c in out if len(c) > 2 and c not in NOT_NAMES and c not in COUNTRIES)
 
 
+@cache
+def villages() -> frozenset[str]:
+    """The smaller places of the five countries (GeoNames' places of 500 inhabitants or more,
+    ``deid/data/places_geonames.txt``) that :func:`cities` lacks. Evidence, not a verdict: many are also family
+    names (``Haga``, ``Søvik``) or words (``Bor``, ``Time``), so no rule takes one as a place; only a word the
+    tagger found and called an organisation is read as the place it names (:func:`deid.resolve.fill_gaps`)."""
+    from deid.wordlists import words
+
+    return frozenset(words("places_geonames")) - cities()
+
+
 PLACE_CUES: dict[str, str] = {
     "scandinavian": (
         r"(?:bor|bodde|bosatt|bosat|boende|hytte|hytta|sommerhus|sommerhuset|sommarstuga|sommarstugan|stuga|stugan"

@@ -22,6 +22,7 @@ from itertools import pairwise
 from typing import Any
 
 from deid.labels import COUNTRY_OF_LANGUAGE, Label
+from deid.lexicon import HOSPITAL_SHORT_NAMES, cities, villages
 from deid.recognizers._base import COUNTRY_KEY
 from deid.spans import PhiSpan
 from deid.tagger import TAGGED_LABELS, TaggedSpan
@@ -274,8 +275,26 @@ def fill_gaps(spans: list[PhiSpan], tagged: Iterable[TaggedSpan], text: str) -> 
         return i == len(spans) or spans[i].start >= t.end
 
     added = [
-        PhiSpan(t.start, t.end, t.label, round(t.probability, 3))
+        PhiSpan(t.start, t.end, _town_or(t, text), round(t.probability, 3))
         for t in tagged
         if t.label in TAGGED_LABELS and free(t) and plausible(text, t)
     ]
     return sorted([*spans, *added]) if added else spans
+
+
+def _town_or(t: TaggedSpan, text: str) -> Label:
+    """A tagged organisation of one word that a gazetteer holds as a town or village is the place
+    (``ved Ballstad``, ``at Ågotnes``): across the hand-written notes such a word was a place 298 times, an
+    organisation 6 (hospitals known by their town, ``Hvidovre``) and a person once. A hospital known by its
+    name stays an organisation."""
+    if t.label is not Label.ORGANIZATION:
+        return t.label
+    word = text[t.start : t.end].rstrip(".")
+    if " " in word or word in _hospital_names() or not (word in cities() or word in villages()):
+        return t.label
+    return Label.LOCATION
+
+
+@cache
+def _hospital_names() -> frozenset[str]:
+    return frozenset(HOSPITAL_SHORT_NAMES) | frozenset(words("hospital_short_names"))
