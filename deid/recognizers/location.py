@@ -117,6 +117,16 @@ _PLACE_HEAD_CASE = regex.compile(
 )
 """A Finnish place by its head noun (``-järvi``, ``-joki``, ``-koski``, ``-niemi``, ``-mäki``, ``-lahti``, ...) in a
 local case: ``Siilinjärvellä``, ``Kauhajoella``, ``Valkeakoskelta``, ``Väinölänniemeltä``, ``Pieksämäellä``."""
+_NATURE_PLACE = regex.compile(
+    r"(?<![\w\-])(?P<phi>\p{Lu}\p{Ll}{2,}(?:vatnet|vannet|fjorden|sjøen|sjön|holmen|berget|fjellet|fjället|tinden"
+    r"|toppen|sundet|skogen|øya|øyna|järves|järvel|järvelt|järve)"
+    r"|\p{Lu}\p{Ll}+[ ](?:Sø|sø|saarel|saarele|saarelt|saarest|saar|järv|järves|järvel|sjön|sjø|øya|ö)"
+    r"|(?:Lough|Loch|Lake|Mount|Ben|Slieve|Glen)[ ]\p{Lu}\p{Ll}+)(?![\w\-])"
+)
+"""Lakes, islands, fjords and mountains by their nature word, where people live, holiday or are hurt: a compound
+in its definite form (``Jonsvatnet``, ``Hjälmaren`` is a gazetteer's, ``Brattholmen``, ``Kebnekaisefjället``), a
+name and its nature word (``Hald Sø``, ``Kihnu saarel``, ``Pühajärves``), or the English and Irish word before the
+name (``Lough Corrib``, ``Ben Nevis``). Definite forms, which family names do not take (``Holm``, ``Berg``)."""
 _FROM_PLACE = regex.compile(
     r"(?<![\w])(?P<prep>fra|från|from)[ ](?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)"
     r"(?![\w\-'’])(?![ ]?\d)"
@@ -246,6 +256,10 @@ class GazetteerLocationRecognizer(LocalRecognizer):
         out.extend(self._after_in(text, cued))
         out.extend(self._after_from(text, cued))
         out.extend(self._after_facility(text))
+        for m in _NATURE_PLACE.finditer(text, timeout=5.0):
+            first = m.group("phi").split(" ")[0]
+            if first not in first_names() and first not in last_names() and first not in NOT_NAMES:
+                out.append(make_result(self, str(self.ENTITY), m.start("phi"), m.end("phi"), 0.7))
         for k, tok in enumerate(toks):
             word = tok.bare
             if self.supported_language == "fi" and word not in forms and tok.start not in cued:

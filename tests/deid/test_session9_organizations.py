@@ -102,6 +102,13 @@ KEPT_READINGS: list[Case] = [
     # an imaging modality, a diagnosis or a postal district beside a town names nothing
     ("nb", "CT Bergen 3.4. uten funn, Hb 13.", "Bergen", "LOCATION", "Hb 13"),
     ("da", "Bor på Skovvej 4, 8930 Randers NØ, CRP 3.", "Skovvej 4, 8930 Randers NØ", "ADDRESS", "CRP 3"),
+    # lakes, islands, fjords and mountains by their nature word (written after part O was scored)
+    ("nb", "Falt på isen på Selbuvatnet, Hb 14,1.", "Selbuvatnet", "LOCATION", "14,1"),
+    ("nb", "Kutt ved Ramsholmen i går, TT 2019.", "Ramsholmen", "LOCATION", "2019"),
+    ("da", "Væltede i kajak på Viborg Sø? Nej, på Tange Sø, temp 35,1.", "Tange Sø", "LOCATION", "35,1"),
+    ("et", "Elab Ruhnu saarel, CRP 14.", "Ruhnu saarel", "LOCATION", "CRP 14"),
+    ("en", "Fell walking on Slieve Donard, GCS 15/15.", "Slieve Donard", "LOCATION", "15/15"),
+    ("sv", "Placerad på Häktet Kronoberg, BT 150/90.", "Häktet Kronoberg", "ORGANIZATION", "150/90"),
     # a town after a driving verb stays a town: only "drives for" names an employer
     ("nb", "Kjører til butikken i Vigrestad selv, Visus 0,8.", "Vigrestad", "LOCATION", "0,8"),
     ("sv", "Kör för Britt-Marie Ek på torsdagar.", "Britt-Marie Ek", "PERSON", ""),
