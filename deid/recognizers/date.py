@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, ClassVar
 
 import regex
@@ -19,6 +20,15 @@ _TAKEN_BEFORE = regex.compile(
 )
 """A sample's verb right before a compact date (``Prov taget 240610``, ``näyte otettu 240311``, ``taken 250112``):
 the day it was taken, not its number."""
+
+
+_BIRTH_COMPACT = regex.compile(
+    r"(?<![\w.])(?i:dob|d\.o\.b\.?|date of birth|born|f\.|født|fødd|född|f[öø]dd den|syntynyt|synt\.|s\.|sünd|sündinud"
+    r"|birth)[ ]*:?[ ]*(?P<d>0[1-9]|[12]\d|3[01])(?P<m>0[1-9]|1[0-2])(?P<y>\d\d)(?![\d\-+A])"
+)
+"""A birth date written day-month-year without separators after its cue (``DOB 300847``, ``f. 120379``,
+``s. 030233``): the day first, as the person's number begins, not the compact sample date's year first; a
+number that goes on into a personal number (``120379-1234``) is that number's."""
 
 
 class NordicDateRecognizer(LocalRecognizer):
@@ -53,4 +63,18 @@ class NordicDateRecognizer(LocalRecognizer):
                 ):
                     score = 0.85  # "Prøve taget 250207 kl. 08.12": a day and its hour, not a sample's number
             results.append(make_result(self, str(self.ENTITY), found.start, found.end, score))
+        for found in _BIRTH_COMPACT.finditer(text):
+            if _calendar_day(int(found["d"]), int(found["m"]), int(found["y"])):
+                results.append(make_result(self, str(self.ENTITY), found.start("d"), found.end("y"), 0.9))
         return results
+
+
+def _calendar_day(day: int, month: int, year: int) -> bool:
+    """Whether day, month and two-digit year make a date in either century (``290200`` does, ``310447`` not)."""
+    for century in (1900, 2000):
+        try:
+            dt.date(century + year, month, day)
+        except ValueError:
+            continue
+        return True
+    return False

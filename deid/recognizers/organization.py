@@ -34,6 +34,7 @@ from deid.lexicon import (
 )
 from deid.recognizers._base import DOSE_AFTER, Gate, any_literal, make_result, words_alternation
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
+from deid.recognizers.location import is_country
 from deid.wordlists import facility_at, lower_set, trie_alternation, words
 
 _FACILITY_START = regex.compile(r"(?i:" + words_alternation(words("facility_nouns")).replace("\\$", "") + ")")
@@ -148,7 +149,7 @@ _BUSINESS = regex.compile(
 Revision``, ``Braathens Regional``, ``Harbourview Dental``); a product before a dose (``Xylocain Dental 2 %``) is
 none. 47 of 55 such pairs in the hand-written notes were organisations, the rest generic services and products."""
 _FINNISH_HEALTH_CENTRE = regex.compile(
-    r"(?<![\w])(?P<phi>\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?n[ ](?:tk|ttk|th|sote)(?::\p{Ll}{1,4})?)(?![\w])"
+    r"(?<![\w])(?P<phi>\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?n[ ](?:tk|ttk|sote)(?::\p{Ll}{1,4})?)(?![\w])"
 )
 """A Finnish municipality's health centre written short (``Lapuan tk``, ``Kangasalan tk:sta``, ``Pirkkalan ttk``)."""
 _ACRONYM_TOWN = regex.compile(
@@ -232,7 +233,7 @@ _GATES: dict[regex.Pattern[str], Gate] = {
         *("Vaksine", "Reisemedisin", "Fysio", "Revision", "Revisjon", "Regnskap", "Entrepr", "Montage", "Solutions"),
         *("Systems", "Foods", "Bakeri", "Bageri", "Taxi"),
     ),
-    _FINNISH_HEALTH_CENTRE: any_literal("n tk", "n ttk", "n th", "n sote"),
+    _FINNISH_HEALTH_CENTRE: any_literal("n tk", "n ttk", "n sote"),
     _TEAM: any_literal(
         *("Håndb", "Håndba", "Handb", "Fodb", "Fotb", "hockey", "Bandy", "Basket", "Volley", "Rovers", "Wanderers"),
         *("Harriers", "United", "Athletic", "Rangers", "Albion", "Jalkapallo", "Jalgpall", "Korvpall"),
@@ -301,6 +302,8 @@ class HospitalRecognizer(LocalRecognizer):
                 words = found.group("phi").split(" ")
                 if pattern is _EMPLOYER and words[0] in first_names() and all(w in _PEOPLE for w in words):
                     continue  # "kör för Anna", "works for Ola Nordmann": a person
+                if all(is_country(w) for w in words):
+                    continue  # "arbejder på rotation i Norge": a country is no employer
                 if not all(w in stop_words() or w in NOT_NAMES for w in words):
                     # 0.9: "hos Vestas Lem" is an employer, not a person after the cue "hos"
                     out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.9))

@@ -24,6 +24,7 @@ from deid.lexicon import (
     last_names,
 )
 from deid.recognizers._base import make_result
+from deid.recognizers.location import is_country
 from deid.recognizers.person import role_not_name
 from deid.wordlists import lower_set
 
@@ -41,7 +42,7 @@ def _keep(ent: Any) -> bool:
         return False
     if not all(w[:1].isupper() or w in {"-", "'s", "."} for w in words):
         return False
-    if ent.text in COUNTRIES or ent.text in NOT_NAMES or any(w in NATIONALITIES for w in words):
+    if ent.text in COUNTRIES or is_country(ent.text) or ent.text in NOT_NAMES or any(w in NATIONALITIES for w in words):
         return False
     if words[0].lower() in _ROLE_WORDS:
         return False  # "Niece's number ...": a kinship or title word read as a place

@@ -19,6 +19,8 @@ _HOUSE_NUMBER = regex.compile(r"(?<![\p{L}\d])\d{1,5}(?![\p{L}\d])")
 _NEXT_WORD = regex.compile(r"[ \t-]*(\p{L}+)")
 _DISEASE_HEADS = frozenset(DISEASE_HEADS)
 _AGE = regex.compile(r"\d{2,3}")
+_YEAR = regex.compile(r"(?:19|20)\d\d")
+_CONNECTORS = frozenset({"and", "og", "och", "ja", "ning", "&", "or", "eller"})
 _AFTER_A_MEASURE = regex.compile(r"\s*(?:[,.]\d|%|‰|\p{L}{0,3}/|(?:kg|g|mg|µg|ml|mmol|mm|cm|dB|bpm)\b)")
 """What follows a number that is a measurement, not an age (``92,5 kg``, ``95 %``, ``91 mmol/l``)."""
 _MEASURE = regex.compile(r"\d\s*(?:%|‰|(?:kg|g|mg|µg|ml|mmol|mm|cm|dB|bpm|kPa|mmHg|IE|IU|E)\b)")
@@ -83,6 +85,8 @@ def plausible(text: str, span: TaggedSpan) -> bool:
             and _AFTER_A_MEASURE.match(text, span.end) is None
         )
     if span.label is Label.ID:
+        if _YEAR.fullmatch(piece):
+            return False  # "arrived 2024": a year alone identifies no one
         token = _token_around(text, span.start, span.end)
         return any(c.isdigit() for c in piece) and _NATIONAL_ID_SHAPE.fullmatch(token) is None
     if piece.rstrip().endswith(("-", "–")):
@@ -91,6 +95,8 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return False  # an address the tagger alone found has a house number or postcode and no lab values
     if len(words) == 1 and (is_country(words[0]) or _calendar_word(words[0]) or len(words[0]) <= 2):
         return False  # a country, a month, a weekday, a two-letter symbol (Tf, Fe)
+    if all(is_country(w) or w.lower() in _CONNECTORS for w in words):
+        return False  # "Libyen och Italien": countries, however many
     if any(w in NATIONALITIES for w in words) or _names_a_disease(text, span.end, words):
         return False
     if span.label is not Label.ADDRESS and not _names_something(text, span.start, words):

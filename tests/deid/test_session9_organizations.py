@@ -109,6 +109,9 @@ KEPT_READINGS: list[Case] = [
     ("et", "Elab Ruhnu saarel, CRP 14.", "Ruhnu saarel", "LOCATION", "CRP 14"),
     ("en", "Fell walking on Slieve Donard, GCS 15/15.", "Slieve Donard", "LOCATION", "15/15"),
     ("sv", "Placerad på Häktet Kronoberg, BT 150/90.", "Häktet Kronoberg", "ORGANIZATION", "150/90"),
+    # a birth date written day first without separators after its cue (written after part O was scored)
+    ("en", "Re: BRENNAN, Siobhan   DOB 140652   NHS no. to follow", "140652", "DATE", ""),
+    ("nb", "Pasient f. 030441, bor alene, Hb 11,2.", "030441", "DATE", "11,2"),
     # a town after a driving verb stays a town: only "drives for" names an employer
     ("nb", "Kjører til butikken i Vigrestad selv, Visus 0,8.", "Vigrestad", "LOCATION", "0,8"),
     ("sv", "Kör för Britt-Marie Ek på torsdagar.", "Britt-Marie Ek", "PERSON", ""),
@@ -141,6 +144,7 @@ def test_people_and_places_keep_their_reading(
         ("en", "Referred to Child & Adolescent Mental Health Services."),
         ("en", "Moved from the United States in 2019."),
         ("sv", "Ensamboende, klarar sig själv."),
+        ("da", "Manden arbejder på rotation i Norge, hun er alene med børnene."),
     ],
 )
 def test_common_words_around_team_and_firm_forms_are_no_organisation(
@@ -201,3 +205,15 @@ def test_a_weak_person_reading_yields_to_a_confident_place() -> None:
     assert [s.label for s in adopt_places([leigh, son], tagged)] == [Label.LOCATION, Label.PERSON]
     unsure = [TaggedSpan(leigh.start, leigh.end, Label.LOCATION, 0.5)]
     assert adopt_places([leigh], unsure) == [leigh]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("en", "Refugee from Somalia, arrived 2024, TB screen sent."),
+        ("sv", "Från Eritrea, kom via Libyen och Italien 2023."),
+        ("nb", "DOB 310447 is no date; neither is f. 123456."),
+    ],
+)
+def test_countries_years_and_impossible_birth_dates_stay(deidentifier: Deidentifier, lang: str, text: str) -> None:
+    assert [text[s.start : s.end] for s in deidentifier.detect(text, lang)] == []
