@@ -1002,6 +1002,16 @@ HOSPITAL_SHORT_NAMES: tuple[str, ...] = (
 )
 """Hospitals known by a short name (Finnish case endings allowed: ``Taysiin``, ``Oysissa``)."""
 
+
+@cache
+def hospital_short_names() -> tuple[str, ...]:
+    """Every hospital known by a name or acronym alone: :data:`HOSPITAL_SHORT_NAMES` and
+    ``deid/data/hospital_short_names.txt``."""
+    from deid.wordlists import words
+
+    return (*HOSPITAL_SHORT_NAMES, *words("hospital_short_names"))
+
+
 NAMED_HEALTH_TRUSTS: tuple[str, ...] = (
     "Vestre Viken",
     "Diakonhjemmet",

@@ -22,7 +22,7 @@ from itertools import pairwise
 from typing import Any
 
 from deid.labels import COUNTRY_OF_LANGUAGE, Label
-from deid.lexicon import HOSPITAL_SHORT_NAMES, cities, villages
+from deid.lexicon import cities, hospital_short_names, villages
 from deid.recognizers._base import COUNTRY_KEY
 from deid.spans import PhiSpan
 from deid.tagger import TAGGED_LABELS, TaggedSpan
@@ -297,4 +297,4 @@ def _town_or(t: TaggedSpan, text: str) -> Label:
 
 @cache
 def _hospital_names() -> frozenset[str]:
-    return frozenset(HOSPITAL_SHORT_NAMES) | frozenset(words("hospital_short_names"))
+    return frozenset(hospital_short_names())

@@ -29,6 +29,7 @@ from deid.lexicon import (
     TITLE_CUES,
     cities,
     first_names,
+    hospital_short_names,
     last_names,
     stop_words,
 )
@@ -80,7 +81,7 @@ _PREFIX_NOUNS = (
 _PERSON_CUES = frozenset(TITLE_CUES) | frozenset(KINSHIP_CUES) | frozenset(SIGNATURE_CUES)
 _CHAIN = regex.compile("(?i:" + "|".join(regex.escape(w) for w in CHAIN_STEMS) + ")")
 _SHORT = regex.compile(
-    rf"(?<![\w])(?:{trie_alternation([*HOSPITAL_SHORT_NAMES, *words('hospital_short_names')])})"
+    rf"(?<![\w])(?:{trie_alternation(list(hospital_short_names()))})"
     r"(?::?(?:iin|issa|issä|ista|istä|ille|illa|illä|ilta|iltä|ssa|ssä|sta|stä|lla|llä|lle|in|n)"
     r"|-?(?:sse|st|s|i|il|ile|ilt|is|ist|isse|le|lt|l))?(?![\w])"
     r"(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]+(?![\w]))?"
