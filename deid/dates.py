@@ -293,6 +293,32 @@ _ET_CASE_ALT = _trie(
 """Estonian months in a case that can follow a bare year (``2019 mais``, ``2024 septembrini``); ``mail`` is also
 English."""
 
+_TIME_PREPOSITIONS = (
+    r"in|since|from|until|till|by|during|early|late|mid|end[ ]of|start[ ]of|beginning[ ]of|last|next|before|after"
+    r"|i|fra|från|siden|sedan|til|innen|inden|innan|før|före|etter|efter|under|medio|ultimo|primo|sist|neste|næste"
+    r"|i[ ]slutten[ ]av|i[ ]slutet[ ]av|i[ ]slutningen[ ]af|i[ ]starten[ ]av|i[ ]början[ ]av|i[ ]begyndelsen[ ]af"
+    r"|i[ ]midten[ ]av|i[ ]mitten[ ]av|i[ ]midten[ ]af"
+)
+_LONE_MONTHS = _trie(
+    sorted(
+        form
+        for form, (_, table) in _FORM_INDEX.items()
+        if len(form) >= 3 and form not in ("mail", "jul", "mais", "des", "mar", "may", "dec", "jan")
+    )
+)
+_CASE_MONTHS = _trie(
+    sorted(
+        form
+        for form in _FORM_INDEX
+        if form.endswith(("kuussa", "kuusta", "kuuhun", "kuulla"))
+        or (form.startswith(_ET_STEMS) and form.endswith(("is", "ist", "isse", "ini", "iks")) and form != "mais")
+    )
+)
+"""A month named alone is a date's element (HIPAA's Safe Harbor removes every element of a date but the year):
+after a word of time (``in Sept``, ``i januari``, ``sedan maj``), or in the Finnish and Estonian cases that say
+when by themselves (``kesäkuussa``, ``jaanuaris``). Never ``jul`` (Christmas), ``mail``, ``Des`` (a stent), the
+English ``May``, ``Mar``, ``Dec`` or ``Jan`` (a verb, a given name) without a word of time."""
+
 _D = r"(?P<d>0?[1-9]|[12]\d|3[01])"
 _M = r"(?P<m>0?[1-9]|1[0-2])"
 _MN = rf"(?P<mn>(?i:{_MONTH_ALT}))\.?"
@@ -300,14 +326,16 @@ _Y4 = r"(?P<y>(?:1[89]|20)\d\d)"
 _Y = r"(?P<y>(?:1[89]|20)\d\d|\d\d)"
 _L = r"(?<![\w.,/\-])"
 _R = r"(?![\w/\-]|[.,]\d)"
+_CASE_HYPHEN = r"(?:-(?:ga|st|ni|le|lt|l|s|ks|sse|ta|na|ndat|nda|ni|ist|il|ile|ilt|is|iks|isse|ini|iga))?"
+"""An Estonian case ending written after a hyphen (``2022-11-30-ga``, ``1.03.2024-st``): inside the date's span."""
 _END = r"(?![\w]|\.(?![ \n]|$)|[,]\d)"
 """After a date ending in a dot: no word, no number, and a second dot only as the sentence's full stop (``9.4..``)."""
 
 PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
     (name, regex.compile(p))
     for name, p in (
-        ("iso", rf"{_L}{_Y4}-(?P<m>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
-        ("dotted", rf"{_L}{_D}\.{_M}\.{_Y}{_R}"),
+        ("iso", rf"{_L}{_Y4}-(?P<m>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d|3[01]){_CASE_HYPHEN}{_R}"),
+        ("dotted", rf"{_L}{_D}\.{_M}\.{_Y}{_CASE_HYPHEN}{_R}"),
         ("slash_dash", rf"{_L}{_D}/{_M}-{_Y}{_R}"),
         ("slash", rf"{_L}{_D}/{_M}/{_Y}{_R}"),
         ("iso_dotted", rf"{_L}{_Y4}\.(?P<m>0[1-9]|1[0-2])\.(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
@@ -317,6 +345,12 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("et_year_month", rf"{_L}{_Y4}\.?[ ]?(?i:aastal|aasta|a\.?)[ ](?:{_D}\.[ ])?(?P<mn>(?i:{_MONTH_ALT}))(?![\w])"),
         ("et_year_case_month", rf"{_L}{_Y4}[ ](?P<mn>(?i:{_ET_CASE_ALT}))(?![\w])"),
         ("month_year", rf"{_L}(?P<m>0[1-9]|1[0-2]|[1-9](?=/))[/.\-]{_Y4}{_R}"),
+        ("iso_month", rf"{_L}(?P<y>(?:19|20)\d\d)-(?P<m>0[1-9]|1[0-2]){_R}"),
+        (
+            "month_alone",
+            rf"(?<=(?<![\w])(?i:{_TIME_PREPOSITIONS})[ ])(?P<mn>(?i:{_LONE_MONTHS}|may|mar|dec|jan|des))\.?(?![\w])",
+        ),
+        ("month_case_alone", rf"(?<![\w])(?P<mn>(?i:{_CASE_MONTHS}))(?![\w])"),
         ("dotted_no_year", rf"{_L}{_D}\.(?P<m>0[1-9]|1[0-2])\.{_END}"),
         ("dotted_short", rf"{_L}{_D}\.(?P<m>[1-9])\.{_END}"),
         ("dotted_two_digit", rf"{_L}(?P<d>0[1-9]|[12]\d|3[01])\.(?P<m>0[1-9]|1[0-2]){_R}"),
@@ -334,6 +368,7 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ),
         ("slash_short", rf"{_L}{_D}/{_M}(?:[ ]{_Y4})?{_R}"),
         ("compact", rf"{_L}(?P<y>\d\d)(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
+        ("compact_dmy", rf"{_L}(?P<d>0[1-9]|[12]\d|3[01])(?P<m>0[1-9]|1[0-2])(?P<y>\d\d){_R}"),
         ("range_dotted", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.?[ ]?[–\-][ ]?{_D}\.{_M}\.(?:{_Y})?(?![\w.]|[,]\d)"),
         ("range_month_name", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.?[ ]?[–\-][ ]?{_D}\.?[ ]{_MN}(?:[ ]{_Y4})?(?![\w])"),
         ("range_slash", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])[ ]?[–\-][ ]?{_D}/{_M}(?:[ ]{_Y4})?{_R}"),
@@ -347,6 +382,7 @@ _GUARDED = frozenset(
         "dotted_before_time",
         "slash_short",
         "compact",
+        "compact_dmy",
         "range_dotted",
         "range_slash",
         "month_year",
@@ -452,12 +488,15 @@ def _plausible(text: str, start: int, end: int, fmt: str) -> bool:
         _DURATION_BEFORE.search(before) or _DURATION_AFTER.match(text, end)
     ):
         return False  # "for 3/7", "6/12 ago": days or months
-    if fmt == "compact" and _LAB_VALUE_BEFORE.search(before) and is_analyte(_LAB_VALUE_BEFORE.search(before)["a"]):
+    if fmt in _COMPACT and _LAB_VALUE_BEFORE.search(before) and is_analyte(_LAB_VALUE_BEFORE.search(before)["a"]):
         return True  # "K 4,1 240604": the sample's date after the value
-    if fmt in (
-        "compact",
-        "compact8",
-    ):  # six or eight digits: only after a word, never inside a number list or after a number cue
+    if fmt in _COMPACT or fmt == "compact8":
+        # six or eight digits: only after a word, never inside a number list or after a number cue; after a
+        # tooth's number when an examination names it ("Rtg 46 050324"), and anywhere before an hour
+        # ("Tehtävä 703, 270124 klo 02.14")
+        tooth = len(words) >= 2 and words[-1].isdigit() and words[-2].lower() in _EXAMINATIONS
+        if tooth or CLOCK_AFTER.match(text, end):
+            return True
         return bool(words) and not words[-1].isdigit() and words[-1].lower() not in _NUMBER_CUES
     return True
 
@@ -486,6 +525,10 @@ _LAB_VALUE_BEFORE = regex.compile(
 """An analyte and its value (``K 4,1``, ``CRP 12 mg/l``) right before a six-digit number: its sample date."""
 
 
+CLOCK_AFTER = regex.compile(r"[ ]*,?[ ]*(?i:kl|klo|kello|kell|at)\.?[ ]*(?:[01]?\d|2[0-3])[.:][0-5]\d(?!\d)")
+"""A clock time right after a compact date (``250207 kl. 08.12``, ``240315 klo 14:30``)."""
+_COMPACT = frozenset({"compact", "compact_dmy"})
+"""Six digits: year first (``240315``, as a sample's date) or day first (``050324``, as a person's number begins)."""
 _NUMBER_CUES = frozenset(
     {"nr", "no", "nummer", "number", "numero", "nro", "id", "tlf", "tel", "puh", "mob", "mobil", "lab", "labnr"}
 )

@@ -11,6 +11,13 @@ from functools import cache
 
 _NAME_LOCALES = ("no_NO", "sv_SE", "fi_FI", "et_EE", "da_DK", "en_US", "en_GB")
 _CITY_LOCALES = ("sv_SE", "fi_FI", "da_DK")
+_GIVEN_NAME_LOCALES = (
+    *("en_IE", "ga_IE", "is_IS", "pl_PL", "lt_LT", "lv_LV", "tr_TR", "de_DE", "nl_NL", "fr_FR", "es_ES", "it_IT"),
+    *("pt_PT", "ro_RO", "hr_HR", "cs_CZ", "sk_SK", "hu_HU", "sl_SI", "yo_NG", "ig_NG", "ha_NG", "en_KE", "sw"),
+    *("id_ID", "az_AZ", "uz_UZ"),
+)
+"""Where :func:`foreign_given_names` come from: the countries many of the five's patients come from, and
+Ireland's, Iceland's and the Baltic neighbours' (Faker's lists in Latin script)."""
 
 TITLE_CUES: tuple[str, ...] = (
     # English
@@ -1671,6 +1678,24 @@ def first_names() -> frozenset[str]:
     for locale in _NAME_LOCALES:
         names.update(_provider_attr("person", locale, "first_names"))
     return frozenset(n for n in names if len(n) > 1 and n not in NOT_NAMES)
+
+
+@cache
+def foreign_given_names() -> frozenset[str]:
+    """Given names of :data:`_GIVEN_NAME_LOCALES` that :func:`first_names` lacks (``Kacper``, ``Aoife``, ``Deniz``,
+    ``Helgi``). Weaker evidence than :func:`first_names`: many are words or brands in the six languages (Estonian
+    ``Ravi``, ``Eden``, ``Linde``), so a rule reads one only as the first word of a name whose last word has a
+    family name's form (:func:`deid.recognizers.person.surname_shaped`)."""
+    names: set[str] = set()
+    for locale in _GIVEN_NAME_LOCALES:
+        for attr in ("first_names", "first_names_male", "first_names_female"):
+            names.update(_provider_attr("person", locale, attr))
+    known = first_names()
+    return frozenset(
+        n
+        for n in names
+        if len(n) > 2 and n[:1].isupper() and n.replace("-", "").isalpha() and n not in NOT_NAMES and n not in known
+    )
 
 
 @cache

@@ -22,7 +22,7 @@ from functools import cache
 import regex
 
 from deid.labels import Label
-from deid.lexicon import KINSHIP_CUES, SIGNATURE_CUES, TITLE_CUES, cities, first_names, last_names
+from deid.lexicon import KINSHIP_CUES, SIGNATURE_CUES, TITLE_CUES, cities, first_names, last_names, villages
 from deid.recognizers.address import street_suffixes
 from deid.spans import PhiSpan
 from deid.wordlists import role_regex
@@ -112,3 +112,28 @@ def _a_role(word: str) -> bool:
     """A kinship, title or signature word, or an agent noun (``Datteren``, ``Fastlegen``, ``Sjuksköterskan``)."""
     lower = word.lower()
     return lower in KINSHIP_CUES or lower in TITLE_CUES or lower in SIGNATURE_CUES or bool(role_regex().search(word))
+
+
+_TOWN_PREPOSITIONS = regex.compile(r"[ ](?:i|på|in|at)[ ](?=\p{Lu})")
+_DISTRICT = regex.compile(r"(?:[ ](?:C|N|S|V|Ø|M|K|NV|NØ|SV|SØ|Nord|Syd|Øst|Vest))?")
+
+
+def towns_after_prepositions(spans: Sequence[PhiSpan], text: str) -> list[PhiSpan]:
+    """EXPERIMENT"""
+    out: list[PhiSpan] = []
+    places = cities() | villages()
+    for span in spans:
+        if span.label is Label.ORGANIZATION:
+            value = text[span.start : span.end]
+            cut = None
+            for m in _TOWN_PREPOSITIONS.finditer(value):
+                tail = value[m.end() :]
+                bare = _DISTRICT.sub("", tail) if regex.search(r" \p{Lu}{1,2}$", tail) else tail
+                if bare in places:
+                    cut = m
+            if cut is not None and cut.start() > 0:
+                out.append(PhiSpan(span.start, span.start + cut.start(), span.label, span.score, span.country))
+                out.append(PhiSpan(span.start + cut.end(), span.end, Label.LOCATION, span.score, span.country))
+                continue
+        out.append(span)
+    return out

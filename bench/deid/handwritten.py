@@ -45,6 +45,7 @@ SPLITS = (
     "heldout13",
     "heldout14",
     "heldout15",
+    "dev3",
 )
 BLIND = "heldout15"
 """The part kept blind: written by writers who never saw the rules; whoever changes the rules never reads it.

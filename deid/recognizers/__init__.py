@@ -16,6 +16,7 @@ from deid.recognizers.email import EmailRecognizer
 from deid.recognizers.fi_henkilotunnus import FiHenkilotunnusRecognizer
 from deid.recognizers.gb_health_number import GbHealthNumberRecognizer
 from deid.recognizers.ie_pps import IePpsRecognizer
+from deid.recognizers.initials import SignatureInitialsRecognizer
 from deid.recognizers.ip import IpRecognizer
 from deid.recognizers.location import GazetteerLocationRecognizer
 from deid.recognizers.no_fodselsnummer import NoFodselsnummerRecognizer
@@ -48,6 +49,7 @@ RECOGNIZER_CLASSES: tuple[RecognizerFactory, ...] = (
     AgeOver89Recognizer,
     RecordNumberRecognizer,
     NameListPersonRecognizer,
+    SignatureInitialsRecognizer,
     HospitalRecognizer,
     GazetteerLocationRecognizer,
 )
@@ -88,6 +90,7 @@ __all__ = [
     "PostalCodeRecognizer",
     "RecordNumberRecognizer",
     "SePersonnummerRecognizer",
+    "SignatureInitialsRecognizer",
     "SpacyNerRecognizer",
     "StreetAddressRecognizer",
     "UrlRecognizer",

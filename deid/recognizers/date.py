@@ -8,12 +8,10 @@ from typing import Any, ClassVar
 import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
-from deid.dates import find_dates
+from deid.dates import CLOCK_AFTER, find_dates
 from deid.labels import Label
 from deid.recognizers._base import make_result
 
-_CLOCK_AFTER = regex.compile(r"[ ]*,?[ ]*(?i:kl|klo|kello|kell|at)\.?[ ]*(?:[01]?\d|2[0-3])[.:][0-5]\d(?!\d)")
-"""A clock time right after a compact date (``250207 kl. 08.12``, ``240315 klo 14:30``)."""
 _TAKEN_BEFORE = regex.compile(
     r"(?<![\w])(?i:taget|tagen|tagna|tatt|tekne|teken|otettu|otetaan|võetud|võeti|taken|drawn|collected)"
     r"(?:[ ](?:den|d\.|on))?[ ]*:?[ ]*$"
@@ -56,9 +54,9 @@ class NordicDateRecognizer(LocalRecognizer):
                 continue
             seen_end = found.end
             score = 0.85 if found.year is not None and found.day is not None else 0.6
-            if found.fmt == "compact":
+            if found.fmt in ("compact", "compact_dmy"):
                 score = 0.5  # six digits could be a number of another kind: a cued ID outranks it
-                if _CLOCK_AFTER.match(text, found.end) or _TAKEN_BEFORE.search(
+                if CLOCK_AFTER.match(text, found.end) or _TAKEN_BEFORE.search(
                     text, max(0, found.start - 20), found.start
                 ):
                     score = 0.85  # "Prøve taget 250207 kl. 08.12": a day and its hour, not a sample's number

@@ -28,6 +28,7 @@ from deid.lexicon import (
     TITLE_CUES,
     cities,
     first_names,
+    foreign_given_names,
     last_names,
     stop_words,
 )
@@ -219,6 +220,13 @@ class NameListPersonRecognizer(LocalRecognizer):
                 # "tytär Maija-Leena Lappeenrannassa", "Soomes Turus": a town in a case form ends the name
                 run = run[:-1]
                 after -= 1
+            while len(run) > 1 and (
+                _code_after_name(run[-1].bare, run[0].bare) or text[run[-1].bare_end : run[-1].bare_end + 1].isdigit()
+            ):
+                # "Kacper Nowicki S2", "Aoife Ní Bhriain G2P1", "Ioan Protheroe BDS": a class, a code or a
+                # degree after the name is no part of it
+                run = run[:-1]
+                after -= 1
             if len(run) > 1 and (lead_cue or self._initial_non_name(text, run)):
                 # "Datteren Tim Kristensen", "Biståndshandläggare Elin Nyqvist": a capitalised role word (or a
                 # word that is no name) starts the sentence; the name follows it
@@ -383,6 +391,9 @@ class NameListPersonRecognizer(LocalRecognizer):
         known_any = any(w in firsts or w in lasts for w in words)
         if len(words) >= 2 and known_first:
             return 0.85
+        if 2 <= len(words) <= 4 and words[0] in foreign_given_names() and surname_shaped(words[1:], lasts):
+            return 0.8  # "Kacper Nowicki", "Aoife Ní Bhriain", "Dino Muratović": a given name the lists of the
+            # five lack, then a family name by its form
         if len(words) >= 2 and known_any and not sentence_initial(text, run[0]):
             return 0.7
         if len(words) >= 2 and words[-1] in lasts and words[0] not in cities():
@@ -416,3 +427,27 @@ class NameListPersonRecognizer(LocalRecognizer):
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
         return make_result(self, str(self.ENTITY), start, end, score)
+
+
+_SURNAME_ENDINGS = (
+    *("ski", "cki", "dzki", "ska", "cka", "wicz", "czyk", "ović", "ović", "ević", "vić", "ić", "oğlu", "escu", "eanu"),
+    *("enko", "chuk", "czuk", "shvili", "dze", "yan", "ian", "ov", "ova", "ev", "eva", "ovich", "ovna", "ienė", "aitė"),
+    *("ytė", "auskas", "ius", "ulis", "ovs", "ins", "poulos", "akis", "idis", "opoulou", "ez", "es", "ssen", "sson"),
+    *("son", "sen", "nen", "dóttir", "dottir", "ová", "ek", "ák", "ik", "uk", "oglu", "zadeh", "pour", "ullah"),
+)
+"""Endings of family names of the countries :func:`deid.lexicon.foreign_given_names` come from."""
+_GAELIC_PARTICLES = frozenset({"Ní", "Ó", "O'", "Nic", "Mac", "Mhic", "Uí", "Bean", "Van", "van", "de", "da", "di"})
+
+
+def surname_shaped(rest: list[str], lasts: frozenset[str]) -> bool:
+    """Whether ``rest`` (the words after a given name) reads as a family name: a listed one, one with a family
+    name's ending (``Nowicki``, ``Muratović``, ``Yılmaz`` is listed), or a particle and a name (``Ní Bhriain``)."""
+    last = rest[-1]
+    if last in lasts or last.lower().endswith(_SURNAME_ENDINGS):
+        return True
+    return len(rest) >= 2 and rest[-2] in _GAELIC_PARTICLES
+
+
+def _code_after_name(word: str, first: str) -> bool:
+    """A word with a digit, or in capitals after a name that is not (``S2``, ``G2P1``, ``BDS``, ``MCSP``)."""
+    return any(c.isdigit() for c in word) or (len(word) >= 2 and word.isupper() and not first.isupper())

@@ -101,7 +101,8 @@ class NordicPhoneRecognizer(RuleRecognizer):
         Rule("compact_uk", rf"{_START}(?P<phi>0\d{{10}}){_END}", 0.6),
         Rule(
             "grouped_trunk",
-            rf"{_START}(?P<phi>0\d{{4}}[ ]\d{{3}}[ ]\d{{3}}|0\d{{3}}[ ]\d{{3}}[ ]\d{{3,4}}|0\d{{2}}[ ]\d{{5,7}}"
+            rf"{_START}(?P<phi>0\d{{4}}[ ]\d{{3}}[ ]\d{{3}}|0\d{{4}}[ ]\d{{5,6}}|0\d{{3}}[ ]\d{{3}}[ ]\d{{3,4}}"
+            rf"|0\d{{2}}[ ]\d{{5,7}}"
             rf"|0\d{{2}}[ ]\d{{3}}[ ]\d{{4}}){_END}",
             0.6,
         ),
@@ -243,10 +244,18 @@ _REFERENCE_CUE = regex.compile(
 )
 
 
+_PHONE_COMPOUND = regex.compile(
+    r"(?i:soitto|puhelin|ringning|uppring|opring|ringe|telefon|tlf|mobil|phone|callback|helista)"
+)
+"""A number word whose first part says it is a phone's (``Takaisinsoittonumero``, ``Återuppringningsnr``,
+``telefonnummer``): no reference cue."""
+
+
 def after_reference_cue(text: str, start: int) -> bool:
     """Whether a number word or a reference cue (``ordrenr``, ``Rekv.``, ``ref``, ``ID``) comes right before
     ``start``: a bare number there is a reference, not a phone number or an identifier."""
-    return _REFERENCE_CUE.search(text[max(0, start - 30) : start]) is not None
+    cue = _REFERENCE_CUE.search(text[max(0, start - 30) : start])
+    return cue is not None and _PHONE_COMPOUND.search(cue.group()) is None
 
 
 def _valid(digits: str, region: str, *, personal: bool = False) -> bool:

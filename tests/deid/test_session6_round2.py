@@ -35,17 +35,23 @@ def test_a_town_after_an_organisation_is_a_place_of_its_own(
 
 
 @pytest.mark.parametrize(
-    ("lang", "text", "org", "distractor"),
+    ("lang", "text", "org", "town", "distractor"),
     [
-        ("sv", "Opererad på Lasarettet i Motala 2019. Hb 118.", "Lasarettet i Motala", "Hb 118"),
-        ("nb", "Henvist til Sykehuset i Telemark. Na 139.", "Sykehuset i Telemark", "Na 139"),
-        ("da", "Egen læge: Lægerne i Hadsund. INR 2,2.", "Lægerne i Hadsund", "2,2"),
+        ("sv", "Opererad på Lasarettet i Motala 2019. Hb 118.", "Lasarettet", "Motala", "Hb 118"),
+        ("nb", "Henvist til Sykehuset i Telemark. Na 139.", "Sykehuset i Telemark", "", "Na 139"),
+        ("da", "Egen læge: Lægerne i Hadsund. INR 2,2.", "Lægerne", "Hadsund", "2,2"),
+        ("sv", "Remiss till Socialkontoret i Huddinge, CRP 12.", "Socialkontoret", "Huddinge", "CRP 12"),
+        ("nb", "Meldt til Barneverntjenesten i Sandnes. Hb 12,1.", "Barneverntjenesten", "Sandnes", "12,1"),
     ],
 )
-def test_a_generic_noun_with_its_town_stays_one_name(
-    deidentifier: Deidentifier, lang: str, text: str, org: str, distractor: str
+def test_a_generic_noun_and_its_town_are_an_organisation_and_a_place(
+    deidentifier: Deidentifier, lang: str, text: str, org: str, town: str, distractor: str
 ) -> None:
+    """The independent writers split ``<noun> i <town>`` 141 times, kept it one name 27 times (session 10); a
+    region (``Telemark``) is no town and stays inside."""
     _check(deidentifier, lang, text, org, "ORGANIZATION", distractor)
+    if town:
+        _check(deidentifier, lang, text, town, "LOCATION", distractor)
 
 
 SITE_AFTER_DEPARTMENT: list[tuple[str, str, str, str, str]] = [
