@@ -21,11 +21,22 @@ from functools import cache
 
 import regex
 
+from deid.dates import is_month_name
 from deid.labels import Label
-from deid.lexicon import KINSHIP_CUES, SIGNATURE_CUES, TITLE_CUES, cities, first_names, last_names, villages
+from deid.lexicon import (
+    KINSHIP_CUES,
+    SIGNATURE_CUES,
+    TITLE_CUES,
+    cities,
+    first_names,
+    foreign_given_names,
+    last_names,
+    stop_words,
+    villages,
+)
 from deid.recognizers.address import street_suffixes
 from deid.spans import PhiSpan
-from deid.wordlists import role_regex
+from deid.wordlists import facility_at, role_regex, words
 
 DEFINITE_LANGUAGES = frozenset({"sv", "da", "nb"})
 _SINGULAR_DEFINITE = ("en", "et", "an")
@@ -137,3 +148,56 @@ def towns_after_prepositions(spans: Sequence[PhiSpan], text: str) -> list[PhiSpa
                 continue
         out.append(span)
     return out
+
+
+_NAME_BEFORE = regex.compile(r"(?:(?<=^|[ (])\p{Lu}[\p{L}'’\-]*[ ]){1,3}$")
+_SENTENCE_START = regex.compile(r"(?:^|[.!?:;]\s+|\n)$")
+
+
+def branches_before_towns(spans: Sequence[PhiSpan], text: str) -> list[PhiSpan]:
+    """EXPERIMENT: ``Nordlab Kokkola``: capitalised words right before a found town make a firm's branch."""
+    out: list[PhiSpan] = []
+    taken = [(s.start, s.end) for s in spans]
+    for span in spans:
+        if span.label is Label.LOCATION and text[span.start : span.end] in cities():
+            line_start = text.rfind("\n", 0, span.start) + 1
+            before = text[line_start : span.start]
+            found = _NAME_BEFORE.search(before)
+            if found is not None:
+                start = line_start + found.start()
+                words = found.group().split()
+                opener = _SENTENCE_START.search(text[:start]) is not None
+                if (
+                    not any(s < span.start and start < e for s, e in taken if (s, e) != (span.start, span.end))
+                    and not any(_not_a_firm_word(w) for w in words)
+                    and (not opener or any(facility_at(w) >= 0 for w in words) or _heads_its_line(text, span.end))
+                ):
+                    span = PhiSpan(start, span.end, Label.ORGANIZATION, span.score, span.country)
+        out.append(span)
+    return out
+
+
+@cache
+def _not_a_firm_word(word: str) -> bool:
+    lower = word.lower()
+    return (
+        word in stop_words()
+        or word in first_names()
+        or lower in _PLACE_PREFIXES
+        or _a_role(word)
+        or is_month_name(word)
+        or word in cities()
+        or word in foreign_given_names()
+        or word in _ACRONYMS
+    )
+
+
+def _heads_its_line(text: str, end: int) -> bool:
+    """The name and town make a line of their own, maybe before a comma or a full stop: a letterhead
+    (``Näkötalo Vaasa``, ``Optika Silmaring Jõhvi, 19.09.2024``)."""
+    line_end = text.find("\n", end)
+    rest = text[end : len(text) if line_end < 0 else line_end]
+    return not rest.strip() or rest.startswith((",", "."))
+
+
+_ACRONYMS = frozenset(words("clinical_acronyms"))

@@ -33,7 +33,7 @@ _CUES = (
 _NUMBER_WORD = r"(?:nr|nro|no|nummer|number|numero|num|id|ref)"
 _NOT_CUES = (
     r"(?:nhs|person|personal|fødsels|födelse|foedsels|henkilö|isiku|social|cpr|telefon|telephone|tele|tel|tlf|mobil|mobile"
-    r"|puhelin|phone|fax|lot|batch|charge|serie|serial|ean|vare|artikel|artikkel|katalog|atc|icd|room|rom|rum|huone"
+    r"|puhelin|phone|soitto|takaisinsoitto|uppringnings|återuppringnings|callback|fax|lot|batch|charge|serie|serial|ean|vare|artikel|artikkel|katalog|atc|icd|room|rom|rum|huone"
     r"|palat|bed|seng|säng|vuode|voodi)"
 )
 """Words a number word may end without making a reference cue: national identifiers and phones (their own
@@ -128,10 +128,37 @@ class RecordNumberRecognizer(RuleRecognizer):
             sum(c.isdigit() for c in value) < 5
             or _CUE_BEFORE.search(text, max(0, start - 48), start) is None
             or len(max(_DIGIT_RUN.findall(value), key=len)) < 3
-            or (value.isdigit() and len(value) > 9)  # a national identifier's length: its own recognizer decides
+            or (value.isdigit() and len(value) > 9 and not _long_reference(text, start, value))
             or _NATIONAL_SHAPE.match(value) is not None
         ):
             return None
         if sum(c.isdigit() for c in value) < 4 or (len(value) == 4 and value.isdigit() and 1900 <= int(value) <= 2099):
             return None
         return rule.score
+
+
+_BARE_NUMBER_WORD = regex.compile(rf"(?i:{_NUMBER_WORD}|no|ref|reference)\.?[ ]*[:#]?[ ]*$")
+
+
+def _long_reference(text: str, start: int, digits: str) -> bool:
+    """Ten to twelve digits after a cue that names what they number (``Prøve-ID 7700412983``, ``Retsepti nr
+    1004587326``), and opening with no date: a national identifier's length, so a bare ``Number`` or ``Ref.``
+    before it, or a date at its start, leaves it to the national-identifier recognizers (an invalid one is a
+    distractor)."""
+    if len(digits) > 12 or _date_led(digits):
+        return False
+    before = text[max(0, start - 24) : start]
+    bare = _BARE_NUMBER_WORD.search(before)
+    return bare is None or bool(regex.search(r"\p{L}(?:-|[ ])$", before[: bare.start()]))
+
+
+def _date_led(digits: str) -> bool:
+    """Ten to twelve digits that open with a date, as a national identifier does (``27016521899``): its own
+    recognizer validates it, and an invalid one is no reference. ``2023118842`` and ``7700412983`` are."""
+    day, month, year = int(digits[:2]), int(digits[2:4]), int(digits[4:6])
+    long_year = digits[:2] in ("19", "20") and _calendar(int(digits[6:8]), int(digits[4:6]))
+    return _calendar(day, month) or _calendar(year, month) or long_year
+
+
+def _calendar(day: int, month: int) -> bool:
+    return 1 <= month <= 12 and 1 <= day <= 31

@@ -144,3 +144,36 @@ def test_a_foreign_given_name_alone_or_before_a_common_word_is_no_person(deident
     text = "Trip to the Eden Project last week. Ravi: Olansapiin 15 mg."
     persons = [text[s.start : s.end] for s in deidentifier.detect(text, "en") if str(s.label) == "PERSON"]
     assert "Eden Project" not in persons and "Eden" not in persons
+
+
+MORE_FORMS: list[Case] = [
+    ("en", "DOB 17-Aug-1958, NHS number pending.", "17-Aug-1958", "DATE", ""),
+    ("da", "CT thorax 02-03-2025 kl 10.", "02-03-2025", "DATE", ""),
+    ("sv", "HbA1c 71 (förra 23-11-20: 64).", "23-11-20", "DATE", "71"),
+    ("da", "Prøve-ID 7700412983, udtaget i dag.", "7700412983", "ID", ""),
+    ("et", "Retsepti nr 4417203391 väljastatud.", "4417203391", "ID", ""),
+    ("fi", "Silmäasema Seinäjoki\nAsiakas tuli tarkastukseen.", "Silmäasema Seinäjoki", "ORGANIZATION", ""),
+    ("nb", "Ortopediteknikk Nordlys Harstad\nPasienten møtte.", "Ortopediteknikk Nordlys Harstad", "ORGANIZATION", ""),
+    ("da", "Mormor Inger Ribe bor alene.", "Inger Ribe", "PERSON", ""),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), MORE_FORMS)
+def test_dashed_dates_long_references_and_letterheads(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "kept"),
+    [
+        ("sv", "Apgar 9-10-10, vikt 3480 g.", "9-10-10"),
+        ("en", "Number 12345678901 is invalid.", "12345678901"),
+        ("nb", "Fnr 27016521899 er ugyldig.", "27016521899"),
+    ],
+)
+def test_scores_and_invalid_identifiers_of_a_national_length_stay(
+    deidentifier: Deidentifier, lang: str, text: str, kept: str
+) -> None:
+    _check(deidentifier, lang, text, "", "", kept)
