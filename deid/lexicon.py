@@ -1710,10 +1710,11 @@ def last_names() -> frozenset[str]:
 @cache
 def cities() -> frozenset[str]:
     """Town and city names: the curated list, ``deid/data/places_extra.txt`` (Norwegian and Estonian towns and
-    municipalities) and Faker's Swedish, Finnish and Danish city lists."""
+    municipalities), ``deid/data/places_gb_ie.txt`` (British and Irish towns of 20,000 or more, GeoNames) and
+    Faker's Swedish, Finnish and Danish city lists."""
     from deid.wordlists import words
 
-    out: set[str] = set(NORDIC_CITIES) | set(words("places_extra"))
+    out: set[str] = set(NORDIC_CITIES) | set(words("places_extra")) | set(words("places_gb_ie"))
     for locale in _CITY_LOCALES:
         out.update(_provider_attr("address", locale, "cities"))
     return frozenset(c for c in out if len(c) > 2 and c not in NOT_NAMES and c not in COUNTRIES)

@@ -46,13 +46,15 @@ SPLITS = (
     "heldout14",
     "heldout15",
     "dev3",
+    "heldout16",
 )
-BLIND = "heldout15"
+BLIND = "heldout16"
 """The part kept blind: written by writers who never saw the rules; whoever changes the rules never reads it.
 Part J (``heldout10``) was blind until its one scoring with the session-6 rules, part L (``heldout11``) until its
 scoring with the learned tagger trained without it, part M (``heldout12``) until its scoring in session 7, part N
-(``heldout13``) until its scoring in session 8, part O (``heldout14``) until its scoring in session 9; part P
-(``heldout15``) is now."""
+(``heldout13``) until its scoring in session 8, part O (``heldout14``) until its scoring in session 9, part P
+(``heldout15``) until its scoring in session 9; part Q (``heldout16``, session 10) is now. Part R (``dev3``) was
+written in session 10 by six further writers as development data."""
 
 LABELS = {
     "P": "PERSON",

@@ -211,6 +211,18 @@ AGENCY_ENDINGS = (
 ``Skatteverket``, ``Kreftregisteret``): no place, and no one's organisation."""
 
 
+SCALE_WORDS = frozenset(
+    {"scale", "score", "test", "naming", "coma", "criteria", "classification", "questionnaire", "protocol", "index"}
+)
+"""Words after a town that make it a test's or a scale's name (``Glasgow Coma Scale``, ``Boston Naming Test``,
+``Manchester score``)."""
+
+
+def names_a_scale(word: str) -> bool:
+    """Whether ``word`` makes the name before it a test's or a scale's (:data:`SCALE_WORDS`)."""
+    return word.lower() in SCALE_WORDS
+
+
 _PLACE = r"(?P<phi>\p{Lu}[\p{L}\-]+(?:[ ]\p{Lu}[\p{L}\-]+)?)"
 _CUED = regex.compile(rf"\b(?i:{'|'.join(f'(?:{c})' for c in PLACE_CUES.values())})[ ]{_PLACE}")
 _HOSPITAL_NEXT = facility_regex(HOSPITAL_WORDS)
@@ -271,7 +283,7 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             if not inflected and forms[word] != word and sentence_initial(text, tok):
                 continue  # "Given" (Give + -n) starting an English sentence: case forms belong to fi/et notes
             nxt = toks[k + 1] if k + 1 < len(toks) else None
-            if nxt is not None and adjacent(text, tok, nxt) and facility_at(nxt.text) >= 0:
+            if nxt is not None and adjacent(text, tok, nxt) and (facility_at(nxt.text) >= 0 or names_a_scale(nxt.bare)):
                 continue
             out.append(make_result(self, str(self.ENTITY), tok.start, tok.start + len(word), 0.72))
         return out

@@ -10,7 +10,7 @@ import regex
 from deid.dates import is_month_name
 from deid.labels import Label
 from deid.lexicon import DISEASE_HEADS, EPONYMS, NATIONALITIES, NOT_NAMES, TITLE_CUES
-from deid.recognizers.location import AGENCY_ENDINGS, is_country
+from deid.recognizers.location import AGENCY_ENDINGS, is_country, names_a_scale
 from deid.tagger.model import TaggedSpan
 from deid.wordlists import lower_set, role_regex
 
@@ -99,6 +99,9 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return False  # "Libyen och Italien": countries, however many
     if any(w in NATIONALITIES for w in words) or _names_a_disease(text, span.end, words):
         return False
+    following = _NEXT_WORD.match(text, span.end)
+    if any(names_a_scale(w) for w in words) or (following is not None and names_a_scale(following.group(1))):
+        return False  # "Glasgow Coma Scale", "Boston" before "Naming Test": a test's name, no place or firm
     if span.label is not Label.ADDRESS and not _names_something(text, span.start, words):
         return False
     if all(w.lower() in _generic_service_words() for w in words):

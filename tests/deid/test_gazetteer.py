@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.deid.gazetteer import names
+from bench.deid.gazetteer import gb_ie_names, names
 from deid.engine import Deidentifier
 from deid.labels import Label
 from deid.lexicon import cities, first_names, villages
@@ -19,8 +19,8 @@ from deid.tagger import TaggedSpan
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _record(name: str, country: str) -> dict[str, object]:
-    return {"name": name, "countrycode": country, "population": 800}
+def _record(name: str, country: str, population: int = 800) -> dict[str, object]:
+    return {"name": name, "countrycode": country, "population": population}
 
 
 def test_the_builder_keeps_villages_of_the_five_countries_only() -> None:
@@ -70,3 +70,23 @@ def test_a_village_the_tagger_calls_an_organisation_is_the_place() -> None:
         ("Meilahti", Label.ORGANIZATION),
         ("Nordkran", Label.ORGANIZATION),
     ]
+
+
+def test_the_british_and_irish_list_keeps_large_towns_that_are_no_words() -> None:
+    records = [
+        _record("Ennis", "IE", 25_000),
+        _record("Bristol", "GB", 430_000),
+        _record("Reading", "GB", 320_000),  # an English word
+        _record("Barnet", "GB", 47_000),  # "the child" in three Nordic languages
+        _record("Preston", "GB", 140_000),  # a family name
+        _record("Perranporth", "GB", 3_000),  # too small to be read alone
+        _record("Ballstad", "NO", 25_000),  # not British or Irish
+    ]
+    assert gb_ie_names(records) == ["Bristol", "Ennis"]
+
+
+def test_british_and_irish_towns_are_places_but_not_in_a_scales_name(deidentifier: Deidentifier) -> None:
+    text = "Foyle Hospice, Derry - admitted. GCS 15, Glasgow Coma Scale normal, Boston Naming Test 52/60."
+    found = {text[s.start : s.end]: str(s.label) for s in deidentifier.detect(text, "en")}
+    assert found.get("Derry") == "LOCATION"
+    assert "Glasgow" not in found and "Boston" not in found
