@@ -14,8 +14,9 @@ import regex
 from presidio_analyzer import RecognizerResult
 
 from deid.labels import Label
-from deid.lexicon import cities
+from deid.lexicon import cities, first_names, last_names, stop_words, villages
 from deid.recognizers._base import Rule, RuleRecognizer, make_result, words_alternation
+from deid.wordlists import facility_at
 
 _EXTRA_SUFFIXES = (
     "gate",
@@ -145,7 +146,19 @@ def _town_tail(text: str, m: regex.Match[str]) -> int:
     end = int(m.start("word")) + len(word)
     if word in cities() or regex.search(r"\p{Ll}maa$", word) or _NEXT_IS_CODE.match(text, end):
         return end
+    if word2 is None and _ENDS_SENTENCE.match(text, end) and _a_town_by_place(word):
+        return end  # "Tallbacksvägen 14, lgh 1203, Sollefteå.": the last word of the sentence is the town
     return -1
+
+
+_ENDS_SENTENCE = regex.compile(r"[ \t]*(?:[.;)\n]|$)")
+
+
+def _a_town_by_place(word: str) -> bool:
+    """A capitalised word closing an address's sentence that no list reads as a person or a function word."""
+    return word in villages() or (
+        word not in first_names() and word not in last_names() and word not in stop_words() and facility_at(word) < 0
+    )
 
 
 def extend_address(text: str, end: int) -> int:

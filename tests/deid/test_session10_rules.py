@@ -177,3 +177,24 @@ def test_scores_and_invalid_identifiers_of_a_national_length_stay(
     deidentifier: Deidentifier, lang: str, text: str, kept: str
 ) -> None:
     _check(deidentifier, lang, text, "", "", kept)
+
+
+WELSH_AND_TOWNS: list[Case] = [
+    ("en", "Registered with Meddygfa Tywi, Llandeilo. Hb 121.", "Meddygfa Tywi", "ORGANIZATION", "Hb 121"),
+    ("en", "Attends Ysgol Penrhyn, Bangor since Sept.", "Ysgol Penrhyn", "ORGANIZATION", ""),
+    ("sv", "Bor ensam Tallbacksvägen 14, lgh 1203, Sollefteå.\nCRP 12.", "Sollefteå", "ADDRESS", "CRP 12"),
+    ("nb", "Bor i Fjellveien 3, 2. etg, Vinstra. Hb 11.", "Vinstra", "ADDRESS", "Hb 11"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), WELSH_AND_TOWNS)
+def test_welsh_facility_nouns_and_the_town_closing_an_address(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+def test_a_name_closing_an_address_sentence_is_no_town(deidentifier: Deidentifier) -> None:
+    text = "Bor i Fjellveien 3, Ingrid.\nHb 11."
+    spans = {text[s.start : s.end]: str(s.label) for s in deidentifier.detect(text, "nb")}
+    assert spans.get("Fjellveien 3") == "ADDRESS"
