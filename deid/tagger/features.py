@@ -23,9 +23,9 @@ from deid.lexicon import (
 from deid.tagger.tokens import Token
 from deid.wordlists import facility_at, lower_set, role_regex, words
 
-FEATURE_VERSION = 3
+FEATURE_VERSION = 4
 """Bumped whenever what a word's features are changes: a model trained on another version is refused (3: the
-session-9 facility nouns)."""
+session-9 facility nouns; 4: session 10's Welsh and Irish facility nouns and British and Irish towns)."""
 
 _WINDOW = (-2, -1, 1, 2)
 _SHAPE_RUNS = regex.compile(r"(.)\1+")
