@@ -200,4 +200,4 @@ def _heads_its_line(text: str, end: int) -> bool:
     return not rest.strip() or rest.startswith((",", "."))
 
 
-_ACRONYMS = frozenset(words("clinical_acronyms"))
+_ACRONYMS = frozenset(words("clinical_acronyms")) | frozenset(words("role_acronyms"))

@@ -5,7 +5,8 @@ slash, after their role's abbreviation (``sh``, ``spl.``, ``klass.``), or after 
 sometimes followed by their role or workplace (``, ortopædkirurg``, `` SpR``, `` (PN)``). No name list can hold
 them, so the place is the evidence: the initials must end their line (but for such a role), and an abbreviation
 of an examination, a diagnosis or a service (``EKG``, ``KOL``, ``NAV``: ``deid/data/clinical_acronyms.txt``) or an
-analyte is never read as one.
+analyte is read as one only after a slash or a role (``/NB``, ``Ssk TB``), and a role in capitals (``OT``,
+``SSA``: ``deid/data/role_acronyms.txt``) never.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from deid.lexicon import SIGNATURE_CUES
 from deid.recognizers._base import Rule, RuleRecognizer
 from deid.wordlists import role_regex, words
 
-_INITIALS = r"\p{Lu}{2,3}|\p{Lu}\.[ ]?\p{Lu}\.(?:[ ]?\p{Lu}\.)?|\p{Lu}-\p{Lu}\.[ ]\p{Lu}\."
+_INITIALS = r"\p{Lu}{1,2}(?:Mc|Mac)\p{Lu}|\p{Lu}{2,3}|\p{Lu}\.[ ]?\p{Lu}\.(?:[ ]?\p{Lu}\.)?|\p{Lu}-\p{Lu}\.[ ]\p{Lu}\."
 _TAIL = regex.compile(
-    r"[ \t]*(?:,[ \t]*\p{L}[\p{L}()&'’ .\-]{0,38}"
+    r"[ \t]*(?:[,/][ \t]*\p{L}[\p{L}()&'’ ./\-]{0,38}"
     r"|[ \t]+(?:\p{Ll}[\p{L}'’ .\-]{0,38}|\([\p{L} ]{1,20}\)|\p{Lu}\p{L}*\d?))?"
     r"[ \t]*$"
 )
@@ -52,19 +53,25 @@ class SignatureInitialsRecognizer(RuleRecognizer):
             return rule.score
         value = text[start:end]
         bare = value.replace(".", "").replace(" ", "").replace("-", "")
-        if "." not in value and (bare in _acronyms() or is_analyte(bare)):
-            return None  # "KOL", "CRP"; dotted initials ("P.K.") are no abbreviation of a test
+        if "." not in value and bare in _roles():
+            return None  # "OT Laura Hakala", "/Mette, SSA": a role in capitals, not the signer
+        acronym = "." not in value and (bare in _acronyms() or is_analyte(bare))
         line_end = text.find("\n", end)
         line_end = len(text) if line_end < 0 else line_end
         tail = text[end:line_end]
-        if _TAIL.fullmatch(tail) is None or tail.rstrip().endswith((".", ",")):
+        stripped = tail.strip()
+        if _TAIL.fullmatch(tail) is None or (stripped[:1] not in (",", "/") and stripped.endswith((".", ","))):
             return None
         line_start = text.rfind("\n", 0, start) + 1
         before = text[line_start:start]
-        if not before.strip(" \t/") or _SLASH_BEFORE.search(before):
-            return rule.score
+        if _SLASH_BEFORE.search(before):
+            return rule.score  # "/NB", "/ SK": a slash opens a signature, whatever the letters
         role = _ROLE_BEFORE.search(before)
         if role is not None and _a_role(role["role"]):
+            return rule.score  # "Ssk TB", "sh P.K."
+        if acronym:
+            return None  # "KOL", "CRP" alone or closing a sentence; dotted initials ("P.K.") are no test's
+        if not before.strip(" \t"):
             return rule.score
         if _SENTENCE_BEFORE.search(before) and not text[line_end:].strip():
             return rule.score  # "... worse or SOB. JKS" closing the note
@@ -74,6 +81,11 @@ class SignatureInitialsRecognizer(RuleRecognizer):
 @cache
 def _acronyms() -> frozenset[str]:
     return frozenset(words("clinical_acronyms"))
+
+
+@cache
+def _roles() -> frozenset[str]:
+    return frozenset(words("role_acronyms"))
 
 
 @cache

@@ -198,3 +198,34 @@ def test_a_name_closing_an_address_sentence_is_no_town(deidentifier: Deidentifie
     text = "Bor i Fjellveien 3, Ingrid.\nHb 11."
     spans = {text[s.start : s.end]: str(s.label) for s in deidentifier.detect(text, "nb")}
     assert spans.get("Fjellveien 3") == "ADDRESS"
+
+
+AFTER_Q: list[Case] = [
+    ("sv", "Bekräftelse skickas per sms.\n/NB", "NB", "PERSON", ""),
+    ("sv", "Permission planerad.\nSsk TB", "TB", "PERSON", ""),
+    ("da", "Ring tilbage i morgen.\nCb. til 28 66 10 54. HKL/lægesekr.", "HKL", "PERSON", ""),
+    ("en", "Safety netting re quinsy. RV prn. JMcC", "JMcC", "PERSON", ""),
+    ("fi", "Tieto kouluttajalle ylil. Pesonen, CRP 4.", "Pesonen", "PERSON", "CRP 4"),
+    ("da", "Fundet af hjemmehjælper Zeynep i morges.", "Zeynep", "PERSON", ""),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), AFTER_Q)
+def test_initials_after_a_slash_or_role_and_names_after_short_titles(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "kept"),
+    [
+        ("da", "Besøg aflagt.\n/Mette, SSA", "SSA"),
+        ("en", "Seen by Dr A. Mensah ST4 / CN Hollis", "CN"),
+        ("nb", "Ny adresse Bakkevegen 21, 5200 Os. Astma, bruker Ventoline.", "Astma"),
+    ],
+)
+def test_roles_in_capitals_and_words_after_a_town_stay(
+    deidentifier: Deidentifier, lang: str, text: str, kept: str
+) -> None:
+    _check(deidentifier, lang, text, "", "", kept)
