@@ -1,6 +1,8 @@
-"""Organisations told by their form: a resolved PERSON or LOCATION whose words say it names an institution or a
-firm becomes an ORGANIZATION. Nothing is found or lost here, only labels change (a span removed under another
-label is removed all the same; its surrogate is of the right kind).
+"""Organisations and their towns told by their form: a resolved PERSON or LOCATION whose words say it names an
+institution or a firm becomes an ORGANIZATION, an organisation's town after a preposition becomes a place of its
+own (:func:`towns_after_prepositions`), and capitalised words before a found town join it as a firm's branch
+(:func:`branches_before_towns`). Nothing found is lost here: labels change, spans are split or grown (a span
+removed under another label is removed all the same; its surrogate is of the right kind).
 
 Two forms, each counted on the gold spans of every hand-written part before it was written:
 
@@ -129,10 +131,17 @@ _TOWN_PREPOSITIONS = regex.compile(r"[ ](?:i|på|in|at)[ ](?=\p{Lu})")
 _DISTRICT = regex.compile(r"(?:[ ](?:C|N|S|V|Ø|M|K|NV|NØ|SV|SØ|Nord|Syd|Øst|Vest))?")
 
 
+@cache
+def _towns_and_villages() -> frozenset[str]:
+    return cities() | villages()
+
+
 def towns_after_prepositions(spans: Sequence[PhiSpan], text: str) -> list[PhiSpan]:
-    """EXPERIMENT"""
+    """``spans`` with each ORGANIZATION that ends ``i``/``in``/``på``/``at`` and a known town split into the
+    organisation and the place (``Grundfos i Bjerringbro``, ``Arresthuset i Horsens``): the independent writers
+    split such phrases 141 times and kept them one name 27 times."""
     out: list[PhiSpan] = []
-    places = cities() | villages()
+    places = _towns_and_villages()
     for span in spans:
         if span.label is Label.ORGANIZATION:
             value = text[span.start : span.end]
@@ -155,7 +164,10 @@ _SENTENCE_START = regex.compile(r"(?:^|[.!?:;]\s+|\n)$")
 
 
 def branches_before_towns(spans: Sequence[PhiSpan], text: str) -> list[PhiSpan]:
-    """EXPERIMENT: ``Nordlab Kokkola``: capitalised words right before a found town make a firm's branch."""
+    """``spans`` with each found town that capitalised words run into grown into the firm's branch they name
+    (``Nordlab Kokkola``, ``Optiker Hegge Steinkjer``): words that are no function word, given name, role, month,
+    place prefix, town or acronym, inside a sentence, or opening one when a facility noun is among them or the
+    name and town make a line of their own (a letterhead)."""
     out: list[PhiSpan] = []
     taken = [(s.start, s.end) for s in spans]
     for span in spans:
@@ -179,6 +191,7 @@ def branches_before_towns(spans: Sequence[PhiSpan], text: str) -> list[PhiSpan]:
 
 @cache
 def _not_a_firm_word(word: str) -> bool:
+    """A word that cannot be part of a firm's name before its town."""
     lower = word.lower()
     return (
         word in stop_words()
