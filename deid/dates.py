@@ -3,9 +3,11 @@
 Formats: ``2024-03-12``, ``12.03.2024``, ``12.3.2024``, ``12.3.24``, ``12/3-24``, ``12/3/2024``, ``12. mars 2024``,
 ``12 mars``, ``12. maaliskuuta 2024``, ``12. märtsil 2024``, ``March 12, 2024``, ``12 March 2024``, ``mars 2024``,
 ``maaliskuussa 2024``, Estonian case forms (``augustist 2024``, ``2019 mais``, ``2021. aasta juulis``), the
-year-less ``12.03.``, ``14.9.``, ``7/2``, ``9/3 2024``, ranges within a month (``2.–5.4.``, ``17–18/6``) and the
-compact ``240315`` (YYMMDD; short forms only where the words around them do not make them a measurement). A year
-alone is not a date (it must stay).
+year-less ``12.03.``, ``14.9.``, ``7/2``, ``9/3 2024``, ranges within a month (``2.–5.4.``, ``17–18/6``), the
+compact ``240315`` (YYMMDD) and ``050324`` (DDMMYY; short forms only where the words around them do not make them
+a measurement), dashed ``17-Aug-1958``, ``2-3-1946`` and Swedish ``23-11-20``, ISO months ``2019-03``, an Estonian
+case ending after a hyphen (``2022-11-30-ga``), and a month named alone after a word of time or in a Finnish or
+Estonian case (``in Sept``, ``kesäkuussa``). A year alone is not a date (it must stay).
 """
 
 from __future__ import annotations
@@ -302,7 +304,7 @@ _TIME_PREPOSITIONS = (
 _LONE_MONTHS = _trie(
     sorted(
         form
-        for form, (_, table) in _FORM_INDEX.items()
+        for form in _FORM_INDEX
         if len(form) >= 3 and form not in ("mail", "jul", "mais", "des", "mar", "may", "dec", "jan")
     )
 )
