@@ -28,7 +28,8 @@ _TAIL = regex.compile(
     r"|[ \t]+(?:\p{Ll}[\p{L}'’ .\-]{0,38}|\([\p{L} ]{1,20}\)|\p{Lu}\p{L}*\d?))?"
     r"[ \t]*$"
 )
-"""What may follow initials on their line: nothing; a role or workplace after a comma; a lower-case role
+"""What may follow initials on their line: nothing; a role or workplace after a comma or a slash (``, lähihoitaja``,
+``/lægesekr.``, ``/Legesenteret Brumunddal``); a lower-case role
 (`` travel nurse``); a role in brackets (`` (PN)``); one role word (`` SpR``). Never a capitalised name
 (``OT Laura Hakala``: there the capitals are the role)."""
 _SLASH_BEFORE = regex.compile(r"(?:^|[ \t])/[ \t]*(?:\p{L}+\.?,?[ \t]+)?$")
