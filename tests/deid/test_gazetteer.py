@@ -90,3 +90,15 @@ def test_british_and_irish_towns_are_places_but_not_in_a_scales_name(deidentifie
     found = {text[s.start : s.end]: str(s.label) for s in deidentifier.detect(text, "en")}
     assert found.get("Derry") == "LOCATION"
     assert "Glasgow" not in found and "Boston" not in found
+
+
+def test_the_builder_writes_neither_list_when_one_would_be_empty(tmp_path: Path) -> None:
+    nordic_only = tmp_path / "cities500.json"
+    nordic_only.write_text(json.dumps({"1": _record("Ballstad", "NO")}), encoding="utf-8")
+    lists = [REPO / "deid" / "data" / name for name in ("places_geonames.txt", "places_gb_ie.txt")]
+    before = [path.read_bytes() for path in lists]
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.deid.gazetteer", str(nordic_only)], cwd=REPO, capture_output=True, text=True
+    )
+    assert run.returncode == 2 and "GB, IE" in run.stderr
+    assert [path.read_bytes() for path in lists] == before
