@@ -565,10 +565,60 @@ def _year(raw: str | None) -> int | None:
     return value
 
 
+_MONTH_NAMED = frozenset(
+    name for name, pattern in PATTERNS if "(?P<mn>" in pattern.pattern and "(?P<m>" not in pattern.pattern
+)
+"""The formats that cannot match without a month's name: they run only near one (:func:`_month_windows`)."""
+_ANY_MONTH = regex.compile(
+    rf"\b(?i:{_MONTH_ALT}|{_ET_CASE_ALT}|{_ABBR_ALT}|{_EN_MONTHS}|{_EN_MONTH_ABBREVIATIONS}|may|mar|dec|jan|des)"
+)
+"""Every form any month-name format matches, at a word's start as in every one of them (no end asked)."""
+_REACH_BEFORE = 32
+"""How far before its month's name a month-name date may start (``2024. aastal 12. märts``, ``12. – 15. mars``)."""
+_REACH_AFTER = 16
+
+
+def _month_windows(text: str) -> list[tuple[int, int]]:
+    """Stretches of ``text`` around each month's name, merged, each ending at a space or the text's end (so a
+    pattern's look-ahead reads the same there as in the whole text; look-behinds see before a window anyway)."""
+    windows: list[tuple[int, int]] = []
+    for m in _ANY_MONTH.finditer(text):
+        start = max(0, m.start() - _REACH_BEFORE)
+        end = _space_after(text, m.end() + _REACH_AFTER)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+        else:
+            windows.append((start, end))
+    return windows
+
+
+def _space_after(text: str, at: int) -> int:
+    """The first whitespace at or after ``at`` (or the text's end)."""
+    if at >= len(text):
+        return len(text)
+    found = _WHITESPACE.search(text, at)
+    return found.start() if found is not None else len(text)
+
+
+_WHITESPACE = regex.compile(r"\s")
+
+
+def _candidates(
+    fmt: str, pattern: regex.Pattern[str], text: str, windows: list[tuple[int, int]]
+) -> Iterator[regex.Match[str]]:
+    """The matches of one format: in the month windows for a month-name format, in the whole text otherwise."""
+    if fmt not in _MONTH_NAMED:
+        yield from pattern.finditer(text, timeout=5.0)
+        return
+    for start, end in windows:
+        yield from pattern.finditer(text, start, end, timeout=5.0)
+
+
 def find_dates(text: str) -> Iterator[DateMatch]:
     """Every calendar-valid date in ``text`` (overlapping finds from different formats included)."""
+    windows = _month_windows(text)
     for fmt, pattern in PATTERNS:
-        for m in pattern.finditer(text, timeout=5.0):
+        for m in _candidates(fmt, pattern, text, windows):
             with_year = fmt == "slash_short" and m.group("y") is not None
             if fmt in _GUARDED and not with_year and not _plausible(text, m.start(), m.end(), fmt):
                 continue

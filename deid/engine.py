@@ -74,14 +74,18 @@ class _Analyzer(AnalyzerEngine):
         )
 
 
-def build_analyzer(languages: Sequence[str] = LANGUAGES) -> AnalyzerEngine:
-    """Presidio's analyzer with an explicit offline NLP engine and registry (never the downloading default)."""
+def build_analyzer(languages: Sequence[str] = LANGUAGES, *, english_ner: bool = False) -> AnalyzerEngine:
+    """Presidio's analyzer with an explicit offline NLP engine and registry (never the downloading default).
+
+    ``english_ner`` adds spaCy's English NER (:class:`deid.recognizers.SpacyNerRecognizer`). It is off by default:
+    on the hand-written English notes the learned tagger and the rules find what it finds but a few addresses'
+    parts, it labels more words wrongly (``Referrer``, ``Fatigue``), and it costs a fifth of the run time."""
     # Presidio logs every analyze() call at INFO ("Fetching all recognizers ..."): keep our logs readable
     logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
-    nlp_engine = OfflineSpacyNlpEngine(languages)
+    nlp_engine = OfflineSpacyNlpEngine(languages, english_model=english_ner)
     nlp_engine.load()
     return _Analyzer(
-        registry=build_registry(languages),
+        registry=build_registry(languages, model_recognizers=english_ner),
         nlp_engine=nlp_engine,
         supported_languages=list(languages),
         context_aware_enhancer=_NoContextEnhancer(),
@@ -128,14 +132,21 @@ class Deidentifier:
         analyzer: AnalyzerEngine | None = None,
         languages: Sequence[str] = LANGUAGES,
         tagger: SpanTagger | bool = True,
+        english_ner: bool = False,
     ) -> None:
         """``tagger``: the learned tagger whose spans fill the rules' gaps (``True``: the one shipped in
-        ``deid/data/``; ``False``: the rules alone)."""
+        ``deid/data/``; ``False``: the rules alone). ``english_ner``: add spaCy's English NER (see
+        :func:`build_analyzer`; ignored when ``analyzer`` is given)."""
         self.operator = operator
         self.tagger = default_tagger() if tagger is True else tagger or None
         self.ephemeral_key = key is None
         self.key = key if key is not None else secrets.token_bytes(32)
-        self.analyzer = analyzer if analyzer is not None else build_analyzer(languages)
+        self.analyzer = analyzer if analyzer is not None else build_analyzer(languages, english_ner=english_ner)
+        model_classes = tuple(c for group in MODEL_RECOGNIZERS.values() for c in group if isinstance(c, type))
+        self._model_languages = frozenset(
+            r.supported_language for r in self.analyzer.registry.recognizers if isinstance(r, model_classes)
+        )
+        """Languages whose registry reads a trained pipeline's entities: only they get spaCy's analysis."""
         self._empty_doc = Doc(Vocab(), words=[])
 
     def detect(self, text: str, lang: str) -> list[PhiSpan]:
@@ -147,7 +158,7 @@ class Deidentifier:
         """
         spans: list[PhiSpan] = []
         for offset, piece in _chunks(text, CHUNK_CHARS):
-            artifacts = None if lang in MODEL_RECOGNIZERS else self._no_model_artifacts(lang)
+            artifacts = None if lang in self._model_languages else self._no_model_artifacts(lang)
             found = resolve(self.analyzer.analyze(text=piece, language=lang, nlp_artifacts=artifacts), lang, text=piece)
             if self.tagger is not None:
                 tagged = self.tagger.spans(piece, lang)

@@ -23,9 +23,11 @@ out changes no entity and saves a quarter of the pipeline's time."""
 class OfflineSpacyNlpEngine(SpacyNlpEngine):
     """A :class:`SpacyNlpEngine` whose ``load`` never calls ``spacy.cli.download``."""
 
-    def __init__(self, languages: Sequence[str] = LANGUAGES) -> None:
+    def __init__(self, languages: Sequence[str] = LANGUAGES, *, english_model: bool = True) -> None:
+        """``english_model``: load the trained English pipeline (else every language gets a blank one)."""
         models = [
-            {"lang_code": lang, "model_name": ENGLISH_MODEL if lang == "en" else f"blank:{lang}"} for lang in languages
+            {"lang_code": lang, "model_name": ENGLISH_MODEL if lang == "en" and english_model else f"blank:{lang}"}
+            for lang in languages
         ]
         config = NerModelConfiguration(
             model_to_presidio_entity_mapping={"PERSON": "PERSON", "GPE": "GPE", "LOC": "LOC", "FAC": "FAC"},

@@ -59,12 +59,14 @@ MODEL_RECOGNIZERS: dict[str, tuple[RecognizerFactory, ...]] = {"en": (SpacyNerRe
 """Recognizers that read a trained pipeline's entities, per language that has one."""
 
 
-def build_registry(languages: Sequence[str] = LANGUAGES) -> RecognizerRegistry:
-    """A registry with every recognizer for every language (a Nordic note may carry any country's numbers)."""
+def build_registry(languages: Sequence[str] = LANGUAGES, *, model_recognizers: bool = False) -> RecognizerRegistry:
+    """A registry with every recognizer for every language (a Nordic note may carry any country's numbers), and
+    with ``model_recognizers`` those of :data:`MODEL_RECOGNIZERS` too."""
     recognizers: list[EntityRecognizer] = []
     for lang in languages:
         recognizers.extend(cls(supported_language=lang) for cls in RECOGNIZER_CLASSES)
-        recognizers.extend(cls(supported_language=lang) for cls in MODEL_RECOGNIZERS.get(lang, ()))
+        if model_recognizers:
+            recognizers.extend(cls(supported_language=lang) for cls in MODEL_RECOGNIZERS.get(lang, ()))
     for recognizer in recognizers:
         recognizer.load()
     return RecognizerRegistry(recognizers=recognizers, supported_languages=list(languages))

@@ -16,6 +16,7 @@ from presidio_analyzer import RecognizerResult
 from deid.labels import Label
 from deid.lexicon import cities, first_names, last_names, stop_words, villages
 from deid.recognizers._base import Rule, RuleRecognizer, make_result, words_alternation
+from deid.recognizers.address_segments import segment_addresses
 from deid.wordlists import facility_at
 
 _EXTRA_SUFFIXES = (
@@ -293,7 +294,8 @@ class StreetAddressRecognizer(RuleRecognizer):
         return [(r, c) for r, c in self._compiled if (g := _GATES.get(r.name)) is None or g.search(text)]
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
-        """Every address, extended over the designators, codes and towns that follow it."""
+        """Every address, extended over the designators, codes and towns that follow it, and the British and Irish
+        addresses written as parts with no house number (:mod:`deid.recognizers.address_segments`)."""
         out = []
         for r in super().analyze(text, entities, nlp_artifacts):
             end = extend_address(text, r.end)
@@ -302,4 +304,6 @@ class StreetAddressRecognizer(RuleRecognizer):
             else:
                 country = (r.recognition_metadata or {}).get("country", "")
                 out.append(make_result(self, r.entity_type, r.start, end, r.score, country))
+        for start, end in segment_addresses(text, english=self.supported_language == "en"):
+            out.append(make_result(self, self.entity_name, start, end, 0.8))
         return out

@@ -6,10 +6,11 @@ suffix list; this one checks the shape of the domain itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from deid.labels import Label
-from deid.recognizers._base import Rule, RuleRecognizer
+from deid.recognizers._base import Gate, Rule, RuleRecognizer, any_literal
 
 
 class EmailRecognizer(RuleRecognizer):
@@ -23,6 +24,8 @@ class EmailRecognizer(RuleRecognizer):
             0.95,
         ),
     )
+
+    GATES: ClassVar[Mapping[str, Gate]] = {"email": any_literal("@")}
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
         """No empty labels, no leading or doubled dots in the local part."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from deid.labels import Label
-from deid.recognizers._base import Rule, RuleRecognizer
+from deid.recognizers._base import Gate, Rule, RuleRecognizer, any_literal, pattern_gate
 
 _TLDS = "no|se|dk|fi|ee|com|org|net|eu|io|info|nu|lv|lt|is|de|uk"
 
@@ -23,3 +24,8 @@ class UrlRecognizer(RuleRecognizer):
             0.6,
         ),
     )
+    GATES: ClassVar[Mapping[str, Gate]] = {
+        "scheme": any_literal("://"),
+        "www": any_literal("www.", ignore_case=True),
+        "bare": pattern_gate(rf"\.(?:{_TLDS})(?![\w])"),
+    }

@@ -1,0 +1,82 @@
+"""Session 11's rules, on sentences written by hand for these tests (none copied from the hand-written set):
+British and Irish addresses written as comma-separated parts with no house number, and spaCy's English NER
+switched off by default."""
+
+from __future__ import annotations
+
+import pytest
+
+from deid.engine import Deidentifier
+from deid.recognizers import SpacyNerRecognizer
+from deid.recognizers.address_segments import segment_addresses
+
+ADDRESSES: list[tuple[str, str, str]] = [
+    # (lang, text, the address)
+    (
+        "en",
+        "Lives at Ballinrobe Road, Claremorris, Co. Mayo F12 X4K2 with her husband.",
+        "Ballinrobe Road, Claremorris, Co. Mayo F12 X4K2",
+    ),
+    (
+        "en",
+        "Home: Bryn Awel, Heol y Castell, Crickhowell NP8 1AB. Hb 131.",
+        "Bryn Awel, Heol y Castell, Crickhowell NP8 1AB",
+    ),
+    ("en", "Address: Church Lane, Kilkenny", "Church Lane, Kilkenny"),
+    ("en", "Mrs Aoife Brennan, Rathmore, Co. Kerry. BP 142/88.", "Rathmore, Co. Kerry"),
+    (
+        "en",
+        "Seen at home (Carrowmore, Lower Main Street, Dublin 15), INR 2.4.",
+        "Carrowmore, Lower Main Street, Dublin 15",
+    ),
+    ("en", "Resides at Flat 3, Orchard Mews, Ludlow SY8 1DW.", "Flat 3, Orchard Mews, Ludlow SY8 1DW"),
+    ("en", "Kieran Walsh, Tullyvin, Cootehill, Co. Cavan H16 PX73 (son)", "Tullyvin, Cootehill, Co. Cavan H16 PX73"),
+    ("et", "Elab aadressil Kopli 25, Tallinn, koos tütrega.", "Kopli 25, Tallinn"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "address"), ADDRESSES)
+def test_an_address_of_parts_is_found_whole(deidentifier: Deidentifier, lang: str, text: str, address: str) -> None:
+    start = text.index(address)
+    spans = [s for s in deidentifier.detect(text, lang) if s.start <= start and s.end >= start + len(address)]
+    assert spans, f"{address!r} not caught whole"
+    assert str(spans[0].label) == "ADDRESS"
+
+
+NOT_ADDRESSES: list[tuple[str, str]] = [
+    # (text, a stretch no address may cover)
+    ("Discharged from Ward 7, Galway. Hb 101 g/L.", "Ward 7"),
+    ("CRP 5, Leukocytes normal, Ferritin 40.", "Leukocytes"),
+    ("Meds: 2 Paracetamol, Ibuprofen prn.", "Paracetamol"),
+    ("Reported to Store Street Garda Station, PULSE ref pending.", "PULSE"),
+    ("Re: Teresa Quinlan, 98, St Joseph's, Room 12, Ballymote, Co. Sligo", "98"),
+    ("Jordan's, 42 Hindley Road, Ince", "Jordan's"),
+    ("Mihaela Popescu, Apt 12, Block C, Merlin Woods, Doughiska, Galway", "Mihaela Popescu"),
+    ("Meridian Life & Pensions Claims Dept, PO Box 520, Norwich NR1 3NG", "Pensions"),
+    ("Ravim N06DA02, Donepezil 5 mg.", "N06DA02"),
+]
+
+
+@pytest.mark.parametrize(("text", "outside"), NOT_ADDRESSES)
+def test_what_an_address_of_parts_never_takes(text: str, outside: str) -> None:
+    start = text.index(outside)
+    for a, b in segment_addresses(text, english=True):
+        assert not (a <= start < b), f"{text[a:b]!r} takes {outside!r}"
+
+
+def test_the_parts_before_a_town_alone_are_read_only_in_english_notes() -> None:
+    text = "Bor på Storgården, Kirkeby, sammen med sin kone."
+    assert segment_addresses(text, english=False) == []
+    assert segment_addresses("Main Street, Castlebar", english=False) == []
+    assert segment_addresses("Main Street, Castlebar", english=True) == [(0, 22)]
+
+
+def test_spacy_english_ner_is_off_unless_asked_for(deidentifier: Deidentifier) -> None:
+    def has_ner(engine: Deidentifier) -> bool:
+        return any(isinstance(r, SpacyNerRecognizer) for r in engine.analyzer.registry.recognizers)
+
+    assert not has_ner(deidentifier)
+    with_ner = Deidentifier(operator="tag", english_ner=True)
+    assert has_ner(with_ner)
+    text = "Seen with her neighbour Bartholomew Quigley-Ashdown today."
+    assert any(text[s.start : s.end] == "Bartholomew Quigley-Ashdown" for s in with_ner.detect(text, "en"))
