@@ -377,6 +377,8 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("range_dotted", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.?[ ]?[–\-][ ]?{_D}\.{_M}\.(?:{_Y})?(?![\w.]|[,]\d)"),
         ("range_month_name", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.?[ ]?[–\-][ ]?{_D}\.?[ ]{_MN}(?:[ ]{_Y4})?(?![\w])"),
         ("range_slash", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])[ ]?[–\-][ ]?{_D}/{_M}(?:[ ]{_Y4})?{_R}"),
+        # a night written by its two days: "7./8.11.", "26/27.02" (checked: the second day follows the first)
+        ("range_night", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.?/{_D}\.{_M}(?:\.{_Y}|\.)?{_R}"),
     )
 )
 
@@ -644,6 +646,8 @@ def find_dates(text: str) -> Iterator[DateMatch]:
                     continue
             if groups.get("d0") is not None and not 1 <= int(groups["d0"]) <= (day or 31):
                 continue  # a range runs forward within one month ("2.–5.4."), not "12-5/3"
+            if fmt == "range_night" and day != int(groups["d0"]) + 1:
+                continue  # "7./8.11." is a night; "3/12.5" is no date
             yield DateMatch(m.start(), m.end(), fmt, year, month, day, m)
 
 

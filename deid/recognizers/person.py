@@ -45,6 +45,26 @@ _CUES = (
     | {"navn", "namn", "name", "nimi"}
 )
 _CUES = _CUES | lower_set("kinship_extra")
+_PAREN_THEN_NAME = regex.compile(
+    r"[ ]?\([^()\n]{1,24}\)[ ](?:og|och|ja|and|ning|sekä|&)[ ](?P<name>\p{Lu}\p{Ll}[\p{L}\-'’]*)(?![\w])"
+)
+
+
+def _a_plain_name(word: str) -> bool:
+    """A capitalised word that no list reads as a common word, a place, a facility or an eponym."""
+    return not (
+        role_not_name(word)
+        or word in stop_words()
+        or word.lower() in stop_words()
+        or word in NOT_NAMES
+        or word in cities()
+        or _hospitalish(word)
+        or _is_eponym(word)
+    )
+
+
+_DOTTED_ABBREVIATION = regex.compile(r"(?<![\w.])(?:\p{L}\.){2,3}$")
+"""An abbreviation of single letters with full stops (``o.s.``), which the word tokens split."""
 _CONJUNCTIONS = frozenset({"og", "och", "ja", "and", "ning", "sekä", "&"})
 """Words joining two names after one cue (``Døtrene Lone og Bente``)."""
 _APPOSITION_CUES = frozenset({"pasienten", "patienten", "patient", "potilas", "patsient", "the patient"})
@@ -302,6 +322,10 @@ class NameListPersonRecognizer(LocalRecognizer):
             return False
         if word in _CUES or (len(word) <= 5 and word.rstrip(".") in _CUES):  # "Ssk.", "Pas.", not "overlege."
             return True
+        if len(prev.bare) == 1 and prev.text.endswith("."):
+            dotted = _DOTTED_ABBREVIATION.search(text, max(0, prev.start - 6), prev.end)
+            if dotted is not None and dotted.group(0).lower() in _CUES:
+                return True  # "(o.s. Hänninen)": a maiden name's cue written with two full stops
         if _is_role(word) and not word.endswith("."):
             return True
         if word in _SIGNATURE_PREPOSITIONS and i >= 2:
@@ -342,6 +366,12 @@ class NameListPersonRecognizer(LocalRecognizer):
             if tok.bare in cities() or (other < conj and sentence_initial(text, tok)):
                 continue
             out.append(self._result(tok.start, tok.bare_end, 0.8))
+        m = _PAREN_THEN_NAME.match(text, toks[after - 1].end)
+        if m is not None and _a_plain_name(m.group("name")) and (
+            self.supported_language != "en" or m.group("name") in first_names()
+        ):
+            # "lastega Maksym (7 a) ja Sofiia (4 a)": an age or a role in brackets between two joined names
+            out.append(self._result(m.start("name"), m.end("name"), 0.8))
         return out
 
     @staticmethod

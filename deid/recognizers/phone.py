@@ -86,6 +86,7 @@ class NordicPhoneRecognizer(RuleRecognizer):
             "fi", rf"{_START}(?P<phi>(?:\(0\d{{1,2}}\)|0\d{{1,3}})[ \-]\d{{3,4}} ?\d{{3,5}}){_END}", 0.6, country="fi"
         ),
         Rule("ee", rf"{_START}(?P<phi>[56]\d{{2,3}} \d{{4}}){_END}", 0.5, country="ee"),
+        Rule("ee_233", rf"{_START}(?P<phi>5\d[ ]\d{{3}}[ ]\d{{3}}){_END}", 0.5, country="ee"),
         Rule(
             "cued_number",
             rf"(?<![\w])(?i:numero|number|nummer)\.?:?[ ]*(?P<phi>(?:0[4-9]\d{{8}}|[2-9]\d{{6,7}})){_END}",
@@ -223,12 +224,14 @@ _UNCUED_REGIONS = {
     "compact_8": ("NO", "DK"),
     "ee_local": ("EE",),
     "ee_landline": ("EE",),
+    "ee_233": ("EE",),
 }
 """Rules without a cue or a country code, and the countries whose numbering plan must accept the number."""
 _LANGUAGE_ONLY = {
     "compact_8": frozenset({"nb", "da"}),
     "ee_local": frozenset({"et"}),
     "ee_landline": frozenset({"et"}),
+    "ee_233": frozenset({"et"}),
     "compact_uk": frozenset({"en"}),
     "ee_mobile_cued": frozenset({"et"}),
     "ie_landline_cued": frozenset({"en"}),

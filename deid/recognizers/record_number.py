@@ -141,15 +141,20 @@ _BARE_NUMBER_WORD = regex.compile(rf"(?i:{_NUMBER_WORD}|no|ref|reference)\.?[ ]*
 
 
 def _long_reference(text: str, start: int, digits: str) -> bool:
-    """Ten to twelve digits after a cue that names what they number (``Prøve-ID 7700412983``, ``Retsepti nr
-    1004587326``), and opening with no date: a national identifier's length, so a bare ``Number`` or ``Ref.``
-    before it, or a date at its start, leaves it to the national-identifier recognizers (an invalid one is a
-    distractor)."""
-    if len(digits) > 12 or _date_led(digits):
-        return False
+    """Ten to thirteen digits after a cue that names what they number (``Prøve-ID 7700412983``, ``Retsepti nr
+    1004587326``, ``medlemsnr. 4418229031``), and, but for thirteen, opening with no date: ten to twelve is a
+    national identifier's length, so a bare ``Number`` or ``Ref.`` before it, or a date at its start, leaves it to
+    the national-identifier recognizers (an invalid one is a distractor)."""
+    if len(digits) > 13 or (len(digits) < 13 and _date_led(digits)):
+        return False  # thirteen digits are no national identifier anywhere here ("PPJ-nr. 2406020144871")
     before = text[max(0, start - 24) : start]
     bare = _BARE_NUMBER_WORD.search(before)
-    return bare is None or bool(regex.search(r"\p{L}(?:-|[ ])$", before[: bare.start()]))
+    return bare is None or bool(_NAMING_WORD_END.search(before[: bare.start()]))
+
+
+_NAMING_WORD_END = regex.compile(r"\p{L}(?:-|[ ])$|\p{L}{3}$")
+"""What ends right before a bare number word for the cue to name what it numbers: a word and a hyphen or space
+(``Prøve-ID``, ``Retsepti nr``), or a compound's first part (``medlemsnr.``; never ``Fnr``, ``pnr``)."""
 
 
 def _date_led(digits: str) -> bool:

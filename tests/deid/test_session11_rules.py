@@ -9,6 +9,7 @@ import pytest
 from deid.engine import Deidentifier
 from deid.recognizers import SpacyNerRecognizer
 from deid.recognizers.address_segments import segment_addresses
+from tests.deid.test_handwritten_kinds import _check
 
 ADDRESSES: list[tuple[str, str, str]] = [
     # (lang, text, the address)
@@ -80,3 +81,40 @@ def test_spacy_english_ner_is_off_unless_asked_for(deidentifier: Deidentifier) -
     assert has_ner(with_ner)
     text = "Seen with her neighbour Bartholomew Quigley-Ashdown today."
     assert any(text[s.start : s.end] == "Bartholomew Quigley-Ashdown" for s in with_ner.detect(text, "en"))
+
+
+KINDS: list[tuple[str, str, str, str, str]] = [
+    # (lang, text, phi, its label, a distractor that must survive)
+    ("fi", "Yövuoro 12./13.3. sujui hyvin, CRP 14.", "12./13.3.", "DATE", "CRP 14"),
+    ("sv", "Natten 30/31.1 orolig, fick Stesolid 5 mg.", "30/31.1", "DATE", "5 mg"),
+    ("et", "Isik (o.s. Kuusk) teatas, Hb 118.", "Kuusk", "PERSON", "Hb 118"),
+    ("fi", "Kirjoittanut kons. ort. Hakkarainen, TSH 2,1.", "Hakkarainen", "PERSON", "TSH 2,1"),
+    ("et", "Vestlus toimus tõlgi Bohdani abil, RR 132/84.", "Bohdani", "PERSON", "132/84"),
+    ("en", "Trainer Declan phoned, BP 128/76.", "Declan", "PERSON", "128/76"),
+    ("nb", "Bor med barna Ayan (6 år) og Idris (3 år). Hb 11,2.", "Idris", "PERSON", "11,2"),
+    ("et", "Ema telefon 56 204 118, CRP 7.", "56 204 118", "PHONE", "CRP 7"),
+    ("da", "Sygesikring Danmark, medlemsnr. 5532810944. Hb 8,1.", "5532810944", "ID", "8,1"),
+    ("sv", "Ambulansjournal, uppdragsnr. 2411050182736, Sat 94 %.", "2411050182736", "ID", "94 %"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), KINDS)
+def test_session11_kinds(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+NOT_PHI: list[tuple[str, str]] = [
+    # (lang, text): nothing in it is PHI
+    ("fi", "Annos 3/12.5 mg illalla."),
+    ("nb", "Samtale med pasient og tolk. Bruker Paracet 1 g x 4."),
+    ("en", "Seen with mum (well) and Diabetes nurse."),
+    ("nb", "Fnr 27078912345 oppgitt, men er feil."),
+    ("nb", "Prøve nr-lt 58 120 334 sendt."),
+]
+
+
+@pytest.mark.parametrize(("lang", "text"), NOT_PHI)
+def test_session11_look_alikes_stay(deidentifier: Deidentifier, lang: str, text: str) -> None:
+    assert [text[s.start : s.end] for s in deidentifier.detect(text, lang)] == []
