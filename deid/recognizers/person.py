@@ -367,8 +367,10 @@ class NameListPersonRecognizer(LocalRecognizer):
                 continue
             out.append(self._result(tok.start, tok.bare_end, 0.8))
         m = _PAREN_THEN_NAME.match(text, toks[after - 1].end)
-        if m is not None and _a_plain_name(m.group("name")) and (
-            self.supported_language != "en" or m.group("name") in first_names()
+        if (
+            m is not None
+            and _a_plain_name(m.group("name"))
+            and (self.supported_language != "en" or m.group("name") in first_names())
         ):
             # "lastega Maksym (7 a) ja Sofiia (4 a)": an age or a role in brackets between two joined names
             out.append(self._result(m.start("name"), m.end("name"), 0.8))
