@@ -21,7 +21,12 @@ from deid.nlp import OfflineSpacyNlpEngine
 from deid.offsets import OffsetMap, Replacement
 from deid.operators import Operator, Replacer
 from deid.recognizers import MODEL_RECOGNIZERS, build_registry
-from deid.relabel import branches_before_towns, organizations_by_form, towns_after_prepositions
+from deid.relabel import (
+    branches_before_towns,
+    organizations_by_form,
+    places_after_organizations,
+    towns_after_prepositions,
+)
 from deid.resolve import adopt_organizations, adopt_places, fill_gaps, resolve
 from deid.spans import PhiSpan
 from deid.tagger import SpanTagger, default_tagger
@@ -165,6 +170,7 @@ class Deidentifier:
                 found = fill_gaps(adopt_places(adopt_organizations(found, tagged, piece), tagged), tagged, piece)
             found = organizations_by_form(found, piece, lang)
             found = towns_after_prepositions(branches_before_towns(found, piece), piece)
+            found = places_after_organizations(found, piece)
             found = repeated_names(found, piece)
             spans.extend(PhiSpan(s.start + offset, s.end + offset, s.label, s.score, s.country) for s in found)
         return spans

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import regex
 from presidio_analyzer import RecognizerResult
 
+from deid.dates import find_dates
 from deid.labels import Label
 from deid.lexicon import cities, first_names, last_names, stop_words, villages
 from deid.recognizers._base import Rule, RuleRecognizer, make_result, words_alternation
@@ -263,6 +264,15 @@ def _rules() -> tuple[Rule, ...]:
     )
 
 
+def _after_leading_date(text: str, start: int, end: int) -> int:
+    """Where an address starts when a date and a comma open its match (``8 Feb 2022, 14 Cleaboy Park, ...``: a
+    date of birth before the house number)."""
+    found = next((d for d in find_dates(text[start:end]) if d.start == 0), None)
+    if found is None or text[start + found.end : start + found.end + 2] != ", ":
+        return start
+    return start + found.end + 2
+
+
 _TOWN_AND_YEAR = regex.compile(r"[ ]\p{Ll}+[ ](?:19|20)\d\d(?!\d)")
 
 
@@ -298,6 +308,7 @@ class StreetAddressRecognizer(RuleRecognizer):
         addresses written as parts with no house number (:mod:`deid.recognizers.address_segments`)."""
         out = []
         for r in super().analyze(text, entities, nlp_artifacts):
+            r.start = _after_leading_date(text, r.start, r.end)
             end = extend_address(text, r.end)
             if end == r.end:
                 out.append(r)

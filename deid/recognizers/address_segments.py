@@ -15,6 +15,7 @@ from functools import cache
 
 import regex
 
+from deid.dates import is_month_name
 from deid.lexicon import TITLE_CUES, cities, first_names, foreign_given_names, stop_words, villages
 from deid.wordlists import facility_at
 
@@ -85,8 +86,8 @@ def _a_person(part: str) -> bool:
 
 
 def _stops_at(part: str) -> bool:
-    """A part an address cannot begin with: a person, a facility, an organisation's word, a title; never a street
-    (``Church Lane``, ``School Road``)."""
+    """A part an address cannot begin with: a person, a facility, an organisation's word, a title, a date; never
+    a street (``Church Lane``, ``School Road``)."""
     words = part.split(" ")
     if len(words) > 1 and words[-1] in _STREET_WORDS:
         return False
@@ -94,6 +95,7 @@ def _stops_at(part: str) -> bool:
         _a_person(part)
         or any(facility_at(w) >= 0 or w in _NOT_PLACE_WORDS for w in words)
         or words[0].lower().rstrip(".") in _titles()
+        or any(is_month_name(w) for w in words)  # "8 Feb 2022, 14 Cleaboy Park, ...": a date before the house
     )
 
 

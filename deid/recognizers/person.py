@@ -63,6 +63,12 @@ def _a_plain_name(word: str) -> bool:
     )
 
 
+_HOUSE_NUMBER_BEFORE = regex.compile(r"(?<![\d.,/:\-])\d{1,4}[A-Za-z]?[ ]$")
+_EN_STREET_WORDS = frozenset(
+    {"Road", "Rd", "Street", "St", "Lane", "Avenue", "Ave", "Drive", "Close", "Crescent", "Terrace", "Way"}
+    | {"Grove", "Gardens", "Place", "Square", "Mews", "Row", "Park", "Court", "Hill", "View", "Walk", "Green"}
+)
+"""English street words: a capitalised run ending in one right after a house number is a street, not a name."""
 _DOTTED_ABBREVIATION = regex.compile(r"(?<![\w.])(?:\p{L}\.){2,3}$")
 """An abbreviation of single letters with full stops (``o.s.``), which the word tokens split."""
 _CONJUNCTIONS = frozenset({"og", "och", "ja", "and", "ning", "sekä", "&"})
@@ -409,6 +415,8 @@ class NameListPersonRecognizer(LocalRecognizer):
             return None  # "Ward 4", "Bay 2": a part of the hospital (but "Dr Ward 3 times")
         if words[-1].lower().endswith(("nr", "nummer", "number")):
             return None  # "Henvisningsnr": a reference number's cue
+        if _HOUSE_NUMBER_BEFORE.search(text, max(0, run[0].start - 8), run[0].start) and words[-1] in _EN_STREET_WORDS:
+            return None  # "22 Lawrence Road", "14 Cleaboy Park": a street after its house number
         firsts, lasts = first_names(), last_names()
         if self._cue_before(text, toks, i):
             return 0.9

@@ -118,3 +118,31 @@ NOT_PHI: list[tuple[str, str]] = [
 @pytest.mark.parametrize(("lang", "text"), NOT_PHI)
 def test_session11_look_alikes_stay(deidentifier: Deidentifier, lang: str, text: str) -> None:
     assert [text[s.start : s.end] for s in deidentifier.detect(text, lang)] == []
+
+
+PLACES_AND_STREETS: list[tuple[str, str, str, str]] = [
+    # (lang, text, span, its label)
+    ("en", "Referred to Beacon Hospital, Sandyford - OPD in 6/52.", "Sandyford", "LOCATION"),
+    ("sv", "Remiss till Rehabcentrum Sfären, Jönköping för bedömning.", "Jönköping", "LOCATION"),
+    ("da", "Overflyttet til Hammel Neurocenter, Hammel i går.", "Hammel", "LOCATION"),
+    (
+        "en",
+        "DOB 3 Mar 2019, 7 Sallymount Park, Ballina F26 K2P8. Hb 118.",
+        "7 Sallymount Park, Ballina F26 K2P8",
+        "ADDRESS",
+    ),
+    ("en", "Next of kin: Mr Peter Walsh, 9 Gordon Road, Leyton, E10 6AB", "9 Gordon Road, Leyton, E10 6AB", "ADDRESS"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "span", "label"), PLACES_AND_STREETS)
+def test_places_after_organisations_and_streets_after_dates(
+    deidentifier: Deidentifier, lang: str, text: str, span: str, label: str
+) -> None:
+    found = {text[s.start : s.end]: str(s.label) for s in deidentifier.detect(text, lang)}
+    assert found.get(span) == label, found
+
+
+def test_a_department_after_its_hospital_is_no_place(deidentifier: Deidentifier) -> None:
+    text = "Seen at Cork University Hospital, Orthopaedics. Referral to Tallaght Hospital, Cardiology."
+    assert [text[s.start : s.end] for s in deidentifier.detect(text, "en") if str(s.label) == "LOCATION"] == []
