@@ -156,6 +156,8 @@ def resolve(results: Iterable[Any], language: str, min_score: float = MIN_SCORE,
 def _cluster_spans(text: str, lang: str, cluster: list[PhiSpan], end: int, best: PhiSpan) -> list[PhiSpan]:
     """The span(s) one cluster of overlapping candidates becomes: one, or an organisation and its town."""
     start = cluster[0].start
+    if best.label is Label.ORGANIZATION:
+        best = _number_of_its_issuer(text, cluster, best)
     if text and best.label is Label.ORGANIZATION:
         towns = [c for c in cluster if c.label is Label.LOCATION and c.end == end and c.start > start]
         if towns:
@@ -168,6 +170,17 @@ def _cluster_spans(text: str, lang: str, cluster: list[PhiSpan], end: int, best:
                 if org_end > start:
                     return [PhiSpan(start, org_end, best.label, best.score, best.country), town]
     return [PhiSpan(start, end, best.label, best.score, best.country)]
+
+
+def _number_of_its_issuer(text: str, cluster: list[PhiSpan], best: PhiSpan) -> PhiSpan:
+    """An identifier whose prefix is an organisation's acronym (``UHL-0998271``, ``UHG 3321907``, ``BVC-448213``):
+    the organisation found in it ends inside the number, so the span is the number's (an ID), not the issuer's."""
+    numbers = [c for c in cluster if c.label is Label.ID and sum(ch.isdigit() for ch in text[c.start : c.end]) >= 5]
+    organizations = [c for c in cluster if c.label is Label.ORGANIZATION]
+    for number in numbers:
+        if all(number.start < org.end <= number.end for org in organizations):
+            return PhiSpan(best.start, best.end, Label.ID, best.score, number.country)
+    return best
 
 
 ORGANIZATION_CONFIDENCE = 0.9

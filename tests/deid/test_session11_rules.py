@@ -146,3 +146,18 @@ def test_places_after_organisations_and_streets_after_dates(
 def test_a_department_after_its_hospital_is_no_place(deidentifier: Deidentifier) -> None:
     text = "Seen at Cork University Hospital, Orthopaedics. Referral to Tallaght Hospital, Cardiology."
     assert [text[s.start : s.end] for s in deidentifier.detect(text, "en") if str(s.label) == "LOCATION"] == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "number"),
+    [
+        ("en", "Chart no. MUH-5521904, seen in ED.", "MUH-5521904"),
+        ("sv", "Remiss-ID BVC-771204 bifogas.", "BVC-771204"),
+    ],
+)
+def test_a_number_under_its_issuers_acronym_is_an_id(
+    deidentifier: Deidentifier, lang: str, text: str, number: str
+) -> None:
+    start = text.index(number)
+    covering = [s for s in deidentifier.detect(text, lang) if s.start <= start and s.end >= start + len(number)]
+    assert covering and str(covering[0].label) == "ID"
