@@ -39,7 +39,7 @@ from deid.lexicon import (
 from deid.recognizers.address import street_suffixes
 from deid.recognizers.location import is_country
 from deid.spans import PhiSpan
-from deid.wordlists import facility_at, role_regex, words
+from deid.wordlists import facility_at, role_regex, word_set
 
 DEFINITE_LANGUAGES = frozenset({"sv", "da", "nb"})
 _SINGULAR_DEFINITE = ("en", "et", "an")
@@ -202,7 +202,8 @@ def _not_a_firm_word(word: str) -> bool:
         or is_month_name(word)
         or word in cities()
         or word in foreign_given_names()
-        or word in _ACRONYMS
+        or word in word_set("clinical_acronyms")
+        or word in word_set("role_acronyms")
     )
 
 
@@ -213,8 +214,6 @@ def _heads_its_line(text: str, end: int) -> bool:
     rest = text[end : len(text) if line_end < 0 else line_end]
     return not rest.strip() or rest.startswith((",", "."))
 
-
-_ACRONYMS = frozenset(words("clinical_acronyms")) | frozenset(words("role_acronyms"))
 
 _PLACE_AFTER = regex.compile(
     r",[ ](?P<place>\p{Lu}\p{Ll}[\p{L}\-'’]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-'’]*)?)(?=[ ]?[.,;:)\-–\n]|[ ]\p{Ll}|$)"
@@ -253,7 +252,8 @@ def _no_place_word(word: str) -> bool:
         or _a_role(word)
         or is_month_name(word)
         or is_country(word)
-        or word in _ACRONYMS
+        or word in word_set("clinical_acronyms")
+        or word in word_set("role_acronyms")
         or facility_at(word) >= 0
         or lower.endswith(_DEPARTMENT_ENDINGS)
     )

@@ -65,6 +65,12 @@ def role_regex() -> regex.Pattern[str]:
 
 
 @cache
+def word_set(name: str) -> frozenset[str]:
+    """The entries of a list, as written (``clinical_acronyms``, ``role_acronyms``: capitals a name is not)."""
+    return frozenset(words(name))
+
+
+@cache
 def lower_set(name: str) -> frozenset[str]:
     """The entries of a list, lower-cased."""
     return frozenset(w.lower() for w in words(name))

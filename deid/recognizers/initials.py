@@ -20,7 +20,7 @@ from deid.dates import is_analyte
 from deid.labels import Label
 from deid.lexicon import SIGNATURE_CUES
 from deid.recognizers._base import Rule, RuleRecognizer
-from deid.wordlists import role_regex, words
+from deid.wordlists import role_regex, word_set
 
 _INITIALS = r"\p{Lu}{1,2}(?:Mc|Mac)\p{Lu}|\p{Lu}{2,3}|\p{Lu}\.[ ]?\p{Lu}\.(?:[ ]?\p{Lu}\.)?|\p{Lu}-\p{Lu}\.[ ]\p{Lu}\."
 _TAIL = regex.compile(
@@ -54,9 +54,9 @@ class SignatureInitialsRecognizer(RuleRecognizer):
             return rule.score
         value = text[start:end]
         bare = value.replace(".", "").replace(" ", "").replace("-", "")
-        if "." not in value and bare in _roles():
+        if "." not in value and bare in word_set("role_acronyms"):
             return None  # "OT Laura Hakala", "/Mette, SSA": a role in capitals, not the signer
-        acronym = "." not in value and (bare in _acronyms() or is_analyte(bare))
+        acronym = "." not in value and (bare in word_set("clinical_acronyms") or is_analyte(bare))
         line_end = text.find("\n", end)
         line_end = len(text) if line_end < 0 else line_end
         tail = text[end:line_end]
@@ -77,16 +77,6 @@ class SignatureInitialsRecognizer(RuleRecognizer):
         if _SENTENCE_BEFORE.search(before) and not text[line_end:].strip():
             return rule.score  # "... worse or SOB. JKS" closing the note
         return None
-
-
-@cache
-def _acronyms() -> frozenset[str]:
-    return frozenset(words("clinical_acronyms"))
-
-
-@cache
-def _roles() -> frozenset[str]:
-    return frozenset(words("role_acronyms"))
 
 
 @cache

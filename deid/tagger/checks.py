@@ -12,7 +12,7 @@ from deid.labels import Label
 from deid.lexicon import DISEASE_HEADS, EPONYMS, NATIONALITIES, NOT_NAMES, TITLE_CUES
 from deid.recognizers.location import AGENCY_ENDINGS, is_country, names_a_scale
 from deid.tagger.model import TaggedSpan
-from deid.wordlists import lower_set, role_regex, words
+from deid.wordlists import lower_set, role_regex, word_set
 
 _WORD = regex.compile(r"\p{L}[\p{L}\-'’]*")
 _HOUSE_NUMBER = regex.compile(r"(?<![\p{L}\d])\d{1,5}(?![\p{L}\d])")
@@ -106,7 +106,7 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return False
     if all(w.lower() in _generic_service_words() for w in words):
         return False  # a specialty or a service named generically: "Rheumatology", "the Memory Service"
-    if span.label is Label.PERSON and len(words) == 1 and words[0].upper() in _clinical_acronyms():
+    if span.label is Label.PERSON and len(words) == 1 and words[0].upper() in word_set("clinical_acronyms"):
         return False  # "astma og KOLS": a diagnosis written short, not a signer's initials
     if span.label is Label.PERSON and all(_role_word(w) for w in words):
         return False  # "Specialist Registrar", "Sykepleier": a role, not a person's name
@@ -132,8 +132,3 @@ def _role_words() -> frozenset[str]:
 def _role_word(word: str) -> bool:
     """A title, role or occupation word (``Registrar``, ``overlege``), or an agent noun by its ending."""
     return word.lower() in _role_words() or (len(word) > 4 and role_regex().search(word) is not None)
-
-
-@cache
-def _clinical_acronyms() -> frozenset[str]:
-    return frozenset(w.upper() for w in words("clinical_acronyms"))
