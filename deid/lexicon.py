@@ -14,10 +14,11 @@ _CITY_LOCALES = ("sv_SE", "fi_FI", "da_DK")
 _GIVEN_NAME_LOCALES = (
     *("en_IE", "ga_IE", "is_IS", "pl_PL", "lt_LT", "lv_LV", "tr_TR", "de_DE", "nl_NL", "fr_FR", "es_ES", "it_IT"),
     *("pt_PT", "ro_RO", "hr_HR", "cs_CZ", "sk_SK", "hu_HU", "sl_SI", "yo_NG", "ig_NG", "ha_NG", "en_KE", "sw"),
-    *("id_ID", "az_AZ", "uz_UZ"),
+    *("id_ID", "az_AZ", "uz_UZ", "en_IN", "en_PK", "tw_GH", "zu_ZA", "fr_DZ", "es_MX", "pt_BR"),
 )
 """Where :func:`foreign_given_names` come from: the countries many of the five's patients come from, and
-Ireland's, Iceland's and the Baltic neighbours' (Faker's lists in Latin script)."""
+Ireland's, Iceland's and the Baltic neighbours' (Faker's lists in Latin script), with ``deid/data/
+given_names_extra.txt`` (Somali, Kurdish, Punjabi, Yoruba, Tigrinya, Ukrainian, ... names Faker lacks)."""
 
 TITLE_CUES: tuple[str, ...] = (
     # English
@@ -448,6 +449,10 @@ SIGNATURE_VERBS: frozenset[str] = frozenset(
         "henvisning",
         "henvisningen",
         "referral",
+        # session 11: who saw, screened or examined the patient ("Screened by Olumide Bakare", "vurdert av")
+        *("seen", "screened", "assessed", "examined", "triaged", "checked", "witnessed", "verified", "countersigned"),
+        *("prescribed", "supervised"),
+        *("sett", "undersøkt", "vurdert", "undersökt", "bedömd", "bedömt", "set", "undersøgt", "vurderet"),
     }
 )
 """Verbs of a signature line: ``<verb> av|af|by <name>`` (``Elektronisk signert av``, ``Signed by``)."""
@@ -1686,7 +1691,9 @@ def foreign_given_names() -> frozenset[str]:
     ``Helgi``). Weaker evidence than :func:`first_names`: many are words or brands in the six languages (Estonian
     ``Ravi``, ``Eden``, ``Linde``), so a rule reads one only as the first word of a name whose last word has a
     family name's form (:func:`deid.recognizers.person.surname_shaped`)."""
-    names: set[str] = set()
+    from deid.wordlists import words
+
+    names: set[str] = set(words("given_names_extra"))
     for locale in _GIVEN_NAME_LOCALES:
         for attr in ("first_names", "first_names_male", "first_names_female"):
             names.update(_provider_attr("person", locale, attr))
@@ -1694,7 +1701,12 @@ def foreign_given_names() -> frozenset[str]:
     return frozenset(
         n
         for n in names
-        if len(n) > 2 and n[:1].isupper() and n.replace("-", "").isalpha() and n not in NOT_NAMES and n not in known
+        if len(n) > 2
+        and n[:1].isupper()
+        and n.replace("-", "").isalpha()
+        and n not in NOT_NAMES
+        and n not in known
+        and n.lower() not in stop_words()
     )
 
 

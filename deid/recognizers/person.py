@@ -34,7 +34,7 @@ from deid.lexicon import (
 )
 from deid.recognizers._base import DOSE_AFTER, make_result
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
-from deid.wordlists import facility_at, lower_set, role_regex
+from deid.wordlists import facility_at, lower_set, role_regex, word_set
 from deid.wordlists import words as word_list
 
 _CUES = (
@@ -69,6 +69,8 @@ _EN_STREET_WORDS = frozenset(
     | {"Grove", "Gardens", "Place", "Square", "Mews", "Row", "Park", "Court", "Hill", "View", "Walk", "Green"}
 )
 """English street words: a capitalised run ending in one right after a house number is a street, not a name."""
+_SPECIALTY_ENDINGS = ("ology", "ologi", "iatry", "iatri", "otomy", "graphy", "grafi", "ics", "apy", "apia", "terapi")
+"""Endings of a specialty's or a service's one word (``Cardiology``, ``Phlebotomy``, ``Paediatrics``)."""
 _DOTTED_ABBREVIATION = regex.compile(r"(?<![\w.])(?:\p{L}\.){2,3}$")
 """An abbreviation of single letters with full stops (``o.s.``), which the word tokens split."""
 _CONJUNCTIONS = frozenset({"og", "och", "ja", "and", "ning", "sekä", "&"})
@@ -84,7 +86,9 @@ _SURNAME_GIVEN = regex.compile(
 """``Pasient: Solberg, Ingrid Marie``: family name, comma, given names after a patient cue."""
 _DISEASE = frozenset(DISEASE_HEADS)
 _MAX_WORDS = 4
-_NAME_WORD = r"\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?"
+_NAME_PART = r"(?:\p{Lu}['’])?\p{Lu}\p{Ll}+(?:\p{Lu}\p{Ll}+)?"
+_NAME_WORD = rf"{_NAME_PART}(?:-{_NAME_PART})?"
+"""A capitalised name, double-barrelled or not, with an inner capital (``McDonagh``, ``O'Leary-Mensah``)."""
 _AGE_UNIT = r"(?:år|a|v|k|kk|mdr|mån|mnd|yrs?|years?|y/o|vuotias|aastane|-årig|-vuotias|-aastane|-åring)"
 _FI_LOCATIVE = regex.compile(r"\p{Ll}{3}(?:ssa|ssä|sta|stä)$")
 _BARE_NUMBER_AFTER = regex.compile(rf"[ ]\d{{1,3}}(?:,\d+)?(?![\d\-/]|[.,]\d|[ ]?{_AGE_UNIT}(?![\w]))")
@@ -97,12 +101,28 @@ _HEADER_NAME = regex.compile(
     r"(?:\d{6,8}[\-+A-Y]?\d{3,4}[\dA-Z]?(?![\d])|\d{11}(?!\d)"
     rf"|\d{{1,3}}[ ]?{_AGE_UNIT}{_AGE_END}"
     r"|(?i:IK|ID|isikukood|personal[ ]ID|ID[ ]code|fnr|f\.|født|född|syntynyt|synt\.|sünd|DOB|CPR|hetu|pnr"
-    r"|personnummer)(?![\w]))"
+    r"|personnummer)(?![\w])"
+    r"|\d{1,3}[ ]?(?:M|F|yo|y\.o\.)(?![\w]))"
     rf"|(?:,[ ]|[ ]?\()\d{{1,3}}{_AGE_END})"
 )
 """A name as a note's header or a letter's subject writes it: two to four capitalised words, or ``Surname, Given``,
 right before an identifier, an age or a birth-date cue (``Danel Kruus, 34a, IK ...``, ``Nyman, Kai Petteri
-170965-309Y``, ``Magnhild Storsveen, 83 år``)."""
+170965-309Y``, ``Magnhild Storsveen, 83 år``, ``Cian McDonagh 19M``)."""
+_FIELD_NAME = regex.compile(
+    r"\b(?i:surname|family[ ]name|last[ ]name|forenames?|first[ ]names?|given[ ]names?|etternavn|efternavn|efternamn"
+    r"|fornavn|förnamn|tilltalsnamn|sukunimi|etunimet|etunimi|perekonnanimi|eesnimi)[ ]*:[ ]*"
+    r"(?P<phi>\p{Lu}[\p{L}'’\-]+(?:[ ]\p{Lu}[\p{L}'’\-]+){0,2})(?![\w])"
+)
+"""A name in a form's field (``Surname: KAUR   Forename: Harpreet``, ``Etternavn: Lie``), in capitals or not."""
+_CAPITAL_SURNAME_GIVEN = regex.compile(
+    r"(?<![\w\-])(?P<phi>(?P<family>\p{Lu}{2,}(?:[\-'’]\p{Lu}{2,})?),[ ](?P<given>\p{Lu}\p{Ll}+)(?:[ ]\p{Lu}\p{Ll}+)?)"
+    r"(?![\w])"
+)
+"""A family name in capitals, a comma and a known given name (``ABDI, Hodan``, ``MACLEOD, Agnes``)."""
+_NICKNAME = regex.compile(
+    rf"(?<![\w\-])(?P<phi>(?P<given>{_NAME_WORD})[ ]\({_NAME_WORD}\)[ ]{_NAME_WORD}(?:[\-'’]{_NAME_WORD})?)(?![\w])"
+)
+"""A given name, the name the person goes by in brackets, the family name (``Ravindra (Ravi) Menon``)."""
 _UNIT_WORDS = frozenset(word_list("unit_words"))
 _NUMBER_NEXT = regex.compile(r"[ ]\d")
 
@@ -265,10 +285,30 @@ class NameListPersonRecognizer(LocalRecognizer):
                     out.extend(self._coordinated(text, toks, i, after))
             i = j
         out.extend(self._header_names(text))
+        out.extend(self._written_forms(text))
         for m in _SURNAME_GIVEN.finditer(text, timeout=5.0):
             words = regex.findall(r"[\p{L}'’\-]+", m.group("phi"))
             if not any(w in NOT_NAMES or _hospitalish(w) for w in words):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.9))
+        return out
+
+    def _written_forms(self, text: str) -> list[RecognizerResult]:
+        """Names in a form's field, a family name in capitals before a given name, a nickname in brackets."""
+        out: list[RecognizerResult] = []
+        for m in _FIELD_NAME.finditer(text, timeout=5.0):
+            value = m.group("phi")
+            if not any(w in NOT_NAMES or w.lower() in stop_words() or _hospitalish(w) for w in value.split(" ")):
+                out.append(self._result(m.start("phi"), m.end("phi"), 0.9))
+        for m in _CAPITAL_SURNAME_GIVEN.finditer(text, timeout=5.0):
+            given = m.group("given")
+            if (given in first_names() or given in foreign_given_names()) and m.group("family") not in word_set(
+                "clinical_acronyms"
+            ):
+                out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
+        for m in _NICKNAME.finditer(text, timeout=5.0):
+            given = m.group("given")
+            if given in first_names() or given in foreign_given_names():
+                out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
         return out
 
     def _header_names(self, text: str) -> list[RecognizerResult]:
@@ -400,12 +440,16 @@ class NameListPersonRecognizer(LocalRecognizer):
             return None
         if any(_hospitalish(w) for w in words):
             return None
+        if len(words) == 1 and words[0].lower().endswith(_SPECIALTY_ENDINGS):
+            return None  # "Seen by Cardiology", "taken by Phlebotomy": a department, whatever cue came before
         if nxt is not None and adjacent(text, run[-1], nxt) and _hospitalish(nxt.text):
             return None
         if any(not w.isalpha() and any(c.isdigit() for c in w) for w in words):
             return None
         if all(role_not_name(w) for w in words):
             return None  # "Consultant Haematologist", "Specialist Registrar": a role after a title, no name
+        if len(words) > 1 and role_not_name(words[-1]) and not any(w in first_names() for w in words):
+            return None  # "Consultant General Surgeon": a name does not end in a role
         if (
             len(words) == 1
             and words[0] in _UNIT_WORDS

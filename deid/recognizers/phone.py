@@ -75,7 +75,11 @@ class NordicPhoneRecognizer(RuleRecognizer):
             rf"(?<![\w])(?P<phi>(?:\(\+?{_CC}\)|\+{_CC}|00{_CC})[ \-]?(?:\(0\)[ \-]?)?\d(?:[ \-]?\d){{5,10}}){_END}",
             0.9,
         ),
-        Rule("intl_other", rf"(?<![\w+])(?P<phi>\+[1-9]\d{{0,2}}[ \-]?\d(?:[ \-]?\d){{6,12}}){_END}", 0.7),
+        Rule(
+            "intl_other",
+            rf"(?<![\w+])(?P<phi>\+[1-9]\d{{0,2}}[ \-]?(?:\(0\)[ \-]?)?\d(?:[ \-]?\d){{6,12}}){_END}",
+            0.7,
+        ),
         Rule("no_dk_2222", rf"{_START}(?P<phi>\d{{2}} \d{{2}} \d{{2}} \d{{2}}){_END}", 0.6, country="no"),
         Rule("no_323", rf"{_START}(?P<phi>[2-9]\d{{2}} \d{{2}} \d{{3}}){_END}", 0.6, country="no"),
         Rule("dk_44", rf"{_START}(?P<phi>[2-9]\d{{3}} \d{{4}}){_END}", 0.5, country="dk"),

@@ -108,6 +108,12 @@ class RecordNumberRecognizer(RuleRecognizer):
             rf"(?<=[ :#\t]){_REFERENCE}(?![\w\-/]|[.,]\d)",
             0.65,
         ),
+        Rule(
+            # the number alone, for when the capitals before it are its cue, not its prefix ("IMC 018822")
+            "generic_number",
+            r"(?<=[ :#\t])(?P<phi>\d[\d\-/]{3,14}\d)(?![\w\-/]|[.,]\d)",
+            0.65,
+        ),
     )
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
@@ -124,7 +130,7 @@ class RecordNumberRecognizer(RuleRecognizer):
             return None  # "henkilötunnus 010190-123A": the national-identifier recognizers check it
         if ("/" in value or "." in value) and parse_one(value) is not None:
             return None  # "12/2024", "18/03/2024": a date, whatever the cue before it
-        if rule.name == "generic_reference" and (
+        if rule.name in ("generic_reference", "generic_number") and (
             sum(c.isdigit() for c in value) < 5
             or _CUE_BEFORE.search(text, max(0, start - 48), start) is None
             or len(max(_DIGIT_RUN.findall(value), key=len)) < 3

@@ -161,3 +161,34 @@ def test_a_number_under_its_issuers_acronym_is_an_id(
     start = text.index(number)
     covering = [s for s in deidentifier.detect(text, lang) if s.start <= start and s.end >= start + len(number)]
     assert covering and str(covering[0].label) == "ID"
+
+
+NAME_FORMS: list[tuple[str, str, str, str, str]] = [
+    # (lang, text, the name, its label, a distractor that must survive)
+    ("en", "Surname: OKONKWO   Forename: Chinonso   Hb 131", "OKONKWO", "PERSON", "Hb 131"),
+    ("en", "Surname: OKONKWO   Forename: Chinonso   Hb 131", "Chinonso", "PERSON", "Hb 131"),
+    ("nb", "Etternavn: Haugli  Fornavn: Sigrid  CRP 12", "Haugli", "PERSON", "CRP 12"),
+    ("en", "Bay 3: FARAH, Sagal 44F post-op D2, NEWS2 0.", "FARAH, Sagal", "PERSON", "NEWS2 0"),
+    ("en", "Re: Gurdeep (Dee) Sandhu, seen with BP 150/90.", "Gurdeep (Dee) Sandhu", "PERSON", "150/90"),
+    ("en", "Niamh MacSweeney 23F attended with wrist pain, Hb 120.", "Niamh MacSweeney", "PERSON", "Hb 120"),
+    ("en", "Triaged by Kwabena Mensah RGN, GCS 15.", "Kwabena Mensah", "PERSON", "GCS 15"),
+    ("en", "Handover to Sr Okafor at 14:10, SpO2 96%.", "Okafor", "PERSON", "96%"),
+    ("en", "Partner contact +44 (0)7700 900 456, CRP 4.", "+44 (0)7700 900 456", "PHONE", "CRP 4"),
+    ("en", "Signed: Ms Aine Doherty, NMC 12A3456E, Hb 101.", "Aine Doherty", "PERSON", "Hb 101"),
+    ("en", "Dr Tomas Quirke, GMC 7012345, Consultant Anaesthetist.", "7012345", "ID", "Consultant"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), NAME_FORMS)
+def test_names_in_forms_and_of_many_origins(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Seen by Cardiology and Phlebotomy today.", "Consultant General Surgeon reviewed, plan agreed."],
+)
+def test_a_department_or_a_role_after_a_cue_is_no_name(deidentifier: Deidentifier, text: str) -> None:
+    assert [text[s.start : s.end] for s in deidentifier.detect(text, "en") if str(s.label) == "PERSON"] == []
