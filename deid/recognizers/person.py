@@ -101,7 +101,7 @@ _HEADER_NAME = regex.compile(
     r"(?:\d{6,8}[\-+A-Y]?\d{3,4}[\dA-Z]?(?![\d])|\d{11}(?!\d)"
     rf"|\d{{1,3}}[ ]?{_AGE_UNIT}{_AGE_END}"
     r"|(?i:IK|ID|isikukood|personal[ ]ID|ID[ ]code|fnr|f\.|født|född|syntynyt|synt\.|sünd|DOB|CPR|hetu|pnr"
-    r"|personnummer)(?![\w])"
+    r"|personnummer)(?![\w])|s\.(?=[ ]?\d)"
     r"|\d{1,3}[ ]?(?:M|F|yo|y\.o\.)(?![\w]))"
     rf"|(?:,[ ]|[ ]?\()\d{{1,3}}{_AGE_END})"
 )

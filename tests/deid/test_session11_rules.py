@@ -176,6 +176,7 @@ NAME_FORMS: list[tuple[str, str, str, str, str]] = [
     ("en", "Partner contact +44 (0)7700 900 456, CRP 4.", "+44 (0)7700 900 456", "PHONE", "CRP 4"),
     ("en", "Signed: Ms Aine Doherty, NMC 12A3456E, Hb 101.", "Aine Doherty", "PERSON", "Hb 101"),
     ("en", "Dr Tomas Quirke, GMC 7012345, Consultant Anaesthetist.", "7012345", "ID", "Consultant"),
+    ("et", "Bondarenko, Halyna, s. 02.03.1961, kaebab peavalu, RR 150/95.", "Bondarenko, Halyna", "PERSON", "150/95"),
 ]
 
 
