@@ -177,6 +177,7 @@ NAME_FORMS: list[tuple[str, str, str, str, str]] = [
     ("en", "Signed: Ms Aine Doherty, NMC 12A3456E, Hb 101.", "Aine Doherty", "PERSON", "Hb 101"),
     ("en", "Dr Tomas Quirke, GMC 7012345, Consultant Anaesthetist.", "7012345", "ID", "Consultant"),
     ("et", "Bondarenko, Halyna, s. 02.03.1961, kaebab peavalu, RR 150/95.", "Bondarenko, Halyna", "PERSON", "150/95"),
+    ("en", "NHS number was confirmed 943 476 5919 at booking, Hb 120.", "943 476 5919", "NATIONAL_ID", "Hb 120"),
 ]
 
 
