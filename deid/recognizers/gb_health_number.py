@@ -29,7 +29,7 @@ class GbHealthNumberRecognizer(RuleRecognizer):
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
             "gb_health_number",
-            rf"(?<![\w]){_CUE}{_NUMBER_WORD}[ ]*[:#]?[ ]*(?:(?:is|was|allocated|given|issued|confirmed)[ ]+)?"
+            rf"(?<![\w]){_CUE}{_NUMBER_WORD}[ ]*[:#]?[ ]*(?:(?:is|was|allocated|given|issued|confirmed)[ ]+){{0,2}}"
             r"(?P<phi>\d{3}[ \-]?\d{3}[ \-]?\d{4}|\d{6}[ \-]\d{4})(?![\w\-/]|[.,]\d)",
             0.5,
             country="gb",
