@@ -98,13 +98,6 @@ KINDS: list[tuple[str, str, str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), KINDS)
-def test_session11_kinds(
-    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
-) -> None:
-    _check(deidentifier, lang, text, phi, label, distractor)
-
-
 NOT_PHI: list[tuple[str, str]] = [
     # (lang, text): nothing in it is PHI
     ("fi", "Annos 3/12.5 mg illalla."),
@@ -181,16 +174,16 @@ NAME_FORMS: list[tuple[str, str, str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), NAME_FORMS)
-def test_names_in_forms_and_of_many_origins(
-    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
-) -> None:
-    _check(deidentifier, lang, text, phi, label, distractor)
-
-
 @pytest.mark.parametrize(
     "text",
     ["Seen by Cardiology and Phlebotomy today.", "Consultant General Surgeon reviewed, plan agreed."],
 )
 def test_a_department_or_a_role_after_a_cue_is_no_name(deidentifier: Deidentifier, text: str) -> None:
     assert [text[s.start : s.end] for s in deidentifier.detect(text, "en") if str(s.label) == "PERSON"] == []
+
+
+@pytest.mark.parametrize(("lang", "text", "phi", "label", "distractor"), KINDS + NAME_FORMS)
+def test_session11_kinds(
+    deidentifier: Deidentifier, lang: str, text: str, phi: str, label: str, distractor: str
+) -> None:
+    _check(deidentifier, lang, text, phi, label, distractor)
