@@ -38,6 +38,7 @@ _EXTRA_SUFFIXES = (
     "gade",
     "stræde",
     "vænget",
+    "vænge",
     "vang",
     "parken",
     "boulevard",

@@ -156,6 +156,16 @@ def _place_case_form(word: str, lang: str) -> bool:
     return lang == "fi" and _FI_LOCATIVE.search(word) is not None and not _inflected_name(word, lang)
 
 
+def _known_place_in_case(word: str, lang: str) -> bool:
+    """A known town in a Finnish or Estonian case form that is no listed name (``Inarista``, ``Tartus``)."""
+    from deid.recognizers.location import place_forms
+
+    if lang not in _CASE_ENDINGS or word in first_names() or word in last_names():
+        return False
+    base = place_forms().get(word)
+    return base is not None and base != word
+
+
 def _function_word(word: str) -> bool:
     """A stop word that is not also a given name (``Kai``, ``Inga`` are both)."""
     return word in stop_words() and word not in first_names()
@@ -462,6 +472,8 @@ class NameListPersonRecognizer(LocalRecognizer):
         if _HOUSE_NUMBER_BEFORE.search(text, max(0, run[0].start - 8), run[0].start) and words[-1] in _EN_STREET_WORDS:
             return None  # "22 Lawrence Road", "14 Cleaboy Park": a street after its house number
         firsts, lasts = first_names(), last_names()
+        if len(words) == 1 and _known_place_in_case(words[0], self.supported_language):
+            return None  # "poronhoitaja Inarista": a role, then where from (a known town in a case form)
         if self._cue_before(text, toks, i):
             return 0.9
         if self._initials_surname(run) and text[run[0].start - 1 : run[0].start] in ("", " ", "\n", "\t", "("):

@@ -90,9 +90,11 @@ class RecordNumberRecognizer(RuleRecognizer):
             0.85,
         ),
         Rule(
-            # Finnish compounds ending in a task or identifier noun: "siirtotehtävä 5530178", "Y-tunnus 2719034-2"
+            # Finnish compounds ending in a task or identifier noun: "siirtotehtävä 5530178", "Y-tunnus 2719034-2",
+            # "e-reseptin tunnus 1052 8813 0042 7" (grouped by four)
             "compound_cue",
-            r"(?i:tehtävä|tunnus)(?:numero)?[ ]*:?[ ]*(?P<phi>\d[\d\-]{4,12}\d)(?![\w\-/])",
+            r"(?i:tehtävä|tunnus)(?:numero)?[ ]*:?[ ]*(?P<phi>\d[\d\-]{4,12}\d|\d{4}(?:[ ]\d{4}){1,3}(?:[ ]\d)?)"
+            r"(?![\w\-/])",
             0.8,
         ),
         Rule(

@@ -171,6 +171,11 @@ NAME_FORMS: list[tuple[str, str, str, str, str]] = [
     ("en", "Dr Tomas Quirke, GMC 7012345, Consultant Anaesthetist.", "7012345", "ID", "Consultant"),
     ("et", "Bondarenko, Halyna, s. 02.03.1961, kaebab peavalu, RR 150/95.", "Bondarenko, Halyna", "PERSON", "150/95"),
     ("en", "NHS number was confirmed 943 476 5919 at booking, Hb 120.", "943 476 5919", "NATIONAL_ID", "Hb 120"),
+    ("fi", "Sähköisen reseptin tunnus 2231 7740 0918 3, Marevan 3 mg.", "2231 7740 0918 3", "ID", "3 mg"),
+    ("fi", "Soitti sairaanhoitaja Kuusamosta, Hb 132.", "Kuusamosta", "LOCATION", "Hb 132"),
+    ("et", "Suunatud Männi Perearstipraksisesse, CRP 12.", "Männi Perearstipraksisesse", "ORGANIZATION", "CRP 12"),
+    ("sv", "Anmält till Lokalpolisområde Västerort, Hb 128.", "Lokalpolisområde Västerort", "ORGANIZATION", "Hb 128"),
+    ("da", "Bor på Rosen Vænge 14, Hb 7,9.", "Rosen Vænge 14", "ADDRESS", "7,9"),
 ]
 
 
