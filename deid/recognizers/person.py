@@ -146,13 +146,10 @@ def _is_role(word: str) -> bool:
 def _place_case_form(word: str, lang: str) -> bool:
     """A town in a Finnish or Estonian case form (``Tartus``, ``Lappeenrannassa``: known, or a Finnish inessive or
     elative), not a name."""
-    from deid.recognizers.location import place_forms
-
+    if _known_place_in_case(word, lang):
+        return True
     if lang not in _CASE_ENDINGS or word in first_names() or word in last_names():
         return False
-    base = place_forms().get(word)
-    if base is not None and base != word:
-        return True
     return lang == "fi" and _FI_LOCATIVE.search(word) is not None and not _inflected_name(word, lang)
 
 
