@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import regex
+
 from deid.labels import Label
 from deid.recognizers._base import Rule, RuleRecognizer, is_valid_date
 from deid.recognizers.phone import after_reference_cue
@@ -31,6 +33,9 @@ def is_valid(number: str) -> bool:
         return False
     day, month, year2 = int(digits[0:2]), int(digits[2:4]), int(digits[4:6])
     return is_valid_date(century(year2, int(digits[6])) + year2, month, day)
+
+
+_CPR_CUE = regex.compile(r"(?i:cpr|dansk|danish|tanskalai)")
 
 
 class DkCprRecognizer(RuleRecognizer):
@@ -55,4 +60,6 @@ class DkCprRecognizer(RuleRecognizer):
         """The rule's score when the date part is valid (a bare 10-digit run only in a Danish note)."""
         if rule.name == "dk_cpr_plain" and (self.supported_language != "da" or after_reference_cue(text, start)):
             return None
+        if rule.name == "dk_cpr_dash" and self.supported_language == "fi" and not _CPR_CUE.search(text[:start][-40:]):
+            return None  # DDMMYY-NNNN in a Finnish note is a henkilötunnus; one whose check fails is no CPR
         return rule.score if is_valid(text[start:end]) else None

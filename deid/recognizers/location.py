@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 from typing import Any, ClassVar
 
@@ -183,24 +184,46 @@ def _next_word(text: str, end: int) -> str:
 
 
 @cache
-def world_countries() -> frozenset[str]:
-    """Country names of the world in English and the Nordic languages (Faker's tables) plus our own list."""
+def country_names() -> frozenset[str]:
+    """Country names of the world in English and the Nordic languages, one word or several: Faker's tables, our
+    own list and ``deid/data/countries.txt`` (Norwegian and Estonian names, definite and plural forms)."""
     import importlib
 
-    out = set(COUNTRIES)
+    out = set(COUNTRIES) | set(word_list("countries"))
     for locale in ("en_US", "sv_SE", "da_DK", "fi_FI", "no_NO"):
         provider = importlib.import_module(f"faker.providers.address.{locale}").Provider
-        out.update(str(c) for c in getattr(provider, "countries", ()) if " " not in str(c))
+        out.update(str(c) for c in getattr(provider, "countries", ()))
     return frozenset(out)
 
 
+@cache
+def world_countries() -> frozenset[str]:
+    """The one-word names of :func:`country_names`."""
+    return frozenset(c for c in country_names() if " " not in c)
+
+
+def _case_stems(word: str) -> Iterator[str]:
+    """The base forms a Finnish or Estonian case form may have: the word less its ending, less a Finnish linking
+    ``i`` (``Afganistan-i-sta``), or with a consonant doubled again (``Turki-n`` of ``Turkki``)."""
+    for ending in (*FINNISH_CASE_ENDINGS, *ESTONIAN_CASE_ENDINGS):
+        if not word.endswith(ending) or len(word) - len(ending) < 3:
+            continue
+        stem = word[: -len(ending)]
+        yield stem
+        if stem.endswith("i"):
+            yield stem[:-1]
+        if len(stem) > 3 and stem[-2] in "kpt" and stem[-3] != stem[-2]:
+            yield stem[:-1] + stem[-2] + stem[-1]
+
+
 def is_country(word: str) -> bool:
-    """A country name, also with a Finnish or Estonian case ending (``Soomes``, ``Ruotsissa``)."""
-    if word in world_countries():
+    """A country name, also with a Finnish or Estonian case ending (``Soomes``, ``Ruotsissa``, ``Afganistanista``)."""
+    countries = world_countries()
+    if word in countries:
         return True
-    return any(
-        word.endswith(e) and word[: -len(e)] in COUNTRIES for e in (*FINNISH_CASE_ENDINGS, *ESTONIAN_CASE_ENDINGS)
-    )
+    if word in first_names() or word in last_names():
+        return False  # Malin, Elin, Burman: a name that only looks like a country's case form
+    return any(stem in countries for stem in _case_stems(word))
 
 
 AGENCY_ENDINGS = (

@@ -106,6 +106,7 @@ _COMPANY = regex.compile(
     rf"\b(?P<phi>{_CAPS}[ ](?:{'|'.join(regex.escape(c) for c in COMPANY_SUFFIXES)})(?::\p{{Ll}}+)?)(?![\w])"
 )
 """An employer after an employment cue, or a company name ending in its legal form (``Meyer Turku Oy:ssä``)."""
+_DOSE_AFTER = regex.compile(r"[ ]*\d+(?:[.,]\d+)?[ ]*(?:mg|g|µg|mcg|ml)\b")
 _COMPOUND = regex.compile(
     r"(?P<phi>(?:\p{Lu}[\p{L}\-]*[ ])?\p{L}+-[ ](?:og|och)[ ]\p{L}+(?:[ ]\p{Lu}[\p{L}\-]*)?)(?![\w])"
 )
@@ -305,6 +306,8 @@ class HospitalRecognizer(LocalRecognizer):
                     continue  # "kör för Anna", "works for Ola Nordmann": a person
                 if all(is_country(w) for w in words):
                     continue  # "arbejder på rotation i Norge": a country is no employer
+                if pattern is _COMPANY and _DOSE_AFTER.match(text, found.end()):
+                    continue  # "Gitt ASA 300 mg": acetylsalicylic acid and its dose, no firm
                 if not all(w in stop_words() or w in NOT_NAMES for w in words):
                     # 0.9: "hos Vestas Lem" is an employer, not a person after the cue "hos"
                     out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.9))

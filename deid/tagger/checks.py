@@ -25,6 +25,8 @@ _AFTER_A_MEASURE = regex.compile(r"\s*(?:[,.]\d|%|‰|\p{L}{0,3}/|(?:kg|g|mg|µg
 """What follows a number that is a measurement, not an age (``92,5 kg``, ``95 %``, ``91 mmol/l``)."""
 _MEASURE = regex.compile(r"\d\s*(?:%|‰|(?:kg|g|mg|µg|ml|mmol|mm|cm|dB|bpm|kPa|mmHg|IE|IU|E)\b)")
 """A measurement inside a span: a run of lab values is no street address."""
+_DECIMAL = regex.compile(r"\d[,.]\d")
+"""A decimal number (``S-Kol 6,8, S-LDL-kol 4,6``): a lab value, never in an address."""
 _NATIONAL_ID_SHAPE = regex.compile(r"\d{6}[-+A]?\d{3}[\dA-Z]?|[1-6]\d{10}|(?:19|20)\d{10}|\d{7}[A-W][A-IW]?")
 """The shape of a Nordic or Estonian personal number or an Irish PPS number: a valid one the checksum rules have
 already taken, so a tagged number of that shape is an invalid one, which is no identifier."""
@@ -91,8 +93,13 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return any(c.isdigit() for c in piece) and _NATIONAL_ID_SHAPE.fullmatch(token) is None
     if piece.rstrip().endswith(("-", "–")):
         return False  # "Denys -" (of "Denys - Drash syndrome"): a name does not end in a dash
-    if not words or (span.label is Label.ADDRESS and (_MEASURE.search(piece) or not _HOUSE_NUMBER.search(piece))):
+    if not words or (
+        span.label is Label.ADDRESS
+        and (_MEASURE.search(piece) or _DECIMAL.search(piece) or not _HOUSE_NUMBER.search(piece))
+    ):
         return False  # an address the tagger alone found has a house number or postcode and no lab values
+    if "Rh" in words or "RhD" in words:
+        return False  # "O Rh neg": a blood group
     if len(words) == 1 and (is_country(words[0]) or _calendar_word(words[0]) or len(words[0]) <= 2):
         return False  # a country, a month, a weekday, a two-letter symbol (Tf, Fe)
     if all(is_country(w) or w.lower() in _CONNECTORS for w in words):
