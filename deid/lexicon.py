@@ -1756,11 +1756,13 @@ PLACE_CUES: dict[str, str] = {
         r"|overflyttet|overflyttes|överflyttad)"
         r"(?:et|en|a|n|er|ene)?"
         r"(?:[ ]\p{Ll}+){0,3}?[ ](?:i|på|til|till|fra|från|utenfor|utanför|uden[ ]for|nær|nära)"
+        r"(?:[ ](?:bygden|bygda|byen|landsbyen|byn|staden|tätorten|øya|øen|ön|kommunen|kommune|kommun))?"
     ),
     "en": (
         r"(?:lives|living|lived|cabin|cottage|house|home|raised|born|moved|grew[ ]up|comes|came|flat|apartment"
         r"|farm|bungalow)"
         r"(?:[ ]\p{Ll}+){0,3}?[ ](?:in|to|from|at|outside|near)"
+        r"(?:[ ]the[ ](?:village|town|hamlet|island)[ ]of)?"
     ),
     "fi": (
         r"(?:asuu|asui|asunut|asuvat|mökki|mökillä|kesämökki|kasvanut|syntynyt|kotoisin|lähtöisin|kotiin|muuttanut"

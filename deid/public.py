@@ -1,10 +1,15 @@
-"""Names that identify no one: a country, or a national agency, registry or service alone (``Försäkringskassan``,
-``Statens vegvesen``, ``Traficomille``, ``Sotsiaalkindlustusametile``, ``Irish Prison Service``).
+"""Spans that identify no one, dropped as the last step whatever found them (a rule, the tagger, a relabelling):
 
-Whatever found such a span (a rule, the tagger, a relabelling step), it is dropped as the last step: it is public
-and names no patient. A regional office written with its region is a longer span (``Vest politidistrikt``, ``NAV
-Grorud``, ``Tusla Mid West``) and stays an organisation. The agencies are package data
-(``deid/data/national_agencies.txt``), the countries :func:`deid.recognizers.location.country_names`.
+- a country, or a national agency, registry, professional body or service alone (``Försäkringskassan``, ``Statens
+  vegvesen``, ``Traficomille``, ``Det Danske Vaccinationsregister``, ``Lægeforeningen``); a regional office written
+  with its region is a longer span (``Vest politidistrikt``, ``NAV Grorud``, ``Tusla Mid West``) and stays;
+- a national health portal's web address (``helsenorge.no``, ``1177.se``; not a local service's subdomain, nor a
+  path with a number in it);
+- a drug or a product read as a name, told by what follows it: a dose, a dosage form, a batch (``T. Oxazepam
+  7,5 mg``, ``Abilify Maintena -pistos``, ``Vaxigrip Tetra, partii X3B411V``).
+
+The agencies and domains are package data (``deid/data/national_agencies.txt``, ``public_domains.txt``), the
+countries :func:`deid.recognizers.location.country_names`.
 """
 
 from __future__ import annotations
@@ -19,7 +24,16 @@ from deid.recognizers.location import country_names, is_country
 from deid.spans import PhiSpan
 from deid.wordlists import words
 
-_PUBLIC_LABELS = frozenset({Label.ORGANIZATION, Label.LOCATION})
+_PLACE_LABELS = frozenset({Label.ORGANIZATION, Label.LOCATION})
+_NAME_LABELS = frozenset({Label.PERSON, Label.ORGANIZATION})
+_REGISTRY_ENDINGS = ("register", "registret", "registeret", "rekisteri", "rekisterin", "register's")
+"""A national registry by its head noun (``Det Danske Vaccinationsregister``, ``Nasjonalt tolkeregister``)."""
+_PRODUCT_AFTER = regex.compile(
+    r"[ ]*(?:\d+(?:[.,]\d+)?[ ]*(?:mg|g|µg|mcg|ml|IE|IU|E|mmol|%)(?![\w])"
+    r"|-?(?i:pistos|pistoksena|injektio|injektion|injection|inj|tabl|tablett|tabletter|tablet|kapsel)(?![\w])"
+    r"|,?[ ](?i:partii|parti|batch|lot|erä|eränumero|ch\.-b\.)(?![\w]))"
+)
+"""What follows a drug's or a product's name, never a person's: a dose, a dosage form, a batch."""
 _CASE_TAIL = (
     r"(?:'s|s|:n|:ssa|:ssä|:sta|:stä|:lla|:llä|:lle|:lta|:ltä|:iin|n|en|et|a|ä|st|sse|l|le|lt|ga|ssa|ssä|sta|stä"
     r"|lla|llä|lle|lta|ltä|an|än|iin|is|ist|isse|il|ile|ilt|-s|-st|-sse|-le|-lt|-l|-i|-ga)?"
@@ -33,12 +47,36 @@ def _public_name() -> regex.Pattern[str]:
     return regex.compile(rf"(?:{'|'.join(regex.escape(n) for n in names)}){_CASE_TAIL}")
 
 
-def is_public_name(phrase: str) -> bool:
-    """Whether ``phrase`` is a country or a national agency, in any case form, and nothing more."""
+@cache
+def _public_domains() -> tuple[str, ...]:
+    return words("public_domains")
+
+
+def is_public_name(phrase: str, *, place: bool = True) -> bool:
+    """Whether ``phrase`` is a national agency, registry or body, or a country of several words, in any case form,
+    and nothing more; with ``place``, also a country of one word (``Jordan`` and ``Georgia`` are given names too)."""
     phrase = phrase.strip().rstrip(".,;:")
-    return _public_name().fullmatch(phrase) is not None or (" " not in phrase and is_country(phrase))
+    if _public_name().fullmatch(phrase) is not None or phrase.lower().endswith(_REGISTRY_ENDINGS):
+        return True
+    return place and " " not in phrase and is_country(phrase)
+
+
+def is_public_domain(url: str) -> bool:
+    """Whether ``url``'s host is a national health portal's or agency's (:file:`deid/data/public_domains.txt`)."""
+    host, _, path = regex.sub(r"^(?i:https?://)?(?i:www\.)?", "", url.strip()).partition("/")
+    return host.lower().rstrip(".") in _public_domains() and not any(c.isdigit() for c in path)
+
+
+def identifies_no_one(span: PhiSpan, text: str) -> bool:
+    """Whether ``span`` is public (see the module)."""
+    piece = text[span.start : span.end]
+    if span.label is Label.URL:
+        return is_public_domain(piece)
+    if span.label in _NAME_LABELS and _PRODUCT_AFTER.match(text, span.end):
+        return True
+    return span.label is not Label.PHONE and is_public_name(piece, place=span.label in _PLACE_LABELS)
 
 
 def without_public_names(spans: Sequence[PhiSpan], text: str) -> list[PhiSpan]:
-    """``spans`` less the organisations and places that are a country or a national agency alone."""
-    return [s for s in spans if s.label not in _PUBLIC_LABELS or not is_public_name(text[s.start : s.end])]
+    """``spans`` less those that identify no one (see the module)."""
+    return [s for s in spans if not identifies_no_one(s, text)]

@@ -18,7 +18,7 @@ import regex
 
 from deid.dates import is_analyte
 from deid.labels import Label
-from deid.lexicon import SIGNATURE_CUES
+from deid.lexicon import SIGNATURE_CUES, stop_words
 from deid.recognizers._base import Rule, RuleRecognizer
 from deid.wordlists import role_regex, word_set
 
@@ -45,22 +45,23 @@ class SignatureInitialsRecognizer(RuleRecognizer):
     ENTITY: ClassVar[Label] = Label.PERSON
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule("initials", rf"(?<![\w.\-])(?P<phi>{_INITIALS})(?![\w\-])", SCORE),
-        Rule("lower_initials", r"(?m)^/[ \t]*(?P<phi>\p{Ll}{2,3})[ \t]*$", SCORE),
+        Rule("lower_initials", r"(?m)(?:^|(?<=[ \t\p{L}.]))/[ \t]*(?:\p{L}+\.[ \t]*)?(?P<phi>\p{Ll}{2,3})[ \t]*$", SCORE),
+        Rule("lower_last_line", r"(?:^|(?<=\n))(?P<phi>\p{Ll}{2,3})[ \t]*\n?\Z", SCORE),
     )
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
         """Initials that end their line after a slash, a role, the line's start or the note's last sentence."""
-        if rule.name == "lower_initials":
-            return rule.score
+        if rule.name in ("lower_initials", "lower_last_line"):
+            return self._lower_case(text, start, end)
         value = text[start:end]
         bare = value.replace(".", "").replace(" ", "").replace("-", "")
-        if "." not in value and bare in word_set("role_acronyms"):
-            return None  # "OT Laura Hakala", "/Mette, SSA": a role in capitals, not the signer
-        acronym = "." not in value and (bare in word_set("clinical_acronyms") or is_analyte(bare))
         line_end = text.find("\n", end)
         line_end = len(text) if line_end < 0 else line_end
         tail = text[end:line_end]
         stripped = tail.strip()
+        if "." not in value and bare in word_set("role_acronyms") and stripped not in word_set("role_acronyms"):
+            return None  # "OT Laura Hakala", "/Mette, SSA": a role in capitals, not the signer (but "LT DN")
+        acronym = "." not in value and (bare in word_set("clinical_acronyms") or is_analyte(bare))
         if _TAIL.fullmatch(tail) is None or (stripped[:1] not in (",", "/") and stripped.endswith((".", ","))):
             return None
         line_start = text.rfind("\n", 0, start) + 1
@@ -70,13 +71,42 @@ class SignatureInitialsRecognizer(RuleRecognizer):
         role = _ROLE_BEFORE.search(before)
         if role is not None and _a_role(role["role"]):
             return rule.score  # "Ssk TB", "sh P.K."
+        last_line = not text[line_end:].strip()
+        if last_line and bare not in word_set("clinical_acronyms") and (
+            not before.strip(" \t") or _SENTENCE_BEFORE.search(before)
+        ):
+            return rule.score  # "LH", "LT DN", "... 7.11.2024. TR": the note's last line, however the letters read
         if acronym:
             return None  # "KOL", "CRP" alone or closing a sentence; dotted initials ("P.K.") are no test's
         if not before.strip(" \t"):
             return rule.score
-        if _SENTENCE_BEFORE.search(before) and not text[line_end:].strip():
-            return rule.score  # "... worse or SOB. JKS" closing the note
         return None
+
+    @staticmethod
+    def _lower_case(text: str, start: int, end: int) -> float | None:
+        """Lower-case initials after a slash (``/lh``, ``Fredrik Ahlström/ml``, ``overlege / skr. lhk``) or alone
+        on a note's last line (``mh``), that are no unit (``mg/ml``) and no closing word (``mvh``, ``ok``)."""
+        value = text[start:end]
+        slash = text.rfind("/", max(0, start - 12), start)
+        if slash > 0 and text[slash - 1].isalnum():
+            word_before = regex.search(r"[\w.]+$", text[:slash])
+            if word_before is None or not word_before.group(0)[:1].isupper() or word_before.group(0).isupper():
+                return None  # "mg/ml", "5/dl", "IE/ml": a unit, not a signer after a name
+            return SCORE  # "Fredrik Ahlström/ml": the typist after the signer's name
+        if value in _NOT_LOWER_INITIALS or value in stop_words():
+            return None
+        return SCORE
+
+
+_NOT_LOWER_INITIALS = frozenset(
+    {
+        *("ml", "dl", "cl", "mg", "kg", "ug", "mcg", "mmol", "kpa", "min", "mnd", "mdr", "dag", "dgn", "dygn", "vrk"),
+        *("uke", "vko", "wk", "wks", "yr", "yrs", "år", "sek", "hr", "hrs", "mvh", "vh", "ok", "ua", "obs", "nb", "ps"),
+        *("pkl", "ja", "og", "och", "and", "ei", "ej", "ikke", "not", "nil", "neg", "pos", "prn", "bid", "tid", "qds"),
+        *("tds", "od", "bd", "om", "on", "nocte", "mane", "po", "iv", "im", "sc", "sl", "pr", "inh", "tbl", "tab", "stk"),
+    }
+)
+"""Lower-case words that end a line after a slash or close a note but are no one's initials."""
 
 
 @cache

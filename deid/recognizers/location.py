@@ -130,10 +130,12 @@ name and its nature word (``Hald Sø``, ``Kihnu saarel``, ``Pühajärves``), or 
 name (``Lough Corrib``, ``Ben Nevis``). Definite forms, which family names do not take (``Holm``, ``Berg``)."""
 _FROM_PLACE = regex.compile(
     r"(?<![\w])(?P<prep>fra|från|from)[ ](?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)"
-    r"(?![\w\-'’])(?![ ]?\d)"
+    r"(?![\w\-'’])(?![ ]?\d(?!\d?[./]\d))"
 )
 """``pensjonert snekker fra Vinstra``, ``visits from Hebden Bridge``: a capitalised word after "from" that no list
 explains away (a person, a country, a month, a facility) is where someone comes from."""
+_LAW_OR_REGISTER = ("lov", "loven", "lag", "lagen", "laki", "seadus", "act", "register", "registret", "registeret")
+"""A word ending a law's or a registry's name: the capitalised word before it is no place."""
 _DEPARTMENT_ENDINGS = (
     "ology",
     "iatry",
@@ -395,6 +397,8 @@ class GazetteerLocationRecognizer(LocalRecognizer):
                 continue
             if first.lower().endswith(_DEPARTMENT_ENDINGS) or _DOSE_NEXT.match(text, m.end("phi")):
                 continue  # "in Dermatology", "i Xylocain m. adrenalin 1 %": a department or a drug
+            if _next_word(text, m.end("phi")).lower().endswith(_LAW_OR_REGISTER):
+                continue  # "i Barnets lov § 133", "i Nasjonalt tolkeregister": a law's or a registry's name
             if first in first_names() and first not in cities():
                 continue
             if _HOSPITAL_NEXT.search(m.group("phi")) or facility_at(_next_word(text, m.end("phi"))) >= 0:

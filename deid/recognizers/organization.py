@@ -346,6 +346,8 @@ class HospitalRecognizer(LocalRecognizer):
             at = facility_at(tok.text)
             if at < 0 and not chain and not region:
                 continue
+            if text[tok.bare_end : tok.bare_end + 1].isdigit() or (at > 0 and tok.bare.isupper()):
+                continue  # "AHBVC512AB": a batch or a code in capitals that holds a facility's acronym
             own_prefix = chain or (at > 0 and tok.text[:1].isupper())
             if region and not adjacent(text, tok, toks[k + 1]):
                 continue

@@ -8,7 +8,7 @@ more than one word, or it is one known given or family name that does not start 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, ClassVar
 
 import regex
@@ -45,6 +45,8 @@ _CUES = (
     | {"navn", "namn", "name", "nimi"}
 )
 _CUES = _CUES | lower_set("kinship_extra")
+_COLON_CUES = frozenset({"tolk", "tõlk", "tulkki", "interpreter", "tolkur"})
+"""Cues that end a sentence as often as they come before a name: only with a colon (``Tolk: Wassim Chahine``)."""
 _PAREN_THEN_NAME = regex.compile(
     r"[ ]?\([^()\n]{1,24}\)[ ](?:og|och|ja|and|ning|sekä|&)[ ](?P<name>\p{Lu}\p{Ll}[\p{L}\-'’]*)(?![\w])"
 )
@@ -123,6 +125,19 @@ _NICKNAME = regex.compile(
     rf"(?<![\w\-])(?P<phi>(?P<given>{_NAME_WORD})[ ]\({_NAME_WORD}\)[ ]{_NAME_WORD}(?:[\-'’]{_NAME_WORD})?)(?![\w])"
 )
 """A given name, the name the person goes by in brackets, the family name (``Ravindra (Ravi) Menon``)."""
+_SIGNER_LINE = regex.compile(
+    rf"(?m)^(?P<phi>{_NAME_WORD}(?:[ ](?:(?:af|av|von|van|de|da|di|du|le|la|ter|ten)[ ])?{_NAME_WORD}){{0,3}})"
+    r",[ ]+(?P<role>\p{L}[\p{L}. \-/]{1,40}?)[ \t]*$"
+)
+"""A signature line: a name, a comma and the signer's role, alone on its line (``Hilde, jordmor``, ``Hedvig af
+Klercker, leg. läkare``)."""
+_CARE_OF = regex.compile(rf"(?<![\w])(?i:c/o)[ ]+(?P<phi>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,2}})(?![\w])")
+"""The person a letter goes through (``c/o Begović``)."""
+_SIGN_RESULT = regex.compile(
+    r"[ ]*(?:(?i:neg|pos|negative|positive|negativ|positiv|negatiivinen|positiivinen|negatiivne|positiivne)"
+    r"(?![\w])|[+−](?![\w]))"
+)
+"""A clinical sign's result right after a name (``Babinski neg.``, ``Romberg pos``, ``Lasègue +``)."""
 _UNIT_WORDS = frozenset(word_list("unit_words"))
 _NUMBER_NEXT = regex.compile(r"[ ]\d")
 
@@ -161,6 +176,33 @@ def _known_place_in_case(word: str, lang: str) -> bool:
         return False
     base = place_forms().get(word)
     return base is not None and base != word
+
+
+_DRUG_STEMS = (
+    *("farin", "parin", "cillin", "mab", "pril", "sartan", "olol", "statin", "azole", "azol", "mycin", "cycline"),
+    *("oxacin", "xaban", "gatran", "zepam", "zolam", "oxetine", "triptan", "profen", "dipine", "semide", "formin"),
+    *("gliptin", "flozin", "glutide", "ovir", "avir", "prazol", "prazole", "tidine", "lukast", "dronat", "caine"),
+    *("kain", "tiapin", "apine", "peridol", "oxon", "codon", "morfin", "morphine", "fentanyl"),
+)
+"""Stems of drugs' international names (WHO's INN stems: ``-zepam``, ``-olol``, ``-sartan``), long enough that no
+name ends so."""
+
+
+def _a_drug(word: str) -> bool:
+    """A word of six letters or more with a drug's stem (``Oxazepam``, ``Metoprolol``) that no name list knows."""
+    return (
+        len(word) >= 6
+        and word.lower().endswith(_DRUG_STEMS)
+        and word not in first_names()
+        and word not in last_names()
+        and word not in foreign_given_names()
+    )
+
+
+@cache
+def _role_words() -> frozenset[str]:
+    """Role and occupation words as listed (``overlege``, ``jordmor``, ``läkare``, ``nurse``)."""
+    return lower_set("role_words") | lower_set("occupations")
 
 
 def _function_word(word: str) -> bool:
@@ -316,6 +358,14 @@ class NameListPersonRecognizer(LocalRecognizer):
             given = m.group("given")
             if given in first_names() or given in foreign_given_names():
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
+        for m in _SIGNER_LINE.finditer(text, timeout=5.0):
+            names = [w for w in m.group("phi").split(" ") if w[:1].isupper()]
+            role = m.group("role").split(" ")[-1].strip(".")
+            if (_is_role(role) or role.lower() in _role_words()) and all(map(_a_plain_name, names)):
+                out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
+        for m in _CARE_OF.finditer(text, timeout=5.0):
+            if all(map(_a_plain_name, m.group("phi").split(" "))):
+                out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
         return out
 
     def _header_names(self, text: str) -> list[RecognizerResult]:
@@ -371,8 +421,10 @@ class NameListPersonRecognizer(LocalRecognizer):
         word = prev.text.lower().rstrip(":")
         if gap == ", " and word in _APPOSITION_CUES:
             return True
-        if gap.strip(" :/") != "" or "\n" in gap:
-            return False
+        if word in _COLON_CUES and (prev.text + gap).endswith(": ") and gap.strip(" :") == "":
+            return True  # "Tolk: Wassim Chahine" (but "... og tolk. Bruker" ends a sentence)
+        if gap.strip(" :/(") != "" or "\n" in gap or gap.count("(") > 1:
+            return False  # "bagvagt (Bjerregaard)", "venninne (Linh)": a name in brackets after its cue counts
         if word in _CUES or (len(word) <= 5 and word.rstrip(".") in _CUES):  # "Ssk.", "Pas.", not "overlege."
             return True
         if len(prev.bare) == 1 and prev.text.endswith("."):
@@ -471,6 +523,10 @@ class NameListPersonRecognizer(LocalRecognizer):
         firsts, lasts = first_names(), last_names()
         if len(words) == 1 and _known_place_in_case(words[0], self.supported_language):
             return None  # "poronhoitaja Inarista": a role, then where from (a known town in a case form)
+        if _SIGN_RESULT.match(text, run[-1].end) and not self._cue_before(text, toks, i):
+            return None  # "Hoffmann neg., Babinski neg.": a clinical sign and its result
+        if any(_a_drug(w) for w in words):
+            return None  # "Givet T. Oxazepam": a drug by its stem, after the tablet's abbreviation
         if self._cue_before(text, toks, i):
             return 0.9
         if self._initials_surname(run) and text[run[0].start - 1 : run[0].start] in ("", " ", "\n", "\t", "("):

@@ -26,7 +26,7 @@ _START = r"(?<![\w+\-/.,])"
 
 CUES = (
     r"(?i:tlf|tel|telefon|telefonnr|telefonnummer|phone|ph|puh|puhelin|puhelinnumero|mob|mobil|mobile|mobiltelefon"
-    r"|gsm|mobiil|matkapuhelin|kontakt|tavoitettavissa|soita|soittakaa|helista|helistada|call back on|call"
+    r"|gsm|mobiil|matkapuhelin|kontakt|tavoitettavissa|soita|soittakaa|helista|helistada|call back on|callback|call"
     r"|ring back on|ring tilbake på|ring tillbaka på|ring tilbage på|(?:ringes|ringt|ring|ringde|ringede"
     r"|ringet|nås|treffes|træffes|nåes) på|ring|reached on|reached at|call on|phoned on|on mobile"
     r"|telefonil|telefonile|telefonilt|telefoni|helistaja|yhteys|puhelimitse|direkte|direct line|direct dial)"
@@ -83,7 +83,9 @@ class NordicPhoneRecognizer(RuleRecognizer):
         Rule("no_dk_2222", rf"{_START}(?P<phi>\d{{2}} \d{{2}} \d{{2}} \d{{2}}){_END}", 0.6, country="no"),
         Rule("no_323", rf"{_START}(?P<phi>[2-9]\d{{2}} \d{{2}} \d{{3}}){_END}", 0.6, country="no"),
         Rule("dk_44", rf"{_START}(?P<phi>[2-9]\d{{3}} \d{{4}}){_END}", 0.5, country="dk"),
-        Rule("se_area", rf"{_START}(?P<phi>0\d{{1,3}}-\d{{2,3}}(?: \d{{2,3}}){{1,3}}){_END}", 0.7, country="se"),
+        Rule(
+            "se_area", rf"{_START}(?P<phi>0\d{{1,3}}(?:-|[ ]?–[ ]?|[ ]-[ ])\d{{2,3}}(?: \d{{2,3}}){{1,3}}){_END}", 0.7, country="se"
+        ),
         Rule("se_mobile", rf"{_START}(?P<phi>07\d \d{{3}} \d{{2}} \d{{2}}){_END}", 0.7, country="se"),
         Rule("se_mobile_4222", rf"{_START}(?P<phi>07\d\d \d{{2}} \d{{2}} \d{{2}}){_END}", 0.7, country="se"),
         Rule(
@@ -132,7 +134,7 @@ class NordicPhoneRecognizer(RuleRecognizer):
         ),
         Rule(
             "cued",
-            rf"(?<![\w]){CUES}\.?:?[ ]*(?:(?i:nr|number|numbril|numero|nummer)\.?:?[ ]*)?"
+            rf"(?<![\w]){CUES}\.?:?[ ]*(?:(?i:nr|no|number|numbril|numero|nummer)\.?:?[ ]*)?"
             rf"(?P<phi>\+?\d[\d \-()]{{5,16}}\d){_END}",
             0.8,
         ),
@@ -252,17 +254,19 @@ _REFERENCE_CUE = regex.compile(
 
 
 _PHONE_COMPOUND = regex.compile(
-    r"(?i:soitto|puhelin|ringning|uppring|opring|ringe|telefon|tlf|mobil|phone|callback|helista)"
+    r"(?i:soitto|puhelin|ringning|uppring|opring|ringe|telefon|tlf|tel|mobil|mob|phone|callback|call[ ]back|helista"
+    r"|contact|kontakt|puh)"
 )
 """A number word whose first part says it is a phone's (``Takaisinsoittonumero``, ``Återuppringningsnr``,
-``telefonnummer``): no reference cue."""
+``telefonnummer``), or a phone word right before the cue (``Callback no.``, ``tel. nr``): no reference cue."""
 
 
 def after_reference_cue(text: str, start: int) -> bool:
     """Whether a number word or a reference cue (``ordrenr``, ``Rekv.``, ``ref``, ``ID``) comes right before
     ``start``: a bare number there is a reference, not a phone number or an identifier."""
-    cue = _REFERENCE_CUE.search(text[max(0, start - 30) : start])
-    return cue is not None and _PHONE_COMPOUND.search(cue.group()) is None
+    window = text[max(0, start - 30) : start]
+    cue = _REFERENCE_CUE.search(window)
+    return cue is not None and _PHONE_COMPOUND.search(window[max(0, cue.start() - 12) : cue.end()]) is None
 
 
 def _valid(digits: str, region: str, *, personal: bool = False) -> bool:

@@ -18,6 +18,13 @@ _WORD = regex.compile(r"\p{L}[\p{L}\-'’]*")
 _HOUSE_NUMBER = regex.compile(r"(?<![\p{L}\d])\d{1,5}(?![\p{L}\d])")
 _NEXT_WORD = regex.compile(r"[ \t-]*(\p{L}+)")
 _DISEASE_HEADS = frozenset(DISEASE_HEADS)
+_PATHOGEN_HEADS = frozenset({"virus", "viruksen", "viirus", "bacillus", "bakterie", "bacteria", "sign", "tegn", "tecken"})
+CODE_SYSTEM_BEFORE = regex.compile(
+    r"(?<![\w])(?:SNOMED(?:[ \-]?CT)?|LOINC|ICD(?:-?1[01])?|ICPC(?:-?2)?|ATC|NOMESCO|NCSP|KVÅ|OPCS(?:-?4)?|DRG|CPT|KST"
+    r"|NPU)[ :]*(?:\S+[ ]+)?$"
+)
+"""A code system's name right before a number (``SNOMED: T67000 M81403``, ``LOINC 3016-3``, ``KST 4410``): the
+number is a code or a cost centre, never a person's."""
 _AGE = regex.compile(r"\d{2,3}")
 _YEAR = regex.compile(r"(?:19|20)\d\d")
 _CONNECTORS = frozenset({"and", "og", "och", "ja", "ning", "&", "or", "eller"})
@@ -27,7 +34,7 @@ _MEASURE = regex.compile(r"\d\s*(?:%|‰|(?:kg|g|mg|µg|ml|mmol|mm|cm|dB|bpm|kPa
 """A measurement inside a span: a run of lab values is no street address."""
 _DECIMAL = regex.compile(r"\d[,.]\d")
 """A decimal number (``S-Kol 6,8, S-LDL-kol 4,6``): a lab value, never in an address."""
-_NATIONAL_ID_SHAPE = regex.compile(r"\d{6}[-+A]?\d{3}[\dA-Z]?|[1-6]\d{10}|(?:19|20)\d{10}|\d{7}[A-W][A-IW]?")
+_NATIONAL_ID_SHAPE = regex.compile(r"\d{6}[-+A]?\d{3}[\dA-Z]?|[0-7]\d{10}|(?:19|20)\d{10}|\d{7}[A-W][A-IW]?")
 """The shape of a Nordic or Estonian personal number or an Irish PPS number: a valid one the checksum rules have
 already taken, so a tagged number of that shape is an invalid one, which is no identifier."""
 WEEKDAYS = frozenset(
@@ -90,6 +97,8 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         if _YEAR.fullmatch(piece):
             return False  # "arrived 2024": a year alone identifies no one
         token = _token_around(text, span.start, span.end)
+        if CODE_SYSTEM_BEFORE.search(text, max(0, span.start - 24), span.start):
+            return False  # "SNOMED: T67000 M81403", "LOINC 3016-3", "KST 4410": a code, no one's number
         return any(c.isdigit() for c in piece) and _NATIONAL_ID_SHAPE.fullmatch(token) is None
     if piece.rstrip().endswith(("-", "–")):
         return False  # "Denys -" (of "Denys - Drash syndrome"): a name does not end in a dash
@@ -106,6 +115,8 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return False  # "Libyen och Italien": countries, however many
     if any(w in NATIONALITIES for w in words) or _names_a_disease(text, span.end, words):
         return False
+    if len(words) > 1 and (words[-1].lower() in _DISEASE_HEADS or words[-1].lower() in _PATHOGEN_HEADS):
+        return False  # "Epstein-Barr virus": a pathogen or a disease named after people
     following = _NEXT_WORD.match(text, span.end)
     if any(names_a_scale(w) for w in words) or (following is not None and names_a_scale(following.group(1))):
         return False  # "Glasgow Coma Scale", "Boston" before "Naming Test": a test's name, no place or firm
