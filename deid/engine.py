@@ -20,6 +20,7 @@ from deid.mentions import repeated_names
 from deid.nlp import OfflineSpacyNlpEngine
 from deid.offsets import OffsetMap, Replacement
 from deid.public import without_public_names
+from deid.ranges import widen_date_ranges
 from deid.operators import Operator, Replacer
 from deid.recognizers import MODEL_RECOGNIZERS, build_registry
 from deid.relabel import (
@@ -172,7 +173,7 @@ class Deidentifier:
             found = organizations_by_form(found, piece, lang)
             found = towns_after_prepositions(branches_before_towns(found, piece), piece)
             found = places_after_organizations(found, piece)
-            found = without_public_names(repeated_names(found, piece), piece)
+            found = widen_date_ranges(without_public_names(repeated_names(found, piece), piece), piece)
             spans.extend(PhiSpan(s.start + offset, s.end + offset, s.label, s.score, s.country) for s in found)
         return spans
 

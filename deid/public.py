@@ -29,11 +29,12 @@ _NAME_LABELS = frozenset({Label.PERSON, Label.ORGANIZATION})
 _REGISTRY_ENDINGS = ("register", "registret", "registeret", "rekisteri", "rekisterin", "register's")
 """A national registry by its head noun (``Det Danske Vaccinationsregister``, ``Nasjonalt tolkeregister``)."""
 _PRODUCT_AFTER = regex.compile(
-    r"[ ]*(?:\d+(?:[.,]\d+)?[ ]*(?:mg|g|µg|mcg|ml|IE|IU|E|mmol|%)(?![\w])"
+    r"[ ]*(?:\d+(?:[.,]\d+)?[ ]*(?:mg|g|µg|mcg|ml|IE|IU|E|mmol|%|T)(?![\w])"
     r"|-?(?i:pistos|pistoksena|injektio|injektion|injection|inj|tabl|tablett|tabletter|tablet|kapsel)(?![\w])"
     r"|,?[ ](?i:partii|parti|batch|lot|erä|eränumero|ch\.-b\.)(?![\w]))"
 )
-"""What follows a drug's or a product's name, never a person's: a dose, a dosage form, a batch."""
+"""What follows a drug's or a product's name, never a person's: a dose, a dosage form, a batch, a scanner's field
+strength (``Philips Ingenia 3,0 T``)."""
 _CASE_TAIL = (
     r"(?:'s|s|:n|:ssa|:ssä|:sta|:stä|:lla|:llä|:lle|:lta|:ltä|:iin|n|en|et|a|ä|st|sse|l|le|lt|ga|ssa|ssä|sta|stä"
     r"|lla|llä|lle|lta|ltä|an|än|iin|is|ist|isse|il|ile|ilt|-s|-st|-sse|-le|-lt|-l|-i|-ga)?"

@@ -122,9 +122,11 @@ _CAPITAL_SURNAME_GIVEN = regex.compile(
 )
 """A family name in capitals, a comma and a known given name (``ABDI, Hodan``, ``MACLEOD, Agnes``)."""
 _NICKNAME = regex.compile(
-    rf"(?<![\w\-])(?P<phi>(?P<given>{_NAME_WORD})[ ]\({_NAME_WORD}\)[ ]{_NAME_WORD}(?:[\-'’]{_NAME_WORD})?)(?![\w])"
+    rf"(?<![\w\-])(?P<phi>(?P<given>{_NAME_WORD})[ ](?:\({_NAME_WORD}\)|[\"“«']{_NAME_WORD}[\"”»'])[ ]{_NAME_WORD}"
+    rf"(?:[\-'’]{_NAME_WORD})?)(?![\w])"
 )
-"""A given name, the name the person goes by in brackets, the family name (``Ravindra (Ravi) Menon``)."""
+"""A given name, the name the person goes by in brackets or quotes, the family name (``Ravindra (Ravi) Menon``,
+``Claus "Mulle" Henningsen``)."""
 _SIGNER_LINE = regex.compile(
     rf"(?m)^(?P<phi>{_NAME_WORD}(?:[ ](?:(?:af|av|von|van|de|da|di|du|le|la|ter|ten)[ ])?{_NAME_WORD}){{0,3}})"
     r",[ ]+(?P<role>\p{L}[\p{L}. \-/]{1,40}?)[ \t]*$"
@@ -133,6 +135,8 @@ _SIGNER_LINE = regex.compile(
 Klercker, leg. läkare``)."""
 _CARE_OF = regex.compile(rf"(?<![\w])(?i:c/o)[ ]+(?P<phi>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,2}})(?![\w])")
 """The person a letter goes through (``c/o Begović``)."""
+_PARTICLES = frozenset({"la", "le", "de", "du", "da", "di", "af", "av", "von", "van", "der", "den", "ter", "ten", "á", "í"})
+"""Lower-case particles inside a family name (``Ebbe la Cour``, ``Bárður á Steig``, ``Hedvig af Klercker``)."""
 _SIGN_RESULT = regex.compile(
     r"[ ]*(?:(?i:neg|pos|negative|positive|negativ|positiv|negatiivinen|positiivinen|negatiivne|positiivne)"
     r"(?![\w])|[+−](?![\w]))"
@@ -296,7 +300,15 @@ class NameListPersonRecognizer(LocalRecognizer):
             run = [tok]
             j = i + 1
             lead_cue = self._is_cue_word(tok.text)
-            while j < len(toks) and len(run) < _MAX_WORDS and toks[j].is_cap and adjacent(text, run[-1], toks[j]):
+            while j < len(toks) and len(run) < _MAX_WORDS and adjacent(text, run[-1], toks[j]):
+                if not toks[j].is_cap:
+                    if not self._particle_then_name(text, toks, j) or (
+                        toks[j].text in _SIGNATURE_PREPOSITIONS and run[-1].bare not in first_names()
+                    ):
+                        break  # "Undersökt av Anna Berg": "av" joins a name only after a given name
+                    run.append(toks[j])  # "Ebbe la Cour", "Bárður á Steig", "Johan af Hällström"
+                    j += 1
+                    continue
                 if toks[j].bare in NOT_NAMES and not (lead_cue and j == i + 1):
                     break
                 run.append(toks[j])
@@ -410,6 +422,18 @@ class NameListPersonRecognizer(LocalRecognizer):
                 return False  # "Ektefellen Bjørg har demens": a verb or function word ends the name's phrase
             prev = nxt
         return False
+
+    @staticmethod
+    def _particle_then_name(text: str, toks: tuple[Token, ...], j: int) -> bool:
+        """A family name's particle (``la``, ``af``, ``á``, ``von``) between two capitalised words of a name."""
+        return (
+            toks[j].text in _PARTICLES
+            and j + 1 < len(toks)
+            and toks[j + 1].is_cap
+            and adjacent(text, toks[j], toks[j + 1])
+            and toks[j + 1].bare not in NOT_NAMES
+            and toks[j + 1].bare not in stop_words()
+        )
 
     @staticmethod
     def _cue_before(text: str, toks: tuple[Token, ...], i: int) -> bool:

@@ -46,11 +46,14 @@ _GENERIC_CUE = (
 """A word ending in a number word (``Rekv.nr.``, ``Pyyntönro``, ``Henvisnings-ID``), a number word after a word
 (``Uuringu nr``), or a case or request noun (``Ärende``, ``Case ref``)."""
 _REFERENCE = (
-    r"(?P<phi>(?:\p{Lu}[\p{Lu}\p{Ll}]{0,3}\d{0,2}[\- /])?\d[\d\-/]{3,14}\d|\p{Lu}{1,4}\d{0,2}[\-/]?\d{5,12}"
-    r"|(?:\p{Lu}{1,3}\d?[ ])?\d{3,4}(?:[ ]\d{3,4}){1,2})"
+    r"(?P<phi>(?:\p{Lu}{1,3}\d?[ ])?\d{3,5}(?:[ ]\d{3,5}){1,3}(?:[ ]\d{2})?(?![\w\-/]|[.,]\d)"
+    r"|(?:\p{Lu}[\p{Lu}\p{Ll}]{0,3}\d{0,2}[\- /])?\d[\d\-/]{3,14}\d|\p{Lu}{1,4}\d{0,2}[\-/]?\d{5,12}"
+    r"|\p{Lu}{1,2}\d{4,8}\p{Lu}{1,3})"
 )
 """A reference number: five or more digits, grouped by ``-`` or ``/``, maybe after a short upper-case prefix
-(``4471203``, ``2024/18830``, ``R-8812045``, ``MEM/22871``, ``SoL 44120/24``, ``RJ1-7740921``)."""
+(``4471203``, ``2024/18830``, ``R-8812045``, ``MEM/22871``, ``SoL 44120/24``, ``RJ1-7740921``), grouped by spaces
+(``4417 3385 21``, a health-insurance card's ``80250 01420 33719 8842``), or between capitals (a prison number
+``A7742DK``)."""
 _STANDARD_PREFIXES = frozenset(
     {"ISO", "IEC", "DIN", "NS", "SS", "DS", "SFS", "EVS", "BS", "ICD", "ATC", "NPU", "CE", "EAN", "GTIN", "LOT"}
     | {"REF", "SN", "UDI", "NDC", "CAS", "PMID", "DOI", "HLA", "COVID", "SARS", "NCT", "RFC", "ISBN", "ISSN", "NOK"}
@@ -100,9 +103,11 @@ class RecordNumberRecognizer(RuleRecognizer):
         Rule(
             # a letter prefix (maybe with a two-digit year), a hyphen or slash and six or more digits in all is a
             # reference of some office, lab or insurer even without a cue ("policy AV-77314409", "PAD T23-44190",
-            # "HV-2024-3318"); five digits (a code "K-12345") need a cue
+            # "HV-2024-3318", with a department's capitals after the office's: "RVH-CT-24-118375"); five digits (a code
+            # "K-12345") need a cue
             "prefixed_reference",
-            r"(?<![\w\-/.])(?P<phi>(?P<prefix>\p{Lu}{1,4})\d{0,2}(?:[\-/]\d{2,10}){1,3})(?![\w\-/]|[.,]\d)",
+            r"(?<![\w\-/.])(?P<phi>(?P<prefix>\p{Lu}{1,4})\d{0,2}(?:-\p{Lu}{1,4})?(?:[\-/]\d{2,10}){1,3})"
+            r"(?![\w\-/]|[.,]\d)",
             0.6,
         ),
         Rule(
@@ -133,10 +138,10 @@ class RecordNumberRecognizer(RuleRecognizer):
         if ("/" in value or "." in value) and parse_one(value) is not None:
             return None  # "12/2024", "18/03/2024": a date, whatever the cue before it
         if rule.name in ("generic_reference", "generic_number") and (
-            sum(c.isdigit() for c in value) < 5
+            (sum(c.isdigit() for c in value) < 5 and _PRISON_NUMBER.fullmatch(value) is None)
             or _CUE_BEFORE.search(text, max(0, start - 48), start) is None
             or len(max(_DIGIT_RUN.findall(value), key=len)) < 3
-            or (value.isdigit() and len(value) > 9 and not _long_reference(text, start, value))
+            or (value.isdigit() and len(value) > 9 and not _long_reference(text, start, value, self.supported_language))
             or _NATIONAL_SHAPE.match(value) is not None
         ):
             return None
@@ -148,12 +153,12 @@ class RecordNumberRecognizer(RuleRecognizer):
 _BARE_NUMBER_WORD = regex.compile(rf"(?i:{_NUMBER_WORD}|no|ref|reference)\.?[ ]*[:#]?[ ]*$")
 
 
-def _long_reference(text: str, start: int, digits: str) -> bool:
+def _long_reference(text: str, start: int, digits: str, lang: str = "en") -> bool:
     """Ten to thirteen digits after a cue that names what they number (``Prøve-ID 7700412983``, ``Retsepti nr
     1004587326``, ``medlemsnr. 4418229031``), and, but for thirteen, opening with no date: ten to twelve is a
     national identifier's length, so a bare ``Number`` or ``Ref.`` before it, or a date at its start, leaves it to
     the national-identifier recognizers (an invalid one is a distractor)."""
-    if len(digits) > 13 or (len(digits) < 13 and _date_led(digits)):
+    if len(digits) > 13 or (len(digits) < 13 and _date_led(digits) and _national_length(len(digits), lang)):
         return False  # thirteen digits are no national identifier anywhere here ("PPJ-nr. 2406020144871")
     before = text[max(0, start - 24) : start]
     bare = _BARE_NUMBER_WORD.search(before)
@@ -163,6 +168,21 @@ def _long_reference(text: str, start: int, digits: str) -> bool:
 _NAMING_WORD_END = regex.compile(r"\p{L}(?:-|[ ])$|\p{L}{3}$")
 """What ends right before a bare number word for the cue to name what it numbers: a word and a hyphen or space
 (``Prøve-ID``, ``Retsepti nr``), or a compound's first part (``medlemsnr.``; never ``Fnr``, ``pnr``)."""
+
+
+_NATIONAL_LENGTHS = {"et": (11,), "fi": (), "nb": (11,), "da": (10,), "sv": (10, 12)}
+"""Digit counts a national identifier written without separators has in each language's notes (the Finnish one
+always has its century sign); an English note may hold any of them."""
+
+
+def _national_length(length: int, lang: str) -> bool:
+    """Whether ``length`` digits may be a national identifier in a note of ``lang`` (``retsepti nr 1102938475``:
+    ten digits are no Estonian isikukood)."""
+    return length in _NATIONAL_LENGTHS.get(lang, (10, 11, 12))
+
+
+_PRISON_NUMBER = regex.compile(r"\p{Lu}\d{4}\p{Lu}{2}")
+"""A prison number (``A7742DK``): four digits between capitals, a reference after its cue."""
 
 
 def _date_led(digits: str) -> bool:

@@ -7,7 +7,7 @@ from functools import cache
 
 import regex
 
-from deid.dates import is_month_name
+from deid.dates import is_analyte, is_month_name
 from deid.labels import Label
 from deid.lexicon import DISEASE_HEADS, EPONYMS, NATIONALITIES, NOT_NAMES, TITLE_CUES
 from deid.recognizers.location import AGENCY_ENDINGS, is_country, names_a_scale
@@ -124,8 +124,10 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return False
     if all(w.lower() in _generic_service_words() for w in words):
         return False  # a specialty or a service named generically: "Rheumatology", "the Memory Service"
-    if span.label is Label.PERSON and len(words) == 1 and words[0].upper() in word_set("clinical_acronyms"):
-        return False  # "astma og KOLS": a diagnosis written short, not a signer's initials
+    if span.label is Label.PERSON and len(words) == 1 and (
+        words[0].upper() in word_set("clinical_acronyms") or (words[0].isupper() and is_analyte(words[0]))
+    ):
+        return False  # "astma og KOLS", "CRP 12": a diagnosis or an analyte written short, not a signer's initials
     if span.label is Label.PERSON and all(_role_word(w) for w in words):
         return False  # "Specialist Registrar", "Sykepleier": a role, not a person's name
     if words[-1].lower().endswith(AGENCY_ENDINGS):
