@@ -549,6 +549,8 @@ EPONYMS: frozenset[str] = frozenset(
         "Lindau",
         "Lou",
         "Lyme",
+        "Binswanger",
+        "Epstein",
         "Marfan",
         "Menkes",
         "Meniere",

@@ -6,7 +6,8 @@
 - a national health portal's web address (``helsenorge.no``, ``1177.se``; not a local service's subdomain, nor a
   path with a number in it);
 - a drug or a product read as a name, told by what follows it: a dose, a dosage form, a batch (``T. Oxazepam
-  7,5 mg``, ``Abilify Maintena -pistos``, ``Vaxigrip Tetra, partii X3B411V``).
+  7,5 mg``, ``Abilify Maintena -pistos``, ``Vaxigrip Tetra, partii X3B411V``), or a sign or a blood group before
+  its result (``RH neg.``).
 
 The agencies and domains are package data (``deid/data/national_agencies.txt``, ``public_domains.txt``), the
 countries :func:`deid.recognizers.location.country_names`.
@@ -35,6 +36,8 @@ _PRODUCT_AFTER = regex.compile(
 )
 """What follows a drug's or a product's name, never a person's: a dose, a dosage form, a batch, a scanner's field
 strength (``Philips Ingenia 3,0 T``)."""
+_RESULT_AFTER = regex.compile(r"[ ]*(?i:neg|pos|negative|positive|negativ|positiv)(?![\w])")
+"""A test's or a sign's result right after a name (``RH neg.``, ``Babinski pos``): a blood group or a reflex."""
 _CASE_TAIL = (
     r"(?:'s|s|:n|:ssa|:ssä|:sta|:stä|:lla|:llä|:lle|:lta|:ltä|:iin|n|en|et|a|ä|st|sse|l|le|lt|ga|ssa|ssä|sta|stä"
     r"|lla|llä|lle|lta|ltä|an|än|iin|is|ist|isse|il|ile|ilt|-s|-st|-sse|-le|-lt|-l|-i|-ga)?"
@@ -73,8 +76,10 @@ def identifies_no_one(span: PhiSpan, text: str) -> bool:
     piece = text[span.start : span.end]
     if span.label is Label.URL:
         return is_public_domain(piece)
-    if span.label in _NAME_LABELS and _PRODUCT_AFTER.match(text, span.end):
+    if span.label in _NAME_LABELS and (_PRODUCT_AFTER.match(text, span.end) or _RESULT_AFTER.match(text, span.end)):
         return True
+    if span.label is Label.PERSON and any(is_public_name(w, place=False) for w in piece.split(" ")[:1]):
+        return True  # "Kelan TULES-kurssi": an agency's course, no one's name
     return span.label is not Label.PHONE and is_public_name(piece, place=span.label in _PLACE_LABELS)
 
 

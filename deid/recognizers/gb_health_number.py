@@ -4,8 +4,8 @@ the Health and Care number (Northern Ireland).
 Ten digits, the last a modulus-11 check digit over the first nine (the same scheme for all three; a CHI number's
 first six digits are the holder's birth date), written ``943 476 5919``, ``943-476-5919``, ``0101425565`` or
 ``010142 5565``. Ten digits pass the check one time in eleven by chance, so a number is taken only after its cue
-(``NHS no``, ``CHI number``, ``H&C``, ``HCN``) and only when python-stdnum (``stdnum.gb.nhs``) validates it; an
-invalid one after the cue stays (a distractor, like an invalid personal number).
+(``NHS no``, ``CHI number``, ``H&C``, ``HCN``) or grouped 3-3-4 as the NHS writes it, and only when python-stdnum
+(``stdnum.gb.nhs``) validates it; an invalid one stays (a distractor, like an invalid personal number).
 """
 
 from __future__ import annotations
@@ -31,6 +31,14 @@ class GbHealthNumberRecognizer(RuleRecognizer):
             "gb_health_number",
             rf"(?<![\w]){_CUE}{_NUMBER_WORD}[ ]*[:#]?[ ]*(?:(?:is|was|allocated|given|issued|confirmed)[ ]+){{0,2}}"
             r"(?P<phi>\d{3}[ \-]?\d{3}[ \-]?\d{4}|\d{6}[ \-]\d{4})(?![\w\-/]|[.,]\d)",
+            0.5,
+            country="gb",
+        ),
+        Rule(
+            # grouped 3-3-4 and opening with no trunk zero, the NHS style (a British or Irish phone opens with 0):
+            # valid far from its cue too ("... his correct number is 485 777 3457")
+            "gb_health_number_grouped",
+            r"(?<![\w\-/+.])(?<!\+\d{1,3}[ ])(?P<phi>[1-9]\d{2}[ ]\d{3}[ ]\d{4})(?![\w\-/]|[.,]\d)",
             0.5,
             country="gb",
         ),

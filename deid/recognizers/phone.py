@@ -148,7 +148,7 @@ class NordicPhoneRecognizer(RuleRecognizer):
         """Between 7 and 15 digits, as the numbering plans allow; numbers without a cue or a country code must also
         be valid in a country whose notes write them so (and, for 8 digits, in a note of that country)."""
         digits = "".join(c for c in text[start:end] if c.isdigit())
-        if not 7 <= len(digits) <= 15 or len(set(digits)) <= 2:
+        if not 7 <= len(digits) <= 15 or len(set(digits)) == 1:
             return None  # "0000000000": a placeholder, no one's number
         if rule.name == "after_name":
             return self._after_name(text, match, digits, rule.score)

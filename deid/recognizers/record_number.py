@@ -68,10 +68,10 @@ either direction, so the answer is the same, found without trying every start in
 
 
 _NATIONAL_SHAPE = regex.compile(
-    r"^(?:\d\d(?:0[1-9]|1[0-2]|4[1-9]|5[0-2])\d\d[\-+A]\d{3,4}[\dA-Z]?|(?:19|20)\d{6}[\-+]\d{4})$"
+    r"^(?:\d\d(?:0[1-9]|1[0-2]|4[1-9]|5[0-2])\d\d[\-+A]\d{3,4}[\dA-Z]?|(?:19|20)\d{6}[\-+]\d{4}|\d{3}[ ]\d{3}[ ]\d{4})$"
 )
 """A national identifier's shape (``DDMMYY-NNNN`` or ``YYMMDD-NNNN`` with a month in the middle, Norwegian H-numbers'
-month plus 40, ``YYYYMMDD-NNNN``): checked, or left as a distractor, by the national-identifier recognizers, never
+month plus 40, ``YYYYMMDD-NNNN``, an NHS number's ``NNN NNN NNNN``): checked, or left as a distractor, by the national-identifier recognizers, never
 taken as a reference number; ``202409-48813`` (no month in it) is a reference."""
 
 
@@ -190,7 +190,8 @@ def _date_led(digits: str) -> bool:
     recognizer validates it, and an invalid one is no reference. ``2023118842`` and ``7700412983`` are."""
     day, month, year = int(digits[:2]), int(digits[2:4]), int(digits[4:6])
     long_year = digits[:2] in ("19", "20") and _calendar(int(digits[6:8]), int(digits[4:6]))
-    return _calendar(day, month) or _calendar(year, month) or long_year
+    estonian = len(digits) == 11 and digits[0] in "123456" and _calendar(int(digits[5:7]), int(digits[3:5]))
+    return _calendar(day, month) or _calendar(year, month) or long_year or estonian
 
 
 def _calendar(day: int, month: int) -> bool:

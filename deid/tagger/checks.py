@@ -25,6 +25,8 @@ CODE_SYSTEM_BEFORE = regex.compile(
 )
 """A code system's name right before a number (``SNOMED: T67000 M81403``, ``LOINC 3016-3``, ``KST 4410``): the
 number is a code or a cost centre, never a person's."""
+_CODE_SYSTEM_START = regex.compile(r"(?:SNOMED|LOINC|ICD|ICPC|ATC|NOMESCO|NCSP|KVÅ|OPCS|DRG|CPT|KST|NPU)(?![\p{L}])")
+"""A tagged number that opens with a code system's name (``LOINC 3016-3``)."""
 _AGE = regex.compile(r"\d{2,3}")
 _YEAR = regex.compile(r"(?:19|20)\d\d")
 _CONNECTORS = frozenset({"and", "og", "och", "ja", "ning", "&", "or", "eller"})
@@ -32,6 +34,10 @@ _AFTER_A_MEASURE = regex.compile(r"\s*(?:[,.]\d|%|‰|\p{L}{0,3}/|(?:kg|g|mg|µg
 """What follows a number that is a measurement, not an age (``92,5 kg``, ``95 %``, ``91 mmol/l``)."""
 _MEASURE = regex.compile(r"\d\s*(?:%|‰|(?:kg|g|mg|µg|ml|mmol|mm|cm|dB|bpm|kPa|mmHg|IE|IU|E)\b)")
 """A measurement inside a span: a run of lab values is no street address."""
+_NEXT_WORD_LAW = regex.compile(
+    r"[ ]\p{L}*(?i:lov|loven|lag|lagen|laki|seadus|act|register|registret|registeret|rekisteri)(?![\w])"
+)
+"""A law's or a registry's head noun right after a span."""
 _DECIMAL = regex.compile(r"\d[,.]\d")
 """A decimal number (``S-Kol 6,8, S-LDL-kol 4,6``): a lab value, never in an address."""
 _NATIONAL_ID_SHAPE = regex.compile(r"\d{6}[-+A]?\d{3}[\dA-Z]?|[0-7]\d{10}|(?:19|20)\d{10}|\d{7}[A-W][A-IW]?")
@@ -97,7 +103,7 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         if _YEAR.fullmatch(piece):
             return False  # "arrived 2024": a year alone identifies no one
         token = _token_around(text, span.start, span.end)
-        if CODE_SYSTEM_BEFORE.search(text, max(0, span.start - 24), span.start):
+        if CODE_SYSTEM_BEFORE.search(text, max(0, span.start - 24), span.start) or _CODE_SYSTEM_START.match(piece):
             return False  # "SNOMED: T67000 M81403", "LOINC 3016-3", "KST 4410": a code, no one's number
         return any(c.isdigit() for c in piece) and _NATIONAL_ID_SHAPE.fullmatch(token) is None
     if piece.rstrip().endswith(("-", "–")):
@@ -120,6 +126,8 @@ def plausible(text: str, span: TaggedSpan) -> bool:
     following = _NEXT_WORD.match(text, span.end)
     if any(names_a_scale(w) for w in words) or (following is not None and names_a_scale(following.group(1))):
         return False  # "Glasgow Coma Scale", "Boston" before "Naming Test": a test's name, no place or firm
+    if _NEXT_WORD_LAW.match(text, span.end):
+        return False  # "i Barnets lov § 133", "i Nasjonalt tolkeregister": a law's or a registry's name
     if span.label is not Label.ADDRESS and not _names_something(text, span.start, words):
         return False
     if all(w.lower() in _generic_service_words() for w in words):
@@ -132,7 +140,15 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return False  # "Specialist Registrar", "Sykepleier": a role, not a person's name
     if words[-1].lower().endswith(AGENCY_ENDINGS):
         return False  # Försäkringskassan, Skatteverket: a national agency identifies no one
-    return not all(w in NOT_NAMES or w in EPONYMS or w.rstrip("s'") in EPONYMS for w in words)
+    return not all(w in NOT_NAMES or _eponym(w) for w in words)
+
+
+def _eponym(word: str) -> bool:
+    """An eponym, also in an English, Scandinavian or Finnish genitive (``Parkinsons``, ``Lymen``, ``Binswangerin``)."""
+    return any(
+        form in EPONYMS
+        for form in (word, word.rstrip("s'"), word.removesuffix("in"), word.removesuffix("n"), word.removesuffix("'s"))
+    )
 
 
 _SERVICE_HEADS = frozenset({"service", "services", "unit", "team", "clinic", "centre", "center", "department", "ward"})
