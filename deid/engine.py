@@ -19,9 +19,9 @@ from deid.labels import LANGUAGES
 from deid.mentions import repeated_names
 from deid.nlp import OfflineSpacyNlpEngine
 from deid.offsets import OffsetMap, Replacement
+from deid.operators import Operator, Replacer
 from deid.public import without_public_names
 from deid.ranges import widen_date_ranges
-from deid.operators import Operator, Replacer
 from deid.recognizers import MODEL_RECOGNIZERS, build_registry
 from deid.relabel import (
     branches_before_towns,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import regex
 from stdnum.gb import nhs
 
 from deid.labels import Label
@@ -19,6 +20,8 @@ from deid.recognizers._base import Rule, RuleRecognizer
 
 _CUE = r"(?:NHS|nhs|CHI|H&C|H\+C|HCN|(?i:health and care))"
 _NUMBER_WORD = r"(?:[ ]?(?i:number|no\.?|nr|num)\.?)?"
+_PHONE_BEFORE = regex.compile(r"(?i:ring|call|phone|tel|mob|mobile|contact|on|fax)\.?:?[ ]*$")
+"""A phone's cue right before a grouped number: a phone number, whatever its check digit says."""
 
 
 class GbHealthNumberRecognizer(RuleRecognizer):
@@ -46,4 +49,6 @@ class GbHealthNumberRecognizer(RuleRecognizer):
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
         """A valid check digit, or no match."""
+        if rule.name == "gb_health_number_grouped" and _PHONE_BEFORE.search(text, max(0, start - 24), start):
+            return None  # "Ring 654 123 9878": a phone number that happens to pass the check
         return 1.0 if nhs.is_valid(text[start:end].replace(" ", "").replace("-", "")) else None

@@ -45,7 +45,9 @@ class SignatureInitialsRecognizer(RuleRecognizer):
     ENTITY: ClassVar[Label] = Label.PERSON
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule("initials", rf"(?<![\w.\-])(?P<phi>{_INITIALS})(?![\w\-])", SCORE),
-        Rule("lower_initials", r"(?m)(?:^|(?<=[ \t\p{L}.]))/[ \t]*(?:\p{L}+\.[ \t]*)?(?P<phi>\p{Ll}{2,3})[ \t]*$", SCORE),
+        Rule(
+            "lower_initials", r"(?m)(?:^|(?<=[ \t\p{L}.]))/[ \t]*(?:\p{L}+\.[ \t]*)?(?P<phi>\p{Ll}{2,3})[ \t]*$", SCORE
+        ),
         Rule("lower_last_line", r"(?:^|(?<=\n))(?P<phi>\p{Ll}{2,3})[ \t]*\n?\Z", SCORE),
     )
 
@@ -72,8 +74,10 @@ class SignatureInitialsRecognizer(RuleRecognizer):
         if role is not None and _a_role(role["role"]):
             return rule.score  # "Ssk TB", "sh P.K."
         last_line = not text[line_end:].strip()
-        if last_line and bare not in word_set("clinical_acronyms") and (
-            not before.strip(" \t") or _SENTENCE_BEFORE.search(before)
+        if (
+            last_line
+            and bare not in word_set("clinical_acronyms")
+            and (not before.strip(" \t") or _SENTENCE_BEFORE.search(before))
         ):
             return rule.score  # "LH", "LT DN", "... 7.11.2024. TR": the note's last line, however the letters read
         if acronym:
@@ -103,7 +107,25 @@ _NOT_LOWER_INITIALS = frozenset(
         *("ml", "dl", "cl", "mg", "kg", "ug", "mcg", "mmol", "kpa", "min", "mnd", "mdr", "dag", "dgn", "dygn", "vrk"),
         *("uke", "vko", "wk", "wks", "yr", "yrs", "år", "sek", "hr", "hrs", "mvh", "vh", "ok", "ua", "obs", "nb", "ps"),
         *("pkl", "ja", "og", "och", "and", "ei", "ej", "ikke", "not", "nil", "neg", "pos", "prn", "bid", "tid", "qds"),
-        *("tds", "od", "bd", "om", "on", "nocte", "mane", "po", "iv", "im", "sc", "sl", "pr", "inh", "tbl", "tab", "stk"),
+        *(
+            "tds",
+            "od",
+            "bd",
+            "om",
+            "on",
+            "nocte",
+            "mane",
+            "po",
+            "iv",
+            "im",
+            "sc",
+            "sl",
+            "pr",
+            "inh",
+            "tbl",
+            "tab",
+            "stk",
+        ),
     }
 )
 """Lower-case words that end a line after a slash or close a note but are no one's initials."""

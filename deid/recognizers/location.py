@@ -123,8 +123,8 @@ _NATURE_PLACE = regex.compile(
     r"|toppen|sundet|skogen|øya|øyna|järves|järvel|järvelt|järve)"
     r"|\p{Lu}\p{Ll}+[ ](?:Sø|sø|saarel|saarele|saarelt|saarest|saar|järv|järves|järvel|sjön|sjø|øya|ö)"
     r"|(?:Lough|Loch|Lake|Mount|Ben|Slieve|Glen)[ ]\p{Lu}\p{Ll}+"
-    r"|\p{Lu}\p{Ll}{2,}n(?=[ ](?:ranna(?:lla|lle|lta|ssa|n)|rantaan|reiti(?:n|llä|lle|ltä)|reittiä|rintee(?:ssä|llä|ltä)"
-    r"|rinteelle|huipu(?:lla|lle|lta)|selällä|jää(?:llä|lle|ltä)|saare(?:ssa|lla|lle|lta)|kierroksella|laavulla"
+    r"|\p{Lu}\p{Ll}{2,}n(?=[ ](?:ranna(?:lla|lle|lta|ssa|n)|rantaan|reiti(?:n|llä|lle|ltä)|reittiä"
+    r"|rintee(?:ssä|llä|ltä)|rinteelle|huipu(?:lla|lle|lta)|selällä|jää(?:llä|lle|ltä)|saare(?:ssa|lla|lle|lta)|kierroksella|laavulla"
     r"|autiotuvalla|tunturi(?:ssa|lla|lle)))"
     r")(?![\w\-])"
 )
@@ -132,7 +132,8 @@ _NATURE_PLACE = regex.compile(
 in its definite form (``Jonsvatnet``, ``Hjälmaren`` is a gazetteer's, ``Brattholmen``, ``Kebnekaisefjället``), a
 name and its nature word (``Hald Sø``, ``Kihnu saarel``, ``Pühajärves``), the English and Irish word before the
 name (``Lough Corrib``, ``Ben Nevis``), or a Finnish genitive before a shore, a trail, a slope or a summit
-(``Päijänteen rannalle``, ``Kevon reitin varrelta``). Definite forms, which family names do not take (``Holm``, ``Berg``)."""
+(``Päijänteen rannalle``, ``Kevon reitin varrelta``). Definite forms, which family names do not take (``Holm``,
+``Berg``)."""
 _FROM_PLACE = regex.compile(
     r"(?<![\w])(?P<prep>fra|från|from)[ ](?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)"
     r"(?![\w\-'’])(?![ ]?\d(?!\d?[./]\d))"

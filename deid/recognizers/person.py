@@ -135,7 +135,9 @@ _SIGNER_LINE = regex.compile(
 Klercker, leg. läkare``)."""
 _CARE_OF = regex.compile(rf"(?<![\w])(?i:c/o)[ ]+(?P<phi>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,2}})(?![\w])")
 """The person a letter goes through (``c/o Begović``)."""
-_PARTICLES = frozenset({"la", "le", "de", "du", "da", "di", "af", "av", "von", "van", "der", "den", "ter", "ten", "á", "í"})
+_PARTICLES = frozenset(
+    {"la", "le", "de", "du", "da", "di", "af", "av", "von", "van", "der", "den", "ter", "ten", "á", "í"}
+)
 """Lower-case particles inside a family name (``Ebbe la Cour``, ``Bárður á Steig``, ``Hedvig af Klercker``)."""
 _SIGN_RESULT = regex.compile(
     r"[ ]*(?:(?i:neg|pos|negative|positive|negativ|positiv|negatiivinen|positiivinen|negatiivne|positiivne)"

@@ -84,7 +84,10 @@ class NordicPhoneRecognizer(RuleRecognizer):
         Rule("no_323", rf"{_START}(?P<phi>[2-9]\d{{2}} \d{{2}} \d{{3}}){_END}", 0.6, country="no"),
         Rule("dk_44", rf"{_START}(?P<phi>[2-9]\d{{3}} \d{{4}}){_END}", 0.5, country="dk"),
         Rule(
-            "se_area", rf"{_START}(?P<phi>0\d{{1,3}}(?:-|[ ]?–[ ]?|[ ]-[ ])\d{{2,3}}(?: \d{{2,3}}){{1,3}}){_END}", 0.7, country="se"
+            "se_area",
+            rf"{_START}(?P<phi>0\d{{1,3}}(?:-|[ ]?–[ ]?|[ ]-[ ])\d{{2,3}}(?: \d{{2,3}}){{1,3}}){_END}",
+            0.7,
+            country="se",
         ),
         Rule("se_mobile", rf"{_START}(?P<phi>07\d \d{{3}} \d{{2}} \d{{2}}){_END}", 0.7, country="se"),
         Rule("se_mobile_4222", rf"{_START}(?P<phi>07\d\d \d{{2}} \d{{2}} \d{{2}}){_END}", 0.7, country="se"),

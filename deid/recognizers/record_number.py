@@ -71,8 +71,9 @@ _NATIONAL_SHAPE = regex.compile(
     r"^(?:\d\d(?:0[1-9]|1[0-2]|4[1-9]|5[0-2])\d\d[\-+A]\d{3,4}[\dA-Z]?|(?:19|20)\d{6}[\-+]\d{4}|\d{3}[ ]\d{3}[ ]\d{4})$"
 )
 """A national identifier's shape (``DDMMYY-NNNN`` or ``YYMMDD-NNNN`` with a month in the middle, Norwegian H-numbers'
-month plus 40, ``YYYYMMDD-NNNN``, an NHS number's ``NNN NNN NNNN``): checked, or left as a distractor, by the national-identifier recognizers, never
-taken as a reference number; ``202409-48813`` (no month in it) is a reference."""
+month plus 40, ``YYYYMMDD-NNNN``, an NHS number's ``NNN NNN NNNN``): checked, or left as a distractor, by the
+national-identifier recognizers, never taken as a reference number; ``202409-48813`` (no month in it) is a
+reference."""
 
 
 _LEADING_CAPITALS = regex.compile(r"\p{Lu}*")

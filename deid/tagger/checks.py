@@ -18,7 +18,9 @@ _WORD = regex.compile(r"\p{L}[\p{L}\-'’]*")
 _HOUSE_NUMBER = regex.compile(r"(?<![\p{L}\d])\d{1,5}(?![\p{L}\d])")
 _NEXT_WORD = regex.compile(r"[ \t-]*(\p{L}+)")
 _DISEASE_HEADS = frozenset(DISEASE_HEADS)
-_PATHOGEN_HEADS = frozenset({"virus", "viruksen", "viirus", "bacillus", "bakterie", "bacteria", "sign", "tegn", "tecken"})
+_PATHOGEN_HEADS = frozenset(
+    {"virus", "viruksen", "viirus", "bacillus", "bakterie", "bacteria", "sign", "tegn", "tecken"}
+)
 CODE_SYSTEM_BEFORE = regex.compile(
     r"(?<![\w])(?:SNOMED(?:[ \-]?CT)?|LOINC|ICD(?:-?1[01])?|ICPC(?:-?2)?|ATC|NOMESCO|NCSP|KVÅ|OPCS(?:-?4)?|DRG|CPT|KST"
     r"|NPU)[ :]*(?:\S+[ ]+)?$"
@@ -132,8 +134,10 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return False
     if all(w.lower() in _generic_service_words() for w in words):
         return False  # a specialty or a service named generically: "Rheumatology", "the Memory Service"
-    if span.label is Label.PERSON and len(words) == 1 and (
-        words[0].upper() in word_set("clinical_acronyms") or (words[0].isupper() and is_analyte(words[0]))
+    if (
+        span.label is Label.PERSON
+        and len(words) == 1
+        and (words[0].upper() in word_set("clinical_acronyms") or (words[0].isupper() and is_analyte(words[0])))
     ):
         return False  # "astma og KOLS", "CRP 12": a diagnosis or an analyte written short, not a signer's initials
     if span.label is Label.PERSON and all(_role_word(w) for w in words):
