@@ -417,7 +417,8 @@ _SCORE_BEFORE = regex.compile(
 """A clinical score or scale name (``Apgar 9/10``, ``GCS 14/15``): the fraction after it is a score."""
 _MEASURE_AFTER = regex.compile(
     r"^[ ]*(?:(?i:mmhg|tbl|tabl|tablett|tabletter|tablet|tablets|tabletti|tab|dos|doser|dose|doses|mg|ml|g|x|ganger"
-    r"|gånger|gange|kertaa|korda|times)(?![\w])|%)"
+    r"|gånger|gange|kertaa|korda|times|both|bilat|bilateral|begge|båda|molemmin|mõlemad|ou|sites|pulloa|flasker"
+    r"|flaskor|bottles|pudelit)(?![\w])|%)"
 )
 _EXAMINATIONS = frozenset(
     {
@@ -492,7 +493,7 @@ def _plausible(text: str, start: int, end: int, fmt: str) -> bool:
         return True
     if words and before.endswith((" ", ": ")) and is_analyte(words[-1]):
         return False
-    if text[start:end].partition("/")[2] in ("7", "12") and (
+    if text[start:end].partition("/")[2] in ("7", "12", "52") and (
         _DURATION_BEFORE.search(before) or _DURATION_AFTER.match(text, end)
     ):
         return False  # "for 3/7", "6/12 ago": days or months
@@ -523,10 +524,10 @@ def is_analyte(word: str) -> bool:
     return word in exact or (word.isupper() and word in upper)
 
 
-_DURATION_BEFORE = regex.compile(r"(?i:(?<![\w])(?:for|x|past|last|within)[ ]*)$")
+_DURATION_BEFORE = regex.compile(r"(?i:(?<![\w])(?:for|x|past|last|within|in|every|over|age|aged)[ ]*)$")
 _DURATION_AFTER = regex.compile(r"[ ]*(?i:hx|history|hist|ago|duration|previously|prior)(?![\w])")
-"""English shorthand for days, weeks and months (``for 2/7``, ``x 5/7``, ``6/12 ago``, ``3/7 hx``): a fraction over
-7 or 12 there is a length of time, not a date."""
+"""English shorthand for days, weeks and months (``for 2/7``, ``x 5/7``, ``6/12 ago``, ``3/7 hx``, ``review in 4/12``,
+``age 14/12``): a fraction over 7, 12 or 52 there is a length of time, not a date."""
 _LAB_VALUE_BEFORE = regex.compile(
     r"(?<![\w])(?P<a>\w+)[ ]*[:=]?[ ]*\d+(?:[.,]\d+)?(?:[ ]*[\p{L}µ%][\p{L}µ%/]{0,9})?[ ]+$"
 )

@@ -7,7 +7,11 @@
   path with a number in it);
 - a drug or a product read as a name, told by what follows it: a dose, a dosage form, a batch (``T. Oxazepam
   7,5 mg``, ``Abilify Maintena -pistos``, ``Vaxigrip Tetra, partii X3B411V``), or a sign or a blood group before
-  its result (``RH neg.``).
+  its result (``RH neg.``), or a brand or a microbe's genus in ``deid/data/products.txt`` (``Mepilex Border``,
+  ``Phonak Audéo``, ``Klebsiella``);
+- a person's span holding an agency or made of countries (``Kelan TULES-kurssi``, ``Iranista Turkin``), an
+  organisation that is an agency and a verb, an address that is a country and a year; a country right after a
+  person's name is cut off the name (``Rainoga Keeniasse``).
 
 The agencies and domains are package data (``deid/data/national_agencies.txt``, ``public_domains.txt``), the
 countries :func:`deid.recognizers.location.country_names`.
@@ -16,6 +20,7 @@ countries :func:`deid.recognizers.location.country_names`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
 
 import regex
@@ -23,10 +28,12 @@ import regex
 from deid.labels import Label
 from deid.recognizers.location import country_names, is_country
 from deid.spans import PhiSpan
-from deid.wordlists import words
+from deid.wordlists import facility_at, words
 
 _PLACE_LABELS = frozenset({Label.ORGANIZATION, Label.LOCATION})
 _NAME_LABELS = frozenset({Label.PERSON, Label.ORGANIZATION})
+_NAMED_LABELS = frozenset({Label.PERSON, Label.ORGANIZATION, Label.LOCATION})
+_WORD = regex.compile(r"\p{L}[\p{L}\-'’]*")
 _REGISTRY_ENDINGS = ("register", "registret", "registeret", "rekisteri", "rekisterin", "register's")
 """A national registry by its head noun (``Det Danske Vaccinationsregister``, ``Nasjonalt tolkeregister``)."""
 _PRODUCT_AFTER = regex.compile(
@@ -56,6 +63,11 @@ def _public_domains() -> tuple[str, ...]:
     return words("public_domains")
 
 
+@cache
+def _products() -> frozenset[str]:
+    return frozenset(words("products"))
+
+
 def is_public_name(phrase: str, *, place: bool = True) -> bool:
     """Whether ``phrase`` is a national agency, registry or body, or a country of several words, in any case form,
     and nothing more; with ``place``, also a country of one word (``Jordan`` and ``Georgia`` are given names too)."""
@@ -74,15 +86,39 @@ def is_public_domain(url: str) -> bool:
 def identifies_no_one(span: PhiSpan, text: str) -> bool:
     """Whether ``span`` is public (see the module)."""
     piece = text[span.start : span.end]
+    words = _WORD.findall(piece)
     if span.label is Label.URL:
         return is_public_domain(piece)
     if span.label in _NAME_LABELS and (_PRODUCT_AFTER.match(text, span.end) or _RESULT_AFTER.match(text, span.end)):
         return True
-    if span.label is Label.PERSON and any(is_public_name(w, place=False) for w in piece.split(" ")[:1]):
-        return True  # "Kelan TULES-kurssi": an agency's course, no one's name
+    if span.label in _NAMED_LABELS and any(w in _products() for w in words):
+        return True  # "Mepilex Border", "Phonak Audéo", "växt av Klebsiella": a product or a microbe
+    if span.label is Label.PERSON and (
+        any(is_public_name(w, place=False) for w in words) or (words and all(map(is_country, words)))
+    ):
+        return True  # "Kelan TULES-kurssi", "Iranista Turkin": an agency's course, countries, no one's name
+    capitalised = [w for w in words if w[:1].isupper()]
+    if (
+        span.label is Label.ORGANIZATION
+        and capitalised
+        and all(map(is_public_name, capitalised))
+        and not any(facility_at(w) >= 0 for w in words if not w[:1].isupper())
+    ):
+        return True  # "Försäkringskassan upprättas": the agency alone, a verb after it (not its "mottagningsenhet")
+    if span.label is Label.ADDRESS and words and all(map(is_country, words)):
+        return True  # "kom från Somalia 2019": a country and a year
     return span.label is not Label.PHONE and is_public_name(piece, place=span.label in _PLACE_LABELS)
 
 
+def _without_trailing_country(span: PhiSpan, text: str) -> PhiSpan:
+    """A person's span less a country written right after the name (``Rainoga Keeniasse``, ``Andres Soomes``)."""
+    piece = text[span.start : span.end]
+    head, _, last = piece.rpartition(" ")
+    if span.label is Label.PERSON and head.strip() and is_country(last.rstrip(".,;:")):
+        return replace(span, end=span.start + len(head.rstrip(" ,")))
+    return span
+
+
 def without_public_names(spans: Sequence[PhiSpan], text: str) -> list[PhiSpan]:
-    """``spans`` less those that identify no one (see the module)."""
-    return [s for s in spans if not identifies_no_one(s, text)]
+    """``spans`` less those that identify no one (see the module), and less a country after a person's name."""
+    return [_without_trailing_country(s, text) for s in spans if not identifies_no_one(s, text)]

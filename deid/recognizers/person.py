@@ -267,8 +267,13 @@ def _inflected_name(word: str, lang: str) -> bool:
             candidates.append(stem + "nen")  # Virtasen -> Virtanen
         if stem[-2] in "ktp" and stem[-1] in "aeiouyäö":
             candidates.append(stem[:-1] + stem[-2] + stem[-1])  # consonant gradation: Riitan -> Riitta
+        if lang == "fi" and len(ending) >= 2 and stem.endswith("i") and stem[-2] not in "aeiouyäö":
+            candidates.append(stem[:-1])  # a name ending in a consonant takes a linking i: Nguyenille (not the
+            # genitive alone: "Barrettin ruokatorvi" is an eponym's)
         if any(c in group for c in candidates for group in names):
             return True
+        if len(ending) >= 2 and any(c in foreign_given_names() for c in candidates):
+            return True  # "Marisolille", "Adebayon": a given name the five countries' lists lack, in a case
     return False
 
 
