@@ -51,11 +51,17 @@ def _alternation(entries: tuple[str, ...]) -> str:
 
 @cache
 def facility_regex(base: tuple[str, ...]) -> regex.Pattern[str]:
-    """A case-insensitive pattern finding a facility noun inside a word: ``base`` (matched anywhere) plus the
-    ``facility_nouns`` list, whose ``$`` entries must end the word (after at most a case ending)."""
+    """A case-insensitive pattern finding a facility noun inside a word: ``base`` (matched anywhere, but an acronym
+    of three letters only whole: ``BVC``, not the ``ppr`` of ``Opprinnelig``) plus the ``facility_nouns`` list,
+    whose ``$`` entries must end the word (after at most a case ending)."""
     free = [*base, *(w for w in words("facility_nouns") if not w.endswith("$"))]
+    short = tuple(w for w in free if len(w) <= 3)  # "bvc", "ppr", "dps": whole acronyms, never inside a word
+    long = tuple(w for w in free if len(w) > 3)
     anchored = [w.removesuffix("$") for w in words("facility_nouns") if w.endswith("$")]
-    return regex.compile(rf"(?i:{_alternation(tuple(free))}|(?:{_alternation(tuple(anchored))})(?={_CASE_TAIL}\.?$))")
+    return regex.compile(
+        rf"(?i:{_alternation(long)}|(?<!\p{{L}})(?:{_alternation(short)})(?!\p{{L}})"
+        rf"|(?:{_alternation(tuple(anchored))})(?={_CASE_TAIL}\.?$))"
+    )
 
 
 @cache

@@ -346,6 +346,9 @@ class NameListPersonRecognizer(LocalRecognizer):
                 # word that is no name) starts the sentence; the name follows it
                 i += 1
                 run = run[1:]
+            if self._opener_then_inflected_name(text, run):
+                i += 1  # "Soitto Phamille", "Ohjeet Virtaselle": a sentence's first word, then a name in a case
+                run = run[1:]
             score = self._score(text, toks, i, run, after)
             if score is not None:
                 out.append(self._result(run[0].start, run[-1].bare_end, score))
@@ -429,6 +432,18 @@ class NameListPersonRecognizer(LocalRecognizer):
                 return False  # "Ektefellen Bjørg har demens": a verb or function word ends the name's phrase
             prev = nxt
         return False
+
+    def _opener_then_inflected_name(self, text: str, run: list[Token]) -> bool:
+        """Two capitalised words opening a Finnish or Estonian sentence: a word no list knows as a name, then a
+        known name in a case form."""
+        return (
+            len(run) == 2
+            and self.supported_language in _CASE_ENDINGS
+            and sentence_initial(text, run[0])
+            and run[0].bare not in first_names()
+            and run[0].bare not in last_names()
+            and _inflected_name(run[1].bare, self.supported_language)
+        )
 
     @staticmethod
     def _particle_then_name(text: str, toks: tuple[Token, ...], j: int) -> bool:

@@ -10,7 +10,7 @@ import regex
 from deid.dates import is_analyte, is_month_name
 from deid.labels import Label
 from deid.lexicon import DISEASE_HEADS, EPONYMS, NATIONALITIES, NOT_NAMES, TITLE_CUES
-from deid.recognizers.location import AGENCY_ENDINGS, is_country, names_a_scale
+from deid.recognizers.location import AGENCY_ENDINGS, is_country, names_a_scale, world_countries
 from deid.tagger.model import TaggedSpan
 from deid.wordlists import lower_set, role_regex, word_set
 
@@ -119,8 +119,13 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return False  # "O Rh neg": a blood group
     if len(words) == 1 and (is_country(words[0]) or _calendar_word(words[0]) or len(words[0]) <= 2):
         return False  # a country, a month, a weekday, a two-letter symbol (Tf, Fe)
-    if all(is_country(w) or w.lower() in _CONNECTORS for w in words):
-        return False  # "Libyen och Italien": countries, however many
+    if all(is_country(w) or w.lower() in _CONNECTORS for w in words) or (
+        len(words) > 1 and is_country(words[-1]) and words[-1] not in world_countries()
+    ):
+        return False  # "Libyen och Italien", "Saapunut Afganistanista": countries, or a word and a country's case
+        # form (a firm's national branch keeps the base form: "Subsea Norge", "SYNLAB Eesti")
+    if text[span.end : span.end + 1].isdigit():
+        return False  # "AHBVC512AB": the capitals of a batch or a code
     if any(w in NATIONALITIES for w in words) or _names_a_disease(text, span.end, words):
         return False
     if len(words) > 1 and (words[-1].lower() in _DISEASE_HEADS or words[-1].lower() in _PATHOGEN_HEADS):
