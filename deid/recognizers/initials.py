@@ -46,9 +46,9 @@ class SignatureInitialsRecognizer(RuleRecognizer):
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule("initials", rf"(?<![\w.\-])(?P<phi>{_INITIALS})(?![\w\-])", SCORE),
         Rule(
-            "lower_initials", r"(?m)(?:^|(?<=[ \t\p{L}.]))/[ \t]*(?:\p{L}+\.[ \t]*)?(?P<phi>\p{Ll}{2,3})[ \t]*$", SCORE
+            "lower_initials", r"(?m)(?<![^ \t\n\p{L}.])/[ \t]*(?:\p{L}+\.[ \t]*)?(?P<phi>\p{Ll}{2,3})[ \t]*$", SCORE
         ),
-        Rule("lower_last_line", r"(?:^|(?<=\n))(?P<phi>\p{Ll}{2,3})[ \t]*\n?\Z", SCORE),
+        Rule("lower_last_line", r"\n(?P<phi>\p{Ll}{2,3})[ \t]*\n?\Z", SCORE),
     )
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:

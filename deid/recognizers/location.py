@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, ClassVar
 
 import regex
@@ -224,6 +224,7 @@ def _case_stems(word: str) -> Iterator[str]:
             yield stem[:-1] + stem[-2] + stem[-1]
 
 
+@lru_cache(maxsize=1 << 16)
 def is_country(word: str) -> bool:
     """A country name, also with a Finnish or Estonian case ending (``Soomes``, ``Ruotsissa``, ``Afganistanista``)."""
     countries = world_countries()
