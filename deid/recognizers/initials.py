@@ -45,9 +45,7 @@ class SignatureInitialsRecognizer(RuleRecognizer):
     ENTITY: ClassVar[Label] = Label.PERSON
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule("initials", rf"(?<![\w.\-])(?P<phi>{_INITIALS})(?![\w\-])", SCORE),
-        Rule(
-            "lower_initials", r"(?m)(?<![^ \t\n\p{L}.])/[ \t]*(?:\p{L}+\.[ \t]*)?(?P<phi>\p{Ll}{2,3})[ \t]*$", SCORE
-        ),
+        Rule("lower_initials", r"(?m)(?<![^ \t\n\p{L}.])/[ \t]*(?:\p{L}+\.[ \t]*)?(?P<phi>\p{Ll}{2,3})[ \t]*$", SCORE),
         Rule("lower_last_line", r"\n(?P<phi>\p{Ll}{2,3})[ \t]*\n?\Z", SCORE),
     )
 

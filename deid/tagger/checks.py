@@ -23,7 +23,7 @@ _PATHOGEN_HEADS = frozenset(
 )
 CODE_SYSTEM_BEFORE = regex.compile(
     r"(?<![\w])(?:SNOMED(?:[ \-]?CT)?|LOINC|ICD(?:-?1[01])?|ICPC(?:-?2)?|ATC|NOMESCO|NCSP|KVÅ|OPCS(?:-?4)?|DRG|CPT|KST"
-    r"|NPU)[ :]*(?:\S+[ ]+)?$"
+    r"|NPU)[ :]*(?:\S+[ ]+)?\S*$"
 )
 """A code system's name right before a number (``SNOMED: T67000 M81403``, ``LOINC 3016-3``, ``KST 4410``): the
 number is a code or a cost centre, never a person's."""
@@ -137,6 +137,8 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return False  # "i Barnets lov § 133", "i Nasjonalt tolkeregister": a law's or a registry's name
     if span.label is not Label.ADDRESS and not _names_something(text, span.start, words):
         return False
+    if len(words) == 1 and words[0].lower().endswith(_SPECIALTY_ENDINGS):
+        return False  # "Orthopaedics", "Kardiologi": a specialty, named alone
     if all(w.lower() in _generic_service_words() for w in words):
         return False  # a specialty or a service named generically: "Rheumatology", "the Memory Service"
     if (
@@ -160,6 +162,7 @@ def _eponym(word: str) -> bool:
     )
 
 
+_SPECIALTY_ENDINGS = ("ology", "ologi", "ologia", "oloogia", "iatry", "iatri", "iatria", "aedics", "opedics", "opedi")
 _SERVICE_HEADS = frozenset({"service", "services", "unit", "team", "clinic", "centre", "center", "department", "ward"})
 
 

@@ -39,6 +39,7 @@ KINDS: list[tuple[str, str, str, str, str]] = [
     ("da", "Bor i bygden Ikerasak hos sin søster, Hb 7,0.", "Ikerasak", "LOCATION", "7,0"),
     ("da", "Hjem fra Kabul 3.9. med feber, CRP 180.", "Kabul", "LOCATION", "CRP 180"),
     ("da", "Forventes overflyttet til RH i morgen. K 3,9.", "RH", "ORGANIZATION", "K 3,9"),
+    ("sv", "Prover skickade till Kemlabbet, svar om en vecka.", "Kemlabbet", "ORGANIZATION", ""),
 ]
 
 

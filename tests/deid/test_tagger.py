@@ -230,7 +230,6 @@ GAPS = [
     # written by hand: names, laboratories and references with no cue word or list entry the rules know
     ("nb", "Dattera Synnøve hjelper med innkjøp.", "Synnøve"),
     ("nb", "Prøver sendt til Fürst, svar om en uke.", "Fürst"),
-    ("sv", "Prover skickade till Kemlabbet, svar om en vecka.", "Kemlabbet"),
     ("sv", "Nyckelnr RB-3307 finns hos hemtjänsten.", "RB-3307"),
 ]
 
