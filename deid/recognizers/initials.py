@@ -59,8 +59,15 @@ class SignatureInitialsRecognizer(RuleRecognizer):
         line_end = len(text) if line_end < 0 else line_end
         tail = text[end:line_end]
         stripped = tail.strip()
-        if "." not in value and bare in word_set("role_acronyms") and stripped not in word_set("role_acronyms"):
-            return None  # "OT Laura Hakala", "/Mette, SSA": a role in capitals, not the signer (but "LT DN")
+        alone_at_end = not stripped and not text[line_end:].strip() and text[text.rfind("\n", 0, start) + 1 : start] == ""
+        if (
+            "." not in value
+            and bare in word_set("role_acronyms")
+            and stripped not in word_set("role_acronyms")
+            and not alone_at_end
+        ):
+            return None  # "OT Laura Hakala", "/Mette, SSA": a role in capitals, not the signer (but "LT DN", or
+            # the letters alone on the note's last line)
         acronym = "." not in value and (bare in word_set("clinical_acronyms") or is_analyte(bare))
         if _TAIL.fullmatch(tail) is None or (stripped[:1] not in (",", "/") and stripped.endswith((".", ","))):
             return None
@@ -74,10 +81,10 @@ class SignatureInitialsRecognizer(RuleRecognizer):
         last_line = not text[line_end:].strip()
         if (
             last_line
-            and bare not in word_set("clinical_acronyms")
+            and (len(bare) == 2 or bare not in word_set("clinical_acronyms"))
             and (not before.strip(" \t") or _SENTENCE_BEFORE.search(before))
         ):
-            return rule.score  # "LH", "LT DN", "... 7.11.2024. TR": the note's last line, however the letters read
+            return rule.score  # "LH", "LT DN", "... 7.11.2024. TR", "HA": the note's last line (but "EKG" alone)
         if acronym:
             return None  # "KOL", "CRP" alone or closing a sentence; dotted initials ("P.K.") are no test's
         if not before.strip(" \t"):
@@ -92,9 +99,10 @@ class SignatureInitialsRecognizer(RuleRecognizer):
         slash = text.rfind("/", max(0, start - 12), start)
         if slash > 0 and text[slash - 1].isalnum():
             word_before = regex.search(r"[\w.]+$", text[:slash])
-            if word_before is None or not word_before.group(0)[:1].isupper() or word_before.group(0).isupper():
+            before = word_before.group(0) if word_before else ""
+            if not before[:1].isupper() or (before.isupper() and value in _NOT_LOWER_INITIALS):
                 return None  # "mg/ml", "5/dl", "IE/ml": a unit, not a signer after a name
-            return SCORE  # "Fredrik Ahlström/ml": the typist after the signer's name
+            return SCORE  # "Fredrik Ahlström/ml", "AHL/mrk": the typist after the signer's name or initials
         if value in _NOT_LOWER_INITIALS or value in stop_words():
             return None
         return SCORE

@@ -121,6 +121,12 @@ _CAPITAL_SURNAME_GIVEN = regex.compile(
     r"(?![\w])"
 )
 """A family name in capitals, a comma and a known given name (``ABDI, Hodan``, ``MACLEOD, Agnes``)."""
+_QUOTED_NICKNAME = regex.compile(
+    rf"(?<=\p{{Lu}}[\p{{L}}\-]+[ ]\()[\"“«'](?P<phi>{_NAME_WORD})[\"”»']\)|(?i:prefers|called|known[ ]as)[ ]"
+    rf"[\"“«'](?P<phi>{_NAME_WORD})[\"”»']"
+)
+"""A nickname in quotes, in brackets after a name or after "prefers" (``Siriporn Chaiyaphum ("Pim")``, ``prefers
+"Páidí"``)."""
 _NICKNAME = regex.compile(
     rf"(?<![\w\-])(?P<phi>(?P<given>{_NAME_WORD})[ ](?:\({_NAME_WORD}\)|[\"“«']{_NAME_WORD}[\"”»'])[ ]{_NAME_WORD}"
     rf"(?:[\-'’]{_NAME_WORD})?)(?![\w])"
@@ -128,7 +134,8 @@ _NICKNAME = regex.compile(
 """A given name, the name the person goes by in brackets or quotes, the family name (``Ravindra (Ravi) Menon``,
 ``Claus "Mulle" Henningsen``)."""
 _SIGNER_LINE = regex.compile(
-    rf"(?m)^(?P<phi>{_NAME_WORD}(?:[ ](?:(?:af|av|von|van|de|da|di|du|le|la|ter|ten)[ ])?{_NAME_WORD}){{0,3}})"
+    rf"(?m)^(?P<phi>{_NAME_WORD}(?:[ ](?:(?:af|av|von|van|de|da|di|du|le|la|ter|ten)[ ])?{_NAME_WORD}){{0,3}}"
+    r"(?:[ ]\p{Lu}\.)?)"
     r",[ ]+(?P<role>\p{L}[\p{L}. \-/]{1,40}?)[ \t]*$"
 )
 """A signature line: a name, a comma and the signer's role, alone on its line (``Hilde, jordmor``, ``Hedvig af
@@ -248,6 +255,10 @@ _CASE_ENDINGS = {
         "ssä",
         "sta",
         "stä",
+        "ta",
+        "tä",
+        "a",
+        "ä",
         "n",
     ),
     "et": ("ele", "elt", "ega", "el", "le", "lt", "ga", "l", "e"),
@@ -381,9 +392,12 @@ class NameListPersonRecognizer(LocalRecognizer):
             if given in first_names() or given in foreign_given_names():
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
         for m in _SIGNER_LINE.finditer(text, timeout=5.0):
-            names = [w for w in m.group("phi").split(" ") if w[:1].isupper()]
+            names = [w for w in m.group("phi").split(" ") if w[:1].isupper() and not w.endswith(".")]
             role = m.group("role").split(" ")[-1].strip(".")
             if (_is_role(role) or role.lower() in _role_words()) and all(map(_a_plain_name, names)):
+                out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
+        for m in _QUOTED_NICKNAME.finditer(text, timeout=5.0):
+            if _a_plain_name(m.group("phi")):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
         for m in _CARE_OF.finditer(text, timeout=5.0):
             if all(map(_a_plain_name, m.group("phi").split(" "))):
