@@ -378,7 +378,7 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("range_month_name", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.?[ ]?[–\-][ ]?{_D}\.?[ ]{_MN}(?:[ ]{_Y4})?(?![\w])"),
         ("range_slash", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])[ ]?[–\-][ ]?{_D}/{_M}(?:[ ]{_Y4})?{_R}"),
         # a night written by its two days: "7./8.11.", "26/27.02" (checked: the second day follows the first)
-        ("range_night", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.?/{_D}\.{_M}(?:\.{_Y}|\.)?{_R}"),
+        ("range_night", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])(?:\.(?:0?[1-9]|1[0-2]))?\.?/{_D}\.{_M}(?:\.{_Y}|\.)?{_R}"),
     )
 )
 

@@ -26,6 +26,7 @@ from functools import cache
 import regex
 
 from deid.labels import Label
+from deid.lexicon import first_names, last_names
 from deid.recognizers.location import country_names, is_country
 from deid.spans import PhiSpan
 from deid.wordlists import facility_at, words
@@ -37,14 +38,19 @@ _WORD = regex.compile(r"\p{L}[\p{L}\-'’]*")
 _REGISTRY_ENDINGS = ("register", "registret", "registeret", "rekisteri", "rekisterin", "register's")
 """A national registry by its head noun (``Det Danske Vaccinationsregister``, ``Nasjonalt tolkeregister``)."""
 _PRODUCT_AFTER = regex.compile(
-    r"[ ]*(?:\d+(?:[.,]\d+)?[ ]*(?:mg|g|µg|mcg|ml|IE|IU|E|mmol|%|T)(?![\w])"
+    r"[ ]*(?:\d+(?:[.,]\d+)?[ ]*(?:mg|g|µg|mcg|mikrog|mikrogram|microg|ml|IE|IU|E|mmol|%|T)(?![\w])"
     r"|-?(?i:pistos|pistoksena|injektio|injektion|injection|inj|tabl|tablett|tabletter|tablet|kapsel)(?![\w])"
     r"|,?[ ](?i:partii|parti|batch|lot|erä|eränumero|ch\.-b\.)(?![\w]))"
 )
 """What follows a drug's or a product's name, never a person's: a dose, a dosage form, a batch, a scanner's field
 strength (``Philips Ingenia 3,0 T``)."""
-_RESULT_AFTER = regex.compile(r"[ ]*(?i:neg|pos|negative|positive|negativ|positiv)(?![\w])")
-"""A test's or a sign's result right after a name (``RH neg.``, ``Babinski pos``): a blood group or a reflex."""
+_RESULT_AFTER = regex.compile(r"[ ]*(?i:neg|pos|negative|positive|negativ|positiv)(?![\w])|[ ][SRI](?=,)")
+"""A test's or a sign's result right after a name (``RH neg.``, ``Babinski pos``, an antibiotic's susceptibility
+``Nitrofurantoin S,``): a blood group, a reflex, a resistance pattern."""
+_SUSCEPTIBILITIES = regex.compile(r"(?:\p{Lu}\p{Ll}+[ ][SRI],[ ]?)+\p{Lu}\p{Ll}+[ ][SRI]\.?")
+"""Two or more antibiotics, each with its susceptibility (a signer's ``Sanna R.`` is one name and an initial)."""
+_SCORE_AFTER = regex.compile(r"[ ]*(?:(?i:grad|grade|gr\.?|nivå|nivel|stage)[ ])?(?:\d|(?:I{1,3}|IV|V)(?![\w]))")
+"""A number or a grade right after a score's eponym (``Bosniak III``, ``Nottingham grad 2``, ``Morse 55``)."""
 _CASE_TAIL = (
     r"(?:'s|s|:n|:ssa|:ssä|:sta|:stä|:lla|:llä|:lle|:lta|:ltä|:iin|n|en|et|a|ä|st|sse|l|le|lt|ga|ssa|ssä|sta|stä"
     r"|lla|llä|lle|lta|ltä|an|än|iin|is|ist|isse|il|ile|ilt|-s|-st|-sse|-le|-lt|-l|-i|-ga)?"
@@ -61,6 +67,14 @@ def _public_name() -> regex.Pattern[str]:
 @cache
 def _public_domains() -> tuple[str, ...]:
     return words("public_domains")
+
+
+@cache
+def _score_names() -> frozenset[str]:
+    """Scores' names (``measure_words``, ``score_eponyms``) that are no family or given name (``Berg`` is one)."""
+    people = {n.lower() for n in (*first_names(), *last_names())}
+    listed = {w.lower() for w in (*words("measure_words"), *words("score_eponyms"))}
+    return frozenset(listed - people)
 
 
 @cache
@@ -91,6 +105,11 @@ def identifies_no_one(span: PhiSpan, text: str) -> bool:
         return is_public_domain(piece)
     if span.label in _NAME_LABELS and (_PRODUCT_AFTER.match(text, span.end) or _RESULT_AFTER.match(text, span.end)):
         return True
+    if span.label in _NAMED_LABELS and len(words) <= 2 and _SCORE_AFTER.match(text, span.end):
+        if all(w.lower() in _score_names() for w in regex.split(r"[\-]", " ".join(words)) if w):
+            return True  # "Bosniak III", "Morse 55", "Sokolow-Lyon": a score named after people, and its value
+    if span.label in _NAME_LABELS and _SUSCEPTIBILITIES.fullmatch(piece.rstrip()):
+        return True  # "Mecillinam S, Nitrofurantoin S, Trimetoprim R": a culture's resistance pattern
     if span.label in _NAMED_LABELS and any(w in _products() for w in words):
         return True  # "Mepilex Border", "Phonak Audéo", "växt av Klebsiella": a product or a microbe
     if span.label is Label.PERSON and (

@@ -59,7 +59,9 @@ class SignatureInitialsRecognizer(RuleRecognizer):
         line_end = len(text) if line_end < 0 else line_end
         tail = text[end:line_end]
         stripped = tail.strip()
-        alone_at_end = not stripped and not text[line_end:].strip() and text[text.rfind("\n", 0, start) + 1 : start] == ""
+        alone_at_end = (
+            not stripped and not text[line_end:].strip() and text[text.rfind("\n", 0, start) + 1 : start] == ""
+        )
         if (
             "." not in value
             and bare in word_set("role_acronyms")

@@ -140,6 +140,8 @@ _SIGNER_LINE = regex.compile(
 )
 """A signature line: a name, a comma and the signer's role, alone on its line (``Hilde, jordmor``, ``Hedvig af
 Klercker, leg. läkare``)."""
+_FAMILY = regex.compile(rf"(?<=(?<![\w])the[ ])(?P<phi>{_NAME_WORD}(?:[ ]{_NAME_WORD})?)(?=[ ]family(?![\w]))")
+"""A household named by its family name (``au pair with the Holm-Andersen family``)."""
 _CARE_OF = regex.compile(rf"(?<![\w])(?i:c/o)[ ]+(?P<phi>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,2}})(?![\w])")
 """The person a letter goes through (``c/o Begović``)."""
 _PARTICLES = frozenset(
@@ -264,6 +266,27 @@ _CASE_ENDINGS = {
     "et": ("ele", "elt", "ega", "el", "le", "lt", "ga", "l", "e"),
 }
 """Finnish and Estonian case endings a name takes (``Virtasen``, ``Kalevin``, ``Tammele``, ``Veraga``)."""
+
+
+_GENITIVE_S = frozenset({"nb", "sv", "da"})
+"""Languages whose names take a genitive -s (``Grethes``, ``Olas``)."""
+
+
+def _genitive_of_given_name(word: str) -> bool:
+    """A known given name with a genitive -s that is no name itself (``Grethes``, not ``Hans``, ``Lars``)."""
+    return (
+        len(word) > 4
+        and word.endswith("s")
+        and word[:-1] in first_names()
+        and word not in first_names()
+        and word not in last_names()
+    )
+
+
+def _family_name_in_case(word: str) -> bool:
+    """A Finnish family name in ``-nen`` written in a case that only a name takes (``Virtasen``, ``Korhoselle``):
+    a name even at a sentence's start."""
+    return any(word.endswith(e) and word[: -len(e)] + "nen" in last_names() for e in ("sen", "selle", "sella", "selta"))
 
 
 def _inflected_name(word: str, lang: str) -> bool:
@@ -399,6 +422,9 @@ class NameListPersonRecognizer(LocalRecognizer):
         for m in _QUOTED_NICKNAME.finditer(text, timeout=5.0):
             if _a_plain_name(m.group("phi")):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
+        for m in _FAMILY.finditer(text, timeout=5.0):
+            if all(map(_a_plain_name, m.group("phi").split(" "))):
+                out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
         for m in _CARE_OF.finditer(text, timeout=5.0):
             if all(map(_a_plain_name, m.group("phi").split(" "))):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
@@ -448,15 +474,15 @@ class NameListPersonRecognizer(LocalRecognizer):
         return False
 
     def _opener_then_inflected_name(self, text: str, run: list[Token]) -> bool:
-        """Two capitalised words opening a Finnish or Estonian sentence: a word no list knows as a name, then a
-        known name in a case form."""
-        return (
-            len(run) == 2
-            and self.supported_language in _CASE_ENDINGS
-            and sentence_initial(text, run[0])
-            and run[0].bare not in first_names()
-            and run[0].bare not in last_names()
-            and _inflected_name(run[1].bare, self.supported_language)
+        """Two capitalised words opening a sentence: a word no list knows as a name, then a known name in a
+        Finnish or Estonian case form or a Scandinavian genitive (``Soitto Phamille``, ``Ifølge Grethes``)."""
+        if len(run) != 2 or not sentence_initial(text, run[0]):
+            return False
+        if run[0].bare in first_names() or run[0].bare in last_names():
+            return False
+        lang = self.supported_language
+        return (lang in _CASE_ENDINGS and _inflected_name(run[1].bare, lang)) or (
+            lang in _GENITIVE_S and _genitive_of_given_name(run[1].bare)
         )
 
     @staticmethod
@@ -612,10 +638,12 @@ class NameListPersonRecognizer(LocalRecognizer):
         if (
             len(words) == 1
             and self.supported_language in _CASE_ENDINGS
-            and not sentence_initial(text, run[0])
+            and (not sentence_initial(text, run[0]) or _family_name_in_case(words[0]))
             and _inflected_name(words[0], self.supported_language)
         ):
             return 0.6
+        if len(words) == 1 and self.supported_language in _GENITIVE_S and _genitive_of_given_name(words[0]):
+            return 0.6  # "Ifølge Grethes oplysninger": a given name in the genitive
         if self._unknown_proper_pair(text, run, words):
             return 0.5
         return None

@@ -32,7 +32,7 @@ _CUES = (
 
 _NUMBER_WORD = r"(?:nr|nro|no|nummer|number|numero|num|id|ref)"
 _NOT_CUES = (
-    r"(?:nhs|person|personal|fødsels|födelse|foedsels|henkilö|isiku|social|cpr|telefon|telephone|tele|tel|tlf|mobil|mobile"
+    r"(?:nhs|pps|ppsn|person|personal|fødsels|födelse|foedsels|henkilö|isiku|social|cpr|telefon|telephone|tele|tel|tlf|mobil|mobile"
     r"|puhelin|phone|soitto|takaisinsoitto|uppringnings|återuppringnings|callback|fax|lot|batch|charge|serie|serial|ean|vare|artikel|artikkel|katalog|atc|icd|room|rom|rum|huone"
     r"|palat|bed|seng|säng|vuode|voodi)"
 )
@@ -48,12 +48,12 @@ _GENERIC_CUE = (
 _REFERENCE = (
     r"(?P<phi>(?:\p{Lu}{1,3}\d?[ ])?\d{3,5}(?:[ ]\d{3,5}){1,3}(?:[ ]\d{2})?(?![\w\-/]|[.,]\d)"
     r"|(?:\p{Lu}[\p{Lu}\p{Ll}]{0,3}\d{0,2}[\- /])?\d[\d\-/]{3,14}\d|\p{Lu}{1,4}\d{0,2}[\-/]?\d{5,12}"
-    r"|\p{Lu}{1,2}\d{4,8}\p{Lu}{1,3})"
+    r"|\p{Lu}{1,2}\d{4,8}\p{Lu}{1,3}|\d{1,3}\p{Lu}{1,3}\d{4,8}|\d{6,8}\p{Lu}{1,2})"
 )
 """A reference number: five or more digits, grouped by ``-`` or ``/``, maybe after a short upper-case prefix
 (``4471203``, ``2024/18830``, ``R-8812045``, ``MEM/22871``, ``SoL 44120/24``, ``RJ1-7740921``), grouped by spaces
-(``4417 3385 21``, a health-insurance card's ``80250 01420 33719 8842``), or between capitals (a prison number
-``A7742DK``)."""
+(``4417 3385 21``, a health-insurance card's ``80250 01420 33719 8842``), between capitals (a prison number
+``A7742DK``), or mixed with them (a passport's ``13IB55021``, an Irish medical card's ``0847215K``)."""
 _STANDARD_PREFIXES = frozenset(
     {"ISO", "IEC", "DIN", "NS", "SS", "DS", "SFS", "EVS", "BS", "ICD", "ATC", "NPU", "CE", "EAN", "GTIN", "LOT"}
     | {"REF", "SN", "UDI", "NDC", "CAS", "PMID", "DOI", "HLA", "COVID", "SARS", "NCT", "RFC", "ISBN", "ISSN", "NOK"}
