@@ -105,9 +105,8 @@ def identifies_no_one(span: PhiSpan, text: str) -> bool:
         return is_public_domain(piece)
     if span.label in _NAME_LABELS and (_PRODUCT_AFTER.match(text, span.end) or _RESULT_AFTER.match(text, span.end)):
         return True
-    if span.label in _NAMED_LABELS and len(words) <= 2 and _SCORE_AFTER.match(text, span.end):
-        if all(w.lower() in _score_names() for w in regex.split(r"[\-]", " ".join(words)) if w):
-            return True  # "Bosniak III", "Morse 55", "Sokolow-Lyon": a score named after people, and its value
+    if span.label in _NAMED_LABELS and _a_score_and_its_value(words, text, span.end):
+        return True  # "Bosniak III", "Morse 55", "Sokolow-Lyon": a score named after people, and its value
     if span.label in _NAME_LABELS and _SUSCEPTIBILITIES.fullmatch(piece.rstrip()):
         return True  # "Mecillinam S, Nitrofurantoin S, Trimetoprim R": a culture's resistance pattern
     if span.label in _NAMED_LABELS and any(w in _products() for w in words):
@@ -127,6 +126,16 @@ def identifies_no_one(span: PhiSpan, text: str) -> bool:
     if span.label is Label.ADDRESS and words and all(map(is_country, words)):
         return True  # "kom från Somalia 2019": a country and a year
     return span.label is not Label.PHONE and is_public_name(piece, place=span.label in _PLACE_LABELS)
+
+
+def _a_score_and_its_value(words: list[str], text: str, end: int) -> bool:
+    """One or two words, each part a score's name, with a number or a grade right after them."""
+    parts = [p for w in words for p in w.split("-") if p]
+    return (
+        0 < len(words) <= 2
+        and _SCORE_AFTER.match(text, end) is not None
+        and all(p.lower() in _score_names() for p in parts)
+    )
 
 
 def _without_trailing_country(span: PhiSpan, text: str) -> PhiSpan:
