@@ -145,7 +145,10 @@ _FAMILY = regex.compile(rf"(?<=(?<![\w])the[ ])(?P<phi>{_NAME_WORD}(?:[ ]{_NAME_
 _CARE_OF = regex.compile(rf"(?<![\w])(?i:c/o)[ ]+(?P<phi>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,2}})(?![\w])")
 """The person a letter goes through (``c/o Begović``)."""
 _PARTICLES = frozenset(
-    {"la", "le", "de", "du", "da", "di", "af", "av", "von", "van", "der", "den", "ter", "ten", "á", "í"}
+    {
+        *("la", "le", "de", "du", "da", "di", "af", "av", "von", "van", "der", "den", "ter", "ten", "á", "í"),
+        *("dela", "del", "della", "des", "do", "dos", "das", "bin", "binti", "ibn", "y"),
+    }
 )
 """Lower-case particles inside a family name (``Ebbe la Cour``, ``Bárður á Steig``, ``Hedvig af Klercker``)."""
 _SIGN_RESULT = regex.compile(
@@ -341,7 +344,7 @@ class NameListPersonRecognizer(LocalRecognizer):
             run = [tok]
             j = i + 1
             lead_cue = self._is_cue_word(tok.text)
-            while j < len(toks) and len(run) < _MAX_WORDS and adjacent(text, run[-1], toks[j]):
+            while j < len(toks) and sum(t.is_cap for t in run) < _MAX_WORDS and adjacent(text, run[-1], toks[j]):
                 if not toks[j].is_cap:
                     if not self._particle_then_name(text, toks, j) or (
                         toks[j].text in _SIGNATURE_PREPOSITIONS and run[-1].bare not in first_names()
@@ -488,13 +491,14 @@ class NameListPersonRecognizer(LocalRecognizer):
     @staticmethod
     def _particle_then_name(text: str, toks: tuple[Token, ...], j: int) -> bool:
         """A family name's particle (``la``, ``af``, ``á``, ``von``) between two capitalised words of a name."""
+        k = j + 1 if j + 1 < len(toks) and toks[j + 1].text in _PARTICLES else j  # "van der Meer", "de la Cruz"
         return (
             toks[j].text in _PARTICLES
-            and j + 1 < len(toks)
-            and toks[j + 1].is_cap
-            and adjacent(text, toks[j], toks[j + 1])
-            and toks[j + 1].bare not in NOT_NAMES
-            and toks[j + 1].bare not in stop_words()
+            and k + 1 < len(toks)
+            and toks[k + 1].is_cap
+            and adjacent(text, toks[j], toks[k + 1] if k == j else toks[k])
+            and toks[k + 1].bare not in NOT_NAMES
+            and toks[k + 1].bare not in stop_words()
         )
 
     @staticmethod

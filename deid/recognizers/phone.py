@@ -77,7 +77,7 @@ class NordicPhoneRecognizer(RuleRecognizer):
         ),
         Rule(
             "intl_other",
-            rf"(?<![\w+])(?P<phi>\+[1-9]\d{{0,2}}[ \-]?(?:\(0\)[ \-]?)?\d(?:[ \-]?\d){{6,12}}){_END}",
+            rf"(?<![\w+])(?P<phi>(?:\+|00)[1-9]\d{{0,2}}[ \-]?(?:\(0\)[ \-]?)?\d(?:[ \-]?\d){{6,12}}){_END}",
             0.7,
         ),
         Rule("no_dk_2222", rf"{_START}(?P<phi>\d{{2}} \d{{2}} \d{{2}} \d{{2}}){_END}", 0.6, country="no"),
@@ -92,7 +92,10 @@ class NordicPhoneRecognizer(RuleRecognizer):
         Rule("se_mobile", rf"{_START}(?P<phi>07\d \d{{3}} \d{{2}} \d{{2}}){_END}", 0.7, country="se"),
         Rule("se_mobile_4222", rf"{_START}(?P<phi>07\d\d \d{{2}} \d{{2}} \d{{2}}){_END}", 0.7, country="se"),
         Rule(
-            "fi", rf"{_START}(?P<phi>(?:\(0\d{{1,2}}\)|0\d{{1,3}})[ \-]\d{{3,4}} ?\d{{3,5}}){_END}", 0.6, country="fi"
+            "fi",
+            rf"{_START}(?P<phi>(?:\(0\d{{1,2}}\)|0\d{{1,3}})[ \-]\d{{3,4}}(?: ?\d{{3,5}}|(?:[ ]\d{{2,3}}){{2}})){_END}",
+            0.6,
+            country="fi",
         ),
         Rule("ee", rf"{_START}(?P<phi>[56]\d{{2,3}} \d{{4}}){_END}", 0.5, country="ee"),
         Rule("ee_233", rf"{_START}(?P<phi>5\d[ ]\d{{3}}[ ]\d{{3}}){_END}", 0.5, country="ee"),

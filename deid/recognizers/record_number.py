@@ -48,7 +48,7 @@ _GENERIC_CUE = (
 _REFERENCE = (
     r"(?P<phi>(?:\p{Lu}{1,3}\d?[ ])?\d{3,5}(?:[ ]\d{3,5}){1,3}(?:[ ]\d{2})?(?![\w\-/]|[.,]\d)"
     r"|(?:\p{Lu}[\p{Lu}\p{Ll}]{0,3}\d{0,2}[\- /])?\d[\d\-/]{3,14}\d|\p{Lu}{1,4}\d{0,2}[\-/]?\d{5,12}"
-    r"|\p{Lu}{1,2}\d{4,8}\p{Lu}{1,3}|\d{1,3}\p{Lu}{1,3}\d{4,8}|\d{6,8}\p{Lu}{1,2})"
+    r"|\p{Lu}{1,2}\d{4,8}\p{Lu}{1,3}|\d{1,3}\p{Lu}{1,3}\d{4,8}|\d{6,8}\p{Lu}{1,2}|\p{Lu}\d{6,8}-\d{4})"
 )
 """A reference number: five or more digits, grouped by ``-`` or ``/``, maybe after a short upper-case prefix
 (``4471203``, ``2024/18830``, ``R-8812045``, ``MEM/22871``, ``SoL 44120/24``, ``RJ1-7740921``), grouped by spaces

@@ -40,6 +40,19 @@ KINDS: list[tuple[str, str, str, str, str]] = [
     ("da", "Hjem fra Kabul 3.9. med feber, CRP 180.", "Kabul", "LOCATION", "CRP 180"),
     ("da", "Forventes overflyttet til RH i morgen. K 3,9.", "RH", "ORGANIZATION", "K 3,9"),
     ("sv", "Prover skickade till Kemlabbet, svar om en vecka.", "Kemlabbet", "ORGANIZATION", ""),
+    # after part U's blind run
+    ("da", "Ellen Holm, kaldet Lillemor, 93 år, Hb 6,8.", "Lillemor", "PERSON", "6,8"),
+    ("en", 'Nguyen Thi Lan ("Lana"), student, CRP 40.', "Lana", "PERSON", "CRP 40"),
+    ("en", "Seen with the Okonkwo-Brady family, BP 118/70.", "Okonkwo-Brady", "PERSON", "118/70"),
+    ("nb", "Ifølge Ingers notat er hun bedre. CRP 12.", "Ingers", "PERSON", "CRP 12"),
+    ("nb", "Pasient: Marieke van der Berg Aasen, Hb 12,1.", "Marieke van der Berg Aasen", "PERSON", "12,1"),
+    ("fi", "Yhteys (09) 471 22 830 arkisin, CRP 15.", "(09) 471 22 830", "PHONE", "CRP 15"),
+    ("en", "Daughter in Cork on 00353 21 490 1234, Na 139.", "00353 21 490 1234", "PHONE", "Na 139"),
+    ("fi", "Osoite Haapaniemenlenkki 4 B 12, 70100 Kuopio. Hb 119.", "Haapaniemenlenkki 4 B 12", "ADDRESS", "Hb 119"),
+    ("da", "Bopæl: Imaneq 22, lejl. 5, 3900 Nuuk. INR 2,0.", "Imaneq 22, lejl. 5, 3900 Nuuk", "ADDRESS", "2,0"),
+    ("et", "Pass 21KC44017 esitatud, CRP 3.", "21KC44017", "ID", "CRP 3"),
+    ("da", "Ring til datter Lone.\nBHJ/kes\n", "kes", "PERSON", ""),
+    ("fi", "Uusi arvio tammikuussa.\nTK\n", "TK", "PERSON", ""),
 ]
 
 
@@ -75,6 +88,12 @@ NOT_PHI: list[tuple[str, str]] = [
     ("da", "Blodtype O, RH neg."),
     ("fi", "Laajat Binswangerin tyyppiset muutokset, ei Lymen borrelioosia."),
     ("en", "Callback no. 0000000000 on the form."),
+    ("fi", "Kystinen leesio, Bosniak III, ei muutosta."),
+    ("sv", "Invasivt duktalt ca, Nottingham grad 2, 18 mm."),
+    ("nb", "Resistens: Mecillinam S, Nitrofurantoin S, Trimetoprim R."),
+    ("nb", "Fentanyl 50 mikrog i.n. ga effekt."),
+    ("da", "Erklæringen sendes til Anklagemyndigheden."),
+    ("sv", "Hustrun bor kvar i Bosnien och Hercegovina."),
 ]
 
 
