@@ -98,8 +98,9 @@ _UP = "A-ZÆØÅÄÖÕÜŠŽ"
 _STANDALONE = ("tn", "mnt", "pst", "gt.", "iela")
 """Abbreviated street words that are words of their own (``Tamme tn``), never a name's ending (``Kolbotn``)."""
 _DESIGNATORS = (
-    r"(?:,?[ ](?:(?i:lgh|lägenhet|leil|leilighet|lejl|lejlighed|bolignr|oppgang|trappa|tr|vån|våning|etg|etasje|as|asunto|rappu"
-    r"|korter|krt|apt|flat|suite|unit)\.?[ ]?[A-Z]?\d{1,4}[A-Z]?|(?:st|kl|\d{1,2})\.[ ]?(?:th|tv|mf|sal)\.?"
+    r"(?:,?[ ](?:(?i:lgh|lägenhet|leil|leilighet|lejl|lejlighed|bolignr|oppgang|trappa|tr|vån|våning|etg|etasje|as"
+    r"|asunto|rappu|korter|krt|apt|flat|suite|unit)\.?[ ]?[A-Z]?\d{1,4}[A-Z]?"
+    r"|(?:st|kl|\d{1,2})\.[ ]?(?:th|tv|mf|sal)\.?"
     r"|\d{1,2}\.[ ]?(?:etasje|etage|etg|våning|vån|tr|kerros|krs|korrus)\.?"
     r"|\d{1,2}(?:st|nd|rd|th)[ ]floor"
     r"|st\.|kl\.)(?![\w]))*"
