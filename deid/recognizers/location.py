@@ -135,7 +135,7 @@ name (``Lough Corrib``, ``Ben Nevis``), or a Finnish genitive before a shore, a 
 (``Päijänteen rannalle``, ``Kevon reitin varrelta``). Definite forms, which family names do not take (``Holm``,
 ``Berg``)."""
 _FROM_PLACE = regex.compile(
-    r"(?<![\w])(?P<prep>fra|från|from)[ ](?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)"
+    r"(?<![\w])(?P<prep>fra|från|from|via)[ ](?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)"
     r"(?![\w\-'’])(?![ ]?\d(?!\d?[./]\d))"
 )
 """``pensjonert snekker fra Vinstra``, ``visits from Hebden Bridge``: a capitalised word after "from" that no list
@@ -162,7 +162,8 @@ _DOSE_NEXT = regex.compile(
     r"(?:[ ]\p{L}+\.?){0,2}[ ]?\d+(?:[.,]\d+)?[ ]?(?i:%|mg|ml|g|µg|mcg|ie|iu|mmol|tabl?|kaps)(?![\w])"
 )
 """A dose within two words after a capitalised word: the word names a drug."""
-_FROM_LANGUAGES = {"nb": ("fra",), "da": ("fra",), "sv": ("från",), "en": ("from",)}
+_FROM_LANGUAGES = {"nb": ("fra", "via"), "da": ("fra", "via"), "sv": ("från", "via"), "en": ("from", "via")}
+"""Each language's words for "from", and "via" (``Ankom via Kangerlussuaq``, ``flew in via Keflavík``)."""
 _AFTER_FACILITY = regex.compile(
     r",[ ](?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)(?=[.,;:)]|[ ]?\n|$)"
 )
