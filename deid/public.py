@@ -99,10 +99,12 @@ def is_public_domain(url: str) -> bool:
 
 def identifies_no_one(span: PhiSpan, text: str) -> bool:
     """Whether ``span`` is public (see the module)."""
+    if span.label is Label.URL:
+        return is_public_domain(text[span.start : span.end])
+    if span.label not in _NAMED_LABELS and span.label is not Label.ADDRESS:
+        return False  # a date, a number, an e-mail: nothing here applies
     piece = text[span.start : span.end]
     words = _WORD.findall(piece)
-    if span.label is Label.URL:
-        return is_public_domain(piece)
     if span.label in _NAME_LABELS and (_PRODUCT_AFTER.match(text, span.end) or _RESULT_AFTER.match(text, span.end)):
         return True
     if span.label in _NAMED_LABELS and _a_score_and_its_value(words, text, span.end):

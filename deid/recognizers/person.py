@@ -121,6 +121,7 @@ _CAPITAL_SURNAME_GIVEN = regex.compile(
     r"(?![\w])"
 )
 """A family name in capitals, a comma and a known given name (``ABDI, Hodan``, ``MACLEOD, Agnes``)."""
+_QUOTES = ('"', "“", "«", "'")
 _QUOTED_NICKNAME = regex.compile(
     rf"(?<=\p{{Lu}}[\p{{L}}\-]+[ ]\()[\"“«'](?P<phi>{_NAME_WORD})[\"”»']\)|(?i:prefers|called|known[ ]as)[ ]"
     rf"[\"“«'](?P<phi>{_NAME_WORD})[\"”»']"
@@ -422,13 +423,14 @@ class NameListPersonRecognizer(LocalRecognizer):
             role = m.group("role").split(" ")[-1].strip(".")
             if (_is_role(role) or role.lower() in _role_words()) and all(map(_a_plain_name, names)):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
-        for m in _QUOTED_NICKNAME.finditer(text, timeout=5.0):
+        quoted = any(q in text for q in _QUOTES)
+        for m in _QUOTED_NICKNAME.finditer(text, timeout=5.0) if quoted else ():
             if _a_plain_name(m.group("phi")):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
-        for m in _FAMILY.finditer(text, timeout=5.0):
+        for m in _FAMILY.finditer(text, timeout=5.0) if " family" in text else ():
             if all(map(_a_plain_name, m.group("phi").split(" "))):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
-        for m in _CARE_OF.finditer(text, timeout=5.0):
+        for m in _CARE_OF.finditer(text, timeout=5.0) if "/o" in text or "/O" in text else ():
             if all(map(_a_plain_name, m.group("phi").split(" "))):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
         return out
