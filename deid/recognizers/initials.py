@@ -45,7 +45,7 @@ class SignatureInitialsRecognizer(RuleRecognizer):
     ENTITY: ClassVar[Label] = Label.PERSON
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule("initials", rf"(?<![\w.\-])(?P<phi>{_INITIALS})(?![\w\-])", SCORE),
-        Rule("lower_initials", r"(?m)(?<![^ \t\n\p{L}.])/[ \t]*(?:\p{L}+\.[ \t]*)?(?P<phi>\p{Ll}{2,3})[ \t]*$", SCORE),
+        Rule("lower_initials", r"(?m)/[ \t]*(?:\p{L}+\.[ \t]*)?(?P<phi>\p{Ll}{2,3})[ \t]*$", SCORE),
         Rule("lower_last_line", r"\n(?P<phi>\p{Ll}{2,3})[ \t]*\n?\Z", SCORE),
     )
 
@@ -99,6 +99,8 @@ class SignatureInitialsRecognizer(RuleRecognizer):
         on a note's last line (``mh``), that are no unit (``mg/ml``) and no closing word (``mvh``, ``ok``)."""
         value = text[start:end]
         slash = text.rfind("/", max(0, start - 12), start)
+        if slash > 0 and not (text[slash - 1].isalnum() or text[slash - 1] in " \t\n."):
+            return None  # "(1/2)/ml": what precedes the slash is no name, role or line start
         if slash > 0 and text[slash - 1].isalnum():
             word_before = regex.search(r"[\w.]+$", text[:slash])
             before = word_before.group(0) if word_before else ""
