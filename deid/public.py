@@ -27,16 +27,15 @@ import regex
 
 from deid.labels import Label
 from deid.lexicon import first_names, last_names
+from deid.recognizers._base import RESULT_AFTER
 from deid.recognizers.location import country_names, is_country
 from deid.spans import PhiSpan
-from deid.wordlists import facility_at, words
+from deid.wordlists import CASE_ENDINGS, REGISTRY_ENDINGS, facility_at, words
 
 _PLACE_LABELS = frozenset({Label.ORGANIZATION, Label.LOCATION})
 _NAME_LABELS = frozenset({Label.PERSON, Label.ORGANIZATION})
 _NAMED_LABELS = frozenset({Label.PERSON, Label.ORGANIZATION, Label.LOCATION})
 _WORD = regex.compile(r"\p{L}[\p{L}\-'’]*")
-_REGISTRY_ENDINGS = ("register", "registret", "registeret", "rekisteri", "rekisterin", "register's")
-"""A national registry by its head noun (``Det Danske Vaccinationsregister``, ``Nasjonalt tolkeregister``)."""
 _PRODUCT_AFTER = regex.compile(
     r"[ ]*(?:\d+(?:[.,]\d+)?[ ]*(?:mg|g|µg|mcg|mikrog|mikrogram|microg|ml|IE|IU|E|mmol|%|T)(?![\w])"
     r"|-?(?i:pistos|pistoksena|injektio|injektion|injection|inj|tabl|tablett|tabletter|tablet|kapsel)(?![\w])"
@@ -44,17 +43,11 @@ _PRODUCT_AFTER = regex.compile(
 )
 """What follows a drug's or a product's name, never a person's: a dose, a dosage form, a batch, a scanner's field
 strength (``Philips Ingenia 3,0 T``)."""
-_RESULT_AFTER = regex.compile(r"[ ]*(?i:neg|pos|negative|positive|negativ|positiv)(?![\w])|[ ][SRI](?=,)")
-"""A test's or a sign's result right after a name (``RH neg.``, ``Babinski pos``, an antibiotic's susceptibility
-``Nitrofurantoin S,``): a blood group, a reflex, a resistance pattern."""
 _SUSCEPTIBILITIES = regex.compile(r"(?:\p{Lu}\p{Ll}+[ ][SRI],[ ]?)+\p{Lu}\p{Ll}+[ ][SRI]\.?")
 """Two or more antibiotics, each with its susceptibility (a signer's ``Sanna R.`` is one name and an initial)."""
 _SCORE_AFTER = regex.compile(r"[ ]*(?:(?i:grad|grade|gr\.?|nivå|nivel|stage)[ ])?(?:\d|(?:I{1,3}|IV|V)(?![\w]))")
 """A number or a grade right after a score's eponym (``Bosniak III``, ``Nottingham grad 2``, ``Morse 55``)."""
-_CASE_TAIL = (
-    r"(?:'s|s|:n|:ssa|:ssä|:sta|:stä|:lla|:llä|:lle|:lta|:ltä|:iin|n|en|et|a|ä|st|sse|l|le|lt|ga|ssa|ssä|sta|stä"
-    r"|lla|llä|lle|lta|ltä|an|än|iin|is|ist|isse|il|ile|ilt|-s|-st|-sse|-le|-lt|-l|-i|-ga)?"
-)
+_CASE_TAIL = rf"(?:'s|:(?:n|ssa|ssä|sta|stä|lla|llä|lle|lta|ltä|iin)|-(?:s|st|sse|le|lt|l|i|ga)|{CASE_ENDINGS})?"
 """A case ending or a genitive the name may carry (``Kelalle``, ``Traficomille``, ``NAV:n``, ``Tervisekassasse``)."""
 
 
@@ -86,7 +79,7 @@ def is_public_name(phrase: str, *, place: bool = True) -> bool:
     """Whether ``phrase`` is a national agency, registry or body, or a country of several words, in any case form,
     and nothing more; with ``place``, also a country of one word (``Jordan`` and ``Georgia`` are given names too)."""
     phrase = phrase.strip().rstrip(".,;:")
-    if _public_name().fullmatch(phrase) is not None or phrase.lower().endswith(_REGISTRY_ENDINGS):
+    if _public_name().fullmatch(phrase) is not None or phrase.lower().endswith(REGISTRY_ENDINGS):
         return True
     return place and " " not in phrase and is_country(phrase)
 
@@ -105,7 +98,7 @@ def identifies_no_one(span: PhiSpan, text: str) -> bool:
         return False  # a date, a number, an e-mail: nothing here applies
     piece = text[span.start : span.end]
     words = _WORD.findall(piece)
-    if span.label in _NAME_LABELS and (_PRODUCT_AFTER.match(text, span.end) or _RESULT_AFTER.match(text, span.end)):
+    if span.label in _NAME_LABELS and (_PRODUCT_AFTER.match(text, span.end) or RESULT_AFTER.match(text, span.end)):
         return True
     if span.label in _NAMED_LABELS and _a_score_and_its_value(words, text, span.end):
         return True  # "Bosniak III", "Morse 55", "Sokolow-Lyon": a score named after people, and its value

@@ -9,12 +9,26 @@ from importlib import resources
 
 import regex
 
-_CASE_TAIL = (
-    r"(?:n|en|et|a|s|st|sse|l|le|lt|ssa|ssä|sta|stä|lla|llä|lle|lta|ltä|an|än|aan|ään|een|un|uun|yyn|oon|iin"
-    r"|i|is|ist|isse|il|ile|ilt|ga|iga|est|es|ele|el|elt|esse)?"
+CASE_ENDINGS = (
+    r"n|en|et|a|ä|s|st|sse|l|le|lt|ssa|ssä|sta|stä|lla|llä|lle|lta|ltä|an|än|aan|ään|een|un|uun|yyn|oon|iin"
+    r"|i|is|ist|isse|il|ile|ilt|ga|iga|est|es|ele|el|elt|esse"
 )
-"""Endings an end-anchored facility noun may still take (``kirken``, ``toimistossa``, the Finnish illative
-``kouluun``, ``Kirikus``, Estonian ``Koolis``, ``Põhikoolile``, ``kogudusest``)."""
+"""The case endings and definite forms a Nordic, Finnish or Estonian name or noun may take, as a regex alternation
+(``kirken``, ``toimistossa``, the Finnish illative ``kouluun``, Estonian ``Koolis``, ``Põhikoolile``,
+``kogudusest``)."""
+_CASE_TAIL = rf"(?:{CASE_ENDINGS})?"
+"""Endings an end-anchored facility noun may still take."""
+REGISTRY_ENDINGS = ("register", "registret", "registeret", "rekisteri", "rekisterin", "register's")
+"""A national registry by its head noun (``Nasjonalt tolkeregister``, ``Det Danske Vaccinationsregister``)."""
+LAW_OR_REGISTRY_ENDINGS = ("lov", "loven", "lag", "lagen", "laki", "seadus", "act", *REGISTRY_ENDINGS)
+"""A word ending a law's or a registry's name (``Barnets lov``, ``tolkeregister``): the capitalised word before
+it is no place and no name."""
+SPECIALTY_ENDINGS = (
+    *("ology", "ologi", "ologia", "oloogia", "iatry", "iatri", "iatria", "aedics", "opedics", "opedi"),
+    *("otomy", "graphy", "grafi", "ics", "apy", "apia", "terapi"),
+)
+"""A medical specialty or a procedure by its ending (``Kardiologi``, ``Orthopaedics``, ``Fysioterapi``): a run
+that is only such a word is no name."""
 
 
 @cache
@@ -68,6 +82,12 @@ def facility_regex(base: tuple[str, ...]) -> regex.Pattern[str]:
 def role_regex() -> regex.Pattern[str]:
     """A role or agent noun by its ending (``Biståndshandläggare``, ``Jordemoder``, ``Edunvalvoja``)."""
     return regex.compile(rf"(?i:(?:{_alternation(words('role_suffixes'))})[:.]?)$")
+
+
+@cache
+def role_words() -> frozenset[str]:
+    """Role and occupation words as listed (``overlege``, ``jordmor``, ``läkare``, ``nurse``), lower-cased."""
+    return lower_set("role_words") | lower_set("occupations")
 
 
 @cache

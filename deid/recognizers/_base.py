@@ -162,3 +162,11 @@ DOSE_AFTER = regex.compile(
     r"(?:[ ]\p{L}+){0,2}[ ]?\d+(?:[.,]\d+)?[ ]?(?i:mg|ml|g|µg|mcg|ug|ie|iu|e|mmol|mikrog|tabl?|kaps|%)(?![\w])"
 )
 """A dose within two words after a capitalised run: the run names a drug (``Xylocain Dental adrenalin 1,8 ml``)."""
+RESULT_AFTER = regex.compile(
+    r"[ ]*(?:(?i:neg|pos|negative|positive|negativ|positiv|negatiivinen|positiivinen|negatiivne|positiivne)"
+    r"(?![\w])|[+−](?=[ ]*(?:[,.;)/]|$)))|[ ][SRI](?=,)",
+    regex.MULTILINE,
+)
+"""A test's or a sign's result right after a name (``Babinski neg.``, ``Lasègue +``, ``RH neg.``, an antibiotic's
+susceptibility ``Nitrofurantoin S,``): a reflex, a blood group, a resistance pattern, never a person. A sign's
+``+`` ends its clause (``partner Aoife + 2 kids`` is a person and more)."""

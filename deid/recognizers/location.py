@@ -29,7 +29,7 @@ from deid.lexicon import (
 )
 from deid.recognizers._base import make_result
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
-from deid.wordlists import facility_at, facility_regex
+from deid.wordlists import LAW_OR_REGISTRY_ENDINGS, facility_at, facility_regex
 from deid.wordlists import words as word_list
 
 
@@ -140,8 +140,6 @@ _FROM_PLACE = regex.compile(
 )
 """``pensjonert snekker fra Vinstra``, ``visits from Hebden Bridge``: a capitalised word after "from" that no list
 explains away (a person, a country, a month, a facility) is where someone comes from."""
-_LAW_OR_REGISTER = ("lov", "loven", "lag", "lagen", "laki", "seadus", "act", "register", "registret", "registeret")
-"""A word ending a law's or a registry's name: the capitalised word before it is no place."""
 _DEPARTMENT_ENDINGS = (
     "ology",
     "iatry",
@@ -405,7 +403,7 @@ class GazetteerLocationRecognizer(LocalRecognizer):
                 continue
             if first.lower().endswith(_DEPARTMENT_ENDINGS) or _DOSE_NEXT.match(text, m.end("phi")):
                 continue  # "in Dermatology", "i Xylocain m. adrenalin 1 %": a department or a drug
-            if _next_word(text, m.end("phi")).lower().endswith(_LAW_OR_REGISTER):
+            if _next_word(text, m.end("phi")).lower().endswith(LAW_OR_REGISTRY_ENDINGS):
                 continue  # "i Barnets lov § 133", "i Nasjonalt tolkeregister": a law's or a registry's name
             if first in first_names() and first not in cities():
                 continue

@@ -8,7 +8,7 @@ more than one word, or it is one known given or family name that does not start 
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import regex
@@ -32,9 +32,9 @@ from deid.lexicon import (
     last_names,
     stop_words,
 )
-from deid.recognizers._base import DOSE_AFTER, make_result
+from deid.recognizers._base import DOSE_AFTER, RESULT_AFTER, make_result
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
-from deid.wordlists import facility_at, lower_set, role_regex, word_set
+from deid.wordlists import SPECIALTY_ENDINGS, facility_at, lower_set, role_regex, role_words, word_set
 from deid.wordlists import words as word_list
 
 _CUES = (
@@ -71,8 +71,6 @@ _EN_STREET_WORDS = frozenset(
     | {"Grove", "Gardens", "Place", "Square", "Mews", "Row", "Park", "Court", "Hill", "View", "Walk", "Green"}
 )
 """English street words: a capitalised run ending in one right after a house number is a street, not a name."""
-_SPECIALTY_ENDINGS = ("ology", "ologi", "iatry", "iatri", "otomy", "graphy", "grafi", "ics", "apy", "apia", "terapi")
-"""Endings of a specialty's or a service's one word (``Cardiology``, ``Phlebotomy``, ``Paediatrics``)."""
 _DOTTED_ABBREVIATION = regex.compile(r"(?<![\w.])(?:\p{L}\.){2,3}$")
 """An abbreviation of single letters with full stops (``o.s.``), which the word tokens split."""
 _CONJUNCTIONS = frozenset({"og", "och", "ja", "and", "ning", "sekä", "&"})
@@ -152,11 +150,6 @@ _PARTICLES = frozenset(
     }
 )
 """Lower-case particles inside a family name (``Ebbe la Cour``, ``Bárður á Steig``, ``Hedvig af Klercker``)."""
-_SIGN_RESULT = regex.compile(
-    r"[ ]*(?:(?i:neg|pos|negative|positive|negativ|positiv|negatiivinen|positiivinen|negatiivne|positiivne)"
-    r"(?![\w])|[+−](?![\w]))"
-)
-"""A clinical sign's result right after a name (``Babinski neg.``, ``Romberg pos``, ``Lasègue +``)."""
 _UNIT_WORDS = frozenset(word_list("unit_words"))
 _NUMBER_NEXT = regex.compile(r"[ ]\d")
 
@@ -216,12 +209,6 @@ def _a_drug(word: str) -> bool:
         and word not in last_names()
         and word not in foreign_given_names()
     )
-
-
-@cache
-def _role_words() -> frozenset[str]:
-    """Role and occupation words as listed (``overlege``, ``jordmor``, ``läkare``, ``nurse``)."""
-    return lower_set("role_words") | lower_set("occupations")
 
 
 def _function_word(word: str) -> bool:
@@ -421,7 +408,7 @@ class NameListPersonRecognizer(LocalRecognizer):
         for m in _SIGNER_LINE.finditer(text, timeout=5.0):
             names = [w for w in m.group("phi").split(" ") if w[:1].isupper() and not w.endswith(".")]
             role = m.group("role").split(" ")[-1].strip(".")
-            if (_is_role(role) or role.lower() in _role_words()) and all(map(_a_plain_name, names)):
+            if (_is_role(role) or role.lower() in role_words()) and all(map(_a_plain_name, names)):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
         quoted = any(q in text for q in _QUOTES)
         for m in _QUOTED_NICKNAME.finditer(text, timeout=5.0) if quoted else ():
@@ -591,7 +578,7 @@ class NameListPersonRecognizer(LocalRecognizer):
             return None
         if any(_hospitalish(w) for w in words):
             return None
-        if len(words) == 1 and words[0].lower().endswith(_SPECIALTY_ENDINGS):
+        if len(words) == 1 and words[0].lower().endswith(SPECIALTY_ENDINGS):
             return None  # "Seen by Cardiology", "taken by Phlebotomy": a department, whatever cue came before
         if nxt is not None and adjacent(text, run[-1], nxt) and _hospitalish(nxt.text):
             return None
@@ -615,7 +602,7 @@ class NameListPersonRecognizer(LocalRecognizer):
         firsts, lasts = first_names(), last_names()
         if len(words) == 1 and _known_place_in_case(words[0], self.supported_language):
             return None  # "poronhoitaja Inarista": a role, then where from (a known town in a case form)
-        if _SIGN_RESULT.match(text, run[-1].end) and not self._cue_before(text, toks, i):
+        if RESULT_AFTER.match(text, run[-1].end) and not self._cue_before(text, toks, i):
             return None  # "Hoffmann neg., Babinski neg.": a clinical sign and its result
         if any(_a_drug(w) for w in words):
             return None  # "Givet T. Oxazepam": a drug by its stem, after the tablet's abbreviation

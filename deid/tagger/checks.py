@@ -12,7 +12,7 @@ from deid.labels import Label
 from deid.lexicon import DISEASE_HEADS, EPONYMS, NATIONALITIES, NOT_NAMES, TITLE_CUES
 from deid.recognizers.location import AGENCY_ENDINGS, is_country, names_a_scale, world_countries
 from deid.tagger.model import TaggedSpan
-from deid.wordlists import lower_set, role_regex, word_set
+from deid.wordlists import LAW_OR_REGISTRY_ENDINGS, SPECIALTY_ENDINGS, lower_set, role_regex, role_words, word_set
 
 _WORD = regex.compile(r"\p{L}[\p{L}\-'’]*")
 _HOUSE_NUMBER = regex.compile(r"(?<![\p{L}\d])\d{1,5}(?![\p{L}\d])")
@@ -36,9 +36,7 @@ _AFTER_A_MEASURE = regex.compile(r"\s*(?:[,.]\d|%|‰|\p{L}{0,3}/|(?:kg|g|mg|µg
 """What follows a number that is a measurement, not an age (``92,5 kg``, ``95 %``, ``91 mmol/l``)."""
 _MEASURE = regex.compile(r"\d\s*(?:%|‰|(?:kg|g|mg|µg|ml|mmol|mm|cm|dB|bpm|kPa|mmHg|IE|IU|E)\b)")
 """A measurement inside a span: a run of lab values is no street address."""
-_NEXT_WORD_LAW = regex.compile(
-    r"[ ]\p{L}*(?i:lov|loven|lag|lagen|laki|seadus|act|register|registret|registeret|rekisteri)(?![\w])"
-)
+_NEXT_WORD_LAW = regex.compile(rf"[ ]\p{{L}}*(?i:{'|'.join(regex.escape(w) for w in LAW_OR_REGISTRY_ENDINGS)})(?![\w])")
 """A law's or a registry's head noun right after a span."""
 _DECIMAL = regex.compile(r"\d[,.]\d")
 """A decimal number (``S-Kol 6,8, S-LDL-kol 4,6``): a lab value, never in an address."""
@@ -137,7 +135,7 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return False  # "i Barnets lov § 133", "i Nasjonalt tolkeregister": a law's or a registry's name
     if span.label is not Label.ADDRESS and not _names_something(text, span.start, words):
         return False
-    if len(words) == 1 and words[0].lower().endswith(_SPECIALTY_ENDINGS):
+    if len(words) == 1 and words[0].lower().endswith(SPECIALTY_ENDINGS):
         return False  # "Orthopaedics", "Kardiologi": a specialty, named alone
     if all(w.lower() in _generic_service_words() for w in words):
         return False  # a specialty or a service named generically: "Rheumatology", "the Memory Service"
@@ -162,7 +160,6 @@ def _eponym(word: str) -> bool:
     )
 
 
-_SPECIALTY_ENDINGS = ("ology", "ologi", "ologia", "oloogia", "iatry", "iatri", "iatria", "aedics", "opedics", "opedi")
 _SERVICE_HEADS = frozenset({"service", "services", "unit", "team", "clinic", "centre", "center", "department", "ward"})
 
 
@@ -174,7 +171,8 @@ def _generic_service_words() -> frozenset[str]:
 
 @cache
 def _role_words() -> frozenset[str]:
-    return lower_set("role_words") | lower_set("occupations") | frozenset(TITLE_CUES)
+    """The listed role and occupation words and the titles (``Registrar``, ``overlege``, ``Dr``)."""
+    return role_words() | frozenset(TITLE_CUES)
 
 
 def _role_word(word: str) -> bool:
