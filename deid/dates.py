@@ -409,7 +409,8 @@ _MEASURE_BEFORE = regex.compile(
     r"score|ratio|dose|dosis|annos|doos|x|temp|puls|pulss|spo2|lactate|laktat|kalium|natrium|kreatinin|krea|"
     r"creatinine|glukose|glukos|glukoosi|glükoos|glucose|kaalium|laktaatti|potassium|sodium|calcium|magnesium|"
     r"phosphate|albumin|urea|haemoglobin|hemoglobin|hemoglobiin|ferritin|bilirubin|troponin|weight|vekt|vikt|vægt|"
-    r"paino|kaal|titer|titre|titteri|tiiter|dilution|fortynning|spädning|fortynding|laimennos|lahjendus)\.?:?[ ]*)$"
+    r"paino|kaal|titer|titre|titteri|tiiter|dilution|fortynning|spädning|fortynding|laimennos|lahjendus|vision|visus"
+    r"|acuity)\.?:?[ ]*)$"
 )
 _SCORE_BEFORE = regex.compile(
     rf"(?i:(?<![\w])(?:{'|'.join(regex.escape(w) for w in words('measure_words'))})\.?:?[ ]*)$"
@@ -418,7 +419,7 @@ _SCORE_BEFORE = regex.compile(
 _MEASURE_AFTER = regex.compile(
     r"^[ ]*(?:(?i:mmhg|tbl|tabl|tablett|tabletter|tablet|tablets|tabletti|tab|dos|doser|dose|doses|mg|ml|g|x|ganger"
     r"|gånger|gange|kertaa|korda|times|both|bilat|bilateral|begge|båda|molemmin|mõlemad|ou|sites|pulloa|flasker"
-    r"|flaskor|bottles|pudelit)(?![\w])|%)"
+    r"|flaskor|bottles|pudelit|lymph|lymfeknuder|lymfeknuter|lymfkörtlar|imusolmukkeesta|lümfisõlmest)(?![\w])|%)"
 )
 _EXAMINATIONS = frozenset(
     {
@@ -476,9 +477,10 @@ _EXAMINATIONS = frozenset(
 )
 """Examinations and operations written short (``XR 21/10``, ``EBUS 18/4``, ``R THR 10/9``): a date follows."""
 _LAST_DOSE = regex.compile(
-    r"(?i:(?:last|final|latest|siste|sista|sidste|viimeinen|viimane)[ ](?:dose|dos|dosis|annos|doos)[ ]*:?[ ]*)$"
+    r"(?i:(?:last|final|latest|siste|sista|sidste|viimeinen|viimane|next|neste|næste|nästa|seuraava|järgmine)"
+    r"[ ](?:dose|dos|dosis|annos|doos)[ ]*:?[ ]*)$"
 )
-"""``last dose 1/10``: the day the last dose was taken, not a dose."""
+"""``last dose 1/10``, ``Næste dosis 27/11``: the day of the last or the next dose, not a dose."""
 
 
 def _plausible(text: str, start: int, end: int, fmt: str) -> bool:
@@ -617,6 +619,15 @@ def _candidates(
         yield from pattern.finditer(text, start, end, timeout=5.0)
 
 
+_EN_MONTH_WORDS = frozenset(m.upper() for m in f"{_EN_MONTHS}|{_EN_MONTH_ABBREVIATIONS}".split("|"))
+
+
+def _capitals_no_month(word: str) -> bool:
+    """A month's short form in capitals that no English note writes so (``DES``, ``MAI``, ``OKT``): an acronym."""
+    bare = word.rstrip(".")
+    return bare.isupper() and len(bare) <= 4 and bare not in _EN_MONTH_WORDS
+
+
 def find_dates(text: str) -> Iterator[DateMatch]:
     """Every calendar-valid date in ``text`` (overlapping finds from different formats included)."""
     windows = _month_windows(text)
@@ -626,6 +637,8 @@ def find_dates(text: str) -> Iterator[DateMatch]:
             if fmt in _GUARDED and not with_year and not _plausible(text, m.start(), m.end(), fmt):
                 continue
             groups = m.groupdict()
+            if groups.get("mn") and not groups.get("y") and _capitals_no_month(groups["mn"]):
+                continue  # "PCI with 1 DES.": a drug-eluting stent, no Norwegian December
             if groups.get("season"):
                 month = _SEASONS[groups["season"].lower()]
             else:

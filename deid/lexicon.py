@@ -737,6 +737,9 @@ EPONYMS: frozenset[str] = frozenset(
         "Lafora",
         "Batten",
         "Kufs",
+        # session 13: a knee test and a breathing pattern
+        "Lachman",
+        "Cheyne",
     ]
 )
 """Surnames that name diseases, signs and scores: never a PERSON when followed by a disease word."""
@@ -1254,6 +1257,9 @@ NOT_NAMES: frozenset[str] = frozenset(
         "Crohn",
         "Hodgkin",
         "Down",
+        # session 13: a disease's Latin head and the Estonian "please" that opens a request
+        "Morbus",
+        "Palun",
     ]
 )
 """Capitalised words that are never a name on their own (sentence starters, headings, months, eponyms)."""

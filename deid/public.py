@@ -26,11 +26,11 @@ from functools import cache
 import regex
 
 from deid.labels import Label
-from deid.lexicon import first_names, last_names
+from deid.lexicon import KINSHIP_CUES, first_names, last_names
 from deid.recognizers._base import RESULT_AFTER
 from deid.recognizers.location import country_names, is_country
 from deid.spans import PhiSpan
-from deid.wordlists import CASE_ENDINGS, REGISTRY_ENDINGS, facility_at, words
+from deid.wordlists import CASE_ENDINGS, REGISTRY_ENDINGS, facility_at, lower_set, words
 
 _PLACE_LABELS = frozenset({Label.ORGANIZATION, Label.LOCATION})
 _NAME_LABELS = frozenset({Label.PERSON, Label.ORGANIZATION})
@@ -45,8 +45,11 @@ _PRODUCT_AFTER = regex.compile(
 strength (``Philips Ingenia 3,0 T``)."""
 _SUSCEPTIBILITIES = regex.compile(r"(?:\p{Lu}\p{Ll}+[ ][SRI],[ ]?)+\p{Lu}\p{Ll}+[ ][SRI]\.?")
 """Two or more antibiotics, each with its susceptibility (a signer's ``Sanna R.`` is one name and an initial)."""
-_SCORE_AFTER = regex.compile(r"[ ]*(?:(?i:grad|grade|gr\.?|nivå|nivel|stage)[ ])?(?:\d|(?:I{1,3}|IV|V)(?![\w]))")
-"""A number or a grade right after a score's eponym (``Bosniak III``, ``Nottingham grad 2``, ``Morse 55``)."""
+_SCORE_AFTER = regex.compile(
+    r"[ ]*(?:(?i:grad|grade|gr\.?|nivå|nivel|stage|taso|level)[ ])?(?:\d|(?:I{1,3}|IV|V|[A-C])(?![\w]))"
+)
+"""A number or a grade right after a score's eponym (``Bosniak III``, ``Nottingham grad 2``, ``Morse 55``, ``Weber
+B``)."""
 _CASE_TAIL = rf"(?:'s|:(?:n|ssa|ssä|sta|stä|lla|llä|lle|lta|ltä|iin)|-(?:s|st|sse|le|lt|l|i|ga)|{CASE_ENDINGS})?"
 """A case ending or a genitive the name may carry (``Kelalle``, ``Traficomille``, ``NAV:n``, ``Tervisekassasse``)."""
 
@@ -106,11 +109,17 @@ def identifies_no_one(span: PhiSpan, text: str) -> bool:
         return True  # "Mecillinam S, Nitrofurantoin S, Trimetoprim R": a culture's resistance pattern
     if span.label in _NAMED_LABELS and any(w in _products() for w in words):
         return True  # "Mepilex Border", "Phonak Audéo", "växt av Klebsiella": a product or a microbe
-    if span.label is Label.PERSON and (
-        any(is_public_name(w, place=False) for w in words) or (words and all(map(is_country, words)))
-    ):
-        return True  # "Kelan TULES-kurssi", "Iranista Turkin": an agency's course, countries, no one's name
+    if span.label is Label.PERSON and any(is_public_name(w, place=False) for w in words):
+        return True  # "Kelan TULES-kurssi": an agency's course, no one's name
+    if words and all(map(is_country, words)) and (span.label is not Label.PERSON or not _kin_before(text, span.start)):
+        return True  # "Iranista Turkin", "Suomeen Kazakstanista": countries (but "Partner Kuba" is a person)
     capitalised = [w for w in words if w[:1].isupper()]
+    if (
+        span.label is Label.ORGANIZATION
+        and len(parts := _JOINED.split(piece.strip())) > 1
+        and all(map(is_public_name, parts))
+    ):
+        return True  # "Statens vegvesen og Helsedirektoratet": two national bodies joined
     if (
         span.label is Label.ORGANIZATION
         and capitalised
@@ -118,30 +127,65 @@ def identifies_no_one(span: PhiSpan, text: str) -> bool:
         and not any(facility_at(w) >= 0 for w in words if not w[:1].isupper())
     ):
         return True  # "Försäkringskassan upprättas": the agency alone, a verb after it (not its "mottagningsenhet")
-    if span.label is Label.ADDRESS and words and all(map(is_country, words)):
-        return True  # "kom från Somalia 2019": a country and a year
     return span.label is not Label.PHONE and is_public_name(piece, place=span.label in _PLACE_LABELS)
 
 
 def _a_score_and_its_value(words: list[str], text: str, end: int) -> bool:
-    """One or two words, each part a score's name, with a number or a grade right after them."""
+    """One or two words, each part a score's name, with a number or a grade right after them; a score named after a
+    family name (``Clark``, ``Weber``) only with a grade (``Clark nivå III``, ``Weber B``), inside the span or after
+    it."""
+    if words and _GRADE.fullmatch(words[-1]) and len(words) > 1:
+        named = [p for w in words[:-1] for p in w.split("-") if p]
+        return len(named) <= 2 and all(p.lower() in _score_eponyms() for p in named)
     parts = [p for w in words for p in w.split("-") if p]
-    return (
-        0 < len(words) <= 2
-        and _SCORE_AFTER.match(text, end) is not None
-        and all(p.lower() in _score_names() for p in parts)
-    )
+    if not 0 < len(words) <= 2:
+        return False
+    if _SCORE_AFTER.match(text, end) is not None and all(p.lower() in _score_names() for p in parts):
+        return True
+    return _GRADE_AFTER.match(text, end) is not None and all(p.lower() in _score_eponyms() for p in parts)
 
 
-def _without_trailing_country(span: PhiSpan, text: str) -> PhiSpan:
-    """A person's span less a country written right after the name (``Rainoga Keeniasse``, ``Andres Soomes``)."""
+_GRADE = regex.compile(r"I{1,3}|IV|V|[A-C]")
+_GRADE_AFTER = regex.compile(
+    r"[ ]*(?:(?i:grad|grade|nivå|nivel|taso|level|stage|type|tyyppi)[ ])?(?:I{1,3}|IV|V|[A-C])(?![\w])"
+)
+"""A grade (not a bare number) after a score named after a family name: ``Clark nivå III``, ``Weber B``."""
+
+
+@cache
+def _score_eponyms() -> frozenset[str]:
+    return frozenset(w.lower() for w in words("score_eponyms"))
+
+
+_JOINED = regex.compile(r"[ ]+(?:og|och|and|ja|ning|sekä)[ ]+|,[ ]+")
+_KIN_BEFORE = regex.compile(r"(\p{L}+)[ ]+$")
+
+
+def _kin_before(text: str, start: int) -> bool:
+    """Whether a kinship or companion word comes right before ``start`` (``Partner Kuba``, ``datter Georgia``)."""
+    found = _KIN_BEFORE.search(text, max(0, start - 24), start)
+    return found is not None and found.group(1).lower() in _kinship_words()
+
+
+@cache
+def _kinship_words() -> frozenset[str]:
+    return frozenset(KINSHIP_CUES) | lower_set("kinship_extra")
+
+
+def _without_trailing_public_part(span: PhiSpan, text: str) -> PhiSpan:
+    """A span less a country written right after a person's name (``Rainoga Keeniasse``, ``Andres Soomes``), or
+    less the national body after a regional office's name and a comma (``Tayside Division CID, Police
+    Scotland``)."""
     piece = text[span.start : span.end]
     head, _, last = piece.rpartition(" ")
     if span.label is Label.PERSON and head.strip() and is_country(last.rstrip(".,;:")):
         return replace(span, end=span.start + len(head.rstrip(" ,")))
+    head, comma, tail = piece.rpartition(", ")
+    if span.label is Label.ORGANIZATION and comma and head.strip() and is_public_name(tail, place=False):
+        return replace(span, end=span.start + len(head))
     return span
 
 
 def without_public_names(spans: Sequence[PhiSpan], text: str) -> list[PhiSpan]:
     """``spans`` less those that identify no one (see the module), and less a country after a person's name."""
-    return [_without_trailing_country(s, text) for s in spans if not identifies_no_one(s, text)]
+    return [_without_trailing_public_part(s, text) for s in spans if not identifies_no_one(s, text)]

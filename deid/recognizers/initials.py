@@ -22,7 +22,10 @@ from deid.lexicon import SIGNATURE_CUES, stop_words
 from deid.recognizers._base import Rule, RuleRecognizer
 from deid.wordlists import role_regex, word_set
 
-_INITIALS = r"\p{Lu}{1,2}(?:Mc|Mac)\p{Lu}|\p{Lu}{2,3}|\p{Lu}\.[ ]?\p{Lu}\.(?:[ ]?\p{Lu}\.)?|\p{Lu}-\p{Lu}\.[ ]\p{Lu}\."
+_INITIALS = (
+    r"\p{Lu}{1,2}(?:Mc|Mac)\p{Lu}|\p{Lu}O['’]\p{Lu}|\p{Lu}{2,3}|\p{Lu}\.[ ]?\p{Lu}\.(?:[ ]?\p{Lu}\.)?"
+    r"|\p{Lu}-\p{Lu}\.[ ]\p{Lu}\."
+)
 _TAIL = regex.compile(
     r"[ \t]*(?:[,/][ \t]*\p{L}[\p{L}()&'’ ./\-]{0,38}"
     r"|[ \t]+(?:\p{Ll}[\p{L}'’ .\-]{0,38}|\([\p{L} ]{1,20}\)|\p{Lu}\p{L}*\d?))?"
@@ -34,6 +37,14 @@ _TAIL = regex.compile(
 (``OT Laura Hakala``: there the capitals are the role)."""
 _SLASH_BEFORE = regex.compile(r"(?:^|[ \t])/[ \t]*(?:\p{L}+\.?,?[ \t]+)?$")
 """A slash right before, maybe with one word between (``/TKJ``, ``/ SK``, ``/spl. JV``, ``/Lab, AMH``)."""
+_BY = frozenset({"by", "av", "af"})
+
+
+def _acronym_alone(bare: str) -> bool:
+    """An examination's, a diagnosis's or a service's abbreviation, or an analyte (``EKG``, ``KOL``, ``CRP``)."""
+    return bare in word_set("clinical_acronyms") or is_analyte(bare)
+
+
 _SENTENCE_BEFORE = regex.compile(r"[.!?)][ \t]+$")
 _ROLE_BEFORE = regex.compile(r"(?<![\w])(?P<role>\p{L}[\p{L}\-]*)\.?[ \t]+$")
 SCORE = 0.75
@@ -44,7 +55,7 @@ class SignatureInitialsRecognizer(RuleRecognizer):
 
     ENTITY: ClassVar[Label] = Label.PERSON
     RULES: ClassVar[tuple[Rule, ...]] = (
-        Rule("initials", rf"(?<![\w.\-])(?P<phi>{_INITIALS})(?![\w\-])", SCORE),
+        Rule("initials", rf"(?<![\w.'’])(?<![^\n]-)(?P<phi>{_INITIALS})(?![\w\-'’])", SCORE),
         Rule("lower_initials", r"(?m)/[ \t]*(?:\p{L}+\.[ \t]*)?(?P<phi>\p{Ll}{2,3})[ \t]*$", SCORE),
         Rule("lower_last_line", r"\n(?P<phi>\p{Ll}{2,3})[ \t]*\n?\Z", SCORE),
     )
@@ -70,14 +81,16 @@ class SignatureInitialsRecognizer(RuleRecognizer):
         ):
             return None  # "OT Laura Hakala", "/Mette, SSA": a role in capitals, not the signer (but "LT DN", or
             # the letters alone on the note's last line)
-        acronym = "." not in value and (bare in word_set("clinical_acronyms") or is_analyte(bare))
+        acronym = "." not in value and _acronym_alone(bare)
         if _TAIL.fullmatch(tail) is None or (stripped[:1] not in (",", "/") and stripped.endswith((".", ","))):
             return None
         line_start = text.rfind("\n", 0, start) + 1
         before = text[line_start:start]
-        if _SLASH_BEFORE.search(before):
-            return rule.score  # "/NB", "/ SK": a slash opens a signature, whatever the letters
+        if _SLASH_BEFORE.search(before) or before.strip(" \t") in ("-", "–"):
+            return rule.score  # "/NB", "/ SK", "-PL, lähihoitaja": a slash or a dash opens a signature
         role = _ROLE_BEFORE.search(before)
+        if role is not None and role["role"].lower() in _BY and not _acronym_alone(bare):
+            return rule.score  # "Seen by LB RMN", "sett av TK"
         if role is not None and _a_role(role["role"]):
             return rule.score  # "Ssk TB", "sh P.K."
         last_line = not text[line_end:].strip()

@@ -20,6 +20,7 @@ from deid.lexicon import (
     FINNISH_CITY_FORMS,
     HOSPITAL_WORDS,
     MEDICAL_SUFFIXES,
+    NATIONALITIES,
     NOT_NAMES,
     PLACE_CUES,
     cities,
@@ -29,7 +30,7 @@ from deid.lexicon import (
 )
 from deid.recognizers._base import make_result
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
-from deid.wordlists import LAW_OR_REGISTRY_ENDINGS, facility_at, facility_regex
+from deid.wordlists import LAW_OR_REGISTRY_ENDINGS, facility_at, facility_regex, word_set
 from deid.wordlists import words as word_list
 
 
@@ -219,6 +220,11 @@ def _case_stems(word: str) -> Iterator[str]:
         yield stem
         if stem.endswith("i"):
             yield stem[:-1]
+        if ending == "n" and len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] in "aeiouyäö":
+            stem = stem[:-1]  # the illative lengthens the vowel: "Suomee-n", "Ruotsii-n"
+            yield stem
+        if stem.endswith("e"):
+            yield stem[:-1] + "i"  # "Suome-ssa", "Suome-en" of "Suomi"
         if len(stem) > 3 and stem[-2] in "kpt" and stem[-3] != stem[-2]:
             yield stem[:-1] + stem[-2] + stem[-1]
 
@@ -287,6 +293,10 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             words = m.group("phi").split(" ")
             if words[0] in NOT_NAMES or words[0] in stop_words() or is_country(words[0]):
                 continue
+            if len(words) == 1 and words[0] in NATIONALITIES:
+                continue  # "in English": a language
+            if words[0] in word_set("clinical_acronyms"):
+                continue  # "Overflyttet til PCI": a procedure, no place
             if words[0] in _UNIT_WORDS and regex.match(r"[ ]\d", text[m.start("phi") + len(words[0]) :]):
                 continue  # "moved to Ward 7": a part of the hospital
             if len(words) > 1 and (words[1] in NOT_NAMES or words[1] in stop_words() or facility_at(words[1]) >= 0):
@@ -398,6 +408,8 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             words = regex.split(r"[ \-]", m.group("phi"))
             first = words[0]
             if first in stop_words() or first in NOT_NAMES or is_country(first) or first.lower() in _MONTHS_DAYS:
+                continue
+            if (len(words) == 1 and first in NATIONALITIES) or first in word_set("clinical_acronyms"):
                 continue
             if first in EPONYMS or first.rstrip("s") in EPONYMS or first.lower().endswith(MEDICAL_SUFFIXES):
                 continue

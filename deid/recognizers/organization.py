@@ -7,7 +7,7 @@ A bare generic word (``sykehuset``, ``the hospital``) is not a name and stays.
 from __future__ import annotations
 
 from bisect import bisect_left
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, ClassVar
 
 import regex
@@ -268,6 +268,39 @@ def _unlisted_opener(text: str, tok: Token) -> bool:
     return word not in HOSPITAL_SHORT_NAMES and facility_at(word) < 0
 
 
+_FIELD_LABEL_AFTER = regex.compile(r"[ \t]*:")
+_SLASH_LETTER_BEFORE = regex.compile(r"(?<![\w])\p{L}/$")
+
+
+@cache
+def _national_agencies() -> frozenset[str]:
+    return frozenset(words("national_agencies"))
+
+
+def _names_an_organisation(text: str, start: int, end: int) -> bool:
+    """Whether a found name can be one: not a form's field label (``Tolkebureau: Sprogbro Tolkeservice``), not the
+    ``O`` of ``C/O`` (complains of), not a test written like a Swedish firm (``Hep C Ab``), not generic words alone
+    (``Surgery Clinic``: a service, no one's)."""
+    words = text[start:end].split()
+    if not words:
+        return False
+    at_line_start = text[text.rfind("\n", 0, start) + 1 : start].strip() == ""
+    if len(words) == 1 and at_line_start and _FIELD_LABEL_AFTER.match(text, end):
+        return False
+    if (
+        len(words) > 1
+        and len(words[0]) == 1
+        and words[1].islower()
+        and _SLASH_LETTER_BEFORE.search(text, start - 2, start)
+    ):
+        return False
+    if words[-1] == "Ab" and not any(w == "Oy" for w in words):
+        return False
+    if " ".join(words) in _national_agencies() or (len(words) > 1 and " ".join(words[1:]) in _national_agencies()):
+        return False  # "Police Scotland", "Advised Police Scotland": a national body (and a sentence's first word)
+    return not all(w.lower().strip(",.") in lower_set("service_words") for w in words)
+
+
 def _outermost(results: list[RecognizerResult]) -> list[RecognizerResult]:
     """One result per name: a short name inside a longer one (``Haukeland`` in ``Haukeland universitetssjukehus``)
     or found twice by two rules is the same name."""
@@ -401,7 +434,7 @@ class HospitalRecognizer(LocalRecognizer):
             if not named:
                 continue
             out.append(make_result(self, str(self.ENTITY), toks[start_index].start, toks[end_index].bare_end, 0.8))
-        return _outermost(out)
+        return [r for r in _outermost(out) if _names_an_organisation(text, r.start, r.end)]
 
     def _employers(self, text: str, toks: tuple[Token, ...]) -> list[RecognizerResult]:
         """Employers and insurers named without a generic noun: a known name (with its site after it), after an

@@ -132,6 +132,24 @@ _NICKNAME = regex.compile(
 )
 """A given name, the name the person goes by in brackets or quotes, the family name (``Ravindra (Ravi) Menon``,
 ``Claus "Mulle" Henningsen``)."""
+_NICKNAME_AFTER = regex.compile(
+    rf"(?<![\w\-])(?P<given>{_NAME_WORD})[ ]{_NAME_WORD}(?:[\-'’]{_NAME_WORD})?[ ]\("
+    rf"(?P<cue>(?i:known[ ]as|aka|a\.k\.a\.|called|prefers|kaldet|kallad|kalt|kutsuttu)[ ])?(?P<phi>{_NAME_WORD})\)"
+)
+"""The name a person goes by, in brackets after the full name (``Seamus Brady (known as Shay)``, ``Rajesh Pillai
+(Raj)``): read as one after a nickname's cue, when it is a known given name, or when it opens like the given name."""
+_SIGNER_ACRONYM_LINE = regex.compile(
+    rf"(?m)^(?P<phi>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{1,2}})[ ](?P<role>\p{{Lu}}{{2,4}})(?=[ \t]*(?:[/,(]|$))"
+)
+"""A signature line: a full name and the signer's role in capitals (``Bex Lawal PT / JH TI``)."""
+_TALKED_WITH = frozenset({"m.", "med", "with", "kanssa", "mit"})
+_TALK_WORDS = frozenset(
+    {
+        *("talt", "talte", "snakket", "snakka", "tlf.", "tlf", "telefon", "ringt", "ringte", "samtale", "pratat"),
+        *("talat", "pratade", "ringde", "spoke", "discussed", "phoned", "rang", "konfereret", "konfereret", "aftalt"),
+    }
+)
+"""``talt m. sekr. Bodil``, ``tlf. m. Hussein``: a name right after "with" that follows a word of talking."""
 _SIGNER_LINE = regex.compile(
     rf"(?m)^(?P<phi>{_NAME_WORD}(?:[ ](?:(?:af|av|von|van|de|da|di|du|le|la|ter|ten)[ ])?{_NAME_WORD}){{0,3}}"
     r"(?:[ ]\p{Lu}\.)?)"
@@ -410,6 +428,15 @@ class NameListPersonRecognizer(LocalRecognizer):
             role = m.group("role").split(" ")[-1].strip(".")
             if (_is_role(role) or role.lower() in role_words()) and all(map(_a_plain_name, names)):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
+        for m in _SIGNER_ACRONYM_LINE.finditer(text, timeout=5.0):
+            names = m.group("phi").split(" ")
+            if m.group("role") in word_set("role_acronyms") and all(map(_a_plain_name, names)):
+                out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
+        for m in _NICKNAME_AFTER.finditer(text, timeout=5.0, overlapped=True) if "(" in text else ():
+            nickname, given = m.group("phi"), m.group("given")
+            known = nickname in first_names() or nickname in foreign_given_names()
+            if _a_plain_name(nickname) and (m.group("cue") or known or nickname[:2] == given[:2]):
+                out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
         quoted = any(q in text for q in _QUOTES)
         for m in _QUOTED_NICKNAME.finditer(text, timeout=5.0) if quoted else ():
             if _a_plain_name(m.group("phi")):
@@ -504,8 +531,17 @@ class NameListPersonRecognizer(LocalRecognizer):
             return True  # "Tolk: Wassim Chahine" (but "... og tolk. Bruker" ends a sentence)
         if gap.strip(" :/(") != "" or "\n" in gap or gap.count("(") > 1:
             return False  # "bagvagt (Bjerregaard)", "venninne (Linh)": a name in brackets after its cue counts
+        if (
+            word.endswith(".")
+            and i >= 2
+            and toks[i - 2].text.replace(",", "").isdigit()
+            and text[toks[i - 2].end : prev.start] == " "
+        ):
+            return False  # "405 ms. Ehhokardiograafia", "3 barn. Arbetslös": a unit or a count ends a sentence
         if word in _CUES or (len(word) <= 5 and word.rstrip(".") in _CUES):  # "Ssk.", "Pas.", not "overlege."
             return True
+        if word in _TALKED_WITH and i >= 2 and toks[i - 2].text.lower() in _TALK_WORDS:
+            return True  # "talt m. Bodil", "tlf. m. Hussein"
         if len(prev.bare) == 1 and prev.text.endswith("."):
             dotted = _DOTTED_ABBREVIATION.search(text, max(0, prev.start - 6), prev.end)
             if dotted is not None and dotted.group(0).lower() in _CUES:
@@ -606,6 +642,10 @@ class NameListPersonRecognizer(LocalRecognizer):
             return None  # "Hoffmann neg., Babinski neg.": a clinical sign and its result
         if any(_a_drug(w) for w in words):
             return None  # "Givet T. Oxazepam": a drug by its stem, after the tablet's abbreviation
+        if len(words) == 1 and (len(words[0]) == 1 and not run[0].text.endswith(".")):
+            return None  # "twist L knee": a side, not an initial
+        if len(words) == 1 and words[0].lower() in _CUES and words[0] not in firsts:
+            return None  # "Dear Colleague": a cue word itself, no name (but "Bror")
         if self._cue_before(text, toks, i):
             return 0.9
         if self._initials_surname(run) and text[run[0].start - 1 : run[0].start] in ("", " ", "\n", "\t", "("):
@@ -631,10 +671,14 @@ class NameListPersonRecognizer(LocalRecognizer):
         if (
             len(words) == 1
             and self.supported_language in _CASE_ENDINGS
-            and (not sentence_initial(text, run[0]) or _family_name_in_case(words[0]))
+            and (
+                not sentence_initial(text, run[0])
+                or _family_name_in_case(words[0])
+                or (nxt is not None and adjacent(text, run[-1], nxt) and nxt.text.lower() in _CUES)
+            )
             and _inflected_name(words[0], self.supported_language)
         ):
-            return 0.6
+            return 0.6  # "Virtasen", and at a sentence's start before a relative ("Kivistön tytär Pia")
         if len(words) == 1 and self.supported_language in _GENITIVE_S and _genitive_of_given_name(words[0]):
             return 0.6  # "Ifølge Grethes oplysninger": a given name in the genitive
         if self._unknown_proper_pair(text, run, words):

@@ -23,6 +23,7 @@ from deid.recognizers._base import Rule, RuleRecognizer, is_valid_date
 _CC = r"(?:47|46|45|358|372)"
 _END = r"(?![\d])"
 _START = r"(?<![\w+\-/.,])"
+_GROUP_BEFORE = regex.compile(r"(?:^|[ (])\d{2,4}[ ]$")
 
 CUES = (
     r"(?i:tlf|tel|telefon|telefonnr|telefonnummer|phone|ph|puh|puhelin|puhelinnumero|mob|mobil|mobile|mobiltelefon"
@@ -156,6 +157,8 @@ class NordicPhoneRecognizer(RuleRecognizer):
         digits = "".join(c for c in text[start:end] if c.isdigit())
         if not 7 <= len(digits) <= 15 or len(set(digits)) == 1:
             return None  # "0000000000": a placeholder, no one's number
+        if _GROUP_BEFORE.search(text, max(0, start - 6), start):
+            return None  # the tail of a longer number ("701 552 9476": an invalid NHS number's last groups)
         if rule.name == "after_name":
             return self._after_name(text, match, digits, rule.score)
         if rule.name == "ee_mobile_cued":

@@ -23,8 +23,9 @@ def luhn_digit(digits9: str) -> int:
     return (10 - total % 10) % 10
 
 
-def is_valid(number: str) -> bool:
-    """Whether ``number`` is a valid personnummer or samordningsnummer (10 or 12 digits, ``-``/``+``/none)."""
+def is_valid(number: str, *, coordination: bool = True) -> bool:
+    """Whether ``number`` is a valid personnummer or (with ``coordination``) samordningsnummer (10 or 12 digits,
+    ``-``/``+``/none)."""
     digits = "".join(c for c in number if c.isdigit())
     if len(digits) == 12:
         century, digits = int(digits[:2]), digits[2:]
@@ -36,7 +37,7 @@ def is_valid(number: str) -> bool:
     else:
         return False
     month, day = int(digits[2:4]), int(digits[4:6])
-    if day > 60:
+    if day > 60 and coordination:
         day -= 60  # samordningsnummer
     if not (is_valid_date(year, month, day) or is_valid_date(year - 100, month, day)):
         return False
@@ -55,5 +56,7 @@ class SePersonnummerRecognizer(RuleRecognizer):
     CONTEXT: ClassVar[tuple[str, ...]] = ("personnummer", "pnr", "samordningsnummer", "personnr")
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
-        """Valid date (day + 60 allowed) and Luhn digit, or no match."""
-        return 1.0 if is_valid(text[start:end]) else None
+        """Valid date and Luhn digit, or no match. A samordningsnummer (day + 60) only in a Swedish or English
+        note: in a Danish one, ``321085-3317`` is an impossible CPR number, no Swede's."""
+        coordination = self.supported_language in ("sv", "en")
+        return 1.0 if is_valid(text[start:end], coordination=coordination) else None

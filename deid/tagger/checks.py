@@ -9,7 +9,7 @@ import regex
 
 from deid.dates import is_analyte, is_month_name
 from deid.labels import Label
-from deid.lexicon import DISEASE_HEADS, EPONYMS, NATIONALITIES, NOT_NAMES, TITLE_CUES
+from deid.lexicon import DISEASE_HEADS, EPONYMS, NATIONALITIES, NOT_NAMES, TITLE_CUES, stop_words
 from deid.recognizers.location import AGENCY_ENDINGS, is_country, names_a_scale, world_countries
 from deid.tagger.model import TaggedSpan
 from deid.wordlists import LAW_OR_REGISTRY_ENDINGS, SPECIALTY_ENDINGS, lower_set, role_regex, role_words, word_set
@@ -38,6 +38,10 @@ _MEASURE = regex.compile(r"\d\s*(?:%|‰|(?:kg|g|mg|µg|ml|mmol|mm|cm|dB|bpm|kPa
 """A measurement inside a span: a run of lab values is no street address."""
 _NEXT_WORD_LAW = regex.compile(rf"[ ]\p{{L}}*(?i:{'|'.join(regex.escape(w) for w in LAW_OR_REGISTRY_ENDINGS)})(?![\w])")
 """A law's or a registry's head noun right after a span."""
+_LETTER_AND_COMMA = regex.compile(r"\p{Lu},[ ]")
+_UNIT_SLASH_BEFORE = regex.compile(r"\p{L}/$")
+_RANGE_AFTER = regex.compile(r"[ ]?[-–][ ]?\d")
+_CLOCK_TIMES = regex.compile(r"(?:[01]\d|2[0-3])[0-5]\d(?:/(?:[01]\d|2[0-3])[0-5]\d)+")
 _DECIMAL = regex.compile(r"\d[,.]\d")
 """A decimal number (``S-Kol 6,8, S-LDL-kol 4,6``): a lab value, never in an address."""
 _NATIONAL_ID_SHAPE = regex.compile(r"\d{6}[-+A]?\d{3}[\dA-Z]?|[0-7]\d{10}|(?:19|20)\d{10}|\d{7}[A-W][A-IW]?")
@@ -82,9 +86,15 @@ def _token_around(text: str, start: int, end: int) -> str:
     return text[start:end].rstrip(".,;:)")
 
 
+WEEKDAY_ABBREVIATIONS = frozenset({"mon", "tue", "tues", "wed", "weds", "thu", "thur", "thurs", "fri", "sat"})
+"""English weekdays written short (``Mon/Wed/Fri``); ``Sun`` and the Nordic ones (``Tor``, ``Ons``) are names too."""
+LANGUAGE_ABBREVIATIONS = frozenset({"eng", "swe", "nor", "dan", "fin", "est", "rus", "ara", "som", "pol", "ukr"})
+"""Languages written short (``fluent Eng/Swe``)."""
+
+
 def _calendar_word(word: str) -> bool:
     lower = word.lower()
-    return is_month_name(word) or any(lower.startswith(day) for day in WEEKDAYS)
+    return is_month_name(word) or any(lower.startswith(day) for day in WEEKDAYS) or lower in WEEKDAY_ABBREVIATIONS
 
 
 def plausible(text: str, span: TaggedSpan) -> bool:
@@ -97,8 +107,12 @@ def plausible(text: str, span: TaggedSpan) -> bool:
             _AGE.fullmatch(piece) is not None
             and 90 <= int(piece) <= 125
             and before != "("
+            and not (before.isalnum() or before in ".,")
             and _AFTER_A_MEASURE.match(text, span.end) is None
-        )
+            and _RANGE_AFTER.match(text, span.end) is None
+        )  # not "ABPI 0.91", "R91", "O2 titrated to 94-98"
+    if span.label is Label.ID and _CLOCK_TIMES.fullmatch(piece):
+        return False  # "times 0700/1200/1700": when a drug is given
     if span.label is Label.ID:
         if _YEAR.fullmatch(piece):
             return False  # "arrived 2024": a year alone identifies no one
@@ -113,6 +127,20 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         and (_MEASURE.search(piece) or _DECIMAL.search(piece) or not _HOUSE_NUMBER.search(piece))
     ):
         return False  # an address the tagger alone found has a house number or postcode and no lab values
+    if (
+        span.label is Label.PERSON
+        and _UNIT_SLASH_BEFORE.search(text, max(0, span.start - 2), span.start)
+        and len(words[0]) <= 2
+    ):
+        return False  # "412 ng/L. Dx": a unit's last letter, no initial
+    if all(w.lower() in LANGUAGE_ABBREVIATIONS or w in NATIONALITIES for w in words):
+        return False  # "fluent Eng/Swe.", "in English": languages
+    if len(words) == 1 and (
+        words[0] in word_set("role_acronyms") or (words[0].isupper() and words[0].lower() in stop_words())
+    ):
+        return False  # "PHN home visit": a role in capitals; "CT CHEST/ABDOMEN WITH CONTRAST": a function word
+    if _LETTER_AND_COMMA.match(piece):
+        return False  # "S, Trimetoprim R.": a susceptibility's letter, then the next antibiotic
     if "Rh" in words or "RhD" in words:
         return False  # "O Rh neg": a blood group
     if len(words) == 1 and (is_country(words[0]) or _calendar_word(words[0]) or len(words[0]) <= 2):
@@ -153,11 +181,13 @@ def plausible(text: str, span: TaggedSpan) -> bool:
 
 
 def _eponym(word: str) -> bool:
-    """An eponym, also in an English, Scandinavian or Finnish genitive (``Parkinsons``, ``Lymen``, ``Binswangerin``)."""
-    return any(
-        form in EPONYMS
-        for form in (word, word.rstrip("s'"), word.removesuffix("in"), word.removesuffix("n"), word.removesuffix("'s"))
-    )
+    """An eponym, also in an English, Scandinavian, Finnish or Estonian genitive (``Parkinsons``, ``Lymen``,
+    ``Binswangerin``), or a double one (``Cheyne-Stokes``)."""
+    forms = (word, word.rstrip("s'"), word.removesuffix("in"), word.removesuffix("n"), word.removesuffix("'s"))
+    if any(form in EPONYMS for form in (*forms, word.removesuffix("i"))):  # Estonian "Stokesi"
+        return True
+    parts = word.split("-")
+    return len(parts) > 1 and all(part and _eponym(part) for part in parts)
 
 
 _SERVICE_HEADS = frozenset({"service", "services", "unit", "team", "clinic", "centre", "center", "department", "ward"})
