@@ -53,7 +53,7 @@ SPLITS = (
     "heldout20",
     "heldout21",
 )
-BLIND = "heldout20"
+BLIND = "heldout21"
 """The part kept blind: written by writers who never saw the rules; whoever changes the rules never reads it.
 Part J (``heldout10``) was blind until its one scoring with the session-6 rules, part L (``heldout11``) until its
 scoring with the learned tagger trained without it, part M (``heldout12``) until its scoring in session 7, part N
@@ -61,8 +61,8 @@ scoring with the learned tagger trained without it, part M (``heldout12``) until
 (``heldout15``) until its scoring in session 9, part Q (``heldout16``) until its scoring in session 10, part S
 (``heldout17``) until its scoring in session 11, part T (``heldout18``) until its first scoring in session 12;
 part U (``heldout19``, written in session 12 while the rules changed on T) until its scoring in session 12;
-part V (``heldout20``, written at the start of session 13) is now, and part W (``heldout21``, written meanwhile) is
-scored after V's misses are worked on. Part R (``dev3``) was written
+part V (``heldout20``, written at the start of session 13) until its scoring in session 13; part W (``heldout21``,
+written meanwhile) is now, scored after V's misses were worked on. Part R (``dev3``) was written
 in session 10 by six further writers as development data."""
 
 LABELS = {
