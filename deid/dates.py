@@ -346,6 +346,8 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("iso_dotted", rf"{_L}{_Y4}\.(?P<m>0[1-9]|1[0-2])\.(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
         ("day_month_name", rf"{_L}{_D}(?:\.|st|nd|rd|th|:e|:a)?[ ]{_MN}(?:[ ]{_Y4})?(?![\w])"),
         ("month_name_day", rf"{_L}{_MN}[ ]{_D}(?:st|nd|rd|th)?,?[ ]{_Y4}(?![\w])"),
+        # Finnish "helmikuun 6. päivänä 2024": the month's genitive, the day, "on the day"
+        ("fi_month_day", rf"{_L}{_MN}[ ]{_D}\.[ ]?(?i:päivänä|päivä|pnä)(?:[ ]{_Y4})?(?![\w])"),
         ("month_name_year", rf"{_L}{_MN}(?:[ ]{_Y4}|[ ]?[\-–'’][ ]?(?P<y>\d\d))(?![\w/\-])"),
         ("et_year_month", rf"{_L}{_Y4}\.?[ ]?(?i:aastal|aasta|a\.?)[ ](?:{_D}\.[ ])?(?P<mn>(?i:{_MONTH_ALT}))(?![\w])"),
         ("et_year_case_month", rf"{_L}{_Y4}[ ](?P<mn>(?i:{_ET_CASE_ALT}))(?![\w])"),
@@ -410,7 +412,7 @@ _MEASURE_BEFORE = regex.compile(
     r"creatinine|glukose|glukos|glukoosi|glükoos|glucose|kaalium|laktaatti|potassium|sodium|calcium|magnesium|"
     r"phosphate|albumin|urea|haemoglobin|hemoglobin|hemoglobiin|ferritin|bilirubin|troponin|weight|vekt|vikt|vægt|"
     r"paino|kaal|titer|titre|titteri|tiiter|dilution|fortynning|spädning|fortynding|laimennos|lahjendus|vision|visus"
-    r"|acuity)\.?:?[ ]*)$"
+    r"|acuity|blåsljud|bilyd|blæselyd|sivuääni|kahin|murmur|grad)\.?:?[ ]*)$"
 )
 _SCORE_BEFORE = regex.compile(
     rf"(?i:(?<![\w])(?:{'|'.join(regex.escape(w) for w in words('measure_words'))})\.?:?[ ]*)$"
@@ -419,7 +421,7 @@ _SCORE_BEFORE = regex.compile(
 _MEASURE_AFTER = regex.compile(
     r"^[ ]*(?:(?i:mmhg|tbl|tabl|tablett|tabletter|tablet|tablets|tabletti|tab|dos|doser|dose|doses|mg|ml|g|x|ganger"
     r"|gånger|gange|kertaa|korda|times|both|bilat|bilateral|begge|båda|molemmin|mõlemad|ou|sites|pulloa|flasker"
-    r"|flaskor|bottles|pudelit|lymph|lymfeknuder|lymfeknuter|lymfkörtlar|imusolmukkeesta|lümfisõlmest)(?![\w])|%)"
+    r"|flaskor|bottles|pudelit|portion|portionen|porsjon|porsjonen|annos|annoksesta|portsjon|lymph|lymfeknuder|lymfeknuter|lymfkörtlar|imusolmukkeesta|lümfisõlmest)(?![\w])|%)"
 )
 _EXAMINATIONS = frozenset(
     {
@@ -526,7 +528,9 @@ def is_analyte(word: str) -> bool:
     return word in exact or (word.isupper() and word in upper)
 
 
-_DURATION_BEFORE = regex.compile(r"(?i:(?<![\w])(?:for|x|past|last|within|in|every|over|age|aged)[ ]*)$")
+_DURATION_BEFORE = regex.compile(
+    r"(?i:(?<![\w])(?:for|x|past|last|within|in|every|over|age|aged|complete|completed|completing|total)[ ]*)$"
+)
 _DURATION_AFTER = regex.compile(r"[ ]*(?i:hx|history|hist|ago|duration|previously|prior)(?![\w])")
 """English shorthand for days, weeks and months (``for 2/7``, ``x 5/7``, ``6/12 ago``, ``3/7 hx``, ``review in 4/12``,
 ``age 14/12``): a fraction over 7, 12 or 52 there is a length of time, not a date."""

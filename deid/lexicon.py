@@ -1333,6 +1333,10 @@ COUNTRIES: frozenset[str] = frozenset(
 
 NATIONALITIES: frozenset[str] = frozenset(
     [
+        # session 13: languages an interpreter is booked for
+        *("Tigrinya", "Amharic", "Somali", "Dari", "Pashto", "Farsi", "Kurdish", "Sorani", "Kurmanji", "Urdu"),
+        *("Punjabi", "Bengali", "Tamil", "Swahili", "Lingala", "Twi", "Yoruba", "Igbo", "Tagalog", "Mandarin"),
+        *("Cantonese", "Romanian", "Bulgarian", "Lithuanian", "Latvian", "Ukrainian", "Portuguese", "Turkish"),
         "English",
         "American",
         "Americans",

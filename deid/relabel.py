@@ -222,14 +222,31 @@ _DEPARTMENT_ENDINGS = ("ology", "ologi", "ics", "iatry", "iatri", "ery", "apy", 
 """Endings of a department or specialty written capitalised after its hospital (``Orthopaedics``, ``Surgery``)."""
 
 
+_PLACE_HOLDERS = frozenset({Label.ORGANIZATION, Label.LOCATION})
+_PLACE_BEFORE_PLACE = regex.compile(
+    r"(?<![\w])(?:på|paa|i|in|at|ved|vid)[ ](?P<place>\p{Lu}\p{Ll}[\p{L}\-'’]*)[ ](?:i|in)[ ]$"
+)
+"""A place inside the next one after a preposition (``heime på Rauland i Vinje``, ``at Ballyvourney in Cork``)."""
+
+
 def places_after_organizations(spans: Sequence[PhiSpan], text: str) -> list[PhiSpan]:
-    """``spans`` with the place named right after an organisation and a comma (``Sunnaas sykehus, Nesoddtangen``,
-    ``Sports Surgery Clinic, Santry``) added as a LOCATION: the independent writers wrote 123 such towns; what
-    else follows there (a title and a name, a country, a code, a department) is left."""
+    """``spans`` with the place named right after an organisation or a place and a comma (``Sunnaas sykehus,
+    Nesoddtangen``, ``Sports Surgery Clinic, Santry``, ``building site at Straume, Sotra``), or before a place
+    and its preposition (``på Rauland i Vinje``), added as a LOCATION: the independent writers wrote 123 such
+    towns after organisations; what else follows there (a title and a name, a country, a code, a department) is
+    left."""
     taken = [(s.start, s.end) for s in spans]
     added: list[PhiSpan] = []
     for span in spans:
-        if span.label is not Label.ORGANIZATION:
+        before = _PLACE_BEFORE_PLACE.search(text, max(0, span.start - 48), span.start)
+        if (
+            span.label is Label.LOCATION
+            and before is not None
+            and not any(s < before.end("place") and before.start("place") < e for s, e in taken)
+            and not any(_no_place_word(w) for w in before.group("place").split(" "))
+        ):
+            added.append(PhiSpan(before.start("place"), before.end("place"), Label.LOCATION, span.score, ""))
+        if span.label not in _PLACE_HOLDERS:
             continue
         m = _PLACE_AFTER.match(text, span.end)
         if m is None or any(s < m.end("place") and m.start("place") < e for s, e in taken):

@@ -18,7 +18,10 @@ CASE_ENDINGS = (
 ``kogudusest``)."""
 _CASE_TAIL = rf"(?:{CASE_ENDINGS})?"
 """Endings an end-anchored facility noun may still take."""
-REGISTRY_ENDINGS = ("register", "registret", "registeret", "rekisteri", "rekisterin", "register's")
+REGISTRY_ENDINGS = (
+    *("register", "registret", "registeret", "rekisteri", "rekisterin", "register's"),
+    *("database", "databasen", "databas", "tietokanta", "andmebaas"),
+)
 """A national registry by its head noun (``Nasjonalt tolkeregister``, ``Det Danske Vaccinationsregister``)."""
 LAW_OR_REGISTRY_ENDINGS = ("lov", "loven", "lag", "lagen", "laki", "seadus", "act", *REGISTRY_ENDINGS)
 """A word ending a law's or a registry's name (``Barnets lov``, ``tolkeregister``): the capitalised word before
@@ -81,7 +84,12 @@ def facility_regex(base: tuple[str, ...]) -> regex.Pattern[str]:
 @cache
 def role_regex() -> regex.Pattern[str]:
     """A role or agent noun by its ending (``Biståndshandläggare``, ``Jordemoder``, ``Edunvalvoja``)."""
-    return regex.compile(rf"(?i:(?:{_alternation(words('role_suffixes'))})[:.]?)$")
+    return regex.compile(rf"(?i:{_NOT_ROLE_STEMS}(?:{_alternation(words('role_suffixes'))})[:.]?)$")
+
+
+_NOT_ROLE_STEMS = r"(?<!(?<![\p{L}])(?:påv|bev|avv|anv|tw|wr|ass|ex|pers|res|ins|cons|des))"
+"""Word beginnings after which an agent noun's ending is none: the Norwegian participles ``påvist``, ``avvist``, the
+English ``twist``, ``wrist``, ``assist``."""
 
 
 @cache

@@ -20,7 +20,7 @@ from deid.dates import is_analyte
 from deid.labels import Label
 from deid.lexicon import SIGNATURE_CUES, stop_words
 from deid.recognizers._base import Rule, RuleRecognizer
-from deid.wordlists import role_regex, word_set
+from deid.wordlists import role_regex, role_words, word_set
 
 _INITIALS = (
     r"\p{Lu}{1,2}(?:Mc|Mac)\p{Lu}|\p{Lu}O['’]\p{Lu}|\p{Lu}{2,3}|\p{Lu}\.[ ]?\p{Lu}\.(?:[ ]?\p{Lu}\.)?"
@@ -73,11 +73,18 @@ class SignatureInitialsRecognizer(RuleRecognizer):
         alone_at_end = (
             not stripped and not text[line_end:].strip() and text[text.rfind("\n", 0, start) + 1 : start] == ""
         )
+        role_before = _ROLE_BEFORE.search(text[text.rfind("\n", 0, start) + 1 : start])
         if (
             "." not in value
             and bare in word_set("role_acronyms")
             and stripped not in word_set("role_acronyms")
             and not alone_at_end
+            and not (
+                role_before is not None
+                and not stripped
+                and role_before["role"].islower()
+                and _a_role(role_before["role"])
+            )  # "õde LT": a lower-case role, then its bearer's initials (not "Specialist SLT")
         ):
             return None  # "OT Laura Hakala", "/Mette, SSA": a role in capitals, not the signer (but "LT DN", or
             # the letters alone on the note's last line)
@@ -158,7 +165,12 @@ _NOT_LOWER_INITIALS = frozenset(
 def _a_role(word: str) -> bool:
     """A signature cue or an agent noun (``sh``, ``klass``, ``tandsköt``, ``Sjuksköterska``)."""
     lower = word.lower()
-    return lower in SIGNATURE_CUES or lower in _SHORT_ROLES or role_regex().search(word) is not None
+    return (
+        lower in SIGNATURE_CUES
+        or lower in _SHORT_ROLES
+        or lower in role_words()
+        or role_regex().search(word) is not None
+    )
 
 
 _SHORT_ROLES = frozenset(

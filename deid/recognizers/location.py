@@ -124,6 +124,8 @@ _NATURE_PLACE = regex.compile(
     r"|toppen|sundet|skogen|øya|øyna|järves|järvel|järvelt|järve)"
     r"|\p{Lu}\p{Ll}+[ ](?:Sø|sø|saarel|saarele|saarelt|saarest|saar|järv|järves|järvel|sjön|sjø|øya|ö)"
     r"|(?:Lough|Loch|Lake|Mount|Ben|Slieve|Glen)[ ]\p{Lu}\p{Ll}+"
+    r"|(?<=(?<![\w])the[ ])\p{Lu}\p{Ll}{2,}[ ]estate(?![\w])"
+    r"|(?<=(?<![\w])(?:gården|gårdsbruket|torpet|farm|talu|talus|talust)[ ])\p{Lu}\p{Ll}+(?:[ ]\p{Lu}\p{Ll}+)?"
     r"|\p{Lu}\p{Ll}{2,}n(?=[ ](?:ranna(?:lla|lle|lta|ssa|n)|rantaan|reiti(?:n|llä|lle|ltä)|reittiä"
     r"|rintee(?:ssä|llä|ltä)|rinteelle|huipu(?:lla|lle|lta)|selällä|jää(?:llä|lle|ltä)|saare(?:ssa|lla|lle|lta)|kierroksella|laavulla"
     r"|autiotuvalla|tunturi(?:ssa|lla|lle)))"
@@ -136,11 +138,15 @@ name (``Lough Corrib``, ``Ben Nevis``), or a Finnish genitive before a shore, a 
 (``Päijänteen rannalle``, ``Kevon reitin varrelta``). Definite forms, which family names do not take (``Holm``,
 ``Berg``)."""
 _FROM_PLACE = regex.compile(
-    r"(?<![\w])(?P<prep>fra|från|from|via)[ ](?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)"
+    r"(?<![\w])(?P<prep>fra|från|from|via|(?:returns|returned|returning|travels|travelled|traveled|travelling|flew"
+    r"|flies|moved|moving|relocated|emigrated)[ ]to|(?:reiser|reiste|flytter|flyttet|flytta|rejser|rejste|flyttede"
+    r"|reser|reste|flyttar|flyttade)[ ]til{1,2})[ ]"
+    r"(?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)"
     r"(?![\w\-'’])(?![ ]?\d(?!\d?[./]\d))"
 )
-"""``pensjonert snekker fra Vinstra``, ``visits from Hebden Bridge``: a capitalised word after "from" that no list
-explains away (a person, a country, a month, a facility) is where someone comes from."""
+"""``pensjonert snekker fra Vinstra``, ``visits from Hebden Bridge``, ``returns to Porto``, ``flyttet til Alta``: a
+capitalised word after "from" or a journey's "to" that no list explains away (a person, a country, a month, a
+facility) is where someone comes from or goes."""
 _DEPARTMENT_ENDINGS = (
     "ology",
     "iatry",
@@ -161,8 +167,14 @@ _DOSE_NEXT = regex.compile(
     r"(?:[ ]\p{L}+\.?){0,2}[ ]?\d+(?:[.,]\d+)?[ ]?(?i:%|mg|ml|g|µg|mcg|ie|iu|mmol|tabl?|kaps)(?![\w])"
 )
 """A dose within two words after a capitalised word: the word names a drug."""
-_FROM_LANGUAGES = {"nb": ("fra", "via"), "da": ("fra", "via"), "sv": ("från", "via"), "en": ("from", "via")}
-"""Each language's words for "from", and "via" (``Ankom via Kangerlussuaq``, ``flew in via Keflavík``)."""
+_FROM_LANGUAGES = {
+    "nb": ("fra", "via", "til"),
+    "da": ("fra", "via", "til"),
+    "sv": ("från", "via", "till"),
+    "en": ("from", "via", "to"),
+}
+"""Each language's words for "from", "via" (``Ankom via Kangerlussuaq``, ``flew in via Keflavík``) and the "to" of a
+journey's verb (``returns to Porto``)."""
 _AFTER_FACILITY = regex.compile(
     r",[ ](?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)(?=[.,;:)]|[ ]?\n|$)"
 )
@@ -170,7 +182,10 @@ _AFTER_FACILITY = regex.compile(
 comma is the facility's town."""
 
 
-_IN_PLACE = regex.compile(r"(?<![\w])(?P<prep>i|in)[ ](?P<phi>\p{Lu}\p{Ll}{2,}(?:[ \-]\p{Lu}\p{Ll}{2,})?)(?![\w\-'’])")
+_IN_PLACE = regex.compile(
+    r"(?<![\w])(?P<prep>i|in)[ ](?P<phi>\p{Lu}\p{Ll}{2,}(?:(?:-(?:de|la|le|on|upon|in|under|by|en|sur|the|of))+"
+    r"-\p{Lu}\p{Ll}+|[ \-]\p{Lu}\p{Ll}{2,})?)(?![\w\-'’])"
+)
 """``i Sundbyberg``, ``in Wembley``: a capitalised word after the preposition "in" is a place (or, followed by a
 facility noun, part of an organisation's name)."""
 _IN_LANGUAGES = {"nb": "i", "sv": "i", "da": "i", "en": "in"}
@@ -326,6 +341,9 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             nxt = toks[k + 1] if k + 1 < len(toks) else None
             if nxt is not None and adjacent(text, tok, nxt) and (facility_at(nxt.text) >= 0 or names_a_scale(nxt.bare)):
                 continue
+            after = toks[k + 2] if k + 2 < len(toks) else None
+            if nxt is not None and after is not None and adjacent(text, nxt, after) and names_a_scale(after.bare):
+                continue  # "Oxford knee score": a scale named after a town and a body part
             out.append(make_result(self, str(self.ENTITY), tok.start, tok.start + len(word), 0.72))
         return out
 
@@ -367,7 +385,7 @@ class GazetteerLocationRecognizer(LocalRecognizer):
         if not any(f"{p} " in text for p in preps):
             return out  # every match starts with one of this language's words for "from" and a space
         for m in _FROM_PLACE.finditer(text, timeout=5.0):
-            if m.group("prep") not in preps or m.start("phi") in cued:
+            if m.group("prep").split(" ")[-1] not in preps or m.start("phi") in cued:
                 continue
             words = m.group("phi").split(" ")
             if m.group("phi") in cities():

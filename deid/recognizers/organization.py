@@ -296,6 +296,8 @@ def _names_an_organisation(text: str, start: int, end: int) -> bool:
         return False
     if words[-1] == "Ab" and not any(w == "Oy" for w in words):
         return False
+    if len(words) > 1 and words[-1] in COMPANY_SUFFIXES and all(w.lower() in stop_words() for w in words[:-1]):
+        return False  # "Ingen AB": no antibiotics, no firm
     if " ".join(words) in _national_agencies() or (len(words) > 1 and " ".join(words[1:]) in _national_agencies()):
         return False  # "Police Scotland", "Advised Police Scotland": a national body (and a sentence's first word)
     return not all(w.lower().strip(",.") in lower_set("service_words") for w in words)
@@ -394,7 +396,9 @@ class HospitalRecognizer(LocalRecognizer):
                 if k - j >= 2 and word.is_cap and word.bare in first_names():
                     start_index = min(k, j + 2)  # a given name and the family name after it are a person
                     break
-                if word.is_cap and word.bare not in NOT_NAMES and word.bare not in stop_words():
+                if word.is_cap and (
+                    word.bare in cities() or (word.bare not in NOT_NAMES and word.bare not in stop_words())
+                ):  # a town that is another language's function word: "Alta helsesenter" (Finnish "alta")
                     start_index = j
                     named = True
                 elif word.text.lower() in ORG_CONNECTORS:

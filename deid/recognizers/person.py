@@ -45,6 +45,15 @@ _CUES = (
     | {"navn", "namn", "name", "nimi"}
 )
 _CUES = _CUES | lower_set("kinship_extra")
+_KIN_WORDS = frozenset(
+    w
+    for w in (frozenset(KINSHIP_CUES) | lower_set("kinship_extra")) - frozenset(TITLE_CUES) - frozenset(SIGNATURE_CUES)
+    if f"{w}." not in lower_set("kinship_extra")
+)
+"""Relatives and companions written out (not abbreviations such as ``sekr.``, ``ylil.``), which end a sentence as
+often as they come before a name."""
+_NORDIC_VERB_FORM = regex.compile(r"\p{Ll}(?:et|ede|te|de|ade)$")
+"""A Scandinavian past tense (``Klaget``, ``Ringde``, ``Sovnet``): a sentence's verb, not a name."""
 _COLON_CUES = frozenset({"tolk", "tõlk", "tulkki", "interpreter", "tolkur"})
 """Cues that end a sentence as often as they come before a name: only with a colon (``Tolk: Wassim Chahine``)."""
 _PAREN_THEN_NAME = regex.compile(
@@ -138,6 +147,8 @@ _NICKNAME_AFTER = regex.compile(
 )
 """The name a person goes by, in brackets after the full name (``Seamus Brady (known as Shay)``, ``Rajesh Pillai
 (Raj)``): read as one after a nickname's cue, when it is a known given name, or when it opens like the given name."""
+_NAME_BEFORE_ROLE = regex.compile(rf"(?<![\w\-])(?P<phi>{_NAME_WORD})[ ]\((?P<role>\p{{Lu}}{{2,5}})\)")
+"""A name and its bearer's role in capitals in brackets (``Olu (OT)``, ``Venkataraman (RC)``)."""
 _SIGNER_ACRONYM_LINE = regex.compile(
     rf"(?m)^(?P<phi>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{1,2}})[ ](?P<role>\p{{Lu}}{{2,4}})(?=[ \t]*(?:[/,(]|$))"
 )
@@ -432,6 +443,15 @@ class NameListPersonRecognizer(LocalRecognizer):
             names = m.group("phi").split(" ")
             if m.group("role") in word_set("role_acronyms") and all(map(_a_plain_name, names)):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
+        for m in _NAME_BEFORE_ROLE.finditer(text, timeout=5.0) if "(" in text else ():
+            name = m.group("phi")
+            if (
+                m.group("role") in word_set("role_acronyms")
+                and _a_plain_name(name)
+                and not name.lower().endswith(SPECIALTY_ENDINGS)
+                and name.lower() not in lower_set("service_words")
+            ):
+                out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
         for m in _NICKNAME_AFTER.finditer(text, timeout=5.0, overlapped=True) if "(" in text else ():
             nickname, given = m.group("phi"), m.group("given")
             known = nickname in first_names() or nickname in foreign_given_names()
@@ -538,8 +558,21 @@ class NameListPersonRecognizer(LocalRecognizer):
             and text[toks[i - 2].end : prev.start] == " "
         ):
             return False  # "405 ms. Ehhokardiograafia", "3 barn. Arbetslös": a unit or a count ends a sentence
+        if word.endswith(".") and len(word) > 4 and word.rstrip(".") in _KIN_WORDS:
+            return False  # "med fru och 3 barn. Blodprøve": a relative ends the sentence
+        if (
+            (prev.text + gap).rstrip().endswith(":")
+            and word not in _CUES
+            and _NORDIC_VERB_FORM.search(toks[i].text)
+            and toks[i].text not in first_names()
+            and toks[i].text not in last_names()
+        ):
+            return False  # "Aftenvakt: Klaget over trykk": a shift's header, then a sentence's verb
         if word in _CUES or (len(word) <= 5 and word.rstrip(".") in _CUES):  # "Ssk.", "Pas.", not "overlege."
             return True
+        if prev.text in ("hr", "hr.", "hra"):
+            return True  # "õpetaja hr Kübarsepp", "hr. Jensen": a man's title, written in lower case ("HR" is a
+            # department)
         if word in _TALKED_WITH and i >= 2 and toks[i - 2].text.lower() in _TALK_WORDS:
             return True  # "talt m. Bodil", "tlf. m. Hussein"
         if len(prev.bare) == 1 and prev.text.endswith("."):

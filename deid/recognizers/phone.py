@@ -177,7 +177,8 @@ class NordicPhoneRecognizer(RuleRecognizer):
             return None
         if _reads_as_date(digits):
             return None
-        return rule.score if any(_valid(digits, r) for r in regions) else None
+        uk_mobile = "GB" in regions and len(digits) == 11 and digits.startswith("07")  # drama range 07700 900xxx too
+        return rule.score if uk_mobile or any(_valid(digits, r) for r in regions) else None
 
     def _after_name(self, text: str, match: Any, digits: str, score: float) -> float | None:
         """A number right after a person's name (``naabrinaine Aili Tamm 53440918``, ``datter Berit 91234567``):

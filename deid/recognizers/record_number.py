@@ -94,6 +94,14 @@ class RecordNumberRecognizer(RuleRecognizer):
             0.85,
         ),
         Rule(
+            # an interpreter's or a professional's register number, four digits after its own cue: "tolknr 4417",
+            # "tolk-ID 5521", "HPR-nr 9913"
+            "register_number",
+            r"(?i:tolk|tõlk|tulkki|interpreter|hpr|reg)[\-. ]?(?:nr|nummer|number|numero|id)\.?:?[ ]*(?P<phi>\d{4})"
+            r"(?![\w\-/]|[.,]\d)",
+            0.8,
+        ),
+        Rule(
             # Finnish compounds ending in a task or identifier noun: "siirtotehtävä 5530178", "Y-tunnus 2719034-2",
             # "e-reseptin tunnus 1052 8813 0042 7" (grouped by four)
             "compound_cue",
