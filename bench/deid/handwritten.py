@@ -52,8 +52,9 @@ SPLITS = (
     "heldout19",
     "heldout20",
     "heldout21",
+    "heldout22",
 )
-BLIND = "heldout21"
+BLIND = "heldout22"
 """The part kept blind: written by writers who never saw the rules; whoever changes the rules never reads it.
 Part J (``heldout10``) was blind until its one scoring with the session-6 rules, part L (``heldout11``) until its
 scoring with the learned tagger trained without it, part M (``heldout12``) until its scoring in session 7, part N
@@ -62,7 +63,8 @@ scoring with the learned tagger trained without it, part M (``heldout12``) until
 (``heldout17``) until its scoring in session 11, part T (``heldout18``) until its first scoring in session 12;
 part U (``heldout19``, written in session 12 while the rules changed on T) until its scoring in session 12;
 part V (``heldout20``, written at the start of session 13) until its scoring in session 13; part W (``heldout21``,
-written meanwhile) is now, scored after V's misses were worked on. Part R (``dev3``) was written
+written meanwhile) until its scoring after V's misses were worked on; part X (``heldout22``, written meanwhile too)
+is now, scored after W's misses were worked on. Part R (``dev3``) was written
 in session 10 by six further writers as development data."""
 
 LABELS = {
