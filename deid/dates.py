@@ -182,9 +182,10 @@ _MONTHS: dict[str, tuple[tuple[str, ...], ...]] = {
 _FI_STEMS = ("tammi", "helmi", "maalis", "huhti", "touko", "kesä", "heinä", "elo", "syys", "loka", "marras", "joulu")
 _MONTHS["fi"] = (
     *_MONTHS["fi"],
-    *(tuple(f"{stem}kuu{case}" for stem in _FI_STEMS) for case in ("sta", "hun", "lta", "n", "ssa")),
+    *(tuple(f"{stem}kuu{case}" for stem in _FI_STEMS) for case in ("sta", "hun", "lta", "n", "ssa", "lle", "lla")),
 )
-"""Finnish months in the elative, illative, ablative, genitive (``toukokuusta 2023``, ``kesäkuuhun 2024``)."""
+"""Finnish months in the elative, illative, ablative, genitive, inessive, allative and adessive (``toukokuusta
+2023``, ``kesäkuuhun 2024``, ``marraskuulle 2024``)."""
 _MONTHS["et"] = (
     *_MONTHS["et"],
     ("jaan", "veebr", "märts", "apr", "mai", "juuni", "juuli", "aug", "sept", "okt", "nov", "dets"),
@@ -412,7 +413,8 @@ _MEASURE_BEFORE = regex.compile(
     r"creatinine|glukose|glukos|glukoosi|glükoos|glucose|kaalium|laktaatti|potassium|sodium|calcium|magnesium|"
     r"phosphate|albumin|urea|haemoglobin|hemoglobin|hemoglobiin|ferritin|bilirubin|troponin|weight|vekt|vikt|vægt|"
     r"paino|kaal|titer|titre|titteri|tiiter|dilution|fortynning|spädning|fortynding|laimennos|lahjendus|vision|visus"
-    r"|acuity|blåsljud|bilyd|blæselyd|sivuääni|kahin|murmur|grad)\.?:?[ ]*)$"
+    r"|acuity|blåsljud|bilyd|blæselyd|sivuääni|kahin|murmur|grad|pain|headache|smerte|smärta|kipu|valu|number|mmt"
+    r"|moca)\.?:?[ ]*)$"
 )
 _SCORE_BEFORE = regex.compile(
     rf"(?i:(?<![\w])(?:{'|'.join(regex.escape(w) for w in words('measure_words'))})\.?:?[ ]*)$"
@@ -421,7 +423,7 @@ _SCORE_BEFORE = regex.compile(
 _MEASURE_AFTER = regex.compile(
     r"^[ ]*(?:(?i:mmhg|tbl|tabl|tablett|tabletter|tablet|tablets|tabletti|tab|dos|doser|dose|doses|mg|ml|g|x|ganger"
     r"|gånger|gange|kertaa|korda|times|both|bilat|bilateral|begge|båda|molemmin|mõlemad|ou|sites|pulloa|flasker"
-    r"|flaskor|bottles|pudelit|portion|portionen|porsjon|porsjonen|annos|annoksesta|portsjon|lymph|lymfeknuder|lymfeknuter|lymfkörtlar|imusolmukkeesta|lümfisõlmest)(?![\w])|%)"
+    r"|flaskor|bottles|pudelit|rotation|rotasjon|turnus|portion|portionen|porsjon|porsjonen|annos|annoksesta|portsjon|lymph|lymfeknuder|lymfeknuter|lymfkörtlar|imusolmukkeesta|lümfisõlmest)(?![\w])|%)"
 )
 _EXAMINATIONS = frozenset(
     {
@@ -529,7 +531,8 @@ def is_analyte(word: str) -> bool:
 
 
 _DURATION_BEFORE = regex.compile(
-    r"(?i:(?<![\w])(?:for|x|past|last|within|in|every|over|age|aged|complete|completed|completing|total)[ ]*)$"
+    r"(?i:(?<![\w])(?:for|x|past|last|within|in|every|over|age|aged|complete|completed|completing|total"
+    r"|(?<!next[ ])review|rv|f/u|session|sessions)[ ]*)$"
 )
 _DURATION_AFTER = regex.compile(r"[ ]*(?i:hx|history|hist|ago|duration|previously|prior)(?![\w])")
 """English shorthand for days, weeks and months (``for 2/7``, ``x 5/7``, ``6/12 ago``, ``3/7 hx``, ``review in 4/12``,

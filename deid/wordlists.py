@@ -87,9 +87,9 @@ def role_regex() -> regex.Pattern[str]:
     return regex.compile(rf"(?i:{_NOT_ROLE_STEMS}(?:{_alternation(words('role_suffixes'))})[:.]?)$")
 
 
-_NOT_ROLE_STEMS = r"(?<!(?<![\p{L}])(?:påv|bev|avv|anv|tw|wr|ass|ex|pers|res|ins|cons|des))"
+_NOT_ROLE_STEMS = r"(?<!(?<![\p{L}])(?:påv|bev|avv|anv|tw|wr|ass|ex|pers|res|ins|cons|des|col|kol|privi|sacri))"
 """Word beginnings after which an agent noun's ending is none: the Norwegian participles ``påvist``, ``avvist``, the
-English ``twist``, ``wrist``, ``assist``."""
+English ``twist``, ``wrist``, ``assist``, ``college``, ``privilege``."""
 
 
 @cache

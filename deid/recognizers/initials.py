@@ -56,7 +56,11 @@ class SignatureInitialsRecognizer(RuleRecognizer):
     ENTITY: ClassVar[Label] = Label.PERSON
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule("initials", rf"(?<![\w.'’])(?<![^\n]-)(?P<phi>{_INITIALS})(?![\w\-'’])", SCORE),
-        Rule("lower_initials", r"(?m)/[ \t]*(?:\p{L}+\.[ \t]*)?(?P<phi>\p{Ll}{2,3})[ \t]*$", SCORE),
+        Rule(
+            "lower_initials",
+            r"(?m)/[ \t]*(?:\p{L}+\.[ \t]*)?(?P<phi>\p{Ll}{2,3})(?:,[ \t]*\p{Ll}[\p{Ll}\-]{3,30})?[ \t]*$",
+            SCORE,
+        ),
         Rule("lower_last_line", r"\n(?P<phi>\p{Ll}{2,3})[ \t]*\n?\Z", SCORE),
     )
 

@@ -121,6 +121,7 @@ _PLACE_HEAD_CASE = regex.compile(
 local case: ``Siilinjärvellä``, ``Kauhajoella``, ``Valkeakoskelta``, ``Väinölänniemeltä``, ``Pieksämäellä``."""
 _NATURE_PLACE = regex.compile(
     r"(?<![\w\-])(?P<phi>\p{Lu}\p{Ll}{2,}(?:vatnet|vannet|fjorden|sjøen|sjön|holmen|berget|fjellet|fjället|tinden"
+    r"|torget|torvet|plassen|platsen|parken"
     r"|toppen|sundet|skogen|øya|øyna|järves|järvel|järvelt|järve)"
     r"|\p{Lu}\p{Ll}+[ ](?:Sø|sø|saarel|saarele|saarelt|saarest|saar|järv|järves|järvel|sjön|sjø|øya|ö)"
     r"|(?:Lough|Loch|Lake|Mount|Ben|Slieve|Glen)[ ]\p{Lu}\p{Ll}+"

@@ -300,7 +300,16 @@ def _names_an_organisation(text: str, start: int, end: int) -> bool:
         return False  # "Ingen AB": no antibiotics, no firm
     if " ".join(words) in _national_agencies() or (len(words) > 1 and " ".join(words[1:]) in _national_agencies()):
         return False  # "Police Scotland", "Advised Police Scotland": a national body (and a sentence's first word)
+    if len(words) == 1 and words[0].lower().endswith(_DEPARTMENT_NOUNS) and not any(c.isupper() for c in words[0][1:]):
+        return False  # "Medicinkliniken", "Ortopedmottagningen": a department alone names no one's hospital
     return not all(w.lower().strip(",.") in lower_set("service_words") for w in words)
+
+
+_DEPARTMENT_NOUNS = (
+    *("kliniken", "mottagningen", "avdelningen", "avdelinga", "avdelingen", "afdelingen", "afsnittet", "enheten"),
+    *("akuten", "mottakelsen", "modtagelsen"),
+)
+"""A hospital department's generic noun in the definite form (but ``FysioKliniken``, a firm, keeps its capital)."""
 
 
 def _outermost(results: list[RecognizerResult]) -> list[RecognizerResult]:

@@ -164,7 +164,7 @@ _TALK_WORDS = frozenset(
 _SIGNER_LINE = regex.compile(
     rf"(?m)^(?P<phi>{_NAME_WORD}(?:[ ](?:(?:af|av|von|van|de|da|di|du|le|la|ter|ten)[ ])?{_NAME_WORD}){{0,3}}"
     r"(?:[ ]\p{Lu}\.)?)"
-    r",[ ]+(?P<role>\p{L}[\p{L}. \-/]{1,40}?)[ \t]*$"
+    r"(?:,[ ]+|/)(?P<role>\p{L}[\p{L}. \-/]{1,40}?)[ \t]*$"
 )
 """A signature line: a name, a comma and the signer's role, alone on its line (``Hilde, jordmor``, ``Hedvig af
 Klercker, leg. läkare``)."""
@@ -437,7 +437,7 @@ class NameListPersonRecognizer(LocalRecognizer):
         for m in _SIGNER_LINE.finditer(text, timeout=5.0):
             names = [w for w in m.group("phi").split(" ") if w[:1].isupper() and not w.endswith(".")]
             role = m.group("role").split(" ")[-1].strip(".")
-            if (_is_role(role) or role.lower() in role_words()) and all(map(_a_plain_name, names)):
+            if (role_regex().search(role) or role.lower() in role_words()) and all(map(_a_plain_name, names)):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
         for m in _SIGNER_ACRONYM_LINE.finditer(text, timeout=5.0):
             names = m.group("phi").split(" ")
@@ -560,6 +560,8 @@ class NameListPersonRecognizer(LocalRecognizer):
             return False  # "405 ms. Ehhokardiograafia", "3 barn. Arbetslös": a unit or a count ends a sentence
         if word.endswith(".") and len(word) > 4 and word.rstrip(".") in _KIN_WORDS:
             return False  # "med fru och 3 barn. Blodprøve": a relative ends the sentence
+        if word.endswith(".") and toks[i].text.lower() in stop_words() and toks[i].text not in first_names():
+            return False  # "via egen læge. Ingen aftaler": a sentence's first word is a function word
         if (
             (prev.text + gap).rstrip().endswith(":")
             and word not in _CUES
@@ -570,6 +572,13 @@ class NameListPersonRecognizer(LocalRecognizer):
             return False  # "Aftenvakt: Klaget over trykk": a shift's header, then a sentence's verb
         if word in _CUES or (len(word) <= 5 and word.rstrip(".") in _CUES):  # "Ssk.", "Pas.", not "overlege."
             return True
+        if (
+            len(prev.text) >= 2
+            and prev.text in word_set("role_acronyms")
+            and prev.text not in word_set("facility_acronyms")
+            and gap == " "
+        ):
+            return True  # "D/w TVN Gosia Wróbel", "OT Laura Hakala": a role in capitals before its bearer
         if prev.text in ("hr", "hr.", "hra"):
             return True  # "õpetaja hr Kübarsepp", "hr. Jensen": a man's title, written in lower case ("HR" is a
             # department)
@@ -677,6 +686,10 @@ class NameListPersonRecognizer(LocalRecognizer):
             return None  # "Givet T. Oxazepam": a drug by its stem, after the tablet's abbreviation
         if len(words) == 1 and (len(words[0]) == 1 and not run[0].text.endswith(".")):
             return None  # "twist L knee": a side, not an initial
+        if len(words) == 1 and words[0] in NATIONALITIES:
+            return None  # "interpreter (Polish)": a language
+        if all(w.lower() in lower_set("service_words") for w in words):
+            return None  # "CNS Palliative Care": a service, whatever cue came before
         if len(words) == 1 and words[0].lower() in _CUES and words[0] not in firsts:
             return None  # "Dear Colleague": a cue word itself, no name (but "Bror")
         if self._cue_before(text, toks, i):

@@ -46,7 +46,8 @@ _GENERIC_CUE = (
 """A word ending in a number word (``Rekv.nr.``, ``Pyyntönro``, ``Henvisnings-ID``), a number word after a word
 (``Uuringu nr``), or a case or request noun (``Ärende``, ``Case ref``)."""
 _REFERENCE = (
-    r"(?P<phi>(?:\p{Lu}{1,3}\d?[ ])?\d{3,5}(?:[ ]\d{3,5}){1,3}(?:[ ]\d{2})?(?![\w\-/]|[.,]\d)"
+    r"(?P<phi>(?:\p{Lu}{1,3}\d?[ ])?(?:\d{3,5}(?:[ ]\d{3,5}){1,3}(?:[ ]\d{2})?|\d{2}(?:[ ]\d{3}){2,3})"
+    r"(?![\w\-/]|[.,]\d)"
     r"|(?:\p{Lu}[\p{Lu}\p{Ll}]{0,3}\d{0,2}[\- /])?\d[\d\-/]{3,14}\d|\p{Lu}{1,4}\d{0,2}[\-/]?\d{5,12}"
     r"|\p{Lu}{1,2}\d{4,8}\p{Lu}{1,3}|\d{1,3}\p{Lu}{1,3}\d{4,8}|\d{6,8}\p{Lu}{1,2}|\p{Lu}\d{6,8}-\d{4})"
 )

@@ -58,6 +58,20 @@ WEEKDAYS = frozenset(
 )
 
 
+_WORD_BEFORE = regex.compile(r"(?:^|[ (\n])([\p{L}\-]+)[ ]*:?[ ]*$")
+_VITAL_SIGNS = frozenset({"fr", "hr", "hf", "pulse", "puls", "pulss", "spo2", "sat", "sats", "rr", "resp", "bt"})
+
+
+def _after_a_measure_word(text: str, start: int) -> bool:
+    """Whether an analyte or a vital sign comes right before (``P-Krea 94``, ``fr 96``, ``SpO2 93``)."""
+    found = _WORD_BEFORE.search(text, max(0, start - 24), start)
+    if found is None:
+        return False
+    word = found.group(1)
+    bare = word.split("-")[-1]
+    return is_analyte(word) or is_analyte(bare) or word.lower() in _VITAL_SIGNS
+
+
 def _names_something(text: str, start: int, words: list[str]) -> bool:
     """Whether a span holds a word written as a name: two capitalised words, or one that does not merely start
     the sentence (``Innlagt på sykehuset`` names nothing)."""
@@ -110,7 +124,8 @@ def plausible(text: str, span: TaggedSpan) -> bool:
             and not (before.isalnum() or before in ".,")
             and _AFTER_A_MEASURE.match(text, span.end) is None
             and _RANGE_AFTER.match(text, span.end) is None
-        )  # not "ABPI 0.91", "R91", "O2 titrated to 94-98"
+            and not _after_a_measure_word(text, span.start)
+        )  # not "ABPI 0.91", "R91", "O2 titrated to 94-98", "P-Krea 94", "fr 96"
     if span.label is Label.ID and _CLOCK_TIMES.fullmatch(piece):
         return False  # "times 0700/1200/1700": when a drug is given
     if span.label is Label.ID:

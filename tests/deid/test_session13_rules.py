@@ -40,6 +40,16 @@ KINDS: list[tuple[str, str, str, str, str]] = [
     ("fi", "Tapaturma sattui syyskuun 12. päivänä 2023 kotona.", "syyskuun 12. päivänä 2023", "DATE", ""),
     ("sv", "Auktoriserad tolk, tolknr 6120, bokad kl 10.", "6120", "ID", ""),
     ("en", "Call son on 07700 900 318 after six, Na 140.", "07700 900 318", "PHONE", "Na 140"),
+    # after part X's blind run
+    ("da", "Svar givet til sygepl. Birthe kl. 14, K 3,6.", "Birthe", "PERSON", "3,6"),
+    ("da", "Vil gerne kaldes Bitten. Hb 7,9.", "Bitten", "PERSON", "7,9"),
+    ("nb", "Ring ved spørsmål.\nTorunn/legevaktlege\n", "Torunn", "PERSON", ""),
+    ("da", "Pt sover.\n/mlj, nattesygeplejerske\n", "mlj", "PERSON", ""),
+    ("en", "Discussed with TVN Marta Kowalczyk today, Hb 98.", "Marta Kowalczyk", "PERSON", "Hb 98"),
+    ("en", "Results given to the practice on 01632 960 905, Na 133.", "01632 960 905", "PHONE", "Na 133"),
+    ("da", "Forsikringen, police nr. 47 118 902, er anmeldt.", "47 118 902", "ID", ""),
+    ("sv", "Hittad liggande vid Stortorget i natt, Hb 121.", "Stortorget", "LOCATION", "Hb 121"),
+    ("fi", "Seuraava aika on varattu tammikuulle 2025.", "tammikuulle 2025", "DATE", ""),
 ]
 
 
@@ -74,6 +84,11 @@ NOT_PHI: list[tuple[str, str]] = [
     ("en", "Outcome: Oxford knee score 41/48."),
     ("nb", "Dokumentert i Nexus og DIPS."),
     ("en", "Police Scotland informed, no further action."),
+    ("sv", "Remiss till Ortopedmottagningen för bedömning."),
+    ("en", "Telephone interpreter (Somali) used throughout."),
+    ("en", "Review 6/12 with repeat bloods."),
+    ("sv", "Övrigt: P-Krea 94, eGFR 71."),
+    ("en", "Offshore on a 2/4 rotation."),
 ]
 
 
