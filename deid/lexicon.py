@@ -1689,6 +1689,15 @@ def stop_words() -> frozenset[str]:
 
 
 @cache
+def kinship_words() -> frozenset[str]:
+    """Relatives, companions and other words before a name they introduce, lower-cased: :data:`KINSHIP_CUES` and
+    ``deid/data/kinship_extra.txt``."""
+    from deid.wordlists import lower_set
+
+    return frozenset(KINSHIP_CUES) | lower_set("kinship_extra")
+
+
+@cache
 def first_names() -> frozenset[str]:
     """Given names of the five countries and English (Faker's locale lists)."""
     names: set[str] = set()

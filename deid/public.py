@@ -26,11 +26,11 @@ from functools import cache
 import regex
 
 from deid.labels import Label
-from deid.lexicon import KINSHIP_CUES, first_names, last_names
+from deid.lexicon import first_names, kinship_words, last_names
 from deid.recognizers._base import RESULT_AFTER
 from deid.recognizers.location import country_names, is_country
 from deid.spans import PhiSpan
-from deid.wordlists import CASE_ENDINGS, REGISTRY_ENDINGS, facility_at, lower_set, words
+from deid.wordlists import CASE_ENDINGS, REGISTRY_ENDINGS, facility_at, words
 
 _PLACE_LABELS = frozenset({Label.ORGANIZATION, Label.LOCATION})
 _NAME_LABELS = frozenset({Label.PERSON, Label.ORGANIZATION})
@@ -164,12 +164,7 @@ _KIN_BEFORE = regex.compile(r"(\p{L}+)[ ]+$")
 def _kin_before(text: str, start: int) -> bool:
     """Whether a kinship or companion word comes right before ``start`` (``Partner Kuba``, ``datter Georgia``)."""
     found = _KIN_BEFORE.search(text, max(0, start - 24), start)
-    return found is not None and found.group(1).lower() in _kinship_words()
-
-
-@cache
-def _kinship_words() -> frozenset[str]:
-    return frozenset(KINSHIP_CUES) | lower_set("kinship_extra")
+    return found is not None and found.group(1).lower() in kinship_words()
 
 
 def _without_trailing_public_part(span: PhiSpan, text: str) -> PhiSpan:

@@ -29,6 +29,7 @@ from deid.lexicon import (
     cities,
     first_names,
     foreign_given_names,
+    kinship_words,
     last_names,
     stop_words,
 )
@@ -44,11 +45,9 @@ _CUES = (
     | (frozenset(PATIENT_CUES) - {"re", "ang", "name", "gjelder", "vedr", "vedrørende", "angående"})
     | {"navn", "namn", "name", "nimi"}
 )
-_CUES = _CUES | lower_set("kinship_extra")
+_CUES = _CUES | kinship_words()
 _KIN_WORDS = frozenset(
-    w
-    for w in (frozenset(KINSHIP_CUES) | lower_set("kinship_extra")) - frozenset(TITLE_CUES) - frozenset(SIGNATURE_CUES)
-    if f"{w}." not in lower_set("kinship_extra")
+    w for w in kinship_words() - frozenset(TITLE_CUES) - frozenset(SIGNATURE_CUES) if f"{w}." not in kinship_words()
 )
 """Relatives and companions written out (not abbreviations such as ``sekr.``, ``ylil.``), which end a sentence as
 often as they come before a name."""
@@ -157,7 +156,7 @@ _TALKED_WITH = frozenset({"m.", "med", "with", "kanssa", "mit"})
 _TALK_WORDS = frozenset(
     {
         *("talt", "talte", "snakket", "snakka", "tlf.", "tlf", "telefon", "ringt", "ringte", "samtale", "pratat"),
-        *("talat", "pratade", "ringde", "spoke", "discussed", "phoned", "rang", "konfereret", "konfereret", "aftalt"),
+        *("talat", "pratade", "ringde", "spoke", "discussed", "phoned", "rang", "konfereret", "aftalt"),
     }
 )
 """``talt m. sekr. Bodil``, ``tlf. m. Hussein``: a name right after "with" that follows a word of talking."""

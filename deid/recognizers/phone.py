@@ -177,9 +177,9 @@ class NordicPhoneRecognizer(RuleRecognizer):
             return None
         if _reads_as_date(digits):
             return None
-        uk_mobile = "GB" in regions and len(digits) == 11 and digits[:2] in ("01", "02", "03", "07")
+        uk_number = "GB" in regions and len(digits) == 11 and digits[:2] in ("01", "02", "03", "07")
         # a UK number of the right length, Ofcom's drama ranges (07700 900xxx, 01632 960xxx) included
-        return rule.score if uk_mobile or any(_valid(digits, r) for r in regions) else None
+        return rule.score if uk_number or any(_valid(digits, r) for r in regions) else None
 
     def _after_name(self, text: str, match: Any, digits: str, score: float) -> float | None:
         """A number right after a person's name (``naabrinaine Aili Tamm 53440918``, ``datter Berit 91234567``):
