@@ -62,6 +62,11 @@ def trie_alternation(entries: list[str] | tuple[str, ...]) -> str:
     return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
 
+def phrase_trie(phrases: str) -> str:
+    """:func:`trie_alternation` of literal phrases written ``a|b c|d`` (no regex syntax in them), in a group."""
+    return "(?:" + trie_alternation(phrases.split("|")) + ")"
+
+
 def _alternation(entries: tuple[str, ...]) -> str:
     return "|".join(regex.escape(w) for w in sorted(set(entries), key=len, reverse=True))
 

@@ -54,6 +54,33 @@ def pattern_gate(pattern: str) -> Gate:
     return lambda text: compiled.search(text) is not None
 
 
+Windows = Callable[[str], Sequence[tuple[int, int]]]
+"""The stretches of a text a rule runs in (``(start, end)``, in order, apart); none: the rule does not run."""
+
+_BLANKS = (" ", "\n", "\t", "\r")
+
+
+def blank_free_around(anchor: str) -> Windows:
+    """Windows for a rule whose every match is written without blanks and holds a match of ``anchor`` (an e-mail
+    address its ``@``, a host name its top-level domain): each run of non-blank characters with an anchor in it.
+
+    Scanning a 2 KB note for a rule's first character costs more than finding its anchor and matching the word
+    around it. A window is bounded by blanks, so the rule's look-arounds read the same as in the whole text."""
+    compiled = regex.compile(anchor)
+
+    def windows(text: str) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for m in compiled.finditer(text):
+            if out and m.start() < out[-1][1]:
+                continue
+            start = max(text.rfind(blank, 0, m.start()) for blank in _BLANKS) + 1
+            ends = [i for blank in _BLANKS if (i := text.find(blank, m.end())) >= 0]
+            out.append((start, min(ends, default=len(text))))
+        return out
+
+    return windows
+
+
 class RuleRecognizer(LocalRecognizer):
     """A recognizer driven by a table of :class:`Rule` and a per-match :meth:`check`."""
 
@@ -61,6 +88,8 @@ class RuleRecognizer(LocalRecognizer):
     RULES: ClassVar[Sequence[Rule]]
     GATES: ClassVar[Mapping[str, Gate]] = {}
     """Per rule name, a cheap test a text must pass before that rule runs on it (see :meth:`active_rules`)."""
+    WINDOWS: ClassVar[Mapping[str, Windows]] = {}
+    """Per rule name, the only stretches of a text that rule runs in (see :func:`blank_free_around`)."""
     PRESIDIO_ENTITY: ClassVar[str | None] = None
     """Presidio entity name when it differs from the label (``DK_CPR``): keeps each country's reading of a number
     apart until our resolution, since Presidio merges same-entity duplicates and would drop the country."""
@@ -97,8 +126,14 @@ class RuleRecognizer(LocalRecognizer):
         if entities and self.entity_name not in entities:
             return []
         best: dict[tuple[int, int], RecognizerResult] = {}
+        whole = ((0, len(text)),)
         for rule, compiled in self.active_rules(text):
-            for match in compiled.finditer(text, timeout=5.0):
+            windows = self.WINDOWS.get(rule.name)
+            for match in (
+                m
+                for pos, endpos in (whole if windows is None else windows(text))
+                for m in compiled.finditer(text, pos, endpos, timeout=5.0)
+            ):
                 start, end = match.span("phi") if "phi" in compiled.groupindex else match.span()
                 if start < 0 or start >= end:
                     continue

@@ -6,7 +6,7 @@ English ``6907 Griffith Street`` order.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any, ClassVar
 
@@ -16,7 +16,7 @@ from presidio_analyzer import RecognizerResult
 from deid.dates import find_dates
 from deid.labels import Label
 from deid.lexicon import cities, first_names, last_names, stop_words, villages
-from deid.recognizers._base import Rule, RuleRecognizer, make_result, words_alternation
+from deid.recognizers._base import Rule, RuleRecognizer, Windows, make_result, words_alternation
 from deid.recognizers.address_segments import segment_addresses
 from deid.wordlists import facility_at
 
@@ -210,12 +210,35 @@ def english_suffixes() -> tuple[str, ...]:
     return tuple(sorted({*_EN_SUFFIXES, *(str(s) for s in provider.street_suffixes)}))
 
 
+def _street_endings() -> str:
+    """Every street word, as the end of a word (``-gatan``, ``-vej``, ``tn``)."""
+    return words_alternation([*street_suffixes(), *(w.rstrip(".") for w in _STANDALONE)])
+
+
 def _street_ahead() -> str:
     """What every street address starts with: one to three words, the last ending in a street word, a dot or two,
     and the house number. Checked first at each word so the long street-word alternation runs only where a street
     word meets a number (a superset of the street rule's matches)."""
-    ends = words_alternation([*street_suffixes(), *(w.rstrip(".") for w in _STANDALONE)])
-    return rf"(?=[\w\-']++(?:[ ][\w\-']++){{0,2}}(?=\.{{0,2}}[ ]\d)(?<=(?i:{ends})))"
+    return rf"(?=[\w\-']++(?:[ ][\w\-']++){{0,2}}(?=\.{{0,2}}[ ]\d)(?<=(?i:{_street_endings()})))"
+
+
+@cache
+def _number_after_word() -> tuple[regex.Pattern[str], regex.Pattern[str]]:
+    """A house number after a word (a dot or two between), and a street word ending right where it starts."""
+    return regex.compile(r"(?<=[\w\-'])\.{0,2}[ ]\d"), regex.compile(rf"(?<=(?i:{_street_endings()}))")
+
+
+def _street_lines(text: str) -> list[tuple[int, int]]:
+    """The lines where a street word meets a house number: the street rule runs only there (none of its matches
+    crosses a line, and each holds such a meeting), instead of trying :func:`_street_ahead` at every word."""
+    number, street_word = _number_after_word()
+    out: list[tuple[int, int]] = []
+    for m in number.finditer(text):
+        if (out and m.start() < out[-1][1]) or street_word.match(text, m.start()) is None:
+            continue
+        end = text.find("\n", m.end())
+        out.append((text.rfind("\n", 0, m.start()) + 1, len(text) if end < 0 else end))
+    return out
 
 
 def _rules() -> tuple[Rule, ...]:
@@ -289,6 +312,7 @@ class StreetAddressRecognizer(RuleRecognizer):
 
     ENTITY: ClassVar[Label] = Label.ADDRESS
     RULES: ClassVar[tuple[Rule, ...]] = ()
+    WINDOWS: ClassVar[Mapping[str, Windows]] = {"nordic_street": _street_lines}
 
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(supported_language=supported_language, rules=_rules())

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from deid.labels import Label
-from deid.recognizers._base import Gate, Rule, RuleRecognizer, any_literal
+from deid.recognizers._base import Rule, RuleRecognizer, Windows, blank_free_around
 
 
 class EmailRecognizer(RuleRecognizer):
@@ -25,7 +25,7 @@ class EmailRecognizer(RuleRecognizer):
         ),
     )
 
-    GATES: ClassVar[Mapping[str, Gate]] = {"email": any_literal("@")}
+    WINDOWS: ClassVar[Mapping[str, Windows]] = {"email": blank_free_around("@")}
 
     def check(self, text: str, start: int, end: int, match: Any, rule: Rule) -> float | None:
         """No empty labels, no leading or doubled dots in the local part."""

@@ -19,6 +19,7 @@ import regex
 from deid.labels import Label
 from deid.lexicon import first_names, last_names, stop_words
 from deid.recognizers._base import Rule, RuleRecognizer, is_valid_date
+from deid.wordlists import phrase_trie
 
 _CC = r"(?:47|46|45|358|372)"
 _END = r"(?![\d])"
@@ -26,11 +27,15 @@ _START = r"(?<![\w+\-/.,])"
 _GROUP_BEFORE = regex.compile(r"(?:^|[ (])\d{2,4}[ ]$")
 
 CUES = (
-    r"(?i:tlf|tel|telefon|telefonnr|telefonnummer|phone|ph|puh|puhelin|puhelinnumero|mob|mobil|mobile|mobiltelefon"
-    r"|gsm|mobiil|matkapuhelin|kontakt|tavoitettavissa|soita|soittakaa|helista|helistada|call back on|callback|call"
-    r"|ring back on|ring tilbake på|ring tillbaka på|ring tilbage på|(?:ringes|ringt|ring|ringde|ringede"
-    r"|ringet|nås|treffes|træffes|nåes) på|ring|reached on|reached at|call on|phoned on|on mobile"
-    r"|telefonil|telefonile|telefonilt|telefoni|helistaja|yhteys|puhelimitse|direkte|direct line|direct dial)"
+    "(?i:"
+    + phrase_trie(
+        "tlf|tel|telefon|telefonnr|telefonnummer|phone|ph|puh|puhelin|puhelinnumero|mob|mobil|mobile|mobiltelefon"
+        "|gsm|mobiil|matkapuhelin|kontakt|tavoitettavissa|soita|soittakaa|helista|helistada|call back on|callback|call"
+        "|ring back on|ring tilbake på|ring tillbaka på|ring tilbage på|ringes på|ringt på|ring på|ringde på|ringede på"
+        "|ringet på|nås på|treffes på|træffes på|nåes på|ring|reached on|reached at|call on|phoned on|on mobile"
+        "|telefonil|telefonile|telefonilt|telefoni|helistaja|yhteys|puhelimitse|direkte|direct line|direct dial"
+    )
+    + ")"
 )
 """Phone cue words and phrases (``ringt på``, ``nås på``, ``reached on``, ``tavoitettavissa``, Estonian
 ``telefonil``, a caller's number, Finnish ``yhteys``, a direct line ``direkte nr.``)."""

@@ -11,23 +11,32 @@ import regex
 from deid.dates import parse_one
 from deid.labels import Label
 from deid.recognizers._base import Rule, RuleRecognizer, words_alternation
-from deid.wordlists import words
+from deid.wordlists import phrase_trie, words
 
 _CUES = (
-    r"(?i:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?)|case (?:number|no\.?)|patient[ \-]?id|"
-    r"journal(?:nummer|nr)?|journalnr|pasientnr|pasient-id|patientnr|sagsnr|saksnr|saksnummer|sagsnummer|"
-    r"ärendenr|ärendenummer|diarienr|diarienummer|remissnr|henvisningsnr|prøvenr|prøvenummer|provnr|labnr|"
-    r"potilasnumero|potilasnro|potilastunniste|sairauskertomusnumero|lähetenumero|näytenumero|"
-    r"haigusloo nr|haigusloo number|haiguslugu|juhtumi nr|saatekiri nr|accession(?: number| no\.?)?|episode(?: no\.?)?|"
-    r"rekvisisjonsnr|rekvisisjonsnummer|rekvisitionsnr|rekvisitionsnummer|henvisningsnummer|remissnummer|"
-    r"provnummer|labbnr|labnummer|prøve(?:nr)?|prov|provrör|lähete|lähetteen numero|näyte|tutkimusnumero|"
-    r"saatekirja(?: nr| number)?|saatekiri|proovi(?: nr| number)?|proov|analüüsi nr|"
-    r"referral(?: number| no\.?)?|requisition(?: number| no\.?)?|sample(?: number| no\.?| id)?|"
-    r"specimen(?: number| no\.?)?|order(?: number| no\.?)|asianumero|diaarinumero|dnro|asiakasnumero|"
-    r"oppdrag(?:snr|snummer)?|uppdrag(?:snr|snummer)?|opgave(?:nr)?|väljakutse|job|incident|"
-    r"chi(?: no\.?| number)?|ubrn|pas(?: no\.?| number)?|hospital (?:no\.?|number)|hosp\.? no\.?|crn|"
-    r"req\.?|request|kaart|kaardi|saatekirjale|saatekirjaga|lähetteellä|lähetteen)"
+    "(?i:"
+    + phrase_trie(
+        "mrn|medical record number|medical record no.|medical record no|medical record|record number|record no."
+        "|record no|case number|case no.|case no|patient id|patient-id|patientid|journalnummer|journalnr|journal"
+        "|pasientnr|pasient-id|patientnr|sagsnr|saksnr|saksnummer|sagsnummer|ärendenr|ärendenummer|diarienr"
+        "|diarienummer|remissnr|henvisningsnr|prøvenr|prøvenummer|provnr|labnr|potilasnumero|potilasnro"
+        "|potilastunniste|sairauskertomusnumero|lähetenumero|näytenumero|haigusloo nr|haigusloo number|haiguslugu"
+        "|juhtumi nr|saatekiri nr|accession number|accession no.|accession no|accession|episode no.|episode no|episode"
+        "|rekvisisjonsnr|rekvisisjonsnummer|rekvisitionsnr|rekvisitionsnummer|henvisningsnummer|remissnummer"
+        "|provnummer|labbnr|labnummer|prøve|prov|provrör|lähete|lähetteen numero|näyte|tutkimusnumero"
+        "|saatekirja nr|saatekirja number|saatekirja|saatekiri|proovi nr|proovi number|proovi|proov|analüüsi nr"
+        "|referral number|referral no.|referral no|referral|requisition number|requisition no.|requisition no"
+        "|requisition|sample number|sample no.|sample no|sample id|sample|specimen number|specimen no.|specimen no"
+        "|specimen|order number|order no.|order no|asianumero|diaarinumero|dnro|asiakasnumero|oppdragsnr"
+        "|oppdragsnummer|oppdrag|uppdragsnr|uppdragsnummer|uppdrag|opgavenr|opgave|väljakutse|job|incident|chi no."
+        "|chi no|chi number|chi|ubrn|pas no.|pas no|pas number|pas|hospital no.|hospital no|hospital number"
+        "|hosp. no.|hosp. no|hosp no.|hosp no|crn|req.|req|request|kaart|kaardi|saatekirjale|saatekirjaga"
+        "|lähetteellä|lähetteen"
+    )
+    + ")"
 )
+"""Cue words and phrases of a record, case, referral or sample number, as one prefix tree (the rule tries them
+at every word of a note)."""
 
 
 _NUMBER_WORD = r"(?:nr|nro|no|nummer|number|numero|num|id|ref)"

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from deid.labels import Label
-from deid.recognizers._base import Gate, Rule, RuleRecognizer, any_literal, pattern_gate
+from deid.recognizers._base import Gate, Rule, RuleRecognizer, Windows, any_literal, blank_free_around
 
 _TLDS = "no|se|dk|fi|ee|com|org|net|eu|io|info|nu|lv|lt|is|de|uk"
 
@@ -27,5 +27,5 @@ class UrlRecognizer(RuleRecognizer):
     GATES: ClassVar[Mapping[str, Gate]] = {
         "scheme": any_literal("://"),
         "www": any_literal("www.", ignore_case=True),
-        "bare": pattern_gate(rf"\.(?:{_TLDS})(?![\w])"),
     }
+    WINDOWS: ClassVar[Mapping[str, Windows]] = {"bare": blank_free_around(rf"\.(?:{_TLDS})(?![\w])")}
