@@ -354,6 +354,12 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("month_name_year", rf"{_L}{_MN}(?:[ ]{_Y4}|[ ]?[\-–'’][ ]?(?P<y>\d\d))(?![\w/\-])"),
         ("et_year_month", rf"{_L}{_Y4}\.?[ ]?(?i:aastal|aasta|a\.?)[ ](?:{_D}\.[ ])?(?P<mn>(?i:{_MONTH_ALT}))(?![\w])"),
         ("et_year_case_month", rf"{_L}{_Y4}[ ](?P<mn>(?i:{_ET_CASE_ALT}))(?![\w])"),
+        # a part of a month, then its year: "mai alguses 2024", "toukokuun lopussa 2023"
+        (
+            "month_part_year",
+            rf"{_L}(?P<mn>(?i:{_MONTH_ALT}))[ ](?i:alguses|algul|keskel|lõpus|lõpul|lõpupoole|alussa|lopussa"
+            rf"|puolivälissä|loppupuolella|alkupuolella)[ ]{_Y4}(?![\w])",
+        ),
         ("month_year", rf"{_L}(?P<m>0[1-9]|1[0-2]|[1-9](?=/))[/.\-]{_Y4}{_R}"),
         ("iso_month", rf"{_L}(?P<y>(?:19|20)\d\d)-(?P<m>0[1-9]|1[0-2]){_R}"),
         (

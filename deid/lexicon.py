@@ -40,6 +40,15 @@ TITLE_CUES: tuple[str, ...] = (
     "physician",
     "surgeon",
     "midwife",
+    # police ranks before a name ("custody sgt Hollis", "DS Okafor" is an acronym: role_acronyms.txt)
+    "sgt",
+    "sgt.",
+    "sergeant",
+    "constable",
+    "inspector",
+    "insp.",
+    # a Finnish doctor's short title ("lääk. Halonen luvalla")
+    "lääk.",
     "daughter",
     "son",
     "wife",
@@ -1794,6 +1803,12 @@ PLACE_CUES: dict[str, str] = {
         r"(?:elab|elas|elanud|elavad|koju|kodu|suvekodu|maakodu|talu|sündinud|kasvanud|pärit|kolinud|kolis|eramus"
         r"|korteris|talus|elukoht|elukohaga|kotiutus)"
         r"(?:[ ]\p{Ll}+){0,3}?"
+    ),
+    # a form's field for where one lives: "Kotipaikka Sotkamo", "Kotikunta: Enontekiö", "Bostadsort Hjo"
+    "field": (
+        r"(?:kotipaikka|kotikunta|asuinpaikka|asuinkunta|kotiseutu|bosted|bostedskommune|bokommune|hjemsted|bopæl"
+        r"|bopælskommune|hjemkommune|bostadsort|hemort|hemkommun|folkbokförd|folkeregistrert|elukoht|elukoha"
+        r"|elukohaks|place of residence|home town|hometown|residence)[ ]?:?"
     ),
 }
 """Words before a place name in each language family (``har hytte på``, ``born and raised in``, ``mökki``,

@@ -183,7 +183,11 @@ def branches_before_towns(spans: Sequence[PhiSpan], text: str) -> list[PhiSpan]:
                 if (
                     not any(s < span.start and start < e for s, e in taken if (s, e) != (span.start, span.end))
                     and not any(_not_a_firm_word(w) for w in words)
-                    and (not opener or any(facility_at(w) >= 0 for w in words) or _heads_its_line(text, span.end))
+                    and (
+                        not opener
+                        or any(facility_at(w) >= 0 for w in words)
+                        or (_starts_field(before[: found.start()]) and _heads_its_line(text, span.end))
+                    )
                 ):
                     span = PhiSpan(start, span.end, Label.ORGANIZATION, span.score, span.country)
         out.append(span)
@@ -207,9 +211,15 @@ def _not_a_firm_word(word: str) -> bool:
     )
 
 
+def _starts_field(before: str) -> bool:
+    """Only blanks, or a field's label and its colon, come before on the line (``Community prescriber: ``)."""
+    return not before.strip() or before.rstrip().endswith(":")
+
+
 def _heads_its_line(text: str, end: int) -> bool:
-    """The name and town make a line of their own, maybe before a comma or a full stop: a letterhead
-    (``Näkötalo Vaasa``, ``Optika Silmaring Jõhvi, 19.09.2024``)."""
+    """Nothing but a comma or a full stop follows the town on its line; when the name also starts the line, the
+    two make a line of their own, a letterhead (``Näkötalo Vaasa``, ``Optika Silmaring Jõhvi, 19.09.2024``), not
+    a sentence (``... 2024. Kotipaikka Sotkamo.``)."""
     line_end = text.find("\n", end)
     rest = text[end : len(text) if line_end < 0 else line_end]
     return not rest.strip() or rest.startswith((",", "."))

@@ -21,8 +21,10 @@ from functools import cache
 from itertools import pairwise
 from typing import Any
 
+import regex
+
 from deid.labels import COUNTRY_OF_LANGUAGE, Label
-from deid.lexicon import cities, hospital_short_names, villages
+from deid.lexicon import PLACE_CUES, cities, hospital_short_names, villages
 from deid.recognizers._base import COUNTRY_KEY
 from deid.spans import PhiSpan
 from deid.tagger import TAGGED_LABELS, TaggedSpan
@@ -246,13 +248,28 @@ def _as_organization(span: PhiSpan, spans: list[PhiSpan], organizations: list[Ta
             continue
         alone = not any(o is not span and o.start < org.end and org.start < o.end for o in spans)
         longer = org.end - org.start > span.end - span.start
-        if span.label is Label.LOCATION and not (alone and longer and _one_name(text[org.start : org.end])):
-            return span
+        if span.label is Label.LOCATION and not (
+            alone
+            and longer
+            and _one_name(text[org.start : org.end])
+            and not _place_cue_ends(text[org.start : span.start])
+        ):
+            return span  # "Kotipaikka Sotkamo": a field for where one lives, then the place
         if span.label is Label.PERSON and not (longer or _names_a_business(text[span.start : span.end])):
             return span
         start, end = (org.start, org.end) if alone else (span.start, span.end)
         return PhiSpan(start, end, Label.ORGANIZATION, span.score, span.country)
     return span
+
+
+@cache
+def _place_cue_at_end() -> regex.Pattern[str]:
+    return regex.compile(rf"(?<![\w])(?i:{'|'.join(f'(?:{c})' for c in PLACE_CUES.values())})[ ]$")
+
+
+def _place_cue_ends(before: str) -> bool:
+    """``before`` ends in a word that says a place follows (:data:`deid.lexicon.PLACE_CUES`)."""
+    return bool(before) and _place_cue_at_end().search(before) is not None
 
 
 def _names_a_business(phrase: str) -> bool:

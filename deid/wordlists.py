@@ -62,6 +62,11 @@ def trie_alternation(entries: list[str] | tuple[str, ...]) -> str:
     return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
 
+LANGUAGE_ENDINGS = ("ska", "isk", "nsk", "esk")
+"""How the Scandinavian names of languages end (``arabiska``, ``somalisk``, ``tigrinsk``): the word after an
+interpreter's cue that is no name."""
+
+
 def phrase_trie(phrases: str) -> str:
     """:func:`trie_alternation` of literal phrases written ``a|b c|d`` (no regex syntax in them), in a group."""
     return "(?:" + trie_alternation(phrases.split("|")) + ")"

@@ -54,8 +54,9 @@ SPLITS = (
     "heldout21",
     "heldout22",
     "heldout23",
+    "heldout24",
 )
-BLIND = "heldout23"
+BLIND = "heldout24"
 """The part kept blind: written by writers who never saw the rules; whoever changes the rules never reads it.
 Part J (``heldout10``) was blind until its one scoring with the session-6 rules, part L (``heldout11``) until its
 scoring with the learned tagger trained without it, part M (``heldout12``) until its scoring in session 7, part N
@@ -65,9 +66,9 @@ scoring with the learned tagger trained without it, part M (``heldout12``) until
 part U (``heldout19``, written in session 12 while the rules changed on T) until its scoring in session 12;
 part V (``heldout20``, written at the start of session 13) until its scoring in session 13; part W (``heldout21``,
 written meanwhile) until its scoring after V's misses were worked on; part X (``heldout22``, written meanwhile too)
-until its scoring after W's misses were worked on; part Y (``heldout23``, the last of session 13) is now, scored
-after X's misses were worked on. Part R (``dev3``) was written
-in session 10 by six further writers as development data."""
+until its scoring after W's misses were worked on; part Y (``heldout23``, the last of session 13) until its
+scoring after X's misses were worked on. Part Z (``heldout24``, written at the start of session 14 before any rule
+changed) is now. Part R (``dev3``) was written in session 10 by six further writers as development data."""
 
 LABELS = {
     "P": "PERSON",

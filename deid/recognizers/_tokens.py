@@ -11,13 +11,20 @@ WORD = regex.compile(r"[\p{L}][\p{L}'’\-]*\.?|\d+")
 
 
 _ABBREVIATIONS = frozenset({"St", "Dr", "Prof", "Mr", "Mrs", "Ms", "Hr", "Fr"})
+_JOINED_INITIALS = regex.compile(r"\p{Lu}(?:-\p{Lu})+\.")
+"""Initials of a double given name joined by a hyphen, with the full stop (``S-L.`` for Sirkka-Liisa)."""
+
+
+def joined_initials(text: str) -> bool:
+    """``text`` is hyphen-joined initials with their full stop (``S-L.``, ``A-M.``)."""
+    return _JOINED_INITIALS.fullmatch(text) is not None
 
 
 class Token:
     """A word of a text and where it lies; ``bare``, ``bare_end`` and ``is_cap`` are computed once (the name,
     hospital and place recognizers ask them for every token)."""
 
-    __slots__ = ("bare", "bare_end", "end", "is_cap", "start", "text")
+    __slots__ = ("bare", "bare_end", "end", "initials", "is_cap", "start", "text")
 
     def __init__(self, text: str, start: int, end: int) -> None:
         self.text = text
@@ -27,7 +34,11 @@ class Token:
         self.bare = bare
         #: end offset without a sentence-final dot (an initial like ``A.`` keeps its dot)
         self.bare_end = end if len(bare) == 1 else start + len(bare)
-        self.is_cap = (text[:1].isupper() and not text.isupper()) or (len(bare) == 1 and text.isupper())
+        #: hyphen-joined initials (``S-L.``), which stand where a single initial does
+        self.initials = len(bare) > 2 and text.endswith(".") and joined_initials(text)
+        self.is_cap = (
+            (text[:1].isupper() and not text.isupper()) or (len(bare) == 1 and text.isupper()) or self.initials
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Token):
@@ -49,7 +60,7 @@ def tokens(text: str) -> tuple[Token, ...]:
 
 def adjacent(text: str, left: Token, right: Token) -> bool:
     """Whether ``right`` follows ``left`` after a single space (not across a line, comma or other punctuation)."""
-    if left.text.endswith(".") and len(left.bare) > 1 and left.bare not in _ABBREVIATIONS:
+    if left.text.endswith(".") and len(left.bare) > 1 and left.bare not in _ABBREVIATIONS and not left.initials:
         return False  # a full stop ends the run ("Lisa Berg. Karolinska ...")
     return text[left.end : right.start] == " "
 

@@ -35,7 +35,7 @@ from deid.lexicon import (
 )
 from deid.recognizers._base import DOSE_AFTER, Gate, any_literal, make_result, words_alternation
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
-from deid.recognizers.location import is_country
+from deid.recognizers.location import is_country, place_forms
 from deid.wordlists import facility_at, lower_set, trie_alternation, words
 
 _FACILITY_START = regex.compile(r"(?i:" + words_alternation(words("facility_nouns")).replace("\\$", "") + ")")
@@ -322,6 +322,23 @@ def _outermost(results: list[RecognizerResult]) -> list[RecognizerResult]:
     return out
 
 
+def _a_known_place(phrase: str) -> bool:
+    """``phrase`` is a town or village the gazetteer knows (in any case form), no hospital's short name and no
+    listed firm's name."""
+    return phrase in place_forms() and phrase not in _short_names() and phrase not in _company_names()
+
+
+@cache
+def _short_names() -> frozenset[str]:
+    return frozenset(hospital_short_names())
+
+
+@cache
+def _company_names() -> frozenset[str]:
+    """Listed firms whose name is also a town's (``Nokia``): after "works at", the firm."""
+    return frozenset(w.strip() for w in words("companies"))
+
+
 class HospitalRecognizer(LocalRecognizer):
     """Names of hospitals, clinics and health centres."""
 
@@ -350,6 +367,8 @@ class HospitalRecognizer(LocalRecognizer):
                     continue  # "kör för Anna", "works for Ola Nordmann": a person
                 if all(is_country(w) for w in words):
                     continue  # "arbejder på rotation i Norge": a country is no employer
+                if pattern is not _COMPANY and _a_known_place(found.group("phi")):
+                    continue  # "jobber turnus på Gardermoen", "töökoht Sillamäel": where one works, a place
                 if pattern is _COMPANY and _DOSE_AFTER.match(text, found.end()):
                     continue  # "Gitt ASA 300 mg": acetylsalicylic acid and its dose, no firm
                 if not all(w in stop_words() or w in NOT_NAMES for w in words):
@@ -477,8 +496,8 @@ class HospitalRecognizer(LocalRecognizer):
                     continue  # "nurse at Mrs Hall's", "arbeidsgiver Ola Nordmann": a person
                 if all(w in stop_words() or w in NOT_NAMES for w in words):
                     continue
-                if len(words) == 1 and (words[0] in cities() or words[0] in NOT_NAMES):
-                    continue  # "lærer i Bergen", "nurse at Leeds": the place recognizer's
+                if len(words) == 1 and (words[0] in cities() or words[0] in NOT_NAMES or _a_known_place(words[0])):
+                    continue  # "lærer i Bergen", "nurse at Leeds", "töökoht Sillamäel": the place recognizer's
                 out.append(make_result(self, str(self.ENTITY), found.start("phi"), found.end("phi"), 0.85))
         return out
 

@@ -35,7 +35,7 @@ from deid.lexicon import (
 )
 from deid.recognizers._base import DOSE_AFTER, RESULT_AFTER, make_result
 from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
-from deid.wordlists import SPECIALTY_ENDINGS, facility_at, lower_set, role_regex, role_words, word_set
+from deid.wordlists import LANGUAGE_ENDINGS, SPECIALTY_ENDINGS, facility_at, lower_set, role_regex, role_words, word_set
 from deid.wordlists import words as word_list
 
 _CUES = (
@@ -53,8 +53,11 @@ _KIN_WORDS = frozenset(
 often as they come before a name."""
 _NORDIC_VERB_FORM = regex.compile(r"\p{Ll}(?:et|ede|te|de|ade)$")
 """A Scandinavian past tense (``Klaget``, ``Ringde``, ``Sovnet``): a sentence's verb, not a name."""
+_TITLES = frozenset(TITLE_CUES)
 _COLON_CUES = frozenset({"tolk", "tõlk", "tulkki", "interpreter", "tolkur"})
-"""Cues that end a sentence as often as they come before a name: only with a colon (``Tolk: Wassim Chahine``)."""
+"""Cues that end a sentence as often as they come before a name: with a colon (``Tolk: Wassim Chahine``), or
+right before a word that is no language (``tolk Kanya``, not ``tolk Arabiska``)."""
+
 _PAREN_THEN_NAME = regex.compile(
     r"[ ]?\([^()\n]{1,24}\)[ ](?:og|och|ja|and|ning|sekä|&)[ ](?P<name>\p{Lu}\p{Ll}[\p{L}\-'’]*)(?![\w])"
 )
@@ -546,12 +549,16 @@ class NameListPersonRecognizer(LocalRecognizer):
         word = prev.text.lower().rstrip(":")
         if gap == ", " and word in _APPOSITION_CUES:
             return True
-        if word in _COLON_CUES and (prev.text + gap).endswith(": ") and gap.strip(" :") == "":
-            return True  # "Tolk: Wassim Chahine" (but "... og tolk. Bruker" ends a sentence)
+        if word in _COLON_CUES and (
+            (gap == " " and not toks[i].text.lower().endswith(LANGUAGE_ENDINGS))
+            or ((prev.text + gap).endswith(": ") and gap.strip(" :") == "")
+        ):
+            return True  # "Tolk: Wassim Chahine", "tolk Kanya nr TF-66021" (but "... og tolk. Bruker" ends a sentence)
         if gap.strip(" :/(") != "" or "\n" in gap or gap.count("(") > 1:
             return False  # "bagvagt (Bjerregaard)", "venninne (Linh)": a name in brackets after its cue counts
         if (
             word.endswith(".")
+            and not (word in _TITLES and len(word) > 3)  # "lääk.", "prof.", but "ms." may be a unit
             and i >= 2
             and toks[i - 2].text.replace(",", "").isdigit()
             and text[toks[i - 2].end : prev.start] == " "
@@ -644,7 +651,9 @@ class NameListPersonRecognizer(LocalRecognizer):
             return False
         if len(run[-1].bare) == 2 and run[-1].bare not in last_names():
             return False  # "2,6 L. Kt/V": a unit and an abbreviation, not an initial and a family name
-        return all(len(t.bare) == 1 and t.text.endswith(".") for t in run[:-1])
+        if any(t.initials for t in run[:-1]) and run[-1].bare not in last_names():
+            return False  # "S-L. Ojala" signs, but "glas A-F. Rekv." is a range of glasses
+        return all((len(t.bare) == 1 and t.text.endswith(".")) or t.initials for t in run[:-1])
 
     def _score(self, text: str, toks: tuple[Token, ...], i: int, run: list[Token], after: int) -> float | None:
         nxt = toks[after] if after < len(toks) else None
@@ -685,14 +694,22 @@ class NameListPersonRecognizer(LocalRecognizer):
             return None  # "Givet T. Oxazepam": a drug by its stem, after the tablet's abbreviation
         if len(words) == 1 and (len(words[0]) == 1 and not run[0].text.endswith(".")):
             return None  # "twist L knee": a side, not an initial
-        if len(words) == 1 and words[0] in NATIONALITIES:
-            return None  # "interpreter (Polish)": a language
+        if (
+            len(words) == 1
+            and words[0] in NATIONALITIES
+            and not (
+                words[0] in firsts and i and toks[i - 1].text.lower() in _KIN_WORDS and self._cue_before(text, toks, i)
+            )
+        ):
+            return None  # "interpreter (Polish)": a language (but "Kompisen Sami": a friend's given name)
         if all(w.lower() in lower_set("service_words") for w in words):
             return None  # "CNS Palliative Care": a service, whatever cue came before
         if len(words) == 1 and words[0].lower() in _CUES and words[0] not in firsts:
             return None  # "Dear Colleague": a cue word itself, no name (but "Bror")
         if self._cue_before(text, toks, i):
             return 0.9
+        if run[0].initials and not self._initials_surname(run):
+            return None  # "glas A-F. Rekv.nr.": joined capitals with a dot are initials only before a family name
         if self._initials_surname(run) and text[run[0].start - 1 : run[0].start] in ("", " ", "\n", "\t", "("):
             return 0.8
         if any(w in NATIONALITIES for w in words):

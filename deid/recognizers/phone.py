@@ -11,6 +11,7 @@ countries whose notes carry them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import phonenumbers
@@ -18,7 +19,7 @@ import regex
 
 from deid.labels import Label
 from deid.lexicon import first_names, last_names, stop_words
-from deid.recognizers._base import Rule, RuleRecognizer, is_valid_date
+from deid.recognizers._base import Gate, Rule, RuleRecognizer, any_literal, is_valid_date
 from deid.wordlists import phrase_trie
 
 _CC = r"(?:47|46|45|358|372)"
@@ -150,7 +151,16 @@ class NordicPhoneRecognizer(RuleRecognizer):
             rf"(?P<phi>\+?\d[\d \-()]{{5,16}}\d){_END}",
             0.8,
         ),
+        Rule(
+            # a hospital extension after its word: "SHO, ext 4417", "ankn. 2231", "sisänumero 345"
+            "extension",
+            r"\b(?i:ext|extension|anknytning|ankn|sisänumero|alanumero)\.?:?[ ]?(?P<phi>\d{3,5})(?![\w\-/]|[.,]\d)",
+            0.7,
+        ),
     )
+    GATES: ClassVar[Mapping[str, Gate]] = {
+        "extension": any_literal("ext", "Ext", "EXT", "ankn", "Ankn", "sisänumero", "alanumero", "Sisänumero")
+    }
 
     def __init__(self, supported_language: str = "en") -> None:
         rules = [r for r in self.RULES if supported_language in _LANGUAGE_ONLY.get(r.name, (supported_language,))]
@@ -160,6 +170,8 @@ class NordicPhoneRecognizer(RuleRecognizer):
         """Between 7 and 15 digits, as the numbering plans allow; numbers without a cue or a country code must also
         be valid in a country whose notes write them so (and, for 8 digits, in a note of that country)."""
         digits = "".join(c for c in text[start:end] if c.isdigit())
+        if rule.name == "extension":
+            return rule.score if len(set(digits)) > 1 else None
         if not 7 <= len(digits) <= 15 or len(set(digits)) == 1:
             return None  # "0000000000": a placeholder, no one's number
         if _GROUP_BEFORE.search(text, max(0, start - 6), start):

@@ -12,7 +12,15 @@ from deid.labels import Label
 from deid.lexicon import DISEASE_HEADS, EPONYMS, NATIONALITIES, NOT_NAMES, TITLE_CUES, stop_words
 from deid.recognizers.location import AGENCY_ENDINGS, is_country, names_a_scale, world_countries
 from deid.tagger.model import TaggedSpan
-from deid.wordlists import LAW_OR_REGISTRY_ENDINGS, SPECIALTY_ENDINGS, lower_set, role_regex, role_words, word_set
+from deid.wordlists import (
+    LANGUAGE_ENDINGS,
+    LAW_OR_REGISTRY_ENDINGS,
+    SPECIALTY_ENDINGS,
+    lower_set,
+    role_regex,
+    role_words,
+    word_set,
+)
 
 _WORD = regex.compile(r"\p{L}[\p{L}\-'’]*")
 _HOUSE_NUMBER = regex.compile(r"(?<![\p{L}\d])\d{1,5}(?![\p{L}\d])")
@@ -102,6 +110,7 @@ def _token_around(text: str, start: int, end: int) -> str:
 
 WEEKDAY_ABBREVIATIONS = frozenset({"mon", "tue", "tues", "wed", "weds", "thu", "thur", "thurs", "fri", "sat"})
 """English weekdays written short (``Mon/Wed/Fri``); ``Sun`` and the Nordic ones (``Tor``, ``Ons``) are names too."""
+_INTERPRETER_BEFORE = regex.compile(r"(?i:tolk|tolken|tulkki|tõlk|interpreter)[ ]$")
 LANGUAGE_ABBREVIATIONS = frozenset({"eng", "swe", "nor", "dan", "fin", "est", "rus", "ara", "som", "pol", "ukr"})
 """Languages written short (``fluent Eng/Swe``)."""
 
@@ -150,6 +159,12 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return False  # "412 ng/L. Dx": a unit's last letter, no initial
     if all(w.lower() in LANGUAGE_ABBREVIATIONS or w in NATIONALITIES for w in words):
         return False  # "fluent Eng/Swe.", "in English": languages
+    if (
+        len(words) == 1
+        and words[0].lower().endswith(LANGUAGE_ENDINGS)
+        and _INTERPRETER_BEFORE.search(text, max(0, span.start - 16), span.start)
+    ):
+        return False  # "tolk Arabiska", "tolk Somalisk": the language an interpreter speaks
     if len(words) == 1 and (
         words[0] in word_set("role_acronyms") or (words[0].isupper() and words[0].lower() in stop_words())
     ):
