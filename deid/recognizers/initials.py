@@ -58,7 +58,8 @@ class SignatureInitialsRecognizer(RuleRecognizer):
         Rule("initials", rf"(?<![\w.'’])(?<![^\n]-)(?P<phi>{_INITIALS})(?![\w\-'’])", SCORE),
         Rule(
             "lower_initials",
-            r"(?m)/[ \t]*(?:\p{L}+\.[ \t]*)?(?P<phi>\p{Ll}{2,3})(?:,[ \t]*\p{Ll}[\p{Ll}\-]{3,30})?[ \t]*$",
+            r"(?m)/[ \t]*(?:\p{L}+\.[ \t]*)?(?P<phi>\p{Ll}{2,3})"
+            r"(?:,[ \t]*\p{Ll}(?:[\p{Ll}\-]{3,30}|\p{Ll}{1,6}\.))?[ \t]*$",  # "/mkj, spl.": a role written short
             SCORE,
         ),
         Rule("lower_last_line", r"\n(?P<phi>\p{Ll}{2,3})[ \t]*\n?\Z", SCORE),
@@ -78,11 +79,17 @@ class SignatureInitialsRecognizer(RuleRecognizer):
             not stripped and not text[line_end:].strip() and text[text.rfind("\n", 0, start) + 1 : start] == ""
         )
         role_before = _ROLE_BEFORE.search(text[text.rfind("\n", 0, start) + 1 : start])
+        slash_then_role = (
+            _SLASH_BEFORE.search(text[text.rfind("\n", 0, start) + 1 : start]) is not None
+            and stripped[:1].islower()
+            and _a_role(stripped.split(" ")[0].rstrip(".,"))
+        )  # "/ST sygeplejerske": a slash opens a signature, a lower-case role closes it
         if (
             "." not in value
             and bare in word_set("role_acronyms")
             and stripped not in word_set("role_acronyms")
             and not alone_at_end
+            and not slash_then_role
             and not (
                 role_before is not None
                 and not stripped

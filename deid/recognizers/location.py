@@ -141,7 +141,9 @@ name (``Lough Corrib``, ``Ben Nevis``), or a Finnish genitive before a shore, a 
 _FROM_PLACE = regex.compile(
     r"(?<![\w])(?P<prep>fra|från|from|via|(?:returns|returned|returning|travels|travelled|traveled|travelling|flew"
     r"|flies|moved|moving|relocated|emigrated)[ ]to|(?:reiser|reiste|flytter|flyttet|flytta|rejser|rejste|flyttede"
-    r"|reser|reste|flyttar|flyttade)[ ]til{1,2})[ ]"
+    r"|reser|reste|flyttar|flyttade)[ ]til{1,2}"
+    r"|(?:bussen|tåget|toget|båten|färjan|ferja|ferjen|færgen|flyget|flyet|flyveren|the[ ]bus|the[ ]train"
+    r"|the[ ]ferry)[ ](?:till|til|to))[ ]"
     r"(?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)"
     r"(?![\w\-'’])(?![ ]?\d(?!\d?[./]\d))"
 )
@@ -176,6 +178,10 @@ _FROM_LANGUAGES = {
 }
 """Each language's words for "from", "via" (``Ankom via Kangerlussuaq``, ``flew in via Keflavík``) and the "to" of a
 journey's verb (``returns to Porto``)."""
+_CITY_IN_BRACKETS = regex.compile(
+    r"(?<![\w])(?P<country>\p{Lu}\p{Ll}+)[ ]\((?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)\)"
+)
+"""A town in brackets after its country (``resa till Somalia (Hargeisa)``, ``family in Poland (Gdańsk)``)."""
 _AFTER_FACILITY = regex.compile(
     r",[ ](?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)(?=[.,;:)]|[ ]?\n|$)"
 )
@@ -325,6 +331,7 @@ class GazetteerLocationRecognizer(LocalRecognizer):
         out.extend(self._after_in(text, cued))
         out.extend(self._after_from(text, cued))
         out.extend(self._after_facility(text))
+        out.extend(self._in_brackets_after_country(text))
         for m in _NATURE_PLACE.finditer(text, timeout=5.0):
             first = m.group("phi").split(" ")[0]
             if first not in first_names() and first not in last_names() and first not in NOT_NAMES:
@@ -397,6 +404,16 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             end = m.end("phi") if len(words) > 1 and not self._explained(words[1]) else m.start("phi") + len(words[0])
             out.append(make_result(self, str(self.ENTITY), m.start("phi"), end, 0.55))
         return out
+
+    def _in_brackets_after_country(self, text: str) -> list[RecognizerResult]:
+        """A capitalised word in brackets right after a country's name (:data:`_CITY_IN_BRACKETS`)."""
+        if " (" not in text:
+            return []
+        return [
+            make_result(self, str(self.ENTITY), m.start("phi"), m.end("phi"), 0.7)
+            for m in _CITY_IN_BRACKETS.finditer(text, timeout=5.0)
+            if is_country(m.group("country")) and not self._explained(m.group("phi").split(" ")[0])
+        ]
 
     def _after_facility(self, text: str) -> list[RecognizerResult]:
         """A capitalised word after a facility's name and a comma, closing the clause (its town)."""

@@ -145,7 +145,8 @@ _NICKNAME = regex.compile(
 ``Claus "Mulle" Henningsen``)."""
 _NICKNAME_AFTER = regex.compile(
     rf"(?<![\w\-])(?P<given>{_NAME_WORD})[ ]{_NAME_WORD}(?:[\-'’]{_NAME_WORD})?[ ]\("
-    rf"(?P<cue>(?i:known[ ]as|aka|a\.k\.a\.|called|prefers|kaldet|kallad|kalt|kutsuttu)[ ])?(?P<phi>{_NAME_WORD})\)"
+    rf"(?P<cue>(?i:known[ ]as|aka|a\.k\.a\.|called|prefers|goes[ ]by|kaldet|kaldes|kallad|kallas|kalt|kalles|kutsuttu"
+    rf"|kutsutaan|hüüdnimi)[ ])?(?P<phi>{_NAME_WORD})\)"
 )
 """The name a person goes by, in brackets after the full name (``Seamus Brady (known as Shay)``, ``Rajesh Pillai
 (Raj)``): read as one after a nickname's cue, when it is a known given name, or when it opens like the given name."""

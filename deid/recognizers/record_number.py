@@ -105,9 +105,10 @@ class RecordNumberRecognizer(RuleRecognizer):
         ),
         Rule(
             # an interpreter's or a professional's register number, four digits after its own cue: "tolknr 4417",
-            # "tolk-ID 5521", "HPR-nr 9913"
+            # "tolk-ID 5521", "HPR-nr 9913", a paramedic's "PIN 4471"
             "register_number",
-            r"\b(?i:tolk|tõlk|tulkki|interpreter|hpr|reg)[\-. ]?(?:nr|nummer|number|numero|id)\.?:?[ ]*(?P<phi>\d{4})"
+            r"\b(?:(?i:tolk|tõlk|tulkki|interpreter|hpr|reg)[\-. ]?(?:nr|nummer|number|numero|id)\.?|PIN):?[ ]*"
+            r"(?P<phi>\d{4})"
             r"(?![\w\-/]|[.,]\d)",
             0.8,
         ),

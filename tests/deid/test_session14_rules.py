@@ -29,6 +29,14 @@ KINDS: list[tuple[str, str, str, str, str]] = [
     ("sv", "Frågor till mottagningen, ankn. 3318, vardagar.", "3318", "PHONE", ""),
     ("et", "Kordusvisiit juuni keskel 2025, Hb 128.", "juuni keskel 2025", "DATE", "Hb 128"),
     ("fi", "Kontrolli maaliskuun alussa 2025 laboratoriossa.", "maaliskuun alussa 2025", "DATE", ""),
+    # after part Z's blind run
+    ("sv", "Reser till Irak (Mosul) i juli, Hb 127.", "Mosul", "LOCATION", "Hb 127"),
+    ("en", "Plans to take the train to Kettering alone, Na 138.", "Kettering", "LOCATION", "Na 138"),
+    ("nb", "Pasient: Reidar Brattli (kalles Brattern), Hb 14,1.", "Brattern", "PERSON", "14,1"),
+    ("en", "Crew: paramedic J. Ferris, PIN 7730.", "7730", "ID", ""),
+    ("en", "Care passed to CNM Philomena at 09:40.", "Philomena", "PERSON", "09:40"),
+    ("da", "Blodsukker kontrolleret.\n/lrk, ssa.\n", "lrk", "PERSON", ""),
+    ("da", "Ringer igen i morgen.\n/RN sygeplejerske\n", "RN", "PERSON", ""),
 ]
 
 
@@ -46,6 +54,8 @@ NOT_PHI: list[tuple[str, str]] = [
     ("sv", "Patienten har tolk Arabiska bokad till torsdag."),
     ("en", "External rotation limited, extension full."),
     ("en", "Sergeant's fracture ruled out on X-ray."),
+    ("en", "Pain 3/10 (Wong-Baker), settled."),
+    ("en", "Inferior leads.\n/ST elevation noted\n"),
 ]
 
 
