@@ -360,7 +360,8 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
             rf"{_L}(?P<mn>(?i:{_MONTH_ALT}))[ ](?i:alguses|algul|keskel|lõpus|lõpul|lõpupoole|alussa|lopussa"
             rf"|puolivälissä|loppupuolella|alkupuolella)[ ]{_Y4}(?![\w])",
         ),
-        ("month_year", rf"{_L}(?P<m>0[1-9]|1[0-2]|[1-9](?=/))[/.\-]{_Y4}{_R}"),
+        # the look-ahead first: most digits in a note are no month before a year, and this rejects them fastest
+        ("month_year", rf"{_L}(?=\d\d?[/.\-](?:1[89]|20)\d\d)(?P<m>0[1-9]|1[0-2]|[1-9](?=/))[/.\-]{_Y4}{_R}"),
         ("iso_month", rf"{_L}(?P<y>(?:19|20)\d\d)-(?P<m>0[1-9]|1[0-2]){_R}"),
         (
             "month_alone",
