@@ -56,8 +56,9 @@ SPLITS = (
     "heldout23",
     "heldout24",
     "heldout25",
+    "heldout26",
 )
-BLIND = "heldout25"
+BLIND = "heldout26"
 """The part kept blind: written by writers who never saw the rules; whoever changes the rules never reads it.
 Part J (``heldout10``) was blind until its one scoring with the session-6 rules, part L (``heldout11``) until its
 scoring with the learned tagger trained without it, part M (``heldout12``) until its scoring in session 7, part N
@@ -69,7 +70,9 @@ part V (``heldout20``, written at the start of session 13) until its scoring in 
 written meanwhile) until its scoring after V's misses were worked on; part X (``heldout22``, written meanwhile too)
 until its scoring after W's misses were worked on; part Y (``heldout23``, the last of session 13) until its
 scoring after X's misses were worked on. Part Z (``heldout24``, written at the start of session 14 before any rule
-changed) until its scoring after Y's misses were worked on; part AA (``heldout25``, written meanwhile) is now.
+changed) until its scoring after Y's misses were worked on; part AA (``heldout25``, written meanwhile) until its
+scoring after Z's misses were worked on; part AB (``heldout26``, the last of session 14, its writers told to check
+every identity number with python-stdnum) is now, scored after AA's misses were worked on.
 Part R (``dev3``) was written in session 10 by six further writers as development data."""
 
 LABELS = {

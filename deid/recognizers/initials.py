@@ -35,8 +35,9 @@ _TAIL = regex.compile(
 ``/lægesekr.``, ``/Legesenteret Brumunddal``); a lower-case role
 (`` travel nurse``); a role in brackets (`` (PN)``); one role word (`` SpR``). Never a capitalised name
 (``OT Laura Hakala``: there the capitals are the role)."""
-_SLASH_BEFORE = regex.compile(r"(?:^|[ \t])/[ \t]*(?:\p{L}+\.?,?[ \t]+)?$")
-"""A slash right before, maybe with one word between (``/TKJ``, ``/ SK``, ``/spl. JV``, ``/Lab, AMH``)."""
+_SLASH_BEFORE = regex.compile(r"(?:^|[ \t])//?[ \t]*(?:\p{L}+\.?,?[ \t]+)?$")
+"""A slash (or two) right before, maybe with one word between (``/TKJ``, ``//TH``, ``/ SK``, ``/spl. JV``,
+``/Lab, AMH``)."""
 _BY = frozenset({"by", "av", "af"})
 
 

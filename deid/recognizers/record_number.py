@@ -31,7 +31,7 @@ _CUES = (
         "|oppdragsnummer|oppdrag|uppdragsnr|uppdragsnummer|uppdrag|opgavenr|opgave|väljakutse|job|incident|chi no."
         "|chi no|chi number|chi|ubrn|pas no.|pas no|pas number|pas|hospital no.|hospital no|hospital number"
         "|hosp. no.|hosp. no|hosp no.|hosp no|crn|req.|req|request|kaart|kaardi|saatekirjale|saatekirjaga"
-        "|lähetteellä|lähetteen"
+        "|lähetteellä|lähetteen|ehic|ehic no.|ehic no|ehic number|ehic card"
     )
     + ")"
 )
@@ -107,7 +107,7 @@ class RecordNumberRecognizer(RuleRecognizer):
             # an interpreter's or a professional's register number, four digits after its own cue: "tolknr 4417",
             # "tolk-ID 5521", "HPR-nr 9913", a paramedic's "PIN 4471"
             "register_number",
-            r"\b(?:(?i:tolk|tõlk|tulkki|interpreter|hpr|reg)[\-. ]?(?:nr|nummer|number|numero|id)\.?|PIN):?[ ]*"
+            r"\b(?:(?i:tolke?|tõlk|tulkki|interpreter|hpr|reg)[\-. ]?(?i:nr|nummer|number|numero|id)\.?|PIN):?[ ]*"
             r"(?P<phi>\d{4})"
             r"(?![\w\-/]|[.,]\d)",
             0.8,

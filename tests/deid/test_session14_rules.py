@@ -37,6 +37,12 @@ KINDS: list[tuple[str, str, str, str, str]] = [
     ("en", "Care passed to CNM Philomena at 09:40.", "Philomena", "PERSON", "09:40"),
     ("da", "Blodsukker kontrolleret.\n/lrk, ssa.\n", "lrk", "PERSON", ""),
     ("da", "Ringer igen i morgen.\n/RN sygeplejerske\n", "RN", "PERSON", ""),
+    # after part AA's blind run
+    ("da", "Tolk: Amina Warsame, tolke-ID 6620\nSamtalen gik godt.", "6620", "ID", ""),
+    ("nb", "Videre opptrening hos lagets fys. Håkon, Hb 14,0.", "Håkon", "PERSON", "14,0"),
+    ("fi", "Kontrolli kahden viikon päästä.\n//RK\n", "RK", "PERSON", ""),
+    ("nb", "Diktert av lege Turid Aas, kontrasignert MB\n", "MB", "PERSON", ""),
+    ("en", "Irish citizen, EHIC 80372000010088817745, fell in the hotel.", "80372000010088817745", "ID", ""),
 ]
 
 
