@@ -127,7 +127,11 @@ _NATURE_PLACE = regex.compile(
     r"|(?:Lough|Loch|Lake|Mount|Ben|Slieve|Glen)[ ]\p{Lu}\p{Ll}+"
     r"|(?<=(?<![\w])the[ ])\p{Lu}\p{Ll}{2,}[ ]estate(?![\w])"
     r"|(?<=(?<![\w])(?:gården|gårdsbruket|torpet|farm|talu|talus|talust)[ ])\p{Lu}\p{Ll}+(?:[ ]\p{Lu}\p{Ll}+)?"
-    r"|\p{Lu}\p{Ll}{2,}n(?=[ ](?:ranna(?:lla|lle|lta|ssa|n)|rantaan|reiti(?:n|llä|lle|ltä)|reittiä"
+    r"|\p{Lu}\p{Ll}{2,}n(?=[ ](?:ranna(?:lla|lle|lta|ssa|n)|rantaan"
+    r"|(?:ulkoilu|hiihto|lenkki|vaellus|luonto|kunto|pyörä)?reiti(?:n|llä|lle|ltä)|reittiä"
+    r"|keskusta(?:ssa|an|sta|n)?|erämaa(?:-alueella|-alueelle|-alueelta|ssa|han|sta)|suunna(?:lla|ssa|sta)"
+    r"|suuntaan|seudu(?:lla|lle|lta)|satama(?:ssa|an|sta)|tori(?:lla|lle|lta)|ostari(?:lla|lle|lta)"
+    r"|kirkonkylä(?:ssä|llä|lle|ltä)|lähistö(?:llä|lle|ltä)|kaupungi(?:ssa|lla|lle|sta)"
     r"|rintee(?:ssä|llä|ltä)|rinteelle|huipu(?:lla|lle|lta)|selällä|jää(?:llä|lle|ltä)|saare(?:ssa|lla|lle|lta)|kierroksella|laavulla"
     r"|autiotuvalla|tunturi(?:ssa|lla|lle)))"
     r")(?![\w\-])"
@@ -136,12 +140,14 @@ _NATURE_PLACE = regex.compile(
 in its definite form (``Jonsvatnet``, ``Hjälmaren`` is a gazetteer's, ``Brattholmen``, ``Kebnekaisefjället``), a
 name and its nature word (``Hald Sø``, ``Kihnu saarel``, ``Pühajärves``), the English and Irish word before the
 name (``Lough Corrib``, ``Ben Nevis``), or a Finnish genitive before a shore, a trail, a slope or a summit
-(``Päijänteen rannalle``, ``Kevon reitin varrelta``). Definite forms, which family names do not take (``Holm``,
+(``Päijänteen rannalle``, ``Kevon reitin varrelta``, ``Aulangon ulkoilureitillä``), a town centre, a
+wilderness, a direction, a district, a harbour, a square or a town (``Oulaisten keskustassa``, ``Nilsiän
+suunnalla``, ``Kontulan ostarilta``). Definite forms, which family names do not take (``Holm``,
 ``Berg``)."""
 _FROM_PLACE = regex.compile(
     r"(?<![\w])(?P<prep>fra|från|from|via|(?:returns|returned|returning|travels|travelled|traveled|travelling|flew"
     r"|flies|moved|moving|relocated|emigrated)[ ]to|(?:reiser|reiste|flytter|flyttet|flytta|rejser|rejste|flyttede"
-    r"|reser|reste|flyttar|flyttade)[ ]til{1,2}"
+    r"|reser|reste|flyttar|flyttade|heim|hjem|hem|home|going[ ]home)[ ](?:til{1,2}|to)"
     r"|(?:bussen|tåget|toget|båten|färjan|ferja|ferjen|færgen|flyget|flyet|flyveren|the[ ]bus|the[ ]train"
     r"|the[ ]ferry)[ ](?:till|til|to))[ ]"
     r"(?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)"
@@ -179,9 +185,11 @@ _FROM_LANGUAGES = {
 """Each language's words for "from", "via" (``Ankom via Kangerlussuaq``, ``flew in via Keflavík``) and the "to" of a
 journey's verb (``returns to Porto``)."""
 _CITY_IN_BRACKETS = regex.compile(
-    r"(?<![\w])(?P<country>\p{Lu}\p{Ll}+)[ ]\((?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)\)"
+    r"(?<![\w])(?P<country>\p{Lu}\p{Ll}+)[ ]\((?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)"
+    r"(?=\)|,[ ]|[ ](?:and|og|och|ja|ning|&)[ ])"
 )
-"""A town in brackets after its country (``resa till Somalia (Hargeisa)``, ``family in Poland (Gdańsk)``)."""
+"""A town in brackets after its country (``resa till Somalia (Hargeisa)``, ``Nigeria (Lagos and a village near
+...)``)."""
 _AFTER_FACILITY = regex.compile(
     r",[ ](?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)(?=[.,;:)]|[ ]?\n|$)"
 )
