@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import pairwise
 
 import regex
 
@@ -133,21 +134,21 @@ def sentence_features(
 
     language, line_start, line_end = kept(f"lang={lang}"), kept("line_start"), kept("line_end")
     edges = {offset: kept(edge) for offset, (edge,) in _EDGES.items()}
+    # each token's neighbours' views, the text's edges standing in where a neighbour is missing
+    two_before = ([edges[-2]] * 2 + [v[1] for v in views])[:n]
+    one_before = ([edges[-1]] + [v[2] for v in views])[:n]
+    one_after = [v[3] for v in views[1:]] + [edges[1]] * min(1, n)
+    two_after = [v[4] for v in views[2:]] + [edges[2]] * min(2, n)
+    bigrams = ([()] + [kept(f"bigram={a}|{b}") for a, b in pairwise(lower)])[:n]
+    ends = [*starts[1:], True][:n]
     out: list[list[str]] = []
-    for i in range(n):
-        feats = [
-            *language,
-            *views[i][0],
-            *(views[i - 2][1] if i >= 2 else edges[-2]),
-            *(views[i - 1][2] if i >= 1 else edges[-1]),
-            *(views[i + 1][3] if i + 1 < n else edges[1]),
-            *(views[i + 2][4] if i + 2 < n else edges[2]),
-        ]
-        if starts[i]:
+    for view, before2, before1, after1, after2, bigram, start, end in zip(
+        views, two_before, one_before, one_after, two_after, bigrams, starts, ends, strict=True
+    ):
+        feats = [*language, *view[0], *before2, *before1, *after1, *after2, *bigram]
+        if start:
             feats.extend(line_start)
-        if i + 1 == n or starts[i + 1]:
+        if end:
             feats.extend(line_end)
-        if i:
-            feats.extend(kept(f"bigram={lower[i - 1]}|{lower[i]}"))
         out.append(feats)
     return out
