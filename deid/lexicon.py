@@ -1046,6 +1046,12 @@ def hospital_short_names() -> tuple[str, ...]:
     return (*HOSPITAL_SHORT_NAMES, *words("hospital_short_names"))
 
 
+@cache
+def hospital_short_name_set() -> frozenset[str]:
+    """:func:`hospital_short_names` as a set, for lookups."""
+    return frozenset(hospital_short_names())
+
+
 NAMED_HEALTH_TRUSTS: tuple[str, ...] = (
     "Vestre Viken",
     "Diakonhjemmet",
@@ -1821,6 +1827,8 @@ PLACE_CUES: dict[str, str] = {
 }
 """Words before a place name in each language family (``har hytte på``, ``born and raised in``, ``mökki``,
 ``koju``): the capitalised word after them is a town, whether or not the gazetteer knows it."""
+PLACE_CUE_ALTERNATION = "|".join(f"(?:{cue})" for cue in PLACE_CUES.values())
+"""Every family's :data:`PLACE_CUES` as one regex alternation (case as written: wrap it in ``(?i:...)``)."""
 
 
 EMPLOYER_CUES = (

@@ -24,7 +24,7 @@ from typing import Any
 import regex
 
 from deid.labels import COUNTRY_OF_LANGUAGE, Label
-from deid.lexicon import PLACE_CUES, cities, hospital_short_names, villages
+from deid.lexicon import PLACE_CUE_ALTERNATION, cities, hospital_short_name_set, villages
 from deid.recognizers._base import COUNTRY_KEY
 from deid.spans import PhiSpan
 from deid.tagger import TAGGED_LABELS, TaggedSpan
@@ -264,7 +264,7 @@ def _as_organization(span: PhiSpan, spans: list[PhiSpan], organizations: list[Ta
 
 @cache
 def _place_cue_at_end() -> regex.Pattern[str]:
-    return regex.compile(rf"(?<![\w])(?i:{'|'.join(f'(?:{c})' for c in PLACE_CUES.values())})[ ]$")
+    return regex.compile(rf"(?<![\w])(?i:{PLACE_CUE_ALTERNATION})[ ]$")
 
 
 def _place_cue_ends(before: str) -> bool:
@@ -320,11 +320,6 @@ def _town_or(t: TaggedSpan, text: str) -> Label:
     if t.label is not Label.ORGANIZATION:
         return t.label
     word = text[t.start : t.end].rstrip(".")
-    if " " in word or word in _hospital_names() or not (word in cities() or word in villages()):
+    if " " in word or word in hospital_short_name_set() or not (word in cities() or word in villages()):
         return t.label
     return Label.LOCATION
-
-
-@cache
-def _hospital_names() -> frozenset[str]:
-    return frozenset(hospital_short_names())

@@ -22,7 +22,7 @@ from deid.lexicon import (
     MEDICAL_SUFFIXES,
     NATIONALITIES,
     NOT_NAMES,
-    PLACE_CUES,
+    PLACE_CUE_ALTERNATION,
     cities,
     first_names,
     last_names,
@@ -291,7 +291,7 @@ def names_a_scale(word: str) -> bool:
 
 
 _PLACE = r"(?P<phi>\p{Lu}[\p{L}\-]+(?:[ ]\p{Lu}[\p{L}\-]+)?)"
-_CUED = regex.compile(rf"\b(?i:{'|'.join(f'(?:{c})' for c in PLACE_CUES.values())})[ ]{_PLACE}")
+_CUED = regex.compile(rf"\b(?i:{PLACE_CUE_ALTERNATION})[ ]{_PLACE}")
 _HOSPITAL_NEXT = facility_regex(HOSPITAL_WORDS)
 
 

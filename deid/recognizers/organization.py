@@ -29,6 +29,7 @@ from deid.lexicon import (
     TITLE_CUES,
     cities,
     first_names,
+    hospital_short_name_set,
     hospital_short_names,
     last_names,
     stop_words,
@@ -325,12 +326,7 @@ def _outermost(results: list[RecognizerResult]) -> list[RecognizerResult]:
 def _a_known_place(phrase: str) -> bool:
     """``phrase`` is a town or village the gazetteer knows (in any case form), no hospital's short name and no
     listed firm's name."""
-    return phrase in place_forms() and phrase not in _short_names() and phrase not in _company_names()
-
-
-@cache
-def _short_names() -> frozenset[str]:
-    return frozenset(hospital_short_names())
+    return phrase in place_forms() and phrase not in hospital_short_name_set() and phrase not in _company_names()
 
 
 @cache
