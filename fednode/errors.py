@@ -27,6 +27,7 @@
     │   └── SignatureError            a signature does not verify
     ├── NotFoundError                 a job, study or record that was asked for does not exist (exit 4)
     ├── DataQualityError              the data-quality gate failed                        (exit 4)
+    │   └── DeidTargetsMissedError    the de-identifier missed a quality target on a gold set
     └── ServiceError                  an external component failed (database, NVFlare)   (exit 1)
         ├── QuorumNotMetError         fewer site updates arrived than the round's min_clients
         ├── SecureAggregationError    a secure-aggregation round cannot finish (below its threshold, bad message)
@@ -181,6 +182,10 @@ class DataQualityError(FednodeError):
     """The data-quality gate failed."""
 
     exit_code = ExitCode.BAD_INPUT
+
+
+class DeidTargetsMissedError(DataQualityError):
+    """``fednode deid eval``: the de-identifier missed a quality target (recall, precision, distractors)."""
 
 
 class ServiceError(FednodeError):

@@ -153,13 +153,14 @@ def ncbi_survival() -> dict[str, Any]:
 
 
 def heldout_quality() -> dict[str, Any]:
+    from deid.evaluate import Targets
     from deid.evaluate_file import evaluate_file
 
     report = evaluate_file(REPO / "data" / "deid-gold" / "test.jsonl")
     return {
         "notes": report.notes,
         "all_languages": report.to_dict()["metrics"]["ALL"],  # type: ignore[index]
-        "targets_missed": report.failures(0.98, 0.90),
+        "targets_missed": report.failures(Targets(own_label=True)),
     }
 
 

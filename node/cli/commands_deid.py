@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fednode.errors import BadInputError, NoteInputError
+from fednode.errors import BadInputError, DeidTargetsMissedError, FednodeError, NoteInputError
 from node.cli._context import CliContext, get_ctx, handled_errors
 
 if TYPE_CHECKING:
@@ -60,11 +60,13 @@ def _print_labels(console: Console, title: str, counts: dict[str, int]) -> None:
     console.print(table)
 
 
-def _fail(cli: CliContext, payload: dict[str, Any], message: str, render: Any) -> None:
-    """Notes were quarantined or nothing was done: the summary (with ``--json`` the full report, ``ok`` false,
-    with the error fields), then ``Error: <message>`` on stderr, and exit 4 (docs/deid.md)."""
-    code = int(BadInputError.exit_code)
-    payload.update(ok=False, error=NoteInputError.__name__, message=message, exit_code=code)
+def _fail(
+    cli: CliContext, payload: dict[str, Any], message: str, render: Any, error: type[FednodeError] = NoteInputError
+) -> None:
+    """Notes were quarantined, nothing was done or a target was missed: the summary (with ``--json`` the full
+    report, ``ok`` false, with the error fields), then ``Error: <message>`` on stderr, and exit 4 (docs/deid.md)."""
+    code = int(error.exit_code)
+    payload.update(ok=False, error=error.__name__, message=message, exit_code=code)
     cli.emit(payload, render)
     from rich.console import Console
 
@@ -214,28 +216,46 @@ def run(
 @deid_app.command("eval")
 def evaluate(
     ctx: typer.Context,
-    gold: Annotated[Path, typer.Option("--gold", help="Gold JSONL: {text, lang, phi:[{start,end,label}]} per line.")],
+    gold: Annotated[
+        Path,
+        typer.Option("--gold", help="Gold JSONL: {text, lang, phi:[{start,end,label}], distractors?:[{start,end}]}."),
+    ],
     output: Annotated[Path | None, typer.Option("--output", help="Also write the full report JSON here.")] = None,
-    min_recall: Annotated[float, typer.Option(help="Target entity recall for every label.")] = 0.98,
-    min_precision: Annotated[float, typer.Option(help="Target entity precision for every label.")] = 0.90,
+    min_recall: Annotated[float, typer.Option(help="Target entity recall over every label and language.")] = 0.98,
+    min_label_recall: Annotated[float, typer.Option(help="Target recall for every label.")] = 0.95,
+    min_language_recall: Annotated[float, typer.Option(help="Target recall for every language.")] = 0.95,
+    min_precision: Annotated[float, typer.Option(help="Target entity precision over every label.")] = 0.90,
+    max_distractors: Annotated[
+        float, typer.Option(help="Largest share of the gold set's distractors that may be flagged.")
+    ] = 0.05,
+    own_label: Annotated[
+        bool,
+        typer.Option(
+            "--own-label", help="A label's recall counts only spans found under that label (default: removed as any)."
+        ),
+    ] = False,
 ) -> None:
-    """Entity- and character-level P/R/F2 per label and language against a gold set."""
+    """Entity- and character-level P/R/F2 per label and language, and distractors flagged, against a gold set;
+    exit 4 when a target is missed."""
     cli = get_ctx(ctx)
     with handled_errors(cli):
         from deid.checks import check_output
+        from deid.evaluate import Targets
         from deid.evaluate_file import evaluate_file
 
         if output is not None:
             check_output(output)
+        targets = Targets(min_recall, min_label_recall, min_language_recall, min_precision, max_distractors, own_label)
         started = time.perf_counter()
         report = evaluate_file(gold)
-        failures = report.failures(min_recall, min_precision)
+        failures = report.failures(targets)
         payload = {
-            "ok": True,
+            "ok": not failures,
             "gold": str(gold),
             **report.to_dict(),
-            "targets": {"min_recall": min_recall, "min_precision": min_precision},
+            "targets": targets.to_dict(),
             "targets_missed": failures,
+            "not_checked": report.unchecked(),
             "seconds": round(time.perf_counter() - started, 3),
         }
         if output is not None:
@@ -244,28 +264,43 @@ def evaluate(
             write_text_atomic(output, json.dumps(payload, indent=2, sort_keys=True))
 
         def render(console: Console) -> None:
-            from rich.table import Table
+            _render_eval(console, report.notes, payload)
 
-            table = Table(title=f"deid eval: {report.notes} notes (entity P/R/F2, removed under any label, char R)")
-            for col in ("lang", "label", "gold", "P", "R", "removed", "F2", "char R"):
-                table.add_column(col, no_wrap=col != "label", overflow="fold")
-            metrics: dict[str, dict[str, dict[str, Any]]] = payload["metrics"]  # type: ignore[assignment]
-            for lang, labels in metrics.items():
-                for label, m in labels.items():
-                    table.add_row(
-                        lang,
-                        label,
-                        str(m["gold"]),
-                        f"{m['precision']:.3f}",
-                        f"{m['recall']:.3f}",
-                        f"{m['removed']:.3f}",
-                        f"{m['f2']:.3f}",
-                        f"{m['char_recall']:.3f}",
-                    )
-            console.print(table)
-            console.print("targets met" if not failures else f"[red]targets missed:[/red] {', '.join(failures)}")
-
+        if failures:
+            _fail(cli, payload, f"{gold}: targets missed: {'; '.join(failures)}", render, DeidTargetsMissedError)
         cli.emit(payload, render)
+
+
+def _render_eval(console: Console, notes: int, payload: dict[str, Any]) -> None:
+    """The eval table (every language and label), the distractors and the targets' verdict."""
+    from rich.table import Table
+
+    table = Table(title=f"deid eval: {notes} notes (entity P/R/F2, removed under any label, char R)")
+    for col in ("lang", "label", "gold", "P", "R", "removed", "F2", "char R"):
+        table.add_column(col, no_wrap=col != "label", overflow="fold")
+    metrics: dict[str, dict[str, dict[str, Any]]] = payload["metrics"]
+    for lang, labels in metrics.items():
+        for label, m in labels.items():
+            table.add_row(
+                lang,
+                label,
+                str(m["gold"]),
+                f"{m['precision']:.3f}",
+                f"{m['recall']:.3f}",
+                f"{m['removed']:.3f}",
+                f"{m['f2']:.3f}",
+                f"{m['char_recall']:.3f}",
+            )
+    console.print(table)
+    rates: dict[str, dict[str, Any]] = payload["distractors"]
+    if rates:
+        per_lang = ", ".join(f"{lang} {r['flagged']}/{r['total']}" for lang, r in rates.items() if lang != "ALL")
+        every = rates["ALL"]
+        console.print(f"distractors flagged: {every['flagged']}/{every['total']} ({every['rate']:.1%}; {per_lang})")
+    for what in payload["not_checked"]:
+        console.print(f"[yellow]not checked:[/yellow] {what}")
+    failures: list[str] = payload["targets_missed"]
+    console.print("targets met" if not failures else f"[red]targets missed:[/red] {'; '.join(failures)}")
 
 
 @deid_app.command("gold")

@@ -201,13 +201,80 @@ def test_eval_refuses_missing_empty_and_binary_gold(
         tmp_path / "nope.jsonl": "gold file not found",
         empty: "no gold in gold.jsonl",
         binary: f"{binary}:1: not a UTF-8 text file",
-        broken: f"{broken}:2: not a gold record",
+        broken: f"{broken}:2 field 'text': not a gold record",
     }
     for path, expected in cases.items():
         result = runner.invoke(app, ["deid", "eval", "--gold", str(path)])
         assert result.exit_code == 4, (path, result.output)
         assert expected in result.stderr and "targets met" not in result.output
         assert "Traceback" not in result.output
+
+
+def _gold(text: str, phi: list[tuple[str, str]], distractors: list[str]) -> dict[str, Any]:
+    """A gold record for ``text``: each ``(label, phrase)`` and distractor phrase at its first place in the text."""
+
+    def at(phrase: str) -> dict[str, int]:
+        start = text.index(phrase)
+        return {"start": start, "end": start + len(phrase)}
+
+    return {
+        "text": text,
+        "lang": "nb",
+        "phi": [{**at(phrase), "label": label} for label, phrase in phi],
+        "distractors": [at(phrase) for phrase in distractors],
+    }
+
+
+def test_eval_checks_the_issue_targets_and_exits_4_when_one_is_missed(
+    tmp_path: Path, fednode_home: Path, runner: CliRunner, stub_engine: None
+) -> None:
+    met = _jsonl(
+        tmp_path / "met.jsonl",
+        [_gold(f"Overlege {NAME} ser pasienten. INR 2,4.", [("PERSON", NAME)], ["INR 2,4"])],
+    )
+    result = runner.invoke(app, ["--json", "deid", "eval", "--gold", str(met)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["ok"] and payload["targets_missed"] == [] and payload["not_checked"] == []
+    assert payload["distractors"]["ALL"] == {"flagged": 0, "total": 1, "rate": 0.0}
+
+    missed = _jsonl(
+        tmp_path / "missed.jsonl",
+        [
+            _gold(f"Overlege {NAME} ser pasienten 12.03.2024.", [("PERSON", NAME), ("DATE", "12.03.2024")], []),
+            _gold(f"{NAME} syndrom er utelukket. CRP 5.", [], [f"{NAME} syndrom", "CRP 5"]),
+        ],
+    )
+    result = runner.invoke(app, ["deid", "eval", "--gold", str(missed)])
+    assert result.exit_code == 4, result.output
+    for target in ("recall 0.500 < 0.98", "DATE removed 0.000 < 0.95", "nb recall 0.500 < 0.95"):
+        assert target in result.stderr
+    assert "distractors flagged 0.500 > 0.05" in result.stderr
+    assert "PERSON removed" not in result.stderr and "targets met" not in result.output
+
+    result = runner.invoke(app, ["deid", "eval", "--gold", str(met), "--max-distractors", "0", "--min-recall", "1"])
+    assert result.exit_code == 0, result.output  # the goal can be set from the command line
+
+
+def test_eval_without_distractors_says_they_were_not_checked(
+    tmp_path: Path, fednode_home: Path, runner: CliRunner, stub_engine: None
+) -> None:
+    gold = _jsonl(tmp_path / "gold.jsonl", [_gold(f"Overlege {NAME} ser pasienten.", [("PERSON", NAME)], [])])
+    result = runner.invoke(app, ["deid", "eval", "--gold", str(gold)])
+    assert result.exit_code == 0, result.output
+    assert "not checked: distractors (the gold set marks none)" in result.output and "targets met" in result.output
+
+
+def test_eval_names_the_line_and_field_of_a_bad_distractor(
+    tmp_path: Path, fednode_home: Path, runner: CliRunner, stub_engine: None
+) -> None:
+    good = _gold(f"Overlege {NAME}.", [("PERSON", NAME)], [])
+    rows = [good, {**good, "distractors": [{"start": 3}]}, {**good, "distractors": [{"start": 3, "end": 99}]}]
+    for line, row in ((2, rows[1]), (2, rows[2])):
+        path = _jsonl(tmp_path / "gold.jsonl", [good, row])
+        result = runner.invoke(app, ["deid", "eval", "--gold", str(path)])
+        assert result.exit_code == 4, result.output
+        assert f"gold.jsonl:{line} field 'distractors'" in result.stderr, result.stderr
 
 
 # 4. the CDM needs the site secret; file mode does not
