@@ -371,6 +371,7 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("dotted_no_year", rf"{_L}{_D}\.(?P<m>0[1-9]|1[0-2])\.{_END}"),
         ("dotted_short", rf"{_L}{_D}\.(?P<m>[1-9])\.{_END}"),
         ("dotted_two_digit", rf"{_L}(?P<d>0[1-9]|[12]\d|3[01])\.(?P<m>0[1-9]|1[0-2]){_R}"),
+        ("dotted_one_digit_day", rf"{_L}(?P<d>[1-9])\.(?P<m>0[1-9]|1[0-2]){_R}"),
         ("slash_us", rf"{_L}(?P<m>0?[1-9]|1[0-2])/(?P<d>1[3-9]|2\d|3[01]){_R}"),
         (
             "month_name_day_no_year",
@@ -387,6 +388,8 @@ PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("compact", rf"{_L}(?P<y>\d\d)(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01]){_R}"),
         ("compact_dmy", rf"{_L}(?P<d>0[1-9]|[12]\d|3[01])(?P<m>0[1-9]|1[0-2])(?P<y>\d\d){_R}"),
         ("range_dotted", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.?[ ]?[–\-][ ]?{_D}\.{_M}\.(?:{_Y})?(?![\w.]|[,]\d)"),
+        # "6.–7.05": a range whose end has a two-digit month and no full stop
+        ("range_dotted_two_digit", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.[ ]?[–\-][ ]?{_D}\.(?P<m>0[1-9]|1[0-2]){_R}"),
         ("range_month_name", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])\.?[ ]?[–\-][ ]?{_D}\.?[ ]{_MN}(?:[ ]{_Y4})?(?![\w])"),
         ("range_slash", rf"{_L}(?P<d0>0?[1-9]|[12]\d|3[01])[ ]?[–\-][ ]?{_D}/{_M}(?:[ ]{_Y4})?{_R}"),
         # a night written by its two days: "7./8.11.", "26/27.02" (checked: the second day follows the first)
@@ -404,9 +407,11 @@ _GUARDED = frozenset(
         "compact_dmy",
         "dash_short_iso",
         "range_dotted",
+        "range_dotted_two_digit",
         "range_slash",
         "month_year",
         "dotted_two_digit",
+        "dotted_one_digit_day",
         "slash_us",
         "month_name_day_no_year",
         "compact8",
@@ -490,22 +495,41 @@ _EXAMINATIONS = frozenset(
 )
 """Examinations and operations written short (``XR 21/10``, ``EBUS 18/4``, ``R THR 10/9``): a date follows."""
 _LAST_DOSE = regex.compile(
-    r"(?i:(?:last|final|latest|siste|sista|sidste|viimeinen|viimane|next|neste|næste|nästa|seuraava|järgmine)"
+    r"(?i:(?:last|final|latest|siste|sista|sidste|viimeinen|viimane|next|neste|næste|nästa|seuraava|järgmine"
+    r"|(?<![\w.,])\d\.|(?<![\w.,])\d(?:st|nd|rd|th))"
     r"[ ](?:dose|dos|dosis|annos|doos)[ ]*:?[ ]*)$"
 )
-"""``last dose 1/10``, ``Næste dosis 27/11``: the day of the last or the next dose, not a dose."""
+"""``last dose 1/10``, ``Næste dosis 27/11``, ``2. annos 10.4.``: the day of the last, the next or the second dose,
+not a dose."""
+_DAY_CUE = regex.compile(
+    r"(?i:(?<![\w])(?:kontroll|kontrol|kontrolli|kordusvisiit|visiit|seanss|vastuvõtt|vastuvõtule|vastuvõtul|homme"
+    r"|ülehomme|täna|eile|alates|kuni|(?:esmas|teisi|kolma|nelja|lau|püha)päev(?:al|aks|a)?|reedel|reedeks"
+    r"|(?:maanan|tiis|keskiviikko|torst|perjan|lauan|sunnun)(?:tai|taina|aina|na)|(?:man|tirs|tis|ons|tors|fre|lør"
+    r"|lör|søn|sön|mån)dag(?:en)?|(?:ekg|ct|kt|mrt|mri|rtg|uh|ehho|eho)-?l)[ ]*:?[ ]*)$"
+)
+"""Words after which ``5.12`` (a one-digit day, a two-digit month, no full stop) is a day, not a decimal number:
+a follow-up visit, tomorrow, a weekday, an examination in the Estonian adessive (``Kordusvisiit 5.12``,
+``teisipäeval 3.12``, ``homme 3.08``, ``EKG-l 2.05``)."""
+_NEXT_TEST = regex.compile(
+    r"(?i:(?<![\w])(?:next|neste|næste|nästa|seuraava|seur\.|järgmine|uusi|uusinta|kordus|uus|repeat)[ ]+(?!(?:klo|kl|kello|kell|at)\b)[\w\-]+"
+    r"[ ]*:?[ ]*)$"
+)
+"""``Nästa PK 16/7``, ``neste INR 12/3``, ``Uusi INR 7.2.``, ``Kordus INR 8.5.``: the day of the next test, not its
+value."""
 
 
 def _plausible(text: str, start: int, end: int, fmt: str) -> bool:
     """A short date form not read as a measurement, a dose, a fraction or a clock time."""
     before = text[max(0, start - 24) : start]
     words = regex.findall(r"[\w]+", before)
-    if (words and words[-1].lower() in _EXAMINATIONS) or _LAST_DOSE.search(before):
+    if fmt == "dotted_one_digit_day":
+        return _DAY_CUE.search(before) is not None or _NEXT_TEST.search(before) is not None
+    if (words and words[-1].lower() in _EXAMINATIONS) or _LAST_DOSE.search(before) or _NEXT_TEST.search(before):
         return True
     if _MEASURE_BEFORE.search(before) or _SCORE_BEFORE.search(before) or _MEASURE_AFTER.match(text[end : end + 12]):
         return False
     if fmt == "dotted_no_year":  # "13.03.": a two-digit month is a date even after "K" (Estonian Wednesday)
-        return True
+        return not (words and words[-1].lower() == "ph")  # but "pH 7.12." at a sentence's end is a blood gas
     if words and before.endswith((" ", ": ")) and is_analyte(words[-1]):
         return False
     if text[start:end].partition("/")[2] in ("7", "12", "52") and (

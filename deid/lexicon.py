@@ -47,8 +47,16 @@ TITLE_CUES: tuple[str, ...] = (
     "constable",
     "inspector",
     "insp.",
-    # a Finnish doctor's short title ("lääk. Halonen luvalla")
+    # a Finnish doctor's short title ("lääk. Halonen luvalla"), an anaesthetist's ("anest. Virtanen")
     "lääk.",
+    "anest.",
+    "anestesiologi",
+    "anestesialääkäri",
+    "anestesilege",
+    "anestesiläkare",
+    "anæstesilæge",
+    "anaesthetist",
+    "anesthetist",
     "daughter",
     "son",
     "wife",
@@ -1809,7 +1817,9 @@ PLACE_CUES: dict[str, str] = {
         r"(?:[ ]the[ ](?:village|town|hamlet|island)[ ]of)?"
     ),
     "fi": (
-        r"(?:asuu|asui|asunut|asuvat|mökki|mökillä|kesämökki|kasvanut|syntynyt|kotoisin|lähtöisin|kotiin|muuttanut"
+        r"(?:asuu|asui|asunut|asuvat|mökki|mökillä|mökille|kesämökki|kesämökille|kesämökillä|kesäpaikka|kesäpaikalle"
+        r"|kesäpaikalla|kesäpaikassa|kesäpaikkaan|mummola|mummolaan|mummolassa|kasvanut|syntynyt|kotoisin|lähtöisin"
+        r"|kotiin|muuttanut"
         r"|omakotitalossa|rivitalossa|kerrostalossa|maatilalla"
         r"|muutti|kotiutus|kotiutuu|kotiutettiin|kotiutetaan|kotiutui)(?:[ ]\p{Ll}+){0,2}?"
     ),

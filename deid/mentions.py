@@ -3,7 +3,8 @@
 A clinician names a person fully once (``mor til pt. Noah``, ``miniä Seija``) and then by the bare name (``Noah
 har haft feber``, ``Seija soittaa``), where no cue is left for a rule or the tagger. Each word of a resolved
 PERSON span that can stand alone as a name is looked up again in the rest of the note; every capitalised occurrence
-not yet covered becomes a PERSON span of its own. Nothing is removed or relabelled here.
+not yet covered becomes a PERSON span of its own. A found name's initials (``DN`` for ``Deepika Nair``) count too
+where a signature stands: at a line's start or end. Nothing is removed or relabelled here.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import regex
 from deid.labels import Label
 from deid.lexicon import KINSHIP_CUES, NOT_NAMES, SIGNATURE_CUES, TITLE_CUES, stop_words
 from deid.spans import PhiSpan
-from deid.wordlists import facility_at, role_regex
+from deid.wordlists import facility_at, role_regex, word_set
 
 MIN_LENGTH = 3
 """Shorter words (``Bo``, ``Li``, initials) are too often something else to be looked up on their own."""
@@ -26,16 +27,20 @@ _GENITIVE = r"(?:s|'s|’s|:s)?"
 
 
 def repeated_names(spans: Sequence[PhiSpan], text: str) -> list[PhiSpan]:
-    """``spans`` and a PERSON span for every further bare occurrence of a found person's name word."""
-    names = {
-        w.group()
-        for s in spans
-        if s.label is Label.PERSON
-        for w in _WORD.finditer(text, s.start, s.end)
-        if _standalone(w.group())
-    }
+    """``spans`` and a PERSON span for every further bare occurrence of a found person's name word, and for the
+    found names' initials where a signature stands."""
+    names: set[str] = set()
+    initials: set[str] = set()
+    for s in spans:
+        if s.label is not Label.PERSON:
+            continue
+        words = [w.group() for w in _WORD.finditer(text, s.start, s.end) if _standalone(w.group())]
+        names.update(words)
+        if 2 <= len(words) <= 3:
+            initials.add("".join(w[0] for w in words))
     if not names:
         return list(spans)
+    taken = sorted((s.start, s.end) for s in spans)
     pattern = regex.compile(
         r"(?<![\p{L}\p{N}.@/-])(?:"
         + "|".join(regex.escape(n) for n in sorted(names, key=len, reverse=True))
@@ -43,11 +48,17 @@ def repeated_names(spans: Sequence[PhiSpan], text: str) -> list[PhiSpan]:
         + _GENITIVE
         + r"(?![\p{L}\p{N}@-])"
     )
-    taken = sorted((s.start, s.end) for s in spans)
+    found = [(m.start(), m.end()) for m in pattern.finditer(text)]
+    initials -= word_set("clinical_acronyms") | word_set("facility_acronyms")  # a role's ("DN") may be initials
+    if initials:
+        signed = regex.compile(
+            r"(?m)(?:^[ \t–—-]*|(?<=[–—/-][ \t]?))(?P<i>" + "|".join(sorted(initials)) + r")(?=[ \t]*\(|[ \t.]*$)"
+        )
+        found += [(m.start("i"), m.end("i")) for m in signed.finditer(text)]
     added = [
-        PhiSpan(m.start(), m.end(), Label.PERSON, REPEAT_SCORE)
-        for m in pattern.finditer(text)
-        if not any(m.start() < e and s < m.end() for s, e in taken)
+        PhiSpan(start, end, Label.PERSON, REPEAT_SCORE)
+        for start, end in found
+        if not any(start < e and s < end for s, e in taken)
     ]
     return sorted([*spans, *added], key=lambda s: (s.start, s.end))
 

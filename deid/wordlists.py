@@ -94,7 +94,12 @@ def facility_regex(base: tuple[str, ...]) -> regex.Pattern[str]:
 @cache
 def role_regex() -> regex.Pattern[str]:
     """A role or agent noun by its ending (``Biståndshandläggare``, ``Jordemoder``, ``Edunvalvoja``)."""
-    return regex.compile(rf"(?i:{_NOT_ROLE_STEMS}(?:{_alternation(words('role_suffixes'))})[:.]?)$")
+    return regex.compile(rf"(?i:{_A_STEM_OR_NONE}{_NOT_ROLE_STEMS}(?:{_alternation(words('role_suffixes'))})[:.]?)$")
+
+
+_A_STEM_OR_NONE = r"(?:(?<![\p{L}])|(?<=[aeiouyæøåäöõüéáíóú][\p{L}'\-]*))"
+"""Before a role's ending, the word's start or a stem with a vowel: ``Terapeut``, ``Dentist``, but not the family
+name ``Qvist``."""
 
 
 _NOT_ROLE_STEMS = r"(?<!(?<![\p{L}])(?:påv|bev|avv|anv|tw|wr|ass|ex|pers|res|ins|cons|des|col|kol|privi|sacri))"

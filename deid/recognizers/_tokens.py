@@ -10,7 +10,11 @@ WORD = regex.compile(r"[\p{L}][\p{L}'’\-]*\.?|\d+")
 """A word (letters, inner apostrophes and hyphens, an optional trailing dot) or a number."""
 
 
-_ABBREVIATIONS = frozenset({"St", "Dr", "Prof", "Mr", "Mrs", "Ms", "Hr", "Fr"})
+GIVEN_NAME_ABBREVIATIONS = frozenset(
+    {"Kr", "Chr", "Joh", "Th", "Ths", "Wm", "Jac", "Edw", "Geo", "Ch", "Jos", "Vilh", "Mich"}
+)
+"""Given names written short with a full stop in a signature (``Kr. Tvedt``, ``Chr. Holm``, ``Joh. Berg``)."""
+_ABBREVIATIONS = frozenset({"St", "Dr", "Prof", "Mr", "Mrs", "Ms", "Hr", "Fr", *GIVEN_NAME_ABBREVIATIONS})
 _JOINED_INITIALS = regex.compile(r"\p{Lu}(?:-\p{Lu})+\.")
 """Initials of a double given name joined by a hyphen, with the full stop (``S-L.`` for Sirkka-Liisa)."""
 

@@ -29,6 +29,16 @@ _BIRTH_COMPACT = regex.compile(
 number that goes on into a personal number (``120379-1234``) is that number's."""
 
 
+_WEEKDAY_DAY = regex.compile(
+    r"(?<![\w])(?:(?i:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday"
+    r"|sunday)\.?[ ](?:the[ ])?(?P<d>0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)"
+    r"|(?i:man|tirs|tis|ons|tors|fre|lør|lör|søn|sön|mån)dag(?:en)?[ ](?:den|d\.)[ ](?P<d>0?[1-9]|[12]\d|3[01])\.)"
+    r"(?![\w]|[.,]\d)"
+)
+"""A day of the month after its weekday, with no month (``Next review Mon 16th``, ``on Sunday 14th``, ``fredag d.
+12.``): the day is a date; its surrogate is ``[DATE]``, as no month is known to shift it by."""
+
+
 class NordicDateRecognizer(LocalRecognizer):
     """Calendar-valid dates: ISO, dotted, slashed, Danish ``12/3-24``, and month names in six languages."""
 
@@ -61,6 +71,8 @@ class NordicDateRecognizer(LocalRecognizer):
                 ):
                     score = 0.85  # "Prøve taget 250207 kl. 08.12": a day and its hour, not a sample's number
             results.append(make_result(self, str(self.ENTITY), found.start, found.end, score))
+        for found in _WEEKDAY_DAY.finditer(text):
+            results.append(make_result(self, str(self.ENTITY), found.start("d"), found.end(), 0.6))
         for found in _BIRTH_COMPACT.finditer(text):
             if _calendar_day(int(found["d"]), int(found["m"]), int(found["y"])):
                 results.append(make_result(self, str(self.ENTITY), found.start("d"), found.end("y"), 0.9))

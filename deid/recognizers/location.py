@@ -124,6 +124,7 @@ _NATURE_PLACE = regex.compile(
     r"|torget|torvet|plassen|platsen|parken"
     r"|toppen|sundet|skogen|øya|øyna|järves|järvel|järvelt|järve)"
     r"|\p{Lu}\p{Ll}+[ ](?:Sø|sø|saarel|saarele|saarelt|saarest|saar|järv|järves|järvel|sjön|sjø|øya|ö)"
+    r"|\p{Lu}\p{Ll}{2,}(?=[ ](?:mäel|mäele|mäelt|mäest|mäe[ ]otsas|jõel|jõe[ ]ääres|rabas|rabasse|rabast))"
     r"|(?:Lough|Loch|Lake|Mount|Ben|Slieve|Glen)[ ]\p{Lu}\p{Ll}+"
     r"|(?<=(?<![\w])the[ ])\p{Lu}\p{Ll}{2,}[ ]estate(?![\w])"
     r"|(?<=(?<![\w])(?:gården|gårdsbruket|torpet|farm|talu|talus|talust)[ ])\p{Lu}\p{Ll}+(?:[ ]\p{Lu}\p{Ll}+)?"
@@ -138,7 +139,8 @@ _NATURE_PLACE = regex.compile(
 )
 """Lakes, islands, fjords and mountains by their nature word, where people live, holiday or are hurt: a compound
 in its definite form (``Jonsvatnet``, ``Hjälmaren`` is a gazetteer's, ``Brattholmen``, ``Kebnekaisefjället``), a
-name and its nature word (``Hald Sø``, ``Kihnu saarel``, ``Pühajärves``), the English and Irish word before the
+name and its nature word (``Hald Sø``, ``Kihnu saarel``, ``Pühajärves``; before an Estonian mountain, river or bog
+the name alone: ``Marmolada mäel``, ``Pärnu jõe ääres``), the English and Irish word before the
 name (``Lough Corrib``, ``Ben Nevis``), or a Finnish genitive before a shore, a trail, a slope or a summit
 (``Päijänteen rannalle``, ``Kevon reitin varrelta``, ``Aulangon ulkoilureitillä``), a town centre, a
 wilderness, a direction, a district, a harbour, a square or a town (``Oulaisten keskustassa``, ``Nilsiän
@@ -212,6 +214,12 @@ _FROM_TO = regex.compile(
 follows the cue)."""
 
 
+_SHORT_PLACE = regex.compile(
+    r"(?<![\w])(?i:i|på|in|at|til|till|to|fra|från|from|ved|vid|nær|nära|near|utenfor|utanför|uden[ ]for)[ ]"
+    r"(?P<phi>Os|Ås|Bø|Mo|Ål|Å|Ed|Ii|Ry)(?![\w\-'’])"
+)
+"""Towns of one or two letters (``hytte på Os``, ``i Ry``, ``til Ås``, ``fra Bø``), which the gazetteer leaves out
+(too short to read anywhere): a place after a preposition of place."""
 _NEXT_WORD = regex.compile(r"[ ]([\p{L}\-]+)")
 
 
@@ -336,6 +344,11 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             start = m.start("phi")
             cued.add(start)
             out.append(make_result(self, str(self.ENTITY), start, start + len(" ".join(words)), 0.75))
+        out.extend(
+            make_result(self, str(self.ENTITY), m.start("phi"), m.end("phi"), 0.6)
+            for m in _SHORT_PLACE.finditer(text, timeout=5.0)
+            if facility_at(_next_word(text, m.end("phi"))) < 0  # "fra Os legesenter": the facility's
+        )
         out.extend(self._after_in(text, cued))
         out.extend(self._after_from(text, cued))
         out.extend(self._after_facility(text))

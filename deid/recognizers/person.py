@@ -34,7 +34,7 @@ from deid.lexicon import (
     stop_words,
 )
 from deid.recognizers._base import DOSE_AFTER, RESULT_AFTER, make_result
-from deid.recognizers._tokens import Token, adjacent, sentence_initial, tokens
+from deid.recognizers._tokens import GIVEN_NAME_ABBREVIATIONS, Token, adjacent, sentence_initial, tokens
 from deid.wordlists import LANGUAGE_ENDINGS, SPECIALTY_ENDINGS, facility_at, lower_set, role_regex, role_words, word_set
 from deid.wordlists import words as word_list
 
@@ -150,6 +150,16 @@ _NICKNAME_AFTER = regex.compile(
 )
 """The name a person goes by, in brackets after the full name (``Seamus Brady (known as Shay)``, ``Rajesh Pillai
 (Raj)``): read as one after a nickname's cue, when it is a known given name, or when it opens like the given name."""
+_GIVEN_NAME_ALONE = regex.compile(
+    rf"(?<![\w\-])(?P<phi>{_NAME_WORD})(?=[ ]?\(\d{{1,3}}(?:[ ]?{_AGE_UNIT})?\)"
+    r"|[ ](?:født|fødd|född|föddes|syntyi|sündis|was[ ]born)(?![\w]))"
+)
+"""A known given name alone before an age in brackets or a birth (``Gudrun (94) urolig``, ``Alma født 14.5.2024``)."""
+_GIVEN_IN_BRACKETS = regex.compile(
+    rf"(?<![\w])(?i:mrs|mr|ms|miss|mx|dr|fru|herr|hr|rouva|herra|proua|härra)\.?[ ]{_NAME_WORD}[ ]\("
+    rf"(?P<phi>{_NAME_WORD})(?=[,;)])"
+)
+"""A given name in brackets after a title and a family name (``Mrs Braithwaite (Hyacinth, prefers ...)``)."""
 _NAME_BEFORE_ROLE = regex.compile(rf"(?<![\w\-])(?P<phi>{_NAME_WORD})[ ]\((?P<role>\p{{Lu}}{{2,5}})\)")
 """A name and its bearer's role in capitals in brackets (``Olu (OT)``, ``Venkataraman (RC)``)."""
 _SIGNER_ACRONYM_LINE = regex.compile(
@@ -160,6 +170,7 @@ _TALKED_WITH = frozenset({"m.", "med", "with", "kanssa", "mit"})
 _TALK_WORDS = frozenset(
     {
         *("talt", "talte", "snakket", "snakka", "tlf.", "tlf", "telefon", "ringt", "ringte", "samtale", "pratat"),
+        *("telefonisk", "telefoniskt"),
         *("talat", "pratade", "ringde", "spoke", "discussed", "phoned", "rang", "konfereret", "aftalt"),
     }
 )
@@ -433,6 +444,15 @@ class NameListPersonRecognizer(LocalRecognizer):
                 "clinical_acronyms"
             ):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
+        for m in _GIVEN_NAME_ALONE.finditer(text, timeout=5.0):
+            given = m.group("phi")
+            known = given in first_names() or given in foreign_given_names()
+            if known and _a_plain_name(given) and not self._is_cue_word(given):
+                out.append(self._result(m.start("phi"), m.end("phi"), 0.85))  # but "Ema (45)": a mother
+        for m in _GIVEN_IN_BRACKETS.finditer(text, timeout=5.0) if "(" in text else ():
+            given = m.group("phi")
+            if _a_plain_name(given) and not given.lower().endswith(SPECIALTY_ENDINGS):
+                out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
         for m in _NICKNAME.finditer(text, timeout=5.0):
             given = m.group("given")
             if given in first_names() or given in foreign_given_names():
@@ -579,6 +599,8 @@ class NameListPersonRecognizer(LocalRecognizer):
             return False  # "Aftenvakt: Klaget over trykk": a shift's header, then a sentence's verb
         if word in _CUES or (len(word) <= 5 and word.rstrip(".") in _CUES):  # "Ssk.", "Pas.", not "overlege."
             return True
+        if word.endswith("fys.") and gap == " ":
+            return True  # "klubfys. Morten", "holdfys. Sara": a physiotherapist of a club or a team
         if (
             len(prev.text) >= 2
             and prev.text in word_set("role_acronyms")
@@ -654,7 +676,12 @@ class NameListPersonRecognizer(LocalRecognizer):
             return False  # "2,6 L. Kt/V": a unit and an abbreviation, not an initial and a family name
         if any(t.initials for t in run[:-1]) and run[-1].bare not in last_names():
             return False  # "S-L. Ojala" signs, but "glas A-F. Rekv." is a range of glasses
-        return all((len(t.bare) == 1 and t.text.endswith(".")) or t.initials for t in run[:-1])
+        return all(
+            (len(t.bare) == 1 and t.text.endswith("."))
+            or t.initials
+            or (t.bare in GIVEN_NAME_ABBREVIATIONS and t.text.endswith("."))
+            for t in run[:-1]
+        )
 
     def _score(self, text: str, toks: tuple[Token, ...], i: int, run: list[Token], after: int) -> float | None:
         nxt = toks[after] if after < len(toks) else None
@@ -713,8 +740,10 @@ class NameListPersonRecognizer(LocalRecognizer):
             return None  # "glas A-F. Rekv.nr.": joined capitals with a dot are initials only before a family name
         if self._initials_surname(run) and text[run[0].start - 1 : run[0].start] in ("", " ", "\n", "\t", "("):
             return 0.8
-        if any(w in NATIONALITIES for w in words):
-            return None
+        if any(w in NATIONALITIES for w in words) and not (
+            len(words) == 2 and words[0] in firsts and words[1] in lasts and words[1] not in NATIONALITIES
+        ):
+            return None  # "Finnish Lapland" (but "Sami Honkanen": a given name that is also a people's)
         lone = words[0] if len(words) == 1 else ""
         if lone and lone.lower().endswith(MEDICAL_SUFFIXES) and lone not in firsts and lone not in lasts:
             return None
