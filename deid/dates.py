@@ -511,8 +511,8 @@ _DAY_CUE = regex.compile(
 a follow-up visit, tomorrow, a weekday, an examination in the Estonian adessive (``Kordusvisiit 5.12``,
 ``teisipäeval 3.12``, ``homme 3.08``, ``EKG-l 2.05``)."""
 _NEXT_TEST = regex.compile(
-    r"(?i:(?<![\w])(?:next|neste|næste|nästa|seuraava|seur\.|järgmine|uusi|uusinta|kordus|uus|repeat)[ ]+(?!(?:klo|kl|kello|kell|at)\b)[\w\-]+"
-    r"[ ]*:?[ ]*)$"
+    r"(?i:(?<![\w])(?:next|neste|næste|nästa|seuraava|seur\.|järgmine|uusi|uusinta|kordus|uus|repeat)[ ]+"
+    r"(?!(?:klo|kl|kello|kell|at)\b)[\w\-]+[ ]*:?[ ]*)$"
 )
 """``Nästa PK 16/7``, ``neste INR 12/3``, ``Uusi INR 7.2.``, ``Kordus INR 8.5.``: the day of the next test, not its
 value."""
