@@ -1,8 +1,9 @@
 """Spans that identify no one, dropped as the last step whatever found them (a rule, the tagger, a relabelling):
 
 - a country, or a national agency, registry, professional body or service alone (``Försäkringskassan``, ``Statens
-  vegvesen``, ``Traficomille``, ``Det Danske Vaccinationsregister``, ``Lægeforeningen``); a regional office written
-  with its region is a longer span (``Vest politidistrikt``, ``NAV Grorud``, ``Tusla Mid West``) and stays;
+  vegvesen``, ``Traficomille``, ``Det Danske Vaccinationsregister``, ``Lægeforeningen``), or a part of one's name
+  (``Scotland`` in ``Police Scotland``); a regional office written with its region is a longer span (``Vest
+  politidistrikt``, ``NAV Grorud``, ``Tusla Mid West``) and stays;
 - a national health portal's web address (``helsenorge.no``, ``1177.se``; not a local service's subdomain, nor a
   path with a number in it);
 - a drug or a product read as a name, told by what follows it: a dose, a dosage form, a batch (``T. Oxazepam
@@ -127,7 +128,22 @@ def identifies_no_one(span: PhiSpan, text: str) -> bool:
         and not any(facility_at(w) >= 0 for w in words if not w[:1].isupper())
     ):
         return True  # "Försäkringskassan upprättas": the agency alone, a verb after it (not its "mottagningsenhet")
+    if span.label in _NAMED_LABELS and _inside_a_public_name(span, text):
+        return True  # "Police Scotland" read as "Scotland": a part of an agency's name
     return span.label is not Label.PHONE and is_public_name(piece, place=span.label in _PLACE_LABELS)
+
+
+def _inside_a_public_name(span: PhiSpan, text: str) -> bool:
+    """Whether ``span`` is a part of a longer agency's name written around it (``Police Scotland``)."""
+    window = _public_name().finditer(text, max(0, span.start - 40), min(len(text), span.end + 40))
+    return any(
+        m.start() <= span.start
+        and span.end <= m.end()
+        and m.end() - m.start() > span.end - span.start
+        and not text[m.start() - 1 : m.start()].isalnum()
+        and not text[m.end() : m.end() + 1].isalnum()
+        for m in window
+    )
 
 
 def _a_score_and_its_value(words: list[str], text: str, end: int) -> bool:
