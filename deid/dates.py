@@ -511,11 +511,14 @@ _DAY_CUE = regex.compile(
 a follow-up visit, tomorrow, a weekday, an examination in the Estonian adessive (``Kordusvisiit 5.12``,
 ``teisipäeval 3.12``, ``homme 3.08``, ``EKG-l 2.05``)."""
 _NEXT_TEST = regex.compile(
-    r"(?i:(?<![\w])(?:next|neste|næste|nästa|seuraava|seur\.|järgmine|uusi|uusinta|kordus|uus|repeat)[ ]+"
+    r"(?i:(?<![\w])(?:next|neste|næste|nästa|seuraava|seur\.|järgmine|uusi|uusinta|kordus|uus|repeat|ny|nyt|nytt"
+    r"|new)[ ]+"
     r"(?!(?:klo|kl|kello|kell|at)\b)[\w\-]+[ ]*:?[ ]*)$"
 )
-"""``Nästa PK 16/7``, ``neste INR 12/3``, ``Uusi INR 7.2.``, ``Kordus INR 8.5.``: the day of the next test, not its
-value."""
+"""``Nästa PK 16/7``, ``neste INR 12/3``, ``Uusi INR 7.2.``, ``Kordus INR 8.5.``, ``ny CRP 18/4``: the day of the next
+test, not its value."""
+_DATE_AFTER = regex.compile(r"[ ]?(?:ja|og|och|and|ning|&|–|-)[ ]?\d{1,2}\.\d\d(?![\d])")
+"""Another day right after (``9.03 ja 23.03``): the first one is a day too."""
 
 
 def _plausible(text: str, start: int, end: int, fmt: str) -> bool:
@@ -523,7 +526,8 @@ def _plausible(text: str, start: int, end: int, fmt: str) -> bool:
     before = text[max(0, start - 24) : start]
     words = regex.findall(r"[\w]+", before)
     if fmt == "dotted_one_digit_day":
-        return _DAY_CUE.search(before) is not None or _NEXT_TEST.search(before) is not None
+        cued = _DAY_CUE.search(before) is not None or _NEXT_TEST.search(before) is not None
+        return cued or _DATE_AFTER.match(text, end) is not None
     if (words and words[-1].lower() in _EXAMINATIONS) or _LAST_DOSE.search(before) or _NEXT_TEST.search(before):
         return True
     if _MEASURE_BEFORE.search(before) or _SCORE_BEFORE.search(before) or _MEASURE_AFTER.match(text[end : end + 12]):

@@ -57,6 +57,10 @@ TITLE_CUES: tuple[str, ...] = (
     "anæstesilæge",
     "anaesthetist",
     "anesthetist",
+    # a Finnish surgeon ("Kirurgi Lehtovaara konsultoitu"), an assistant's short title ("Ass. Hodan")
+    "kirurgi",
+    "kirurgin",
+    "ass.",
     "daughter",
     "son",
     "wife",

@@ -30,7 +30,7 @@ number that goes on into a personal number (``120379-1234``) is that number's.""
 
 
 _WEEKDAY_DAY = regex.compile(
-    r"(?<![\w])(?:(?i:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday"
+    r"(?<![\w])(?:(?i:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday"
     r"|sunday)\.?[ ](?:the[ ])?(?P<d>0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)"
     r"|(?i:man|tirs|tis|ons|tors|fre|lør|lör|søn|sön|mån)dag(?:en)?[ ](?:den|d\.)[ ](?P<d>0?[1-9]|[12]\d|3[01])\.)"
     r"(?![\w]|[.,]\d)"

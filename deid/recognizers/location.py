@@ -122,7 +122,7 @@ local case: ``Siilinjärvellä``, ``Kauhajoella``, ``Valkeakoskelta``, ``Väinö
 _NATURE_PLACE = regex.compile(
     r"(?<![\w\-])(?P<phi>\p{Lu}\p{Ll}{2,}(?:vatnet|vannet|fjorden|sjøen|sjön|holmen|berget|fjellet|fjället|tinden"
     r"|torget|torvet|plassen|platsen|parken"
-    r"|toppen|sundet|skogen|øya|øyna|järves|järvel|järvelt|järve)"
+    r"|toppen|sundet|skogen|øya|øyna|järves|järvel|järvelt|järve|varden|nuten|heia|breen|bukta|neset)"
     r"|\p{Lu}\p{Ll}+[ ](?:Sø|sø|saarel|saarele|saarelt|saarest|saar|järv|järves|järvel|sjön|sjø|øya|ö)"
     r"|\p{Lu}\p{Ll}{2,}(?=[ ](?:mäel|mäele|mäelt|mäest|mäe[ ]otsas|jõel|jõe[ ]ääres|rabas|rabasse|rabast))"
     r"|(?:Lough|Loch|Lake|Mount|Ben|Slieve|Glen)[ ]\p{Lu}\p{Ll}+"
@@ -192,6 +192,18 @@ _CITY_IN_BRACKETS = regex.compile(
 )
 """A town in brackets after its country (``resa till Somalia (Hargeisa)``, ``Nigeria (Lagos and a village near
 ...)``)."""
+_CITY_WITH_COUNTRY = regex.compile(
+    r"(?<![\w])(?P<country>\p{Lu}\p{Ll}+)[ ](?i:incl\.|inkl\.|including|inklusive|inklusiv)"
+    r"[ ](?P<phi>\p{Lu}\p{Ll}{2,}(?:[ ]\p{Lu}\p{Ll}+)?)(?![\w\-])"
+)
+"""A place named with its country (``Tanzania incl. Zanzibar``; not after "and": ``Vietnam og Kambodsja``)."""
+_CLIMBED = regex.compile(
+    r"(?<![\w])(?:bestige|bestiga|besteg|besteget|bestigning[ ]av|bestigningen[ ]av|climb|climbing|climbed|summit"
+    r"|summited|hike[ ]up|hiked[ ]up|hiking[ ]up|kiivetä|kiipesi|kiipeämään|ronida|ronis|ronimas|tõusis)"
+    r"[ ](?P<phi>\p{Lu}\p{Ll}{2,}(?:[ ]\p{Lu}\p{Ll}+)?)(?![\w\-])"
+)
+"""A mountain after a verb of climbing (``bestige Kilimanjaro``, ``climbed Ben Macdui``), the verb in lower case (a
+title's ``Climbing Stairs`` is no place)."""
 _AFTER_FACILITY = regex.compile(
     r",[ ](?P<phi>\p{Lu}\p{Ll}[\p{L}\-]*(?:[ ]\p{Lu}\p{Ll}[\p{L}\-]*)?)(?=[.,;:)]|[ ]?\n|$)"
 )
@@ -353,6 +365,7 @@ class GazetteerLocationRecognizer(LocalRecognizer):
         out.extend(self._after_from(text, cued))
         out.extend(self._after_facility(text))
         out.extend(self._in_brackets_after_country(text))
+        out.extend(self._named_with_country_or_climbed(text))
         for m in _NATURE_PLACE.finditer(text, timeout=5.0):
             first = m.group("phi").split(" ")[0]
             if first not in first_names() and first not in last_names() and first not in NOT_NAMES:
@@ -434,6 +447,17 @@ class GazetteerLocationRecognizer(LocalRecognizer):
             make_result(self, str(self.ENTITY), m.start("phi"), m.end("phi"), 0.7)
             for m in _CITY_IN_BRACKETS.finditer(text, timeout=5.0)
             if is_country(m.group("country")) and not self._explained(m.group("phi").split(" ")[0])
+        ]
+
+    def _named_with_country_or_climbed(self, text: str) -> list[RecognizerResult]:
+        """A place after its country and "incl." or "and" (:data:`_CITY_WITH_COUNTRY`), or after a verb of climbing
+        (:data:`_CLIMBED`), that no list explains away."""
+        found = [m for m in _CITY_WITH_COUNTRY.finditer(text, timeout=5.0) if is_country(m.group("country"))]
+        found += list(_CLIMBED.finditer(text, timeout=5.0))
+        return [
+            make_result(self, str(self.ENTITY), m.start("phi"), m.end("phi"), 0.6)
+            for m in found
+            if not self._explained(m.group("phi").split(" ")[0]) and facility_at(_next_word(text, m.end("phi"))) < 0
         ]
 
     def _after_facility(self, text: str) -> list[RecognizerResult]:

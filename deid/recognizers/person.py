@@ -599,8 +599,8 @@ class NameListPersonRecognizer(LocalRecognizer):
             return False  # "Aftenvakt: Klaget over trykk": a shift's header, then a sentence's verb
         if word in _CUES or (len(word) <= 5 and word.rstrip(".") in _CUES):  # "Ssk.", "Pas.", not "overlege."
             return True
-        if word.endswith("fys.") and gap == " ":
-            return True  # "klubfys. Morten", "holdfys. Sara": a physiotherapist of a club or a team
+        if word.endswith(("fys.", "sekr.")) and gap == " ":
+            return True  # "klubfys. Morten", "tannhelsesekr. Liv": a physiotherapist or a secretary of a kind
         if (
             len(prev.text) >= 2
             and prev.text in word_set("role_acronyms")

@@ -36,6 +36,17 @@ KINDS: list[tuple[str, str, str, str, str]] = [
     ("en", "Seen with Dr Oluwaseun Banjo today, BP 128/76.\nOB (Dr Banjo)\n", "OB", "PERSON", "128/76"),
     ("da", "Aftalt telefonisk m. Birthe fra hjemmeplejen, BS 7,2.", "Birthe", "PERSON", "7,2"),
     ("da", "Knæskade, henvist af holdfys. Rasmus, CRP 4.", "Rasmus", "PERSON", "CRP 4"),
+    # after part AD's blind run
+    ("da", "Ingen antibiotika nu, ny CRP 22/5 hos egen læge.", "22/5", "DATE", ""),
+    ("en", "Consultant to review on the ward round Weds 11th, Na 136.", "11th", "DATE", "Na 136"),
+    ("en", "Going to Indonesia incl. Lombok in March, Hb 131.", "Lombok", "LOCATION", "Hb 131"),
+    ("nb", "Planlegger å bestige Aconcagua neste år, Hb 15,2.", "Aconcagua", "LOCATION", "15,2"),
+    ("nb", "Går daglig opp til Vettakollvarden med kona, BT 138/84.", "Vettakollvarden", "LOCATION", "138/84"),
+    ("et", "Helistas tütrepoja Rasmusega, CRP 6.", "Rasmusega", "PERSON", "CRP 6"),
+    ("et", "Palavik: 4.02 ja 18.02, mõlemal korral CRP tõusnud.", "4.02", "DATE", ""),
+    ("fi", "Kirurgi Hyvärinen soitti, CRP 210.", "Hyvärinen", "PERSON", "CRP 210"),
+    ("sv", "Påminnelse skickad.\nAss. Ilwad\n", "Ilwad", "PERSON", ""),
+    ("nb", "Prøven sendt til Fürst for analyse, Hb 13,0.", "Fürst", "ORGANIZATION", "13,0"),
 ]
 
 
@@ -54,6 +65,9 @@ NOT_PHI: list[tuple[str, str]] = [
     ("en", "Known MS since 2019.\nPlan: MS nurse review."),
     ("en", "Twisted his wrist playing football; no deformity."),
     ("sv", "Dosering 1/2 tablett, PK 2,5 idag."),
+    ("en", "Police Scotland informed; no further action."),
+    ("nb", "Reiser til Vietnam og Kambodsja neste år."),
+    ("en", "Gait: Climbing Stairs test normal."),
 ]
 
 
