@@ -61,7 +61,7 @@ SPLITS = (
     "heldout28",
     "heldout29",
 )
-BLIND = "heldout28"
+BLIND = "heldout29"
 """The part kept blind: written by writers who never saw the rules; whoever changes the rules never reads it.
 Part J (``heldout10``) was blind until its one scoring with the session-6 rules, part L (``heldout11``) until its
 scoring with the learned tagger trained without it, part M (``heldout12``) until its scoring in session 7, part N
@@ -76,8 +76,10 @@ scoring after X's misses were worked on. Part Z (``heldout24``, written at the s
 changed) until its scoring after Y's misses were worked on; part AA (``heldout25``, written meanwhile) until its
 scoring after Z's misses were worked on; part AB (``heldout26``, the last of session 14, its writers told to check
 every identity number with python-stdnum) until its scoring after AA's misses were worked on, then its own misses
-were worked on (rules only; the shipped tagger, trained on A-AA, has not seen it); part AC (``heldout27``, written at
-the end of session 14 to the same brief) is now, scored once with everything else final.
+were worked on (rules only); part AC (``heldout27``, written at the end of session 14 to the same brief) until its
+scoring with everything else final. Part AD (``heldout28``, written at the start of session 15) until its scoring
+after AB's and AC's misses were worked on and the tagger retrained on A-AC; part AE (``heldout29``, written meanwhile)
+is now, scored once at the end of session 15 with the rules after AD's misses and the tagger trained on A-AD.
 Part R (``dev3``) was written in session 10 by six further writers as development data."""
 
 LABELS = {
