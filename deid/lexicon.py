@@ -1799,6 +1799,13 @@ def villages() -> frozenset[str]:
     return frozenset(words("places_geonames")) - cities()
 
 
+HOSPITAL_AREAS = frozenset(
+    {"dept", "department", "majors", "minors", "resus", "emergency", "theatre", "theatres", "outpatients", "ward"}
+)
+"""Parts of a hospital written after its name and a comma (``..., Dept of Radiology``, ``..., Majors cubicle 9``,
+``..., Emergency Dept``): no town, no one's name."""
+
+
 PLACE_CUES: dict[str, str] = {
     "scandinavian": (
         r"(?:bor|bodde|bosatt|bosat|boende|hytte|hytta|sommerhus|sommerhuset|sommarstuga|sommarstugan|stuga|stugan"
@@ -1809,6 +1816,8 @@ PLACE_CUES: dict[str, str] = {
         r"|fritidshus|fritidsbolig|oppvokst|opvokset|uppvuxen|uppväxt|vokste|växte|voksede|født|född|flyttet"
         r"|flyttede|flyttat|flyttade|hjem|hjemme|hemma|hem|hjemmet"
         r"|hemgång|hemfärd|hjemreise|hjemrejse|utskrevet|udskrevet|utskriven|utskrivning|udskrivelse"
+        r"|tur|turen|fottur|skitur|fjelltur|ferie|ferien|semester|semestern|vandring|vandringen|vandretur"
+        r"|reise|reiste|rejse|rejste|resa|reste"
         r"|overflyttet|overflyttes|överflyttad)"
         r"(?:et|en|a|n|er|ene)?"
         r"(?:[ ]\p{Ll}+){0,3}?[ ](?:i|på|til|till|fra|från|utenfor|utanför|uden[ ]for|nær|nära)"
@@ -1816,7 +1825,8 @@ PLACE_CUES: dict[str, str] = {
     ),
     "en": (
         r"(?:lives|living|lived|cabin|cottage|house|home|raised|born|moved|grew[ ]up|comes|came|flat|apartment"
-        r"|farm|bungalow)"
+        r"|farm|bungalow|hiking|hiked|walking|skiing|skied|cycling|camping|fishing|sailing|climbing|holiday"
+        r"|holidaying|trip)"
         r"(?:[ ]\p{Ll}+){0,3}?[ ](?:in|to|from|at|outside|near)"
         r"(?:[ ]the[ ](?:village|town|hamlet|island)[ ]of)?"
     ),
@@ -1825,11 +1835,12 @@ PLACE_CUES: dict[str, str] = {
         r"|kesäpaikalla|kesäpaikassa|kesäpaikkaan|mummola|mummolaan|mummolassa|kasvanut|syntynyt|kotoisin|lähtöisin"
         r"|kotiin|muuttanut"
         r"|omakotitalossa|rivitalossa|kerrostalossa|maatilalla"
-        r"|muutti|kotiutus|kotiutuu|kotiutettiin|kotiutetaan|kotiutui)(?:[ ]\p{Ll}+){0,2}?"
+        r"|muutti|kotiutus|kotiutuu|kotiutettiin|kotiutetaan|kotiutui|lomalla|lomamatkalla|vaelluksella"
+        r"|hiihtämässä|laskettelemassa|käymässä|vierailulla)(?:[ ]\p{Ll}+){0,2}?"
     ),
     "et": (
         r"(?:elab|elas|elanud|elavad|koju|kodu|suvekodu|maakodu|talu|sündinud|kasvanud|pärit|kolinud|kolis|eramus"
-        r"|korteris|talus|elukoht|elukohaga|kotiutus)"
+        r"|korteris|talus|elukoht|elukohaga|kotiutus|puhkusel|suusatamas|matkamas|\p{Ll}*laager|\p{Ll}*laagris)"
         r"(?:[ ]\p{Ll}+){0,3}?"
     ),
     # a form's field for where one lives: "Kotipaikka Sotkamo", "Kotikunta: Enontekiö", "Bostadsort Hjo"

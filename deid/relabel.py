@@ -26,6 +26,7 @@ import regex
 from deid.dates import is_month_name
 from deid.labels import Label
 from deid.lexicon import (
+    HOSPITAL_AREAS,
     KINSHIP_CUES,
     SIGNATURE_CUES,
     TITLE_CUES,
@@ -283,4 +284,5 @@ def _no_place_word(word: str) -> bool:
         or word in word_set("role_acronyms")
         or facility_at(word) >= 0
         or lower.endswith(_DEPARTMENT_ENDINGS)
+        or lower in HOSPITAL_AREAS  # "..., Majors cubicle 9", "..., Dept of Radiology"
     )

@@ -18,6 +18,7 @@ from deid.lexicon import (
     ESTONIAN_CASE_ENDINGS,
     FINNISH_CASE_ENDINGS,
     FINNISH_CITY_FORMS,
+    HOSPITAL_AREAS,
     HOSPITAL_WORDS,
     MEDICAL_SUFFIXES,
     NATIONALITIES,
@@ -123,7 +124,8 @@ _NATURE_PLACE = regex.compile(
     r"(?<![\w\-])(?P<phi>\p{Lu}\p{Ll}{2,}(?:vatnet|vannet|fjorden|sjøen|sjön|holmen|berget|fjellet|fjället|tinden"
     r"|torget|torvet|plassen|platsen|parken"
     r"|toppen|sundet|skogen|øya|øyna|järves|järvel|järvelt|järve|varden|nuten|heia|breen|bukta|neset)"
-    r"|\p{Lu}\p{Ll}+[ ](?:Sø|sø|saarel|saarele|saarelt|saarest|saar|järv|järves|järvel|sjön|sjø|øya|ö)"
+    r"|\p{Lu}\p{Ll}+[ ](?:Sø|sø|saarel|saarele|saarelt|saarest|saar|järv|järves|järvel|sjön|sjø|øya|ö|Sogn|sogn|socken"
+    r"|sokn)"
     r"|\p{Lu}\p{Ll}{2,}(?=[ ](?:mäel|mäele|mäelt|mäest|mäe[ ]otsas|jõel|jõe[ ]ääres|rabas|rabasse|rabast))"
     r"|(?:Lough|Loch|Lake|Mount|Ben|Slieve|Glen)[ ]\p{Lu}\p{Ll}+"
     r"|(?<=(?<![\w])the[ ])\p{Lu}\p{Ll}{2,}[ ]estate(?![\w])"
@@ -138,10 +140,11 @@ _NATURE_PLACE = regex.compile(
     r")(?![\w\-])"
 )
 """Lakes, islands, fjords and mountains by their nature word, where people live, holiday or are hurt: a compound
-in its definite form (``Jonsvatnet``, ``Hjälmaren`` is a gazetteer's, ``Brattholmen``, ``Kebnekaisefjället``), a
-name and its nature word (``Hald Sø``, ``Kihnu saarel``, ``Pühajärves``; before an Estonian mountain, river or bog
-the name alone: ``Marmolada mäel``, ``Pärnu jõe ääres``), the English and Irish word before the
-name (``Lough Corrib``, ``Ben Nevis``), or a Finnish genitive before a shore, a trail, a slope or a summit
+in its definite form (``Jonsvatnet``, ``Hjälmaren`` is a gazetteer's, ``Brattholmen``, ``Kebnekaisefjället``,
+``Keiservarden``), a name and its nature word or parish (``Hald Sø``, ``Kihnu saarel``, ``Pühajärves``, ``Horne
+Sogn``; before an Estonian mountain, river or bog the name alone: ``Marmolada mäel``, ``Pärnu jõe ääres``), the
+English and Irish word before the name (``Lough Corrib``, ``Ben Nevis``), or a Finnish genitive before a shore, a
+trail, a slope or a summit
 (``Päijänteen rannalle``, ``Kevon reitin varrelta``, ``Aulangon ulkoilureitillä``), a town centre, a
 wilderness, a direction, a district, a harbour, a square or a town (``Oulaisten keskustassa``, ``Nilsiän
 suunnalla``, ``Kontulan ostarilta``). Definite forms, which family names do not take (``Holm``,
@@ -173,6 +176,7 @@ _DEPARTMENT_ENDINGS = (
     "service",
     "services",
 )
+
 """English department and service words (``from Dermatology``, ``from Paediatrics``): no place."""
 _DOSE_NEXT = regex.compile(
     r"(?:[ ]\p{L}+\.?){0,2}[ ]?\d+(?:[.,]\d+)?[ ]?(?i:%|mg|ml|g|µg|mcg|ie|iu|mmol|tabl?|kaps)(?![\w])"
@@ -469,6 +473,8 @@ class GazetteerLocationRecognizer(LocalRecognizer):
                 continue
             words = m.group("phi").split(" ")
             if m.group("phi") not in cities() and any(self._explained(w) for w in words):
+                continue
+            if any(w.lower() in HOSPITAL_AREAS for w in (*words, _next_word(text, m.end("phi")))):
                 continue
             out.append(make_result(self, str(self.ENTITY), m.start("phi"), m.end("phi"), 0.55))
         return out

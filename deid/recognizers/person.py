@@ -166,7 +166,7 @@ _SIGNER_ACRONYM_LINE = regex.compile(
     rf"(?m)^(?P<phi>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{1,2}})[ ](?P<role>\p{{Lu}}{{2,4}})(?=[ \t]*(?:[/,(]|$))"
 )
 """A signature line: a full name and the signer's role in capitals (``Bex Lawal PT / JH TI``)."""
-_TALKED_WITH = frozenset({"m.", "med", "with", "kanssa", "mit"})
+_TALKED_WITH = frozenset({"m.", "med", "with", "kanssa", "mit", "to", "til", "till"})
 _TALK_WORDS = frozenset(
     {
         *("talt", "talte", "snakket", "snakka", "tlf.", "tlf", "telefon", "ringt", "ringte", "samtale", "pratat"),

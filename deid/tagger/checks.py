@@ -9,7 +9,7 @@ import regex
 
 from deid.dates import is_analyte, is_month_name
 from deid.labels import Label
-from deid.lexicon import DISEASE_HEADS, EPONYMS, NATIONALITIES, NOT_NAMES, TITLE_CUES, stop_words
+from deid.lexicon import DISEASE_HEADS, EPONYMS, HOSPITAL_AREAS, NATIONALITIES, NOT_NAMES, TITLE_CUES, stop_words
 from deid.recognizers.location import AGENCY_ENDINGS, is_country, names_a_scale, world_countries
 from deid.tagger.model import TaggedSpan
 from deid.wordlists import (
@@ -195,6 +195,8 @@ def plausible(text: str, span: TaggedSpan) -> bool:
         return False
     if len(words) == 1 and words[0].lower().endswith(SPECIALTY_ENDINGS):
         return False  # "Orthopaedics", "Kardiologi": a specialty, named alone
+    if all(w.lower() in HOSPITAL_AREAS for w in words):
+        return False  # "..., Majors cubicle 9", "Emergency Dept": a part of the hospital
     if all(w.lower() in _generic_service_words() for w in words):
         return False  # a specialty or a service named generically: "Rheumatology", "the Memory Service"
     if (

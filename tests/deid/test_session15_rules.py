@@ -47,6 +47,21 @@ KINDS: list[tuple[str, str, str, str, str]] = [
     ("fi", "Kirurgi Hyvärinen soitti, CRP 210.", "Hyvärinen", "PERSON", "CRP 210"),
     ("sv", "Påminnelse skickad.\nAss. Ilwad\n", "Ilwad", "PERSON", ""),
     ("nb", "Prøven sendt til Fürst for analyse, Hb 13,0.", "Fürst", "ORGANIZATION", "13,0"),
+    # after part AE's blind run
+    ("da", "Sognepræsten fra Vester Sogn kom forbi, BT 128/70.", "Vester Sogn", "LOCATION", "128/70"),
+    ("en", "Twisted ankle while hiking near Galdhøpiggen, Na 140.", "Galdhøpiggen", "LOCATION", "Na 140"),
+    ("et", "Märtsis treeninglaager Ramsaus, CRP 3.", "Ramsaus", "LOCATION", "CRP 3"),
+    ("fi", "Oli lomalla Kolilla, kaatui portaissa, CRP 8.", "Kolilla", "LOCATION", "CRP 8"),
+    ("en", "Key safe code changed, spoke to Marcia on the phone, BM 6.1.", "Marcia", "PERSON", "6.1"),
+    (
+        "en",
+        "Seen at Kettering General Hospital, Majors cubicle 4.",
+        "Kettering General Hospital",
+        "ORGANIZATION",
+        "Majors",
+    ),
+    ("en", "HMP Wayland healthcare, SystmOne entry.", "HMP Wayland", "ORGANIZATION", "SystmOne"),
+    ("en", "Fell at home in Ludlow, brief LOC, no injury.", "Ludlow", "LOCATION", "LOC"),
 ]
 
 
