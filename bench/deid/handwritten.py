@@ -60,8 +60,9 @@ SPLITS = (
     "heldout27",
     "heldout28",
     "heldout29",
+    "heldout30",
 )
-BLIND = "heldout29"
+BLIND = "heldout30"
 """The part kept blind: written by writers who never saw the rules; whoever changes the rules never reads it.
 Part J (``heldout10``) was blind until its one scoring with the session-6 rules, part L (``heldout11``) until its
 scoring with the learned tagger trained without it, part M (``heldout12``) until its scoring in session 7, part N
@@ -79,7 +80,9 @@ every identity number with python-stdnum) until its scoring after AA's misses we
 were worked on (rules only); part AC (``heldout27``, written at the end of session 14 to the same brief) until its
 scoring with everything else final. Part AD (``heldout28``, written at the start of session 15) until its scoring
 after AB's and AC's misses were worked on and the tagger retrained on A-AC; part AE (``heldout29``, written meanwhile)
-is now, scored once at the end of session 15 with the rules after AD's misses and the tagger trained on A-AD.
+until its scoring after AD's misses were worked on and the tagger retrained on A-AD; part AF (``heldout30``, written
+while AE's misses were worked on) is now, scored once at the end of session 15 with the rules after AE's misses and
+the tagger trained on A-AE.
 Part R (``dev3``) was written in session 10 by six further writers as development data."""
 
 LABELS = {
