@@ -50,6 +50,7 @@ def repeated_names(spans: Sequence[PhiSpan], text: str) -> list[PhiSpan]:
     )
     found = [(m.start(), m.end()) for m in pattern.finditer(text)]
     initials -= word_set("clinical_acronyms") | word_set("facility_acronyms")  # a role's ("DN") may be initials
+    initials = {i for i in initials if i in text}  # a plain substring test first: most notes repeat no initials
     if initials:
         signed = regex.compile(
             r"(?m)(?:^[ \t–—-]*|(?<=[–—/-][ \t]?))(?P<i>" + "|".join(sorted(initials)) + r")(?=[ \t]*\(|[ \t.]*$)"

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import cache
+from functools import cache, lru_cache
 
 import regex
 
@@ -31,7 +31,7 @@ from deid.lexicon import first_names, kinship_words, last_names
 from deid.recognizers._base import RESULT_AFTER
 from deid.recognizers.location import country_names, is_country
 from deid.spans import PhiSpan
-from deid.wordlists import CASE_ENDINGS, REGISTRY_ENDINGS, facility_at, words
+from deid.wordlists import CASE_ENDINGS, REGISTRY_ENDINGS, facility_at, trie_alternation, words
 
 _PLACE_LABELS = frozenset({Label.ORGANIZATION, Label.LOCATION})
 _NAME_LABELS = frozenset({Label.PERSON, Label.ORGANIZATION})
@@ -59,6 +59,19 @@ _CASE_TAIL = rf"(?:'s|:(?:n|ssa|ssä|sta|stä|lla|llä|lle|lta|ltä|iin)|-(?:s|s
 def _public_name() -> regex.Pattern[str]:
     names = sorted({*words("national_agencies"), *(c for c in country_names() if " " in c)}, key=len, reverse=True)
     return regex.compile(rf"(?:{'|'.join(regex.escape(n) for n in names)}){_CASE_TAIL}")
+
+
+@cache
+def _long_public_name() -> regex.Pattern[str]:
+    """The agencies' and countries' names of two words or more, as one prefix tree, between word boundaries."""
+    names = [n for n in {*words("national_agencies"), *country_names()} if " " in n]
+    return regex.compile(rf"(?<![\p{{L}}\p{{N}}])(?:{trie_alternation(names)}){_CASE_TAIL}(?![\p{{L}}\p{{N}}])")
+
+
+@lru_cache(maxsize=4)
+def _long_public_names_in(text: str) -> tuple[tuple[int, int], ...]:
+    """Where ``text`` names an agency in two words or more (looked up once per text, not once per span)."""
+    return tuple((m.start(), m.end()) for m in _long_public_name().finditer(text))
 
 
 @cache
@@ -135,14 +148,9 @@ def identifies_no_one(span: PhiSpan, text: str) -> bool:
 
 def _inside_a_public_name(span: PhiSpan, text: str) -> bool:
     """Whether ``span`` is a part of a longer agency's name written around it (``Police Scotland``)."""
-    window = _public_name().finditer(text, max(0, span.start - 40), min(len(text), span.end + 40))
     return any(
-        m.start() <= span.start
-        and span.end <= m.end()
-        and m.end() - m.start() > span.end - span.start
-        and not text[m.start() - 1 : m.start()].isalnum()
-        and not text[m.end() : m.end() + 1].isalnum()
-        for m in window
+        start <= span.start and span.end <= end and end - start > span.end - span.start
+        for start, end in _long_public_names_in(text)
     )
 
 

@@ -94,7 +94,9 @@ def facility_regex(base: tuple[str, ...]) -> regex.Pattern[str]:
 @cache
 def role_regex() -> regex.Pattern[str]:
     """A role or agent noun by its ending (``Biståndshandläggare``, ``Jordemoder``, ``Edunvalvoja``)."""
-    return regex.compile(rf"(?i:{_A_STEM_OR_NONE}{_NOT_ROLE_STEMS}(?:{_alternation(words('role_suffixes'))})[:.]?)$")
+    suffixes = _alternation(words("role_suffixes"))
+    # the ending first (a look-ahead), so the stem's look-behind runs only where an ending starts
+    return regex.compile(rf"(?i:(?=(?:{suffixes})[:.]?$){_A_STEM_OR_NONE}{_NOT_ROLE_STEMS}(?:{suffixes})[:.]?)$")
 
 
 _A_STEM_OR_NONE = r"(?:(?<![\p{L}])|(?<=[aeiouyæøåäöõüéáíóú][\p{L}'\-]*))"

@@ -155,6 +155,8 @@ _GIVEN_NAME_ALONE = regex.compile(
     r"|[ ](?:født|fødd|född|föddes|syntyi|sündis|was[ ]born)(?![\w]))"
 )
 """A known given name alone before an age in brackets or a birth (``Gudrun (94) urolig``, ``Alma født 14.5.2024``)."""
+_BIRTH_WORD = regex.compile(r"født|fødd|född|föddes|syntyi|sündis|was[ ]born")
+"""Looked for first: most notes have no birth and no bracket, and skip the scan of every capitalised word."""
 _GIVEN_IN_BRACKETS = regex.compile(
     rf"(?<![\w])(?i:mrs|mr|ms|miss|mx|dr|fru|herr|hr|rouva|herra|proua|härra)\.?[ ]{_NAME_WORD}[ ]\("
     rf"(?P<phi>{_NAME_WORD})(?=[,;)])"
@@ -444,7 +446,7 @@ class NameListPersonRecognizer(LocalRecognizer):
                 "clinical_acronyms"
             ):
                 out.append(self._result(m.start("phi"), m.end("phi"), 0.85))
-        for m in _GIVEN_NAME_ALONE.finditer(text, timeout=5.0):
+        for m in _GIVEN_NAME_ALONE.finditer(text, timeout=5.0) if "(" in text or _BIRTH_WORD.search(text) else ():
             given = m.group("phi")
             known = given in first_names() or given in foreign_given_names()
             if known and _a_plain_name(given) and not self._is_cue_word(given):
