@@ -339,9 +339,9 @@ def write_results(results: dict[str, Any]) -> None:
         "part K (`dev2`, 540 notes by six independent writers) was development data in session 6, part J "
         "(`heldout10`) blind until its one run with the round-1 rules (0.974) and then development data, parts L-P "
         "likewise, one or two each in sessions 7-10 (Q, `heldout16`, blind 0.979); part R (`dev3`, session 10) is "
-        "development data; the tagger is trained on every part but S; part S (`heldout17`, session 11) was scored "
-        "once, blind (recall 0.984), is not among the tables below (the blind part never is), and its figure after "
-        "the changes made from its misses is in docs/deid.md, which keeps each part's blind figure.",
+        "development data; since then each session's new parts were scored once, blind, and then worked on. The "
+        f"tagger is trained on every part but the blind one (`{BLIND}`), which is not among the tables below; "
+        "docs/deid.md and the set's README keep each part's blind figure.",
         "",
     ]
     for split, res in results.items():
