@@ -19,7 +19,7 @@ from functools import cache
 
 import regex
 
-from deid.wordlists import words
+from deid.wordlists import phrase_trie, words
 
 _MONTHS: dict[str, tuple[tuple[str, ...], ...]] = {
     # one tuple of 12 forms per written form, per language
@@ -501,11 +501,18 @@ _LAST_DOSE = regex.compile(
 )
 """``last dose 1/10``, ``Næste dosis 27/11``, ``2. annos 10.4.``: the day of the last, the next or the second dose,
 not a dose."""
+EN_WEEKDAYS = (
+    "mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+)
+"""English weekdays, written out or short, as literal ``a|b`` phrases."""
+_SCANDINAVIAN_DAYS = ("man", "tirs", "tis", "ons", "tors", "fre", "lør", "lör", "søn", "sön", "mån")
+SCANDINAVIAN_WEEKDAYS = "|".join(f"{day}dag{end}" for day in _SCANDINAVIAN_DAYS for end in ("", "en"))
+"""Norwegian, Danish and Swedish weekdays (``mandag``, ``tisdagen``), as literal ``a|b`` phrases."""
 _DAY_CUE = regex.compile(
     r"(?i:(?<![\w])(?:kontroll|kontrol|kontrolli|kordusvisiit|visiit|seanss|vastuvõtt|vastuvõtule|vastuvõtul|homme"
     r"|ülehomme|täna|eile|alates|kuni|(?:esmas|teisi|kolma|nelja|lau|püha)päev(?:al|aks|a)?|reedel|reedeks"
-    r"|(?:maanan|tiis|keskiviikko|torst|perjan|lauan|sunnun)(?:tai|taina|aina|na)|(?:man|tirs|tis|ons|tors|fre|lør"
-    r"|lör|søn|sön|mån)dag(?:en)?|(?:ekg|ct|kt|mrt|mri|rtg|uh|ehho|eho)-?l)[ ]*:?[ ]*)$"
+    r"|(?:maanan|tiis|keskiviikko|torst|perjan|lauan|sunnun)(?:tai|taina|aina|na)"
+    rf"|{phrase_trie(SCANDINAVIAN_WEEKDAYS)}|(?:ekg|ct|kt|mrt|mri|rtg|uh|ehho|eho)-?l)[ ]*:?[ ]*)$"
 )
 """Words after which ``5.12`` (a one-digit day, a two-digit month, no full stop) is a day, not a decimal number:
 a follow-up visit, tomorrow, a weekday, an examination in the Estonian adessive (``Kordusvisiit 5.12``,

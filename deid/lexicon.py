@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
+from deid.wordlists import phrase_trie
+
 _NAME_LOCALES = ("no_NO", "sv_SE", "fi_FI", "et_EE", "da_DK", "en_US", "en_GB")
 _CITY_LOCALES = ("sv_SE", "fi_FI", "da_DK")
 _GIVEN_NAME_LOCALES = (
@@ -1853,15 +1855,7 @@ _PLACE_CUE_WORDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _prefix_tree(phrases: str) -> str:
-    """A regex group of the literal ``a|b c|d`` phrases, factored by common prefixes (one branch per first letter at
-    each position, which matters for a pattern tried at every word of a note)."""
-    from deid.wordlists import phrase_trie
-
-    return phrase_trie(phrases)
-
-
-PLACE_CUES: dict[str, str] = {family: _prefix_tree(cues) + tail for family, (cues, tail) in _PLACE_CUE_WORDS.items()}
+PLACE_CUES: dict[str, str] = {family: phrase_trie(cues) + tail for family, (cues, tail) in _PLACE_CUE_WORDS.items()}
 """Words before a place name in each language family (``har hytte på``, ``born and raised in``, ``mökki``,
 ``koju``), each family's words as a prefix tree, then what may follow them: the capitalised word after them is a
 town, whether or not the gazetteer knows it."""

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
-from deid.dates import CLOCK_AFTER, find_dates
+from deid.dates import CLOCK_AFTER, EN_WEEKDAYS, SCANDINAVIAN_WEEKDAYS, find_dates
 from deid.labels import Label
 from deid.recognizers._base import make_result
 from deid.wordlists import phrase_trie
@@ -30,17 +30,9 @@ _BIRTH_COMPACT = regex.compile(
 number that goes on into a personal number (``120379-1234``) is that number's."""
 
 
-_EN_WEEKDAYS = (
-    "mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-)
-_NORDIC_WEEKDAYS = "|".join(
-    f"{day}dag{end}"
-    for day in ("man", "tirs", "tis", "ons", "tors", "fre", "lør", "lör", "søn", "sön", "mån")
-    for end in ("", "en")
-)
 _WEEKDAY_DAY = regex.compile(
-    rf"(?<![\w])(?:(?i:{phrase_trie(_EN_WEEKDAYS)})\.?[ ](?:the[ ])?(?P<d>0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)"
-    rf"|(?i:{phrase_trie(_NORDIC_WEEKDAYS)})[ ](?:den|d\.)[ ](?P<d>0?[1-9]|[12]\d|3[01])\.)"
+    rf"(?<![\w])(?:(?i:{phrase_trie(EN_WEEKDAYS)})\.?[ ](?:the[ ])?(?P<d>0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)"
+    rf"|(?i:{phrase_trie(SCANDINAVIAN_WEEKDAYS)})[ ](?:den|d\.)[ ](?P<d>0?[1-9]|[12]\d|3[01])\.)"
     r"(?![\w]|[.,]\d)"
 )
 """A day of the month after its weekday, with no month (``Next review Mon 16th``, ``on Sunday 14th``, ``fredag d.
